@@ -1,0 +1,48 @@
+# Crossdock: `make up` runs the product, `make test` runs the suite. Both build .venv from the lock.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+
+.PHONY: up test bench browser lock migration clean .venv
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make up     start receiver, Dagster and Streamlit with demo data"
+	@echo "make test   run the test suite"
+	@echo "make bench  run the benchmarks against their targets and baselines (BENCH=mapping for one)"
+
+.venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+# Debian's Chromium drives the end-to-end browser tests; Playwright never downloads a browser here.
+browser:
+	@test -x /usr/bin/chromium || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+		|| echo "chromium could not be installed: browser tests will skip (fail under CROSSDOCK_REQUIRE_SERVICES=1)"; }
+
+up: .venv
+	$(BIN)/crossdock up
+
+test: .venv browser
+	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+bench: .venv
+	$(BIN)/python -m bench $(BENCH)
+
+# Re-pin requirements.lock after editing pyproject.toml's dependencies (keeps existing pins where it can).
+lock: .venv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -q -o requirements.lock
+
+# Rewrite the initial migration from pipelines/store/schema.py (see pipelines/store/autogenerate.py).
+migration: .venv
+	$(BIN)/python -m pipelines.store.autogenerate
+
+clean:
+	rm -rf $(VENV) .crossdock

@@ -1,0 +1,1 @@
+"""Everything Dagster: assets, sensors, schedules, partitions, resources and checks."""

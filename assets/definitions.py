@@ -1,0 +1,15 @@
+"""The Dagster code location (`workspace.yaml` loads `assets.definitions`): every part's definitions merged,
+with the store resource bound once."""
+from __future__ import annotations
+
+import dagster as dg
+
+from assets import callbacks, inbox_processing, pull_sources
+from assets.resources import StoreResource
+
+defs = dg.Definitions.merge(
+    inbox_processing.defs,
+    pull_sources.defs,
+    callbacks.defs,
+    dg.Definitions(resources={"store": StoreResource()}),
+)

@@ -1,0 +1,1 @@
+"""The HTTP receiver: webhooks in (both seeds' contracts), the admin API, health. FastAPI + uvicorn."""

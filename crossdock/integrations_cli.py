@@ -1,0 +1,114 @@
+"""`crossdock integrations ...`: add from a file, list, show (secrets masked), disable, enable, delete."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+
+from crossdock.files import UnusableFile, read_document
+from pipelines.errors import validation_issues
+from pipelines.integrations import (
+    Integration,
+    IntegrationExists,
+    IntegrationNotFound,
+    MappingRejected,
+    create_integration,
+    delete_integration,
+    get_integration,
+    list_integrations,
+    masked_config,
+    set_active,
+)
+from pipelines.secrets import SecretKeyError
+from pipelines.store import connect
+
+app = typer.Typer(help="Configure integrations (client systems sending or serving orders and sales).", no_args_is_help=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_integration_file(path: Path) -> Integration:
+    """An Integration from a JSON/YAML file, or exit 2 listing every wrong field and why."""
+    try:
+        document = read_document(path)
+    except UnusableFile as exc:
+        fail(str(exc), 2)
+    if not isinstance(document, dict):
+        fail(f"{path}: expected an object with the integration's fields, got {type(document).__name__}", 2)
+    try:
+        return Integration.model_validate(document)
+    except ValidationError as exc:
+        lines = [f"  {i['field']}: {i['message']}" for i in validation_issues(exc)]
+        fail(f"{path}: invalid integration\n" + "\n".join(lines), 2)
+
+
+@app.command("add")
+def add(file: Path = typer.Option(..., "--file", "-f", help="integration as JSON or YAML")) -> None:
+    """Create an integration from a file (the Logitrack plan's configuration JSON works as is)."""
+    config = load_integration_file(file)
+    try:
+        stored = create_integration(connect(), config)
+    except IntegrationExists as exc:
+        fail(str(exc))
+    except MappingRejected as exc:
+        fail(f"{file}: field_mapping does not compile\n" + "\n".join(f"  {i['field']}: {i['message']}" for i in exc.issues), 2)
+    typer.echo(f"created integration {stored.name} ({stored.config.type}, target {stored.target})")
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """List integrations with type, target and whether they are active."""
+    items = _guard(lambda: list_integrations(connect()))
+    if as_json:
+        typer.echo(json.dumps([masked_config(i) for i in items], ensure_ascii=False, indent=2))
+        return
+    if not items:
+        typer.echo("no integrations yet: add one with `crossdock integrations add --file FILE`")
+        return
+    typer.echo(f"{'NAME':<24} {'TYPE':<8} {'TARGET':<7} STATUS")
+    for item in items:
+        typer.echo(f"{item.name:<24} {item.config.type:<8} {item.target:<7} {'active' if item.is_active else 'disabled'}")
+
+
+@app.command("show")
+def show(name: str) -> None:
+    """Show one integration's configuration, secrets masked."""
+    stored = _guard(lambda: get_integration(connect(), name))
+    typer.echo(json.dumps(masked_config(stored), ensure_ascii=False, indent=2))
+
+
+@app.command("disable")
+def disable(name: str) -> None:
+    """Stop accepting and pulling for an integration (webhooks get 403)."""
+    _guard(lambda: set_active(connect(), name, False))
+    typer.echo(f"disabled {name}")
+
+
+@app.command("enable")
+def enable(name: str) -> None:
+    """Resume an integration."""
+    _guard(lambda: set_active(connect(), name, True))
+    typer.echo(f"enabled {name}")
+
+
+@app.command("delete")
+def delete(name: str, yes: bool = typer.Option(False, "--yes", "-y", help="do not ask")) -> None:
+    """Delete an integration and everything stored for it."""
+    if not yes and not typer.confirm(f"Delete {name} and all its orders, runs and errors?"):
+        fail("not deleted")
+    _guard(lambda: delete_integration(connect(), name))
+    typer.echo(f"deleted {name}")
+
+
+def _guard(action):
+    try:
+        return action()
+    except IntegrationNotFound as exc:
+        fail(str(exc))
+    except SecretKeyError as exc:
+        fail(str(exc))

@@ -1,0 +1,23 @@
+"""Time in one place: aware UTC everywhere, including values read back from SQLite (which drops tzinfo)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Attach UTC to a naive datetime (SQLite returns them naive); convert aware ones to UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with a `Z`, the form client systems expect in payloads."""
+    value = as_utc(value)
+    return None if value is None else value.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,169 @@
+"""The one ingest path every source uses: records -> map -> validate -> upsert -> SyncResult.
+
+Webhooks, API polls, database extraction, file drops and inbox replays all call `ingest()`, so a
+record is judged the same way whichever door it came through. Valid records land even when others
+in the same batch fail; failures are stored with their reasons in `record_errors`.
+"""
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from pipelines.clock import utcnow
+from pipelines.ingest.orders import upsert_orders
+from pipelines.ingest.prepare import prepare
+from pipelines.ingest.result import RecordResult, SyncResult
+from pipelines.ingest.sales import upsert_sale
+from pipelines.integrations.model import StoredIntegration
+from pipelines.mapping import CompiledMapping, compile_mapping
+from pipelines.store.schema import record_errors, sync_runs
+from pipelines.targets import FIELDS, default_mapping
+
+
+@lru_cache(maxsize=256)
+def _compile(mapping_json: bytes, target: str) -> CompiledMapping:
+    return compile_mapping(orjson.loads(mapping_json), FIELDS[target])
+
+
+def mapping_for(integration: StoredIntegration) -> CompiledMapping:
+    """The integration's compiled mapping (its own, or its target's default), compiled once per process."""
+    field_mapping = integration.config.field_mapping or default_mapping(integration.target)
+    return _compile(orjson.dumps(field_mapping, option=orjson.OPT_SORT_KEYS), integration.target)
+
+
+@contextmanager
+def _transaction(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
+    if isinstance(bind, sa.Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
+def _serialise_ingest(conn: sa.Connection, integration_id: int) -> None:
+    """One ingest at a time per integration, so created/updated counts are exact under concurrency.
+    SQLite already serialises writers (BEGIN IMMEDIATE); PostgreSQL takes a transaction lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x0C0D0000 + integration_id})
+
+
+def _rounds(valid: dict[int, dict[str, Any]]) -> list[list[int]]:
+    """Split indices so no external id repeats within a round: a batch that sends the same order
+    twice is applied in order (second send = update or unchanged), never a unique-key clash."""
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for index, record in valid.items():
+        depth = seen.get(record["external_id"], -1) + 1
+        seen[record["external_id"]] = depth
+        if depth == len(rounds):
+            rounds.append([])
+        rounds[depth].append(index)
+    return rounds
+
+
+def ingest(
+    bind: sa.Engine | sa.Connection,
+    integration: StoredIntegration,
+    records: Sequence[Any],
+    *,
+    source_kind: str,
+    inbox_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    keep_source: bool = True,
+) -> SyncResult:
+    """Map, validate and upsert `records` for `integration`; record a sync run; return the counts.
+
+    Pass a Connection to make the ingest part of the caller's transaction (the receiver writes the
+    inbox row and the orders atomically); pass an Engine to get a transaction of its own.
+    """
+    with _collector_paused(len(records)):
+        return _ingest(bind, integration, records, source_kind, inbox_id, details, keep_source)
+
+
+@contextmanager
+def _collector_paused(size: int) -> Iterator[None]:
+    """Pause the cyclic garbage collector for large batches. Mapping allocates a few objects per
+    field per record, none of them cyclic, yet each allocation burst triggers full collections that
+    re-scan every live record: about 30% of a 100k-record ingest. Small batches are left alone."""
+    if size < 1_000 or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _ingest(
+    bind: sa.Engine | sa.Connection,
+    integration: StoredIntegration,
+    records: Sequence[Any],
+    source_kind: str,
+    inbox_id: int | None,
+    details: dict[str, Any] | None,
+    keep_source: bool,
+) -> SyncResult:
+    started = time.perf_counter()
+    now = utcnow()
+    results: dict[int, RecordResult] = {}
+    valid: dict[int, dict[str, Any]] = {}
+    for item in prepare(mapping_for(integration), integration.target, records):
+        if item.ok:
+            valid[item.index] = item.clean
+        else:
+            results[item.index] = RecordResult(
+                index=item.index, status="error", external_id=item.external_id, reasons=item.reasons
+            )
+
+    with _transaction(bind) as conn:
+        _serialise_ingest(conn, integration.id)
+        run_id = conn.execute(
+            sync_runs.insert().values(
+                integration_id=integration.id, source_kind=source_kind, started_at=now, status="running",
+                details=details,
+            )
+        ).inserted_primary_key[0]
+        for round_indices in _rounds(valid):
+            if integration.target == "order":
+                batch = [(i, valid[i], records[i] if keep_source else None) for i in round_indices]
+                for result in upsert_orders(conn, integration.id, batch, now):
+                    results[result.index] = result
+            else:
+                for i in round_indices:
+                    results[i] = upsert_sale(conn, integration.id, i, valid[i], records[i] if keep_source else None, now)
+        ordered = [results[i] for i in range(len(records))]
+        failures = [r for r in ordered if r.status == "error"]
+        if failures:
+            conn.execute(
+                record_errors.insert(),
+                [
+                    {
+                        "sync_run_id": run_id, "integration_id": integration.id, "inbox_id": inbox_id,
+                        "record_index": r.index, "external_id": r.external_id,
+                        "record": records[r.index] if isinstance(records[r.index], dict) else {"value": records[r.index]},
+                        "reasons": r.reasons, "created_at": now,
+                    }
+                    for r in failures
+                ],
+            )
+        result = SyncResult(
+            integration=integration.name, source_kind=source_kind, results=ordered, sync_run_id=run_id,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        conn.execute(
+            sync_runs.update()
+            .where(sync_runs.c.id == run_id)
+            .values(
+                finished_at=utcnow(), status="ok", message=result.error_summary() or None,
+                **{k: v for k, v in result.counts().items()},
+            )
+        )
+    return result

@@ -1,0 +1,132 @@
+"""Sale ingest (Autentikapp): upsert the customer, upsert the sale, link each identifier to the customer.
+
+Customers are matched by national id, else email, within the integration (the client's account);
+the newest data wins for every field the sale carries. An identifier code we have never registered
+makes the record an error, with nothing of it written, so replaying it after the codes are
+registered links everything.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipelines.ingest.hashing import content_hash, normalise
+from pipelines.ingest.result import RecordResult
+from pipelines.store.schema import customers, identifiers, sales
+
+CUSTOMER_FIELDS = ("national_id", "email", "phone_number", "first_name", "last_name", "whatsapp_number")
+
+
+def _find_customer(conn: sa.Connection, integration_id: int, sale: dict[str, Any]) -> sa.Row | None:
+    for key in ("national_id", "email"):
+        if sale.get(key):
+            row = conn.execute(
+                sa.select(customers).where(customers.c.integration_id == integration_id, customers.c[key] == sale[key])
+            ).first()
+            if row is not None:
+                return row
+    return None
+
+
+def upsert_customer(conn: sa.Connection, integration_id: int, sale: dict[str, Any], now: datetime) -> int:
+    values = {f: sale[f] for f in CUSTOMER_FIELDS if sale.get(f)}
+    current = _find_customer(conn, integration_id, sale)
+    if current is None:
+        return conn.execute(
+            customers.insert().values(integration_id=integration_id, created_at=now, updated_at=now, **values)
+        ).inserted_primary_key[0]
+    changed = {k: v for k, v in values.items() if getattr(current, k) != v}
+    if changed:
+        conn.execute(customers.update().where(customers.c.id == current.id).values(updated_at=now, **changed))
+    return current.id
+
+
+def _codes(sale: dict[str, Any]) -> list[str]:
+    return [item["identifier_code"] for item in sale.get("line_items") or [] if item.get("identifier_code")]
+
+
+def unknown_codes(conn: sa.Connection, integration_id: int, sale: dict[str, Any]) -> list[dict[str, str]]:
+    codes = _codes(sale)
+    if not codes:
+        return []
+    known = set(
+        conn.execute(
+            sa.select(identifiers.c.code).where(
+                identifiers.c.integration_id == integration_id, identifiers.c.code.in_(codes)
+            )
+        ).scalars()
+    )
+    return [
+        {"field": f"line_items[{i}].identifier_code", "message": f"unknown identifier code {item['identifier_code']!r}"}
+        for i, item in enumerate(sale.get("line_items") or [])
+        if item.get("identifier_code") and item["identifier_code"] not in known
+    ]
+
+
+def upsert_sale(
+    conn: sa.Connection, integration_id: int, index: int, sale: dict[str, Any], source: Any, now: datetime
+) -> RecordResult:
+    reasons = unknown_codes(conn, integration_id, sale)
+    if reasons:
+        return RecordResult(index=index, status="error", external_id=sale["external_id"], reasons=reasons)
+    customer_id = upsert_customer(conn, integration_id, sale, now)
+    clean = normalise(sale)
+    digest = content_hash(clean)
+    row = {
+        "customer_id": customer_id,
+        "event_type": clean.get("event_type"),
+        "event_timestamp": clean.get("event_timestamp"),
+        "currency": clean.get("currency"),
+        "total_amount": clean.get("total_amount"),
+        "line_items": [normalise(item) for item in clean.get("line_items") or []],
+        "content_hash": digest,
+        "source_record": source,
+        "updated_at": now,
+    }
+    current = conn.execute(
+        sa.select(sales.c.id, sales.c.content_hash).where(
+            sales.c.integration_id == integration_id, sales.c.external_id == sale["external_id"]
+        )
+    ).first()
+    if current is None:
+        sale_id = conn.execute(
+            sales.insert().values(integration_id=integration_id, external_id=sale["external_id"], created_at=now, **row)
+        ).inserted_primary_key[0]
+        status = "created"
+    elif current.content_hash != digest:
+        sale_id = current.id
+        conn.execute(sales.update().where(sales.c.id == sale_id).values(**row))
+        status = "updated"
+    else:
+        sale_id, status = current.id, "unchanged"
+    codes = _codes(sale)
+    if codes:
+        conn.execute(
+            identifiers.update()
+            .where(identifiers.c.integration_id == integration_id, identifiers.c.code.in_(codes))
+            .where(sa.or_(identifiers.c.customer_id.is_(None), identifiers.c.customer_id != customer_id,
+                          identifiers.c.sale_id.is_(None), identifiers.c.sale_id != sale_id))
+            .values(customer_id=customer_id, sale_id=sale_id, assigned_at=now)
+        )
+    return RecordResult(index=index, status=status, external_id=sale["external_id"], internal_id=sale_id)
+
+
+def register_identifiers(
+    conn: sa.Connection, integration_id: int, codes: list[dict[str, Any]], now: datetime
+) -> tuple[int, int]:
+    """Register identifier codes for an account (bulk); returns (added, already known)."""
+    wanted = {c["code"]: c for c in codes}
+    known = set()
+    items = list(wanted)
+    for start in range(0, len(items), 500):
+        known |= set(conn.execute(sa.select(identifiers.c.code).where(identifiers.c.code.in_(items[start : start + 500]))).scalars())
+    new = [
+        {"integration_id": integration_id, "code": code, "product_sku": spec.get("product_sku"), "created_at": now}
+        for code, spec in wanted.items()
+        if code not in known
+    ]
+    if new:
+        conn.execute(identifiers.insert(), new)
+    return len(new), len(known)

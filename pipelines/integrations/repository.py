@@ -1,0 +1,271 @@
+"""Integrations in the store: create, read, update, delete, and the history of their mappings."""
+from __future__ import annotations
+
+import secrets as _random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import SecretStr
+
+from pipelines import secrets
+from pipelines.clock import as_utc, utcnow
+from pipelines.integrations.model import Integration, StoredIntegration
+from pipelines.mapping import MappingError, compile_mapping
+from pipelines.targets import FIELDS
+from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
+from pipelines.store.schema import integrations, mapping_versions
+
+
+class IntegrationExists(ValueError):
+    pass
+
+
+class IntegrationNotFound(LookupError):
+    pass
+
+
+class MappingRejected(ValueError):
+    """The field mapping does not compile; `issues` say which field and where."""
+
+    def __init__(self, issues: list[dict[str, str]]):
+        self.issues = issues
+        super().__init__("; ".join(f"{i['field']}: {i['message']}" for i in issues))
+
+
+def check_mapping(field_mapping: dict[str, Any], target: str) -> None:
+    """Reject a mapping that does not compile, or maps to fields the target lacks, before anything is saved."""
+    try:
+        compile_mapping(field_mapping, FIELDS[target])
+    except MappingError as exc:
+        raise MappingRejected(
+            [{"field": f"field_mapping.{issue.field}", "message": issue.message} for issue in exc.issues]
+        ) from exc
+
+
+def _prepare(config: Integration) -> Integration:
+    """Fill what the store generates: the callback signing secret when callbacks are configured."""
+    if config.callback_url and config.callback_secret is None:
+        config = config.model_copy(update={"callback_secret": SecretStr("whsec_" + _random.token_urlsafe(24))})
+    return config
+
+
+def _row_values(config: Integration) -> dict[str, Any]:
+    # Every configuration value is JSON-native once the secrets are taken out.
+    plain, found = split_secrets(config.model_dump(mode="python"))
+    return {
+        "name": config.name,
+        "type": config.type,
+        "target": config.target,
+        "is_active": config.is_active,
+        "config": plain,
+        "secrets": secrets.encrypt(found),
+    }
+
+
+def _from_row(row: sa.Row) -> StoredIntegration:
+    data = merge_secrets(row.config, secrets.decrypt(row.secrets))
+    data["is_active"] = row.is_active
+    return StoredIntegration(
+        id=row.id,
+        config=Integration.model_validate(data),
+        mapping_version=row.mapping_version,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+        callbacks_disabled_reason=row.callbacks_disabled_reason,
+    )
+
+
+def create_integration(engine: sa.Engine, config: Integration) -> StoredIntegration:
+    check_mapping(config.field_mapping, config.target)
+    config = _prepare(config)
+    now = utcnow()
+    with engine.begin() as conn:
+        exists = conn.execute(
+            sa.select(integrations.c.id).where(sa.func.lower(integrations.c.name) == config.name.lower())
+        ).first()
+        if exists:
+            raise IntegrationExists(f"an integration named {config.name!r} already exists")
+        new_id = conn.execute(
+            integrations.insert().values(**_row_values(config), mapping_version=1, created_at=now, updated_at=now)
+        ).inserted_primary_key[0]
+        conn.execute(
+            mapping_versions.insert().values(
+                integration_id=new_id, version=1, field_mapping=config.field_mapping, note="created", created_at=now
+            )
+        )
+        row = conn.execute(sa.select(integrations).where(integrations.c.id == new_id)).one()
+    return _from_row(row)
+
+
+def get_integration(engine: sa.Engine | sa.Connection, name: str) -> StoredIntegration:
+    with _connection(engine) as conn:
+        row = conn.execute(sa.select(integrations).where(integrations.c.name == name)).first()
+    if row is None:
+        raise IntegrationNotFound(f"no integration named {name!r}")
+    return _from_row(row)
+
+
+def get_integration_by_id(engine: sa.Engine | sa.Connection, integration_id: int) -> StoredIntegration:
+    with _connection(engine) as conn:
+        row = conn.execute(sa.select(integrations).where(integrations.c.id == integration_id)).first()
+    if row is None:
+        raise IntegrationNotFound(f"no integration with id {integration_id}")
+    return _from_row(row)
+
+
+def list_integrations(engine: sa.Engine, *, active_only: bool = False) -> list[StoredIntegration]:
+    query = sa.select(integrations).order_by(integrations.c.name)
+    if active_only:
+        query = query.where(integrations.c.is_active.is_(True))
+    with engine.connect() as conn:
+        return [_from_row(row) for row in conn.execute(query)]
+
+
+def update_integration(
+    engine: sa.Engine, name: str, changes: dict[str, Any], *, note: str | None = None
+) -> StoredIntegration:
+    """Apply a partial change (PATCH semantics; nested settings merge). Secrets omitted stay as they were."""
+    current = get_integration(engine, name)
+    merged = _deep_merge(merge_secrets(current.config.model_dump(mode="json"), _current_secrets(current)), changes)
+    config = Integration.model_validate(merged)  # raises ValidationError with field paths
+    mapping_changed = config.field_mapping != current.config.field_mapping
+    if mapping_changed or config.target != current.target:
+        check_mapping(config.field_mapping, config.target)
+    config = _prepare(config)
+    now = utcnow()
+    with engine.begin() as conn:
+        if config.name != current.name:
+            clash = conn.execute(
+                sa.select(integrations.c.id).where(
+                    sa.func.lower(integrations.c.name) == config.name.lower(), integrations.c.id != current.id
+                )
+            ).first()
+            if clash:
+                raise IntegrationExists(f"an integration named {config.name!r} already exists")
+        version = current.mapping_version + 1 if mapping_changed else current.mapping_version
+        conn.execute(
+            integrations.update()
+            .where(integrations.c.id == current.id)
+            .values(**_row_values(config), mapping_version=version, updated_at=now)
+        )
+        if mapping_changed:
+            conn.execute(
+                mapping_versions.insert().values(
+                    integration_id=current.id,
+                    version=version,
+                    field_mapping=config.field_mapping,
+                    note=note,
+                    created_at=now,
+                )
+            )
+        row = conn.execute(sa.select(integrations).where(integrations.c.id == current.id)).one()
+    return _from_row(row)
+
+
+def set_active(engine: sa.Engine, name: str, active: bool) -> StoredIntegration:
+    return update_integration(engine, name, {"is_active": active})
+
+
+def delete_integration(engine: sa.Engine, name: str) -> None:
+    current = get_integration(engine, name)
+    with engine.begin() as conn:
+        conn.execute(integrations.delete().where(integrations.c.id == current.id))
+
+
+def set_callbacks_disabled(engine: sa.Engine | sa.Connection, integration_id: int, reason: str | None) -> None:
+    """Stop (reason) or resume (None) callback delivery for an integration."""
+    with _transaction(engine) as conn:
+        conn.execute(
+            integrations.update()
+            .where(integrations.c.id == integration_id)
+            .values(callbacks_disabled_reason=reason, updated_at=utcnow())
+        )
+
+
+def list_mapping_versions(engine: sa.Engine, name: str) -> list[dict[str, Any]]:
+    current = get_integration(engine, name)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(mapping_versions)
+            .where(mapping_versions.c.integration_id == current.id)
+            .order_by(mapping_versions.c.version.desc())
+        ).mappings()
+        return [
+            {
+                "version": r["version"],
+                "field_mapping": r["field_mapping"],
+                "note": r["note"],
+                "created_at": as_utc(r["created_at"]),
+                "active": r["version"] == current.mapping_version,
+            }
+            for r in rows
+        ]
+
+
+def save_mapping(engine: sa.Engine, name: str, field_mapping: dict[str, Any], note: str | None = None) -> StoredIntegration:
+    """Save a mapping as the integration's new version (the mapping studio's "save")."""
+    # PATCH merges dicts; a mapping must replace the old one whole, so clear it first.
+    current = get_integration(engine, name)
+    if field_mapping == current.config.field_mapping:
+        return current
+    check_mapping(field_mapping, current.target)
+    return update_integration(engine, name, {"field_mapping": _Replace(field_mapping)}, note=note)
+
+
+def rollback_mapping(engine: sa.Engine, name: str, version: int) -> StoredIntegration:
+    for entry in list_mapping_versions(engine, name):
+        if entry["version"] == version:
+            return save_mapping(engine, name, entry["field_mapping"], note=f"rollback to version {version}")
+    raise IntegrationNotFound(f"{name!r} has no mapping version {version}")
+
+
+def masked_config(stored: StoredIntegration) -> dict[str, Any]:
+    """The configuration as shown to people and APIs: secrets masked, store metadata added."""
+    view = masked_view(stored.config.model_dump(mode="json"), _current_secrets(stored))
+    view.update(
+        id=stored.id,
+        mapping_version=stored.mapping_version,
+        created_at=stored.created_at.isoformat(),
+        updated_at=stored.updated_at.isoformat(),
+        callbacks_disabled_reason=stored.callbacks_disabled_reason,
+    )
+    return view
+
+
+def _current_secrets(stored: StoredIntegration) -> dict[str, Any]:
+    return split_secrets(stored.config.model_dump(mode="python"))[1]
+
+
+class _Replace(dict):
+    """Marks a dict that replaces, rather than merges into, the current value."""
+
+
+def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and not isinstance(value, _Replace) and isinstance(out.get(key), dict) and key != "field_mapping":
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = dict(value) if isinstance(value, _Replace) else value
+    return out
+
+
+@contextmanager
+def _connection(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
+    """Use a given connection as is (the caller's transaction), or open one from an engine."""
+    if isinstance(bind, sa.Connection):
+        yield bind
+    else:
+        with bind.connect() as conn:
+            yield conn
+
+
+@contextmanager
+def _transaction(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
+    if isinstance(bind, sa.Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn

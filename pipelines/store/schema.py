@@ -1,0 +1,238 @@
+"""The store's tables. One schema for SQLite and PostgreSQL; Alembic migrations are generated from it.
+
+Conventions: timestamps are timezone-aware UTC; JSON columns hold documents we never query by content
+in SQL; every row a client sent us is kept (inbox) so nothing acknowledged is ever lost.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+Timestamp = sa.DateTime(timezone=True)
+
+integrations = sa.Table(
+    "integrations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(16), nullable=False),
+    sa.Column("is_active", sa.Boolean, nullable=False, default=True),
+    # Non-secret configuration (endpoint, mapping, callbacks, per-type settings) as the model dumps it.
+    sa.Column("config", sa.JSON, nullable=False),
+    # Fernet token of a JSON object of secrets; never returned unmasked by any read path.
+    sa.Column("secrets", sa.Text, nullable=True),
+    sa.Column("mapping_version", sa.Integer, nullable=False, default=1),
+    # Set when a callback endpoint answered 410 Gone: deliveries stop until a person clears it.
+    sa.Column("callbacks_disabled_reason", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+mapping_versions = sa.Table(
+    "mapping_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("field_mapping", sa.JSON, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("integration_id", "version"),
+)
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Column("source_kind", sa.String(16), nullable=False),  # webhook | api | db | file
+    # Provider delivery id (webhook-id, X-GitHub-Delivery, ...): a repeat is answered, not reprocessed.
+    sa.Column("delivery_id", sa.String(255), nullable=True),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("verified", sa.Boolean, nullable=False),
+    # pending -> done | dead ; "dead" rows keep their reason and can be replayed.
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("processed_at", Timestamp, nullable=True),
+    sa.Column("sync_run_id", sa.Integer, nullable=True),
+    sa.UniqueConstraint("integration_id", "delivery_id"),
+    sa.Index("ix_inbox_status_id", "status", "id"),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),  # the internal_id shown to clients
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("external_id", sa.String(255), nullable=False),
+    sa.Column("client_name", sa.String(255), nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("latitude", sa.Float, nullable=True),
+    sa.Column("longitude", sa.Float, nullable=True),
+    sa.Column("client_phone", sa.String(64), nullable=True),
+    sa.Column("client_email", sa.String(255), nullable=True),
+    sa.Column("notes", sa.Text, nullable=True),
+    sa.Column("priority", sa.Integer, nullable=True),
+    sa.Column("scheduled_time", Timestamp, nullable=True),
+    sa.Column("branch", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    sa.Column("eta", Timestamp, nullable=True),
+    sa.Column("delivered_at", Timestamp, nullable=True),
+    sa.Column("delivery_proof", sa.JSON, nullable=True),
+    # Hash of the mapped content: an identical re-send is "unchanged", not "updated".
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("source_record", sa.JSON, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("integration_id", "external_id"),
+)
+
+order_status_history = sa.Table(
+    "order_status_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("order_id", sa.ForeignKey("orders.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("from_status", sa.String(16), nullable=True),
+    sa.Column("to_status", sa.String(16), nullable=False),
+    sa.Column("changed_at", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),  # "api:admin", "cli", "streamlit:analyst", ...
+    sa.Column("details", sa.JSON, nullable=True),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("national_id", sa.String(64), nullable=True),
+    sa.Column("email", sa.String(255), nullable=True),
+    sa.Column("phone_number", sa.String(64), nullable=True),
+    sa.Column("first_name", sa.String(255), nullable=True),
+    sa.Column("last_name", sa.String(255), nullable=True),
+    sa.Column("whatsapp_number", sa.String(64), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("integration_id", "national_id"),
+    sa.UniqueConstraint("integration_id", "email"),
+)
+
+sales = sa.Table(
+    "sales",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("external_id", sa.String(255), nullable=False),  # transaction_id
+    sa.Column("customer_id", sa.ForeignKey("customers.id"), nullable=True),
+    sa.Column("event_type", sa.String(64), nullable=True),
+    sa.Column("event_timestamp", Timestamp, nullable=True),
+    sa.Column("currency", sa.String(8), nullable=True),
+    sa.Column("total_amount", sa.Numeric(18, 2), nullable=True),
+    sa.Column("line_items", sa.JSON, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("source_record", sa.JSON, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("integration_id", "external_id"),
+)
+
+identifiers = sa.Table(
+    "identifiers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("code", sa.String(128), nullable=False, unique=True),
+    sa.Column("product_sku", sa.String(255), nullable=True),
+    sa.Column("customer_id", sa.ForeignKey("customers.id"), nullable=True),
+    sa.Column("sale_id", sa.ForeignKey("sales.id"), nullable=True),
+    sa.Column("assigned_at", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("source_kind", sa.String(16), nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp, nullable=True),
+    sa.Column("total_received", sa.Integer, nullable=False, default=0),
+    sa.Column("created", sa.Integer, nullable=False, default=0),
+    sa.Column("updated", sa.Integer, nullable=False, default=0),
+    sa.Column("unchanged", sa.Integer, nullable=False, default=0),
+    sa.Column("errors", sa.Integer, nullable=False, default=0),
+    sa.Column("status", sa.String(16), nullable=False, default="running"),  # running | ok | failed
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("details", sa.JSON, nullable=True),  # pages/rows read, partition window, ...
+    sa.Index("ix_sync_runs_integration_started", "integration_id", "started_at"),
+)
+
+record_errors = sa.Table(
+    "record_errors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sync_run_id", sa.ForeignKey("sync_runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("inbox_id", sa.Integer, nullable=True),
+    sa.Column("record_index", sa.Integer, nullable=False),
+    sa.Column("external_id", sa.String(255), nullable=True),
+    sa.Column("record", sa.JSON, nullable=True),
+    sa.Column("reasons", sa.JSON, nullable=False),  # [{"field": ..., "message": ...}]
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+callback_outbox = sa.Table(
+    "callback_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("order_id", sa.ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("webhook_id", sa.String(64), nullable=False, unique=True),  # stable across retries
+    # pending | delivered | dead | disabled
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", Timestamp, nullable=False),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("delivered_at", Timestamp, nullable=True),
+    sa.Index("ix_callback_outbox_status_next", "status", "next_attempt_at"),
+    sa.Index("ix_callback_outbox_order", "order_id", "id"),
+)
+
+callback_attempts = sa.Table(
+    "callback_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("outbox_id", sa.ForeignKey("callback_outbox.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("attempted_at", Timestamp, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("response_excerpt", sa.Text, nullable=True),
+)
+
+source_state = sa.Table(
+    "source_state",
+    metadata,
+    # Per-integration cursors and watermarks: polls resume where they stopped.
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=True),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
