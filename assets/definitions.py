@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import callbacks, inbox_processing, pull_sources
+from assets import callbacks, inbox_processing, partitions, pull_sources
 from assets.resources import StoreResource
 
 defs = dg.Definitions.merge(
+    partitions.defs,
     inbox_processing.defs,
     pull_sources.defs,
     callbacks.defs,

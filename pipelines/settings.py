@@ -95,3 +95,8 @@ def generated_secret(variable: str, filename: str, generate: Callable[[], str]) 
 def admin_token() -> str:
     """The admin API's bearer token: `CROSSDOCK_ADMIN_TOKEN`, else generated into `.crossdock/admin.token`."""
     return generated_secret("CROSSDOCK_ADMIN_TOKEN", ADMIN_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
+
+
+def admin_password() -> str:
+    """The admin app's password: `CROSSDOCK_ADMIN_PASSWORD`, else generated into `.crossdock/admin.password`."""
+    return generated_secret("CROSSDOCK_ADMIN_PASSWORD", "admin.password", lambda: secrets.token_urlsafe(12))

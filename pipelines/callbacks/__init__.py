@@ -1,0 +1,1 @@
+"""Status callbacks to client systems: the outbox, payloads, retry schedule, dead letters, replay."""

@@ -1,0 +1,1 @@
+"""Orders after they landed: lookups, the status machine and its history."""
