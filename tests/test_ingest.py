@@ -155,3 +155,25 @@ def test_unknown_identifier_code_is_a_record_error(store):
     ]
     assert _count(store, customers) == 0 and _count(store, sales) == 0
     assert _count(store, record_errors) == 1
+
+
+def test_national_id_and_email_of_two_different_customers_is_a_record_error(store):
+    integration = _sale_account(store)
+    first = load_example("autentikapp_sale.json")
+    first["transaction_data"]["line_items"] = []
+    other = load_example("autentikapp_sale.json")
+    other["transaction_data"].update(transaction_id="FACT-2", line_items=[])
+    other["customer_data"].update(national_id="999", email="otro@email.com")
+    assert ingest(store, integration, [first, other], source_kind="webhook").created == 2
+
+    mixed = load_example("autentikapp_sale.json")  # national id of the first, email of the second
+    mixed["transaction_data"]["transaction_id"] = "FACT-3"
+    mixed["customer_data"]["email"] = "otro@email.com"
+    valid = load_example("autentikapp_sale.json")
+    valid["transaction_data"].update(transaction_id="FACT-4", line_items=[])
+    result = ingest(store, integration, [mixed, valid], source_kind="webhook")
+    assert [r.status for r in result.results] == ["error", "created"]  # the batch still lands
+    assert "national_id belongs to customer" in result.results[0].reasons[0]["message"]
+    with store.connect() as conn:
+        emails = conn.execute(sa.select(customers.c.national_id, customers.c.email).order_by(customers.c.id)).all()
+    assert emails == [("123456789", "cliente@email.com"), ("999", "otro@email.com")]  # nobody overwritten

@@ -17,22 +17,40 @@ from pipelines.ingest.result import RecordResult
 from pipelines.store.schema import customers, identifiers, sales
 
 CUSTOMER_FIELDS = ("national_id", "email", "phone_number", "first_name", "last_name", "whatsapp_number")
+IDENTIFYING_FIELDS = ("national_id", "email")  # matched in this order, as the Autentikapp guide says
 
 
-def _find_customer(conn: sa.Connection, integration_id: int, sale: dict[str, Any]) -> sa.Row | None:
-    for key in ("national_id", "email"):
+def _matching_customers(conn: sa.Connection, integration_id: int, sale: dict[str, Any]) -> dict[str, sa.Row]:
+    """{key: customer} for each identifying key (national_id, email) of the sale that matches one."""
+    found = {}
+    for key in IDENTIFYING_FIELDS:
         if sale.get(key):
             row = conn.execute(
                 sa.select(customers).where(customers.c.integration_id == integration_id, customers.c[key] == sale[key])
             ).first()
             if row is not None:
-                return row
-    return None
+                found[key] = row
+    return found
 
 
-def upsert_customer(conn: sa.Connection, integration_id: int, sale: dict[str, Any], now: datetime) -> int:
+def identity_conflict(matches: dict[str, sa.Row]) -> list[dict[str, str]]:
+    """The sale's national id and email belong to two different customers: merging people is a
+    person's decision, so the record waits (replayable) rather than guessing which one is right."""
+    ids = {key: row.id for key, row in matches.items()}
+    if len(set(ids.values())) < 2:
+        return []
+    return [{
+        "field": "email",
+        "message": f"national_id belongs to customer {ids['national_id']} but email to customer {ids['email']}; "
+        "resolve the duplicate customer, then replay",
+    }]
+
+
+def upsert_customer(
+    conn: sa.Connection, integration_id: int, sale: dict[str, Any], current: sa.Row | None, now: datetime
+) -> int:
+    """Create the customer, or update `current` with the sale's data (newest data wins)."""
     values = {f: sale[f] for f in CUSTOMER_FIELDS if sale.get(f)}
-    current = _find_customer(conn, integration_id, sale)
     if current is None:
         return conn.execute(
             customers.insert().values(integration_id=integration_id, created_at=now, updated_at=now, **values)
@@ -68,10 +86,12 @@ def unknown_codes(conn: sa.Connection, integration_id: int, sale: dict[str, Any]
 def upsert_sale(
     conn: sa.Connection, integration_id: int, index: int, sale: dict[str, Any], source: Any, now: datetime
 ) -> RecordResult:
-    reasons = unknown_codes(conn, integration_id, sale)
+    matches = _matching_customers(conn, integration_id, sale)
+    reasons = unknown_codes(conn, integration_id, sale) + identity_conflict(matches)
     if reasons:
         return RecordResult(index=index, status="error", external_id=sale["external_id"], reasons=reasons)
-    customer_id = upsert_customer(conn, integration_id, sale, now)
+    current = matches.get("national_id") or matches.get("email")
+    customer_id = upsert_customer(conn, integration_id, sale, current, now)
     clean = normalise(sale)
     digest = content_hash(clean)
     row = {
