@@ -41,7 +41,7 @@ def summary(report: PullReport) -> str:
     scope = f"window {report.window}" if report.window else "incremental"
     parts = [f"{report.integration} ({report.source_kind}, {scope}): {c['total_received']} received, "
              f"{c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged, {c['errors']} errors"]
-    read = ", ".join(f"{value} {key.replace('_', ' ')}" for key, value in r.items() if value)
+    read = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in r.items() if value)
     if read:
         parts.append(f"  read: {read}")
     if report.cursor_after is not None:

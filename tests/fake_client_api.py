@@ -62,6 +62,7 @@ class ClientApi:
 def _handler(api: ClientApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stalls
 
         def log_message(self, *args) -> None:  # keep test output clean
             pass

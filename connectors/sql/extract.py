@@ -24,6 +24,7 @@ from pipelines.integrations.model import StoredIntegration
 from pipelines.ingest import SyncResult
 from pipelines.sources import PullError, PullReport, Window, get_state, set_state
 from pipelines.sources.landing import land
+from pipelines.sources.prefetch import prefetch
 from pipelines.sources.watermark import decode, encode
 
 WATERMARK_KEY = "watermark"
@@ -69,7 +70,7 @@ def pull_db(engine: sa.Engine, integration: StoredIntegration, *, window: Window
     statement, params = extraction_query(settings, watermark, window, source.dialect.name)
     try:
         landed_any = False
-        for chunk in _chunks(source, statement, params, settings, url):
+        for chunk in prefetch(_chunks(source, statement, params, settings, url)):
             _check_columns(chunk[0], settings, url)
             report.bump("rows", len(chunk))
             report.bump("chunks")
