@@ -1,7 +1,9 @@
 """The `pull_poll` sensor: launch a pull for every api/db/file integration whose poll interval has
-come round, one run per interval slot (run keys make repeated ticks harmless), never two at once for
-the same integration."""
+elapsed since its last launch (kept in the sensor's cursor), never two at once for the same
+integration; run keys make a repeated tick harmless."""
 from __future__ import annotations
+
+import json
 
 import dagster as dg
 
@@ -44,7 +46,8 @@ def busy_integrations(instance: dg.DagsterInstance) -> set[str]:
 def pull_poll_sensor(context: dg.SensorEvaluationContext, store: StoreResource) -> dg.SensorResult:
     now = utcnow()
     integrations = list_integrations(store.engine(), active_only=True)
-    due = due_polls(integrations, now, busy_integrations(context.instance))
+    last_launched: dict[str, float] = json.loads(context.cursor) if context.cursor else {}
+    due = due_polls(integrations, now, busy_integrations(context.instance), last_launched)
     today = now.date().isoformat()
     missing: dict[str, list[str]] = {}
     requests = []
@@ -63,4 +66,7 @@ def pull_poll_sensor(context: dg.SensorEvaluationContext, store: StoreResource) 
             )
         )
     partition_adds = [integration_dimension[kind].build_add_request(names) for kind, names in missing.items()]
-    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partition_adds)
+    current = {item.name for item in integrations}
+    cursor = {name: at for name, at in last_launched.items() if name in current}  # forget deleted ones
+    cursor.update({poll.name: now.timestamp() for poll in due})
+    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partition_adds, cursor=json.dumps(cursor, sort_keys=True))

@@ -54,14 +54,18 @@ def test_due_polls_follow_each_interval_and_skip_busy_inactive_and_webhook(sqlit
     create_integration(sqlite_store, Integration(name="hook", type="webhook"))
     create_integration(sqlite_store, Integration(name="off", type="db", is_active=False))
     everyone = [api, get_integration(sqlite_store, "files"), get_integration(sqlite_store, "hook"), get_integration(sqlite_store, "off")]
-    t = datetime(2024, 1, 15, 12, 0, 1, tzinfo=timezone.utc)
+    t = datetime(2024, 1, 15, 12, 0, 50, tzinfo=timezone.utc)
     first = {p.name: p.run_key for p in due_polls(everyone, t)}
-    assert set(first) == {"api5", "files"}
-    later_same_slot = {p.name: p.run_key for p in due_polls(everyone, t + timedelta(seconds=50))}
-    assert later_same_slot["api5"] == first["api5"] and later_same_slot["files"] == first["files"]
-    next_minute = {p.name: p.run_key for p in due_polls(everyone, t + timedelta(seconds=60))}
-    assert next_minute["files"] != first["files"] and next_minute["api5"] == first["api5"]  # 60 s vs 300 s
-    assert due_polls(everyone, t + timedelta(seconds=300))[0].run_key != first["api5"]
+    assert set(first) == {"api5", "files"}  # never polled: due at once; webhook and disabled never
+    launched = {"api5": t.timestamp(), "files": t.timestamp()}
+    # 10 s later a new minute has begun, but neither interval has elapsed since the launch.
+    assert due_polls(everyone, t + timedelta(seconds=10), last_launched=launched) == []
+    minute_later = due_polls(everyone, t + timedelta(seconds=60), last_launched=launched)
+    assert [p.name for p in minute_later] == ["files"] and minute_later[0].run_key != first["files"]  # 60 s vs 300 s
+    five_later = {p.name: p.run_key for p in due_polls(everyone, t + timedelta(seconds=300), last_launched=launched)}
+    assert set(five_later) == {"api5", "files"} and five_later["api5"] != first["api5"]
+    # The same tick evaluated twice (e.g. the cursor was lost) yields the same run keys: launched once.
+    assert {p.name: p.run_key for p in due_polls(everyone, t)} == first
     assert [p.name for p in due_polls(everyone, t, busy={"api5"})] == ["files"]
 
 
@@ -80,9 +84,11 @@ def test_poll_sensor_requests_one_incremental_run_per_due_integration(sqlite_sto
         assert api_request.run_config["ops"]["api_pull"]["config"]["mode"] == "incremental"
         added = {r.partitions_def_name: r.partition_keys for r in result.dynamic_partitions_requests}
         assert added == {"api_integration": ["api_a"], "db_integration": ["db_a"]}
-        # A second tick within the interval asks for the same run keys: Dagster launches each once.
-        again = pull_poll_sensor(dg.build_sensor_context(instance=instance, resources={"store": StoreResource(database_url=_url(sqlite_store))}))
-        assert {r.run_key for r in again.run_requests} == {r.run_key for r in result.run_requests}
+        # The next tick, within the interval, launches nothing: the cursor remembers the launches.
+        again = pull_poll_sensor(dg.build_sensor_context(
+            instance=instance, cursor=result.cursor, resources={"store": StoreResource(database_url=_url(sqlite_store))}
+        ))
+        assert again.run_requests == []
 
 
 def test_partition_sensor_keeps_each_kind_in_step(sqlite_store):

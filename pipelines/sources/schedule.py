@@ -1,8 +1,9 @@
-"""When each pull integration is due: one poll per `poll_interval_seconds` slot.
+"""When each pull integration is due: when `poll_interval_seconds` has elapsed since its last poll
+was launched (the caller keeps those times; the Dagster sensor keeps them in its cursor).
 
-Slots are counted from the Unix epoch, so the run key `poll:<name>:<interval>:<slot>` is the same for
-every sensor tick inside one interval: however often the sensor ticks (or restarts), Dagster launches
-one run per slot and skips the repeats.
+The run key `poll:<name>:<interval>:<slot>` counts intervals from the Unix epoch: two polls at least
+one interval apart always get different keys, while a tick evaluated twice (a retried sensor tick,
+a cursor lost in a crash) repeats its key, and Dagster launches it once.
 """
 from __future__ import annotations
 
@@ -32,13 +33,23 @@ class DuePoll:
         return f"poll:{self.name}:{self.interval}:{self.slot}"
 
 
-def due_polls(integrations: list[StoredIntegration], now: datetime, busy: set[str] = frozenset()) -> list[DuePoll]:
-    """The polls to launch at `now`: active pull integrations not already running (`busy`)."""
+def due_polls(
+    integrations: list[StoredIntegration],
+    now: datetime,
+    busy: set[str] = frozenset(),
+    last_launched: dict[str, float] | None = None,
+) -> list[DuePoll]:
+    """The polls to launch at `now`: active pull integrations not running (`busy`) whose interval has
+    elapsed since `last_launched[name]` (Unix seconds; absent = never polled, due at once)."""
+    last_launched = last_launched or {}
     due = []
     for item in integrations:
         config = item.config
         if config.type not in PULL_TYPES or not config.is_active or item.name in busy:
             continue
         interval = poll_interval(config)
+        last = last_launched.get(item.name)
+        if last is not None and now.timestamp() - last < interval:
+            continue
         due.append(DuePoll(item.name, config.type, interval, int(now.timestamp()) // interval))
     return due
