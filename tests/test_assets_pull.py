@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
-import pytest
 import sqlalchemy as sa
 
 from assets.definitions import defs

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from connectors.files import drop_folder, pull_files
 from connectors.files.readers import duckdb_connection
-from pipelines.integrations import Integration, create_integration, get_integration
+from pipelines.integrations import Integration, create_integration
 from pipelines.sources import Window
 from pipelines.store.schema import orders, record_errors
 

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from connectors.sql.source import database_error, resolve_url, shown, source_engine
+from connectors.sql.source import database_error, resolve_url, source_engine
 from pipelines.integrations.db_settings import DbSettings
 from pipelines.integrations.model import StoredIntegration
 from pipelines.ingest import SyncResult
