@@ -11,6 +11,7 @@ from pydantic import Field
 from assets.pull_partitions import pull_partitions
 from assets.resources import StoreResource
 from connectors.pull import pull
+from pipelines.integrations import IntegrationNotFound
 from pipelines.sources import PullError, PullReport, Window
 from pipelines.sources.schedule import PULL_TYPES
 
@@ -55,6 +56,9 @@ def _run_pull(context: dg.AssetExecutionContext, store: StoreResource, config: P
     context.log.info(f"pulling {name} ({config.mode}{'' if window is None else ' ' + str(window)})")
     try:
         report = pull(store.engine(), name, window=window)
+    except IntegrationNotFound:
+        raise dg.Failure(description=f"no integration named {name!r}: deleted or renamed since this partition was made",
+                         allow_retries=False) from None
     except PullError as exc:
         metadata = report_metadata(exc.report) if exc.report else {}
         raise dg.Failure(description=str(exc), metadata=metadata, allow_retries=False) from None

@@ -187,3 +187,9 @@ def test_a_broken_query_and_an_unreachable_database_are_explained(sqlite_store, 
     gone = _db_integration(sqlite_store, "postgresql+psycopg://nobody@127.0.0.1:1/none", name="erp_gone", timeout_seconds=2)
     with pytest.raises(PullError, match="unreachable"):
         pull_db(sqlite_store, gone)
+
+
+def test_bind_parameters_in_the_query_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"must not use bind parameters \(:since\)"):
+        DbSettings(url="sqlite:///x.db", query="SELECT * FROM orders WHERE created_at > :since")
+    assert DbSettings(url="sqlite:///x.db", query="SELECT lat::text FROM orders").query == "SELECT lat::text FROM orders"

@@ -106,7 +106,7 @@ def _chunks(source: sa.Engine, statement, params: dict, settings: DbSettings, ur
                 yield [dict(r) for r in part]
     except sa.exc.OperationalError as exc:
         raise database_error(exc, "the client database is unreachable or refused the query", url) from None
-    except sa.exc.DBAPIError as exc:
+    except sa.exc.SQLAlchemyError as exc:
         raise database_error(exc, "the query failed", url) from None
 
 

@@ -11,6 +11,8 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# What SQLAlchemy's text() takes for a bind parameter (also inside quotes, unless written \:).
+BIND_PARAMETER = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -49,6 +51,17 @@ class DbSettings(BaseModel):
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
         return value.strip().rstrip(";").strip() or None if value else None
+
+    @field_validator("query")
+    @classmethod
+    def _no_bind_parameters(cls, value: str | None) -> str | None:
+        found = BIND_PARAMETER.findall(value or "")
+        if found:
+            raise ValueError(
+                f"the query must not use bind parameters (:{found[0]}): Crossdock binds the watermark itself; "
+                "write a literal colon as \\:"
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "DbSettings":
