@@ -221,3 +221,15 @@ def test_window_mode_sends_the_bounds_and_keeps_only_that_day(sqlite_store):
     with sqlite_store.connect() as conn:
         details = conn.execute(sa.select(sync_runs.c.details)).scalar_one()
     assert details["window"] == {"start": "2024-01-16T00:00:00Z", "end": "2024-01-17T00:00:00Z"}
+
+
+def test_retry_after_as_seconds_or_an_http_date():
+    from datetime import datetime, timezone
+
+    from connectors.rest.http import retry_after_seconds
+
+    now = datetime(2024, 1, 15, 15, 30, tzinfo=timezone.utc)
+    assert retry_after_seconds("120", now) == 120.0
+    assert retry_after_seconds("Mon, 15 Jan 2024 15:32:30 GMT", now) == 150.0
+    assert retry_after_seconds("Mon, 15 Jan 2024 15:00:00 GMT", now) == 0.0  # already past: retry now
+    assert retry_after_seconds("soon", now) is None and retry_after_seconds(None, now) is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,7 +50,7 @@ def session_for(config: Integration) -> requests.Session:
     return session
 
 
-def retry_after_seconds(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """`Retry-After` as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
     if not value:
         return None
@@ -60,7 +61,7 @@ def retry_after_seconds(value: str | None) -> float | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (moment - utcnow()).total_seconds())
+    return max(0.0, (moment - (now or utcnow())).total_seconds())
 
 
 class HttpClient:
