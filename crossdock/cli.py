@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from crossdock import integrations_cli
+from crossdock import pull_command
 
 app = typer.Typer(
     name="crossdock",
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(integrations_cli.app, name="integrations")
+app.command("pull")(pull_command.pull)
 
 
 @app.command("map")
