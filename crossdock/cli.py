@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from crossdock import integrations_cli
+from crossdock import inbox_cli
 
 app = typer.Typer(
     name="crossdock",
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(integrations_cli.app, name="integrations")
+inbox_cli.register(app)
 
 
 @app.command("map")
