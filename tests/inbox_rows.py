@@ -10,7 +10,7 @@ import orjson
 import sqlalchemy as sa
 
 from pipelines.clock import utcnow
-from pipelines.inbox import PENDING
+from pipelines.inbox import DONE, PENDING
 from pipelines.store.schema import inbox
 
 
@@ -33,3 +33,19 @@ def insert_pending(
         return bind.execute(inbox.insert().values(**values)).inserted_primary_key[0]
     with bind.begin() as conn:
         return conn.execute(inbox.insert().values(**values)).inserted_primary_key[0]
+
+
+def receive_sync(engine: sa.Engine, integration, records: list[Any]) -> tuple[int, int]:
+    """A webhook the receiver ingests itself (sync ack mode): row and ingest in one transaction, the
+    row written `done` with its sync run. Returns (inbox id, sync run id)."""
+    from pipelines.ingest import ingest
+
+    with engine.begin() as conn:
+        inbox_id = insert_pending(conn, integration.id, records)
+        result = ingest(conn, integration, records, source_kind="webhook", inbox_id=inbox_id)
+        conn.execute(
+            inbox.update()
+            .where(inbox.c.id == inbox_id)
+            .values(status=DONE, sync_run_id=result.sync_run_id, attempts=1, processed_at=utcnow())
+        )
+    return inbox_id, result.sync_run_id

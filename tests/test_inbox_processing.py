@@ -4,6 +4,7 @@ Rows are written as the receiver writes them (tests/inbox_rows.py). Runs on SQLi
 """
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -14,11 +15,12 @@ from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.inbox.processing import (
     InboxRowNotFound,
     NotReplayable,
-    drain,
+    follow,
     list_entries,
     parse_body,
     PoisonPayload,
     process_batch,
+    process_row,
     replay,
 )
 from pipelines.inbox.reporting import backlog, inbox_health
@@ -134,30 +136,73 @@ def test_a_row_whose_ingest_raises_rolls_back_alone(store):
     assert count(store, sales) == 3 and count(store, sync_runs) == 3
 
 
-def test_a_row_already_taken_by_another_run_is_skipped(store):
+def test_a_row_already_taken_by_another_run_is_not_ingested_twice(store):
     integration = async_orders(store)
     ids = [insert_pending(store, integration.id, order(i)) for i in range(3)]
-    other = process_batch(store, limit=1)  # another run took the oldest meanwhile
-    report = process_batch(store, limit=10, up_to=ids[-1])
-    assert [o.inbox_id for o in other.outcomes + report.outcomes] == ids
-    assert count(store, sync_runs) == 3
+    outcomes = []
+    with store.connect() as conn:  # another run has claimed the oldest row and is still ingesting it
+        conn.begin()
+        assert process_row(conn, ids[0]).inbox_id == ids[0]
+        # This run skips or waits for that row (SKIP LOCKED on PostgreSQL, the single writer on SQLite).
+        overlapping = threading.Thread(target=lambda: outcomes.extend(process_batch(store).outcomes))
+        overlapping.start()
+        conn.commit()
+    overlapping.join(timeout=60)
+    assert [o.inbox_id for o in outcomes] == ids[1:]
+    assert count(store, sync_runs) == 3 and count(store, orders) == 3
 
 
-def test_drain_processes_micro_batches_until_rows_older_than_the_call_are_done(store):
+class FakeClock:
+    """An injectable clock: waiting advances it, and can let rows "arrive" at chosen moments."""
+
+    def __init__(self, arrivals: dict | None = None):
+        self.now = 0.0
+        self.waits = 0
+        self.arrivals = arrivals or {}
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> None:
+        self.waits += 1
+        self.now += seconds
+        if self.waits in self.arrivals:
+            self.arrivals[self.waits]()
+
+
+def test_follow_drains_in_micro_batches_and_returns_when_idle(store):
     integration = async_orders(store)
     ids = [insert_pending(store, integration.id, order(i)) for i in range(7)]
-    report = drain(store, batch_size=3, max_batches=10)
+    batches = []
+    clock = FakeClock()
+    report = follow(store, batch_size=3, idle_seconds=0, on_batch=batches.append, clock=clock, wait=clock.wait)
     assert [o.inbox_id for o in report.outcomes] == ids
-    assert count(store, orders) == 7
-    assert drain(store, batch_size=3).outcomes == []
+    assert [len(b.outcomes) for b in batches] == [3, 3, 1] and clock.waits == 0
+    assert follow(store, idle_seconds=0).outcomes == []
 
 
-def test_drain_stops_after_max_batches(store):
+def test_a_lingering_run_takes_rows_that_arrive_while_it_waits(store):
     integration = async_orders(store)
-    for i in range(5):
+    first = insert_pending(store, integration.id, order(1))
+    later = []
+    clock = FakeClock({3: lambda: later.append(insert_pending(store, integration.id, order(2)))})
+    report = follow(store, idle_seconds=5, poll_seconds=1, clock=clock, wait=clock.wait)
+    assert [o.inbox_id for o in report.outcomes] == [first, *later]
+    # It kept polling until five idle seconds had passed since the late row.
+    assert clock.now == 3 + 5
+
+
+def test_a_run_ends_when_its_budget_is_spent_even_with_rows_waiting(store):
+    integration = async_orders(store)
+    for i in range(4):
         insert_pending(store, integration.id, order(i))
-    assert len(drain(store, batch_size=2, max_batches=2).outcomes) == 4
-    assert count(store, inbox, inbox.c.status == PENDING) == 1
+    clock = FakeClock()
+    report = follow(
+        store, batch_size=1, idle_seconds=60, budget_seconds=2,
+        on_batch=lambda _batch: setattr(clock, "now", clock.now + 1), clock=clock, wait=clock.wait,
+    )
+    assert len(report.outcomes) == 2
+    assert count(store, inbox, inbox.c.status == PENDING) == 2
 
 
 def test_seed_004_sale_links_the_code_to_the_customer_found_by_national_id(store):

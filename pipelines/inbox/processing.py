@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -123,12 +123,10 @@ class BatchReport:
 # --- processing ---------------------------------------------------------------------------------
 
 
-def pending_ids(bind: sa.Engine | sa.Connection, *, limit: int, up_to: int | None = None) -> list[int]:
-    """The next micro-batch: ids of up to `limit` pending rows, oldest first (ids grow with arrival),
-    no newer than `up_to` when given. Reading them claims nothing; `process_row` claims each."""
+def pending_ids(bind: sa.Engine | sa.Connection, *, limit: int) -> list[int]:
+    """The next micro-batch: ids of up to `limit` pending rows, oldest first (ids grow with arrival).
+    Reading them claims nothing; `process_row` claims each."""
     query = sa.select(inbox.c.id).where(inbox.c.status == PENDING).order_by(inbox.c.id).limit(limit)
-    if up_to is not None:
-        query = query.where(inbox.c.id <= up_to)
     with _reading(bind) as conn:
         return list(conn.execute(query).scalars())
 
@@ -186,7 +184,6 @@ def process_batch(
     engine: sa.Engine,
     *,
     limit: int = DEFAULT_BATCH_SIZE,
-    up_to: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> BatchReport:
     """Process one micro-batch: up to `limit` pending rows, oldest first, each in its own transaction.
@@ -197,7 +194,7 @@ def process_batch(
     started = time.perf_counter()
     report = BatchReport()
     integrations_by_id: dict[int, StoredIntegration] = {}  # loaded once per batch: changes apply next batch
-    for inbox_id in pending_ids(engine, limit=limit, up_to=up_to):
+    for inbox_id in pending_ids(engine, limit=limit):
         try:
             with engine.begin() as conn:
                 outcome = process_row(conn, inbox_id, integrations_by_id=integrations_by_id, details=details)
@@ -214,27 +211,44 @@ def process_batch(
     return report
 
 
-def drain(
+def follow(
     engine: sa.Engine,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    max_batches: int = 50,
+    idle_seconds: float = 0.0,
+    budget_seconds: float = 240.0,
+    poll_seconds: float = 0.5,
     details: dict[str, Any] | None = None,
+    on_batch: Callable[[BatchReport], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    wait: Callable[[float], None] = time.sleep,
 ) -> BatchReport:
-    """Process micro-batches until no pending row older than the call remains (or `max_batches`).
+    """Process micro-batches until the inbox has been empty for `idle_seconds`, or `budget_seconds`
+    have passed; `on_batch` hears of each batch that did something, as it happens.
 
-    Rows that arrive meanwhile are left to the next call, so one call always ends."""
-    started = time.perf_counter()
-    up_to = newest_pending_id(engine)
+    Why linger: starting a Dagster run costs seconds (a new process), so a run that keeps taking rows
+    for a while after the inbox empties turns the next webhooks' latency from a run start into one
+    poll. `idle_seconds=0` drains what is pending and returns. The budget makes every call end, even
+    under a flood, so each run stays a bounded piece of work."""
+    started = clock()
+    last_work = started
     report = BatchReport()
-    for _ in range(max_batches):
-        if up_to is None:
+    while True:
+        batch = process_batch(engine, limit=batch_size, details=details)
+        if batch.outcomes:
+            report.outcomes.extend(batch.outcomes)
+            last_work = clock()
+            if on_batch is not None:
+                on_batch(batch)
+        now = clock()
+        if now - started >= budget_seconds:
             break
-        batch = process_batch(engine, limit=batch_size, up_to=up_to, details=details)
-        report.outcomes.extend(batch.outcomes)
-        if not batch.outcomes:  # nothing left that this call may take (others hold what remains)
+        if len(batch.outcomes) >= batch_size:
+            continue  # more may be waiting right now
+        if now - last_work >= idle_seconds:
             break
-    report.duration_ms = (time.perf_counter() - started) * 1000
+        wait(poll_seconds)
+    report.duration_ms = (clock() - started) * 1000
     return report
 
 
