@@ -97,6 +97,7 @@ def test_one_run_processes_a_micro_batch_and_records_counts_per_integration(stor
             "rows": 5, "received": 5, "created": 5, "errors": 0, "dead": 1,
         }
         assert "| otro | 2 | 2 | 2 |" in batch["per_integration"].value
+        assert batch["duration_ms"].value > 0 and batch["run_seconds"].value >= 0
         per_integration = latest_by_partition(instance)
         assert per_integration["cliente_abc"]["created"] == 3 and per_integration["cliente_abc"]["rows"] == 3
         assert per_integration["otro"]["created"] == 2 and per_integration["otro"]["dead"] == 1
