@@ -12,12 +12,14 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from pipelines.inbox import DONE, PENDING
-from pipelines.inbox.processing import process_batch
+from pipelines.inbox import DEAD, DONE, PENDING
+from pipelines.inbox.processing import MAX_TRANSIENT_ATTEMPTS, process_batch
 from pipelines.integrations import Integration, create_integration
-from pipelines.store.engine import is_sqlite
+from pipelines.store.engine import is_sqlite, make_engine
+from pipelines.store.migrate import upgrade
 from pipelines.store.schema import inbox, orders, sync_runs
 from tests.inbox_rows import insert_pending
+from tests.services import postgres_schema
 
 # Commits the oldest row, then ingests the next one inside a transaction it never commits.
 CHILD = """
@@ -119,3 +121,37 @@ def test_a_locked_database_stops_the_batch_and_keeps_the_row_pending(sqlite_stor
     assert stored.status == PENDING and stored.sync_run_id is None
     assert _count(sqlite_store, sync_runs) == 0
     assert process_batch(sqlite_store).count(DONE) == 1
+
+
+def test_a_row_failing_on_database_errors_is_retried_then_dead_lettered():
+    """PostgreSQL gives up on a lock after 100 ms while another session holds the orders table: each
+    run stops with the row pending and its attempt counted, until the last attempt dead-letters it."""
+    with postgres_schema() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        integration = create_integration(engine, Integration(name="cliente_abc", type="webhook"))
+        inbox_id = insert_pending(engine, integration.id, _order(1))
+        parsed = sa.make_url(url)
+        impatient = make_engine(
+            parsed.update_query_dict({"options": parsed.query["options"] + " -clock_timeout=100"}).render_as_string(hide_password=False)
+        )
+        blocker = engine.connect()
+        blocker.begin()
+        blocker.execute(sa.text("LOCK TABLE orders IN ACCESS EXCLUSIVE MODE"))
+        try:
+            for attempt in range(1, MAX_TRANSIENT_ATTEMPTS + 1):
+                with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                    process_batch(impatient)
+                with engine.connect() as conn:
+                    stored = conn.execute(sa.select(inbox).where(inbox.c.id == inbox_id)).one()
+                assert stored.attempts == attempt
+                if attempt < MAX_TRANSIENT_ATTEMPTS:
+                    assert stored.status == PENDING and stored.error.startswith("database error, will retry: OperationalError")
+            assert stored.status == DEAD
+            assert stored.error.startswith(f"database error on {MAX_TRANSIENT_ATTEMPTS} attempts, gave up")
+            assert _count(engine, sync_runs) == 0  # every failed attempt rolled back whole
+        finally:
+            blocker.rollback()
+            blocker.close()
+            impatient.dispose()
+            engine.dispose()

@@ -299,15 +299,15 @@ def _describe(exc: Exception, limit: int = 500) -> str:
 def _note_transient_failure(engine: sa.Engine, inbox_id: int, exc: Exception) -> None:
     """Count the attempt and keep the row pending, or dead-letter it after too many; best effort,
     since the database that just failed may still be failing."""
-    reason = f"database error, will retry: {_describe(exc)}"
     try:
         with engine.begin() as conn:
-            attempts = conn.execute(sa.select(inbox.c.attempts).where(inbox.c.id == inbox_id)).scalar() or 0
-            status = DEAD if attempts + 1 >= MAX_TRANSIENT_ATTEMPTS else PENDING
+            attempts = (conn.execute(sa.select(inbox.c.attempts).where(inbox.c.id == inbox_id)).scalar() or 0) + 1
+            gave_up = attempts >= MAX_TRANSIENT_ATTEMPTS
+            reason = (f"database error on {attempts} attempts, gave up: " if gave_up else "database error, will retry: ")
             conn.execute(
                 inbox.update()
                 .where(inbox.c.id == inbox_id, inbox.c.status == PENDING)
-                .values(status=status, error=reason, attempts=attempts + 1)
+                .values(status=DEAD if gave_up else PENDING, error=reason + _describe(exc), attempts=attempts)
             )
     except TRANSIENT_ERRORS:
         pass
