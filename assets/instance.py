@@ -2,9 +2,10 @@
 
 Chosen for one 2-core machine and the async latency target (webhook → order visible p95 ≤ 15 s):
 - SQLite storage under DAGSTER_HOME: nothing to install; Dagster's runs, events and schedules only.
-- QueuedRunCoordinator, 2 runs at once (one per core; each run is its own process), dequeued every
-  second instead of every 5 s, and at most one inbox processing run executing (tag limit) so rows
-  of an integration are applied in arrival order and a backlog never queues a pile of runs.
+- QueuedRunCoordinator, 3 runs at once: one per core for working runs, plus the inbox run, which
+  spends most of its life asleep between polls while it lingers for new rows (each run is its own
+  process); dequeued every second instead of every 5 s; at most one inbox processing run at a time
+  (tag limit), so rows of an integration are applied in arrival order.
 - Run monitoring, so a run whose process died stops holding that slot (start timeout, and the
   inbox job's `dagster/max_runtime_seconds` tag).
 - Sensors and schedules evaluated on threads, so a slow sensor elsewhere never delays the inbox's.
@@ -20,7 +21,7 @@ import yaml
 
 from assets.inbox_processing import INBOX_QUEUE_TAG
 
-MAX_CONCURRENT_RUNS = 2
+MAX_CONCURRENT_RUNS = 3
 
 
 def dagster_settings(dagster_home: Path) -> dict[str, Any]:

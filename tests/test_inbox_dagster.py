@@ -208,7 +208,7 @@ def test_dagster_yaml_configures_a_queued_instance(tmp_path: Path):
     with dg.DagsterInstance.from_config(str(path.parent)) as instance:
         coordinator = instance.run_coordinator
         assert type(coordinator).__name__ == "QueuedRunCoordinator"
-        assert coordinator.get_run_queue_config().max_concurrent_runs == 2
+        assert coordinator.get_run_queue_config().max_concurrent_runs == 3
         assert coordinator.dequeue_interval_seconds == 1
         assert instance.run_monitoring_enabled
     settings = path.read_text()
