@@ -7,6 +7,7 @@ import typer
 
 from crossdock import integrations_cli
 from crossdock import pull_command
+from crossdock import inbox_cli
 
 app = typer.Typer(
     name="crossdock",
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(integrations_cli.app, name="integrations")
 app.command("pull")(pull_command.pull)
+inbox_cli.register(app)
 
 
 @app.command("map")
