@@ -1,0 +1,141 @@
+"""A client's callback endpoint for tests: a real HTTP server on loopback (`tests.servers.serve_http`)
+that records every request and answers from a script, so a test can make it fail on demand:
+500s, dropped connections (endpoint down), 429/503 with Retry-After, 410, answers that stall past
+the sender's timeout, slow answers.
+
+Stalls wait on an Event the test releases (never a sleep as synchronisation); `slow` is a real
+delay shorter than the sender's timeout, the behaviour under test.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+
+import orjson
+
+from tests.servers import serve_http
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b'{"ok": true}'
+    slow: float = 0.0  # seconds to take before answering (a slow endpoint, within the sender's timeout)
+
+
+@dataclass(frozen=True)
+class Drop:
+    """Close the connection without answering: the endpoint is down."""
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Hold the request until the test releases the sink (or 30 s pass): longer than any sender timeout."""
+
+
+OK = Reply()
+
+
+@dataclass(frozen=True)
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    answered: object
+
+    @property
+    def webhook_id(self) -> str:
+        return self.headers["webhook-id"]
+
+    @property
+    def payload(self) -> dict:
+        return orjson.loads(self.body)
+
+
+class CallbackSink:
+    def __init__(self, default: object = OK):
+        self.default = default
+        self.script: deque = deque()
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+        self.released = threading.Event()
+        self.count_reached = threading.Event()
+        self.block_after: int | None = None  # answer this many, then Stall every later request
+
+    def plan(self, *behaviours: object) -> None:
+        """Answer the next requests with these, in order; then `default`."""
+        with self.lock:
+            self.script.extend(behaviours)
+
+    def _next(self) -> object:
+        with self.lock:
+            if self.block_after is not None and len(self.received) > self.block_after:
+                self.count_reached.set()
+                return Stall()
+            return self.script.popleft() if self.script else self.default
+
+    # What tests read
+    def answered_ok(self) -> list[Received]:
+        with self.lock:
+            return [r for r in self.received if isinstance(r.answered, Reply) and 200 <= r.answered.status < 300]
+
+    def ids_answered_ok(self) -> Counter:
+        return Counter(r.webhook_id for r in self.answered_ok())
+
+    def events_by_order(self) -> dict[str, list[str]]:
+        """Events each order's external id was told about, in the order they were accepted, once per webhook-id
+        (what a Standard Webhooks receiver that deduplicates would process)."""
+        seen: set[str] = set()
+        out: dict[str, list[str]] = {}
+        for item in self.answered_ok():
+            if item.webhook_id in seen:
+                continue
+            seen.add(item.webhook_id)
+            out.setdefault(item.payload["order"]["external_id"], []).append(item.payload["event"])
+        return out
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                behaviour = sink._next()
+                with sink.lock:
+                    sink.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body, behaviour))
+                if isinstance(behaviour, Drop):
+                    self.close_connection = True
+                    return
+                if isinstance(behaviour, Stall):
+                    sink.released.wait(30)
+                    behaviour = OK
+                if behaviour.slow:
+                    time.sleep(behaviour.slow)
+                self.send_response(behaviour.status)
+                for name, value in behaviour.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(behaviour.body)))
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(behaviour.body)
+
+        return Handler
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        """The sink's URL while it runs; stalled requests are released when it stops."""
+        with serve_http(self.handler()) as url:
+            try:
+                yield url + "/logitrack/updates"
+            finally:
+                self.released.set()
