@@ -273,8 +273,11 @@ class CallbackSender:
 
         def attempt(callback: DueCallback) -> AttemptResult | None:
             if callback.integration_id in stopped:
-                return None  # its row was disabled with the integration; do not send
-            return send_callback(self._session(), target_for(callback.integration_id), callback, self.clock())
+                return None  # settling the 410 disables this row with its integration; do not send it
+            result = send_callback(self._session(), target_for(callback.integration_id), callback, self.clock())
+            if result.status_code == 410:
+                stopped.add(callback.integration_id)
+            return result
 
         def flush() -> None:
             nonlocal last_flush, may_have_due
@@ -287,8 +290,6 @@ class CallbackSender:
                 name = target_for(item.result.callback.integration_id).name
                 report.add(name, item)
                 _log_attempt(name, item)
-                if item.verdict.kind == "disabled":
-                    stopped.add(item.result.callback.integration_id)
             may_have_due = True
 
         while True:

@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from crossdock import integrations_cli
+from crossdock import callbacks_cli, orders_cli
 
 app = typer.Typer(
     name="crossdock",
@@ -14,6 +15,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(integrations_cli.app, name="integrations")
+app.add_typer(orders_cli.app, name="orders")
+app.add_typer(callbacks_cli.app, name="callbacks")
 
 
 @app.command("map")

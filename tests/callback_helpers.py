@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipelines.callbacks.outbox import due_query
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, StoredIntegration, create_integration
 from pipelines.store.schema import callback_outbox
@@ -20,7 +21,8 @@ class FakeClock:
     """`now` only moves when a test moves it: retry schedules are exercised without waiting."""
 
     def __init__(self, start: datetime | None = None):
-        self.now = (start or datetime.now(timezone.utc)).replace(microsecond=0)
+        # Whole seconds, never behind the real clock (changes made without `now=` are due at once).
+        self.now = start or datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
 
     def __call__(self) -> datetime:
         return self.now
@@ -78,8 +80,8 @@ def outbox_rows(engine: sa.Engine, **where: Any) -> list[dict[str, Any]]:
 
 
 def next_due(engine: sa.Engine) -> datetime:
+    """When the sender will next find something to send (the earliest head of an order's queue)."""
     with engine.connect() as conn:
-        value = conn.execute(
-            sa.select(sa.func.min(callback_outbox.c.next_attempt_at)).where(callback_outbox.c.status == "pending")
-        ).scalar_one()
+        row = conn.execute(due_query(datetime(9999, 1, 1, tzinfo=timezone.utc), 1)).mappings().one()
+    value = row["next_attempt_at"]
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value

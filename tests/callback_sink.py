@@ -39,14 +39,22 @@ class Stall:
     """Hold the request until the test releases the sink (or 30 s pass): longer than any sender timeout."""
 
 
+@dataclass(frozen=True)
+class Together:
+    """Answer 200 only once `barrier.parties` requests are in the sink at the same time (500 if they
+    never are): proves the sender really sends concurrently."""
+
+    barrier: threading.Barrier
+
+
 OK = Reply()
 
 
-@dataclass(frozen=True)
+@dataclass
 class Received:
     headers: dict[str, str]
     body: bytes
-    answered: object
+    answered: object = None  # the Reply sent, Drop, or Stall (held past the sender's timeout)
 
     @property
     def webhook_id(self) -> str:
@@ -61,6 +69,7 @@ class CallbackSink:
     def __init__(self, default: object = OK):
         self.default = default
         self.script: deque = deque()
+        self.per_order: dict[str, deque] = {}
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self.released = threading.Event()
@@ -72,12 +81,31 @@ class CallbackSink:
         with self.lock:
             self.script.extend(behaviours)
 
-    def _next(self) -> object:
+    def plan_for(self, external_id: str, *behaviours: object) -> None:
+        """Answer the next requests about this order with these, in order; then as for any order."""
         with self.lock:
-            if self.block_after is not None and len(self.received) > self.block_after:
-                self.count_reached.set()
-                return Stall()
-            return self.script.popleft() if self.script else self.default
+            self.per_order.setdefault(external_id, deque()).extend(behaviours)
+
+    def _take(self, headers: dict[str, str], body: bytes) -> tuple[Received, object]:
+        """Record the request and choose its answer, atomically (the count decides `block_after`)."""
+        with self.lock:
+            received = Received(headers, body)
+            self.received.append(received)
+            return received, self._next(body)
+
+    def _next(self, body: bytes) -> object:
+        """The answer for the request just recorded; called with the lock held."""
+        if self.block_after is not None and len(self.received) > self.block_after:
+            self.count_reached.set()
+            return Stall()
+        try:
+            external_id = orjson.loads(body)["order"]["external_id"]
+        except (ValueError, KeyError, TypeError):
+            external_id = None
+        own = self.per_order.get(external_id)
+        if own:
+            return own.popleft()
+        return self.script.popleft() if self.script else self.default
 
     # What tests read
     def answered_ok(self) -> list[Received]:
@@ -110,17 +138,25 @@ class CallbackSink:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                behaviour = sink._next()
-                with sink.lock:
-                    sink.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body, behaviour))
+                received, behaviour = sink._take({k.lower(): v for k, v in self.headers.items()}, body)
                 if isinstance(behaviour, Drop):
+                    received.answered = behaviour
                     self.close_connection = True
                     return
                 if isinstance(behaviour, Stall):
+                    received.answered = behaviour  # whatever follows reaches no one waiting for it
                     sink.released.wait(30)
                     behaviour = OK
+                if isinstance(behaviour, Together):
+                    try:
+                        behaviour.barrier.wait(10)
+                        behaviour = OK
+                    except threading.BrokenBarrierError:
+                        behaviour = Reply(500, body=b"not concurrent")
                 if behaviour.slow:
                     time.sleep(behaviour.slow)
+                if received.answered is None:
+                    received.answered = behaviour
                 self.send_response(behaviour.status)
                 for name, value in behaviour.headers.items():
                     self.send_header(name, value)
