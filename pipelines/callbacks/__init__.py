@@ -2,7 +2,7 @@
 
 The HTTP side (signing, sending, the delivery loop) is `connectors.callback_sender`.
 """
-from pipelines.callbacks.outbox import AttemptResult, DueCallback, claim_due, settle
+from pipelines.callbacks.outbox import AttemptResult, DueCallback, claim_due, due_now, settle
 from pipelines.callbacks.queries import (
     CALLBACK_STATUSES,
     attempts_for,
@@ -30,6 +30,7 @@ __all__ = [
     "attempts_for",
     "callback_summary",
     "claim_due",
+    "due_now",
     "get_callback",
     "list_callbacks",
     "load_targets",

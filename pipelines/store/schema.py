@@ -216,7 +216,8 @@ callback_outbox = sa.Table(
     sa.Column("replayed_at", Timestamp, nullable=True),
     sa.Column("replayed_by", sa.String(255), nullable=True),
     sa.Index("ix_callback_outbox_status_next", "status", "next_attempt_at"),
-    sa.Index("ix_callback_outbox_order", "order_id", "id"),
+    # Serves "the order's earlier pending rows" (per-order ordering) and the order's rows by status.
+    sa.Index("ix_callback_outbox_order", "order_id", "status", "id"),
     sa.Index("ix_callback_outbox_integration_status", "integration_id", "status"),
 )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 21:46:59.009743
+Create Date: 2026-11-24 22:16:14.699259
 """
 from alembic import op
 import sqlalchemy as sa
@@ -157,7 +157,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('callback_outbox', schema=None) as batch_op:
         batch_op.create_index('ix_callback_outbox_integration_status', ['integration_id', 'status'], unique=False)
-        batch_op.create_index('ix_callback_outbox_order', ['order_id', 'id'], unique=False)
+        batch_op.create_index('ix_callback_outbox_order', ['order_id', 'status', 'id'], unique=False)
         batch_op.create_index('ix_callback_outbox_status_next', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('order_status_history',
