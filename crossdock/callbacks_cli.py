@@ -62,7 +62,9 @@ def list_(
             when, label = row["created_at"], "queued"
         last = f"HTTP {row['last_status_code']}" if row["last_status_code"] is not None else ""
         if row["last_error"] and row["status"] != "delivered":
-            last = f"{last} {row['last_error']}".strip()
+            last = row["last_error"] if row["last_error"].startswith("HTTP") else f"{last} {row['last_error']}".strip()
+        if len(last) > 70:
+            last = last[:69] + "…"
         typer.echo(
             f"{row['id']:>6} {row['integration']:<18.18} {row['external_id']:<14.14} {row['event']:<10} {row['status']:<10} "
             f"{row['attempts']:>5}  {label} {iso(when)}  {last}"

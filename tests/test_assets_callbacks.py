@@ -62,7 +62,7 @@ def test_the_delivery_asset_records_counts_per_integration_and_the_check_flags_t
     assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
     flagged = {r.data["integration"]: r.data["problems"] for r in check.metadata["integrations"].value.records}
     assert list(flagged) == ["cliente_xyz"]
-    assert "stopped: the callback endpoint answered 410 Gone" in flagged["cliente_xyz"]
+    assert "stopped: 410 Gone from the callback endpoint at " in flagged["cliente_xyz"]
     assert "1 dead letter(s) to replay" in flagged["cliente_xyz"]
 
 

@@ -88,10 +88,10 @@ def test_a_410_is_visible_and_resumable_from_the_cli():
         assert crossdock("orders", "set-status", str(ids["PED-001"]), "assigned").returncode == 0
         assert "1 stopped by 410" in crossdock("callbacks", "deliver").stdout
         listed = crossdock("callbacks", "list")
-        assert "callbacks to cliente_abc are STOPPED: the callback endpoint answered 410 Gone at" in listed.stdout
+        assert "callbacks to cliente_abc are STOPPED: 410 Gone from the callback endpoint at" in listed.stdout
         assert " disabled " in listed.stdout
         shown = json.loads(crossdock("integrations", "show", "cliente_abc").stdout)
-        assert shown["callbacks_disabled_reason"].startswith("the callback endpoint answered 410 Gone")
+        assert shown["callbacks_disabled_reason"].startswith("410 Gone from the callback endpoint at ")
         assert "whsec_" not in json.dumps(shown)  # the signing secret stays masked
 
         resumed = crossdock("callbacks", "resume", "cliente_abc")

@@ -26,7 +26,8 @@ import sqlalchemy as sa
 
 from pipelines.callbacks.schedule import Verdict, decide
 from pipelines.callbacks.targets import CallbackTarget
-from pipelines.clock import as_utc, iso
+from pipelines.callbacks.payload import payload_time
+from pipelines.clock import as_utc
 from pipelines.integrations.callback_settings import CallbackSettings
 from pipelines.store.binds import Bind, connection
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations
@@ -184,7 +185,7 @@ def claim_due(
 
 def gone_reason(name: str, when: datetime) -> str:
     return (
-        f"the callback endpoint answered 410 Gone at {iso(when)}: callbacks to {name} are stopped; "
+        f"410 Gone from the callback endpoint at {payload_time(when)}; "
         f"fix its callback_url, then run `crossdock callbacks resume {name}`"
     )
 
@@ -304,9 +305,11 @@ def disable_integration(conn: sa.Connection, integration_id: int, reason: str) -
 
 
 def failure_text(result: AttemptResult) -> str:
+    """`last_error` of a failed try: the transport error, or the status with the start of the answer."""
     if result.error:
         return result.error
-    return f"HTTP {result.status_code}"
+    excerpt = " ".join((result.response_excerpt or "").split())[:120]
+    return f"HTTP {result.status_code}" + (f": {excerpt}" if excerpt else "")
 
 
 def _settings(targets: Mapping[int, CallbackTarget], integration_id: int) -> CallbackSettings:
