@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from connectors.callback_sender import CallbackSender
 from connectors.receiver.callback_routes import router
 from pipelines import settings
-from tests.callback_helpers import PROOF, FakeClock, make_integration, outbox_rows
+from tests.callback_helpers import PROOF, make_integration, outbox_rows
 from tests.callback_sink import CallbackSink, Reply
 from tests.servers import serve_asgi
 
@@ -47,7 +47,7 @@ def test_status_changes_through_the_api(store, api):
         assert illegal.status_code == 409
         assert illegal.json() == {"detail": "cannot go from delivered to in_route: delivered is final"}
 
-        with CallbackSender(store, clock=FakeClock()) as sender:
+        with CallbackSender(store) as sender:  # the API stamps changes with the real clock
             sender.deliver_due()
         listed = call(api, "GET", f"/orders/{order}/callbacks").json()
     assert [c["event"] for c in listed["callbacks"]] == ["assigned", "in_route", "delivered"]
@@ -88,12 +88,11 @@ def test_unknown_things_are_404_and_the_token_is_required(store, api):
 
 def test_replay_and_resume_through_the_api(store, api):
     sink = CallbackSink()
-    clock = FakeClock()
     with sink.serve() as url:
-        _, ids = make_integration(store, url, callbacks={"retry_schedule_seconds": []})
+        _, ids = make_integration(store, url, callbacks={"retry_schedule_seconds": []})  # no retries: no clock to move
         sink.plan(Reply(500), Reply(410))
         call(api, "POST", f"/orders/{ids['PED-001']}/status", json={"status": "assigned"})
-        with CallbackSender(store, clock=clock) as sender:
+        with CallbackSender(store) as sender:
             sender.deliver_due()
             (dead,) = outbox_rows(store)
             assert dead["status"] == "dead"

@@ -83,19 +83,20 @@ def enqueue(
     disabled for the integration the row is kept as `disabled` (re-queued when they are resumed)."""
     webhook_id = new_webhook_id()
     outbox_id = conn.execute(
-        callback_outbox.insert().values(
-            integration_id=integration_id,
-            order_id=order_id,
-            event=event,
-            payload=payload,
-            webhook_id=webhook_id,
-            status="disabled" if disabled_reason else "pending",
-            attempts=0,
-            next_attempt_at=now,
-            last_error=disabled_reason,
-            created_at=now,
-            replay_count=0,
-        )
+        callback_outbox.insert(),
+        {
+            "integration_id": integration_id,
+            "order_id": order_id,
+            "event": event,
+            "payload": payload,
+            "webhook_id": webhook_id,
+            "status": "disabled" if disabled_reason else "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": disabled_reason,
+            "created_at": now,
+            "replay_count": 0,
+        },
     ).inserted_primary_key[0]
     return outbox_id, webhook_id
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from pipelines.integrations import list_integrations
 from pipelines.integrations.callback_settings import CallbackSettings
+from pipelines.store.schema import integrations
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,25 @@ def load_targets(engine: sa.Engine) -> dict[int, CallbackTarget]:
             disabled_reason=stored.callbacks_disabled_reason,
         )
     return targets
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Which status changes an integration wants to hear about, and whether it can hear now."""
+
+    callback_url: str | None
+    events: frozenset[str]
+    disabled_reason: str | None
+
+    def wants(self, event: str) -> bool:
+        return bool(self.callback_url) and event in self.events
+
+
+def subscription_of(conn: sa.Connection, integration_id: int) -> Subscription:
+    """Read from the integration's plain `config` column (no secrets decrypted, no model validated):
+    this runs inside every status change's transaction."""
+    row = conn.execute(
+        sa.select(integrations.c.config, integrations.c.callbacks_disabled_reason).where(integrations.c.id == integration_id)
+    ).one()
+    config = row.config or {}
+    return Subscription(config.get("callback_url"), frozenset(config.get("callback_events") or ()), row.callbacks_disabled_reason)

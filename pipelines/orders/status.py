@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from pipelines.callbacks.outbox import enqueue
 from pipelines.callbacks.payload import build_payload
+from pipelines.callbacks.targets import subscription_of
 from pipelines.clock import as_utc, iso, utcnow
 from pipelines.errors import describe, validation_issues
-from pipelines.integrations import get_integration_by_id
 from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
 from pipelines.store.binds import Bind, transaction
 from pipelines.store.schema import order_status_history, orders
@@ -166,16 +166,21 @@ def change_status(
         if reason:
             raise StatusChangeRejected(reason)
         extra = _details(to_status, eta, delivered_at, proof, now)
-        conn.execute(orders.update().where(orders.c.id == internal_id).values(status=to_status, updated_at=now, **extra))
+        # Statements with bound parameters (not .values(...) literals) compile once per process.
         conn.execute(
-            order_status_history.insert().values(
-                order_id=internal_id,
-                from_status=current["status"],
-                to_status=to_status,
-                changed_at=now,
-                actor=actor.strip(),
-                details={key: iso(v) if isinstance(v, datetime) else v for key, v in extra.items()} or None,
-            )
+            orders.update().where(orders.c.id == sa.bindparam("b_id")),
+            {"b_id": internal_id, "status": to_status, "updated_at": now, **extra},
+        )
+        conn.execute(
+            order_status_history.insert(),
+            {
+                "order_id": internal_id,
+                "from_status": current["status"],
+                "to_status": to_status,
+                "changed_at": now,
+                "actor": actor.strip(),
+                "details": {key: iso(v) if isinstance(v, datetime) else v for key, v in extra.items()} or None,
+            },
         )
         change = StatusChange(
             internal_id=internal_id,
@@ -193,9 +198,8 @@ def change_status(
 
 
 def _queue_callback(conn: sa.Connection, change: StatusChange, order: dict[str, Any]) -> StatusChange:
-    integration = get_integration_by_id(conn, change.integration_id)
-    config = integration.config
-    if not config.callback_url or change.to_status not in config.callback_events:
+    subscription = subscription_of(conn, change.integration_id)
+    if not subscription.wants(change.to_status):
         return change
     outbox_id, webhook_id = enqueue(
         conn,
@@ -204,7 +208,7 @@ def _queue_callback(conn: sa.Connection, change: StatusChange, order: dict[str, 
         event=change.to_status,
         payload=build_payload(change.to_status, order, change.changed_at),
         now=change.changed_at,
-        disabled_reason=integration.callbacks_disabled_reason,
+        disabled_reason=subscription.disabled_reason,
     )
-    status = "disabled" if integration.callbacks_disabled_reason else "pending"
+    status = "disabled" if subscription.disabled_reason else "pending"
     return replace(change, outbox_id=outbox_id, webhook_id=webhook_id, callback_status=status)
