@@ -12,6 +12,11 @@ again when the lease runs out, so nothing queued is lost. What a dead pass sent 
 recorded is sent again with the same `webhook-id`, which Standard Webhooks receivers deduplicate.
 Settling uses guarded updates (`status = 'pending'`), so a late or repeated result never revives a
 row that was already settled elsewhere.
+
+`next_attempt_at` of an order's later rows follows its head (held back while the head is claimed or
+waiting for a retry, released when it settles). Ordering never depends on that: the due query checks
+for an earlier pending row whatever the times say. It keeps the later rows out of the due range, so a
+claim does not re-scan thousands of blocked rows.
 """
 from __future__ import annotations
 
@@ -24,13 +29,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipelines.callbacks.payload import payload_time
 from pipelines.callbacks.schedule import Verdict, decide
 from pipelines.callbacks.targets import CallbackTarget
-from pipelines.callbacks.payload import payload_time
 from pipelines.clock import as_utc
 from pipelines.integrations.callback_settings import CallbackSettings
 from pipelines.store.binds import Bind, connection
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations
+
 
 @dataclass(frozen=True)
 class DueCallback:
@@ -60,6 +66,8 @@ class AttemptResult:
 
 @dataclass(frozen=True)
 class Settled:
+    """An attempt and what became of its row."""
+
     result: AttemptResult
     verdict: Verdict
 
