@@ -1,0 +1,85 @@
+"""The receiver's ASGI app: `create_app()` wires the routers, the shared state and the error handlers.
+
+Routers come from one list, `ROUTERS`: adding a part of the API is adding one entry.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from connectors.receiver import admin, health, webhooks
+from connectors.receiver.errors import install_error_handlers
+from connectors.receiver.group_commit import GroupCommitter
+from connectors.receiver.integration_cache import IntegrationCache
+from connectors.receiver.schemas import PAYLOAD_MODELS
+from connectors.receiver.state import ReceiverState
+from pipelines.store import connect
+
+ROUTERS: list[APIRouter] = [
+    health.router,
+    webhooks.router,
+    admin.router,
+]
+
+DEFAULT_MAX_PENDING = 1_024
+
+
+def max_pending_setting() -> int:
+    """`CROSSDOCK_RECEIVER_MAX_PENDING`: requests allowed to wait for a commit before 429."""
+    raw = os.environ.get("CROSSDOCK_RECEIVER_MAX_PENDING", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_PENDING
+
+
+def create_app(
+    *,
+    engine: sa.Engine | None = None,
+    clock: Callable[[], float] = time.time,
+    max_pending: int | None = None,
+    cache_ttl: float = 1.0,
+) -> FastAPI:
+    """The receiver. `engine` defaults to the configured store (opened and migrated at startup);
+    `clock` (Unix seconds) judges signed timestamps; `max_pending` bounds the commit queue."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = engine or connect()
+        committer = GroupCommitter(store, max_pending=max_pending or max_pending_setting())
+        committer.start()
+        app.state.receiver = ReceiverState(
+            engine=store, integrations=IntegrationCache(store, ttl=cache_ttl), committer=committer, clock=clock
+        )
+        try:
+            yield
+        finally:
+            await committer.stop()
+
+    app = FastAPI(
+        title="Crossdock receiver",
+        version="0.1.0",
+        summary="Webhooks in (Logitrack orders, Autentikapp sales), admin API, health.",
+        lifespan=lifespan,
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    install_error_handlers(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's schema plus the webhook payload models, which the routes reference but do not parse."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in PAYLOAD_MODELS:
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        app.openapi_schema = schema
+    return app.openapi_schema

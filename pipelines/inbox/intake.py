@@ -1,0 +1,257 @@
+"""The receiver's side of the inbox: make a batch of requests durable in one transaction.
+
+Every request is written here before it is acknowledged, and its answer is decided here too, in the
+same transaction:
+- `async` entries become `pending` rows (the Dagster processor takes them from there): answer 202;
+- `sync` entries are ingested at once (`pipelines.ingest.ingest` on the same connection), so the inbox
+  row, the orders and the sync run commit together or not at all: answer 200 with the seed's counts,
+  or 422 when every record was invalid (a partly valid batch is 200: its valid records landed, and the
+  invalid ones are reported per record and kept in `record_errors`);
+- `rejected` entries (bad credentials, inactive integration, malformed JSON...) are kept for diagnosis
+  only: body cut to `REJECTED_BODY_BYTES`, at most `KEEP_REJECTED` per integration (see
+  `prune_rejected`), never processed, never deduplicated.
+
+Many concurrent requests share one transaction (group commit, driven by the receiver): the cost of a
+commit is paid once per batch instead of once per request. A repeated delivery id is answered with the
+original answer marked `duplicate` when the body is the same, and 409 when it differs.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+import sqlalchemy as sa
+
+from pipelines.clock import utcnow
+from pipelines.inbox import DONE, PENDING, REJECTED
+from pipelines.ingest import ingest
+from pipelines.integrations.model import StoredIntegration
+from pipelines.store.schema import inbox
+
+log = logging.getLogger(__name__)
+
+REJECTED_BODY_BYTES = 4_096
+KEEP_REJECTED = 1_000
+
+# Headers worth keeping with a request: content description, provider event/delivery/signature headers
+# (a signature is a MAC, not a secret: keeping it lets the request be re-verified). Never credentials:
+# X-API-Key, Authorization, X-Webhook-Secret and cookies are left out by construction (allow-list).
+KEPT_HEADERS: frozenset[str] = frozenset(
+    {
+        "content-type", "content-length", "content-encoding", "user-agent", "x-forwarded-for", "x-request-id",
+        "idempotency-key", "x-webhook-id", "x-webhook-signature", "x-autentikapp-signature",
+        "webhook-id", "webhook-timestamp", "webhook-signature",
+        "stripe-signature",
+        "x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-shop-domain", "x-shopify-webhook-id",
+        "x-shopify-event-id", "x-shopify-triggered-at", "x-shopify-api-version",
+        "x-hub-signature-256", "x-github-delivery", "x-github-event", "x-github-hook-id",
+        "x-wc-webhook-signature", "x-wc-webhook-delivery-id", "x-wc-webhook-topic", "x-wc-webhook-source",
+        "x-wc-webhook-id", "x-wc-webhook-event", "x-wc-webhook-resource",
+    }
+)
+
+Mode = Literal["async", "sync", "rejected"]
+ACCEPTED_BODY: dict[str, Any] = {"accepted": True, "status": PENDING}
+
+
+def kept_headers(headers: Iterable[tuple[str, str]], **extra: str) -> dict[str, str]:
+    """The allow-listed request headers (lower-cased), plus Crossdock's own `x-crossdock-*` notes."""
+    kept = {name.lower(): value for name, value in headers if name.lower() in KEPT_HEADERS}
+    kept.update({f"x-crossdock-{key.replace('_', '-')}": value for key, value in extra.items()})
+    return kept
+
+
+def records_of(body: bytes) -> list[Any]:
+    """The records a webhook body carries: one object, or an array of them (the seed's two forms).
+    Raises ValueError (orjson.JSONDecodeError) for malformed JSON."""
+    document = orjson.loads(body)
+    return document if isinstance(document, list) else [document]
+
+
+@dataclass
+class InboxEntry:
+    """One request as it will be stored. `records` are the parsed body (sync entries need them)."""
+
+    integration: StoredIntegration
+    body: bytes
+    headers: dict[str, str]
+    mode: Mode
+    verified: bool = True
+    delivery_id: str | None = None
+    records: list[Any] | None = None
+    error: str | None = None
+
+
+@dataclass
+class Outcome:
+    """The answer to one stored request."""
+
+    inbox_id: int
+    status_code: int
+    body: dict[str, Any] = field(default_factory=dict)
+    duplicate: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        out = {**self.body, "inbox_id": self.inbox_id}
+        if self.duplicate:
+            out["duplicate"] = True
+        return out
+
+
+def write_batch(engine: sa.Engine, entries: Sequence[InboxEntry], now: datetime | None = None) -> list[Outcome | None]:
+    """Store `entries` in one transaction and return each one's answer (None for rejected entries).
+
+    Raises whatever the database raises when the transaction cannot commit: then nothing of the batch
+    is stored and nothing may be acknowledged."""
+    now = now or utcnow()
+    outcomes: list[Outcome | None] = [None] * len(entries)
+    with engine.begin() as conn:
+        rejected = [entry for entry in entries if entry.mode == "rejected"]
+        if rejected:
+            conn.execute(inbox.insert(), [_rejected_row(entry, now) for entry in rejected])
+        accepted = [(i, entry) for i, entry in enumerate(entries) if entry.mode != "rejected"]
+        earlier = _earlier_deliveries(conn, [entry for _, entry in accepted])
+        fresh: list[tuple[int, InboxEntry]] = []
+        first_in_batch: dict[tuple[int, str], int] = {}
+        repeats_in_batch: list[tuple[int, int]] = []
+        for i, entry in accepted:
+            if entry.delivery_id is not None:
+                key = (entry.integration.id, entry.delivery_id)
+                if key in earlier:
+                    outcomes[i] = _repeat(earlier[key], entry)
+                    continue
+                if key in first_in_batch:
+                    repeats_in_batch.append((i, first_in_batch[key]))
+                    continue
+                first_in_batch[key] = i
+            fresh.append((i, entry))
+        ids = _insert(conn, [entry for _, entry in fresh], now)
+        sync_work: list[tuple[int, InboxEntry, int]] = []
+        for (i, entry), inbox_id in zip(fresh, ids):
+            if entry.mode == "async":
+                outcomes[i] = Outcome(inbox_id, 202, dict(ACCEPTED_BODY))
+            else:
+                sync_work.append((i, entry, inbox_id))
+        # One integration at a time, in id order: ingest takes a per-integration lock on PostgreSQL, and a
+        # fixed order keeps two receivers' batches from deadlocking on each other.
+        for i, entry, inbox_id in sorted(sync_work, key=lambda item: (item[1].integration.id, item[2])):
+            outcomes[i] = _ingest_now(conn, entry, inbox_id, now)
+        for i, first in repeats_in_batch:
+            original = outcomes[first]
+            assert original is not None
+            outcomes[i] = _repeat_of(original, entries[first].body, entries[i])
+    return outcomes
+
+
+def _insert(conn: sa.Connection, entries: list[InboxEntry], now: datetime) -> list[int]:
+    if not entries:
+        return []
+    rows = [
+        {
+            "integration_id": entry.integration.id, "received_at": now, "source_kind": "webhook",
+            "delivery_id": entry.delivery_id, "headers": entry.headers, "body": entry.body, "verified": entry.verified,
+            "status": PENDING, "attempts": 0,
+            "response": {"status_code": 202, "body": ACCEPTED_BODY} if entry.mode == "async" else None,
+        }
+        for entry in entries
+    ]
+    statement = inbox.insert().returning(inbox.c.id, sort_by_parameter_order=True)
+    return list(conn.execute(statement, rows).scalars())
+
+
+def _ingest_now(conn: sa.Connection, entry: InboxEntry, inbox_id: int, now: datetime) -> Outcome:
+    """Ingest a sync entry inside the batch's transaction. A failure of ours (not the client's) rolls
+    back to a savepoint and leaves the row pending for the Dagster processor: still durable, answered 202."""
+    savepoint = conn.begin_nested()
+    try:
+        result = ingest(
+            conn, entry.integration, entry.records or [], source_kind="webhook", inbox_id=inbox_id,
+            details={"inbox_id": inbox_id, "ack_mode": "sync"},
+        )
+        savepoint.commit()
+    except Exception as exc:  # noqa: BLE001 - any failure of ours defers the work; the request is kept
+        savepoint.rollback()
+        log.exception("sync ingest of inbox row %s failed; left pending for the processor", inbox_id)
+        body = {**ACCEPTED_BODY, "deferred": f"processing failed here and will be retried: {type(exc).__name__}"}
+        conn.execute(
+            inbox.update().where(inbox.c.id == inbox_id).values(response={"status_code": 202, "body": body})
+        )
+        return Outcome(inbox_id, 202, body)
+    body = result.to_dict()
+    status_code = 422 if result.total_received and result.errors == result.total_received else 200
+    if status_code == 422:
+        body["detail"] = "no record was valid; each one's reasons are in results[].errors"
+    conn.execute(
+        inbox.update()
+        .where(inbox.c.id == inbox_id)
+        .values(
+            status=DONE, attempts=1, processed_at=now, sync_run_id=result.sync_run_id,
+            response={"status_code": status_code, "body": body},
+        )
+    )
+    return Outcome(inbox_id, status_code, body)
+
+
+def _earlier_deliveries(conn: sa.Connection, entries: list[InboxEntry]) -> dict[tuple[int, str], sa.Row]:
+    keyed = {(entry.integration.id, entry.delivery_id) for entry in entries if entry.delivery_id is not None}
+    if not keyed:
+        return {}
+    rows = conn.execute(
+        sa.select(inbox.c.id, inbox.c.integration_id, inbox.c.delivery_id, inbox.c.body, inbox.c.response).where(
+            inbox.c.integration_id.in_({integration_id for integration_id, _ in keyed}),
+            inbox.c.delivery_id.in_({delivery_id for _, delivery_id in keyed}),
+        )
+    )
+    return {(row.integration_id, row.delivery_id): row for row in rows if (row.integration_id, row.delivery_id) in keyed}
+
+
+def _repeat(row: sa.Row, entry: InboxEntry) -> Outcome:
+    original = row.response or {"status_code": 202, "body": ACCEPTED_BODY}
+    return _repeat_of(Outcome(row.id, original["status_code"], original["body"]), bytes(row.body), entry)
+
+
+def _repeat_of(original: Outcome, original_body: bytes, entry: InboxEntry) -> Outcome:
+    if original_body == entry.body:
+        return Outcome(original.inbox_id, original.status_code, original.body, duplicate=True)
+    return Outcome(
+        original.inbox_id, 409,
+        {"detail": f"delivery id {entry.delivery_id!r} was already received with a different body; "
+                   "send a new delivery id for new content"},
+    )
+
+
+def _rejected_row(entry: InboxEntry, now: datetime) -> dict[str, Any]:
+    body = entry.body[:REJECTED_BODY_BYTES]
+    headers = dict(entry.headers)
+    if len(entry.body) > len(body):
+        headers["x-crossdock-body-truncated-from"] = str(len(entry.body))
+    return {
+        "integration_id": entry.integration.id, "received_at": now, "source_kind": "webhook",
+        "delivery_id": None,  # a refused attempt must not block the genuine delivery that follows
+        "headers": headers, "body": body, "verified": entry.verified, "status": REJECTED, "attempts": 0,
+        "error": entry.error, "processed_at": now,
+    }
+
+
+def prune_rejected(engine: sa.Engine, integration_id: int, keep: int = KEEP_REJECTED) -> int:
+    """Delete all but the newest `keep` rejected rows of an integration, so a flood of bad requests
+    cannot fill the disk. Returns how many were deleted."""
+    with engine.begin() as conn:
+        cutoff = conn.execute(
+            sa.select(inbox.c.id)
+            .where(inbox.c.integration_id == integration_id, inbox.c.status == REJECTED)
+            .order_by(inbox.c.id.desc())
+            .offset(keep)
+            .limit(1)
+        ).scalar()
+        if cutoff is None:
+            return 0
+        return conn.execute(
+            inbox.delete().where(
+                inbox.c.integration_id == integration_id, inbox.c.status == REJECTED, inbox.c.id <= cutoff
+            )
+        ).rowcount
