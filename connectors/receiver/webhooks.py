@@ -183,7 +183,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _admit(known: Known, route: Route, request: Request, body: bytes, now: float) -> InboxEntry:
     """Every check that can refuse the request, in order; returns what will be stored."""
     config = known.integration.config
-    headers = request.headers
+    headers = _headers(request)
     try:
         known.guard.check(headers, body, now)
     except Unauthorized as exc:
@@ -212,14 +212,25 @@ def _admit(known: Known, route: Route, request: Request, body: bytes, now: float
         raise Refusal(400, f"delivery id is longer than {MAX_DELIVERY_ID} characters", verified=True)
     mode = "async" if route.forced_async else config.webhook.ack_mode
     return InboxEntry(
-        integration=known.integration, body=body, headers=_kept(request, known), mode=mode,
+        integration=known.integration, body=body, headers=_kept(request, known, headers), mode=mode,
         delivery_id=delivery, records=records if mode == "sync" else None,
     )
 
 
-def _kept(request: Request, known: Known) -> dict[str, str]:
+def _headers(request: Request) -> dict[str, str]:
+    """The request headers as a plain dict, decoded once: ASGI names are already lower-case, and the
+    checks below look up several of them (Starlette's Headers scans the list on every lookup). A
+    repeated header keeps its first value, as Starlette's lookup does."""
+    headers: dict[str, str] = {}
+    for name, value in request.scope["headers"]:
+        headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return headers
+
+
+def _kept(request: Request, known: Known, headers: dict[str, str] | None = None) -> dict[str, str]:
     client = request.client.host if request.client else ""
-    return kept_headers(request.headers.items(), remote_addr=client, verification=known.guard.describe())
+    pairs = (headers if headers is not None else _headers(request)).items()
+    return kept_headers(pairs, remote_addr=client, verification=known.guard.describe())
 
 
 def _rejected_entry(known: Known, request: Request, body: bytes, refusal: Refusal) -> InboxEntry:
