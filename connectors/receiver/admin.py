@@ -80,14 +80,14 @@ def create(request: Request, config: Integration = Body(openapi_examples={"seed 
 
 @router.get("/integrations", summary="List integrations (secrets masked)")
 def list_all(request: Request) -> list[dict[str, Any]]:
-    return [_shown(stored) for stored in list_integrations(receiver_state(request).engine)]
+    return [_shown(stored) for stored in list_integrations(receiver_state(request).reader)]
 
 
 @router.get("/integrations/{name}", summary="One integration (secrets masked)",
             responses={404: {"model": ErrorBody}})
 def show(name: str, request: Request) -> dict[str, Any]:
     try:
-        return _shown(get_integration(receiver_state(request).engine, name))
+        return _shown(get_integration(receiver_state(request).reader, name))
     except IntegrationNotFound as exc:
         raise _not_found(exc) from None
 
@@ -136,7 +136,7 @@ def orders(
     external_id: str | None = Query(None, description="the client's order id, e.g. PED-001"),
     limit: int = Query(100, ge=1, le=1_000),
 ) -> dict[str, Any]:
-    engine = receiver_state(request).engine
+    engine = receiver_state(request).reader
     if integration is not None:
         _require_integration(engine, integration)
     return {"orders": find_orders(engine, integration=integration, external_id=external_id, limit=limit)}
@@ -151,7 +151,7 @@ def customers(
     email: str | None = Query(None),
     limit: int = Query(100, ge=1, le=1_000),
 ) -> dict[str, Any]:
-    engine = receiver_state(request).engine
+    engine = receiver_state(request).reader
     if account is not None:
         _require_integration(engine, account)
     return {"customers": find_customers(engine, account=account, national_id=national_id, email=email, limit=limit)}
@@ -160,7 +160,7 @@ def customers(
 @router.get("/identifiers/{code}", summary="An identifier code and the customer it is linked to",
             responses={404: {"model": ErrorBody}})
 def identifier(code: str, request: Request) -> dict[str, Any]:
-    found = get_identifier(receiver_state(request).engine, code)
+    found = get_identifier(receiver_state(request).reader, code)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"identifier code {code!r} is not registered")
     return found

@@ -18,7 +18,7 @@ from connectors.receiver.errors import install_error_handlers
 from connectors.receiver.group_commit import GroupCommitter
 from connectors.receiver.integration_cache import IntegrationCache
 from connectors.receiver.schemas import PAYLOAD_MODELS
-from connectors.receiver.state import ReceiverState
+from connectors.receiver.state import ReceiverState, reader_for
 from pipelines.store import connect
 
 ROUTERS: list[APIRouter] = [
@@ -51,13 +51,17 @@ def create_app(
         store = engine or connect()
         committer = GroupCommitter(store, max_pending=max_pending or max_pending_setting())
         committer.start()
+        reader = reader_for(store)
         app.state.receiver = ReceiverState(
-            engine=store, integrations=IntegrationCache(store, ttl=cache_ttl), committer=committer, clock=clock
+            engine=store, reader=reader, integrations=IntegrationCache(reader, ttl=cache_ttl), committer=committer,
+            clock=clock,
         )
         try:
             yield
         finally:
             await committer.stop()
+            if reader is not store:
+                reader.dispose()
 
     app = FastAPI(
         title="Crossdock receiver",

@@ -21,7 +21,7 @@ def health(request: Request) -> JSONResponse:
     state = receiver_state(request)
     intake = {"waiting_for_commit": state.committer.pending, "capacity": state.committer.max_pending}
     try:
-        backlog = _backlog(state.engine)
+        backlog = _backlog(state.reader)
     except sa.exc.SQLAlchemyError as exc:
         return JSONResponse(
             {"status": "unavailable", "store": {"ok": False, "error": type(exc).__name__}, "intake": intake},
