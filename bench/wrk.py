@@ -35,6 +35,24 @@ def lua_post(path: Path, body: bytes, headers: dict[str, str]) -> Path:
     return path
 
 
+def lua_unique_orders(path: Path, url_path: str, headers: dict[str, str]) -> Path:
+    """A wrk script that POSTs a new order on every request (external ids `t<thread>-<n>`), so each
+    request creates an order rather than finding it unchanged."""
+    header_table = ", ".join(f"[{_lua_string(k.encode())}] = {_lua_string(v.encode())}" for k, v in headers.items())
+    path.write_text(
+        "local count = 0\n"
+        "local created = 0\n"
+        "function setup(thread) created = created + 1; thread:set('tid', created) end\n"
+        "function request()\n"
+        "  count = count + 1\n"
+        "  local body = string.format('{\"external_id\": \"t%d-%d\", \"client_name\": \"Mar\\195\\173a Garc\\195\\173a\", "
+        "\"address\": \"Zona 15, Guatemala\", \"latitude\": 14.58, \"longitude\": -90.49}', tid, count)\n"
+        f"  return wrk.format('POST', {_lua_string(url_path.encode())}, {{{header_table}}}, body)\n"
+        "end\n"
+    )
+    return path
+
+
 def _lua_string(value: bytes) -> str:
     return '"' + "".join(f"\\{b}" if b < 32 or b > 126 or b in (34, 92) else chr(b) for b in value) + '"'
 

@@ -245,3 +245,23 @@ def test_rejected_rows_are_bounded(sqlite_store):
     rows = inbox_rows(sqlite_store)
     assert len(rows) == 3 and all(len(r["body"]) == 4_096 for r in rows)
     assert rows[0]["headers"]["x-crossdock-body-truncated-from"] == "10000"
+
+
+def test_sync_requests_batched_together_get_their_own_answers(store):
+    from pipelines.inbox.intake import InboxEntry, write_batch
+
+    stored = integration(store)
+    first = [{"external_id": "A-1", "client_name": "Ana", "address": "Zona 1"}, {"external_id": "A-2"}]
+    second = [{"client_name": "sin id"}, {"external_id": "A-1", "client_name": "Ana", "address": "Zona 9"}]
+    outcomes = write_batch(store, [InboxEntry(stored, b"1", {}, "sync", records=first),
+                                   InboxEntry(stored, b"2", {}, "sync", records=second)])
+    one, two = (o.payload() for o in outcomes)
+    assert (one["total_received"], one["created"], one["errors"]) == (2, 1, 1)
+    assert (two["total_received"], two["updated"], two["errors"]) == (2, 1, 1)
+    assert [r["index"] for r in two["results"]] == [0, 1]
+    assert two["results"][1]["internal_id"] == one["results"][0]["internal_id"]
+    with store.connect() as conn:
+        errors = conn.execute(sa.select(record_errors.c.inbox_id, record_errors.c.record_index)
+                              .order_by(record_errors.c.inbox_id)).all()
+    assert [tuple(e) for e in errors] == [(one["inbox_id"], 1), (two["inbox_id"], 0)]
+    assert [r["status"] for r in inbox_rows(store)] == [DONE, DONE]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -28,9 +28,9 @@ import sqlalchemy as sa
 
 from pipelines.clock import utcnow
 from pipelines.inbox import DONE, PENDING, REJECTED
-from pipelines.ingest import ingest
+from pipelines.ingest import SyncResult, ingest
 from pipelines.integrations.model import StoredIntegration
-from pipelines.store.schema import inbox
+from pipelines.store.schema import inbox, record_errors
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +136,16 @@ def write_batch(engine: sa.Engine, entries: Sequence[InboxEntry], now: datetime 
                 outcomes[i] = Outcome(inbox_id, 202, dict(ACCEPTED_BODY))
             else:
                 sync_work.append((i, entry, inbox_id))
-        # One integration at a time, in id order: ingest takes a per-integration lock on PostgreSQL, and a
-        # fixed order keeps two receivers' batches from deadlocking on each other.
-        for i, entry, inbox_id in sorted(sync_work, key=lambda item: (item[1].integration.id, item[2])):
-            outcomes[i] = _ingest_now(conn, entry, inbox_id, now)
+        # One ingest per integration (and configuration) in the batch, in id order: ingest takes a
+        # per-integration lock on PostgreSQL, and a fixed order keeps two receivers' batches from
+        # deadlocking on each other. One ingest for many requests pays its fixed cost (sync run, lookups,
+        # statements) once, which is what keeps sync acknowledgements fast under concurrency.
+        groups: dict[tuple[int, datetime], list[tuple[int, InboxEntry, int]]] = {}
+        for item in sorted(sync_work, key=lambda item: (item[1].integration.id, item[2])):
+            groups.setdefault((item[1].integration.id, item[1].integration.updated_at), []).append(item)
+        for group in groups.values():
+            for i, outcome in _ingest_now(conn, group, now):
+                outcomes[i] = outcome
         for i, first in repeats_in_batch:
             original = outcomes[first]
             assert original is not None
@@ -211,35 +217,65 @@ def _insert_sqlite(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]
     return ids
 
 
-def _ingest_now(conn: sa.Connection, entry: InboxEntry, inbox_id: int, now: datetime) -> Outcome:
-    """Ingest a sync entry inside the batch's transaction. A failure of ours (not the client's) rolls
-    back to a savepoint and leaves the row pending for the Dagster processor: still durable, answered 202."""
+def _ingest_now(
+    conn: sa.Connection, group: list[tuple[int, InboxEntry, int]], now: datetime
+) -> list[tuple[int, Outcome]]:
+    """Ingest the sync requests of one integration inside the batch's transaction, as one ingest whose
+    per-record results are split back per request (each answer counts only its own records; record
+    errors point at their own inbox row and index). A failure of ours (not the client's) rolls back to
+    a savepoint and leaves the rows pending for the Dagster processor: still durable, answered 202."""
+    integration = group[-1][1].integration
+    records: list[Any] = []
+    spans: list[tuple[int, int, int, int]] = []  # (outcome index, inbox id, first record, end)
+    for i, entry, inbox_id in group:
+        spans.append((i, inbox_id, len(records), len(records) + len(entry.records or [])))
+        records += entry.records or []
+    inbox_ids = [inbox_id for _, inbox_id, _, _ in spans]
     savepoint = conn.begin_nested()
     try:
         result = ingest(
-            conn, entry.integration, entry.records or [], source_kind="webhook", inbox_id=inbox_id,
-            details={"inbox_id": inbox_id, "ack_mode": "sync"},
+            conn, integration, records, source_kind="webhook", inbox_id=inbox_ids[0] if len(spans) == 1 else None,
+            details={"inbox_ids": inbox_ids, "ack_mode": "sync"},
         )
+        if len(spans) > 1 and result.errors:
+            _point_errors_at_requests(conn, result.sync_run_id, spans)
         savepoint.commit()
-    except Exception as exc:  # noqa: BLE001 - any failure of ours defers the work; the request is kept
+    except Exception as exc:  # noqa: BLE001 - any failure of ours defers the work; the requests are kept
         savepoint.rollback()
-        log.exception("sync ingest of inbox row %s failed; left pending for the processor", inbox_id)
+        log.exception("sync ingest of inbox rows %s failed; left pending for the processor", inbox_ids)
         body = {**ACCEPTED_BODY, "deferred": f"processing failed here and will be retried: {type(exc).__name__}"}
-        conn.execute(inbox.update().where(inbox.c.id == inbox_id).values(response={"status_code": 202, "body": body}))
-        return Outcome(inbox_id, 202, body)
-    body = result.to_dict()
-    status_code = 422 if result.total_received and result.errors == result.total_received else 200
-    if status_code == 422:
-        body["detail"] = "no record was valid; each one's reasons are in results[].errors"
-    conn.execute(
-        inbox.update()
-        .where(inbox.c.id == inbox_id)
-        .values(
-            status=DONE, attempts=1, processed_at=now, sync_run_id=result.sync_run_id,
-            response={"status_code": status_code, "body": body},
+        conn.execute(inbox.update().where(inbox.c.id.in_(inbox_ids)).values(response={"status_code": 202, "body": body}))
+        return [(i, Outcome(inbox_id, 202, body)) for i, inbox_id, _, _ in spans]
+    answers = []
+    for i, inbox_id, first, end in spans:
+        own = SyncResult(
+            integration=result.integration, source_kind=result.source_kind, sync_run_id=result.sync_run_id,
+            results=[replace(r, index=r.index - first) for r in result.results[first:end]],
         )
+        body = own.to_dict()
+        status_code = 422 if own.total_received and own.errors == own.total_received else 200
+        if status_code == 422:
+            body["detail"] = "no record was valid; each one's reasons are in results[].errors"
+        answers.append((i, Outcome(inbox_id, status_code, body)))
+    conn.execute(
+        inbox.update().where(inbox.c.id == sa.bindparam("b_id")).values(
+            status=DONE, attempts=1, processed_at=now, sync_run_id=result.sync_run_id, response=sa.bindparam("b_response")
+        ),
+        [{"b_id": outcome.inbox_id, "b_response": {"status_code": outcome.status_code, "body": outcome.body}}
+         for _, outcome in answers],
     )
-    return Outcome(inbox_id, status_code, body)
+    return answers
+
+
+def _point_errors_at_requests(conn: sa.Connection, sync_run_id: int, spans: list[tuple[int, int, int, int]]) -> None:
+    """Record errors of a shared ingest: give each its own inbox row and its index in that row's body."""
+    for _, inbox_id, first, end in spans:
+        conn.execute(
+            record_errors.update()
+            .where(record_errors.c.sync_run_id == sync_run_id, record_errors.c.inbox_id.is_(None),
+                   record_errors.c.record_index >= first, record_errors.c.record_index < end)
+            .values(inbox_id=inbox_id, record_index=record_errors.c.record_index - first)
+        )
 
 
 def _earlier_deliveries(conn: sa.Connection, entries: list[InboxEntry]) -> dict[tuple[int, str], sa.Row]:
