@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from connectors.receiver import admin, health, webhooks
 from connectors.receiver.errors import install_error_handlers
+from connectors.receiver.fast_path import WebhookFastPath, fast_path_enabled
 from connectors.receiver.group_commit import GroupCommitter
 from connectors.receiver.integration_cache import IntegrationCache
 from connectors.receiver.schemas import PAYLOAD_MODELS
@@ -42,9 +43,12 @@ def create_app(
     clock: Callable[[], float] = time.time,
     max_pending: int | None = None,
     cache_ttl: float = 1.0,
+    fast_path: bool | None = None,
 ) -> FastAPI:
     """The receiver. `engine` defaults to the configured store (opened and migrated at startup);
-    `clock` (Unix seconds) judges signed timestamps; `max_pending` bounds the commit queue."""
+    `clock` (Unix seconds) judges signed timestamps; `max_pending` bounds the commit queue;
+    `fast_path` (default: CROSSDOCK_RECEIVER_FAST_PATH, on) serves the webhook routes without
+    FastAPI's per-request machinery (see `fast_path`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +76,8 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     install_error_handlers(app)
+    if fast_path_enabled() if fast_path is None else fast_path:
+        app.add_middleware(WebhookFastPath)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
