@@ -24,7 +24,10 @@ def home() -> None:
          "ack mode": i.config.webhook.ack_mode if i.config.type == "webhook" else ""}
         for i in list_integrations(engine())
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True) if rows else st.info("No integrations yet.")
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    else:
+        st.info("No integrations yet.")
     st.subheader("Recent sync runs")
     with engine().connect() as conn:
         runs = conn.execute(
@@ -35,7 +38,10 @@ def home() -> None:
             .order_by(sync_runs.c.id.desc())
             .limit(50)
         ).mappings().all()
-    st.dataframe(pd.DataFrame(runs), hide_index=True, use_container_width=True) if runs else st.info("No sync runs yet.")
+    if runs:
+        st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch")
+    else:
+        st.info("No sync runs yet.")
 
 
 st.navigation([st.Page(home, title="Home", default=True)]).run()

@@ -38,10 +38,6 @@ class Service:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
-def _streamlit_port() -> int:
-    return settings.streamlit_port()
-
-
 def services() -> list[Service]:
     """Everything `crossdock up` runs, in start order."""
     host = settings.host
@@ -55,9 +51,9 @@ def services() -> list[Service]:
         Service("dagster-daemon", lambda: [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")]),
         Service("streamlit",
                 lambda: [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
-                         "--server.port", str(_streamlit_port()), "--server.address", "127.0.0.1",
+                         "--server.port", str(settings.streamlit_port()), "--server.address", "127.0.0.1",
                          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                "CROSSDOCK_STREAMLIT_PORT", _streamlit_port, lambda: f"http://127.0.0.1:{_streamlit_port()}",
+                "CROSSDOCK_STREAMLIT_PORT", settings.streamlit_port, lambda: f"http://127.0.0.1:{settings.streamlit_port()}",
                 host=lambda: "127.0.0.1"),
     ]
 
