@@ -87,6 +87,18 @@ def write_dagster_yaml(home: Path) -> Path:
     return path
 
 
+def initialise_dagster(home: Path) -> None:
+    """Create Dagster's SQLite storages once, before its webserver and daemon start: both would
+    otherwise create them at the same moment on a fresh home, and their schema stamps race
+    ("alembic_version has more than one head")."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.get_runs_count()
+        instance.all_instigator_state()
+        instance.event_log_storage.get_asset_records()
+
+
 def check_ports(wanted: list[Service]) -> None:
     """Raise `PortBusy` for the first service whose port is taken, before anything starts."""
     for service in wanted:
@@ -173,6 +185,7 @@ def run_up() -> int:
     settings.admin_token(), settings.admin_password()  # generate both files now, so the paths printed exist
     home = dagster_home()
     write_dagster_yaml(home)
+    initialise_dagster(home)
     env = {**os.environ, "CROSSDOCK_HOME": str(settings.home()), "DAGSTER_HOME": str(home),
            "PYTHONUNBUFFERED": "1"}
     supervisor = Supervisor(env)

@@ -162,6 +162,7 @@ def test_openapi_describes_every_route_and_the_payloads(sqlite_store):
     with running(sqlite_store) as url:
         schema = requests.get(f"{url}/openapi.json").json()
         docs = requests.get(f"{url}/docs")
+        bundle = requests.get(f"{url}/static-offline-docs/swagger-ui-bundle.js")
     paths = schema["paths"]
     for path, method in [("/health", "get"), ("/webhook/{integration}", "post"), ("/v1/webhooks/inbound/{account_id}", "post"),
                          ("/integrations", "post"), ("/integrations", "get"), ("/integrations/{name}", "get"),
@@ -175,6 +176,7 @@ def test_openapi_describes_every_route_and_the_payloads(sqlite_store):
     components = schema["components"]["schemas"]
     assert {"OrderRecord", "AutentikappEvent", "AutentikappLineItem", "SyncAck", "AsyncAck"} <= set(components)
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert "cdn." not in docs.text and bundle.status_code == 200  # /docs works offline
 
 
 def test_unexpected_errors_answer_json_without_a_traceback(sqlite_store, admin):
