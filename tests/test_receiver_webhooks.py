@@ -297,3 +297,20 @@ def test_fast_path_and_fastapi_routes_answer_alike(sqlite_store):
     # the second pass finds the first pass's order: only those counts may differ
     assert [a for i, a in enumerate(fast) if i != 0] == [a for i, a in enumerate(plain) if i != 0]
     assert plain[0][0] == 200 and plain[0][1]["unchanged"] == 1
+
+
+def test_a_store_that_cannot_commit_is_503_and_nothing_is_acknowledged(sqlite_store):
+    integration(sqlite_store, webhook={"ack_mode": "async"})
+    database = sqlite_store.url.database
+    with running(sqlite_store) as url:
+        assert requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(), headers=KEY).status_code == 202
+        saboteur = sqlite3.connect(database, isolation_level=None)
+        saboteur.execute("ALTER TABLE inbox RENAME TO inbox_away")
+        refused = requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(), headers=KEY)
+        saboteur.execute("ALTER TABLE inbox_away RENAME TO inbox")
+        saboteur.close()
+        after = requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(), headers=KEY)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+    assert "not acknowledged" in refused.json()["detail"]
+    assert after.status_code == 202
+    assert len(inbox_rows(sqlite_store)) == 2
