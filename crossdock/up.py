@@ -170,13 +170,14 @@ def _print_banner(wanted: list[Service]) -> None:
     print("\nCtrl-C stops everything.\n", flush=True)
 
 
-def run_up() -> int:
+def run_up(wanted: list[Service] | None = None) -> int:
+    """Run `wanted` (default: `services()`) until Ctrl-C/SIGTERM (0) or until one of them dies (1)."""
     from crossdock.demo import print_demo, seed_demo
     from pipelines.settings import SettingError
     from pipelines.store import connect
 
     try:
-        wanted = services()
+        wanted = services() if wanted is None else wanted
         check_ports(wanted)
     except (PortBusy, SettingError) as exc:
         print(f"error: {exc}", file=sys.stderr)

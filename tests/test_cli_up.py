@@ -129,3 +129,18 @@ def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home)
     assert f"http://127.0.0.1:{ports['CROSSDOCK_DAGSTER_PORT']}" in text and str(crossdock_home / "admin.token") in text
     assert "Crossdock stopped." in text
     assert not [pid for pid in family if _alive(pid)], "children outlived crossdock up"
+
+
+def test_up_stops_everything_and_names_the_service_that_died(crossdock_home, capsys):
+    import sys
+
+    from crossdock.up import Service, run_up
+
+    marker = crossdock_home / "sleeper.pid"
+    sleeper = Service("sleeper", lambda: [sys.executable, "-c",
+                                          f"import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(300)"])
+    crasher = Service("crasher", lambda: [sys.executable, "-c",
+                                          f"import os, time\nfor _ in range(1200):\n    if os.path.exists({str(marker)!r}): break\n    time.sleep(0.05)\nraise SystemExit(3)"])
+    assert run_up([sleeper, crasher]) == 1
+    assert "error: crasher exited with code 3; stopped the other services" in capsys.readouterr().err
+    assert not _alive(int(marker.read_text()))
