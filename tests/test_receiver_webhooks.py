@@ -314,3 +314,24 @@ def test_a_store_that_cannot_commit_is_503_and_nothing_is_acknowledged(sqlite_st
     assert "not acknowledged" in refused.json()["detail"]
     assert after.status_code == 202
     assert len(inbox_rows(sqlite_store)) == 2
+
+
+def test_receiver_commits_never_checkpoint_inline_and_the_background_checkpoint_catches_up(sqlite_store):
+    from connectors.receiver.state import reader_for
+    from connectors.receiver.wal import _checkpoint, writer_engine
+    from pipelines.inbox.intake import InboxEntry, write_batch
+
+    stored = integration(sqlite_store)
+    writer, reader = writer_engine(sqlite_store), reader_for(sqlite_store)
+    try:
+        with writer.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        for _ in range(20):
+            write_batch(writer, [InboxEntry(stored, b"x" * 4_000, {}, "async") for _ in range(50)])
+        _checkpoint(reader)
+        with reader.connect() as conn:
+            busy, frames, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+        assert frames > 1_000 and done == frames  # the WAL grew past the default threshold, and is fully copied
+    finally:
+        writer.dispose()
+        reader.dispose()

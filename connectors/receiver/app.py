@@ -4,6 +4,8 @@ Routers come from one list, `ROUTERS`: adding a part of the API is adding one en
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +23,7 @@ from connectors.receiver.group_commit import GroupCommitter
 from connectors.receiver.integration_cache import IntegrationCache
 from connectors.receiver.schemas import PAYLOAD_MODELS
 from connectors.receiver.state import ReceiverState, reader_for
+from connectors.receiver.wal import checkpoint_forever, writer_engine
 from pipelines.store import connect
 
 ROUTERS: list[APIRouter] = [
@@ -54,9 +57,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = engine or connect()
-        committer = GroupCommitter(store, max_pending=max_pending or max_pending_setting())
+        writer = writer_engine(store)
+        committer = GroupCommitter(writer, max_pending=max_pending or max_pending_setting())
         committer.start()
         reader = reader_for(store)
+        checkpoints = asyncio.create_task(checkpoint_forever(reader)) if writer is not store else None
         app.state.receiver = ReceiverState(
             engine=store, reader=reader, integrations=IntegrationCache(reader, ttl=cache_ttl), committer=committer,
             clock=clock,
@@ -65,8 +70,12 @@ def create_app(
             yield
         finally:
             await committer.stop()
-            if reader is not store:
-                reader.dispose()
+            if checkpoints is not None:
+                checkpoints.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checkpoints
+            for own in {writer, reader} - {store}:
+                own.dispose()
 
     # Swagger UI and ReDoc served from the installed package, not a CDN: /docs works offline.
     app = FastAPIOffline(
