@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: up test bench browser lock migration clean .venv
+.PHONY: up test bench browser wrk lock migration clean .venv
 .DEFAULT_GOAL := help
 
 help:
@@ -27,13 +27,18 @@ browser:
 	@test -x /usr/bin/chromium || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 		|| echo "chromium could not be installed: browser tests will skip (fail under CROSSDOCK_REQUIRE_SERVICES=1)"; }
 
+# wrk generates the receiver benchmark's load (Debian's package; never a download of our own).
+wrk:
+	@command -v wrk >/dev/null || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
+		|| echo "wrk could not be installed: the receiver benchmarks will fail to run"; }
+
 up: .venv
 	$(BIN)/crossdock up
 
 test: .venv browser
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 
-bench: .venv
+bench: .venv wrk
 	$(BIN)/python -m bench $(BENCH)
 
 # Re-pin requirements.lock after editing pyproject.toml's dependencies (keeps existing pins where it can).

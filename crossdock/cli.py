@@ -47,6 +47,39 @@ def migrate() -> None:
     typer.echo(f"store is current: {_safe_url(settings.database_url())}")
 
 
+@app.command("receiver")
+def receiver() -> None:
+    """Run the webhook receiver and admin API on CROSSDOCK_HOST:CROSSDOCK_PORT (default 127.0.0.1:8085)."""
+    from crossdock.ports import PortBusy
+    from crossdock.receiver_cmd import serve
+    from pipelines.settings import SettingError
+
+    try:
+        serve()
+    except (PortBusy, SettingError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("demo")
+def demo() -> None:
+    """Create the demo data (idempotent): the seed's cliente_abc webhook integration and an Autentikapp
+    demo account with registered identifier codes; print how to send to both."""
+    from crossdock.demo import print_demo, seed_demo
+    from pipelines.store import connect
+
+    print_demo(seed_demo(connect()))
+
+
+@app.command("up")
+def up() -> None:
+    """Start everything: receiver, Dagster (webserver + daemon) and the Streamlit app, with demo data.
+    Ctrl-C stops all of it."""
+    from crossdock.up import run_up
+
+    raise typer.Exit(run_up())
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 

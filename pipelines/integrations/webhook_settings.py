@@ -1,14 +1,23 @@
-"""How a webhook integration verifies and acknowledges what clients push."""
+"""How a webhook integration verifies and acknowledges what clients push.
+
+Two independent checks can guard an integration, and both must pass when both are set:
+- the integration's `auth_type` (seed 000's table: API key, bearer, basic, shared secret, HMAC of the
+  body keyed with `auth_value`); `previous_auth_value` keeps the old credential working during a rotation;
+- a provider signature `verification` preset keyed with `signing_secrets` (two during a rotation).
+"""
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 # `none` trusts the integration's auth_type alone; the rest are provider signature schemes.
 VerificationPreset = Literal[
     "none", "hmac", "standard_webhooks", "stripe", "shopify", "github", "woocommerce", "autentikapp"
 ]
+
+# Schemes whose signature covers a timestamp, so a stale or future one can be refused.
+TIMESTAMPED_PRESETS: frozenset[str] = frozenset({"standard_webhooks", "stripe"})
 
 
 class WebhookSettings(BaseModel):
@@ -23,5 +32,14 @@ class WebhookSettings(BaseModel):
         max_length=2,
         description="secrets for the signature scheme; two may be active during a rotation",
     )
+    previous_auth_value: SecretStr | None = Field(
+        None, description="the former auth_value, still accepted until cleared (credential rotation)"
+    )
     tolerance_seconds: int = Field(300, ge=1, le=86_400, description="max age/skew of a signed timestamp")
     max_body_bytes: int = Field(1_048_576, ge=1_024, le=64 * 1_048_576, description="413 above this size")
+
+    @model_validator(mode="after")
+    def _preset_needs_secret(self) -> "WebhookSettings":
+        if self.verification != "none" and not self.signing_secrets:
+            raise ValueError(f"verification {self.verification!r} needs webhook.signing_secrets")
+        return self

@@ -68,6 +68,8 @@ inbox = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("processed_at", Timestamp, nullable=True),
     sa.Column("sync_run_id", sa.Integer, nullable=True),
+    # The answer the client got ({"status_code", "body"}): a repeated delivery id gets it again.
+    sa.Column("response", sa.JSON, nullable=True),
     sa.UniqueConstraint("integration_id", "delivery_id"),
     sa.Index("ix_inbox_status_id", "status", "id"),
 )

@@ -1,0 +1,51 @@
+"""Start a server under test as its own process (as in production), and wait until it answers."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def server(args: list[str], ready_url: str, env: dict[str, str] | None = None, deadline_s: float = 60) -> Iterator[None]:
+    """Run `python args...` until the block ends; `ready_url` answering (any status) means it is up."""
+    proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        until = time.monotonic() + deadline_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{args} exited: {proc.stderr.read().decode()[-2000:]}")
+            try:
+                requests.get(ready_url, timeout=1)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > until:
+                    raise RuntimeError(f"{args} did not answer at {ready_url} within {deadline_s} s") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def uvicorn_args(app: str, port: int) -> list[str]:
+    """The same uvicorn settings for every server compared (uvloop + httptools, no access log)."""
+    return ["-c", f"import uvicorn; uvicorn.run({app!r}, host='127.0.0.1', port={port}, "
+                  "log_level='warning', access_log=False)"]

@@ -1,0 +1,187 @@
+"""The admin API (bearer `CROSSDOCK_ADMIN_TOKEN`): integrations, and lookups of what landed.
+
+Handlers are plain functions (FastAPI runs them in its thread pool) over framework-free lookups in
+`pipelines`. Secrets are masked in every answer; invalid input answers 422 with each field and why.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, status
+from pydantic import ValidationError
+
+from connectors.receiver.schemas import ErrorBody, IdentifierBatch
+from connectors.receiver.admin_auth import require_admin
+from connectors.receiver.state import receiver_state
+from pipelines import settings
+from pipelines.errors import validation_issues
+from pipelines.integrations import (
+    Integration,
+    IntegrationExists,
+    IntegrationNotFound,
+    MappingRejected,
+    create_integration,
+    delete_integration,
+    get_integration,
+    list_integrations,
+    masked_config,
+    update_integration,
+)
+from pipelines.orders.lookup import find_orders
+from pipelines.sales.lookup import find_customers, get_identifier, register_codes
+
+router = APIRouter(
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses={401: {"model": ErrorBody, "description": "missing or wrong admin token"}},
+)
+
+SEED_INTEGRATION = {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey",
+                    "auth_value": "secreto_compartido", "is_active": True}
+
+
+class Invalid(Exception):
+    """422 with `errors: [{field, message}]` (rendered by the app's exception handler)."""
+
+    def __init__(self, issues: list[dict[str, str]], detail: str = "invalid integration"):
+        super().__init__(detail)
+        self.issues, self.detail = issues, detail
+
+
+def _shown(stored) -> dict[str, Any]:
+    view = masked_config(stored)
+    if stored.config.type == "webhook":
+        view["webhook_url"] = f"{settings.public_receiver_url()}/webhook/{stored.name}"
+    return view
+
+
+def _not_found(exc: Exception) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc))
+
+
+@router.post(
+    "/integrations",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an integration (seed 000's configuration JSON as is)",
+    responses={409: {"model": ErrorBody, "description": "an integration with that name exists"},
+               422: {"model": ErrorBody, "description": "invalid fields, each with its reason"}},
+)
+def create(request: Request, config: Integration = Body(openapi_examples={"seed 000": {"value": SEED_INTEGRATION}})) -> dict[str, Any]:
+    engine = receiver_state(request).engine
+    try:
+        stored = create_integration(engine, config)
+    except IntegrationExists as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"{exc}; PATCH /integrations/{config.name} changes it") from None
+    except MappingRejected as exc:
+        raise Invalid(exc.issues, "field_mapping does not compile") from None
+    receiver_state(request).integrations.invalidate(stored.name)
+    return _shown(stored)
+
+
+@router.get("/integrations", summary="List integrations (secrets masked)")
+def list_all(request: Request) -> list[dict[str, Any]]:
+    return [_shown(stored) for stored in list_integrations(receiver_state(request).reader)]
+
+
+@router.get("/integrations/{name}", summary="One integration (secrets masked)",
+            responses={404: {"model": ErrorBody}})
+def show(name: str, request: Request) -> dict[str, Any]:
+    try:
+        return _shown(get_integration(receiver_state(request).reader, name))
+    except IntegrationNotFound as exc:
+        raise _not_found(exc) from None
+
+
+@router.patch(
+    "/integrations/{name}",
+    summary="Change some fields (nested settings merge; omitted secrets stay)",
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+def patch(name: str, request: Request,
+          changes: dict[str, Any] = Body(openapi_examples={"deactivate": {"value": {"is_active": False}},
+                                                            "async acks": {"value": {"webhook": {"ack_mode": "async"}}}})
+          ) -> dict[str, Any]:
+    state = receiver_state(request)
+    try:
+        stored = update_integration(state.engine, name, changes, note="admin API")
+    except IntegrationNotFound as exc:
+        raise _not_found(exc) from None
+    except IntegrationExists as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    except ValidationError as exc:
+        raise Invalid(validation_issues(exc)) from None
+    except MappingRejected as exc:
+        raise Invalid(exc.issues, "field_mapping does not compile") from None
+    state.integrations.invalidate(name, stored.name)
+    return _shown(stored)
+
+
+@router.delete("/integrations/{name}", status_code=status.HTTP_204_NO_CONTENT,
+               summary="Delete an integration and everything it received", responses={404: {"model": ErrorBody}})
+def delete(name: str, request: Request) -> Response:
+    state = receiver_state(request)
+    try:
+        delete_integration(state.engine, name)
+    except IntegrationNotFound as exc:
+        raise _not_found(exc) from None
+    state.integrations.invalidate(name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/orders", summary="Find orders by integration and/or the client's external id",
+            responses={404: {"model": ErrorBody}})
+def orders(
+    request: Request,
+    integration: str | None = Query(None, description="integration name"),
+    external_id: str | None = Query(None, description="the client's order id, e.g. PED-001"),
+    limit: int = Query(100, ge=1, le=1_000),
+) -> dict[str, Any]:
+    engine = receiver_state(request).reader
+    if integration is not None:
+        _require_integration(engine, integration)
+    return {"orders": find_orders(engine, integration=integration, external_id=external_id, limit=limit)}
+
+
+@router.get("/customers", summary="Find customers of an Autentikapp account by national id or email",
+            responses={404: {"model": ErrorBody}})
+def customers(
+    request: Request,
+    account: str | None = Query(None, description="the account (integration) name"),
+    national_id: str | None = Query(None),
+    email: str | None = Query(None),
+    limit: int = Query(100, ge=1, le=1_000),
+) -> dict[str, Any]:
+    engine = receiver_state(request).reader
+    if account is not None:
+        _require_integration(engine, account)
+    return {"customers": find_customers(engine, account=account, national_id=national_id, email=email, limit=limit)}
+
+
+@router.get("/identifiers/{code}", summary="An identifier code and the customer it is linked to",
+            responses={404: {"model": ErrorBody}})
+def identifier(code: str, request: Request) -> dict[str, Any]:
+    found = get_identifier(receiver_state(request).reader, code)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"identifier code {code!r} is not registered")
+    return found
+
+
+@router.post("/identifiers", summary="Register identifier codes for an Autentikapp account (bulk)",
+             responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+def register(batch: IdentifierBatch, request: Request) -> dict[str, Any]:
+    engine = receiver_state(request).engine
+    account = _require_integration(engine, batch.account)
+    if account.target != "sale":
+        raise Invalid([{"field": "account", "message": f"{batch.account!r} has target {account.target!r}, not 'sale'"}],
+                      "identifier codes belong to sale accounts")
+    codes = [{"code": c} if isinstance(c, str) else c.model_dump() for c in batch.codes]
+    if any(not c["code"].strip() or len(c["code"]) > 128 for c in codes):
+        raise Invalid([{"field": "codes", "message": "every code must be 1-128 characters"}], "invalid codes")
+    return {"account": batch.account, **register_codes(engine, account.id, codes)}
+
+
+def _require_integration(engine, name: str):
+    try:
+        return get_integration(engine, name)
+    except IntegrationNotFound as exc:
+        raise _not_found(exc) from None

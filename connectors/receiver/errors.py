@@ -1,0 +1,75 @@
+"""Every error answers JSON `{"detail": ..., "errors": [...]}`: never HTML, never a traceback.
+
+Client mistakes get their 4xx with the field and the reason; a store that cannot answer is 503 with
+Retry-After (the client's data was not acknowledged, so it must retry); anything unexpected is a
+plain 500 naming no internals, with the traceback in the server log only.
+"""
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from connectors.receiver.admin import Invalid
+from pipelines.errors import field_path
+from pipelines.secrets import SecretKeyError
+
+log = logging.getLogger(__name__)
+
+
+def request_issues(exc: RequestValidationError) -> list[dict[str, str]]:
+    """FastAPI's validation errors as `[{field, message}]`, located inside the body or query, with no
+    echo of the input (it may hold a secret)."""
+    issues = []
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        where, rest = (loc[0], loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else ("body", loc)
+        rest = tuple(p for p in rest if not (isinstance(p, str) and p.startswith("function-")))
+        if error.get("type") == "json_invalid":
+            ctx = error.get("ctx") or {}
+            message = f"malformed JSON at byte {rest[0] if rest else '?'}: {ctx.get('error', 'invalid')}"
+            issues.append({"field": "(body)", "message": message})
+            continue
+        field = field_path(rest) if rest else f"({where})"
+        if where in ("query", "path", "header"):
+            field = f"{where}.{field}"
+        issues.append({"field": field, "message": str(error.get("msg", "invalid")).removeprefix("Value error, ")})
+    return issues
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        issues = request_issues(exc)
+        detail = "; ".join(f"{i['field']}: {i['message']}" for i in issues)
+        status_code = 400 if any(i["field"] == "(body)" and "JSON" in i["message"] for i in issues) else 422
+        return JSONResponse({"detail": detail, "errors": issues}, status_code=status_code)
+
+    @app.exception_handler(Invalid)
+    async def invalid_config(_request: Request, exc: Invalid) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail, "errors": exc.issues}, status_code=422)
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def store_unavailable(_request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
+        log.error("store unavailable: %s", exc.orig)
+        return JSONResponse({"detail": "the store is unavailable; retry shortly"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    @app.exception_handler(SecretKeyError)
+    async def wrong_key(_request: Request, exc: SecretKeyError) -> JSONResponse:
+        log.error("%s", exc)
+        return JSONResponse({"detail": "stored secrets cannot be decrypted (server configuration)"}, status_code=503)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error; nothing was acknowledged. The server log has the details."},
+                            status_code=500)

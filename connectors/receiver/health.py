@@ -1,0 +1,43 @@
+"""`GET /health`: is the store answering, how big is the inbox backlog, how busy is intake."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from connectors.receiver.state import receiver_state
+from pipelines.clock import as_utc, utcnow
+from pipelines.inbox import DEAD, PENDING
+from pipelines.store.schema import inbox
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", summary="Component status: store, inbox backlog, intake queue",
+            responses={503: {"description": "the store is unreachable"}})
+def health(request: Request) -> JSONResponse:
+    state = receiver_state(request)
+    intake = {"waiting_for_commit": state.committer.pending, "capacity": state.committer.max_pending}
+    try:
+        backlog = _backlog(state.reader)
+    except sa.exc.SQLAlchemyError as exc:
+        return JSONResponse(
+            {"status": "unavailable", "store": {"ok": False, "error": type(exc).__name__}, "intake": intake},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "store": {"ok": True, "dialect": state.engine.dialect.name},
+                         "inbox": backlog, "intake": intake})
+
+
+def _backlog(engine: sa.Engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        counts = dict(
+            conn.execute(
+                sa.select(inbox.c.status, sa.func.count()).where(inbox.c.status.in_([PENDING, DEAD])).group_by(inbox.c.status)
+            ).all()
+        )
+        oldest = conn.execute(sa.select(sa.func.min(inbox.c.received_at)).where(inbox.c.status == PENDING)).scalar()
+    age = None if oldest is None else round((utcnow() - as_utc(oldest)).total_seconds(), 1)
+    return {"pending": counts.get(PENDING, 0), "dead": counts.get(DEAD, 0), "oldest_pending_age_seconds": age}

@@ -1,0 +1,116 @@
+"""`crossdock demo`: demo data for both seeds, created once and left alone afterwards.
+
+- `cliente_abc`: seed 000's webhook integration (X-API-Key `secreto_compartido`, sync acks);
+- `autentikapp_demo`: seed 004's account (target sale, Autentikapp signatures, async acks) with a
+  generated `whsec_` secret, kept in `.crossdock/autentikapp_demo.secret` (this user only) so the
+  printed signing command can read it without the secret ever being shown, and registered
+  identifier codes including the seed's.
+"""
+from __future__ import annotations
+
+import secrets
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from pipelines import settings
+from pipelines.integrations import Integration, IntegrationNotFound, create_integration, get_integration
+from pipelines.sales.lookup import register_codes
+from pipelines.secrets import mask
+
+ORDERS_DEMO = "cliente_abc"
+ACCOUNT_DEMO = "autentikapp_demo"
+SECRET_FILE = "autentikapp_demo.secret"
+SEED_CODE = "a1b2c3d4-e5f6-7890-1234-567890abcdef"
+DEMO_CODES = [SEED_CODE] + [f"a1b2c3d4-e5f6-7890-1234-{n:012d}" for n in range(1, 10)]
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+SEED_INTEGRATION = {"name": ORDERS_DEMO, "type": "webhook", "auth_type": "apikey",
+                    "auth_value": "secreto_compartido", "is_active": True}
+
+
+@dataclass
+class DemoReport:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    codes_added: int = 0
+    account_secret_masked: str | None = None
+    secret_path: Path | None = None
+
+
+def demo_secret() -> str:
+    return settings.generated_secret("CROSSDOCK_DEMO_AUTENTIKAPP_SECRET", SECRET_FILE,
+                                     lambda: "whsec_" + secrets.token_urlsafe(24))
+
+
+def seed_demo(engine: sa.Engine) -> DemoReport:
+    """Create whatever of the demo data is missing; never changes what exists."""
+    report = DemoReport()
+    secret = demo_secret()
+    wanted = [
+        Integration.model_validate(SEED_INTEGRATION),
+        Integration.model_validate({
+            "name": ACCOUNT_DEMO, "type": "webhook", "target": "sale", "is_active": True,
+            "webhook": {"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [secret]},
+        }),
+    ]
+    for config in wanted:
+        try:
+            get_integration(engine, config.name)
+            report.existing.append(config.name)
+        except IntegrationNotFound:
+            create_integration(engine, config)
+            report.created.append(config.name)
+    account = get_integration(engine, ACCOUNT_DEMO)
+    if account.target == "sale":
+        report.codes_added = register_codes(engine, account.id, [{"code": c, "product_sku": "BOLSO-CUERO-01"}
+                                                                  for c in DEMO_CODES])["added"]
+    stored = account.config.webhook.signing_secrets
+    report.account_secret_masked = mask(stored[0].get_secret_value()) if stored else None
+    report.secret_path = settings.home() / SECRET_FILE
+    return report
+
+
+def seed_curl(base_url: str) -> str:
+    """Seed 000's curl, verbatim but for the host."""
+    return (
+        f"curl -X POST {base_url}/webhook/{ORDERS_DEMO} \\\n"
+        '  -H "Content-Type: application/json" \\\n'
+        '  -H "X-API-Key: secreto_compartido" \\\n'
+        "  -d '[\n"
+        "    {\n"
+        '      "external_id": "PED-001",\n'
+        '      "client_name": "María García",\n'
+        '      "address": "Zona 15, Guatemala",\n'
+        '      "latitude": 14.5800,\n'
+        '      "longitude": -90.4900\n'
+        "    }\n"
+        "  ]'"
+    )
+
+
+def autentikapp_commands(base_url: str, secret_path: Path) -> str:
+    """Sign seed 004's payload with the demo secret (read from its file, never printed) and send it."""
+    payload = shlex.quote(str(EXAMPLES / "autentikapp_sale.json"))
+    key = shlex.quote(str(secret_path))
+    return (
+        f"SIG=$(openssl dgst -sha256 -hmac \"$(cat {key})\" -r < {payload} | cut -d' ' -f1)\n"
+        f"curl -X POST {base_url}/v1/webhooks/inbound/{ACCOUNT_DEMO} \\\n"
+        '  -H "Content-Type: application/json" \\\n'
+        '  -H "X-Autentikapp-Signature: $SIG" \\\n'
+        f"  --data-binary @{payload}"
+    )
+
+
+def print_demo(report: DemoReport) -> None:
+    base = settings.public_receiver_url()
+    for name in report.created:
+        print(f"created demo integration {name}")
+    for name in report.existing:
+        print(f"demo integration {name} already exists (left as it is)")
+    print(f"{report.codes_added} identifier code(s) registered for {ACCOUNT_DEMO} (including {SEED_CODE})")
+    print(f"{ACCOUNT_DEMO} signing secret: {report.account_secret_masked} (full value in {report.secret_path})")
+    print("\nseed 000, an order by webhook:\n" + seed_curl(base))
+    print("\nseed 004, a signed Autentikapp sale:\n" + autentikapp_commands(base, report.secret_path))

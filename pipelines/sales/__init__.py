@@ -1,0 +1,1 @@
+"""Sales after they landed (Autentikapp): customers and the identifier codes linked to them."""

@@ -1,0 +1,146 @@
+"""`crossdock receiver`, `crossdock demo` and `crossdock up` as a user runs them (real processes)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import requests
+
+from tests.conftest import EXAMPLES
+from tests.processes import crossdock, free_port, wait_for_http
+from tests.receiver_helpers import SEED_BODY
+
+SEED_CONFIG = {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey",
+               "auth_value": "secreto_compartido", "is_active": True}
+
+
+def _occupied() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    return sock
+
+
+def test_receiver_on_a_busy_port_is_a_clear_error():
+    with _occupied() as sock:
+        port = sock.getsockname()[1]
+        proc = crossdock("receiver", env={"CROSSDOCK_PORT": str(port)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.decode().strip() == f"error: port {port} on 127.0.0.1 is already in use; set CROSSDOCK_PORT to a free port"
+    assert b"Traceback" not in out + err
+
+
+def test_demo_is_idempotent_and_never_prints_the_secret(crossdock_home):
+    first = crossdock("demo", env={}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out1, _ = first.communicate(timeout=120)
+    second = crossdock("demo", env={}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out2, _ = second.communicate(timeout=120)
+    secret_file = crossdock_home / "autentikapp_demo.secret"
+    secret = secret_file.read_text().strip()
+    assert first.returncode == second.returncode == 0
+    assert "created demo integration cliente_abc" in out1.decode()
+    assert "demo integration cliente_abc already exists" in out2.decode()
+    assert secret.startswith("whsec_") and secret not in (out1 + out2).decode()
+    assert "••••" + secret[-4:] in out1.decode()
+    assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+    assert "X-API-Key: secreto_compartido" in out1.decode()
+
+
+def test_up_refuses_a_busy_port_before_starting_anything():
+    with _occupied() as sock:
+        port = sock.getsockname()[1]
+        proc = crossdock("up", env={"CROSSDOCK_PORT": str(free_port()), "CROSSDOCK_DAGSTER_PORT": str(port),
+                                    "CROSSDOCK_STREAMLIT_PORT": str(free_port())},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use; set CROSSDOCK_DAGSTER_PORT" in err.decode()
+    assert b"Traceback" not in out + err
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = set(), [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home):
+    ports = {"CROSSDOCK_PORT": free_port(), "CROSSDOCK_DAGSTER_PORT": free_port(), "CROSSDOCK_STREAMLIT_PORT": free_port()}
+    proc = crossdock("up", env={k: str(v) for k, v in ports.items()}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    receiver = f"http://127.0.0.1:{ports['CROSSDOCK_PORT']}"
+    try:
+        wait_for_http(f"{receiver}/health", proc, deadline_s=120)
+        wait_for_http(f"http://127.0.0.1:{ports['CROSSDOCK_STREAMLIT_PORT']}/", proc, deadline_s=120)
+        wait_for_http(f"http://127.0.0.1:{ports['CROSSDOCK_DAGSTER_PORT']}/server_info", proc, deadline_s=180)
+        admin = {"Authorization": f"Bearer {(crossdock_home / 'admin.token').read_text().strip()}"}
+        again = requests.post(f"{receiver}/integrations", json=SEED_CONFIG, headers=admin)
+        fresh = requests.post(f"{receiver}/integrations", json={**SEED_CONFIG, "name": "cliente_xyz"}, headers=admin)
+        curl = ["curl", "-s", "-X", "POST", f"{receiver}/webhook/cliente_abc", "-H", "Content-Type: application/json",
+                "-H", "X-API-Key: secreto_compartido", "-d", SEED_BODY]
+        first = json.loads(subprocess.run(curl, capture_output=True, check=True, timeout=30).stdout)
+        second = json.loads(subprocess.run(curl, capture_output=True, check=True, timeout=30).stdout)
+        wrong = requests.post(f"{receiver}/webhook/cliente_abc", data=SEED_BODY.encode(),
+                              headers={"Content-Type": "application/json", "X-API-Key": "otra"})
+        payload = (EXAMPLES / "autentikapp_sale.json").read_bytes()
+        secret = (crossdock_home / "autentikapp_demo.secret").read_text().strip().encode()
+        signed = requests.post(f"{receiver}/v1/webhooks/inbound/autentikapp_demo", data=payload, headers={
+            "Content-Type": "application/json", "X-Autentikapp-Signature": hmac.new(secret, payload, hashlib.sha256).hexdigest()})
+        forged = requests.post(f"{receiver}/v1/webhooks/inbound/autentikapp_demo", data=payload, headers={
+            "Content-Type": "application/json", "X-Autentikapp-Signature": "0" * 64})
+        family = _descendants(proc.pid)
+        assert len(family) >= 4  # receiver, dagster webserver and daemon, streamlit (+ Dagster's code servers)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=90)
+    text = output.decode()
+    assert again.status_code == 409 and "already exists" in again.json()["detail"]
+    assert fresh.status_code == 201
+    assert {k: first[k] for k in ("total_received", "created", "updated", "errors")} == \
+        {"total_received": 1, "created": 1, "updated": 0, "errors": 0}
+    assert second["created"] == 0 and second["unchanged"] == 1
+    assert wrong.status_code == 401
+    assert signed.status_code == 202 and forged.status_code == 401
+    assert proc.returncode == 0, text[-3000:]
+    assert f"http://127.0.0.1:{ports['CROSSDOCK_DAGSTER_PORT']}" in text and str(crossdock_home / "admin.token") in text
+    assert "Crossdock stopped." in text
+    assert not [pid for pid in family if _alive(pid)], "children outlived crossdock up"
+
+
+def test_up_stops_everything_and_names_the_service_that_died(crossdock_home, capsys):
+    import sys
+
+    from crossdock.up import Service, run_up
+
+    marker = crossdock_home / "sleeper.pid"
+    sleeper = Service("sleeper", lambda: [sys.executable, "-c",
+                                          f"import os, time; open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(300)"])
+    crasher = Service("crasher", lambda: [sys.executable, "-c",
+                                          f"import os, time\nfor _ in range(1200):\n    if os.path.exists({str(marker)!r}): break\n    time.sleep(0.05)\nraise SystemExit(3)"])
+    assert run_up([sleeper, crasher]) == 1
+    assert "error: crasher exited with code 3; stopped the other services" in capsys.readouterr().err
+    assert not _alive(int(marker.read_text()))
