@@ -177,3 +177,30 @@ def test_national_id_and_email_of_two_different_customers_is_a_record_error(stor
     with store.connect() as conn:
         emails = conn.execute(sa.select(customers.c.national_id, customers.c.email).order_by(customers.c.id)).all()
     assert emails == [("123456789", "cliente@email.com"), ("999", "otro@email.com")]  # nobody overwritten
+
+
+def test_concurrent_ingests_of_one_integration_count_exactly(store):
+    """Two sources delivering the same orders at once: one creates them, the other finds them unchanged,
+    and neither fails on the unique key (ingest serialises per integration)."""
+    import threading
+
+    integration = create_integration(store, Integration(name="twice", type="webhook"))
+    records = _orders(300)
+    results, failures = [], []
+    start = threading.Barrier(2)
+
+    def deliver() -> None:
+        start.wait()
+        try:
+            results.append(ingest(store, integration, records, source_kind="webhook"))
+        except Exception as exc:  # the assertion below reports it
+            failures.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    assert sorted((r.created, r.unchanged) for r in results) == [(0, 300), (300, 0)]
+    assert _count(store, orders) == 300

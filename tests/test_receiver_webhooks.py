@@ -317,12 +317,12 @@ def test_a_store_that_cannot_commit_is_503_and_nothing_is_acknowledged(sqlite_st
 
 
 def test_receiver_commits_never_checkpoint_inline_and_the_background_checkpoint_catches_up(sqlite_store):
-    from connectors.receiver.state import reader_for
     from connectors.receiver.wal import _checkpoint, writer_engine
     from pipelines.inbox.intake import InboxEntry, write_batch
+    from pipelines.store.engine import reader as read_only
 
     stored = integration(sqlite_store)
-    writer, reader = writer_engine(sqlite_store), reader_for(sqlite_store)
+    writer, reader = writer_engine(sqlite_store), read_only(sqlite_store)
     try:
         with writer.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
@@ -334,4 +334,3 @@ def test_receiver_commits_never_checkpoint_inline_and_the_background_checkpoint_
         assert frames > 1_000 and done == frames  # the WAL grew past the default threshold, and is fully copied
     finally:
         writer.dispose()
-        reader.dispose()

@@ -65,3 +65,25 @@ def test_many_processes_write_the_same_sqlite_file(tmp_path):
         counts = conn.execute(sa.select(sync_runs.c.total_received).order_by(sync_runs.c.id)).scalars().all()
     # read-then-write inside one transaction never interleaves: every row saw all rows before it
     assert counts == list(range(800))
+
+
+def test_a_reader_never_waits_for_a_writer_and_never_blocks_one(tmp_path):
+    """On SQLite a long read (a report, a backtest) must not hold up webhook intake, nor wait for it."""
+    from pipelines.store.engine import reader
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'shared.db'}")
+    upgrade(engine)
+    writer = engine.raw_connection()
+    writer.execute("PRAGMA busy_timeout=200")  # fail fast instead of queueing for 30 s
+    with reader(engine).connect() as reading:
+        reading.execute(sa.select(sa.func.count()).select_from(sync_runs)).scalar_one()  # read transaction open
+        writer.execute("BEGIN IMMEDIATE")  # "database is locked" here if the read held the write lock
+        writer.execute(
+            "INSERT INTO integrations (name, type, target, is_active, config, mapping_version, created_at, updated_at)"
+            " VALUES ('w', 'webhook', 'order', 1, '{}', 1, '2026-01-01', '2026-01-01')"
+        )
+        # ...and the reader keeps reading, its snapshot unchanged, while the writer holds the lock
+        assert reading.execute(sa.select(sa.func.count()).select_from(sync_runs)).scalar_one() == 0
+        writer.execute("COMMIT")
+    writer.close()
+    engine.dispose()

@@ -22,7 +22,8 @@ from connectors.receiver.fast_path import WebhookFastPath, fast_path_enabled
 from connectors.receiver.group_commit import GroupCommitter
 from connectors.receiver.integration_cache import IntegrationCache
 from connectors.receiver.schemas import PAYLOAD_MODELS
-from connectors.receiver.state import ReceiverState, reader_for, receiver_state
+from connectors.receiver.state import ReceiverState, receiver_state
+from pipelines.store.engine import reader as read_only
 from connectors.receiver.wal import checkpoint_forever, writer_engine
 from pipelines.store import connect
 
@@ -61,7 +62,7 @@ def create_app(
         writer = writer_engine(store)
         committer = GroupCommitter(writer, max_pending=max_pending or max_pending_setting())
         committer.start()
-        reader = reader_for(store)
+        reader = read_only(store)
         checkpoints = asyncio.create_task(checkpoint_forever(reader)) if writer is not store else None
         app.state.receiver = ReceiverState(
             engine=store, reader=reader, integrations=IntegrationCache(reader, ttl=cache_ttl), committer=committer,
@@ -75,8 +76,8 @@ def create_app(
                 checkpoints.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await checkpoints
-            for own in {writer, reader} - {store}:
-                own.dispose()
+            if writer is not store:
+                writer.dispose()
 
     # Swagger UI and ReDoc served from the installed package, not a CDN: /docs works offline.
     app = FastAPIOffline(

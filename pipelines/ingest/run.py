@@ -23,7 +23,7 @@ from pipelines.ingest.result import RecordResult, SyncResult
 from pipelines.ingest.sales import upsert_sale
 from pipelines.integrations.model import StoredIntegration
 from pipelines.mapping import CompiledMapping, compile_mapping
-from pipelines.store.schema import record_errors, sync_runs
+from pipelines.store.schema import integrations, record_errors, sync_runs
 from pipelines.targets import FIELDS, default_mapping
 
 
@@ -49,9 +49,13 @@ def _transaction(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
 
 def _serialise_ingest(conn: sa.Connection, integration_id: int) -> None:
     """One ingest at a time per integration, so created/updated counts are exact under concurrency.
-    SQLite already serialises writers (BEGIN IMMEDIATE); PostgreSQL takes a transaction lock."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x0C0D0000 + integration_id})
+    SQLite already serialises writers (BEGIN IMMEDIATE). Elsewhere the integration's row is locked
+    for the transaction: scoped to this store (unlike a server-wide advisory lock), and NO KEY UPDATE
+    so rows that merely reference the integration (inbox, outbox) are never held up by it."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(
+            sa.select(integrations.c.id).where(integrations.c.id == integration_id).with_for_update(key_share=True)
+        )
 
 
 def _rounds(valid: dict[int, dict[str, Any]]) -> list[list[int]]:

@@ -29,6 +29,25 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _begin_sqlite(conn: sa.Connection) -> None:
+    # Writers take the write lock up front (IMMEDIATE), so two that read then write queue on
+    # busy_timeout instead of failing with "database is locked" when upgrading. Readers (see `reader`)
+    # begin DEFERRED: in WAL mode they then take no lock at all.
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    if mode not in ("IMMEDIATE", "DEFERRED"):
+        raise ValueError(f"sqlite_begin must be IMMEDIATE or DEFERRED, not {mode!r}")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def reader(engine: sa.Engine) -> sa.Engine:
+    """The same store for read-only work (pages, reports, lookups, health, sensors). On SQLite its
+    transactions take no lock, so a long report never holds up webhook intake and never waits for it;
+    elsewhere it is the engine itself. Anything that writes must use the engine, not its reader."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(sqlite_begin="DEFERRED")
+
+
 def json_dumps(value) -> str:
     """orjson for JSON columns: several times faster than json.dumps on batch upserts."""
     return orjson.dumps(value, default=str).decode()
@@ -47,9 +66,7 @@ def make_engine(url: str | None = None, **kwargs) -> sa.Engine:
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kwargs
         )
         sa.event.listen(engine, "connect", _tune_sqlite)
-        # pysqlite's own transaction handling defers BEGIN; take the write lock up front instead so two
-        # writers queue on busy_timeout rather than failing with "database is locked" on upgrade.
-        sa.event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        sa.event.listen(engine, "begin", _begin_sqlite)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
 
