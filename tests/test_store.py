@@ -36,6 +36,7 @@ def test_sqlite_default_runs_in_wal_with_a_busy_timeout(tmp_path, monkeypatch):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: durable before acknowledged
 
 
 def test_many_processes_write_the_same_sqlite_file(tmp_path):
