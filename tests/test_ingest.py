@@ -204,3 +204,17 @@ def test_concurrent_ingests_of_one_integration_count_exactly(store):
     assert failures == []
     assert sorted((r.created, r.unchanged) for r in results) == [(0, 300), (300, 0)]
     assert _count(store, orders) == 300
+
+
+def test_registering_codes_reports_those_another_account_holds(store):
+    first = _sale_account(store)
+    other = create_integration(store, Integration(name="otra_cuenta", type="webhook", target="sale"))
+    with store.begin() as conn:
+        registration = register_identifiers(conn, other.id, [{"code": SEED_CODE}, {"code": "nuevo-1"}], utcnow())
+        again = register_identifiers(conn, other.id, [{"code": "nuevo-1"}], utcnow())
+    assert (registration.added, registration.already_registered, registration.registered_to_another_account) == (
+        1, 0, [SEED_CODE])
+    assert (again.added, again.already_registered) == (0, 1)
+    with store.connect() as conn:
+        owner = conn.execute(sa.select(identifiers.c.integration_id).where(identifiers.c.code == SEED_CODE)).scalar_one()
+    assert owner == first.id  # never moved

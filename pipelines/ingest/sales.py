@@ -7,6 +7,7 @@ registered links everything.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -133,20 +134,33 @@ def upsert_sale(
     return RecordResult(index=index, status=status, external_id=sale["external_id"], internal_id=sale_id)
 
 
+@dataclass(frozen=True)
+class Registration:
+    """What registering a batch of codes did: codes are unique across accounts, so one already held by
+    another account is reported, never moved."""
+
+    added: int
+    already_registered: int
+    registered_to_another_account: list[str]
+
+
 def register_identifiers(
     conn: sa.Connection, integration_id: int, codes: list[dict[str, Any]], now: datetime
-) -> tuple[int, int]:
-    """Register identifier codes for an account (bulk); returns (added, already known)."""
+) -> Registration:
+    """Register identifier codes for an account (bulk)."""
     wanted = {c["code"]: c for c in codes}
-    known = set()
+    owners: dict[str, int] = {}
     items = list(wanted)
     for start in range(0, len(items), 500):
-        known |= set(conn.execute(sa.select(identifiers.c.code).where(identifiers.c.code.in_(items[start : start + 500]))).scalars())
+        owners.update(conn.execute(
+            sa.select(identifiers.c.code, identifiers.c.integration_id).where(identifiers.c.code.in_(items[start : start + 500]))
+        ).tuples().all())
     new = [
         {"integration_id": integration_id, "code": code, "product_sku": spec.get("product_sku"), "created_at": now}
         for code, spec in wanted.items()
-        if code not in known
+        if code not in owners
     ]
     if new:
         conn.execute(identifiers.insert(), new)
-    return len(new), len(known)
+    elsewhere = sorted(code for code, owner in owners.items() if owner != integration_id)
+    return Registration(len(new), len(owners) - len(elsewhere), elsewhere)

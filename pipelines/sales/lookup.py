@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
@@ -77,21 +78,9 @@ def get_identifier(bind: sa.Engine | sa.Connection, code: str) -> dict[str, Any]
 
 
 def register_codes(engine: sa.Engine, account_id: int, codes: list[dict[str, Any]]) -> dict[str, Any]:
-    """Register codes for an account. Codes are unique across accounts: one already registered to
-    another account is reported, not moved."""
-    wanted = [c["code"] for c in codes]
+    """Register codes for an account; see `register_identifiers`."""
     with engine.begin() as conn:
-        elsewhere = sorted(
-            set(
-                conn.execute(
-                    sa.select(identifiers.c.code).where(
-                        identifiers.c.code.in_(wanted), identifiers.c.integration_id != account_id
-                    )
-                ).scalars()
-            )
-        )
-        added, known = register_identifiers(conn, account_id, codes, utcnow())
-    return {"added": added, "already_registered": known - len(elsewhere), "registered_to_another_account": elsewhere}
+        return asdict(register_identifiers(conn, account_id, codes, utcnow()))
 
 
 def _connection(bind: sa.Engine | sa.Connection):
