@@ -1,0 +1,105 @@
+"""Altair charts for history and reports. Every axis has a title saying what and in which unit/zone."""
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+MEASURE_LABELS = {
+    "received": "Records received",
+    "created": "Orders/sales created",
+    "updated": "Records updated",
+    "unchanged": "Records unchanged",
+    "errors": "Records rejected",
+}
+GRAIN_LABELS = {"day": "Day (UTC)", "hour": "Hour (UTC)"}
+_TIME_FORMAT = {"day": "%b %d", "hour": "%b %d %H:%M"}
+
+
+def _time_axis(grain: str) -> alt.X:
+    return alt.X("bucket:T", title=GRAIN_LABELS[grain], axis=alt.Axis(format=_TIME_FORMAT[grain], labelAngle=-30))
+
+
+def records_by_integration(history: pd.DataFrame, measure: str, grain: str) -> alt.Chart:
+    """Stacked bars: one measure per time bucket, split by integration."""
+    return (
+        alt.Chart(history)
+        .mark_bar()
+        .encode(
+            x=_time_axis(grain),
+            y=alt.Y(f"sum({measure}):Q", title=MEASURE_LABELS[measure]),
+            color=alt.Color("integration:N", title="Integration"),
+            tooltip=[alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
+                     alt.Tooltip("integration:N", title="Integration"),
+                     alt.Tooltip(f"{measure}:Q", title=MEASURE_LABELS[measure])],
+        )
+        .properties(height=300)
+    )
+
+
+def outcome_lines(history: pd.DataFrame, grain: str) -> alt.Chart:
+    """All integrations together: received, created, updated and rejected records per bucket."""
+    totals = history.groupby("bucket", as_index=False)[["received", "created", "updated", "errors"]].sum()
+    long = totals.melt("bucket", var_name="measure", value_name="records")
+    long["measure"] = long["measure"].map(MEASURE_LABELS)
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=_time_axis(grain),
+            y=alt.Y("records:Q", title="Records"),
+            color=alt.Color("measure:N", title="Measure",
+                            sort=[MEASURE_LABELS[m] for m in ("received", "created", "updated", "errors")]),
+            tooltip=[alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
+                     alt.Tooltip("measure:N", title="Measure"), alt.Tooltip("records:Q", title="Records")],
+        )
+        .properties(height=300)
+    )
+
+
+def ranked_reasons(reasons: pd.DataFrame) -> alt.Chart:
+    """Horizontal bars, most frequent rejection reason on top."""
+    return (
+        alt.Chart(reasons)
+        .mark_bar(color="#d62728")
+        .encode(
+            x=alt.X("records:Q", title="Rejected records"),
+            y=alt.Y("reason:N", title="Reason", sort="-x", axis=alt.Axis(labelLimit=420)),
+            tooltip=[alt.Tooltip("reason:N", title="Reason"), alt.Tooltip("records:Q", title="Rejected records"),
+                     alt.Tooltip("integrations:N", title="Integrations")],
+        )
+        .properties(height=max(120, 28 * len(reasons)))
+    )
+
+
+def callback_success(delivery: pd.DataFrame, grain: str) -> alt.Chart:
+    return (
+        alt.Chart(delivery)
+        .mark_line(point=True, color="#2ca02c")
+        .encode(
+            x=_time_axis(grain),
+            y=alt.Y("success_rate:Q", title="Delivered on the attempt (%)", scale=alt.Scale(domain=[0, 100])),
+            tooltip=[alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
+                     alt.Tooltip("attempts:Q", title="Attempts"), alt.Tooltip("delivered:Q", title="Delivered"),
+                     alt.Tooltip("success_rate:Q", title="Success (%)")],
+        )
+        .properties(height=260)
+    )
+
+
+def callback_latency(delivery: pd.DataFrame, grain: str) -> alt.Chart:
+    long = delivery.melt("bucket", value_vars=["latency_p50_ms", "latency_p95_ms"], var_name="percentile",
+                         value_name="latency_ms")
+    long["percentile"] = long["percentile"].map({"latency_p50_ms": "median (p50)", "latency_p95_ms": "p95"})
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=_time_axis(grain),
+            y=alt.Y("latency_ms:Q", title="Response time (ms)"),
+            color=alt.Color("percentile:N", title="Percentile"),
+            tooltip=[alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
+                     alt.Tooltip("percentile:N", title="Percentile"),
+                     alt.Tooltip("latency_ms:Q", title="Response time (ms)", format=".1f")],
+        )
+        .properties(height=260)
+    )

@@ -1,0 +1,34 @@
+"""Crossdock admin: `streamlit run app/main.py` (binds 127.0.0.1:8501 by default, see .streamlit/config.toml).
+
+Until a session logs in, the login page is the only page registered, so no other page can be reached
+even by URL; every page also checks the session itself.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from app import auth, sidebar
+
+st.set_page_config(page_title="Crossdock admin", page_icon=":material/hub:", layout="wide")
+
+if not auth.logged_in():
+    st.navigation([st.Page(auth.login_page, title="Log in", icon=":material/lock:")], position="hidden").run()
+else:
+    pages = {
+        "Operate": [
+            st.Page("pages/dashboard.py", title="Dashboard", icon=":material/monitor_heart:", default=True),
+            st.Page("pages/integrations.py", title="Integrations", icon=":material/cable:"),
+            st.Page("pages/studio.py", title="Mapping studio", icon=":material/schema:"),
+        ],
+        "Investigate": [
+            st.Page("pages/orders.py", title="Orders", icon=":material/local_shipping:"),
+            st.Page("pages/dead_letters.py", title="Dead letters", icon=":material/report:"),
+        ],
+        "Report": [
+            st.Page("pages/history.py", title="Sync history", icon=":material/query_stats:"),
+            st.Page("pages/reports.py", title="Reports", icon=":material/summarize:"),
+        ],
+    }
+    page = st.navigation(pages)
+    sidebar.render()
+    page.run()
