@@ -11,19 +11,24 @@ MEASURE_LABELS = {
     "unchanged": "Records unchanged",
     "errors": "Records rejected",
 }
+MEASURE_COLORS = {"received": "#1f77b4", "created": "#2ca02c", "updated": "#ff7f0e", "unchanged": "#9e9e9e",
+                  "errors": "#d62728"}
 GRAIN_LABELS = {"day": "Day (UTC)", "hour": "Hour (UTC)"}
 _TIME_FORMAT = {"day": "%b %d", "hour": "%b %d %H:%M"}
+# One tick per bucket: without a time unit Vega-Lite puts ticks every 12 h and repeats day labels.
+_TIME_UNIT = {"day": "yearmonthdate", "hour": "yearmonthdatehours"}
 
 
 def _time_axis(grain: str) -> alt.X:
-    return alt.X("bucket:T", title=GRAIN_LABELS[grain], axis=alt.Axis(format=_TIME_FORMAT[grain], labelAngle=-30))
+    return alt.X(f"{_TIME_UNIT[grain]}(bucket):T", title=GRAIN_LABELS[grain],
+                 axis=alt.Axis(format=_TIME_FORMAT[grain], labelAngle=-30, tickCount=grain))
 
 
 def records_by_integration(history: pd.DataFrame, measure: str, grain: str) -> alt.Chart:
     """Stacked bars: one measure per time bucket, split by integration."""
     return (
         alt.Chart(history)
-        .mark_bar()
+        .mark_bar(width=alt.RelativeBandSize(0.8))
         .encode(
             x=_time_axis(grain),
             y=alt.Y(f"sum({measure}):Q", title=MEASURE_LABELS[measure]),
@@ -38,7 +43,8 @@ def records_by_integration(history: pd.DataFrame, measure: str, grain: str) -> a
 
 def outcome_lines(history: pd.DataFrame, grain: str) -> alt.Chart:
     """All integrations together: received, created, updated and rejected records per bucket."""
-    totals = history.groupby("bucket", as_index=False)[["received", "created", "updated", "errors"]].sum()
+    shown = ("received", "created", "updated", "errors")
+    totals = history.groupby("bucket", as_index=False)[list(shown)].sum()
     long = totals.melt("bucket", var_name="measure", value_name="records")
     long["measure"] = long["measure"].map(MEASURE_LABELS)
     return (
@@ -48,7 +54,8 @@ def outcome_lines(history: pd.DataFrame, grain: str) -> alt.Chart:
             x=_time_axis(grain),
             y=alt.Y("records:Q", title="Records"),
             color=alt.Color("measure:N", title="Measure",
-                            sort=[MEASURE_LABELS[m] for m in ("received", "created", "updated", "errors")]),
+                            scale=alt.Scale(domain=[MEASURE_LABELS[m] for m in shown],
+                                            range=[MEASURE_COLORS[m] for m in shown])),
             tooltip=[alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
                      alt.Tooltip("measure:N", title="Measure"), alt.Tooltip("records:Q", title="Records")],
         )
@@ -63,7 +70,9 @@ def ranked_reasons(reasons: pd.DataFrame) -> alt.Chart:
         .mark_bar(color="#d62728")
         .encode(
             x=alt.X("records:Q", title="Rejected records"),
-            y=alt.Y("reason:N", title="Reason", sort="-x", axis=alt.Axis(labelLimit=420)),
+            # The title sits above the labels: beside them it would overlap long reasons.
+            y=alt.Y("reason:N", title="Reason", sort="-x",
+                    axis=alt.Axis(labelLimit=420, titleAngle=0, titleAlign="right", titleX=-6, titleY=-8)),
             tooltip=[alt.Tooltip("reason:N", title="Reason"), alt.Tooltip("records:Q", title="Rejected records"),
                      alt.Tooltip("integrations:N", title="Integrations")],
         )

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from app import integration_form
 from app.store import engine
 from app.ui import show_issues, when
+from pipelines import settings
 from pipelines.errors import validation_issues
 from pipelines.integrations import (
     IntegrationNotFound,
@@ -71,9 +72,27 @@ def render_client_instructions(stored: StoredIntegration) -> None:
         st.caption("Acknowledgement mode is async: the receiver answers 202 at once and processes in the background.")
 
 
+def render_source(stored: StoredIntegration) -> None:
+    """Where a pulled integration's records come from (api, db, file)."""
+    config = stored.config
+    if config.type == "api":
+        auth = "" if config.auth_type == "none" else f", signing in with {config.auth_type}"
+        st.markdown(f"**Source**: polls `{config.endpoint}` every {config.poll_interval_seconds} s "
+                    f"(pagination: {config.api.pagination}{auth})")
+    elif config.type == "db":
+        st.markdown(f"**Source**: runs this query every {config.poll_interval_seconds} s against "
+                    f"`{config.db.url or 'no database URL set yet'}`")
+        st.code(config.db.query or "-- no query set yet", language="sql")
+    elif config.type == "file":
+        folder = config.file.folder or str(settings.home() / "drops" / stored.name)
+        st.markdown(f"**Source**: picks up `{config.file.pattern}` files ({config.file.format}) dropped in `{folder}`")
+
+
 def render_overview(stored: StoredIntegration) -> None:
     if stored.config.type == "webhook":
         render_client_instructions(stored)
+    else:
+        render_source(stored)
     st.markdown(f"**Mapping**: version {stored.mapping_version}, "
                 f"{len(stored.config.field_mapping) or 'no'} field(s)"
                 + ("" if stored.config.field_mapping else " (records are read as the target's own fields)"))

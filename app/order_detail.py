@@ -8,8 +8,8 @@ import streamlit as st
 from app.ui import json_text, when
 from pipelines.order_lookup import OrderDetail
 
-STATUS_BADGES = {"pending": "🕓 pending", "assigned": "🛵 assigned", "in_route": "🚚 in_route",
-                 "delivered": "✅ delivered", "cancelled": "✖ cancelled"}
+STATUS_LABELS = {"pending": "Pending", "assigned": "Assigned", "in_route": "In route", "delivered": "Delivered",
+                 "cancelled": "Cancelled"}
 
 
 def render_order_detail(detail: OrderDetail) -> None:
@@ -18,7 +18,7 @@ def render_order_detail(detail: OrderDetail) -> None:
     st.caption(f"Integration **{detail.integration}** · created {when(order['created_at'])} · "
                f"last change {when(order['updated_at'])}")
     one, two, three = st.columns(3)
-    one.metric("Status", STATUS_BADGES.get(order["status"], order["status"]))
+    one.metric("Status", STATUS_LABELS.get(order["status"], order["status"]))
     two.metric("ETA", when(order["eta"]) if order["eta"] else "—")
     three.metric("Delivered at", when(order["delivered_at"]) if order["delivered_at"] else "—")
 

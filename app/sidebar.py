@@ -15,7 +15,6 @@ def dagster_url() -> str:
 
 def render() -> None:
     with st.sidebar:
-        st.divider()
         st.caption("Store")
         st.code(store_label(), language=None, wrap_lines=True)
         st.link_button("Dagster UI (runs, sensors, backfills)", dagster_url(), icon=":material/open_in_new:",

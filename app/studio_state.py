@@ -39,6 +39,24 @@ def replace_rows(name: str, new_rows: list[dict[str, Any]]) -> None:
     st.session_state[_key("rev", name)] = st.session_state.get(_key("rev", name), 0) + 1
 
 
+def remember_rows(name: str, current_rows: list[dict[str, Any]]) -> None:
+    """The rows as the table shows them now (base rows plus the user's edits), for button callbacks."""
+    st.session_state[_key("current_rows", name)] = current_rows
+
+
+def current_rows(name: str) -> list[dict[str, Any]]:
+    return st.session_state.get(_key("current_rows", name), rows(name))
+
+
+def say(name: str, message: str) -> None:
+    """A message from a callback, shown once on the next run."""
+    st.session_state[_key("message", name)] = message
+
+
+def said(name: str) -> str | None:
+    return st.session_state.pop(_key("message", name), None)
+
+
 def reset(name: str) -> None:
     replace_rows(name, st.session_state[_key("active_rows", name)])
 

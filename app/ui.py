@@ -1,7 +1,7 @@
 """Small presentation helpers every page uses: labels in the product's voice, time, tables in red.
 
 Language rule: the app's chrome is English; the phrases the Logitrack plan's dashboard speaks to its
-users stay in its Spanish ("✅ Activo", "hace 5 min", "+5 pedidos, 0 errores").
+users stay in its Spanish ("✔ Activo", "hace 5 min", "+5 pedidos, 0 errores").
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import streamlit as st
 from pipelines.clock import as_utc, utcnow
 
 TYPE_LABELS = {"webhook": "Webhook", "api": "API Poll", "db": "DB Query", "file": "File drop"}
-STATUS_LABELS = {"active": "✅ Activo", "error": "⚠ Error", "disabled": "⏸ Inactivo"}
+# Symbols every system font has (emoji need an emoji font, which headless servers and some desktops lack).
+STATUS_LABELS = {"active": "✔ Activo", "error": "⚠ Error", "disabled": "○ Inactivo"}
 TARGET_LABELS = {"order": "Orders (Logitrack)", "sale": "Sales (Autentikapp)"}
 
 RED_ROW = "background-color: #fdecea; color: #8b1a1a"

@@ -198,7 +198,7 @@ def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[Int
     """Every integration with its status, time since last sync, last error and what needs a person."""
     now = now or utcnow()
     with bind.connect() as conn:
-        rows = conn.execute(sa.select(integrations).order_by(integrations.c.name)).all()
+        rows = conn.execute(sa.select(integrations).order_by(sa.func.lower(integrations.c.name))).all()
         latest = _latest_runs(conn)
         latest_bad = _latest_runs(conn, sa.or_(sync_runs.c.status == "failed", sync_runs.c.errors > 0))
         inbox_counts = _grouped_counts(conn, inbox, ("dead", "pending"))

@@ -26,11 +26,11 @@ attention = [item for item in health if item.needs_person]
 active = sum(item.is_active for item in health)
 
 first, second, third, fourth = st.columns(4)
-first.metric("Active integrations", f"{active} of {len(health)}")
+first.metric("Active integrations", f"{active} of {len(health)}", border=True)
 second.metric("Need a person", len(attention), border=True)
-third.metric("Inbox backlog", waiting.inbox_pending,
+third.metric("Inbox backlog", waiting.inbox_pending, border=True,
              help="Webhook payloads acknowledged and waiting to be processed.")
-fourth.metric("Dead letters", waiting.dead_letters,
+fourth.metric("Dead letters", waiting.dead_letters, border=True,
               help="Inbox payloads that failed as a whole, plus callbacks given up on.")
 
 problems: list[str] = [f"**{item.name}**: {problem}" for item in attention for problem in item.problems]
@@ -46,14 +46,14 @@ if problems:
 else:
     st.success("Everything is flowing: no failed syncs, no dead letters, no backlog.")
 
-st.subheader("Integraciones activas")
+st.subheader("Integraciones")
 integration_rows = pd.DataFrame(
     [
         {
             "Integration": item.name,
             "Type": TYPE_LABELS.get(item.type, item.type),
             "Status": STATUS_LABELS[item.status],
-            "Último": item.last_sync_ago,
+            "Last sync": item.last_sync_ago,
             "Last error": item.last_error or "",
         }
         for item in health

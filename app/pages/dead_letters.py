@@ -36,6 +36,7 @@ def inbox_tab(filters: Filters) -> list[int]:
     frame = pd.DataFrame([{"Id": r["id"], "Integration": r["integration"], "Received": when(r["received_at"]),
                            "Source": r["source_kind"], "Attempts": r["attempts"], "Reason": r["error"] or "",
                            "Size (bytes)": r["size_bytes"], "Body starts with": r["body_start"]} for r in letters])
+    st.caption("Tick rows to see the whole body and headers.")
     ids = _selected(frame, "dead.inbox.table")
     for inbox_id in ids[:3]:
         letter = inbox_letter(engine(), inbox_id)
@@ -61,6 +62,7 @@ def callbacks_tab(filters: Filters) -> list[int]:
                            "Event": r["event"], "Status": r["status"], "Attempts": r["attempts"],
                            "Last HTTP status": r["last_status_code"], "Reason": r["last_error"] or "",
                            "Queued": when(r["created_at"])} for r in letters])
+    st.caption("Tick rows to see the payload and every delivery attempt.")
     ids = _selected(frame, "dead.callbacks.table")
     for outbox_id in ids[:3]:
         letter = callback_letter(engine(), outbox_id)
@@ -85,6 +87,7 @@ def rejected_tab(filters: Filters) -> None:
     frame = pd.DataFrame([{"Id": r["id"], "Integration": r["integration"], "When": when(r["created_at"]),
                            "Sync": r["sync_run_id"], "External id": r["external_id"] or "",
                            "Reasons": r["reason"], "Record": json_text(r["record"])} for r in records])
+    st.caption("Tick rows to see the record as it was sent.")
     ids = _selected(frame, "dead.rejected.table")
     by_id = {r["id"]: r for r in records}
     for record_id in ids[:3]:

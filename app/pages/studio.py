@@ -84,7 +84,7 @@ def editor_and_preview(stored: StoredIntegration, records: list) -> None:
             key=state.editor_key(name), num_rows="dynamic", hide_index=True, width="stretch",
             column_config={
                 "field": st.column_config.SelectboxColumn(
-                    "Target field", options=list(FIELDS[target]), required=True, width="small",
+                    "Target field", options=list(FIELDS[target]), required=True, width="medium",
                     help="Required: " + ", ".join(sorted(REQUIRED[target]))),
                 "expression": st.column_config.TextColumn(
                     "Expression", width="large",
@@ -92,12 +92,16 @@ def editor_and_preview(stored: StoredIntegration, records: list) -> None:
             },
         )
         current_rows = edited.to_dict("records")
+        state.remember_rows(name, current_rows)
         mapping, row_problems = rows_to_mapping(current_rows)
         for problem in row_problems:
             st.warning(problem)
-        _table_tools(name, current_rows)
+        message = state.said(name)
+        if message:
+            st.error(message)
+        _table_tools(name)
     with right:
-        _path_picker(name, target, records, current_rows)
+        _path_picker(name, target, records)
 
     sample = preview_sample(mapping, target, records) if records else None
     issues = sample.compile_issues if sample else preview_sample(mapping, target, []).compile_issues
@@ -115,29 +119,41 @@ def editor_and_preview(stored: StoredIntegration, records: list) -> None:
     _save(stored, mapping, row_problems, issues)
 
 
-def _table_tools(name: str, current_rows: list[dict]) -> None:
+def _import_mapping(name: str) -> None:
+    """Button callback: replace the table with the pasted mapping (before the re-run draws it)."""
+    text = st.session_state.get(f"studio.import.{name}") or ""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        state.say(name, f"Not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+        return
+    if isinstance(document, dict) and isinstance(document.get("field_mapping"), dict):
+        document = document["field_mapping"]
+    if not isinstance(document, dict):
+        state.say(name, "Expected an object of target field → expression.")
+        return
+    state.replace_rows(name, mapping_rows(document))
+
+
+def _table_tools(name: str) -> None:
     with st.expander("Paste a whole mapping (JSON)"):
-        text = st.text_area("Mapping JSON: {\"field\": \"expression\", ...}, or a file with a field_mapping",
-                            key=f"studio.import.{name}", height=140)
-        if st.button("Replace the table with this mapping", key=f"studio.import.go.{name}"):
-            try:
-                document = json.loads(text)
-            except json.JSONDecodeError as exc:
-                st.error(f"Not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
-                return
-            if isinstance(document, dict) and isinstance(document.get("field_mapping"), dict):
-                document = document["field_mapping"]
-            if not isinstance(document, dict):
-                st.error("Expected an object of target field → expression.")
-                return
-            state.replace_rows(name, mapping_rows(document))
-            st.rerun(scope="fragment")
-    if st.button("Reset to the active mapping", key=f"studio.reset.{name}", icon=":material/undo:"):
-        state.reset(name)
-        st.rerun(scope="fragment")
+        st.text_area("Mapping JSON: {\"field\": \"expression\", ...}, or a file with a field_mapping",
+                     key=f"studio.import.{name}", height=140)
+        st.button("Replace the table with this mapping", key=f"studio.import.go.{name}", on_click=_import_mapping,
+                  args=(name,))
+    st.button("Reset to the active mapping", key=f"studio.reset.{name}", icon=":material/undo:", on_click=state.reset,
+              args=(name,))
 
 
-def _path_picker(name: str, target: str, records: list, current_rows: list[dict]) -> None:
+def _map_picked_path(name: str) -> None:
+    """Button callback: set the chosen target field's expression to the chosen source path."""
+    path = st.session_state.get(f"studio.pick.path.{name}")
+    field = st.session_state.get(f"studio.pick.field.{name}")
+    if path and field:
+        state.replace_rows(name, with_field(state.current_rows(name), field, path))
+
+
+def _path_picker(name: str, target: str, records: list) -> None:
     """Autocompletion: every path in the sample, searchable, with its value; one click maps it."""
     st.markdown("**Source paths** in the sample")
     if not records:
@@ -149,10 +165,8 @@ def _path_picker(name: str, target: str, records: list, current_rows: list[dict]
                         placeholder="Type to search the sample's paths",
                         format_func=lambda p: f"{p}   = {json_text(values.get(p))[:40]}")
     field = st.selectbox("Target field", list(FIELDS[target]), key=f"studio.pick.field.{name}")
-    if st.button(f"Map {field} ← {path or 'path'}", disabled=path is None, key=f"studio.pick.go.{name}",
-                 icon=":material/arrow_back:"):
-        state.replace_rows(name, with_field(current_rows, field, path))
-        st.rerun(scope="fragment")
+    st.button(f"Map {field} ← {path or 'path'}", disabled=path is None, key=f"studio.pick.go.{name}",
+              icon=":material/arrow_back:", on_click=_map_picked_path, args=(name,))
     st.dataframe(pd.DataFrame([{"Path": p, "Value in record 1": json_text(values[p])} for p in paths]),
                  hide_index=True, width="stretch", height=min(36 * (len(paths) + 1), 280))
 
@@ -180,7 +194,7 @@ def _preview(mapping: dict, target: str, records: list, sample) -> None:
         )
         styles = [RED_ROW if row.state in ("error", "not_compiled", "missing") else
                   AMBER_ROW if row.state == "empty" else None for row in preview.rows]
-        st.dataframe(highlight_rows(table, styles), hide_index=True, width="stretch", key="studio.preview.table")
+        st.dataframe(highlight_rows(table, styles), hide_index=True, width="stretch")
         st.caption("* required · red: the record would be rejected for this field · amber: no value")
         if preview.ok:
             st.success(f"Valid {target}: ingest would store it as shown below.")
@@ -289,8 +303,12 @@ def versions_section(stored: StoredIntegration) -> None:
     options = [editing, *by_version]
     label = {editing: "the table being edited", **{v: f"version {v}" for v in by_version}}
     left, right = st.columns(2)
-    before = left.selectbox("Compare", list(by_version), format_func=label.get, key=f"studio.diff.a.{stored.name}")
-    after = right.selectbox("with", options, format_func=label.get, key=f"studio.diff.b.{stored.name}")
+    # Keyed by the active version: after a save or rollback the comparison starts from the new active one.
+    suffix = f"{stored.name}.{stored.mapping_version}"
+    versions_list = list(by_version)
+    before = left.selectbox("Compare", versions_list, format_func=label.get, key=f"studio.diff.a.{suffix}",
+                            index=versions_list.index(stored.mapping_version) if stored.mapping_version in by_version else 0)
+    after = right.selectbox("with", options, format_func=label.get, key=f"studio.diff.b.{suffix}")
     current_mapping = state.current(stored.name)[0]
     changes = diff_mappings(by_version.get(before, {}), current_mapping if after == editing else by_version[after])
     if changes:
