@@ -43,7 +43,8 @@ class Example:
 
 @dataclass
 class BacktestResult:
-    """pass/fail under the edited mapping; changed = differs from what the active mapping produces."""
+    """pass/fail under the edited mapping; changed = what would land differs from the active mapping's
+    (accepted vs rejected, or a different record)."""
 
     total: int = 0
     passed: int = 0
@@ -80,7 +81,9 @@ def compare(edited: CompiledMapping, active: CompiledMapping, target: str, paylo
         else:
             result.failed += 1
             result.broken += before.ok
-        differs = before.ok != after.ok or before.mapped != after.mapped
+        # What would land differs: a different verdict, or a different record. Two rejections differ in
+        # nothing that is stored.
+        differs = before.ok != after.ok or (after.ok and before.mapped != after.mapped)
         result.changed += differs
         for bucket in (kind, "changed") if differs else (kind,):
             if len(result.examples[bucket]) < examples:
