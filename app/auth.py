@@ -48,9 +48,10 @@ def log_out() -> None:
 
 
 def require_login() -> None:
-    """Stop the page here unless this session has logged in (every page calls this first)."""
+    """Show the login form instead of the page unless this session has logged in (every page calls
+    this first, so a page is never drawn for a stranger even if it were reached some other way)."""
     if not logged_in():
-        st.warning("Please log in first.")
+        login_page()
         st.stop()
 
 
@@ -59,6 +60,7 @@ def _password_hint() -> str:
         return "The password is the one set in `CROSSDOCK_ADMIN_PASSWORD`."
     if _from_streamlit_secrets():
         return "The password is `admin_password` in `.streamlit/secrets.toml`."
+    settings.admin_password()  # generate it now, so the file named below exists
     return (f"No password was configured, so one was generated into `{settings.home() / 'admin.password'}`. "
             "Set `CROSSDOCK_ADMIN_PASSWORD` to choose your own.")
 

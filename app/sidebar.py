@@ -21,6 +21,4 @@ def render() -> None:
                        width="stretch")
         st.link_button("Receiver API docs (/docs)", f"{settings.public_receiver_url()}/docs",
                        icon=":material/open_in_new:", width="stretch")
-        if st.button("Log out", icon=":material/logout:", width="stretch"):
-            auth.log_out()
-            st.rerun()
+        st.button("Log out", icon=":material/logout:", width="stretch", key="logout", on_click=auth.log_out)
