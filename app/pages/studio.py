@@ -180,21 +180,24 @@ def _preview(mapping: dict, target: str, records: list, sample) -> None:
         index = st.selectbox("Record", list(labels), format_func=labels.get, key="studio.record")
         index = min(index or 0, len(records) - 1)
     preview = sample.record(mapping, target, index)
-    source_col, mapped_col = st.columns(2, gap="large")
+    source_col, mapped_col = st.columns([2, 3], gap="large")
     with source_col:
         st.markdown("**Source record**")
         st.json(records[index], expanded=True)
     with mapped_col:
         st.markdown(f"**Mapped {target}**")
         table = pd.DataFrame(
-            [{"Field": row.field + (" *" if row.required else ""), "Expression": row.expression,
-              "Value": json_text(row.value), "Result": RESULT_TEXT[row.state] + (row.message or "")
-              if row.state != "ok" and row.state != "empty" else RESULT_TEXT[row.state]}
+            [{"Field": row.field + (" *" if row.required else ""), "Value": json_text(row.value),
+              "Result": RESULT_TEXT[row.state] + (row.message or "") if row.state not in ("ok", "empty")
+              else RESULT_TEXT[row.state]}
              for row in preview.rows]
         )
         styles = [RED_ROW if row.state in ("error", "not_compiled", "missing") else
                   AMBER_ROW if row.state == "empty" else None for row in preview.rows]
-        st.dataframe(highlight_rows(table, styles), hide_index=True, width="stretch")
+        st.dataframe(highlight_rows(table, styles), hide_index=True, width="stretch",
+                     column_config={"Field": st.column_config.TextColumn(width="small"),
+                                    "Value": st.column_config.TextColumn(width="medium"),
+                                    "Result": st.column_config.TextColumn(width="large")})
         st.caption("* required · red: the record would be rejected for this field · amber: no value")
         if preview.ok:
             st.success(f"Valid {target}: ingest would store it as shown below.")
