@@ -1,6 +1,8 @@
 """Altair charts for history and reports. Every axis has a title saying what and in which unit/zone."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import altair as alt
 import pandas as pd
 
@@ -41,15 +43,26 @@ def records_by_integration(history: pd.DataFrame, measure: str, grain: str) -> a
     )
 
 
-def outcome_lines(history: pd.DataFrame, grain: str) -> alt.Chart:
+def _every_bucket(totals: pd.DataFrame, grain: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """Zeros for the buckets without syncs, so a line never bridges a quiet day or hour."""
+    frequency = "D" if grain == "day" else "h"
+    index = pd.date_range(_naive(start), _naive(end), freq=frequency, inclusive="left", name="bucket")
+    return totals.set_index("bucket").reindex(index, fill_value=0).reset_index()
+
+
+def _naive(moment: datetime) -> pd.Timestamp:
+    return pd.Timestamp(moment).tz_convert(None) if pd.Timestamp(moment).tzinfo else pd.Timestamp(moment)
+
+
+def outcome_lines(history: pd.DataFrame, grain: str, start: datetime, end: datetime) -> alt.Chart:
     """All integrations together: received, created, updated and rejected records per bucket."""
     shown = ("received", "created", "updated", "errors")
-    totals = history.groupby("bucket", as_index=False)[list(shown)].sum()
+    totals = _every_bucket(history.groupby("bucket", as_index=False)[list(shown)].sum(), grain, start, end)
     long = totals.melt("bucket", var_name="measure", value_name="records")
     long["measure"] = long["measure"].map(MEASURE_LABELS)
     return (
         alt.Chart(long)
-        .mark_line(point=True)
+        .mark_line(point=grain == "day")
         .encode(
             x=_time_axis(grain),
             y=alt.Y("records:Q", title="Records"),
@@ -69,24 +82,29 @@ def ranked_reasons(reasons: pd.DataFrame) -> alt.Chart:
         alt.Chart(reasons)
         .mark_bar(color="#d62728")
         .encode(
-            x=alt.X("records:Q", title="Rejected records"),
-            # The title sits above the labels: beside them it would overlap long reasons.
+            x=alt.X("records:Q", title="Rejected records", axis=alt.Axis(tickMinStep=1)),
+            # The title sits above the labels, left-aligned: beside them it would overlap long reasons.
             y=alt.Y("reason:N", title="Reason", sort="-x",
-                    axis=alt.Axis(labelLimit=420, titleAngle=0, titleAlign="right", titleX=-6, titleY=-8)),
+                    axis=alt.Axis(labelLimit=480, titleAngle=0, titleAlign="left", titleAnchor="end", titleY=-10,
+                                  titleX=-480)),
             tooltip=[alt.Tooltip("reason:N", title="Reason"), alt.Tooltip("records:Q", title="Rejected records"),
                      alt.Tooltip("integrations:N", title="Integrations")],
         )
-        .properties(height=max(120, 28 * len(reasons)))
+        .properties(height=alt.Step(30))
     )
+
+
+def _series(chart: alt.Chart, grain: str, **style) -> alt.Chart:
+    """Lines by day; dots by hour, where most hours have no callbacks and a line would invent a trend."""
+    return chart.mark_line(point=True, **style) if grain == "day" else chart.mark_circle(size=60, **style)
 
 
 def callback_success(delivery: pd.DataFrame, grain: str) -> alt.Chart:
     return (
-        alt.Chart(delivery)
-        .mark_line(point=True, color="#2ca02c")
+        _series(alt.Chart(delivery), grain, color="#2ca02c")
         .encode(
             x=_time_axis(grain),
-            y=alt.Y("success_rate:Q", title="Delivered on the attempt (%)", scale=alt.Scale(domain=[0, 100])),
+            y=alt.Y("success_rate:Q", title="Attempts delivered (%)", scale=alt.Scale(domain=[0, 100])),
             tooltip=[alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
                      alt.Tooltip("attempts:Q", title="Attempts"), alt.Tooltip("delivered:Q", title="Delivered"),
                      alt.Tooltip("success_rate:Q", title="Success (%)")],
@@ -100,8 +118,7 @@ def callback_latency(delivery: pd.DataFrame, grain: str) -> alt.Chart:
                          value_name="latency_ms")
     long["percentile"] = long["percentile"].map({"latency_p50_ms": "median (p50)", "latency_p95_ms": "p95"})
     return (
-        alt.Chart(long)
-        .mark_line(point=True)
+        _series(alt.Chart(long), grain)
         .encode(
             x=_time_axis(grain),
             y=alt.Y("latency_ms:Q", title="Response time (ms)"),

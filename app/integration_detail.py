@@ -93,9 +93,9 @@ def render_overview(stored: StoredIntegration) -> None:
         render_client_instructions(stored)
     else:
         render_source(stored)
-    st.markdown(f"**Mapping**: version {stored.mapping_version}, "
-                f"{len(stored.config.field_mapping) or 'no'} field(s)"
-                + ("" if stored.config.field_mapping else " (records are read as the target's own fields)"))
+    fields = len(stored.config.field_mapping)
+    st.markdown(f"**Mapping**: version {stored.mapping_version}, " + (f"{fields} field(s)" if fields else
+                "empty: records are read as the target's own fields"))
     st.page_link("pages/studio.py", label="Open in the mapping studio", icon=":material/schema:")
     syncs = latest_syncs(engine(), limit=5, integration_id=stored.id)
     st.markdown("**Latest syncs**")

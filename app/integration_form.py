@@ -349,8 +349,42 @@ def _validate(mode: Mode, integration_type: str, stored: StoredIntegration | Non
     try:
         result.config = Integration.model_validate(draft)
     except ValidationError as exc:
-        result.issues = validation_issues(exc)
+        result.issues = [_friendly(issue) for issue in validation_issues(exc)]
+        result.issues += _whole_form_issues(draft, result.issues)
     return result
+
+
+def _friendly(issue: dict[str, str]) -> dict[str, str]:
+    """The name's regex, said in words."""
+    if issue["field"] == "name" and issue["message"].startswith("String should match pattern"):
+        return {"field": "name", "message": "use letters, digits and _ . - (at most 64), starting with a letter or "
+                                            "digit: the name becomes part of the webhook URL"}
+    return issue
+
+
+def _whole_form_issues(draft: dict[str, Any], issues: list[dict[str, str]]) -> list[dict[str, str]]:
+    """pydantic checks the whole form ("an api integration needs an endpoint") only once every field is
+    valid. To show all problems at once, check it again with the wrong fields set aside."""
+    if any(issue["field"] == "(record)" for issue in issues):
+        return []
+    trial = json.loads(json.dumps(draft, default=lambda value: value.get_secret_value()
+                                  if isinstance(value, SecretStr) else str(value)))
+    for issue in issues:
+        path = issue["field"].split("[", 1)[0]
+        if path == "name":
+            trial["name"] = "placeholder"
+            continue
+        *parents, leaf = path.split(".")
+        node = trial
+        for part in parents:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    try:
+        Integration.model_validate(trial)
+    except ValidationError as exc:
+        return [issue for issue in validation_issues(exc) if issue["field"] == "(record)"]
+    return []
 
 
 def _show_errors(form: _Form, issues: list[dict[str, str]], record_slot, show_all: bool) -> None:

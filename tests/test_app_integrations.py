@@ -40,7 +40,7 @@ def test_add_the_seeds_cliente_abc_and_get_its_curl(app_store, monkeypatch):
 def test_fields_are_checked_as_you_type_with_the_field_named(app_store):
     at = open_page("integrations")
     at.text_input(key="intg.new.webhook.name").input("cliente abc!").run()
-    assert "**name**: String should match pattern" in markdown_text(at)
+    assert "**name**: use letters, digits and _ . -" in markdown_text(at)
     at.text_input(key="intg.new.webhook.name").input("cliente_abc").run()
     assert "**name**" not in markdown_text(at)
 
@@ -118,3 +118,13 @@ def test_disable_enable_and_delete_with_confirmation(app_store):
     at.button(key=f"intg.delete.go.{stored.id}").click().run()
     assert list_integrations(app_store) == []
     assert not at.exception
+
+
+def test_every_problem_is_shown_at_once(app_store):
+    at = open_page("integrations")
+    at.radio(key="intg.new.type").set_value("api").run()
+    at.text_input(key="intg.new.api.name").input("bad name!").run()
+    at.button(key="intg.new.api.create").click().run()
+    shown = markdown_text(at)
+    assert "**name**: use letters, digits and _ . - (at most 64)" in shown
+    assert "**endpoint**: an api integration needs an endpoint" in shown  # checked although the name is wrong

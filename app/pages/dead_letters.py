@@ -47,7 +47,7 @@ def inbox_tab(filters: Filters) -> list[int]:
             st.markdown("**Body**")
             st.code(letter["body"], language="json", wrap_lines=True)
             st.markdown("**Headers** (credentials masked)")
-            st.json(letter["headers"], expanded=False)
+            st.json(letter["headers"], expanded=True)
     return ids
 
 

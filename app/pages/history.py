@@ -39,7 +39,7 @@ if history.empty:
     st.info(f"No syncs between {when(start)} and {when(end)}. Widen the date range, or check the dashboard for "
             "integrations that have stopped syncing.")
 else:
-    st.altair_chart(charts.outcome_lines(history, grain), width="stretch")
+    st.altair_chart(charts.outcome_lines(history, grain, start, end), width="stretch")
     measure = st.segmented_control("Per integration", list(charts.MEASURE_LABELS),
                                    format_func=charts.MEASURE_LABELS.get, key="history.measure",
                                    default="received", required=True)

@@ -175,8 +175,7 @@ def _preview(mapping: dict, target: str, records: list, sample) -> None:
     st.markdown(f"**Preview**: {sample.valid} of {len(records)} sample record(s) would land")
     index = 0
     if len(records) > 1:
-        labels = {i: f"Record {i + 1}: {'✓' if item.ok else '✗'} {item.external_id or ''}"
-                  for i, item in enumerate(sample.prepared)}
+        labels = {i: f"Record {i + 1} of {len(records)}" for i in range(len(records))}
         index = st.selectbox("Record", list(labels), format_func=labels.get, key="studio.record")
         index = min(index or 0, len(records) - 1)
     preview = sample.record(mapping, target, index)
@@ -195,14 +194,15 @@ def _preview(mapping: dict, target: str, records: list, sample) -> None:
         styles = [RED_ROW if row.state in ("error", "not_compiled", "missing") else
                   AMBER_ROW if row.state == "empty" else None for row in preview.rows]
         st.dataframe(highlight_rows(table, styles), hide_index=True, width="stretch",
-                     column_config={"Field": st.column_config.TextColumn(width="small"),
-                                    "Value": st.column_config.TextColumn(width="medium"),
+                     column_config={"Field": st.column_config.TextColumn(width=120),
+                                    "Value": st.column_config.TextColumn(width=190),
                                     "Result": st.column_config.TextColumn(width="large")})
-        st.caption("* required · red: the record would be rejected for this field · amber: no value")
+        st.caption("\\* required · red: the record would be rejected for this field · amber: no value")
         if preview.ok:
             st.success(f"Valid {target}: ingest would store it as shown below.")
         else:
-            lines = [f"**{r['field']}**: {r['message']}" for r in preview.reasons]
+            broken = {issue.field for issue in preview.compile_issues}
+            lines = [f"**{r['field']}**: {r['message']}" for r in preview.reasons if r["field"] not in broken]
             lines += [f"**{issue.field}**: does not compile" for issue in preview.compile_issues]
             st.error(f"This record would be rejected:\n\n" + "\n".join(f"- {line}" for line in lines))
         st.json(preview.mapped, expanded=True)
@@ -272,14 +272,18 @@ def _backtest_result(result: BacktestResult) -> None:
     passing, failing, changing = st.tabs([f"Pass ({result.passed:,})", f"Fail ({result.failed:,})",
                                          f"Changed ({result.changed:,})"])
     with passing:
-        for example in result.examples["pass"]:
-            st.markdown(f"`{example.origin}`")
-            st.json(example.mapped, expanded=False)
+        if result.examples["pass"]:
+            st.dataframe(pd.DataFrame([{"Payload": e.origin, **{k: json_text(v) for k, v in e.mapped.items()}}
+                                       for e in result.examples["pass"]]), hide_index=True, width="stretch")
+        else:
+            st.caption("None.")
     with failing:
-        for example in result.examples["fail"]:
-            st.markdown(f"`{example.origin}`: " + "; ".join(f"**{r['field']}**: {r['message']}" for r in example.reasons))
-            st.json(example.source, expanded=False)
-        if not result.examples["fail"]:
+        if result.examples["fail"]:
+            st.dataframe(pd.DataFrame([{"Payload": e.origin,
+                                        "Why": "; ".join(f"{r['field']}: {r['message']}" for r in e.reasons),
+                                        "Record": json_text(e.source)} for e in result.examples["fail"]]),
+                         hide_index=True, width="stretch")
+        else:
             st.caption("None.")
     with changing:
         for example in result.examples["changed"]:
