@@ -5,9 +5,12 @@ even by URL; every page also checks the session itself.
 """
 from __future__ import annotations
 
+import sqlalchemy as sa
 import streamlit as st
 
 from app import auth, sidebar
+from app.store import engine, store_label
+from pipelines.secrets import SecretKeyError
 
 st.set_page_config(page_title="Crossdock admin", page_icon=":material/hub:", layout="wide")
 
@@ -31,4 +34,12 @@ else:
     }
     page = st.navigation(pages)
     sidebar.render()
-    page.run()
+    # The two ways the whole app can be unusable get a plain answer instead of a generic error.
+    try:
+        engine()
+        page.run()
+    except sa.exc.OperationalError as exc:
+        st.error(f"The store `{store_label()}` cannot be reached: {exc.orig or exc}. Check CROSSDOCK_DATABASE_URL "
+                 "and that the database is running, then reload.")
+    except SecretKeyError as exc:
+        st.error(f"{exc}. Set CROSSDOCK_SECRET_KEY to the key the integrations were saved with.")

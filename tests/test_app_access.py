@@ -26,7 +26,7 @@ def test_right_password_opens_every_page_and_log_out_closes_them(app_store):
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert texts(at.title) == [title]
-    at = log_in(start())  # AppTest drops the main script's sidebar from switched pages: log out from the first
+    at = log_in(start())  # AppTest runs a switched page without app/main.py (no sidebar): log out from the first
     at.button(key="logout").click().run()
     assert texts(at.title) == ["Crossdock admin"]
 
@@ -48,3 +48,11 @@ def test_without_a_configured_password_one_is_generated_and_its_file_named(sqlit
     at = log_in(at, password_file.read_text().strip())
     assert texts(at.title) == ["Dashboard"]
     assert PASSWORD not in password_file.read_text()
+
+
+def test_an_unreachable_store_is_explained(app_store, monkeypatch):
+    monkeypatch.setenv("CROSSDOCK_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    at = log_in(start())
+    assert not at.exception
+    (message,) = texts(at.error)
+    assert message.startswith("The store `postgresql+psycopg://nobody@127.0.0.1:1/none` cannot be reached")
