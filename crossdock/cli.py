@@ -6,6 +6,9 @@ from pathlib import Path
 import typer
 
 from crossdock import integrations_cli
+from crossdock import pull_command
+from crossdock import inbox_cli
+from crossdock import callbacks_cli, orders_cli
 
 app = typer.Typer(
     name="crossdock",
@@ -14,6 +17,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(integrations_cli.app, name="integrations")
+app.command("pull")(pull_command.pull)
+inbox_cli.register(app)
+app.add_typer(orders_cli.app, name="orders")
+app.add_typer(callbacks_cli.app, name="callbacks")
 
 
 @app.command("map")

@@ -73,3 +73,19 @@ def postgres_schema() -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@contextmanager
+def mariadb_database() -> Iterator[str]:
+    """A MariaDB URL for a fresh database, dropped afterwards (tables keep the names a test wants)."""
+    base = require_mariadb()
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
+    try:
+        yield str(sa.make_url(base).set(database=name))
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE `{name}`")
+        admin.dispose()

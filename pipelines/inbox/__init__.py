@@ -7,7 +7,8 @@ A row's life (`status` column):
 - `dead`     processing failed as a whole (a poison payload); `error` says why; replay sets it pending;
 - `rejected` refused before acknowledgement (bad signature, inactive integration...), kept for
              diagnosis only, never processed.
-Modules: `intake` (the receiver's side), `processing` (claim, ingest, dead-letter, replay).
+Modules: `intake` (the receiver's side), `processing` (claim, ingest, dead-letter, replay),
+`reporting` (sync runs to report, backlog and dead-letter health).
 """
 from typing import Final
 

@@ -1,7 +1,9 @@
 """Batch upsert of orders, idempotent on (integration, external_id).
 
-One SELECT finds what exists (and its content hash), then one multi-row INSERT ... RETURNING for
-new orders and one executemany UPDATE for changed ones. Unchanged orders are not written at all.
+One SELECT finds what exists (and its content hash), then one executemany INSERT for new orders
+and one executemany UPDATE for changed ones (`pipelines.store.bulk`); unchanged orders are not written
+at all. New internal ids are read back in one query: ingest holds the integration's write lock, so
+this integration's rows above the previous highest id are exactly the ones just inserted.
 """
 from __future__ import annotations
 
@@ -11,12 +13,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipelines.ingest.hashing import content_hash, normalise
+from pipelines.clock import as_utc
+from pipelines.ingest.hashing import content_hash
 from pipelines.ingest.result import RecordResult
+from pipelines.store.bulk import executemany
 from pipelines.store.schema import orders
 from pipelines.targets import FIELDS
 
 ORDER_COLUMNS = FIELDS["order"]
+# Bind names must differ from column names in an executemany UPDATE.
+_UPDATE_BINDS = {c: f"v_{c}" for c in (*ORDER_COLUMNS, "content_hash", "source_record", "updated_at")}
 _CHUNK = 5_000  # bound parameters per IN (...): under SQLite's 32,766 and PostgreSQL's 65,535
 
 
@@ -40,42 +46,51 @@ def upsert_orders(
     batch: list[tuple[int, dict[str, Any], dict[str, Any] | None]],
     now: datetime,
 ) -> list[RecordResult]:
-    """Upsert (index, clean order, source record) triples whose external ids are unique in the batch."""
+    """Upsert (index, clean order, source record) triples whose external ids are unique in the batch.
+
+    Clean orders are as `prepare` returns them: validated, with no None values."""
     known = existing(conn, integration_id, [order["external_id"] for _, order, _ in batch])
     results: list[RecordResult] = []
     inserts: list[dict[str, Any]] = []
     insert_results: list[RecordResult] = []
     updates: list[dict[str, Any]] = []
+    empty_row = dict.fromkeys(ORDER_COLUMNS)
     for index, order, source in batch:
-        clean = normalise(order)
-        digest = content_hash(clean)
+        if "scheduled_time" in order:  # the one datetime of an order: stored and hashed in UTC
+            order = {**order, "scheduled_time": as_utc(order["scheduled_time"])}
+        digest = content_hash(order)
         external_id = order["external_id"]
-        row = {column: clean.get(column) for column in ORDER_COLUMNS}
         current = known.get(external_id)
         if current is None:
-            inserts.append(
-                {**row, "integration_id": integration_id, "status": "pending", "content_hash": digest,
-                 "source_record": source, "created_at": now, "updated_at": now}
-            )
+            row = empty_row.copy()
+            row.update(order)
+            row.update(integration_id=integration_id, status="pending", content_hash=digest, source_record=source,
+                       created_at=now, updated_at=now)
+            inserts.append(row)
             result = RecordResult(index=index, status="created", external_id=external_id)
             insert_results.append(result)
         elif current[1] != digest:
-            values = {**row, "content_hash": digest, "source_record": source, "updated_at": now}
-            updates.append({"b_id": current[0], **{f"v_{k}": v for k, v in values.items()}})
+            row = empty_row.copy()
+            row.update(order)
+            row.update(content_hash=digest, source_record=source, updated_at=now)
+            updates.append({"b_id": current[0], **{_UPDATE_BINDS[k]: v for k, v in row.items()}})
             result = RecordResult(index=index, status="updated", external_id=external_id, internal_id=current[0])
         else:
             result = RecordResult(index=index, status="unchanged", external_id=external_id, internal_id=current[0])
         results.append(result)
     if inserts:
-        # Matched back by external id (unique in the batch), so the database may return rows in any
-        # order: that lets SQLite batch many rows per statement instead of one.
-        returned = dict(
-            conn.execute(orders.insert().returning(orders.c.external_id, orders.c.id), inserts).tuples().all()
+        highest_before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(orders.c.id), 0))).scalar_one()
+        executemany(conn, orders.insert().inline(), inserts)
+        assigned = dict(
+            conn.execute(
+                sa.select(orders.c.external_id, orders.c.id).where(
+                    orders.c.integration_id == integration_id, orders.c.id > highest_before
+                )
+            ).tuples().all()
         )
         for result in insert_results:
-            result.internal_id = returned[result.external_id]
+            result.internal_id = assigned[result.external_id]
     if updates:
-        # Bind names must differ from column names in an executemany UPDATE.
-        columns = {c: sa.bindparam(f"v_{c}") for c in (*ORDER_COLUMNS, "content_hash", "source_record", "updated_at")}
-        conn.execute(orders.update().where(orders.c.id == sa.bindparam("b_id")).values(**columns), updates)
+        columns = {column: sa.bindparam(bind) for column, bind in _UPDATE_BINDS.items()}
+        executemany(conn, orders.update().where(orders.c.id == sa.bindparam("b_id")).values(**columns), updates)
     return results

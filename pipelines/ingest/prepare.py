@@ -14,7 +14,7 @@ from pipelines.targets import MISSING, validate_many
 Reason = dict[str, str]  # {"field": ..., "message": ...}
 
 
-@dataclass
+@dataclass(slots=True)
 class PreparedRecord:
     """One source record's verdict: mapped values (JSON-native, as previewed), the validated record
     ready to upsert (None when invalid), and every reason it cannot land."""

@@ -7,7 +7,7 @@ from typing import Any, Literal
 RecordStatus = Literal["created", "updated", "unchanged", "error"]
 
 
-@dataclass
+@dataclass(slots=True)
 class RecordResult:
     index: int
     status: RecordStatus
@@ -24,7 +24,7 @@ class RecordResult:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class SyncResult:
     integration: str
     source_kind: str

@@ -1,7 +1,19 @@
-"""How a db integration queries the client's database directly."""
+"""How a db integration queries the client's database directly (the Logitrack plan's option 3).
+
+The URL may reference environment variables (`${CLIENT_DB_HOST}`), as the plan's on-premise
+`docker-compose.override.yml` does; the password is either stored encrypted (`password`) or read from
+an environment variable (`password_env`), never written into the URL.
+"""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# What SQLAlchemy's text() takes for a bind parameter (also inside quotes, unless written \:).
+BIND_PARAMETER = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class DbSettings(BaseModel):
@@ -9,7 +21,52 @@ class DbSettings(BaseModel):
 
     url: str | None = Field(None, description="SQLAlchemy URL without the password; ${ENV_VAR} references allowed")
     password: SecretStr | None = Field(None, description="database password, stored encrypted")
-    query: str | None = Field(None, description="SELECT producing records; bound parameters only")
-    watermark_column: str | None = None
-    chunk_size: int = Field(1_000, ge=1, le=100_000)
-    write_back: str | None = Field(None, description="statement run for rows that landed, e.g. UPDATE ... WHERE id IN :ids")
+    password_env: str | None = Field(None, pattern=IDENTIFIER, description="environment variable holding the password")
+    query: str | None = Field(None, description="SELECT producing records, e.g. the plan's query; no bind parameters")
+    watermark_column: str | None = Field(
+        None, pattern=IDENTIFIER, description="result column that only grows (updated_at); polls resume after its last value"
+    )
+    watermark_start: str | None = Field(None, description="watermark for the very first poll (none = everything)")
+    chunk_size: int = Field(5_000, ge=1, le=100_000, description="rows fetched, ingested and written back at a time")
+    write_back: str | None = Field(
+        None, description="statement run for rows that landed, e.g. UPDATE orders SET logitrack_synced = TRUE WHERE order_id IN :ids"
+    )
+    key_column: str = Field(
+        "external_id", pattern=IDENTIFIER, description="result column whose values fill :ids in write_back"
+    )
+    timeout_seconds: int = Field(30, ge=1, le=3_600, description="connect timeout")
+
+    @field_validator("url")
+    @classmethod
+    def _no_literal_password(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        # user:password@host — a password in the URL would be stored in clear text.
+        credentials = re.match(r"^[^:/]+://([^@/]*)@", value)
+        if credentials and ":" in credentials.group(1) and not ENV_REFERENCE.search(credentials.group(1).split(":", 1)[1]):
+            raise ValueError("put the password in db.password (stored encrypted) or db.password_env, not in the URL")
+        return value
+
+    @field_validator("query", "write_back")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return value.strip().rstrip(";").strip() or None if value else None
+
+    @field_validator("query")
+    @classmethod
+    def _no_bind_parameters(cls, value: str | None) -> str | None:
+        found = BIND_PARAMETER.findall(value or "")
+        if found:
+            raise ValueError(
+                f"the query must not use bind parameters (:{found[0]}): Crossdock binds the watermark itself; "
+                "write a literal colon as \\:"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DbSettings":
+        if self.write_back and ":ids" not in self.write_back:
+            raise ValueError("write_back must use :ids for the keys of the rows that landed (… WHERE order_id IN :ids)")
+        if self.password is not None and self.password_env:
+            raise ValueError("set db.password or db.password_env, not both")
+        return self

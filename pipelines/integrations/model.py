@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from standardwebhooks import Webhook
 
 from pipelines.integrations.api_settings import ApiSettings
 from pipelines.integrations.callback_settings import CallbackSettings
@@ -56,6 +57,17 @@ class Integration(BaseModel):
         if value and info.field_name == "callback_url" and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value or None
+
+    @field_validator("callback_secret")
+    @classmethod
+    def _standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Receivers verify with Standard Webhooks libraries, which base64-decode the part after `whsec_`.
+        if value is not None:
+            try:
+                Webhook(value.get_secret_value())
+            except Exception:
+                raise ValueError("must be a Standard Webhooks secret: whsec_ followed by base64") from None
+        return value
 
     @field_validator("callback_events")
     @classmethod

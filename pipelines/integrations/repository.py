@@ -1,6 +1,7 @@
 """Integrations in the store: create, read, update, delete, and the history of their mappings."""
 from __future__ import annotations
 
+import base64
 import secrets as _random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,7 +48,9 @@ def check_mapping(field_mapping: dict[str, Any], target: str) -> None:
 def _prepare(config: Integration) -> Integration:
     """Fill what the store generates: the callback signing secret when callbacks are configured."""
     if config.callback_url and config.callback_secret is None:
-        config = config.model_copy(update={"callback_secret": SecretStr("whsec_" + _random.token_urlsafe(24))})
+        # Standard Webhooks secrets are `whsec_` + base64 of the key bytes (not url-safe base64).
+        key = base64.b64encode(_random.token_bytes(24)).decode()
+        config = config.model_copy(update={"callback_secret": SecretStr("whsec_" + key)})
     return config
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import jmespath
 from jmespath import exceptions as jp_errors
 
+from pipelines.mapping.codegen import generate
 from pipelines.mapping.compiler import Getter, compile_node, function_calls
 from pipelines.mapping.functions import FUNCTION_ERRORS, OPTIONS, check_arity
 
@@ -44,7 +45,7 @@ class MappingError(ValueError):
         super().__init__("; ".join(f"{issue.field}: {issue.message}" for issue in issues))
 
 
-@dataclass
+@dataclass(slots=True)
 class MappedRecord:
     """One source record after mapping: every target field's value, and the fields that failed."""
 
@@ -106,12 +107,14 @@ def _check_functions(target_field: str, tree: dict, expression: str) -> MappingI
 class CompiledMapping:
     """A field mapping ready to run. Build with `compile_mapping`; apply to one record or a batch."""
 
-    def __init__(self, field_mapping: Mapping[str, Any], getters: list[tuple[str, Getter]]):
+    def __init__(self, field_mapping: Mapping[str, Any], fields: list[tuple[str, dict, Getter]]):
         self.field_mapping = dict(field_mapping)
-        self.fields = tuple(name for name, _ in getters)
-        self._getters = getters
+        self.fields = tuple(name for name, _, _ in fields)
+        self._getters = [(name, getter) for name, _, getter in fields]
+        self.apply = generate(fields, MappedRecord, _RUNTIME_ERRORS, _runtime_message, self._apply_each)
 
-    def apply(self, record: Any) -> MappedRecord:
+    def _apply_each(self, record: Any) -> MappedRecord:
+        """Field by field through the closures: the general path the generated function falls back on."""
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for name, getter in self._getters:
@@ -123,7 +126,8 @@ class CompiledMapping:
         return MappedRecord(values, errors)
 
     def apply_many(self, records: Iterable[Any]) -> list[MappedRecord]:
-        return [self.apply(record) for record in records]
+        apply = self.apply
+        return [apply(record) for record in records]
 
 
 def _runtime_message(exc: Exception) -> str:
@@ -144,7 +148,7 @@ def compile_mapping(field_mapping: Mapping[str, Any], target_fields: Iterable[st
         raise MappingError([MappingIssue("field_mapping", "expected an object of target field -> expression")])
     allowed = None if target_fields is None else tuple(target_fields)
     issues: list[MappingIssue] = []
-    getters: list[tuple[str, Getter]] = []
+    fields: list[tuple[str, dict, Getter]] = []
     for target_field, expression in field_mapping.items():
         if allowed is not None and target_field not in allowed:
             issues.append(MappingIssue(target_field, f"not a field of this target (fields: {', '.join(allowed)})"))
@@ -155,10 +159,10 @@ def compile_mapping(field_mapping: Mapping[str, Any], target_fields: Iterable[st
         if issue is not None:
             issues.append(issue)
             continue
-        getters.append((target_field, compile_node(tree)))
+        fields.append((target_field, tree, compile_node(tree)))
     if issues:
         raise MappingError(issues)
-    return CompiledMapping(field_mapping, getters)
+    return CompiledMapping(field_mapping, fields)
 
 
 class InterpretedMapping:

@@ -211,8 +211,14 @@ callback_outbox = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("delivered_at", Timestamp, nullable=True),
+    # Who re-queued a dead or disabled callback by hand, and how often; `attempts` restarts at 0 then.
+    sa.Column("replay_count", sa.Integer, nullable=False, default=0),
+    sa.Column("replayed_at", Timestamp, nullable=True),
+    sa.Column("replayed_by", sa.String(255), nullable=True),
     sa.Index("ix_callback_outbox_status_next", "status", "next_attempt_at"),
-    sa.Index("ix_callback_outbox_order", "order_id", "id"),
+    # Serves "the order's earlier pending rows" (per-order ordering) and the order's rows by status.
+    sa.Index("ix_callback_outbox_order", "order_id", "status", "id"),
+    sa.Index("ix_callback_outbox_integration_status", "integration_id", "status"),
 )
 
 callback_attempts = sa.Table(

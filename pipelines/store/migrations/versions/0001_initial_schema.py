@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 21:37:43.597591
+Create Date: 2026-11-24 22:16:14.699259
 """
 from alembic import op
 import sqlalchemy as sa
@@ -147,13 +147,17 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('replay_count', sa.Integer(), nullable=False),
+    sa.Column('replayed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('replayed_by', sa.String(length=255), nullable=True),
     sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], name=op.f('fk_callback_outbox_integration_id_integrations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_callback_outbox_order_id_orders'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_callback_outbox')),
     sa.UniqueConstraint('webhook_id', name=op.f('uq_callback_outbox_webhook_id'))
     )
     with op.batch_alter_table('callback_outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_callback_outbox_order', ['order_id', 'id'], unique=False)
+        batch_op.create_index('ix_callback_outbox_integration_status', ['integration_id', 'status'], unique=False)
+        batch_op.create_index('ix_callback_outbox_order', ['order_id', 'status', 'id'], unique=False)
         batch_op.create_index('ix_callback_outbox_status_next', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('order_status_history',
@@ -257,6 +261,7 @@ def downgrade() -> None:
     with op.batch_alter_table('callback_outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_callback_outbox_status_next')
         batch_op.drop_index('ix_callback_outbox_order')
+        batch_op.drop_index('ix_callback_outbox_integration_status')
 
     op.drop_table('callback_outbox')
     with op.batch_alter_table('sync_runs', schema=None) as batch_op:

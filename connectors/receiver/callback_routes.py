@@ -1,0 +1,142 @@
+"""Admin API for order status and callbacks (bearer `CROSSDOCK_ADMIN_TOKEN` on every route).
+
+- `POST /orders/{internal_id}/status`: move an order (404 unknown order, 409 illegal move with the
+  reason, 422 invalid body); its callback is queued in the same transaction.
+- `GET /orders/{internal_id}/callbacks`: the order's callbacks, each with every attempt.
+- `POST /callbacks/{id}/replay`: re-queue one dead or disabled callback (404, 409 when not replayable).
+- `POST /integrations/{name}/callbacks/replay?since=`: re-queue an integration's dead letters.
+- `POST /integrations/{name}/callbacks/resume`: lift a 410 stop and re-queue what it stopped.
+
+The app that mounts this router may override `store_engine` (FastAPI dependency overrides).
+Handlers are plain `def`: the store is synchronous, so FastAPI runs them in its thread pool.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from connectors.receiver.admin_auth import require_admin
+from pipelines.callbacks import (
+    CallbackNotFound,
+    ReplayRejected,
+    order_callbacks,
+    replay_callback,
+    replay_dead_callbacks,
+    resume_callbacks,
+)
+from pipelines.integrations import IntegrationNotFound
+from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
+from pipelines.orders.status import DeliveryProof, change_status
+from pipelines.store import connect
+
+router = APIRouter(tags=["orders and callbacks"], dependencies=[Depends(require_admin)])
+
+
+def store_engine() -> sa.Engine:
+    return connect()
+
+
+class StatusChangeBody(BaseModel):
+    """A status change as the admin API takes it. What each status carries is checked here (422);
+    whether the move is allowed from the order's current status is checked by the store (409)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["assigned", "in_route", "delivered", "cancelled"]
+    eta: datetime | None = Field(None, description="in_route: estimated arrival (ISO 8601; naive = UTC)")
+    delivered_at: datetime | None = Field(None, description="delivered: when (default: now)")
+    delivery_proof: DeliveryProof | None = Field(None, description="delivered: signature_url and/or photo_url")
+
+    @model_validator(mode="after")
+    def _carries_what_its_status_needs(self) -> "StatusChangeBody":
+        if self.status == "in_route" and self.eta is None:
+            raise ValueError("in_route needs an eta")
+        if self.status != "in_route" and self.eta is not None:
+            raise ValueError(f"eta goes with in_route, not {self.status}")
+        if self.status == "delivered":
+            proof = self.delivery_proof
+            if proof is None or not (proof.signature_url or proof.photo_url):
+                raise ValueError("delivered needs a delivery_proof with signature_url and/or photo_url")
+        elif self.delivered_at is not None or self.delivery_proof is not None:
+            raise ValueError(f"delivered_at and delivery_proof go with delivered, not {self.status}")
+        return self
+
+
+@router.post("/orders/{internal_id}/status", summary="Change an order's status")
+def post_status(
+    internal_id: int, body: StatusChangeBody, actor: str = Depends(require_admin), engine: sa.Engine = Depends(store_engine)
+) -> dict[str, Any]:
+    try:
+        change = change_status(
+            engine, internal_id, body.status, actor=actor, eta=body.eta, delivered_at=body.delivered_at,
+            proof=body.delivery_proof.model_dump() if body.delivery_proof else None,
+        )
+    except OrderNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    except StatusChangeRejected as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    callback = None
+    if change.outbox_id is not None:
+        callback = {"id": change.outbox_id, "webhook_id": change.webhook_id, "status": change.callback_status}
+    return {
+        "internal_id": change.internal_id,
+        "external_id": change.external_id,
+        "from_status": change.from_status,
+        "status": change.to_status,
+        "changed_at": change.changed_at,
+        "actor": change.actor,
+        "eta": change.eta,
+        "delivered_at": change.delivered_at,
+        "delivery_proof": change.delivery_proof,
+        "callback": callback,
+    }
+
+
+@router.get("/orders/{internal_id}/callbacks", summary="An order's callbacks with every attempt")
+def get_order_callbacks(internal_id: int, engine: sa.Engine = Depends(store_engine)) -> dict[str, Any]:
+    try:
+        callbacks = order_callbacks(engine, internal_id)
+    except OrderNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    return {"internal_id": internal_id, "callbacks": callbacks}
+
+
+@router.post("/callbacks/{callback_id}/replay", summary="Re-queue one dead or disabled callback")
+def post_replay(
+    callback_id: int, actor: str = Depends(require_admin), engine: sa.Engine = Depends(store_engine)
+) -> dict[str, Any]:
+    try:
+        return replay_callback(engine, callback_id, actor=actor)
+    except CallbackNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    except ReplayRejected as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+
+
+@router.post("/integrations/{name}/callbacks/replay", summary="Re-queue an integration's dead letters")
+def post_replay_dead(
+    name: str,
+    since: datetime | None = Query(None, description="only callbacks queued at or after this time (ISO 8601)"),
+    actor: str = Depends(require_admin),
+    engine: sa.Engine = Depends(store_engine),
+) -> dict[str, Any]:
+    try:
+        count = replay_dead_callbacks(engine, name, since, actor=actor)
+    except IntegrationNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    except ReplayRejected as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+    return {"integration": name, "replayed": count, "since": since}
+
+
+@router.post("/integrations/{name}/callbacks/resume", summary="Lift a 410 stop and re-queue what it stopped")
+def post_resume(name: str, actor: str = Depends(require_admin), engine: sa.Engine = Depends(store_engine)) -> dict[str, Any]:
+    try:
+        count = resume_callbacks(engine, name, actor=actor)
+    except IntegrationNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    return {"integration": name, "requeued": count}

@@ -1,0 +1,126 @@
+"""`crossdock replay` and `crossdock inbox list`: operators' hands on the inbox.
+
+Exit status: 0 done (also when nothing matched), 1 the row or integration does not exist or the row
+is in no replayable state, 2 unusable options.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import typer
+
+from crossdock.integrations_cli import fail
+from pipelines.inbox import DEAD, DONE, PENDING, REJECTED
+from pipelines.inbox.processing import InboxEntry, InboxRowNotFound, NotReplayable, list_entries, replay
+from pipelines.integrations import IntegrationNotFound, get_integration
+from pipelines.store import connect
+
+STATUSES = (PENDING, DONE, DEAD, REJECTED)
+
+app = typer.Typer(help="Look into the webhook inbox (what clients pushed, and what became of it).", no_args_is_help=True)
+
+
+def register(root: typer.Typer) -> None:
+    """Add `inbox ...` and `replay` to the main CLI."""
+    root.add_typer(app, name="inbox")
+    root.command("replay")(replay_command)
+
+
+def _integration_id(name: str | None) -> int | None:
+    if name is None:
+        return None
+    try:
+        return get_integration(connect(), name).id
+    except IntegrationNotFound as exc:
+        fail(str(exc))
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--since {value!r} is not an ISO 8601 date or time (e.g. 2025-09-13 or 2025-09-13T14:30:00Z)", 2)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)  # naive means UTC
+
+
+def _one_line(text: str | None, width: int = 70) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _note(entry: InboxEntry) -> str:
+    if entry.status == DONE:
+        return f"{entry.record_errors} record error(s)" if entry.record_errors else ""
+    return _one_line(entry.error)
+
+
+def _table(entries: list[InboxEntry]) -> None:
+    typer.echo(f"{'ID':>7}  {'INTEGRATION':<20} {'STATUS':<8} {'RECEIVED (UTC)':<19} {'TRIES':>5} {'RUN':>6}  NOTE")
+    for e in entries:
+        typer.echo(
+            f"{e.id:>7}  {e.integration:<20} {e.status:<8} {e.received_at:%Y-%m-%d %H:%M:%S} {e.attempts:>5} "
+            f"{e.sync_run_id if e.sync_run_id is not None else '-':>6}  {_note(e)}"
+        )
+
+
+def _as_json(entry: InboxEntry) -> dict:
+    return {
+        "id": entry.id, "integration": entry.integration, "status": entry.status,
+        "received_at": entry.received_at.isoformat(), "attempts": entry.attempts, "error": entry.error,
+        "sync_run_id": entry.sync_run_id, "record_errors": entry.record_errors, "delivery_id": entry.delivery_id,
+    }
+
+
+@app.command("list")
+def list_command(
+    status: str = typer.Option(None, "--status", help=f"only rows in this state: {', '.join(STATUSES)}"),
+    integration: str = typer.Option(None, "--integration", "-i", help="only this integration's rows"),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="newest rows shown"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+) -> None:
+    """List the newest inbox rows: state, attempts, sync run, and why a row died."""
+    if status is not None and status not in STATUSES:
+        fail(f"--status must be one of {', '.join(STATUSES)}, not {status!r}", 2)
+    entries = list_entries(connect(), status=status, integration_id=_integration_id(integration), limit=limit)
+    if as_json:
+        typer.echo(json.dumps([_as_json(e) for e in entries], ensure_ascii=False, indent=2))
+    elif not entries:
+        typer.echo("the inbox has no such rows")
+    else:
+        _table(entries)
+
+
+def replay_command(
+    inbox_id: int = typer.Option(None, "--id", help="replay this inbox row"),
+    integration: str = typer.Option(None, "--integration", "-i", help="replay this integration's dead rows"),
+    since: str = typer.Option(None, "--since", help="with --integration: only rows received at or after this ISO time"),
+    with_record_errors: bool = typer.Option(
+        False, "--with-record-errors", help="also re-ingest done rows whose sync run had record errors"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list what would be replayed, change nothing"),
+) -> None:
+    """Send dead-lettered inbox rows (and, if asked, rows with record errors) back for processing.
+
+    Re-ingesting is idempotent: records that already landed come back as unchanged."""
+    if (inbox_id is None) == (integration is None):
+        fail("give either --id N or --integration NAME", 2)
+    if since is not None and integration is None:
+        fail("--since only applies with --integration", 2)
+    try:
+        entries = replay(
+            connect(), inbox_id=inbox_id, integration_id=_integration_id(integration), since=_since(since),
+            include_record_errors=with_record_errors, dry_run=dry_run,
+        )
+    except (InboxRowNotFound, NotReplayable) as exc:
+        fail(str(exc))
+    if not entries:
+        kinds = "dead or record-error rows" if with_record_errors else "dead rows"
+        typer.echo(f"nothing to replay: {integration} has no {kinds}" + (f" since {since}" if since else ""))
+        return
+    typer.echo(f"{'would replay' if dry_run else 'replayed'} {len(entries)} inbox row(s):")
+    _table(entries)
+    if not dry_run:
+        typer.echo("they are pending again; the inbox sensor hands them to the next processing run")

@@ -1,0 +1,151 @@
+"""Reading the outbox for people: lists by integration and status, an order's callbacks with every
+attempt, and a per-integration health summary (the Dagster check, the CLI and the admin app use it)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipelines.clock import as_utc
+from pipelines.integrations import get_integration
+from pipelines.orders.errors import OrderNotFound
+from pipelines.store.binds import Bind, connection
+from pipelines.store.schema import callback_attempts, callback_outbox, integrations, orders
+
+CALLBACK_STATUSES = ("pending", "delivered", "dead", "disabled")
+_TIMES = ("next_attempt_at", "created_at", "delivered_at", "replayed_at", "attempted_at")
+_CHUNK = 5_000
+
+
+def _clean(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    for key in _TIMES:
+        if key in out:
+            out[key] = as_utc(out[key])
+    return out
+
+
+def _listing() -> sa.Select:
+    row = callback_outbox
+    return (
+        sa.select(
+            row.c.id, integrations.c.name.label("integration"), row.c.order_id.label("internal_id"),
+            orders.c.external_id, row.c.event, row.c.status, row.c.attempts, row.c.next_attempt_at,
+            row.c.last_status_code, row.c.last_error, row.c.webhook_id, row.c.created_at, row.c.delivered_at,
+            row.c.replay_count, row.c.replayed_at, row.c.replayed_by, row.c.payload,
+        )
+        .join(integrations, integrations.c.id == row.c.integration_id)
+        .join(orders, orders.c.id == row.c.order_id)
+    )
+
+
+def list_callbacks(
+    bind: Bind,
+    *,
+    integration: str | None = None,
+    status: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Newest callbacks first, optionally of one integration (by name) and/or in one status.
+    Raises IntegrationNotFound for an unknown name, ValueError for an unknown status."""
+    if status is not None and status not in CALLBACK_STATUSES:
+        raise ValueError(f"unknown callback status {status!r}; use one of {', '.join(CALLBACK_STATUSES)}")
+    query = _listing().order_by(callback_outbox.c.id.desc()).limit(limit)
+    with connection(bind) as conn:
+        if integration is not None:
+            query = query.where(callback_outbox.c.integration_id == get_integration(conn, integration).id)
+        if status is not None:
+            query = query.where(callback_outbox.c.status == status)
+        return [_clean(r) for r in conn.execute(query).mappings()]
+
+
+def get_callback(bind: Bind, outbox_id: int) -> dict[str, Any] | None:
+    with connection(bind) as conn:
+        row = conn.execute(_listing().where(callback_outbox.c.id == outbox_id)).mappings().first()
+    return None if row is None else _clean(row)
+
+
+def attempts_for(bind: Bind, outbox_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """{outbox id: its attempts, oldest first}."""
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    ids = list(outbox_ids)
+    with connection(bind) as conn:
+        for start in range(0, len(ids), _CHUNK):
+            rows = conn.execute(
+                sa.select(callback_attempts)
+                .where(callback_attempts.c.outbox_id.in_(ids[start : start + _CHUNK]))
+                .order_by(callback_attempts.c.id)
+            ).mappings()
+            for row in rows:
+                found[row["outbox_id"]].append(_clean(row))
+    return dict(found)
+
+
+def order_callbacks(bind: Bind, internal_id: int) -> list[dict[str, Any]]:
+    """The order's callbacks in the order they were queued, each with `attempt_log`."""
+    with connection(bind) as conn:
+        if conn.execute(sa.select(orders.c.id).where(orders.c.id == internal_id)).first() is None:
+            raise OrderNotFound(f"no order with internal id {internal_id}")
+        rows = [
+            _clean(r)
+            for r in conn.execute(
+                _listing().where(callback_outbox.c.order_id == internal_id).order_by(callback_outbox.c.id)
+            ).mappings()
+        ]
+        log = attempts_for(conn, [r["id"] for r in rows])
+    return [{**r, "attempt_log": log.get(r["id"], [])} for r in rows]
+
+
+def callback_summary(bind: Bind) -> list[dict[str, Any]]:
+    """Per integration with callbacks configured or queued: counts by status, why callbacks are
+    stopped (410), and the latest attempt. `failing` = that attempt did not get a 2xx in time."""
+    row = callback_outbox
+    with connection(bind) as conn:
+        counts: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CALLBACK_STATUSES, 0))
+        for integration_id, status, count in conn.execute(
+            sa.select(row.c.integration_id, row.c.status, sa.func.count()).group_by(row.c.integration_id, row.c.status)
+        ):
+            counts[integration_id][status] = count
+        latest_ids = (
+            sa.select(sa.func.max(callback_attempts.c.id).label("id"))
+            .join(row, row.c.id == callback_attempts.c.outbox_id)
+            .group_by(row.c.integration_id)
+            .subquery()
+        )
+        latest = {
+            r["integration_id"]: r
+            for r in conn.execute(
+                sa.select(
+                    row.c.integration_id, callback_attempts.c.attempted_at, callback_attempts.c.status_code,
+                    callback_attempts.c.error,
+                )
+                .join(row, row.c.id == callback_attempts.c.outbox_id)
+                .where(callback_attempts.c.id.in_(sa.select(latest_ids.c.id)))
+            ).mappings()
+        }
+        configured = conn.execute(
+            sa.select(integrations.c.id, integrations.c.name, integrations.c.config, integrations.c.callbacks_disabled_reason)
+            .order_by(integrations.c.name)
+        ).mappings().all()
+    summary = []
+    for integration in configured:
+        url = (integration["config"] or {}).get("callback_url")
+        if not url and integration["id"] not in counts:
+            continue
+        last = latest.get(integration["id"])
+        last_ok = None if last is None else (last["error"] is None and 200 <= (last["status_code"] or 0) < 300)
+        summary.append(
+            {
+                "integration": integration["name"],
+                "callback_url": url,
+                "disabled_reason": integration["callbacks_disabled_reason"],
+                "counts": dict(counts[integration["id"]]),
+                "last_attempt_at": as_utc(last["attempted_at"]) if last else None,
+                "last_status_code": last["status_code"] if last else None,
+                "last_error": last["error"] if last else None,
+                "failing": last_ok is False,
+            }
+        )
+    return summary

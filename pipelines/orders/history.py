@@ -1,0 +1,45 @@
+"""Reading an order back: the order itself and the history of its status changes."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipelines.clock import as_utc
+from pipelines.orders.errors import OrderNotFound
+from pipelines.store.binds import Bind, connection
+from pipelines.store.schema import integrations, order_status_history, orders
+
+_ORDER_COLUMNS = (
+    orders.c.id, orders.c.external_id, orders.c.client_name, orders.c.address, orders.c.status, orders.c.eta,
+    orders.c.delivered_at, orders.c.delivery_proof, orders.c.created_at, orders.c.updated_at,
+)
+
+
+def get_order(bind: Bind, internal_id: int) -> dict[str, Any]:
+    """The order with its integration's name (`internal_id` = `id`); OrderNotFound when there is none."""
+    query = (
+        sa.select(*_ORDER_COLUMNS, integrations.c.name.label("integration"))
+        .join(integrations, integrations.c.id == orders.c.integration_id)
+        .where(orders.c.id == internal_id)
+    )
+    with connection(bind) as conn:
+        row = conn.execute(query).mappings().first()
+    if row is None:
+        raise OrderNotFound(f"no order with internal id {internal_id}")
+    order = dict(row)
+    for key in ("eta", "delivered_at", "created_at", "updated_at"):
+        order[key] = as_utc(order[key])
+    return order
+
+
+def status_history(bind: Bind, internal_id: int) -> list[dict[str, Any]]:
+    """Every status change of the order, oldest first, with who made it and what it carried."""
+    query = (
+        sa.select(order_status_history)
+        .where(order_status_history.c.order_id == internal_id)
+        .order_by(order_status_history.c.id)
+    )
+    with connection(bind) as conn:
+        rows = conn.execute(query).mappings().all()
+    return [{**row, "changed_at": as_utc(row["changed_at"])} for row in rows]
