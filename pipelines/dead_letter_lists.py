@@ -10,9 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipelines.callbacks.queries import attempts_for, get_callback
 from pipelines.clock import as_utc
 from pipelines.secrets import mask
-from pipelines.store.schema import callback_attempts, callback_outbox, inbox, integrations, orders, record_errors
+from pipelines.store.schema import callback_outbox, inbox, integrations, orders, record_errors
 
 LIST_LIMIT = 500
 CALLBACK_DEAD_STATUSES = ("dead", "disabled")
@@ -127,26 +128,11 @@ def callback_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: 
 
 
 def callback_letter(bind: sa.Engine, outbox_id: int) -> dict[str, Any] | None:
-    """One callback in full: its payload and every delivery attempt."""
-    with bind.connect() as conn:
-        row = conn.execute(
-            sa.select(callback_outbox, integrations.c.name.label("integration"))
-            .join(integrations, integrations.c.id == callback_outbox.c.integration_id)
-            .where(callback_outbox.c.id == outbox_id)
-        ).mappings().first()
-        if row is None:
-            return None
-        attempts = [
-            {**dict(a), "attempted_at": as_utc(a["attempted_at"])}
-            for a in conn.execute(
-                sa.select(callback_attempts)
-                .where(callback_attempts.c.outbox_id == outbox_id)
-                .order_by(callback_attempts.c.attempted_at, callback_attempts.c.id)
-            ).mappings()
-        ]
-    out = dict(row)
-    out.update(created_at=as_utc(row["created_at"]), attempt_log=attempts)
-    return out
+    """One callback in full: its payload and every delivery attempt (the outbox's own queries)."""
+    letter = get_callback(bind, outbox_id)
+    if letter is None:
+        return None
+    return {**letter, "attempt_log": attempts_for(bind, [outbox_id]).get(outbox_id, [])}
 
 
 def rejected_records(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[dict[str, Any]]:

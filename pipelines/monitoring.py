@@ -14,12 +14,15 @@ from typing import Literal
 import sqlalchemy as sa
 
 from pipelines.clock import as_utc, utcnow
-from pipelines.store.schema import callback_outbox, inbox, integrations, sync_runs
+from pipelines.inbox import reporting as inbox_reporting
+from pipelines.inbox.reporting import BACKLOG_MAX_AGE_SECONDS
+from pipelines.store.schema import callback_outbox, integrations, sync_runs
 
 Status = Literal["active", "error", "disabled"]
 
-# A pending inbox row older than this means the processor is not keeping up (or not running).
-BACKLOG_ALERT_AFTER = timedelta(minutes=5)
+# A pending inbox row older than this means the processor is not keeping up (or not running): the
+# same threshold as the inbox's Dagster check, so the dashboard and Dagster agree.
+BACKLOG_ALERT_AFTER = timedelta(seconds=BACKLOG_MAX_AGE_SECONDS)
 # A polled integration is stale after this many missed intervals (plus a minute of slack).
 STALE_AFTER_INTERVALS = 3
 
@@ -201,7 +204,7 @@ def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[Int
         rows = conn.execute(sa.select(integrations).order_by(sa.func.lower(integrations.c.name))).all()
         latest = _latest_runs(conn)
         latest_bad = _latest_runs(conn, sa.or_(sync_runs.c.status == "failed", sync_runs.c.errors > 0))
-        inbox_counts = _grouped_counts(conn, inbox, ("dead", "pending"))
+        inbox_dead = {entry.integration: entry.dead for entry in inbox_reporting.backlog(conn)}
         callback_counts = _grouped_counts(conn, callback_outbox, ("dead", "disabled"))
     health = []
     for row in rows:
@@ -213,7 +216,7 @@ def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[Int
         elif last is not None and last.errors:
             problems.append(f"last sync rejected {_plural(last.errors, 'record', 'records')}: "
                             f"{first_reason(last.message) or 'see sync history'}")
-        dead = inbox_counts.get((row.id, "dead"), 0)
+        dead = inbox_dead.get(row.name, 0)
         if dead:
             problems.append(f"{_plural(dead, 'dead letter', 'dead letters')} in the inbox")
         dead_callbacks = callback_counts.get((row.id, "dead"), 0) + callback_counts.get((row.id, "disabled"), 0)
@@ -265,11 +268,7 @@ def backlog(bind: sa.Engine) -> Backlog:
     """Inbox backlog (pending, oldest), dead letters (inbox and callbacks), per integration too."""
     with bind.connect() as conn:
         names = dict(conn.execute(sa.select(integrations.c.id, integrations.c.name)).tuples().all())
-        inbox_rows = conn.execute(
-            sa.select(inbox.c.integration_id, inbox.c.status, sa.func.count(), sa.func.min(inbox.c.received_at))
-            .where(inbox.c.status.in_(("pending", "dead")))
-            .group_by(inbox.c.integration_id, inbox.c.status)
-        ).all()
+        inbox_entries = inbox_reporting.backlog(conn)
         callback_rows = conn.execute(
             sa.select(callback_outbox.c.integration_id, callback_outbox.c.status, sa.func.count())
             .where(callback_outbox.c.status.in_(("pending", "dead", "disabled")))
@@ -278,13 +277,14 @@ def backlog(bind: sa.Engine) -> Backlog:
     totals: dict[str, int] = {}
     per: dict[str, dict[str, int]] = {}
     oldest: datetime | None = None
-    for integration_id, status, count, first in inbox_rows:
-        key = f"inbox_{status}"
-        totals[key] = totals.get(key, 0) + count
-        per.setdefault(names.get(integration_id, str(integration_id)), {})[key] = count
-        if status == "pending" and first is not None:
-            first = as_utc(first)
-            oldest = first if oldest is None or first < oldest else oldest
+    for entry in inbox_entries:
+        for key, count in (("inbox_pending", entry.pending), ("inbox_dead", entry.dead)):
+            if count:
+                totals[key] = totals.get(key, 0) + count
+                per.setdefault(entry.integration, {})[key] = count
+        first = entry.oldest_pending_at
+        if first is not None and (oldest is None or first < oldest):
+            oldest = first
     for integration_id, status, count in callback_rows:
         key = f"callbacks_{status}"
         totals[key] = totals.get(key, 0) + count

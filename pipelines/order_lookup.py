@@ -10,8 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipelines.callbacks.queries import order_callbacks
 from pipelines.clock import as_utc
-from pipelines.store.schema import callback_attempts, callback_outbox, integrations, order_status_history, orders
+from pipelines.orders.history import status_history
+from pipelines.store.schema import integrations, orders
 from pipelines.targets import FIELDS
 
 ORDER_STATUSES = ("pending", "assigned", "in_route", "delivered", "cancelled")
@@ -62,6 +64,8 @@ class OrderDetail:
 
 
 def order_detail(bind: sa.Engine, order_id: int) -> OrderDetail | None:
+    """The order with its payload and mapped record, its status history and its callbacks (each with
+    every attempt), read through the status machine's and the outbox's own queries."""
     with bind.connect() as conn:
         row = conn.execute(
             sa.select(orders, integrations.c.name.label("integration_name"))
@@ -70,35 +74,11 @@ def order_detail(bind: sa.Engine, order_id: int) -> OrderDetail | None:
         ).mappings().first()
         if row is None:
             return None
-        history = [
-            {**dict(h), "changed_at": as_utc(h["changed_at"])}
-            for h in conn.execute(
-                sa.select(order_status_history)
-                .where(order_status_history.c.order_id == order_id)
-                .order_by(order_status_history.c.changed_at, order_status_history.c.id)
-            ).mappings()
-        ]
-        outbox_rows = conn.execute(
-            sa.select(callback_outbox).where(callback_outbox.c.order_id == order_id).order_by(callback_outbox.c.id)
-        ).mappings().all()
-        attempts: dict[int, list[dict[str, Any]]] = {}
-        if outbox_rows:
-            for attempt in conn.execute(
-                sa.select(callback_attempts)
-                .where(callback_attempts.c.outbox_id.in_([r["id"] for r in outbox_rows]))
-                .order_by(callback_attempts.c.attempted_at, callback_attempts.c.id)
-            ).mappings():
-                attempts.setdefault(attempt["outbox_id"], []).append(
-                    {**dict(attempt), "attempted_at": as_utc(attempt["attempted_at"])}
-                )
+        history = status_history(conn, order_id)
+        callbacks = order_callbacks(conn, order_id)
     order = dict(row)
     for key in ("created_at", "updated_at", "scheduled_time", "eta", "delivered_at"):
         order[key] = as_utc(order[key])
-    callbacks = [
-        {**dict(r), "created_at": as_utc(r["created_at"]), "delivered_at": as_utc(r["delivered_at"]),
-         "next_attempt_at": as_utc(r["next_attempt_at"]), "attempt_log": attempts.get(r["id"], [])}
-        for r in outbox_rows
-    ]
     mapped = {name: order[name] for name in FIELDS["order"] if order.get(name) is not None}
     return OrderDetail(order=order, integration=order.pop("integration_name"), source_record=order.get("source_record"),
                        mapped=mapped, history=history, callbacks=callbacks)

@@ -14,6 +14,7 @@ import orjson
 import sqlalchemy as sa
 
 from pipelines.clock import as_utc
+from pipelines.inbox.processing import PoisonPayload, parse_body
 from pipelines.store.schema import inbox, orders, record_errors, sales
 
 MAX_BACKTEST = 10_000
@@ -73,14 +74,11 @@ class StoredRecord(NamedTuple):
 
 
 def _body_records(body: bytes) -> list[Any] | None:
+    """The records of an inbox body exactly as the inbox processor reads them; None for a poison body."""
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        try:
-            return _json_lines(body.decode("utf-8"))
-        except (UnusableSample, UnicodeDecodeError):
-            return None
-    return document if isinstance(document, list) else [document]
+        return parse_body(body)
+    except PoisonPayload:
+        return None
 
 
 def inbox_records(bind: sa.Engine, integration_id: int, limit: int) -> list[StoredRecord]:

@@ -135,5 +135,5 @@ def test_backlog_counts_pending_dead_and_the_oldest_wait(store):
     assert (waiting.inbox_pending, waiting.inbox_dead, waiting.dead_letters) == (2, 1, 1)
     assert abs(as_utc(waiting.inbox_oldest_pending_at) - (now - timedelta(minutes=12))) < timedelta(seconds=1)
     assert waiting.inbox_stuck(now) is True
-    assert waiting.inbox_stuck(now - timedelta(minutes=10)) is False
+    assert waiting.inbox_stuck(now - timedelta(minutes=11, seconds=30)) is False  # 30 s old then
     assert waiting.per_integration == {"shopify_store": {"inbox_pending": 2, "inbox_dead": 1}}

@@ -61,7 +61,7 @@ def test_stored_samples_from_inbox_bodies_and_landed_orders(store):
             {"integration_id": xyz.id, "received_at": now, "source_kind": "webhook", "headers": {}, "verified": True,
              "attempts": 0, "error": None, "status": status, "body": body}
             for status, body in [("done", b'[{"n": 1}, {"n": 2}]'), ("dead", b"not json"),
-                                 ("rejected", b'{"n": "refused at the door"}'), ("pending", b'{"n": 3}\n{"n": 4}')]
+                                 ("rejected", b'{"n": "refused at the door"}'), ("pending", b'[{"n": 3}, {"n": 4}]')]
         ])
     from_inbox = stored_samples(store, xyz.id, "order", "inbox", 10)
     assert [s.record for s in from_inbox] == [{"n": 3}, {"n": 4}, {"n": 1}, {"n": 2}]
