@@ -1,47 +1,45 @@
-"""Crossdock admin app, minimal home page: integrations and recent sync runs.
-(Placeholder so `crossdock up` runs whole; the full admin app replaces this file.)"""
+"""Crossdock admin: `streamlit run app/main.py` (binds 127.0.0.1:8501 by default, see .streamlit/config.toml).
+
+Until a session logs in, the login page is the only page registered, so no other page can be reached
+even by URL; every page also checks the session itself.
+"""
 from __future__ import annotations
 
-import pandas as pd
 import sqlalchemy as sa
 import streamlit as st
 
-from pipelines.integrations import list_integrations
-from pipelines.store import connect
-from pipelines.store.schema import integrations, sync_runs
+from app import auth, sidebar
+from app.store import engine, store_label
+from pipelines.secrets import SecretKeyError
 
+st.set_page_config(page_title="Crossdock admin", page_icon=":material/hub:", layout="wide")
 
-@st.cache_resource
-def engine() -> sa.Engine:
-    return connect()
-
-
-def home() -> None:
-    st.title("Crossdock")
-    st.subheader("Integrations")
-    rows = [
-        {"name": i.name, "type": i.config.type, "target": i.target, "active": i.is_active,
-         "ack mode": i.config.webhook.ack_mode if i.config.type == "webhook" else ""}
-        for i in list_integrations(engine())
-    ]
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    else:
-        st.info("No integrations yet.")
-    st.subheader("Recent sync runs")
-    with engine().connect() as conn:
-        runs = conn.execute(
-            sa.select(sync_runs.c.started_at, integrations.c.name.label("integration"), sync_runs.c.source_kind,
-                      sync_runs.c.created, sync_runs.c.updated, sync_runs.c.unchanged, sync_runs.c.errors,
-                      sync_runs.c.status, sync_runs.c.message)
-            .join(integrations, integrations.c.id == sync_runs.c.integration_id)
-            .order_by(sync_runs.c.id.desc())
-            .limit(50)
-        ).mappings().all()
-    if runs:
-        st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch")
-    else:
-        st.info("No sync runs yet.")
-
-
-st.navigation([st.Page(home, title="Home", default=True)]).run()
+if not auth.logged_in():
+    st.navigation([st.Page(auth.login_page, title="Log in", icon=":material/lock:")], position="hidden").run()
+else:
+    pages = {
+        "Operate": [
+            st.Page("pages/dashboard.py", title="Dashboard", icon=":material/monitor_heart:", default=True),
+            st.Page("pages/integrations.py", title="Integrations", icon=":material/cable:"),
+            st.Page("pages/studio.py", title="Mapping studio", icon=":material/schema:"),
+        ],
+        "Investigate": [
+            st.Page("pages/orders.py", title="Orders", icon=":material/local_shipping:"),
+            st.Page("pages/dead_letters.py", title="Dead letters", icon=":material/report:"),
+        ],
+        "Report": [
+            st.Page("pages/history.py", title="Sync history", icon=":material/query_stats:"),
+            st.Page("pages/reports.py", title="Reports", icon=":material/summarize:"),
+        ],
+    }
+    page = st.navigation(pages)
+    sidebar.render()
+    # The two ways the whole app can be unusable get a plain answer instead of a generic error.
+    try:
+        engine()
+        page.run()
+    except sa.exc.OperationalError as exc:
+        st.error(f"The store `{store_label()}` cannot be reached: {exc.orig or exc}. Check CROSSDOCK_DATABASE_URL "
+                 "and that the database is running, then reload.")
+    except SecretKeyError as exc:
+        st.error(f"{exc}. Set CROSSDOCK_SECRET_KEY to the key the integrations were saved with.")

@@ -56,3 +56,10 @@ def test_valid_records_survive_beside_invalid_ones():
 def test_default_mappings():
     assert default_mapping("order")["address"] == "address"
     assert default_mapping("sale")["external_id"] == "transaction_data.transaction_id"
+
+
+def test_required_fields_are_the_seed_minimums():
+    """Seed 000 "Campos Requeridos": external_id, client_name, address; a sale needs its transaction id."""
+    from pipelines.targets import REQUIRED
+
+    assert REQUIRED == {"order": frozenset({"external_id", "client_name", "address"}), "sale": frozenset({"external_id"})}

@@ -12,8 +12,12 @@ from pipelines.targets.sale import AUTENTIKAPP_MAPPING, SALE_FIELDS, SaleRecord,
 
 TARGETS = ("order", "sale")
 FIELDS: dict[str, tuple[str, ...]] = {"order": ORDER_FIELDS, "sale": SALE_FIELDS}
-REQUIRED: dict[str, frozenset[str]] = {"order": OrderRecord.__required_keys__, "sale": SaleRecord.__required_keys__}
 SCHEMAS: dict[str, type] = {"order": OrderRecord, "sale": SaleRecord}
+# From pydantic's schema, not `__required_keys__`: with postponed annotations a TypedDict cannot see
+# `NotRequired` and would call every field required.
+REQUIRED: dict[str, frozenset[str]] = {
+    name: frozenset(TypeAdapter(schema).json_schema().get("required", ())) for name, schema in SCHEMAS.items()
+}
 _BATCH = {name: TypeAdapter(list[schema]) for name, schema in SCHEMAS.items()}
 _RULES: dict[str, Callable[[dict], dict[str, str]]] = {"sale": sale_rules}
 

@@ -1,0 +1,82 @@
+"""The password gate in front of every page.
+
+The password is `CROSSDOCK_ADMIN_PASSWORD`, else `admin_password` from Streamlit secrets, else one
+generated once into `.crossdock/admin.password`. A session remembers a digest of the password it
+logged in with, so changing the password logs every session out.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+import streamlit as st
+
+from pipelines import settings
+
+_SESSION_KEY = "auth.digest"
+
+
+def _from_streamlit_secrets() -> str | None:
+    # Checked first: reading st.secrets with no secrets.toml anywhere raises.
+    if not st.secrets.load_if_toml_exists():
+        return None
+    value = st.secrets.get("admin_password")
+    return str(value) if value else None
+
+
+def expected_password() -> str:
+    return os.environ.get("CROSSDOCK_ADMIN_PASSWORD") or _from_streamlit_secrets() or settings.admin_password()
+
+
+def _digest(password: str) -> str:
+    return hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
+def password_matches(candidate: str) -> bool:
+    """Constant-time comparison: response time says nothing about how much of a guess was right."""
+    return hmac.compare_digest(candidate.encode("utf-8"), expected_password().encode("utf-8"))
+
+
+def logged_in() -> bool:
+    digest = st.session_state.get(_SESSION_KEY)
+    return isinstance(digest, str) and hmac.compare_digest(digest, _digest(expected_password()))
+
+
+def log_out() -> None:
+    st.session_state.pop(_SESSION_KEY, None)
+
+
+def require_login() -> None:
+    """Show the login form instead of the page unless this session has logged in (every page calls
+    this first, so a page is never drawn for a stranger even if it were reached some other way)."""
+    if not logged_in():
+        login_page()
+        st.stop()
+
+
+def _password_hint() -> str:
+    if os.environ.get("CROSSDOCK_ADMIN_PASSWORD"):
+        return "The password is the one set in `CROSSDOCK_ADMIN_PASSWORD`."
+    if _from_streamlit_secrets():
+        return "The password is `admin_password` in `.streamlit/secrets.toml`."
+    settings.admin_password()  # generate it now, so the file named below exists
+    return (f"No password was configured, so one was generated into `{settings.home() / 'admin.password'}`. "
+            "Set `CROSSDOCK_ADMIN_PASSWORD` to choose your own.")
+
+
+def login_page() -> None:
+    """The only page a session sees until it logs in."""
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        st.title("Crossdock admin")
+        st.caption("Integrations, mappings, health and reports.")
+        with st.form("login"):
+            password = st.text_input("Password", type="password", key="login.password")
+            submitted = st.form_submit_button("Log in", type="primary")
+        if submitted:
+            if password and password_matches(password):
+                st.session_state[_SESSION_KEY] = _digest(password)
+                st.rerun()
+            st.error("Wrong password." if password else "Enter the password.")
+        st.caption(_password_hint())

@@ -1,0 +1,168 @@
+"""One integration on the Integrations page: what to hand the client, its configuration, editing it,
+switching it on and off, deleting it.
+
+Each section is its own function so the page composes them (and actions added later, such as testing
+an api/db connection, sit beside `render_overview` without reshaping it).
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from pydantic import ValidationError
+
+from app import integration_form
+from app.store import engine
+from app.ui import show_issues, when
+from pipelines import settings
+from pipelines.errors import validation_issues
+from pipelines.integrations import (
+    IntegrationNotFound,
+    MappingRejected,
+    StoredIntegration,
+    delete_integration,
+    masked_config,
+    set_active,
+    update_integration,
+)
+from pipelines.monitoring import latest_syncs
+from pipelines.secrets import mask
+from pipelines.webhook_example import auth_header_line, curl_example, webhook_url
+
+REVEAL_KEY = "intg.reveal"
+
+
+def remember_secret_once(name: str, secret: str | None) -> None:
+    """Keep a just-typed secret for this session's next view of the integration, so the curl example
+    can be copied complete once; afterwards the secret only ever appears masked."""
+    if secret:
+        st.session_state[REVEAL_KEY] = {"name": name, "secret": secret}
+
+
+def render_client_instructions(stored: StoredIntegration) -> None:
+    """The endpoint URL, headers and a ready-to-copy curl (seed 000, "Compartir Endpoint con Cliente")."""
+    config = stored.config
+    url = webhook_url(stored.name)
+    st.markdown("**Endpoint for the client**")
+    st.code(f"URL: {url}\nMethod: POST", language=None)
+    revealed = st.session_state.get(REVEAL_KEY)
+    reveal = revealed if revealed and revealed.get("name") == stored.name else None
+    secret = config.auth_value.get_secret_value() if config.auth_value else ""
+    shown = reveal["secret"] if reveal else mask(secret) or ""
+    headers = ["Content-Type: application/json"]
+    auth_line = auth_header_line(config.auth_type, shown)
+    if auth_line:
+        headers.append(auth_line)
+    st.markdown("Headers:\n" + "\n".join(f"- `{h}`" for h in headers))
+    st.markdown("**Try it** (the seed's example order; send what the client's system really sends once the "
+                "mapping is set up)")
+    st.code(curl_example(stored.name, config.auth_type, shown, stored.target), language="bash")
+    if reveal:
+        st.success("The secret is shown in full this once, so you can copy the command complete and share it "
+                   "with the client. Afterwards it is masked.")
+        if st.button("I have copied it: mask the secret", key="intg.reveal.done"):
+            st.session_state.pop(REVEAL_KEY, None)
+            st.rerun()
+    elif config.auth_type != "none":
+        st.caption(f"Replace `{shown}` with the integration's secret: it is shown in full only once, right after "
+                   "it is saved. Set a new one on the Edit tab if it was lost.")
+    if config.webhook.verification != "none":
+        st.caption(f"This integration also verifies `{config.webhook.verification}` signatures: the client's "
+                   "system must sign each request that way.")
+    if config.webhook.ack_mode == "async":
+        st.caption("Acknowledgement mode is async: the receiver answers 202 at once and processes in the background.")
+
+
+def render_source(stored: StoredIntegration) -> None:
+    """Where a pulled integration's records come from (api, db, file)."""
+    config = stored.config
+    if config.type == "api":
+        auth = "" if config.auth_type == "none" else f", signing in with {config.auth_type}"
+        st.markdown(f"**Source**: polls `{config.endpoint}` every {config.poll_interval_seconds} s "
+                    f"(pagination: {config.api.pagination}{auth})")
+    elif config.type == "db":
+        st.markdown(f"**Source**: runs this query every {config.poll_interval_seconds} s against "
+                    f"`{config.db.url or 'no database URL set yet'}`")
+        st.code(config.db.query or "-- no query set yet", language="sql")
+    elif config.type == "file":
+        folder = config.file.folder or str(settings.home() / "drops" / stored.name)
+        st.markdown(f"**Source**: picks up `{config.file.pattern}` files ({config.file.format}) dropped in `{folder}`")
+
+
+def render_overview(stored: StoredIntegration) -> None:
+    if stored.config.type == "webhook":
+        render_client_instructions(stored)
+    else:
+        render_source(stored)
+    fields = len(stored.config.field_mapping)
+    st.markdown(f"**Mapping**: version {stored.mapping_version}, " + (f"{fields} field(s)" if fields else
+                "empty: records are read as the target's own fields"))
+    st.page_link("pages/studio.py", label="Open in the mapping studio", icon=":material/schema:")
+    syncs = latest_syncs(engine(), limit=5, integration_id=stored.id)
+    st.markdown("**Latest syncs**")
+    if syncs:
+        st.dataframe(
+            pd.DataFrame([{"Started": when(s.started_at), "Source": s.source_kind, "Result": s.summary}
+                          for s in syncs]),
+            hide_index=True, width="stretch",
+        )
+    else:
+        st.caption("No syncs yet.")
+    with st.expander("Configuration (secrets masked)"):
+        st.json(masked_config(stored), expanded=True)
+
+
+@st.fragment
+def render_edit(stored: StoredIntegration) -> None:
+    """The edit form; secrets left empty keep their stored values."""
+    prefix = f"intg.edit.{stored.id}"
+    flag = f"{prefix}.submitted"
+    result = integration_form.render("edit", stored.config.type, stored, prefix, st.session_state.get(flag, False))
+    clicked = st.button("Save changes", type="primary", key=f"{prefix}.save",
+                        on_click=lambda: st.session_state.update({flag: True}))
+    if not clicked:
+        return
+    if result.config is None:
+        show_issues(result.issues, "Not saved: fix the fields marked in red.")
+        return
+    changes = integration_form.changes_for_update(result, stored)
+    if not changes:
+        st.info("Nothing changed.")
+        return
+    try:
+        update_integration(engine(), stored.name, changes)
+    except ValidationError as exc:
+        show_issues(validation_issues(exc), "Not saved:")
+        return
+    except MappingRejected as exc:
+        show_issues(exc.issues, "Not saved:")
+        return
+    except IntegrationNotFound:
+        st.error(f"{stored.name} no longer exists (deleted in another session).")
+        return
+    remember_secret_once(stored.name, result.secrets_typed.get("auth_value"))
+    st.session_state.pop(flag, None)
+    st.toast(f"Saved {stored.name}.", icon=":material/check:")
+    st.rerun(scope="app")
+
+
+def render_lifecycle(stored: StoredIntegration) -> None:
+    """Enable, disable, delete (with the name typed as confirmation)."""
+    if stored.is_active:
+        st.markdown("Disabling stops this integration: webhooks are refused (403) and nothing is polled.")
+        if st.button("Disable", icon=":material/pause:", key="intg.disable"):
+            set_active(engine(), stored.name, False)
+            st.rerun()
+    else:
+        st.markdown("This integration is disabled: it accepts and pulls nothing.")
+        if st.button("Enable", icon=":material/play_arrow:", type="primary", key="intg.enable"):
+            set_active(engine(), stored.name, True)
+            st.rerun()
+    st.divider()
+    st.markdown(f"**Delete {stored.name}**: removes the integration with its orders, inbox, sync history and "
+                "callbacks. This cannot be undone.")
+    typed = st.text_input("Type the integration's name to confirm", key=f"intg.delete.{stored.id}")
+    if st.button("Delete permanently", icon=":material/delete:", disabled=typed != stored.name,
+                 key=f"intg.delete.go.{stored.id}"):
+        delete_integration(engine(), stored.name)
+        st.toast(f"Deleted {stored.name}.", icon=":material/delete:")
+        st.rerun()

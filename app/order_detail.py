@@ -1,0 +1,71 @@
+"""One order in full: the payload the client sent, the record it became, its status history and the
+callbacks sent about it. Read-only; the status form sits beside this on the Orders page."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app.ui import json_text, when
+from pipelines.order_lookup import OrderDetail
+
+STATUS_LABELS = {"pending": "Pending", "assigned": "Assigned", "in_route": "In route", "delivered": "Delivered",
+                 "cancelled": "Cancelled"}
+
+
+def render_order_detail(detail: OrderDetail) -> None:
+    order = detail.order
+    st.subheader(f"{order['external_id']}  ·  internal id {order['id']}")
+    st.caption(f"Integration **{detail.integration}** · created {when(order['created_at'])} · "
+               f"last change {when(order['updated_at'])}")
+    one, two, three = st.columns(3)
+    one.metric("Status", STATUS_LABELS.get(order["status"], order["status"]))
+    two.metric("ETA", when(order["eta"]) if order["eta"] else "—")
+    three.metric("Delivered at", when(order["delivered_at"]) if order["delivered_at"] else "—")
+
+    source, mapped = st.columns(2)
+    with source:
+        st.markdown("**Original payload** (as the client sent it)")
+        if detail.source_record is None:
+            st.info("This integration's source does not keep the original payload.")
+        else:
+            st.json(detail.source_record, expanded=True)
+    with mapped:
+        st.markdown("**Mapped record** (what the mapping made of it)")
+        st.json(detail.mapped, expanded=True)
+        if order.get("delivery_proof"):
+            st.markdown("**Delivery proof**")
+            st.json(order["delivery_proof"], expanded=True)
+
+    st.markdown("**Status history**")
+    if detail.history:
+        st.dataframe(
+            pd.DataFrame([{"When": when(h["changed_at"]), "From": h["from_status"] or "", "To": h["to_status"],
+                           "By": h["actor"], "Details": json_text(h["details"])} for h in detail.history]),
+            hide_index=True, width="stretch",
+        )
+    else:
+        st.caption(f"No status change yet: {order['status']} since {when(order['created_at'])}.")
+
+    st.markdown("**Callbacks sent**")
+    if not detail.callbacks:
+        st.caption("None: callbacks are sent on status changes, to integrations with a callback URL.")
+        return
+    st.dataframe(
+        pd.DataFrame([{"Event": c["event"], "Status": c["status"], "Attempts": c["attempts"],
+                       "Last HTTP status": c["last_status_code"], "Last error": c["last_error"] or "",
+                       "Queued": when(c["created_at"]), "Delivered": when(c["delivered_at"])}
+                      for c in detail.callbacks]),
+        hide_index=True, width="stretch",
+    )
+    for callback in detail.callbacks:
+        with st.expander(f"{callback['event']} callback #{callback['id']}: payload and attempts"):
+            st.json(callback["payload"], expanded=True)
+            if callback["attempt_log"]:
+                st.dataframe(
+                    pd.DataFrame([{"When": when(a["attempted_at"]), "HTTP status": a["status_code"],
+                                   "Latency (ms)": a["latency_ms"], "Error": a["error"] or "",
+                                   "Response": a["response_excerpt"] or ""} for a in callback["attempt_log"]]),
+                    hide_index=True, width="stretch",
+                )
+            else:
+                st.caption("Not attempted yet.")

@@ -1,0 +1,157 @@
+"""Dead letters a person must look at: inbox payloads that could not be processed, callbacks that could
+not be delivered, and the individual records that were rejected. Read-only listings with filters;
+replaying them is the inbox's and the callback outbox's job.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from pipelines.callbacks.queries import attempts_for, get_callback
+from pipelines.clock import as_utc
+from pipelines.secrets import mask
+from pipelines.store.schema import callback_outbox, inbox, integrations, orders, record_errors
+
+LIST_LIMIT = 500
+CALLBACK_DEAD_STATUSES = ("dead", "disabled")
+# Request headers that carry credentials or signatures: shown masked, like every other secret.
+_SENSITIVE_HEADER_WORDS = ("authorization", "api-key", "apikey", "secret", "signature", "token", "cookie", "hmac")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What every list can be narrowed by: integration, words in the reason, a UTC time range."""
+
+    integration: str | None = None
+    text: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _like(text: str) -> str:
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _apply(query: sa.Select, filters: Filters, time_column: sa.Column, reason_column: sa.ColumnElement) -> sa.Select:
+    if filters.integration:
+        query = query.where(integrations.c.name == filters.integration)
+    if filters.text and filters.text.strip():
+        query = query.where(sa.func.lower(sa.func.coalesce(reason_column, "")).like(_like(filters.text), escape="\\"))
+    if filters.since:
+        query = query.where(time_column >= filters.since)
+    if filters.until:
+        query = query.where(time_column < filters.until)
+    return query
+
+
+def masked_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
+    """Headers as a person may see them: credentials and signatures masked."""
+    out: dict[str, Any] = {}
+    for name, value in (headers or {}).items():
+        sensitive = any(word in name.lower() for word in _SENSITIVE_HEADER_WORDS)
+        out[name] = mask(str(value)) if sensitive and value else value
+    return out
+
+
+def body_text(body: bytes) -> str:
+    """A stored body for display: UTF-8 text, or a note about binary content."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"(binary body, {len(body):,} bytes, not UTF-8)"
+
+
+def inbox_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+    """Inbox rows whose processing failed as a whole (status dead), newest first, with the reason."""
+    query = (
+        sa.select(
+            inbox.c.id, integrations.c.name.label("integration"), inbox.c.received_at, inbox.c.source_kind,
+            inbox.c.attempts, inbox.c.error, inbox.c.delivery_id, sa.func.length(inbox.c.body).label("size_bytes"),
+            sa.func.substr(inbox.c.body, 1, 160).label("body_start"),
+        )
+        .join(integrations, integrations.c.id == inbox.c.integration_id)
+        .where(inbox.c.status == "dead")
+        .order_by(inbox.c.received_at.desc(), inbox.c.id.desc())
+        .limit(limit)
+    )
+    query = _apply(query, filters, inbox.c.received_at, inbox.c.error)
+    with bind.connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    for row in rows:
+        row["received_at"] = as_utc(row["received_at"])
+        # A cut may split a multi-byte character: replace it rather than call the body binary.
+        row["body_start"] = bytes(row["body_start"] or b"").decode("utf-8", errors="replace")
+    return rows
+
+
+def inbox_letter(bind: sa.Engine, inbox_id: int) -> dict[str, Any] | None:
+    """One inbox row in full: body as text, headers masked."""
+    with bind.connect() as conn:
+        row = conn.execute(
+            sa.select(inbox, integrations.c.name.label("integration"))
+            .join(integrations, integrations.c.id == inbox.c.integration_id)
+            .where(inbox.c.id == inbox_id)
+        ).mappings().first()
+    if row is None:
+        return None
+    out = dict(row)
+    out.update(body=body_text(bytes(row["body"])), headers=masked_headers(row["headers"]),
+               received_at=as_utc(row["received_at"]), processed_at=as_utc(row["processed_at"]))
+    return out
+
+
+def callback_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+    """Callbacks given up on (dead after the last retry, or disabled by a 410), newest first."""
+    query = (
+        sa.select(
+            callback_outbox.c.id, integrations.c.name.label("integration"), orders.c.external_id,
+            callback_outbox.c.order_id.label("internal_id"), callback_outbox.c.event, callback_outbox.c.status,
+            callback_outbox.c.attempts, callback_outbox.c.last_status_code, callback_outbox.c.last_error,
+            callback_outbox.c.created_at,
+        )
+        .join(integrations, integrations.c.id == callback_outbox.c.integration_id)
+        .join(orders, orders.c.id == callback_outbox.c.order_id)
+        .where(callback_outbox.c.status.in_(CALLBACK_DEAD_STATUSES))
+        .order_by(callback_outbox.c.created_at.desc(), callback_outbox.c.id.desc())
+        .limit(limit)
+    )
+    query = _apply(query, filters, callback_outbox.c.created_at, callback_outbox.c.last_error)
+    with bind.connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    for row in rows:
+        row["created_at"] = as_utc(row["created_at"])
+    return rows
+
+
+def callback_letter(bind: sa.Engine, outbox_id: int) -> dict[str, Any] | None:
+    """One callback in full: its payload and every delivery attempt (the outbox's own queries)."""
+    letter = get_callback(bind, outbox_id)
+    if letter is None:
+        return None
+    return {**letter, "attempt_log": attempts_for(bind, [outbox_id]).get(outbox_id, [])}
+
+
+def rejected_records(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+    """Individual records a sync rejected, with their reasons (the rest of their batch landed)."""
+    reasons_text = sa.cast(record_errors.c.reasons, sa.Text)
+    query = (
+        sa.select(
+            record_errors.c.id, integrations.c.name.label("integration"), record_errors.c.created_at,
+            record_errors.c.sync_run_id, record_errors.c.inbox_id, record_errors.c.record_index,
+            record_errors.c.external_id, record_errors.c.reasons, record_errors.c.record,
+        )
+        .join(integrations, integrations.c.id == record_errors.c.integration_id)
+        .order_by(record_errors.c.created_at.desc(), record_errors.c.id.desc())
+        .limit(limit)
+    )
+    query = _apply(query, filters, record_errors.c.created_at, reasons_text)
+    with bind.connect() as conn:
+        rows = [dict(r) for r in conn.execute(query).mappings()]
+    for row in rows:
+        row["created_at"] = as_utc(row["created_at"])
+        row["reason"] = "; ".join(f"{r.get('field')}: {r.get('message')}" for r in row["reasons"] or [])
+    return rows

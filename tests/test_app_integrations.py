@@ -1,0 +1,130 @@
+"""The Integrations page (AppTest): a new user adds the seed's cliente_abc and gets its URL and curl;
+forms validate as you type and name the wrong field; secrets are masked and kept when not retyped."""
+from __future__ import annotations
+
+from pipelines.integrations import Integration, create_integration, get_integration, list_integrations
+from tests.apptest import app_store, markdown_text, open_page, texts  # noqa: F401  (fixture)
+from tests.conftest import EXAMPLES
+
+
+def _codes(at) -> str:
+    return "\n".join(c.value for c in at.code)
+
+
+def test_add_the_seeds_cliente_abc_and_get_its_curl(app_store, monkeypatch):
+    monkeypatch.setenv("CROSSDOCK_PUBLIC_URL", "https://api.logitrack.app")
+    at = open_page("integrations")
+    assert any("No integrations yet" in i for i in texts(at.info))
+    assert at.radio(key="intg.new.type").value == "webhook"
+    at.text_input(key="intg.new.webhook.name").input("cliente_abc").run()
+    at.selectbox(key="intg.new.webhook.auth_type").set_value("apikey").run()
+    at.text_input(key="intg.new.webhook.auth_value").input("secreto_compartido").run()
+    at.button(key="intg.new.webhook.create").click().run()
+    assert not at.exception
+
+    stored = get_integration(app_store, "cliente_abc")
+    assert (stored.config.type, stored.config.auth_type) == ("webhook", "apikey")
+    assert stored.config.auth_value.get_secret_value() == "secreto_compartido"
+    assert at.selectbox(key="intg.selected").value == "cliente_abc"
+    code = _codes(at)
+    assert "URL: https://api.logitrack.app/webhook/cliente_abc" in code
+    assert "curl -sS -X POST https://api.logitrack.app/webhook/cliente_abc" in code
+    assert "-H 'X-API-Key: secreto_compartido'" in code  # complete, this once
+
+    at.button(key="intg.reveal.done").click().run()
+    code = _codes(at)
+    assert "secreto_compartido" not in code and "-H 'X-API-Key: ••••••••'" in code
+    assert "secreto_compartido" not in markdown_text(at) + "\n".join(j.value for j in at.json)
+
+
+def test_fields_are_checked_as_you_type_with_the_field_named(app_store):
+    at = open_page("integrations")
+    at.text_input(key="intg.new.webhook.name").input("cliente abc!").run()
+    assert "**name**: use letters, digits and _ . -" in markdown_text(at)
+    at.text_input(key="intg.new.webhook.name").input("cliente_abc").run()
+    assert "**name**" not in markdown_text(at)
+
+    at.radio(key="intg.new.type").set_value("api").run()
+    at.text_input(key="intg.new.api.name").input("ClienteXYZ").run()
+    at.number_input(key="intg.new.api.poll_interval_seconds").set_value(5).run()
+    assert "**poll_interval_seconds**: Input should be greater than or equal to 10" in markdown_text(at)
+    at.number_input(key="intg.new.api.poll_interval_seconds").set_value(60).run()
+    at.button(key="intg.new.api.create").click().run()
+    assert "**endpoint**: an api integration needs an endpoint" in markdown_text(at)
+    assert any("Not created: fix the fields marked in red." in e for e in texts(at.error))
+    assert list_integrations(app_store) == []
+    assert not at.exception
+
+
+def test_duplicate_names_are_refused_on_the_name(app_store):
+    create_integration(app_store, Integration(name="cliente_abc", type="webhook"))
+    at = open_page("integrations")
+    at.segmented_control(key="intg.view").set_value("New integration").run()
+    at.text_input(key="intg.new.webhook.name").input("CLIENTE_ABC").run()
+    at.button(key="intg.new.webhook.create").click().run()
+    assert any("**name**: an integration named 'CLIENTE_ABC' already exists" in e for e in texts(at.error))
+
+
+def test_edit_without_retyping_the_secret_keeps_it(app_store):
+    stored = create_integration(app_store, Integration(name="cliente_abc", type="webhook", auth_type="apikey",
+                                                       auth_value="secreto_compartido"))
+    at = open_page("integrations")
+    prefix = f"intg.edit.{stored.id}"
+    secret_box = at.text_input(key=f"{prefix}.auth_value")
+    assert secret_box.value == "" and secret_box.placeholder == "stored ••••••••: leave empty to keep it"
+    at.selectbox(key=f"{prefix}.webhook.ack_mode").set_value("async").run()
+    at.text_input(key=f"{prefix}.callback_url").input("https://api.cliente.com/logitrack/updates").run()
+    at.multiselect(key=f"{prefix}.callback_events").set_value(["assigned", "delivered"]).run()
+    at.button(key=f"{prefix}.save").click().run()
+    assert not at.exception
+    after = get_integration(app_store, "cliente_abc").config
+    assert after.webhook.ack_mode == "async" and after.callback_events == ["assigned", "delivered"]
+    assert after.auth_value.get_secret_value() == "secreto_compartido"
+    assert after.callback_secret is not None  # generated when callbacks were set
+
+    at.selectbox(key=f"{prefix}.auth_type").set_value("bearer").run()
+    at.text_input(key=f"{prefix}.auth_value").input("tok_nuevo").run()
+    at.button(key=f"{prefix}.save").click().run()
+    after = get_integration(app_store, "cliente_abc").config
+    assert (after.auth_type, after.auth_value.get_secret_value()) == ("bearer", "tok_nuevo")
+    assert "-H 'Authorization: Bearer tok_nuevo'" in _codes(at)  # shown complete once after it changed
+
+
+def test_import_the_plans_json(app_store):
+    at = open_page("integrations")
+    at.segmented_control(key="intg.view").set_value("Import JSON").run()
+    at.text_area(key="intg.import.text").input('{"name": "ClienteXYZ",\n "type": "api"').run()
+    assert any(e.startswith("Not valid JSON or YAML at line 2") for e in texts(at.error))
+    at.text_area(key="intg.import.text").input('{"name": "ClienteXYZ", "type": "api"}').run()
+    assert any("**(record)**: an api integration needs an endpoint" in e for e in texts(at.error))
+    at.text_area(key="intg.import.text").input((EXAMPLES / "api_polling_integration.json").read_text()).run()
+    assert any("Valid" in s for s in texts(at.success))
+    at.button(key="intg.import.create").click().run()
+    stored = get_integration(app_store, "ClienteXYZ")
+    assert stored.config.poll_interval_seconds == 300 and stored.config.auth_value.get_secret_value() == "sk_live_xxxxx"
+    assert any("polls `https://api.clientexyz.com/orders?status=pending` every 300 s" in m for m in texts(at.markdown))
+
+
+def test_disable_enable_and_delete_with_confirmation(app_store):
+    stored = create_integration(app_store, Integration(name="cliente_abc", type="webhook"))
+    at = open_page("integrations")
+    at.button(key="intg.disable").click().run()
+    assert get_integration(app_store, "cliente_abc").is_active is False
+    at.button(key="intg.enable").click().run()
+    assert get_integration(app_store, "cliente_abc").is_active is True
+    delete = at.button(key=f"intg.delete.go.{stored.id}")
+    assert delete.disabled
+    at.text_input(key=f"intg.delete.{stored.id}").input("cliente_abc").run()
+    at.button(key=f"intg.delete.go.{stored.id}").click().run()
+    assert list_integrations(app_store) == []
+    assert not at.exception
+
+
+def test_every_problem_is_shown_at_once(app_store):
+    at = open_page("integrations")
+    at.radio(key="intg.new.type").set_value("api").run()
+    at.text_input(key="intg.new.api.name").input("bad name!").run()
+    at.button(key="intg.new.api.create").click().run()
+    shown = markdown_text(at)
+    assert "**name**: use letters, digits and _ . - (at most 64)" in shown
+    assert "**endpoint**: an api integration needs an endpoint" in shown  # checked although the name is wrong

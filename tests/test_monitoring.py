@@ -1,0 +1,139 @@
+"""The dashboard's queries (seed 000 "Monitoreo de Integraciones"): status, time since last sync, the
+seed's sync lines, inbox backlog and dead letters. Runs on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+
+from pipelines.clock import as_utc, utcnow
+from pipelines.ingest import ingest
+from pipelines.integrations import Integration, create_integration, set_active
+from pipelines.monitoring import (
+    backlog,
+    first_reason,
+    integration_health,
+    latest_syncs,
+    sync_summary,
+    time_ago,
+)
+from pipelines.store.schema import callback_outbox, inbox, sync_runs
+from tests.conftest import load_example
+
+NOW = datetime(2024, 1, 15, 14, 30, tzinfo=timezone.utc)
+
+
+def test_time_ago_speaks_like_the_seed():
+    assert time_ago(NOW - timedelta(minutes=5), NOW) == "hace 5 min"
+    assert time_ago(NOW - timedelta(minutes=1, seconds=10), NOW) == "hace 1 min"
+    assert time_ago(NOW - timedelta(seconds=20), NOW) == "hace menos de 1 min"
+    assert time_ago(NOW - timedelta(hours=2, minutes=5), NOW) == "hace 2 h"
+    assert time_ago(NOW - timedelta(days=3, hours=1), NOW) == "hace 3 días"
+    assert time_ago(None, NOW) == "nunca"
+    assert time_ago(datetime(2024, 1, 15, 14, 25), NOW) == "hace 5 min"  # naive values are UTC (SQLite)
+
+
+def test_sync_summary_is_the_seed_line():
+    assert sync_summary(5, 0, 0, "order") == "+5 pedidos, 0 errores"
+    assert sync_summary(12, 0, 1, "order", message="campo faltante") == "+12 pedidos, 1 error (campo faltante)"
+    assert sync_summary(1, 2, 3, "order", message="address: required field is missing (x3); notes: too long") == (
+        "+1 pedido, 2 actualizados, 3 errores (address: required field is missing)"
+    )
+    assert sync_summary(1, 0, 0, "sale") == "+1 venta, 0 errores"
+    assert sync_summary(0, 0, 0, "order", status="failed", message="client API answered 500") == (
+        "falló: client API answered 500"
+    )
+    assert first_reason(None) is None
+
+
+def _backdate_last_run(store, minutes: int) -> datetime:
+    """Move the newest sync run `minutes` into the past; returns its new start time."""
+    with store.begin() as conn:
+        run_id = conn.execute(sa.select(sa.func.max(sync_runs.c.id))).scalar_one()
+        started = utcnow() - timedelta(minutes=minutes)
+        conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(started_at=started))
+    return started
+
+
+def test_health_statuses_and_what_needs_a_person(store):
+    abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    shop = create_integration(store, Integration(name="shopify_store", type="webhook"))
+    paused = create_integration(store, Integration(name="paused", type="webhook"))
+    create_integration(store, Integration(name="ClienteXYZ", type="api", endpoint="https://api.example/orders",
+                                          poll_interval_seconds=60))
+    ingest(store, abc, load_example("webhook_batch.json"), source_kind="webhook")
+    started = _backdate_last_run(store, 5)
+    ingest(store, shop, [{"external_id": "S-1", "client_name": "Ana"}], source_kind="webhook")
+    ingest(store, paused, load_example("webhook_batch.json"), source_kind="webhook")
+    set_active(store, "paused", False)
+    later = utcnow() + timedelta(minutes=10)  # the api integration has now missed 3 polls of 60 s
+    health = {h.name: h for h in integration_health(store, later)}
+
+    assert list(health) == ["cliente_abc", "ClienteXYZ", "paused", "shopify_store"]  # by name, ignoring case
+    abc_health = health["cliente_abc"]
+    assert (abc_health.status, abc_health.type, abc_health.needs_person) == ("active", "webhook", False)
+    assert abc_health.last_sync_ago == time_ago(started, later) == "hace 15 min"
+    assert health["shopify_store"].status == "error"
+    assert health["shopify_store"].problems == ("last sync rejected 1 record: address: required field is missing",)
+    assert health["shopify_store"].last_error.startswith("address: required field is missing (hace ")
+    assert health["paused"].status == "disabled" and not health["paused"].needs_person
+    assert health["ClienteXYZ"].status == "error"
+    assert health["ClienteXYZ"].problems == ("never synced (polls every 60 seconds)",)
+    assert health["ClienteXYZ"].last_sync_ago == "nunca"
+
+
+def test_dead_letters_make_an_integration_need_a_person(store):
+    shop = create_integration(store, Integration(name="shopify_store", type="webhook"))
+    order = ingest(store, shop, load_example("webhook_batch.json"), source_kind="webhook").internal_ids[0]
+    now = utcnow()
+    with store.begin() as conn:
+        conn.execute(inbox.insert(), [
+            {"integration_id": shop.id, "received_at": now, "source_kind": "webhook", "headers": {}, "body": b"{",
+             "verified": True, "status": "dead", "attempts": 3, "error": "not JSON"},
+        ])
+        conn.execute(callback_outbox.insert().values(
+            integration_id=shop.id, order_id=order, event="delivered", payload={}, webhook_id="msg_1",
+            status="dead", attempts=8, next_attempt_at=now, created_at=now))
+    (health,) = integration_health(store)
+    assert health.status == "error"
+    assert health.problems == ("1 dead letter in the inbox", "1 callback not delivered")
+
+
+def test_latest_syncs_newest_first_with_the_seed_phrase(store):
+    abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    ingest(store, abc, [{"external_id": f"P-{i}", "client_name": "Ana", "address": "Zona 1"} for i in range(5)],
+           source_kind="webhook")
+    _backdate_last_run(store, 10)
+    ingest(store, abc, [{"external_id": "P-9", "client_name": "Ana"}] +
+           [{"external_id": f"Q-{i}", "client_name": "Bea", "address": "Zona 2"} for i in range(12)],
+           source_kind="api")
+    lines = latest_syncs(store, limit=5)
+    assert [line.summary for line in lines] == [
+        "+12 pedidos, 1 error (address: required field is missing)",
+        "+5 pedidos, 0 errores",
+    ]
+    assert [line.needs_person for line in lines] == [True, False]
+    assert lines[0].source_kind == "api" and lines[0].integration == "cliente_abc"
+    assert latest_syncs(store, integration_id=abc.id + 1000) == []
+
+
+def test_backlog_counts_pending_dead_and_the_oldest_wait(store):
+    shop = create_integration(store, Integration(name="shopify_store", type="webhook"))
+    now = utcnow()
+    rows = [
+        {"received_at": now - timedelta(minutes=12), "status": "pending"},
+        {"received_at": now - timedelta(minutes=1), "status": "pending"},
+        {"received_at": now - timedelta(hours=2), "status": "dead"},
+        {"received_at": now - timedelta(hours=3), "status": "done"},
+    ]
+    with store.begin() as conn:
+        conn.execute(inbox.insert(), [
+            {"integration_id": shop.id, "source_kind": "webhook", "headers": {}, "body": b"[]", "verified": True,
+             "attempts": 0, "error": None, **row} for row in rows
+        ])
+    waiting = backlog(store)
+    assert (waiting.inbox_pending, waiting.inbox_dead, waiting.dead_letters) == (2, 1, 1)
+    assert abs(as_utc(waiting.inbox_oldest_pending_at) - (now - timedelta(minutes=12))) < timedelta(seconds=1)
+    assert waiting.inbox_stuck(now) is True
+    assert waiting.inbox_stuck(now - timedelta(minutes=11, seconds=30)) is False  # 30 s old then
+    assert waiting.per_integration == {"shopify_store": {"inbox_pending": 2, "inbox_dead": 1}}
