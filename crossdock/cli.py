@@ -63,18 +63,24 @@ def receiver() -> None:
 
 @app.command("demo")
 def demo() -> None:
-    """Create the demo data (idempotent): the seed's cliente_abc webhook integration and an Autentikapp
-    demo account with registered identifier codes; print how to send to both."""
+    """Create the demo data (idempotent): the seed's cliente_abc webhook integration, an Autentikapp
+    demo account with registered identifier codes, and the demo API, database and file-drop
+    integrations (`crossdock up` also runs the demo client API they poll); print how to send to both seeds."""
     from crossdock.demo import print_demo, seed_demo
+    from crossdock.demo_pull import print_pull_demo, seed_pull_demo
+    from crossdock.up import demo_api_url
+    from pipelines import settings
     from pipelines.store import connect
 
-    print_demo(seed_demo(connect()))
+    engine = connect()
+    print_demo(seed_demo(engine))
+    print_pull_demo(seed_pull_demo(engine, demo_api_url(), settings.home()))
 
 
 @app.command("up")
 def up() -> None:
-    """Start everything: receiver, Dagster (webserver + daemon) and the Streamlit app, with demo data.
-    Ctrl-C stops all of it."""
+    """Start everything: receiver, Dagster (webserver + daemon), the Streamlit app and the demo client
+    API, with demo data. Ctrl-C stops all of it."""
     from crossdock.up import run_up
 
     raise typer.Exit(run_up())

@@ -72,3 +72,8 @@ def seed_pull_demo(engine: sa.Engine, api_base_url: str, home: Path) -> list[str
         settled = time.time() - 60  # a finished export: no need to wait out file.min_age_seconds
         os.utime(sample, (settled, settled))
     return [API_NAME, DB_NAME, FILE_NAME]
+
+
+def print_pull_demo(names: list[str]) -> None:
+    print(f"demo pull integrations: {', '.join(names)} (an API polled every 60 s, a client database with the "
+          "plan's query and write-back, a drop folder with a Latin-1 CSV export)")

@@ -24,7 +24,6 @@ from pipelines import settings
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 STOP_GRACE_SECONDS = 15
-MAX_CONCURRENT_RUNS = 2  # two cores: one processing run beside the webserver, daemon and receiver
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,20 @@ def services() -> list[Service]:
         Service("dagster-daemon", lambda: [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")]),
         Service("streamlit",
                 lambda: [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
-                         "--server.port", str(settings.streamlit_port()), "--server.address", "127.0.0.1",
+                         "--server.port", str(settings.streamlit_port()), "--server.address", host(),
                          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                "CROSSDOCK_STREAMLIT_PORT", settings.streamlit_port, lambda: f"http://127.0.0.1:{settings.streamlit_port()}",
-                host=lambda: "127.0.0.1"),
+                "CROSSDOCK_STREAMLIT_PORT", settings.streamlit_port,
+                lambda: f"http://{_shown(host())}:{settings.streamlit_port()}"),
+        # A stand-in for a client's order API, polled by the demo_api integration (seed 000, option 1).
+        Service("demo-client-api",
+                lambda: [sys.executable, "-m", "connectors.demo.client_api", "--host", "127.0.0.1",
+                         "--port", str(settings.demo_api_port())],
+                "CROSSDOCK_DEMO_API_PORT", settings.demo_api_port, demo_api_url, host=lambda: "127.0.0.1"),
     ]
+
+
+def demo_api_url() -> str:
+    return f"http://127.0.0.1:{settings.demo_api_port()}"
 
 
 def _shown(host: str) -> str:
@@ -65,25 +73,6 @@ def _shown(host: str) -> str:
 def dagster_home() -> Path:
     path = settings.home() / "dagster"
     path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def write_dagster_yaml(home: Path) -> Path:
-    """Dagster's instance: SQLite storage under `home`, no telemetry, a small queued run limit."""
-    path = home / "dagster.yaml"
-    path.write_text(
-        "# Written by `crossdock up`; edits are overwritten.\n"
-        "storage:\n"
-        "  sqlite:\n"
-        f"    base_dir: {home / 'storage'}\n"
-        "run_coordinator:\n"
-        "  module: dagster.core.run_coordinator\n"
-        "  class: QueuedRunCoordinator\n"
-        "  config:\n"
-        f"    max_concurrent_runs: {MAX_CONCURRENT_RUNS}\n"
-        "telemetry:\n"
-        "  enabled: false\n"
-    )
     return path
 
 
@@ -158,21 +147,20 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 
 
 def _print_banner(wanted: list[Service]) -> None:
-    from crossdock.demo import seed_curl
-
     print("\nCrossdock is starting:")
     for service in wanted:
         if service.url is not None:
             print(f"  {service.name:<18} {service.url()}")
     print(f"  admin API token    in {settings.admin_token_path()} (or CROSSDOCK_ADMIN_TOKEN)")
     print(f"  admin app password in {settings.home() / 'admin.password'} (or CROSSDOCK_ADMIN_PASSWORD)")
-    print("\nSend seed 000's order:\n" + seed_curl(settings.public_receiver_url()))
     print("\nCtrl-C stops everything.\n", flush=True)
 
 
 def run_up(wanted: list[Service] | None = None) -> int:
     """Run `wanted` (default: `services()`) until Ctrl-C/SIGTERM (0) or until one of them dies (1)."""
+    from assets.instance import write_dagster_yaml
     from crossdock.demo import print_demo, seed_demo
+    from crossdock.demo_pull import print_pull_demo, seed_pull_demo
     from pipelines.settings import SettingError
     from pipelines.store import connect
 
@@ -182,7 +170,9 @@ def run_up(wanted: list[Service] | None = None) -> int:
     except (PortBusy, SettingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print_demo(seed_demo(connect()))
+    engine = connect()
+    print_demo(seed_demo(engine))
+    print_pull_demo(seed_pull_demo(engine, demo_api_url(), settings.home()))
     settings.admin_token(), settings.admin_password()  # generate both files now, so the paths printed exist
     home = dagster_home()
     write_dagster_yaml(home)

@@ -62,6 +62,11 @@ def streamlit_port() -> int:
     return _port("CROSSDOCK_STREAMLIT_PORT", 8501)
 
 
+def demo_api_port() -> int:
+    """The demo client API that `crossdock up` runs for the demo_api integration to poll."""
+    return _port("CROSSDOCK_DEMO_API_PORT", 8090)
+
+
 def public_receiver_url() -> str:
     """The base URL clients are told to send webhooks to (curl examples, docs links)."""
     configured = os.environ.get("CROSSDOCK_PUBLIC_URL")

@@ -56,7 +56,7 @@ def test_up_refuses_a_busy_port_before_starting_anything():
     with _occupied() as sock:
         port = sock.getsockname()[1]
         proc = crossdock("up", env={"CROSSDOCK_PORT": str(free_port()), "CROSSDOCK_DAGSTER_PORT": str(port),
-                                    "CROSSDOCK_STREAMLIT_PORT": str(free_port())},
+                                    "CROSSDOCK_STREAMLIT_PORT": str(free_port()), "CROSSDOCK_DEMO_API_PORT": str(free_port())},
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
@@ -90,14 +90,17 @@ def _alive(pid: int) -> bool:
 
 
 def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home):
-    ports = {"CROSSDOCK_PORT": free_port(), "CROSSDOCK_DAGSTER_PORT": free_port(), "CROSSDOCK_STREAMLIT_PORT": free_port()}
+    ports = {"CROSSDOCK_PORT": free_port(), "CROSSDOCK_DAGSTER_PORT": free_port(), "CROSSDOCK_STREAMLIT_PORT": free_port(),
+             "CROSSDOCK_DEMO_API_PORT": free_port()}
     proc = crossdock("up", env={k: str(v) for k, v in ports.items()}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     receiver = f"http://127.0.0.1:{ports['CROSSDOCK_PORT']}"
     try:
         wait_for_http(f"{receiver}/health", proc, deadline_s=120)
         wait_for_http(f"http://127.0.0.1:{ports['CROSSDOCK_STREAMLIT_PORT']}/", proc, deadline_s=120)
         wait_for_http(f"http://127.0.0.1:{ports['CROSSDOCK_DAGSTER_PORT']}/server_info", proc, deadline_s=180)
+        wait_for_http(f"http://127.0.0.1:{ports['CROSSDOCK_DEMO_API_PORT']}/health", proc, deadline_s=60)
         admin = {"Authorization": f"Bearer {(crossdock_home / 'admin.token').read_text().strip()}"}
+        demo_names = {i["name"] for i in requests.get(f"{receiver}/integrations", headers=admin).json()}
         again = requests.post(f"{receiver}/integrations", json=SEED_CONFIG, headers=admin)
         fresh = requests.post(f"{receiver}/integrations", json={**SEED_CONFIG, "name": "cliente_xyz"}, headers=admin)
         curl = ["curl", "-s", "-X", "POST", f"{receiver}/webhook/cliente_abc", "-H", "Content-Type: application/json",
@@ -113,11 +116,12 @@ def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home)
         forged = requests.post(f"{receiver}/v1/webhooks/inbound/autentikapp_demo", data=payload, headers={
             "Content-Type": "application/json", "X-Autentikapp-Signature": "0" * 64})
         family = _descendants(proc.pid)
-        assert len(family) >= 4  # receiver, dagster webserver and daemon, streamlit (+ Dagster's code servers)
+        assert len(family) >= 5  # receiver, dagster webserver and daemon, streamlit, demo API (+ code servers)
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=90)
     text = output.decode()
+    assert demo_names == {"cliente_abc", "autentikapp_demo", "demo_api", "demo_db", "demo_files"}
     assert again.status_code == 409 and "already exists" in again.json()["detail"]
     assert fresh.status_code == 201
     assert {k: first[k] for k in ("total_received", "created", "updated", "errors")} == \
