@@ -176,3 +176,11 @@ def test_compiled_and_interpreted_agree(record, expression):
     reference = InterpretedMapping(mapping).apply(record)
     assert compiled.values == reference.values
     assert bool(compiled.errors) == bool(reference.errors)
+
+
+def test_apply_present_leaves_out_what_came_out_null():
+    mapping = compile_mapping({"a": "x", "b": "y.z", "c": "to_int(p)", "d": "'k'"})
+    outcome = mapping.apply_present({"x": 1, "y": {}, "p": "no"})
+    assert outcome.values == {"a": 1, "d": "k"}
+    assert list(outcome.errors) == ["c"]
+    assert mapping.apply_present("not an object").values == {"d": "k"}

@@ -81,13 +81,15 @@ def upsert_orders(
     if inserts:
         highest_before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(orders.c.id), 0))).scalar_one()
         executemany(conn, orders.insert().inline(), inserts)
-        assigned = dict(
-            conn.execute(
-                sa.select(orders.c.external_id, orders.c.id).where(
-                    orders.c.integration_id == integration_id, orders.c.id > highest_before
-                )
-            ).tuples().all()
-        )
+        # Only the primary-key range: adding `integration_id = ?` makes SQLite walk the integration's
+        # whole (integration_id, external_id) index for every batch, quadratic over a large pull.
+        assigned = {
+            external_id: internal_id
+            for external_id, internal_id, owner in conn.execute(
+                sa.select(orders.c.external_id, orders.c.id, orders.c.integration_id).where(orders.c.id > highest_before)
+            ).tuples()
+            if owner == integration_id
+        }
         for result in insert_results:
             result.internal_id = assigned[result.external_id]
     if updates:

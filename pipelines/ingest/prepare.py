@@ -45,8 +45,8 @@ def prepare(mapping: CompiledMapping, target: str, records: Sequence[Any]) -> li
                 {"field": "(record)", "message": f"expected a JSON object, got {_json_type(item.source)}"}
             )
             continue
-        outcome = mapping.apply(item.source)
-        item.mapped = {k: v for k, v in outcome.values.items() if v is not None}
+        outcome = mapping.apply_present(item.source)
+        item.mapped = outcome.values
         if outcome.errors:
             item.reasons.extend({"field": f, "message": m} for f, m in outcome.errors.items())
             continue

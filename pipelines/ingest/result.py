@@ -1,6 +1,7 @@
 """What one ingest call reports back: the seed's response counts plus per-record detail."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -60,13 +61,14 @@ class SyncResult:
         return [r.internal_id for r in self.results if r.internal_id is not None]
 
     def counts(self) -> dict[str, int]:
-        """The seed's response body: total_received, created, updated, errors (+ unchanged)."""
+        """The seed's response body: total_received, created, updated, errors (+ unchanged), in one pass."""
+        tally = Counter(r.status for r in self.results)
         return {
-            "total_received": self.total_received,
-            "created": self.created,
-            "updated": self.updated,
-            "errors": self.errors,
-            "unchanged": self.unchanged,
+            "total_received": len(self.results),
+            "created": tally["created"],
+            "updated": tally["updated"],
+            "errors": tally["error"],
+            "unchanged": tally["unchanged"],
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -105,13 +105,19 @@ def _check_functions(target_field: str, tree: dict, expression: str) -> MappingI
 
 
 class CompiledMapping:
-    """A field mapping ready to run. Build with `compile_mapping`; apply to one record or a batch."""
+    """A field mapping ready to run. Build with `compile_mapping`; apply to one record or a batch.
+
+    `apply(record)` gives every target field (null where the source had nothing); `apply_present`
+    leaves null fields out, which is what ingest stores."""
 
     def __init__(self, field_mapping: Mapping[str, Any], fields: list[tuple[str, dict, Getter]]):
         self.field_mapping = dict(field_mapping)
         self.fields = tuple(name for name, _, _ in fields)
         self._getters = [(name, getter) for name, _, getter in fields]
         self.apply = generate(fields, MappedRecord, _RUNTIME_ERRORS, _runtime_message, self._apply_each)
+        self.apply_present = generate(
+            fields, MappedRecord, _RUNTIME_ERRORS, _runtime_message, self._apply_each_present, omit_none=True
+        )
 
     def _apply_each(self, record: Any) -> MappedRecord:
         """Field by field through the closures: the general path the generated function falls back on."""
@@ -124,6 +130,10 @@ class CompiledMapping:
                 values[name] = None
                 errors[name] = _runtime_message(exc)
         return MappedRecord(values, errors)
+
+    def _apply_each_present(self, record: Any) -> MappedRecord:
+        outcome = self._apply_each(record)
+        return MappedRecord({k: v for k, v in outcome.values.items() if v is not None}, outcome.errors)
 
     def apply_many(self, records: Iterable[Any]) -> list[MappedRecord]:
         apply = self.apply
