@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,14 +21,19 @@ def free_port() -> int:
 
 @contextmanager
 def server(args: list[str], ready_url: str, env: dict[str, str] | None = None, deadline_s: float = 60) -> Iterator[None]:
-    """Run `python args...` until the block ends; `ready_url` answering (any status) means it is up."""
+    """Run `python args...` until the block ends; `ready_url` answering (any status) means it is up.
+
+    Its stderr goes to a file, never an unread pipe: a full pipe would block the server's next log
+    write and stall it, and the benchmark would measure the stall."""
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
     try:
         until = time.monotonic() + deadline_s
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{args} exited: {proc.stderr.read().decode()[-2000:]}")
+                log.seek(0)
+                raise RuntimeError(f"{args} exited: {log.read().decode(errors='replace')[-2000:]}")
             try:
                 requests.get(ready_url, timeout=1)
                 break
@@ -43,6 +49,7 @@ def server(args: list[str], ready_url: str, env: dict[str, str] | None = None, d
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 def uvicorn_args(app: str, port: int) -> list[str]:

@@ -89,10 +89,12 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home):
+def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home, tmp_path):
     ports = {"CROSSDOCK_PORT": free_port(), "CROSSDOCK_DAGSTER_PORT": free_port(), "CROSSDOCK_STREAMLIT_PORT": free_port(),
              "CROSSDOCK_DEMO_API_PORT": free_port()}
-    proc = crossdock("up", env={k: str(v) for k, v in ports.items()}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Output to a file, not an unread pipe: a full pipe would block every service's next log line.
+    log = (tmp_path / "up.log").open("wb")
+    proc = crossdock("up", env={k: str(v) for k, v in ports.items()}, stdout=log, stderr=subprocess.STDOUT)
     receiver = f"http://127.0.0.1:{ports['CROSSDOCK_PORT']}"
     try:
         wait_for_http(f"{receiver}/health", proc, deadline_s=120)
@@ -119,8 +121,9 @@ def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home)
         assert len(family) >= 5  # receiver, dagster webserver and daemon, streamlit, demo API (+ code servers)
     finally:
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=90)
-    text = output.decode()
+        proc.wait(timeout=90)
+        log.close()
+    text = (tmp_path / "up.log").read_text(errors="replace")
     assert demo_names == {"cliente_abc", "autentikapp_demo", "demo_api", "demo_db", "demo_files"}
     assert again.status_code == 409 and "already exists" in again.json()["detail"]
     assert fresh.status_code == 201

@@ -334,3 +334,25 @@ def test_receiver_commits_never_checkpoint_inline_and_the_background_checkpoint_
         assert frames > 1_000 and done == frames  # the WAL grew past the default threshold, and is fully copied
     finally:
         writer.dispose()
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_client_hanging_up_mid_body_is_not_an_error(sqlite_store, caplog, fast_path):
+    """Load balancers and load tests cut connections mid-request: nothing is stored, nothing is logged
+    as a server error (a burst of tracebacks once stalled the event loop on a full stderr pipe), and
+    the next client is served."""
+    import socket
+    from urllib.parse import urlsplit
+
+    integration(sqlite_store)
+    with caplog.at_level("DEBUG"), running(sqlite_store, fast_path=fast_path) as url:
+        address = urlsplit(url)
+        for _ in range(5):
+            with socket.create_connection((address.hostname, address.port)) as sock:
+                sock.sendall(b"POST /webhook/cliente_abc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                             b"X-API-Key: secreto_compartido\r\nContent-Length: 500\r\n\r\n[{\"external_id\": ")
+        after = requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(), headers=KEY)
+    assert after.status_code == 200 and after.json()["created"] == 1
+    assert len(inbox_rows(sqlite_store)) == 1
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert "client disconnected" in caplog.text
