@@ -1,6 +1,9 @@
 """One order in full: the payload the client sent, the record it became, its status history and the
-callbacks sent about it. Read-only; the status form sits beside this on the Orders page."""
+callbacks sent about it. Read-only; the page passes the status form in as `actions`, drawn under the
+status it changes."""
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -12,7 +15,7 @@ STATUS_LABELS = {"pending": "Pending", "assigned": "Assigned", "in_route": "In r
                  "cancelled": "Cancelled"}
 
 
-def render_order_detail(detail: OrderDetail) -> None:
+def render_order_detail(detail: OrderDetail, actions: Callable[[OrderDetail], None] | None = None) -> None:
     order = detail.order
     st.subheader(f"{order['external_id']}  ·  internal id {order['id']}")
     st.caption(f"Integration **{detail.integration}** · created {when(order['created_at'])} · "
@@ -21,6 +24,8 @@ def render_order_detail(detail: OrderDetail) -> None:
     one.metric("Status", STATUS_LABELS.get(order["status"], order["status"]))
     two.metric("ETA", when(order["eta"]) if order["eta"] else "—")
     three.metric("Delivered at", when(order["delivered_at"]) if order["delivered_at"] else "—")
+    if actions:
+        actions(detail)
 
     source, mapped = st.columns(2)
     with source:
