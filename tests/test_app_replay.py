@@ -125,6 +125,7 @@ def test_replay_selected_callbacks_then_they_are_delivered(app_store):
         assert any("No undelivered callbacks" in s for s in texts(at.success))
 
         sink.default = OK
+        clock.move_to(datetime.now(timezone.utc) + timedelta(seconds=1))  # the app re-queued them at the real now
         _deliver(app_store, clock)
     assert [r["status"] for r in outbox_rows(app_store)] == ["delivered", "delivered"]
     assert sorted(r.webhook_id for r in sink.answered_ok()) == sorted(r["webhook_id"] for r in dead)
@@ -176,6 +177,7 @@ def test_a_410_stop_is_shown_refuses_replays_and_is_resumed(app_store):
         assert _said(at.success, "Callbacks to cliente_abc resumed; 2 stopped callback(s) re-queued.")
         assert get_integration(app_store, "cliente_abc").callbacks_disabled_reason is None
         assert not any("are stopped" in e for e in texts(at.error))
+        clock.move_to(datetime.now(timezone.utc) + timedelta(seconds=1))  # the app re-queued them at the real now
         _deliver(app_store, clock)
     assert [r["status"] for r in outbox_rows(app_store)] == ["delivered", "delivered"]
     assert not at.exception
