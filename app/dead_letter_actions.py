@@ -20,9 +20,10 @@ from pipelines.inbox.processing import replay
 from pipelines.integrations import IntegrationNotFound, get_integration, list_integrations
 
 GENERATION_KEY = "dead.generation"
+ACTIVE_TAB_KEY = "dead.active_tab"  # inbox | callbacks | rejected: the tab to show after the counts change
 _OUTCOME_KEY = "dead.outcome.{tab}"
 INBOX_NEXT = ("They are pending again: the inbox processor (Dagster's inbox sensor) ingests them with the "
-              "integration's current mapping within seconds.")
+              "integration's current mapping on its next run.")
 CALLBACK_NEXT = ("The next delivery pass sends them, with their original webhook-id (a receiver that already "
                  "has one ignores it).")
 
@@ -36,6 +37,7 @@ def table_key(base: str) -> str:
 
 def _done(tab: str, kind: str, text: str, refused: dict[int, str] | None = None) -> None:
     st.session_state[GENERATION_KEY] = st.session_state.get(GENERATION_KEY, 0) + 1
+    st.session_state[ACTIVE_TAB_KEY] = tab
     st.session_state[_OUTCOME_KEY.format(tab=tab)] = {"kind": kind, "text": text, "refused": refused or {}}
 
 
@@ -155,7 +157,8 @@ def callback_stops(filters: Filters) -> None:
             continue
         with st.container(border=True):
             st.error(f"Callbacks to **{stored.name}** are stopped: {reason}. Nothing is sent to it until they "
-                     "are resumed; its status changes keep their callbacks, marked disabled.")
+                     "are resumed (the button below, once its endpoint works again); meanwhile its status changes "
+                     "keep their callbacks, marked disabled.")
             st.button(f"Resume callbacks to {stored.name}", icon=":material/play_arrow:",
                       key=f"dead.callbacks.resume.{stored.id}", on_click=_resume, args=(stored.name,),
                       help="Once the client's endpoint works again: clears the stop and re-queues every callback "
@@ -193,8 +196,8 @@ def rejected_actions(records: list[dict]) -> None:
     """Under the rejected records: send the payloads they came in back through ingest (after a fix)."""
     inbox_ids = list(dict.fromkeys(r["inbox_id"] for r in records if r["inbox_id"] is not None))
     pulled = sum(1 for r in records if r["inbox_id"] is None)
-    left, right = st.columns([1, 3], vertical_alignment="center")
-    left.button(f"Re-ingest their payloads ({len(inbox_ids)})", icon=":material/replay:", disabled=not inbox_ids,
+    left, right = st.columns([1.3, 3], vertical_alignment="center")
+    left.button(f"Re-ingest payloads ({len(inbox_ids)})", icon=":material/replay:", disabled=not inbox_ids,
                 key="dead.rejected.replay", on_click=_reingest, args=(inbox_ids,))
     note = ("Once the mapping is fixed (or the client resent the missing data), re-ingesting the webhook payloads "
             "the ticked records came in lands them; the payload's other records come back unchanged.")

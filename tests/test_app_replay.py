@@ -123,6 +123,7 @@ def test_replay_selected_callbacks_then_they_are_delivered(app_store):
         assert success.startswith("Replayed 2 callback(s):") and "original webhook-id" in success
         assert [(r["status"], r["replayed_by"]) for r in outbox_rows(app_store)] == [("pending", "streamlit:ana")] * 2
         assert any("No undelivered callbacks" in s for s in texts(at.success))
+        assert at.session_state["dead.tabs"] == "Callbacks (0)"  # its count changed, the tab stays open
 
         sink.default = OK
         clock.move_to(datetime.now(timezone.utc) + timedelta(seconds=1))  # the app re-queued them at the real now

@@ -123,9 +123,19 @@ filters = Filters(integration=integration, text=text or None, since=picked[0], u
 
 inbox_count = len(inbox_dead_letters(engine(), filters))
 callback_count = len(callback_dead_letters(engine(), filters))
-inbox_view, callbacks_view, rejected_view = st.tabs(
-    [f"Inbox ({inbox_count})", f"Callbacks ({callback_count})", "Rejected records"]
-)
+# The tab labels carry counts, and Streamlit starts tabs afresh when their labels change (after a
+# replay, say): remember which tab is open and open it again.
+SECTIONS = {"Inbox": "inbox", "Callbacks": "callbacks", "Rejected records": "rejected"}
+labels = [f"Inbox ({inbox_count})", f"Callbacks ({callback_count})", "Rejected records"]
+
+
+def _remember_tab() -> None:
+    st.session_state[actions.ACTIVE_TAB_KEY] = SECTIONS[st.session_state["dead.tabs"].split(" (")[0]]
+
+
+active = list(SECTIONS.values()).index(st.session_state.get(actions.ACTIVE_TAB_KEY, "inbox"))
+inbox_view, callbacks_view, rejected_view = st.tabs(labels, default=labels[active], key="dead.tabs",
+                                                    on_change=_remember_tab)
 with inbox_view:
     inbox_tab(filters)
 with callbacks_view:
