@@ -120,12 +120,12 @@ def render_edit(stored: StoredIntegration) -> None:
     prefix = f"intg.edit.{stored.id}"
     flag = f"{prefix}.submitted"
     result = integration_form.render("edit", stored.config.type, stored, prefix, st.session_state.get(flag, False))
-    save, test = st.columns([1, 4])
-    clicked = save.button("Save changes", type="primary", key=f"{prefix}.save",
-                          on_click=lambda: st.session_state.update({flag: True}))
-    if connection_test.testable(result.config):
-        with test:
+    with st.container(horizontal=True):
+        clicked = st.button("Save changes", type="primary", key=f"{prefix}.save",
+                            on_click=lambda: st.session_state.update({flag: True}))
+        if connection_test.testable(result.config):
             connection_test.test_button(result.config, prefix)
+    if connection_test.testable(result.config):
         connection_test.show_result(result.config, prefix)
     if not clicked:
         return

@@ -94,3 +94,9 @@ def test_a_record_the_mapping_cannot_land_shows_why():
         probe = probe_api(_config(url))
     assert probe.ok and not probe.verdict.ok
     assert probe.verdict.reasons == [{"field": "client_name", "message": "required field is missing (customer.name gave no value)"}]
+
+
+def test_an_api_that_wants_credentials_when_none_are_configured_says_so():
+    with serve_client_api(ClientApi(seed_orders(3))) as url:
+        probe = probe_api(_config(url, auth_type="none", auth_value=None))
+    assert probe.error == f"GET {url}/orders: HTTP 401 Unauthorized: the client API wants credentials; set auth_type and auth_value"
