@@ -6,6 +6,7 @@ logged in with, so changing the password logs every session out.
 """
 from __future__ import annotations
 
+import getpass
 import hashlib
 import hmac
 import os
@@ -15,6 +16,8 @@ import streamlit as st
 from pipelines import settings
 
 _SESSION_KEY = "auth.digest"
+_NAME_KEY = "auth.name"
+NAME_MAX = 64
 
 
 def _from_streamlit_secrets() -> str | None:
@@ -45,6 +48,20 @@ def logged_in() -> bool:
 
 def log_out() -> None:
     st.session_state.pop(_SESSION_KEY, None)
+    st.session_state.pop(_NAME_KEY, None)
+
+
+def actor() -> str:
+    """Who this session's changes are recorded as (order status history, replays): `streamlit:<name>`,
+    the name given at log-in, else the account the app runs under. Everyone shares one password, so
+    the name is what a person says they are: enough to ask the right colleague, not an audit trail."""
+    name = st.session_state.get(_NAME_KEY)
+    if not name:
+        try:
+            name = getpass.getuser()
+        except Exception:  # noqa: BLE001 - no user name in some containers; the door is still known
+            return "streamlit"
+    return f"streamlit:{name}"
 
 
 def require_login() -> None:
@@ -73,10 +90,13 @@ def login_page() -> None:
         st.caption("Integrations, mappings, health and reports.")
         with st.form("login"):
             password = st.text_input("Password", type="password", key="login.password")
+            name = st.text_input("Your name (optional)", key="login.name", max_chars=NAME_MAX,
+                                 help="Recorded with the order status changes and replays you make.")
             submitted = st.form_submit_button("Log in", type="primary")
         if submitted:
             if password and password_matches(password):
                 st.session_state[_SESSION_KEY] = _digest(password)
+                st.session_state[_NAME_KEY] = " ".join((name or "").split())
                 st.rerun()
             st.error("Wrong password." if password else "Enter the password.")
         st.caption(_password_hint())

@@ -1,8 +1,8 @@
 """One integration on the Integrations page: what to hand the client, its configuration, editing it,
 switching it on and off, deleting it.
 
-Each section is its own function so the page composes them (and actions added later, such as testing
-an api/db connection, sit beside `render_overview` without reshaping it).
+Each section is its own function so the page composes them; the overview carries the actions on the
+integration as it is saved: testing an api/db connection, handing over the callback signing secret.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from app import integration_form
+from app import callback_secret, connection_test, integration_form
 from app.store import engine
 from app.ui import show_issues, when
 from pipelines import settings
@@ -93,6 +93,9 @@ def render_overview(stored: StoredIntegration) -> None:
         render_client_instructions(stored)
     else:
         render_source(stored)
+        if connection_test.testable(stored.config):
+            connection_test.render_connection_test(stored.config, f"intg.probe.{stored.id}")
+    callback_secret.render_callback_secret(stored)
     fields = len(stored.config.field_mapping)
     st.markdown(f"**Mapping**: version {stored.mapping_version}, " + (f"{fields} field(s)" if fields else
                 "empty: records are read as the target's own fields"))
@@ -117,8 +120,13 @@ def render_edit(stored: StoredIntegration) -> None:
     prefix = f"intg.edit.{stored.id}"
     flag = f"{prefix}.submitted"
     result = integration_form.render("edit", stored.config.type, stored, prefix, st.session_state.get(flag, False))
-    clicked = st.button("Save changes", type="primary", key=f"{prefix}.save",
-                        on_click=lambda: st.session_state.update({flag: True}))
+    with st.container(horizontal=True):
+        clicked = st.button("Save changes", type="primary", key=f"{prefix}.save",
+                            on_click=lambda: st.session_state.update({flag: True}))
+        if connection_test.testable(result.config):
+            connection_test.test_button(result.config, prefix)
+    if connection_test.testable(result.config):
+        connection_test.show_result(result.config, prefix)
     if not clicked:
         return
     if result.config is None:

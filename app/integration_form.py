@@ -89,6 +89,9 @@ def _label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
+_UNSET = object()
+
+
 class _Form:
     """Renders widgets, remembering where each field's error goes and whether the user touched it."""
 
@@ -104,10 +107,10 @@ class _Form:
     def key(self, path: str) -> str:
         return f"{self.prefix}.{path}"
 
-    def _record(self, path: str, value: Any) -> None:
+    def _record(self, path: str, value: Any, *, initial: Any = _UNSET) -> None:
         self.values[path] = value
         self.slots[path] = st.empty()
-        if value != self.initial.get(path):
+        if value != (self.initial.get(path) if initial is _UNSET else initial):
             self.touched.add(path)
 
     def text(self, path: str, label: str, help: str | None = None, long: bool = False, disabled: bool = False,
@@ -120,7 +123,9 @@ class _Form:
             value = st.text_input(label, value=current or "", key=self.key(path), help=help, disabled=disabled,
                                   placeholder=placeholder, live=True)
         value = value.strip() if value else None
-        self._record(path, value)
+        # An empty box is None whether the model's default is None or "" (a new integration's name):
+        # only what the person typed counts as touching the field.
+        self._record(path, value, initial=current or None)
         return value
 
     def secret(self, path: str, label: str, help: str | None = None) -> str | None:

@@ -1,26 +1,39 @@
 """One order in full: the payload the client sent, the record it became, its status history and the
-callbacks sent about it. Read-only; the status form sits beside this on the Orders page."""
+callbacks sent about it. Read-only; the page passes the status form in as `actions`, drawn under the
+status it changes."""
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
 from app.ui import json_text, when
+from pipelines.clock import as_utc
 from pipelines.order_lookup import OrderDetail
 
 STATUS_LABELS = {"pending": "Pending", "assigned": "Assigned", "in_route": "In route", "delivered": "Delivered",
                  "cancelled": "Cancelled"}
 
 
-def render_order_detail(detail: OrderDetail) -> None:
+def _short(value: datetime | None) -> str:
+    """'25 Nov 14:30': fits a metric's third of the page (the full date is in its help and the history)."""
+    return as_utc(value).strftime("%d %b %H:%M") if value else "—"
+
+
+def render_order_detail(detail: OrderDetail, actions: Callable[[OrderDetail], None] | None = None) -> None:
     order = detail.order
     st.subheader(f"{order['external_id']}  ·  internal id {order['id']}")
     st.caption(f"Integration **{detail.integration}** · created {when(order['created_at'])} · "
                f"last change {when(order['updated_at'])}")
     one, two, three = st.columns(3)
     one.metric("Status", STATUS_LABELS.get(order["status"], order["status"]))
-    two.metric("ETA", when(order["eta"]) if order["eta"] else "—")
-    three.metric("Delivered at", when(order["delivered_at"]) if order["delivered_at"] else "—")
+    two.metric("ETA (UTC)", _short(order["eta"]), help=when(order["eta"]) if order["eta"] else None)
+    three.metric("Delivered at (UTC)", _short(order["delivered_at"]),
+                 help=when(order["delivered_at"]) if order["delivered_at"] else None)
+    if actions:
+        actions(detail)
 
     source, mapped = st.columns(2)
     with source:

@@ -1,6 +1,7 @@
 """End to end in a real browser: `streamlit run app/main.py` as a subprocess, driven by headless Debian
 Chromium through Playwright. A new user logs in, adds the seed's cliente_abc and gets its curl, maps
-the seed's Shopify sample in the studio and sees the seed's record, and finds a chart on the history page.
+the seed's Shopify sample in the studio and sees the seed's record, finds a chart on the history page,
+moves an order to assigned and replays a dead inbox payload.
 
 Set CROSSDOCK_SCREENSHOTS=<folder> to keep a 1280x800 screenshot of each step there.
 """
@@ -108,6 +109,44 @@ def _seed_syncs(url: str) -> None:
     engine.dispose()
 
 
+def _seed_dead_letter(url: str) -> int:
+    """A payload the inbox processor dead-letters (its body is not JSON), the way it really happens."""
+    from pipelines.inbox.processing import process_batch
+    from pipelines.integrations import get_integration
+    from pipelines.store.engine import make_engine
+    from tests.inbox_rows import insert_pending
+
+    engine = make_engine(url)
+    inbox_id = insert_pending(engine, get_integration(engine, "cliente_abc").id, b'{"external_id": "PED-500", ')
+    process_batch(engine)
+    engine.dispose()
+    return inbox_id
+
+
+def _store_state(url: str, inbox_id: int) -> tuple[list[tuple[str, str]], str]:
+    """(PED-001's status history as (to, actor), the inbox row's status), read from the app's store."""
+    import sqlalchemy as sa
+
+    from pipelines.orders.history import status_history
+    from pipelines.store.engine import make_engine
+    from pipelines.store.schema import inbox, orders
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        order_id = conn.execute(sa.select(orders.c.id).where(orders.c.external_id == "PED-001")).scalar_one()
+        status = conn.execute(sa.select(inbox.c.status).where(inbox.c.id == inbox_id)).scalar_one()
+    history = [(h["to_status"], h["actor"]) for h in status_history(engine, order_id)]
+    engine.dispose()
+    return history, status
+
+
+def _tick_first_row(page, table) -> None:
+    """Tick the first row of a table (drawn on a canvas: its selection box is the first cell)."""
+    box = table.bounding_box()
+    header = row = 35  # Streamlit's default row height, header included
+    page.mouse.click(box["x"] + 18, box["y"] + header + row / 2)
+
+
 def test_new_user_walkthrough(app_url):
     from playwright.sync_api import expect, sync_playwright
 
@@ -183,6 +222,29 @@ def test_new_user_walkthrough(app_url):
             # Tables are drawn on a canvas; the red "needs a person" box is text.
             expect(page.get_by_text("last sync rejected 1 record: client_name: required field is missing")).to_be_visible()
             shot(page, "5-dashboard")
+
+            # Orders: open PED-001 and move it to assigned; the history records who did it.
+            page.get_by_test_id("stSidebarNav").get_by_text("Orders", exact=True).click()
+            page.get_by_label("External id contains").fill("PED-001")
+            page.keyboard.press("Enter")
+            expect(page.get_by_text("1 order(s).")).to_be_visible()
+            _tick_first_row(page, page.get_by_test_id("stDataFrame").first)
+            page.get_by_role("button", name="Mark as assigned").click()
+            expect(page.get_by_text("Pending → Assigned. No callback queued")).to_be_visible()
+            shot(page, "6-order-assigned")
+
+            # Dead letters: tick the dead payload and replay it.
+            inbox_id = _seed_dead_letter(store_url)
+            page.get_by_test_id("stSidebarNav").get_by_text("Dead letters", exact=True).click()
+            replay = page.get_by_role("button", name="Replay selected (1)")
+            expect(page.get_by_role("button", name="Replay selected (0)")).to_be_visible()
+            _tick_first_row(page, page.get_by_test_id("stDataFrame").first)
+            replay.click()
+            expect(page.get_by_text(f"Replayed 1 inbox payload(s): #{inbox_id}.")).to_be_visible()
+            shot(page, "7-dead-letter-replayed")
             assert page.get_by_test_id("stException").count() == 0
         finally:
             browser.close()
+    history, inbox_status = _store_state(store_url, inbox_id)
+    assert [to for to, _ in history] == ["assigned"] and history[0][1].startswith("streamlit")
+    assert inbox_status == "pending"

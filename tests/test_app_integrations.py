@@ -128,3 +128,12 @@ def test_every_problem_is_shown_at_once(app_store):
     shown = markdown_text(at)
     assert "**name**: use letters, digits and _ . - (at most 64)" in shown
     assert "**endpoint**: an api integration needs an endpoint" in shown  # checked although the name is wrong
+
+
+def test_a_fresh_new_integration_form_blames_no_field_before_anything_is_typed(app_store):
+    create_integration(app_store, Integration(name="cliente_abc", type="webhook"))
+    at = open_page("integrations")
+    at.segmented_control(key="intg.view").set_value("New integration").run()
+    assert ":red[" not in markdown_text(at)
+    at.radio(key="intg.new.type").set_value("api").run()
+    assert ":red[" not in markdown_text(at)

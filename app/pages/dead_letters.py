@@ -1,10 +1,11 @@
 """Dead letters: inbox payloads that failed as a whole, callbacks given up on, and the individual records
-syncs rejected, each with its reason; filterable. Select rows to inspect them."""
+syncs rejected, each with its reason; filterable. Select rows to inspect them and replay them."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from app import dead_letter_actions as actions
 from app.auth import require_login
 from app.store import engine
 from app.ui import date_range_picker, json_text, when
@@ -27,7 +28,8 @@ def _selected(frame: pd.DataFrame, key: str) -> list[int]:
 
 
 def inbox_tab(filters: Filters) -> list[int]:
-    """Inbox rows with status dead; returns the selected ids."""
+    """Inbox rows with status dead, with their replay actions; returns the selected ids."""
+    actions.show_outcome("inbox")
     letters = inbox_dead_letters(engine(), filters)
     if not letters:
         st.success("No dead inbox payloads. A payload lands here when processing it fails as a whole (for "
@@ -36,8 +38,9 @@ def inbox_tab(filters: Filters) -> list[int]:
     frame = pd.DataFrame([{"Id": r["id"], "Integration": r["integration"], "Received": when(r["received_at"]),
                            "Source": r["source_kind"], "Attempts": r["attempts"], "Reason": r["error"] or "",
                            "Size (bytes)": r["size_bytes"], "Body starts with": r["body_start"]} for r in letters])
-    st.caption("Tick rows to see the whole body and headers.")
-    ids = _selected(frame, "dead.inbox.table")
+    st.caption("Tick rows to see the whole body and headers, and to replay them.")
+    ids = _selected(frame, actions.table_key("dead.inbox.table"))
+    actions.inbox_actions(ids, filters, names, [r["integration"] for r in letters])
     for inbox_id in ids[:3]:
         letter = inbox_letter(engine(), inbox_id)
         if letter is None:
@@ -52,7 +55,10 @@ def inbox_tab(filters: Filters) -> list[int]:
 
 
 def callbacks_tab(filters: Filters) -> list[int]:
-    """Callbacks dead after their last retry, or disabled by a 410; returns the selected ids."""
+    """Callbacks dead after their last retry, or disabled by a 410, with their replay actions; returns
+    the selected ids."""
+    actions.show_outcome("callbacks")
+    actions.callback_stops(filters)
     letters = callback_dead_letters(engine(), filters)
     if not letters:
         st.success("No undelivered callbacks. A callback lands here after its last retry fails, or when the "
@@ -62,8 +68,9 @@ def callbacks_tab(filters: Filters) -> list[int]:
                            "Event": r["event"], "Status": r["status"], "Attempts": r["attempts"],
                            "Last HTTP status": r["last_status_code"], "Reason": r["last_error"] or "",
                            "Queued": when(r["created_at"])} for r in letters])
-    st.caption("Tick rows to see the payload and every delivery attempt.")
-    ids = _selected(frame, "dead.callbacks.table")
+    st.caption("Tick rows to see the payload and every delivery attempt, and to replay them.")
+    ids = _selected(frame, actions.table_key("dead.callbacks.table"))
+    actions.callback_actions(ids, filters, names, [r["integration"] for r in letters])
     for outbox_id in ids[:3]:
         letter = callback_letter(engine(), outbox_id)
         if letter is None:
@@ -79,6 +86,7 @@ def callbacks_tab(filters: Filters) -> list[int]:
 
 
 def rejected_tab(filters: Filters) -> None:
+    actions.show_outcome("rejected")
     records = rejected_records(engine(), filters)
     if not records:
         st.success("No rejected records. A record is rejected when it does not map to a valid order or sale; "
@@ -87,9 +95,10 @@ def rejected_tab(filters: Filters) -> None:
     frame = pd.DataFrame([{"Id": r["id"], "Integration": r["integration"], "When": when(r["created_at"]),
                            "Sync": r["sync_run_id"], "External id": r["external_id"] or "",
                            "Reasons": r["reason"], "Record": json_text(r["record"])} for r in records])
-    st.caption("Tick rows to see the record as it was sent.")
-    ids = _selected(frame, "dead.rejected.table")
+    st.caption("Tick rows to see the record as it was sent, and to re-ingest the payloads they came in.")
+    ids = _selected(frame, actions.table_key("dead.rejected.table"))
     by_id = {r["id"]: r for r in records}
+    actions.rejected_actions([by_id[record_id] for record_id in ids])
     for record_id in ids[:3]:
         with st.expander(f"Rejected record #{record_id}", expanded=True):
             st.error(by_id[record_id]["reason"])
@@ -114,9 +123,19 @@ filters = Filters(integration=integration, text=text or None, since=picked[0], u
 
 inbox_count = len(inbox_dead_letters(engine(), filters))
 callback_count = len(callback_dead_letters(engine(), filters))
-inbox_view, callbacks_view, rejected_view = st.tabs(
-    [f"Inbox ({inbox_count})", f"Callbacks ({callback_count})", "Rejected records"]
-)
+# The tab labels carry counts, and Streamlit starts tabs afresh when their labels change (after a
+# replay, say): remember which tab is open and open it again.
+SECTIONS = {"Inbox": "inbox", "Callbacks": "callbacks", "Rejected records": "rejected"}
+labels = [f"Inbox ({inbox_count})", f"Callbacks ({callback_count})", "Rejected records"]
+
+
+def _remember_tab() -> None:
+    st.session_state[actions.ACTIVE_TAB_KEY] = SECTIONS[st.session_state["dead.tabs"].split(" (")[0]]
+
+
+active = list(SECTIONS.values()).index(st.session_state.get(actions.ACTIVE_TAB_KEY, "inbox"))
+inbox_view, callbacks_view, rejected_view = st.tabs(labels, default=labels[active], key="dead.tabs",
+                                                    on_change=_remember_tab)
 with inbox_view:
     inbox_tab(filters)
 with callbacks_view:

@@ -7,7 +7,7 @@ import streamlit as st
 import yaml
 from pydantic import ValidationError
 
-from app import integration_detail, integration_form
+from app import connection_test, integration_detail, integration_form
 from app.auth import require_login
 from app.store import engine
 from app.ui import RED_ROW, STATUS_LABELS, TARGET_LABELS, TYPE_LABELS, highlight_rows, show_issues
@@ -82,8 +82,13 @@ def new_integration() -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         result = integration_form.render("create", integration_type, None, prefix, st.session_state.get(flag, False))
-        clicked = st.button("Create integration", type="primary", key=f"{prefix}.create",
-                            on_click=lambda: st.session_state.update({flag: True}))
+        with st.container(horizontal=True, vertical_alignment="center"):
+            clicked = st.button("Create integration", type="primary", key=f"{prefix}.create",
+                                on_click=lambda: st.session_state.update({flag: True}))
+            if connection_test.testable(result.config):
+                connection_test.test_button(result.config, prefix)
+            elif integration_type in connection_test.PROBES:
+                st.caption("Test connection appears once the form is valid.")
     with right:
         st.markdown("**What will be saved**")
         if result.config is not None:
@@ -92,6 +97,8 @@ def new_integration() -> None:
             st.caption("Secrets are stored encrypted and shown masked from now on.")
         else:
             st.caption("Fill in the form: the configuration appears here once it is valid.")
+    if connection_test.testable(result.config):
+        connection_test.show_result(result.config, prefix)  # full width: the record and its mapping side by side
     if not clicked:
         return
     if result.config is None:

@@ -129,6 +129,8 @@ class HttpClient:
 
     def _refusal(self, url: str, response: requests.Response) -> str:
         where = f"GET {safe_url(url)}: HTTP {response.status_code} {response.reason}"
+        if response.status_code in (401, 403) and self.auth_type == "none":
+            return f"{where}: the client API wants credentials; set auth_type and auth_value"
         if response.status_code in (401, 403):
             return f"{where}: the client API refused the credentials (auth_type {self.auth_type}); check auth_value"
         if response.status_code == 404:

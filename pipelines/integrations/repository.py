@@ -45,12 +45,16 @@ def check_mapping(field_mapping: dict[str, Any], target: str) -> None:
         ) from exc
 
 
+def new_callback_secret() -> str:
+    """A fresh callback signing secret: Standard Webhooks' `whsec_` + base64 of 24 random bytes (not
+    url-safe base64: that is what its libraries decode)."""
+    return "whsec_" + base64.b64encode(_random.token_bytes(24)).decode()
+
+
 def _prepare(config: Integration) -> Integration:
     """Fill what the store generates: the callback signing secret when callbacks are configured."""
     if config.callback_url and config.callback_secret is None:
-        # Standard Webhooks secrets are `whsec_` + base64 of the key bytes (not url-safe base64).
-        key = base64.b64encode(_random.token_bytes(24)).decode()
-        config = config.model_copy(update={"callback_secret": SecretStr("whsec_" + key)})
+        config = config.model_copy(update={"callback_secret": SecretStr(new_callback_secret())})
     return config
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "StatusChangeRejected",
     "change_status",
     "check_move",
+    "next_statuses",
 ]
 
 
@@ -100,6 +101,12 @@ def check_move(current: str, to_status: str) -> str | None:
         allowed = " or ".join(sorted(NEXT[current]))
         return f"cannot go from {current} to {to_status} (from {current} the next status is {allowed})"
     return None
+
+
+def next_statuses(current: str) -> tuple[str, ...]:
+    """The statuses an order in `current` may move to, in the machine's order (empty when final).
+    Doors that offer a choice (the admin app) ask this instead of knowing the rules themselves."""
+    return tuple(status for status in STATUSES if check_move(current, status) is None)
 
 
 def parse_proof(proof: dict | DeliveryProof | None) -> dict[str, Any] | None:

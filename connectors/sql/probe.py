@@ -1,0 +1,104 @@
+"""Test a db integration's connection: connect the way a pull does (`${ENV}` references resolved, the
+password from the encrypted secret or its environment variable), run the configured query as the first
+poll would, and read at most a few rows, inside a read-only transaction that is rolled back. Connecting
+and the query are both bounded by the probe's timeout."""
+from __future__ import annotations
+
+import math
+import time
+
+import sqlalchemy as sa
+
+from connectors.sql.extract import extraction_query
+from connectors.sql.source import database_error, resolve_url, shown, source_engine
+from pipelines.integrations.model import Integration
+from pipelines.sources import PullError
+from pipelines.sources.probe import PROBE_ROWS, PROBE_TIMEOUT_SECONDS, Probe
+
+
+def _sqlite_guard(conn: sa.Connection, timeout: float) -> None:
+    """SQLite has no read-only transactions nor statement timeouts: refuse writes on this connection
+    (it is not pooled) and interrupt the query once the time is up."""
+    raw = conn.connection.driver_connection
+    raw.execute("PRAGMA query_only = ON")
+    deadline = time.monotonic() + timeout
+    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+
+
+def _read_only(conn: sa.Connection, timeout: float) -> str | None:
+    """Make the transaction about to start read-only and time-bounded; a note when the dialect cannot."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {math.ceil(timeout * 1000)}")
+    elif dialect in ("mysql", "mariadb"):
+        if getattr(conn.dialect, "is_mariadb", False):
+            conn.exec_driver_sql(f"SET SESSION max_statement_time = {timeout:g}")
+        else:
+            conn.exec_driver_sql(f"SET SESSION max_execution_time = {math.ceil(timeout * 1000)}")
+        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+    elif dialect == "sqlite":
+        _sqlite_guard(conn, timeout)
+    else:
+        return f"{dialect} transactions are not made read-only here; the probe's transaction is rolled back"
+    return None
+
+
+def _first_rows(statement: sa.Executable, limit: int) -> sa.Executable:
+    """Let the database stop after `limit` rows rather than producing the whole result."""
+    if isinstance(statement, sa.Select):
+        return statement.limit(limit)
+    # The line break keeps a trailing `-- comment` in the query from swallowing the closing parenthesis.
+    inner = sa.text(statement.text + "\n").columns().subquery("crossdock_probe")
+    return sa.select(sa.literal_column("*")).select_from(inner).limit(limit)
+
+
+def probe_db(
+    config: Integration, *, timeout: float = PROBE_TIMEOUT_SECONDS, limit: int = PROBE_ROWS
+) -> Probe:
+    """Connect and read the first `limit` rows of `config`'s query (saved or not); never raises for
+    what the database does."""
+    settings = config.db
+    try:
+        url = resolve_url(settings)
+    except PullError as exc:
+        return Probe(source="db.url", error=str(exc)).finish(config)
+    probe = Probe(source=shown(url))
+    bounded = settings.model_copy(update={"timeout_seconds": max(1, min(settings.timeout_seconds, math.ceil(timeout)))})
+    try:
+        source = source_engine(bounded)
+    except PullError as exc:
+        probe.error = str(exc)
+        return probe.finish(config)
+    rows = None
+    try:
+        rows = _run(source, probe, config, timeout, limit)
+    except sa.exc.DBAPIError as exc:
+        what = "the query failed" if probe.reachable else "the database is unreachable or refused the connection"
+        probe.error = str(database_error(exc, what, url))
+    except sa.exc.SQLAlchemyError as exc:
+        probe.error = str(database_error(exc, "the query could not be run", url))
+    finally:
+        source.dispose()
+    return probe.finish(config, rows)
+
+
+def _run(source: sa.Engine, probe: Probe, config: Integration, timeout: float, limit: int) -> list[dict] | None:
+    settings = config.db
+    with source.connect() as conn:
+        probe.reachable, probe.status = True, "connected"
+        if not settings.query:
+            probe.error = "connected, but db.query is not set: give the SELECT that produces the records"
+            return None
+        note = _read_only(conn, timeout)
+        if note:
+            probe.notes.append(note)
+        statement, params = extraction_query(settings, settings.watermark_start, None, source.dialect.name)
+        try:
+            rows = [dict(row) for row in conn.execute(_first_rows(statement, limit), params).mappings().fetchmany(limit)]
+        finally:
+            conn.rollback()
+    if len(rows) == limit:
+        probe.notes.append(f"only the first {limit} rows were read")
+    return rows
+
