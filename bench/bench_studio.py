@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import statistics
 import tempfile
@@ -51,6 +52,11 @@ def _studio_rerun(mapping: dict, sample: list[dict]) -> tuple[float, float]:
     from pipelines.integrations import Integration, create_integration
     from pipelines.store import connect
 
+    # Editing AppTest's session state between runs happens outside a script run; Streamlit warns about
+    # that once per access, which would bury the figures.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: "missing ScriptRunContext" not in record.getMessage()
+    )
     create_integration(connect(), Integration(name="shopify_store", type="webhook", field_mapping=mapping))
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     at.text_input(key="login.password").input(PASSWORD)
