@@ -16,6 +16,7 @@ from app.ui import show_issues, when
 from pipelines import settings
 from pipelines.errors import validation_issues
 from pipelines.integrations import (
+    IntegrationBusy,
     IntegrationNotFound,
     MappingRejected,
     StoredIntegration,
@@ -23,6 +24,7 @@ from pipelines.integrations import (
     masked_config,
     set_active,
     update_integration,
+    waiting_work,
 )
 from pipelines.monitoring import latest_syncs
 from pipelines.secrets import mask
@@ -168,9 +170,19 @@ def render_lifecycle(stored: StoredIntegration) -> None:
     st.divider()
     st.markdown(f"**Delete {stored.name}**: removes the integration with its orders, inbox, sync history and "
                 "callbacks. This cannot be undone.")
+    waiting = waiting_work(engine(), stored.id)
+    if waiting:
+        listed = ", ".join(f"**{count}** {what}" for what, count in waiting.items())
+        st.warning(f"{stored.name} still has {listed}. Deleting now discards them: the client was told they "
+                   "were received. Disable the integration and let them finish first, if you can.")
+    discard = st.checkbox("Discard them and delete anyway", key=f"intg.delete.force.{stored.id}") if waiting else False
     typed = st.text_input("Type the integration's name to confirm", key=f"intg.delete.{stored.id}")
-    if st.button("Delete permanently", icon=":material/delete:", disabled=typed != stored.name,
+    if st.button("Delete permanently", icon=":material/delete:", disabled=typed != stored.name or bool(waiting and not discard),
                  key=f"intg.delete.go.{stored.id}"):
-        delete_integration(engine(), stored.name)
+        try:
+            delete_integration(engine(), stored.name, force=discard)
+        except IntegrationBusy as exc:  # work arrived since the page was drawn
+            st.error(f"Not deleted: {exc}.")
+            return
         st.toast(f"Deleted {stored.name}.", icon=":material/delete:")
         st.rerun()

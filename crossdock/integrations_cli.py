@@ -11,6 +11,7 @@ from crossdock.files import UnusableFile, read_document
 from pipelines.errors import validation_issues
 from pipelines.integrations import (
     Integration,
+    IntegrationBusy,
     IntegrationExists,
     IntegrationNotFound,
     MappingRejected,
@@ -97,11 +98,19 @@ def enable(name: str) -> None:
 
 
 @app.command("delete")
-def delete(name: str, yes: bool = typer.Option(False, "--yes", "-y", help="do not ask")) -> None:
-    """Delete an integration and everything stored for it."""
+def delete(
+    name: str,
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask"),
+    force: bool = typer.Option(False, "--force", help="delete even with acknowledged webhooks or callbacks waiting"),
+) -> None:
+    """Delete an integration and everything stored for it. Refused while it has acknowledged webhooks
+    not yet processed or callbacks not yet delivered, unless --force."""
     if not yes and not typer.confirm(f"Delete {name} and all its orders, runs and errors?"):
         fail("not deleted")
-    _guard(lambda: delete_integration(connect(), name))
+    try:
+        _guard(lambda: delete_integration(connect(), name, force=force))
+    except IntegrationBusy as exc:
+        fail(f"{exc}. Let them finish (or disable the integration first), or pass --force to discard them.")
     typer.echo(f"deleted {name}")
 
 

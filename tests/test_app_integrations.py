@@ -137,3 +137,18 @@ def test_a_fresh_new_integration_form_blames_no_field_before_anything_is_typed(a
     assert ":red[" not in markdown_text(at)
     at.radio(key="intg.new.type").set_value("api").run()
     assert ":red[" not in markdown_text(at)
+
+
+def test_delete_with_acknowledged_webhooks_waiting_needs_an_explicit_discard(app_store):
+    from tests.inbox_rows import insert_pending
+
+    stored = create_integration(app_store, Integration(name="cliente_abc", type="webhook"))
+    insert_pending(app_store, stored.id, [{"external_id": "PED-9", "client_name": "Ana", "address": "Zona 1"}])
+    at = open_page("integrations")
+    assert any("1** acknowledged webhook(s) not yet processed" in w for w in texts(at.warning))
+    at.text_input(key=f"intg.delete.{stored.id}").input("cliente_abc").run()
+    assert at.button(key=f"intg.delete.go.{stored.id}").disabled  # the name alone is not enough
+    at.checkbox(key=f"intg.delete.force.{stored.id}").check().run()
+    at.button(key=f"intg.delete.go.{stored.id}").click().run()
+    assert list_integrations(app_store) == []
+    assert not at.exception

@@ -74,3 +74,19 @@ def test_duplicates_and_unknown_names(tmp_path):
     assert again.returncode == 1 and "already exists" in again.stderr
     unknown = crossdock("integrations", "show", "nobody")
     assert unknown.returncode == 1 and "no integration named 'nobody'" in unknown.stderr
+
+
+def test_delete_refuses_to_discard_acknowledged_webhooks_without_force(tmp_path):
+    from pipelines.integrations import get_integration
+    from pipelines.store import connect
+    from tests.inbox_rows import insert_pending
+
+    path = tmp_path / "abc.json"
+    path.write_text(json.dumps({"name": "cliente_abc", "type": "webhook"}))
+    assert crossdock("integrations", "add", "--file", str(path)).returncode == 0
+    insert_pending(connect(), get_integration(connect(), "cliente_abc").id, [{"external_id": "PED-9"}])
+    refused = crossdock("integrations", "delete", "cliente_abc", "--yes")
+    assert refused.returncode == 1
+    assert "1 acknowledged webhook(s) not yet processed" in refused.stderr and "--force" in refused.stderr
+    forced = crossdock("integrations", "delete", "cliente_abc", "--yes", "--force")
+    assert forced.returncode == 0 and "deleted cliente_abc" in forced.stdout

@@ -125,3 +125,19 @@ def test_disable_and_delete(store):
     delete_integration(store, "cliente_abc")
     with pytest.raises(IntegrationNotFound):
         get_integration(store, "cliente_abc")
+
+
+def test_delete_is_refused_while_acknowledged_work_waits(store):
+    from pipelines.integrations import IntegrationBusy, waiting_work
+    from tests.inbox_rows import insert_pending
+
+    stored = create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    insert_pending(store, stored.id, [{"external_id": "PED-9"}])
+    insert_pending(store, stored.id, [{"external_id": "PED-10"}])
+    assert waiting_work(store, stored.id) == {"acknowledged webhook(s) not yet processed": 2}
+    with pytest.raises(IntegrationBusy, match="2 acknowledged webhook"):
+        delete_integration(store, "cliente_abc")
+    assert get_integration(store, "cliente_abc").id == stored.id  # nothing deleted
+    delete_integration(store, "cliente_abc", force=True)
+    with pytest.raises(IntegrationNotFound):
+        get_integration(store, "cliente_abc")

@@ -125,6 +125,16 @@ def test_watermark_streams_in_chunks_and_resumes(client_db, sqlite_store):
     assert _moment(get_state(sqlite_store, integration.id, "watermark")["value"]) == "2024-01-15T01:30:00"
 
 
+def test_a_query_ending_in_a_comment_still_gets_its_watermark(client_db, sqlite_store):
+    url, engine, table = client_db
+    _add(engine, table, [dict(r, customer_name=r["customer_name"] or "Ana") for r in demo_rows(3, now=T0)])
+    query = ("SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, "
+             "created_at FROM orders -- exported for Crossdock")
+    integration = create_integration(sqlite_store, Integration(
+        name="erp_commented", type="db", db={"url": url, "query": query, "watermark_column": "created_at"}))
+    assert pull_db(sqlite_store, integration).counts["created"] == 3
+
+
 def test_a_window_rereads_only_rows_inside_it(client_db, sqlite_store):
     url, engine, table = client_db
     base = demo_rows(1, now=T0)[0]

@@ -17,6 +17,7 @@ from pipelines import settings
 from pipelines.errors import validation_issues
 from pipelines.integrations import (
     Integration,
+    IntegrationBusy,
     IntegrationExists,
     IntegrationNotFound,
     MappingRejected,
@@ -117,13 +118,20 @@ def patch(name: str, request: Request,
 
 
 @router.delete("/integrations/{name}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Delete an integration and everything it received", responses={404: {"model": ErrorBody}})
-def delete(name: str, request: Request) -> Response:
+               summary="Delete an integration and everything it received",
+               responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
+def delete(
+    name: str,
+    request: Request,
+    force: bool = Query(False, description="delete even with acknowledged webhooks or callbacks still waiting"),
+) -> Response:
     state = receiver_state(request)
     try:
-        delete_integration(state.engine, name)
+        delete_integration(state.engine, name, force=force)
     except IntegrationNotFound as exc:
         raise _not_found(exc) from None
+    except IntegrationBusy as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=f"{exc}; retry with ?force=true to discard them") from None
     state.integrations.invalidate(name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -33,7 +33,8 @@ _IN_LIST = 1_000  # keys per write-back statement: far under every driver's para
 
 def extraction_query(settings: DbSettings, watermark: Any, window: Window | None, dialect: str) -> tuple[sa.Executable, dict]:
     """The configured query, wrapped for the watermark or the window when there is a watermark column."""
-    query = sa.text(settings.query)
+    # The line break keeps a trailing `-- comment` from swallowing the parenthesis that wraps the query.
+    query = sa.text(settings.query + "\n")
     column = settings.watermark_column
     if not column:
         if window:

@@ -1,6 +1,7 @@
 """Integrations: the model people configure and its persistence (secrets encrypted, mappings versioned)."""
 from pipelines.integrations.model import Integration, StoredIntegration
 from pipelines.integrations.repository import (
+    IntegrationBusy,
     IntegrationExists,
     IntegrationNotFound,
     MappingRejected,
@@ -17,10 +18,12 @@ from pipelines.integrations.repository import (
     set_active,
     set_callbacks_disabled,
     update_integration,
+    waiting_work,
 )
 
 __all__ = [
     "Integration",
+    "IntegrationBusy",
     "IntegrationExists",
     "IntegrationNotFound",
     "MappingRejected",
@@ -38,4 +41,5 @@ __all__ = [
     "set_active",
     "set_callbacks_disabled",
     "update_integration",
+    "waiting_work",
 ]

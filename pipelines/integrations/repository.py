@@ -16,7 +16,8 @@ from pipelines.integrations.model import Integration, StoredIntegration
 from pipelines.mapping import MappingError, compile_mapping
 from pipelines.targets import FIELDS
 from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
-from pipelines.store.schema import integrations, mapping_versions
+from pipelines.inbox import PENDING
+from pipelines.store.schema import callback_outbox, inbox, integrations, mapping_versions
 
 
 class IntegrationExists(ValueError):
@@ -175,9 +176,40 @@ def set_active(engine: sa.Engine, name: str, active: bool) -> StoredIntegration:
     return update_integration(engine, name, {"is_active": active})
 
 
-def delete_integration(engine: sa.Engine, name: str) -> None:
+class IntegrationBusy(ValueError):
+    """Deleting would discard acknowledged work: webhooks not yet processed, callbacks not yet sent."""
+
+    def __init__(self, name: str, waiting: dict[str, int]):
+        self.waiting = waiting
+        listed = ", ".join(f"{count} {what}" for what, count in waiting.items())
+        super().__init__(f"{name} still has {listed}; deleting it would discard them")
+
+
+def waiting_work(bind: sa.Engine | sa.Connection, integration_id: int) -> dict[str, int]:
+    """What a client was promised and Crossdock has not finished: acknowledged webhooks still pending
+    in the inbox, and status callbacks still queued for delivery."""
+    with _connection(bind) as conn:
+        pending_webhooks = conn.execute(
+            sa.select(sa.func.count()).select_from(inbox)
+            .where(inbox.c.integration_id == integration_id, inbox.c.status == PENDING)
+        ).scalar_one()
+        queued_callbacks = conn.execute(
+            sa.select(sa.func.count()).select_from(callback_outbox)
+            .where(callback_outbox.c.integration_id == integration_id, callback_outbox.c.status == "pending")
+        ).scalar_one()
+    found = {"acknowledged webhook(s) not yet processed": pending_webhooks,
+             "status callback(s) not yet delivered": queued_callbacks}
+    return {what: count for what, count in found.items() if count}
+
+
+def delete_integration(engine: sa.Engine, name: str, *, force: bool = False) -> None:
+    """Delete an integration and everything stored for it. Refused (`IntegrationBusy`) while it has
+    acknowledged webhooks or callbacks waiting, unless `force`."""
     current = get_integration(engine, name)
     with engine.begin() as conn:
+        waiting = waiting_work(conn, current.id)
+        if waiting and not force:
+            raise IntegrationBusy(current.name, waiting)
         conn.execute(integrations.delete().where(integrations.c.id == current.id))
 
 
