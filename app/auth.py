@@ -2,7 +2,8 @@
 
 The password is `CROSSDOCK_ADMIN_PASSWORD`, else `admin_password` from Streamlit secrets, else one
 generated once into `.crossdock/admin.password`. A session remembers a digest of the password it
-logged in with, so changing the password logs every session out.
+logged in with, so changing the password logs every session out. A signed cookie
+(`app.session_cookie`) carries the log-in across page reloads for 12 hours.
 """
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ import os
 
 import streamlit as st
 
+from app import session_cookie
 from pipelines import settings
 
 _SESSION_KEY = "auth.digest"
 _NAME_KEY = "auth.name"
+_COOKIE_PENDING = "auth.cookie"  # "remember" or "forget": written on the next run, once a page draws
+_LOGGED_OUT = "auth.logged_out"  # this session logged out: its old cookie no longer counts
 NAME_MAX = 64
 
 
@@ -42,13 +46,40 @@ def password_matches(candidate: str) -> bool:
 
 
 def logged_in() -> bool:
+    expected = expected_password()
     digest = st.session_state.get(_SESSION_KEY)
-    return isinstance(digest, str) and hmac.compare_digest(digest, _digest(expected_password()))
+    if isinstance(digest, str) and hmac.compare_digest(digest, _digest(expected)):
+        return True
+    if st.session_state.get(_LOGGED_OUT):
+        return False
+    name = session_cookie.verify(st.context.cookies.get(session_cookie.COOKIE), expected)
+    if name is None:
+        return False
+    _start_session(expected, name)  # a reload of a browser that logged in before
+    return True
+
+
+def _start_session(password: str, name: str) -> None:
+    st.session_state[_SESSION_KEY] = _digest(password)
+    st.session_state[_NAME_KEY] = name
+    st.session_state.pop(_LOGGED_OUT, None)
 
 
 def log_out() -> None:
     st.session_state.pop(_SESSION_KEY, None)
     st.session_state.pop(_NAME_KEY, None)
+    st.session_state[_LOGGED_OUT] = True
+    st.session_state[_COOKIE_PENDING] = "forget"
+
+
+def sync_cookie() -> None:
+    """Write or clear the session cookie decided on the previous run. Called by the entry page on every
+    run: a component drawn just before `st.rerun()` would never reach the browser."""
+    pending = st.session_state.pop(_COOKIE_PENDING, None)
+    if pending == "remember" and logged_in():
+        session_cookie.remember(session_cookie.issue(st.session_state.get(_NAME_KEY, ""), expected_password()))
+    elif pending == "forget":
+        session_cookie.forget()
 
 
 def actor() -> str:
@@ -95,8 +126,8 @@ def login_page() -> None:
             submitted = st.form_submit_button("Log in", type="primary")
         if submitted:
             if password and password_matches(password):
-                st.session_state[_SESSION_KEY] = _digest(password)
-                st.session_state[_NAME_KEY] = " ".join((name or "").split())
+                _start_session(password, " ".join((name or "").split()))
+                st.session_state[_COOKIE_PENDING] = "remember"
                 st.rerun()
             st.error("Wrong password." if password else "Enter the password.")
         st.caption(_password_hint())

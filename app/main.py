@@ -14,6 +14,7 @@ from pipelines.secrets import SecretKeyError
 
 st.set_page_config(page_title="Crossdock admin", page_icon=":material/hub:", layout="wide")
 
+auth.sync_cookie()
 if not auth.logged_in():
     st.navigation([st.Page(auth.login_page, title="Log in", icon=":material/lock:")], position="hidden").run()
 else:

@@ -243,6 +243,14 @@ def test_new_user_walkthrough(app_url):
             expect(page.get_by_text(f"Replayed 1 inbox payload(s): #{inbox_id}.")).to_be_visible()
             shot(page, "7-dead-letter-replayed")
             assert page.get_by_test_id("stException").count() == 0
+
+            # A reload keeps the log-in (signed cookie); logging out ends it, reload or not.
+            page.reload()
+            expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()  # same page, still logged in
+            page.get_by_role("button", name="Log out").click()
+            expect(page.get_by_label("Password", exact=True)).to_be_visible()
+            page.reload()
+            expect(page.get_by_label("Password", exact=True)).to_be_visible()
         finally:
             browser.close()
     history, inbox_status = _store_state(store_url, inbox_id)
