@@ -8,7 +8,7 @@ import json
 import dagster as dg
 
 from assets.pull_assets import PULL_JOBS, PullConfig
-from assets.pull_partitions import integration_dimension
+from assets.partitions import integration_dimension
 from assets.resources import StoreResource
 from pipelines.clock import utcnow
 from pipelines.integrations import list_integrations

@@ -29,7 +29,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 import orjson
@@ -38,9 +37,10 @@ import sqlalchemy as sa
 from requests.structures import CaseInsensitiveDict
 from standardwebhooks import Webhook
 
+from connectors.retry_after import retry_after_seconds
 from pipelines.callbacks import AttemptResult, CallbackTarget, DueCallback, claim_due, load_targets, settle
 from pipelines.callbacks.outbox import Settled
-from pipelines.clock import as_utc, utcnow
+from pipelines.clock import utcnow
 from pipelines.integrations.callback_settings import CallbackSettings
 
 SIGNATURE_HEADER = "X-Crossdock-Signature"
@@ -70,20 +70,6 @@ def signed_headers(secret: str, webhook_id: str, body: bytes, sent_at: datetime,
         "webhook-timestamp": str(math.floor(sent_at.timestamp())),
         "webhook-signature": _webhook(secret).sign(webhook_id, sent_at, body.decode()),
     }
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max((as_utc(when) - as_utc(now)).total_seconds(), 0.0)
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"\)\]]+)")
@@ -159,7 +145,7 @@ def send_callback(session: requests.Session, target: CallbackTarget, callback: D
             excerpt = response.raw.read(EXCERPT_BYTES, decode_content=True) or b""
             latency_ms = (time.perf_counter() - started) * 1000
             code = response.status_code
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), attempted_at) if code in (429, 503) else None
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"), attempted_at) if code in (429, 503) else None
     except Exception as exc:  # noqa: BLE001 - a client's endpoint can fail in any way; each is one failed attempt
         latency_ms = (time.perf_counter() - started) * 1000
         return AttemptResult(callback, attempted_at, None, latency_ms, error=describe_failure(exc, timeout))

@@ -89,3 +89,16 @@ def mariadb_database() -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP DATABASE `{name}`")
         admin.dispose()
+
+
+@contextmanager
+def client_database(kind: str, folder) -> Iterator[str]:
+    """The URL of an empty client database of `kind` (sqlite, postgres or mariadb), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'client.db'}"
+    elif kind == "postgres":
+        with postgres_schema() as url:
+            yield url
+    else:
+        with mariadb_database() as url:
+            yield url

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from assets.definitions import defs
 from assets.pull_assets import api_pull
 from assets.pull_checks import error_rate_check, freshness_check
-from assets.pull_partitions import integration_dimension, pull_partitions_sensor
+from assets.partitions import integration_dimension, integration_partitions_sensor
 from assets.pull_sensor import pull_poll_sensor
 from assets.resources import StoreResource
 from pipelines.integrations import Integration, create_integration, get_integration, set_active
@@ -95,9 +95,10 @@ def test_partition_sensor_keeps_each_kind_in_step(sqlite_store):
     with dg.instance_for_test() as instance:
         resources = {"store": StoreResource(database_url=_url(sqlite_store))}
         instance.add_dynamic_partitions("api_integration", ["renamed_away"])
-        result = pull_partitions_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        result = integration_partitions_sensor(dg.build_sensor_context(instance=instance, resources=resources))
         changes = {(type(r).__name__, r.partitions_def_name): r.partition_keys for r in result.dynamic_partitions_requests}
-        assert changes == {("AddDynamicPartitionsRequest", "api_integration"): ["api_b"],
+        assert changes == {("AddDynamicPartitionsRequest", "integration"): ["api_b"],
+                           ("AddDynamicPartitionsRequest", "api_integration"): ["api_b"],
                            ("DeleteDynamicPartitionsRequest", "api_integration"): ["renamed_away"]}
 
 

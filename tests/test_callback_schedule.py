@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from standardwebhooks import Webhook
 
-from connectors.callback_sender import SIGNATURE_HEADER, describe_failure, parse_retry_after, signed_headers
+from connectors.callback_sender import SIGNATURE_HEADER, describe_failure, signed_headers
+from connectors.retry_after import retry_after_seconds
 from pipelines.callbacks.schedule import decide, retry_delay
 from pipelines.integrations.callback_settings import DEFAULT_RETRY_SCHEDULE, CallbackSettings
 
@@ -68,11 +69,11 @@ def test_retry_after_replaces_the_delay_and_is_capped():
 
 
 def test_retry_after_header_forms():
-    assert parse_retry_after("120", NOW) == 120
-    assert parse_retry_after("Mon, 15 Jan 2024 15:31:30 GMT", NOW) == 90
-    assert parse_retry_after("Mon, 15 Jan 2024 15:00:00 GMT", NOW) == 0  # already past
-    assert parse_retry_after("soon", NOW) is None
-    assert parse_retry_after(None, NOW) is None
+    assert retry_after_seconds("120", NOW) == 120
+    assert retry_after_seconds("Mon, 15 Jan 2024 15:31:30 GMT", NOW) == 90
+    assert retry_after_seconds("Mon, 15 Jan 2024 15:00:00 GMT", NOW) == 0  # already past
+    assert retry_after_seconds("soon", NOW) is None
+    assert retry_after_seconds(None, NOW) is None
 
 
 def test_both_signatures_verify_as_a_client_would():

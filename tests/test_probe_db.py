@@ -4,7 +4,6 @@ and rolled back; a query that runs too long is stopped; wrong queries, unreachab
 environment variables are reported with the reason and never the password."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
@@ -13,7 +12,7 @@ import sqlalchemy as sa
 from connectors.demo.client_db import SEED_QUERY, client_orders_table, demo_rows
 from connectors.sql.probe import probe_db
 from pipelines.integrations import Integration
-from tests.services import mariadb_database, postgres_schema
+from tests.services import client_database
 
 T0 = datetime(2024, 1, 15, 0, 30)
 # Queries that run far longer than the probe's timeout on each database.
@@ -25,22 +24,10 @@ LONG_QUERIES = {
 }
 
 
-@contextmanager
-def _client_database(kind: str, tmp_path):
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'client.db'}"
-    elif kind == "postgres":
-        with postgres_schema() as url:
-            yield url
-    else:
-        with mariadb_database() as url:
-            yield url
-
-
 @pytest.fixture(params=["sqlite", "postgres", "mariadb"])
 def client_db(request, tmp_path):
     """(kind, URL, engine) of a client database holding the plan's `orders` table with demo rows."""
-    with _client_database(request.param, tmp_path) as url:
+    with client_database(request.param, tmp_path) as url:
         engine = sa.create_engine(url)
         table = client_orders_table(sa.MetaData())
         table.metadata.create_all(engine)

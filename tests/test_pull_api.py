@@ -226,7 +226,7 @@ def test_window_mode_sends_the_bounds_and_keeps_only_that_day(sqlite_store):
 def test_retry_after_as_seconds_or_an_http_date():
     from datetime import datetime, timezone
 
-    from connectors.rest.http import retry_after_seconds
+    from connectors.retry_after import retry_after_seconds
 
     now = datetime(2024, 1, 15, 15, 30, tzinfo=timezone.utc)
     assert retry_after_seconds("120", now) == 120.0

@@ -3,7 +3,6 @@ SQLite, PostgreSQL and MariaDB (a fresh schema/database per test, so the table i
 watermarks, backfill windows, chunking, and credentials from the environment or encrypted secrets."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,27 +14,15 @@ from pipelines.integrations import Integration, create_integration
 from pipelines.integrations.db_settings import DbSettings
 from pipelines.sources import PullError, Window, get_state
 from pipelines.store.schema import integrations, orders, record_errors
-from tests.services import mariadb_database, postgres_schema
+from tests.services import client_database
 
 T0 = datetime(2024, 1, 15, 0, 30)
-
-
-@contextmanager
-def _client_database(kind: str, tmp_path):
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'client.db'}"
-    elif kind == "postgres":
-        with postgres_schema() as url:
-            yield url
-    else:
-        with mariadb_database() as url:
-            yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres", "mariadb"])
 def client_db(request, tmp_path):
     """(URL, engine, orders table) of a client database holding the plan's `orders` table."""
-    with _client_database(request.param, tmp_path) as url:
+    with client_database(request.param, tmp_path) as url:
         engine = sa.create_engine(url)
         metadata = sa.MetaData()
         table = client_orders_table(metadata)
@@ -88,7 +75,7 @@ def test_seed_query_lands_rows_and_marks_exactly_those_that_landed(client_db, sq
 
 
 def test_mariadb_limit_100_takes_the_oldest_first_then_the_rest(sqlite_store, tmp_path):
-    with _client_database("mariadb", tmp_path) as url:
+    with client_database("mariadb", tmp_path) as url:
         engine = sa.create_engine(url)
         table = client_orders_table(sa.MetaData())
         table.metadata.create_all(engine)
@@ -152,7 +139,7 @@ def test_a_window_rereads_only_rows_inside_it(client_db, sqlite_store):
 
 
 def test_credentials_from_environment_variables_as_on_premise(sqlite_store, tmp_path, monkeypatch):
-    with _client_database("mariadb", tmp_path) as url:
+    with client_database("mariadb", tmp_path) as url:
         parsed = sa.make_url(url)
         engine = sa.create_engine(url)
         table = client_orders_table(sa.MetaData())
@@ -189,7 +176,7 @@ def test_write_back_must_name_the_ids(sqlite_store):
 
 
 def test_a_broken_query_and_an_unreachable_database_are_explained(sqlite_store, tmp_path):
-    with _client_database("postgres", tmp_path) as url:
+    with client_database("postgres", tmp_path) as url:
         broken = _db_integration(sqlite_store, url, name="erp_broken")  # no orders table in this schema
         with pytest.raises(PullError) as caught:
             pull_db(sqlite_store, broken)

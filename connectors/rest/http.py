@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 import requests
 
-from pipelines.clock import utcnow
+from connectors.retry_after import retry_after_seconds
 from pipelines.integrations.api_settings import ApiSettings
 from pipelines.integrations.model import Integration
 from pipelines.sources import PullError
@@ -48,20 +46,6 @@ def session_for(config: Integration) -> requests.Session:
         user, _, password = secret.partition(":")
         session.auth = (user, password)
     return session
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """`Retry-After` as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (moment - (now or utcnow())).total_seconds())
 
 
 class HttpClient:

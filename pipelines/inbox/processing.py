@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +28,7 @@ from pipelines.clock import as_utc, utcnow
 from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.ingest import SyncResult, ingest
 from pipelines.integrations import IntegrationNotFound, StoredIntegration, get_integration_by_id
+from pipelines.store.binds import connection
 from pipelines.store.schema import inbox, integrations, sync_runs
 
 DEFAULT_BATCH_SIZE = 200
@@ -127,7 +127,7 @@ def pending_ids(bind: sa.Engine | sa.Connection, *, limit: int) -> list[int]:
     """The next micro-batch: ids of up to `limit` pending rows, oldest first (ids grow with arrival).
     Reading them claims nothing; `process_row` claims each."""
     query = sa.select(inbox.c.id).where(inbox.c.status == PENDING).order_by(inbox.c.id).limit(limit)
-    with _reading(bind) as conn:
+    with connection(bind) as conn:
         return list(conn.execute(query).scalars())
 
 
@@ -253,7 +253,7 @@ def follow(
 
 
 def newest_pending_id(bind: sa.Engine | sa.Connection) -> int | None:
-    with _reading(bind) as conn:
+    with connection(bind) as conn:
         return conn.execute(sa.select(sa.func.max(inbox.c.id)).where(inbox.c.status == PENDING)).scalar()
 
 
@@ -364,7 +364,7 @@ def list_entries(
         query = query.where(inbox.c.status == status)
     if integration_id is not None:
         query = query.where(inbox.c.integration_id == integration_id)
-    with _reading(bind) as conn:
+    with connection(bind) as conn:
         return [_entry(row) for row in conn.execute(query)]
 
 
@@ -435,13 +435,3 @@ def _explain_not_replayable(conn: sa.Connection, inbox_id: int, include_record_e
         DONE: "is done and its sync run had no record errors",
     }
     raise NotReplayable(f"inbox row {inbox_id} {explanations.get(row.status, f'is {row.status}: never processed')}")
-
-
-@contextmanager
-def _reading(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
-    """Use the caller's connection as is, or a short-lived one from an engine."""
-    if isinstance(bind, sa.Connection):
-        yield bind
-    else:
-        with bind.connect() as conn:
-            yield conn

@@ -23,6 +23,7 @@ from pipelines.ingest.result import RecordResult, SyncResult
 from pipelines.ingest.sales import upsert_sale
 from pipelines.integrations.model import StoredIntegration
 from pipelines.mapping import CompiledMapping, compile_mapping
+from pipelines.store.binds import transaction
 from pipelines.store.schema import integrations, record_errors, sync_runs
 from pipelines.targets import FIELDS, default_mapping
 
@@ -36,15 +37,6 @@ def mapping_for(integration: StoredIntegration) -> CompiledMapping:
     """The integration's compiled mapping (its own, or its target's default), compiled once per process."""
     field_mapping = integration.config.field_mapping or default_mapping(integration.target)
     return _compile(orjson.dumps(field_mapping, option=orjson.OPT_SORT_KEYS), integration.target)
-
-
-@contextmanager
-def _transaction(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
-    if isinstance(bind, sa.Connection):
-        yield bind
-    else:
-        with bind.begin() as conn:
-            yield conn
 
 
 def _serialise_ingest(conn: sa.Connection, integration_id: int) -> None:
@@ -127,7 +119,7 @@ def _ingest(
                 index=item.index, status="error", external_id=item.external_id, reasons=item.reasons
             )
 
-    with _transaction(bind) as conn:
+    with transaction(bind) as conn:
         _serialise_ingest(conn, integration.id)
         run_id = conn.execute(
             sync_runs.insert().values(

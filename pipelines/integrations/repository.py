@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import base64
 import secrets as _random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +15,7 @@ from pipelines.mapping import MappingError, compile_mapping
 from pipelines.targets import FIELDS
 from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
 from pipelines.inbox import PENDING
+from pipelines.store.binds import connection, transaction
 from pipelines.store.schema import callback_outbox, inbox, integrations, mapping_versions
 
 
@@ -108,7 +107,7 @@ def create_integration(engine: sa.Engine, config: Integration) -> StoredIntegrat
 
 
 def get_integration(engine: sa.Engine | sa.Connection, name: str) -> StoredIntegration:
-    with _connection(engine) as conn:
+    with connection(engine) as conn:
         row = conn.execute(sa.select(integrations).where(integrations.c.name == name)).first()
     if row is None:
         raise IntegrationNotFound(f"no integration named {name!r}")
@@ -116,7 +115,7 @@ def get_integration(engine: sa.Engine | sa.Connection, name: str) -> StoredInteg
 
 
 def get_integration_by_id(engine: sa.Engine | sa.Connection, integration_id: int) -> StoredIntegration:
-    with _connection(engine) as conn:
+    with connection(engine) as conn:
         row = conn.execute(sa.select(integrations).where(integrations.c.id == integration_id)).first()
     if row is None:
         raise IntegrationNotFound(f"no integration with id {integration_id}")
@@ -188,7 +187,7 @@ class IntegrationBusy(ValueError):
 def waiting_work(bind: sa.Engine | sa.Connection, integration_id: int) -> dict[str, int]:
     """What a client was promised and Crossdock has not finished: acknowledged webhooks still pending
     in the inbox, and status callbacks still queued for delivery."""
-    with _connection(bind) as conn:
+    with connection(bind) as conn:
         pending_webhooks = conn.execute(
             sa.select(sa.func.count()).select_from(inbox)
             .where(inbox.c.integration_id == integration_id, inbox.c.status == PENDING)
@@ -215,7 +214,7 @@ def delete_integration(engine: sa.Engine, name: str, *, force: bool = False) -> 
 
 def set_callbacks_disabled(engine: sa.Engine | sa.Connection, integration_id: int, reason: str | None) -> None:
     """Stop (reason) or resume (None) callback delivery for an integration."""
-    with _transaction(engine) as conn:
+    with transaction(engine) as conn:
         conn.execute(
             integrations.update()
             .where(integrations.c.id == integration_id)
@@ -289,22 +288,3 @@ def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]
         else:
             out[key] = dict(value) if isinstance(value, _Replace) else value
     return out
-
-
-@contextmanager
-def _connection(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
-    """Use a given connection as is (the caller's transaction), or open one from an engine."""
-    if isinstance(bind, sa.Connection):
-        yield bind
-    else:
-        with bind.connect() as conn:
-            yield conn
-
-
-@contextmanager
-def _transaction(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
-    if isinstance(bind, sa.Connection):
-        yield bind
-    else:
-        with bind.begin() as conn:
-            yield conn

@@ -1,12 +1,12 @@
 """Finding orders as people and client systems name them: integration name and the client's external id."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 import sqlalchemy as sa
 
 from pipelines.clock import iso
+from pipelines.store.binds import connection
 from pipelines.store.schema import integrations, orders
 
 _TIMES = ("scheduled_time", "eta", "delivered_at", "created_at", "updated_at")
@@ -32,7 +32,7 @@ def find_orders(
         query = query.where(integrations.c.name == integration)
     if external_id is not None:
         query = query.where(orders.c.external_id == external_id)
-    with _connection(bind) as conn:
+    with connection(bind) as conn:
         return [order_view(row) for row in conn.execute(query).mappings()]
 
 
@@ -41,7 +41,3 @@ def order_view(row: sa.RowMapping) -> dict[str, Any]:
     for column in _SHOWN:
         view[column] = iso(row[column]) if column in _TIMES else row[column]
     return view
-
-
-def _connection(bind: sa.Engine | sa.Connection):
-    return nullcontext(bind) if isinstance(bind, sa.Connection) else bind.connect()

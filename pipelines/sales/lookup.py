@@ -1,7 +1,6 @@
 """Customers and identifier codes of an Autentikapp account (an integration with target `sale`)."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import asdict
 from typing import Any
 
@@ -9,6 +8,7 @@ import sqlalchemy as sa
 
 from pipelines.clock import iso, utcnow
 from pipelines.ingest.sales import register_identifiers
+from pipelines.store.binds import connection
 from pipelines.store.schema import customers, identifiers, integrations, sales
 
 _CUSTOMER_FIELDS = ("national_id", "email", "phone_number", "first_name", "last_name", "whatsapp_number")
@@ -31,7 +31,7 @@ def find_customers(
         query = query.where(customers.c.national_id == national_id)
     if email is not None:
         query = query.where(sa.func.lower(customers.c.email) == email.lower())
-    with _connection(bind) as conn:
+    with connection(bind) as conn:
         rows = conn.execute(query).mappings().all()
         codes: dict[int, list[str]] = {}
         if rows:
@@ -63,7 +63,7 @@ def get_identifier(bind: sa.Engine | sa.Connection, code: str) -> dict[str, Any]
         .outerjoin(sales, sales.c.id == identifiers.c.sale_id)
         .where(identifiers.c.code == code)
     )
-    with _connection(bind) as conn:
+    with connection(bind) as conn:
         row = conn.execute(query).mappings().first()
     if row is None:
         return None
@@ -81,7 +81,3 @@ def register_codes(engine: sa.Engine, account_id: int, codes: list[dict[str, Any
     """Register codes for an account; see `register_identifiers`."""
     with engine.begin() as conn:
         return asdict(register_identifiers(conn, account_id, codes, utcnow()))
-
-
-def _connection(bind: sa.Engine | sa.Connection):
-    return nullcontext(bind) if isinstance(bind, sa.Connection) else bind.connect()
