@@ -88,7 +88,7 @@ def run() -> list[dict]:
     ratio = rps / echo_rps
     baseline = (f"bare FastAPI echo {echo_rps:,.0f} req/s (p99 {echo_p99:.0f} ms); naive commit-per-request "
                 f"{naive.requests_per_second:,.0f} req/s (p50 {naive.p50_ms:.0f} ms, p99 {naive.p99_ms:.0f} ms); "
-                f"medians of {ROUNDS} alternating {SECONDS}-s rounds, measured under load")
+                f"medians of {ROUNDS} alternating {SECONDS}-s rounds")
     return [
         {
             "name": f"durable verified webhook intake, {CONNECTIONS} connections, HMAC, async ack "
