@@ -62,7 +62,7 @@ def test_duplicate_names_are_refused_on_the_name(app_store):
     at.segmented_control(key="intg.view").set_value("New integration").run()
     at.text_input(key="intg.new.webhook.name").input("CLIENTE_ABC").run()
     at.button(key="intg.new.webhook.create").click().run()
-    assert any("**name**: an integration named 'CLIENTE_ABC' already exists" in e for e in texts(at.error))
+    assert any("**name**: an integration named 'CLIENTE_ABC' already exists: open it under Details" in e for e in texts(at.error))
 
 
 def test_edit_without_retyping_the_secret_keeps_it(app_store):

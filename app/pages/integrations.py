@@ -64,7 +64,9 @@ def _try_create(config: Integration) -> list[dict[str, str]]:
     try:
         create_integration(engine(), config)
     except IntegrationExists as exc:
-        return [{"field": "name", "message": str(exc)}]
+        # After `make up` the demo already holds the seed's cliente_abc: point at it.
+        return [{"field": "name", "message": f"{exc}: open it under Details (endpoint and curl are there), "
+                                             "or choose another name"}]
     except MappingRejected as exc:
         return exc.issues
     return []
