@@ -52,6 +52,28 @@ def test_thousand_orders_twice_then_ten_changed(store):
     assert _count(store, orders) == 1000
 
 
+def test_large_mostly_new_batch_with_some_stored_orders_counts_each_exactly(store):
+    """A big batch is inserted first when it looks new; the few orders it holds that are stored
+    already must still come out unchanged or updated, with their existing internal ids."""
+    integration = create_integration(store, Integration(name="mostly_new", type="webhook"))
+    stored = ingest(store, integration, _orders(10, start=1), source_kind="api")
+    stored_ids = {r.external_id: r.internal_id for r in stored.results}
+    batch = _orders(3_000)  # PED-00001..PED-00010 among them, as records 1..10
+    for record in batch[1:6]:
+        record["notes"] = "cambió"
+    result = ingest(store, integration, batch, source_kind="api")
+    assert (result.created, result.updated, result.unchanged, result.errors) == (2_990, 5, 5, 0)
+    assert [r.status for r in result.results[1:11]] == ["updated"] * 5 + ["unchanged"] * 5
+    assert {r.external_id: r.internal_id for r in result.results[1:11]} == stored_ids
+    with store.connect() as conn:
+        rows = dict(conn.execute(sa.select(orders.c.id, orders.c.external_id)).tuples().all())
+        last = conn.execute(sa.select(orders).where(orders.c.external_id == "PED-02999")).one()
+    assert len(rows) == 3_000
+    assert all(rows[r.internal_id] == r.external_id for r in result.results)
+    assert (last.client_name, last.address, last.priority) == ("Cliente 2999", "Zona 24, Guatemala", 5)
+    assert _count(store, orders, orders.c.notes == "cambió") == 5
+
+
 def test_three_invalid_among_a_hundred(store):
     integration = create_integration(store, Integration(name="mixed", type="webhook"))
     records = _orders(100)

@@ -12,6 +12,7 @@ validation is left unmarked, so the client sees it was not taken and the next po
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,7 +22,8 @@ from sqlalchemy.engine import URL
 from connectors.sql.source import database_error, resolve_url, source_engine
 from pipelines.integrations.db_settings import DbSettings
 from pipelines.integrations.model import StoredIntegration
-from pipelines.ingest import SyncResult
+from pipelines.ingest import SyncResult, prepare_for
+from pipelines.ingest.prepare import PreparedRecord
 from pipelines.sources import PullError, PullReport, Window, get_state, set_state
 from pipelines.sources.landing import land
 from pipelines.sources.prefetch import prefetch
@@ -71,11 +73,12 @@ def pull_db(engine: sa.Engine, integration: StoredIntegration, *, window: Window
     statement, params = extraction_query(settings, watermark, window, source.dialect.name)
     try:
         landed_any = False
-        for chunk in prefetch(_chunks(source, statement, params, settings, url)):
+        chunks = _prepared(_chunks(source, statement, params, settings, url), integration)
+        for chunk, prepared in prefetch(chunks):
             _check_columns(chunk[0], settings, url)
             report.bump("rows", len(chunk))
             report.bump("chunks")
-            _land_chunk(engine, source, integration, settings, chunk, report, url, window)
+            _land_chunk(engine, source, integration, settings, chunk, prepared, report, url, window)
             landed_any = True
         if not landed_any:
             land(engine, integration, [], report, details={"rows": 0})  # a successful empty poll is a sync too
@@ -112,6 +115,16 @@ def _chunks(source: sa.Engine, statement, params: dict, settings: DbSettings, ur
         raise database_error(exc, "the query failed", url) from None
 
 
+def _prepared(
+    chunks: Iterator[list[dict[str, Any]]], integration: StoredIntegration
+) -> Iterator[tuple[list[dict[str, Any]], list[PreparedRecord]]]:
+    """Each chunk with its mapping and validation done: run in the read-ahead thread, this work
+    overlaps the previous chunk's writes and commit instead of following them."""
+    with closing(chunks):
+        for chunk in chunks:
+            yield chunk, prepare_for(integration, chunk)
+
+
 def _check_columns(row: dict[str, Any], settings: DbSettings, url: URL) -> None:
     columns = ", ".join(row)
     if settings.write_back and settings.key_column not in row:
@@ -126,6 +139,7 @@ def _land_chunk(
     integration: StoredIntegration,
     settings: DbSettings,
     rows: list[dict[str, Any]],
+    prepared: list[PreparedRecord],
     report: PullReport,
     url: URL,
     window: Window | None,
@@ -137,7 +151,9 @@ def _land_chunk(
                 set_state(conn, integration.id, WATERMARK_KEY, encode(newest))
                 report.cursor_after = _shown(newest)
 
-    result = land(engine, integration, rows, report, details={"rows": len(rows)}, on_commit=store_watermark)
+    result = land(
+        engine, integration, rows, report, details={"rows": len(rows)}, on_commit=store_watermark, prepared=prepared
+    )
     if settings.write_back:
         keys = [rows[r.index][settings.key_column] for r in result.results if r.status != "error"]
         marked = write_back(source, settings, keys, url)

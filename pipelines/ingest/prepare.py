@@ -24,6 +24,7 @@ class PreparedRecord:
     mapped: dict[str, Any] = field(default_factory=dict)
     clean: dict[str, Any] | None = None
     reasons: list[Reason] = field(default_factory=list)
+    digest: str | None = None  # content hash of `clean`, filled in by ingest for targets that compare content
 
     @property
     def ok(self) -> bool:

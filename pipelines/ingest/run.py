@@ -17,8 +17,8 @@ import orjson
 import sqlalchemy as sa
 
 from pipelines.clock import utcnow
-from pipelines.ingest.orders import upsert_orders
-from pipelines.ingest.prepare import prepare
+from pipelines.ingest.orders import OrderToStore, fingerprint, upsert_orders
+from pipelines.ingest.prepare import PreparedRecord, prepare
 from pipelines.ingest.result import RecordResult, SyncResult
 from pipelines.ingest.sales import upsert_sale
 from pipelines.integrations.model import StoredIntegration
@@ -50,18 +50,32 @@ def _serialise_ingest(conn: sa.Connection, integration_id: int) -> None:
         )
 
 
-def _rounds(valid: dict[int, dict[str, Any]]) -> list[list[int]]:
+def _rounds(valid: dict[int, PreparedRecord]) -> list[list[int]]:
     """Split indices so no external id repeats within a round: a batch that sends the same order
     twice is applied in order (second send = update or unchanged), never a unique-key clash."""
     rounds: list[list[int]] = []
     seen: dict[str, int] = {}
-    for index, record in valid.items():
-        depth = seen.get(record["external_id"], -1) + 1
-        seen[record["external_id"]] = depth
+    for index, item in valid.items():
+        external_id = item.clean["external_id"]
+        depth = seen.get(external_id, -1) + 1
+        seen[external_id] = depth
         if depth == len(rounds):
             rounds.append([])
         rounds[depth].append(index)
     return rounds
+
+
+def prepare_for(integration: StoredIntegration, records: Sequence[Any]) -> list[PreparedRecord]:
+    """Map and validate `records` with the integration's mapping: ingest's first half, which touches no
+    database. Pull sources run it ahead in their read-ahead thread, so it overlaps the previous chunk's
+    writes and commit (SQLite and the network release the GIL while they work)."""
+    with _collector_paused(len(records)):
+        prepared = prepare(mapping_for(integration), integration.target, records)
+        if integration.target == "order":
+            for item in prepared:
+                if item.clean is not None:
+                    item.clean, item.digest = fingerprint(item.clean)
+        return prepared
 
 
 def ingest(
@@ -73,14 +87,18 @@ def ingest(
     inbox_id: int | None = None,
     details: dict[str, Any] | None = None,
     keep_source: bool = True,
+    prepared: Sequence[PreparedRecord] | None = None,
 ) -> SyncResult:
     """Map, validate and upsert `records` for `integration`; record a sync run; return the counts.
 
     Pass a Connection to make the ingest part of the caller's transaction (the receiver writes the
-    inbox row and the orders atomically); pass an Engine to get a transaction of its own.
+    inbox row and the orders atomically); pass an Engine to get a transaction of its own. `prepared`
+    is `prepare_for(integration, records)` when the caller already ran it.
     """
+    if prepared is not None and len(prepared) != len(records):
+        raise ValueError(f"prepared has {len(prepared)} verdicts for {len(records)} records")
     with _collector_paused(len(records)):
-        return _ingest(bind, integration, records, source_kind, inbox_id, details, keep_source)
+        return _ingest(bind, integration, records, source_kind, inbox_id, details, keep_source, prepared)
 
 
 @contextmanager
@@ -106,14 +124,17 @@ def _ingest(
     inbox_id: int | None,
     details: dict[str, Any] | None,
     keep_source: bool,
+    prepared: Sequence[PreparedRecord] | None,
 ) -> SyncResult:
     started = time.perf_counter()
     now = utcnow()
     results: dict[int, RecordResult] = {}
-    valid: dict[int, dict[str, Any]] = {}
-    for item in prepare(mapping_for(integration), integration.target, records):
+    valid: dict[int, PreparedRecord] = {}
+    if prepared is None:
+        prepared = prepare_for(integration, records)
+    for item in prepared:
         if item.ok:
-            valid[item.index] = item.clean
+            valid[item.index] = item
         else:
             results[item.index] = RecordResult(
                 index=item.index, status="error", external_id=item.external_id, reasons=item.reasons
@@ -129,12 +150,17 @@ def _ingest(
         ).inserted_primary_key[0]
         for round_indices in _rounds(valid):
             if integration.target == "order":
-                batch = [(i, valid[i], records[i] if keep_source else None) for i in round_indices]
+                batch = [
+                    OrderToStore(i, valid[i].clean, valid[i].digest, records[i] if keep_source else None)
+                    for i in round_indices
+                ]
                 for result in upsert_orders(conn, integration.id, batch, now):
                     results[result.index] = result
             else:
                 for i in round_indices:
-                    results[i] = upsert_sale(conn, integration.id, i, valid[i], records[i] if keep_source else None, now)
+                    results[i] = upsert_sale(
+                        conn, integration.id, i, valid[i].clean, records[i] if keep_source else None, now
+                    )
         ordered = [results[i] for i in range(len(records))]
         failures = [r for r in ordered if r.status == "error"]
         if failures:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from pipelines.clock import utcnow
 from pipelines.ingest import SyncResult, ingest
+from pipelines.ingest.prepare import PreparedRecord
 from pipelines.integrations.model import StoredIntegration
 from pipelines.sources.report import PullReport
 from pipelines.store.schema import sync_runs
@@ -26,11 +27,15 @@ def land(
     *,
     details: dict[str, Any] | None = None,
     on_commit: Callable[[sa.Connection, SyncResult], None] | None = None,
+    prepared: Sequence[PreparedRecord] | None = None,
 ) -> SyncResult:
-    """Ingest `records` and run `on_commit` (e.g. store the cursor) in one transaction; add to `report`."""
+    """Ingest `records` and run `on_commit` (e.g. store the cursor) in one transaction; add to `report`.
+    `prepared` is `prepare_for(integration, records)` when the caller ran it ahead."""
     run_details = {"mode": report.mode, **({"window": report.window.to_dict()} if report.window else {}), **(details or {})}
     with engine.begin() as conn:
-        result = ingest(conn, integration, records, source_kind=report.source_kind, details=run_details)
+        result = ingest(
+            conn, integration, records, source_kind=report.source_kind, details=run_details, prepared=prepared
+        )
         if on_commit is not None:
             on_commit(conn, result)
     report.add(result)
