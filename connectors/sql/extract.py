@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from connectors.sql.source import database_error, resolve_url, source_engine
-from pipelines.integrations.db_settings import DbSettings
-from pipelines.integrations.model import StoredIntegration
 from pipelines.ingest import SyncResult, prepare_for
 from pipelines.ingest.prepare import PreparedRecord
+from pipelines.integrations.db_settings import DbSettings
+from pipelines.integrations.model import StoredIntegration
 from pipelines.sources import PullError, PullReport, Window, get_state, set_state
 from pipelines.sources.landing import land
 from pipelines.sources.prefetch import prefetch
