@@ -13,8 +13,13 @@ So:
   webhooks that follow within the linger are ingested within a poll instead of a run start;
   `budget_seconds` bounds every run, and the instance runs one inbox run at a time (tag limit),
   which keeps each integration's rows in arrival order;
-- each micro-batch reports its per-integration counts on `webhook_ingestions` as it lands.
+- each micro-batch reports its per-integration counts on `webhook_ingestions` as it lands;
+- when runs keep failing (the store unreachable, a full disk), the sensor backs off: 10 s after one
+  failed run, doubling per consecutive failure up to 5 min, instead of a new run every tick.
 """
+import time
+from collections.abc import Sequence
+
 import dagster as dg
 from pydantic import Field
 
@@ -38,6 +43,32 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
 ]
+FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+FIRST_RETRY_SECONDS = 10.0
+LONGEST_RETRY_SECONDS = 300.0
+_STREAK_LOOKBACK = 8  # 10 s doubled 5 times passes the 5 min cap: older failures change nothing
+
+
+def retry_after_failures(failures: int) -> float:
+    """Seconds to wait after `failures` consecutive failed inbox runs before launching another."""
+    if failures <= 0:
+        return 0.0
+    return min(LONGEST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (failures - 1))
+
+
+def failure_backoff(finished: Sequence[dg.RunRecord], now: float) -> tuple[int, float] | None:
+    """(consecutive failures, seconds still to wait) when the newest finished inbox runs failed and
+    the wait since the last one is not over; None when a run may launch. `finished` is newest first."""
+    failures = 0
+    for record in finished:
+        if record.dagster_run.status != dg.DagsterRunStatus.FAILURE:
+            break
+        failures += 1
+    if not failures:
+        return None
+    ended = finished[0].end_time or finished[0].update_timestamp.timestamp()
+    left = retry_after_failures(failures) - (now - ended)
+    return (failures, left) if left > 0 else None
 
 
 class InboxBatchConfig(dg.Config):
@@ -139,6 +170,16 @@ def inbox_sensor(context: dg.SensorEvaluationContext, store: StoreResource) -> d
     )
     if in_flight:
         return dg.SkipReason(f"run {in_flight[0].run_id} ({in_flight[0].status.value}) takes the pending rows")
+    finished = context.instance.get_run_records(
+        filters=dg.RunsFilter(job_name=inbox_processing_job.name, statuses=FINISHED), limit=_STREAK_LOOKBACK
+    )
+    backoff = failure_backoff(finished, time.time())
+    if backoff:
+        failures, left = backoff
+        return dg.SkipReason(
+            f"the last {failures} inbox run(s) failed (newest: {finished[0].dagster_run.run_id}); "
+            f"rows stay pending and the next run starts in {left:.0f} s"
+        )
     # The cursor counts launches and names the run key: a tick retried with the same cursor asks for
     # the same key, which the daemon does not launch twice.
     launches = int(context.cursor or 0) + 1

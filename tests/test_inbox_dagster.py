@@ -10,7 +10,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from assets.definitions import defs
-from assets.inbox_processing import inbox_sensor, inbox_processing_job
+from assets.inbox_processing import failure_backoff, inbox_processing_job, inbox_sensor, retry_after_failures
 from assets.inbox_reporting import build_sync_run_reporter, inbox_health_sensor
 from assets.instance import write_dagster_yaml
 from assets.partitions import integration_partitions
@@ -133,6 +133,29 @@ def test_ticks_never_launch_a_second_run_while_one_is_queued_or_running(store):
         instance.report_run_canceled(running)
         second = tick(inbox_sensor, instance, store, first.cursor)
         assert [r.run_key for r in second.run_requests] == ["inbox-2"] and second.cursor == "2"
+
+
+def test_failed_runs_back_off_doubling_up_to_five_minutes(store):
+    assert [retry_after_failures(n) for n in range(8)] == [0, 10, 20, 40, 80, 160, 300, 300]
+    abc = async_integration(store, "cliente_abc")
+    job = defs.resolve_job_def(inbox_processing_job.name)
+    insert_pending(store, abc.id, order(1))
+    with dg.instance_for_test() as instance:
+        for _ in range(2):  # two runs in a row crashed (say, the store was unreachable)
+            instance.report_run_failed(instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED))
+        waiting = tick(inbox_sensor, instance, store, "2")
+        assert isinstance(waiting, dg.SkipReason)
+        assert "the last 2 inbox run(s) failed" in waiting.skip_message and "rows stay pending" in waiting.skip_message
+
+        finished = instance.get_run_records(dg.RunsFilter(job_name=job.name), limit=8)
+        ended = finished[0].end_time
+        assert failure_backoff(finished, ended + 5) == (2, 15.0)
+        assert failure_backoff(finished, ended + 20) is None  # the 20 s wait after two failures is over
+
+        # A run that succeeds (an operator's, here) ends the streak: new rows get a run straight away.
+        assert run_request(instance, dg.RunRequest(run_key="inbox-manual")).success
+        insert_pending(store, abc.id, order(2))
+        assert [r.run_key for r in tick(inbox_sensor, instance, store, "2").run_requests] == ["inbox-3"]
 
 
 def test_seed_004_sale_through_the_sensor_and_a_run(store):
