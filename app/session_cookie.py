@@ -3,7 +3,7 @@
 The token is `<payload>.<signature>`: the payload (base64 JSON) holds the person's name and an expiry,
 the signature is an HMAC keyed by the admin password's digest, so changing the password logs every
 browser out and nobody can forge or extend a token without it. Streamlit reads request cookies
-(`st.context.cookies`) but cannot set them, so the cookie is written by a zero-height component.
+(`st.context.cookies`) but cannot set them, so the cookie is written by a script in the page (`st.html`).
 It is not HttpOnly for that reason; it carries no secret, only proof of a past log-in.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import hmac
 import json
 import time
 
-import streamlit.components.v1 as components
+import streamlit as st
 
 COOKIE = "crossdock_session"
 LIFETIME_SECONDS = 12 * 3600
@@ -56,9 +56,10 @@ def verify(token: str | None, password: str, *, now: float | None = None) -> str
 
 def _set_cookie(value: str, max_age: int) -> None:
     # Token characters are base64url, hex and a dot: nothing to escape in a cookie or a JS string.
-    components.html(
+    # Not iframed: the script runs in the app's own page, so it sets the app's cookie.
+    st.html(
         f'<script>document.cookie = "{COOKIE}={value}; Path=/; Max-Age={max_age}; SameSite=Strict";</script>',
-        height=0,
+        unsafe_allow_javascript=True,
     )
 
 
