@@ -63,9 +63,9 @@ def receiver() -> None:
 
 @app.command("demo")
 def demo() -> None:
-    """Create the demo data (idempotent): the seed's cliente_abc webhook integration, an Autentikapp
-    demo account with registered identifier codes, and the demo API, database and file-drop
-    integrations (`crossdock up` also runs the demo client API they poll); print how to send to both seeds."""
+    """Create the demo data (idempotent): an Autentikapp demo account with registered identifier codes,
+    and the demo API, database and file-drop integrations (`crossdock up` also runs the demo client API
+    they poll); print how to create the seed's cliente_abc and send to both seeds."""
     from crossdock.demo import print_demo, seed_demo
     from crossdock.demo_pull import print_pull_demo, seed_pull_demo
     from crossdock.up import demo_api_url

@@ -1,13 +1,16 @@
 """`crossdock demo`: demo data for both seeds, created once and left alone afterwards.
 
-- `cliente_abc`: seed 000's webhook integration (X-API-Key `secreto_compartido`, sync acks);
 - `autentikapp_demo`: seed 004's account (target sale, Autentikapp signatures, async acks) with a
   generated `whsec_` secret, kept in `.crossdock/autentikapp_demo.secret` (this user only) so the
   printed signing command can read it without the secret ever being shown, and registered
   identifier codes including the seed's.
+- `cliente_abc`, seed 000's webhook integration, is deliberately not created: the plan's first step
+  is an admin creating it (`POST /integrations`, or the admin app's form), so the printed walkthrough
+  starts there, with the admin token read from its file rather than shown.
 """
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
 from dataclasses import dataclass, field
@@ -27,8 +30,7 @@ SEED_CODE = "a1b2c3d4-e5f6-7890-1234-567890abcdef"
 DEMO_CODES = [SEED_CODE] + [f"a1b2c3d4-e5f6-7890-1234-{n:012d}" for n in range(1, 10)]
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-SEED_INTEGRATION = {"name": ORDERS_DEMO, "type": "webhook", "auth_type": "apikey",
-                    "auth_value": "secreto_compartido", "is_active": True}
+SEED_INTEGRATION_FILE = EXAMPLES / "webhook_integration.json"  # seed 000's POST /integrations body
 
 
 @dataclass
@@ -50,7 +52,6 @@ def seed_demo(engine: sa.Engine) -> DemoReport:
     report = DemoReport()
     secret = demo_secret()
     wanted = [
-        Integration.model_validate(SEED_INTEGRATION),
         Integration.model_validate({
             "name": ACCOUNT_DEMO, "type": "webhook", "target": "sale", "is_active": True,
             "webhook": {"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [secret]},
@@ -71,6 +72,21 @@ def seed_demo(engine: sa.Engine) -> DemoReport:
     report.account_secret_masked = mask(stored[0].get_secret_value()) if stored else None
     report.secret_path = settings.home() / SECRET_FILE
     return report
+
+
+def create_seed_integration_curl(base_url: str) -> str:
+    """Seed 000's step 1, `POST /integrations` with the plan's body, authorised by the admin token
+    (read from its file, or from CROSSDOCK_ADMIN_TOKEN when set: never printed)."""
+    if os.environ.get("CROSSDOCK_ADMIN_TOKEN"):
+        token = "$CROSSDOCK_ADMIN_TOKEN"
+    else:
+        token = f"$(cat {shlex.quote(str(settings.admin_token_path()))})"
+    return (
+        f"curl -X POST {base_url}/integrations \\\n"
+        f'  -H "Authorization: Bearer {token}" \\\n'
+        '  -H "Content-Type: application/json" \\\n'
+        f"  --data-binary @{shlex.quote(str(SEED_INTEGRATION_FILE))}"
+    )
 
 
 def seed_curl(base_url: str) -> str:
@@ -112,5 +128,9 @@ def print_demo(report: DemoReport) -> None:
         print(f"demo integration {name} already exists (left as it is)")
     print(f"{report.codes_added} identifier code(s) registered for {ACCOUNT_DEMO} (including {SEED_CODE})")
     print(f"{ACCOUNT_DEMO} signing secret: {report.account_secret_masked} (full value in {report.secret_path})")
-    print("\nseed 000, an order by webhook:\n" + seed_curl(base))
+    settings.admin_token()  # generated now, so the file the command reads exists
+    print(f"\nseed 000, step 1 (admin): create {ORDERS_DEMO} with the plan's body (or add it on the admin app's "
+          "Integrations page):\n" + create_seed_integration_curl(base))
+    print(f"\nseed 000, step 3 (step 2 is sharing the endpoint and key with the client): the client sends an "
+          f"order to {ORDERS_DEMO}:\n" + seed_curl(base))
     print("\nseed 004, a signed Autentikapp sale:\n" + autentikapp_commands(base, report.secret_path))

@@ -44,11 +44,14 @@ def test_demo_is_idempotent_and_never_prints_the_secret(crossdock_home):
     secret_file = crossdock_home / "autentikapp_demo.secret"
     secret = secret_file.read_text().strip()
     assert first.returncode == second.returncode == 0
-    assert "created demo integration cliente_abc" in out1.decode()
-    assert "demo integration cliente_abc already exists" in out2.decode()
+    assert "created demo integration autentikapp_demo" in out1.decode()
+    assert "demo integration autentikapp_demo already exists" in out2.decode()
+    assert "cliente_abc" not in out1.decode().split("seed 000")[0]  # left for the admin to create (seed 000 step 1)
     assert secret.startswith("whsec_") and secret not in (out1 + out2).decode()
     assert "••••" + secret[-4:] in out1.decode()
     assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+    token = (crossdock_home / "admin.token").read_text().strip()
+    assert f"$(cat {crossdock_home / 'admin.token'})" in out1.decode() and token not in (out1 + out2).decode()
     assert "X-API-Key: secreto_compartido" in out1.decode()
 
 
@@ -62,6 +65,16 @@ def test_up_refuses_a_busy_port_before_starting_anything():
     assert proc.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use; set CROSSDOCK_DAGSTER_PORT" in err.decode()
     assert b"Traceback" not in out + err
+
+
+def _printed_commands(log: str) -> tuple[str, str]:
+    """The two seed 000 commands `up` printed (create cliente_abc, send the order), as shell text:
+    each is the block under its heading, up to the next blank line."""
+    def command_after(heading: str) -> str:
+        block = log.split(heading, 1)[1].split("\n\n", 1)[0]
+        return block.split("\n", 1)[1]
+
+    return command_after("seed 000, step 1"), command_after("seed 000, step 3")
 
 
 def _descendants(root: int) -> set[int]:
@@ -103,12 +116,12 @@ def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home,
         wait_for_http(f"http://127.0.0.1:{ports['CROSSDOCK_DEMO_API_PORT']}/health", proc, deadline_s=60)
         admin = {"Authorization": f"Bearer {(crossdock_home / 'admin.token').read_text().strip()}"}
         demo_names = {i["name"] for i in requests.get(f"{receiver}/integrations", headers=admin).json()}
+        # Seed 000 as a new user follows it: the printed step 1 (POST /integrations), then the client's curl.
+        create, send = _printed_commands((tmp_path / "up.log").read_text())
+        created = json.loads(subprocess.run(["bash", "-c", create + " -s"], capture_output=True, check=True, timeout=30).stdout)
         again = requests.post(f"{receiver}/integrations", json=SEED_CONFIG, headers=admin)
-        fresh = requests.post(f"{receiver}/integrations", json={**SEED_CONFIG, "name": "cliente_xyz"}, headers=admin)
-        curl = ["curl", "-s", "-X", "POST", f"{receiver}/webhook/cliente_abc", "-H", "Content-Type: application/json",
-                "-H", "X-API-Key: secreto_compartido", "-d", SEED_BODY]
-        first = json.loads(subprocess.run(curl, capture_output=True, check=True, timeout=30).stdout)
-        second = json.loads(subprocess.run(curl, capture_output=True, check=True, timeout=30).stdout)
+        first = json.loads(subprocess.run(["bash", "-c", send + " -s"], capture_output=True, check=True, timeout=30).stdout)
+        second = json.loads(subprocess.run(["bash", "-c", send + " -s"], capture_output=True, check=True, timeout=30).stdout)
         wrong = requests.post(f"{receiver}/webhook/cliente_abc", data=SEED_BODY.encode(),
                               headers={"Content-Type": "application/json", "X-API-Key": "otra"})
         payload = (EXAMPLES / "autentikapp_sale.json").read_bytes()
@@ -124,9 +137,9 @@ def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home,
         proc.wait(timeout=90)
         log.close()
     text = (tmp_path / "up.log").read_text(errors="replace")
-    assert demo_names == {"cliente_abc", "autentikapp_demo", "demo_api", "demo_db", "demo_files"}
+    assert demo_names == {"autentikapp_demo", "demo_api", "demo_db", "demo_files"}
+    assert created["name"] == "cliente_abc" and created["auth_type"] == "apikey"
     assert again.status_code == 409 and "already exists" in again.json()["detail"]
-    assert fresh.status_code == 201
     assert {k: first[k] for k in ("total_received", "created", "updated", "errors")} == \
         {"total_received": 1, "created": 1, "updated": 0, "errors": 0}
     assert second["created"] == 0 and second["unchanged"] == 1
