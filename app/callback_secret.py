@@ -2,8 +2,9 @@
 secrets are never shown in full: set the one agreed with the client (checked like the model checks it),
 or generate a new one that is offered once as a text file to download, never drawn on the page.
 
-Rotating is safe for queued callbacks: the sender signs each attempt when it sends it, with the secret
-stored at that moment, so everything still queued goes out signed with the new secret.
+Rotating needs no flag day: the sender signs each attempt when it sends it, and for the integration's
+overlap (`callbacks.rotation_overlap_hours`, 24 h by default) with the previous secret as well, so the
+client's system keeps verifying with whichever secret it holds until its team switches.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app.store import engine
+from pipelines.clock import utcnow
 from app.ui import show_issues
 from connectors.callback_sender import SIGNATURE_HEADER
 from pipelines.errors import validation_issues
@@ -56,8 +58,8 @@ def _generate(stored: StoredIntegration, confirm_key: str) -> None:
 def _offer_download(stored: StoredIntegration, secret: str) -> None:
     with st.container(border=True):
         st.success("A new callback signing secret is in force. Download it now and give the file to the client's "
-                   "team: it is offered this once and never shown on screen. The previous secret no longer "
-                   "verifies our callbacks, queued ones included (they are signed when sent).")
+                   "team: it is offered this once and never shown on screen. Callbacks carry the previous "
+                   "secret's signature too until the overlap below ends.")
         download, done = st.columns(2)
         download.download_button("Download the new secret (text file)", data=secret + "\n",
                                  file_name=f"{stored.name}-callback-secret.txt", mime="text/plain", on_click="ignore",
@@ -65,6 +67,29 @@ def _offer_download(stored: StoredIntegration, secret: str) -> None:
         if done.button("I have saved it: forget it", key=f"cbsecret.forget.{stored.id}"):
             st.session_state.pop(_DOWNLOAD_KEY.format(id=stored.id), None)
             st.rerun()
+
+
+def _end_overlap(stored: StoredIntegration) -> None:
+    try:
+        update_integration(engine(), stored.name, {"callbacks": {"previous_secret": None}})
+    except IntegrationNotFound:
+        st.session_state[_OUTCOME_KEY.format(id=stored.id)] = [
+            {"field": "integration", "message": f"{stored.name} no longer exists (deleted in another session)"}]
+        return
+    st.session_state[_OUTCOME_KEY.format(id=stored.id)] = "overlap ended"
+
+
+def _render_overlap(stored: StoredIntegration) -> None:
+    """The previous secret still signing after a rotation, until when, and a way to stop it early."""
+    callbacks = stored.config.callbacks
+    previous = callbacks.previous_signing_secret(utcnow())
+    if not previous:
+        return
+    until = callbacks.previous_secret_expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    note, action = st.columns([3, 1], vertical_alignment="center")
+    note.info(f"Rotation overlap: the previous secret `{mask(previous)}` also signs every callback until {until}, "
+              "so the client's system verifies with either. End it once their team uses the new one.")
+    action.button("End the overlap now", key=f"cbsecret.endoverlap.{stored.id}", on_click=_end_overlap, args=(stored,))
 
 
 def render_callback_secret(stored: StoredIntegration) -> None:
@@ -82,7 +107,10 @@ def render_callback_secret(stored: StoredIntegration) -> None:
         show_issues(outcome, "Not saved:")
     elif outcome == "saved":
         st.success("Saved: callbacks are signed with the secret agreed with the client from now on, queued ones "
-                   "included.")
+                   "included, and with the previous one too until the overlap below ends.")
+    elif outcome == "overlap ended":
+        st.success("Overlap ended: callbacks are signed with the current secret only.")
+    _render_overlap(stored)
     if generated:
         _offer_download(stored, generated)
     with st.expander("Hand it to the client, or replace it"):
@@ -96,8 +124,12 @@ def render_callback_secret(stored: StoredIntegration) -> None:
                       args=(stored, field_key))
         with fresh:
             st.markdown("**Generate a new secret**")
-            st.caption("Offered once as a text file to download. The current secret stops verifying our callbacks "
-                       "at once: agree the switch with the client's team first.")
+            overlap = stored.config.callbacks.rotation_overlap_hours
+            st.caption("Offered once as a text file to download. "
+                       + (f"The current secret keeps signing alongside it for {overlap:g} h, time for the client's "
+                          "team to switch." if overlap else
+                          "The current secret stops verifying our callbacks at once (no overlap is configured): "
+                          "agree the switch with the client's team first."))
             confirm_key = f"cbsecret.confirm.{stored.id}"
             confirmed = st.checkbox("The client's team is ready for a new secret", key=confirm_key)
             st.button("Generate a new secret", key=f"cbsecret.generate.{stored.id}", disabled=not confirmed,

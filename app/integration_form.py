@@ -209,6 +209,8 @@ class _Form:
     def model_fields(self, section: str, model: type[BaseModel]) -> None:
         """One widget per field of a settings model, chosen from its type."""
         for name, info in model.model_fields.items():
+            if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("managed"):
+                continue  # maintained by Crossdock (e.g. the previous callback secret during a rotation)
             path = f"{section}.{name}"
             annotation, _optional = _plain(info.annotation)
             origin = typing.get_origin(annotation)

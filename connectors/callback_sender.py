@@ -8,7 +8,9 @@ Each request is a POST of the stored payload (byte-identical on every retry) wit
   row's id, stable across retries, for the receiver's deduplication), `webhook-timestamp` (when this
   attempt was sent) and `webhook-signature` (`v1,<base64>`), so receivers can use any Standard
   Webhooks library with the same secret;
-- `X-Crossdock-Event`: the event name.
+- `X-Crossdock-Event`: the event name;
+- during a secret rotation's overlap (`callbacks.rotation_overlap_hours`, default 24 h), the previous
+  secret's signatures too: a second entry in `webhook-signature` and `X-Crossdock-Signature-Previous`.
 
 Success is a 2xx that arrives within the integration's timeout (redirects are not followed: a 3xx is
 a failure, and a signed payload never goes anywhere else). A pass claims due callbacks, sends them on
@@ -44,6 +46,7 @@ from pipelines.clock import utcnow
 from pipelines.integrations.callback_settings import CallbackSettings
 
 SIGNATURE_HEADER = "X-Crossdock-Signature"
+PREVIOUS_SIGNATURE_HEADER = "X-Crossdock-Signature-Previous"
 EVENT_HEADER = "X-Crossdock-Event"
 USER_AGENT = "Crossdock-Callbacks/0.1"
 EXCERPT_BYTES = 2_048  # read at most this much of a response; the connection is dropped past it
@@ -59,9 +62,13 @@ def _webhook(secret: str) -> Webhook:
     return Webhook(secret)
 
 
-def signed_headers(secret: str, webhook_id: str, body: bytes, sent_at: datetime, event: str) -> dict[str, str]:
-    """Every header a callback carries, signatures included."""
-    return {
+def signed_headers(
+    secret: str, webhook_id: str, body: bytes, sent_at: datetime, event: str, previous_secret: str | None = None
+) -> dict[str, str]:
+    """Every header a callback carries, signatures included. During a rotation's overlap the previous
+    secret signs too: a second `v1,` entry in `webhook-signature` (Standard Webhooks libraries accept
+    any listed signature) and its hex HMAC in `X-Crossdock-Signature-Previous`."""
+    headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         EVENT_HEADER: event,
@@ -70,6 +77,10 @@ def signed_headers(secret: str, webhook_id: str, body: bytes, sent_at: datetime,
         "webhook-timestamp": str(math.floor(sent_at.timestamp())),
         "webhook-signature": _webhook(secret).sign(webhook_id, sent_at, body.decode()),
     }
+    if previous_secret and previous_secret != secret:
+        headers[PREVIOUS_SIGNATURE_HEADER] = hmac.new(previous_secret.encode(), body, hashlib.sha256).hexdigest()
+        headers["webhook-signature"] += " " + _webhook(previous_secret).sign(webhook_id, sent_at, body.decode())
+    return headers
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"\)\]]+)")
@@ -135,7 +146,9 @@ def send_callback(session: requests.Session, target: CallbackTarget, callback: D
         return AttemptResult(callback, attempted_at, None, None, error=f"{target.name} has no callback_secret")
     timeout = target.settings.timeout_seconds
     body = orjson.dumps(callback.payload)
-    headers = signed_headers(target.secret, callback.webhook_id, body, utcnow(), callback.event)
+    headers = signed_headers(
+        target.secret, callback.webhook_id, body, utcnow(), callback.event, previous_secret=target.previous_secret
+    )
     started = time.perf_counter()
     try:
         with session.send(
@@ -270,7 +283,7 @@ class CallbackSender:
         settle), until nothing is due or `max_seconds` have passed. Rows retried later stay queued."""
         started = time.perf_counter()
         report = DeliveryReport()
-        targets = load_targets(self.engine)
+        targets = load_targets(self.engine, self.clock())
         stopped: set[int] = set()  # integrations that answered 410 during this pass
         timeouts = [t.settings.timeout_seconds for t in targets.values() if t.url] or [10.0]
         lease = timedelta(seconds=(self.max_in_flight / self.workers + 1) * max(timeouts) + LEASE_MARGIN_SECONDS)
@@ -281,7 +294,7 @@ class CallbackSender:
 
         def target_for(integration_id: int) -> CallbackTarget:
             if integration_id not in targets:  # created after the pass started, or deleted meanwhile
-                targets.update(load_targets(self.engine))
+                targets.update(load_targets(self.engine, self.clock()))
             return targets.get(integration_id) or CallbackTarget(
                 integration_id, f"integration {integration_id} (deleted)", None, None, CallbackSettings(), None
             )

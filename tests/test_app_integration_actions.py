@@ -1,7 +1,8 @@
 """Actions on an integration (AppTest): "Test connection" for api and db integrations, saved or still in
 the form, against a real loopback API and a real SQLite database; handing over the callback signing
 secret (set the agreed one, or generate one offered only as a download), and rotating it while a
-callback is queued, which is then delivered signed with the new secret."""
+callback is queued, which is then delivered signed with the new secret and, during the rotation's
+overlap, the previous one."""
 from __future__ import annotations
 
 import json
@@ -144,8 +145,17 @@ def test_a_generated_secret_is_offered_as_a_download_and_queued_callbacks_go_out
 
         at.button(key=f"cbsecret.forget.{stored.id}").click().run()
         assert not at.get("download_button")
+        overlap = f"Rotation overlap: the previous secret `••••••••{secret_of(stored)[-4:]}` also signs every callback"
+        assert any(i.startswith(overlap) for i in texts(at.info))
 
         with CallbackSender(app_store, clock=clock, workers=1, flush_interval=0.05) as sender:
             sender.deliver_due()
     (received,) = sink.answered_ok()
     assert Webhook(rotated).verify(received.body, received.headers)["event"] == "assigned"
+    assert Webhook(secret_of(stored)).verify(received.body, received.headers)["event"] == "assigned"  # overlap
+
+    at.button(key=f"cbsecret.endoverlap.{stored.id}").click().run()
+    assert get_integration(app_store, "cliente_abc").config.callbacks.previous_secret is None
+    assert "Overlap ended: callbacks are signed with the current secret only." in texts(at.success)
+    assert not any(i.startswith("Rotation overlap") for i in texts(at.info))
+    assert not at.exception

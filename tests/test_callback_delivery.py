@@ -11,8 +11,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
-from connectors.callback_sender import SIGNATURE_HEADER, CallbackSender
+from connectors.callback_sender import PREVIOUS_SIGNATURE_HEADER, SIGNATURE_HEADER, CallbackSender
 from pipelines.callbacks import (
     ReplayRejected,
     callback_summary,
@@ -22,7 +23,7 @@ from pipelines.callbacks import (
     replay_dead_callbacks,
     resume_callbacks,
 )
-from pipelines.integrations import get_integration, masked_config
+from pipelines.integrations import get_integration, masked_config, new_callback_secret, update_integration
 from pipelines.orders.status import change_status
 from pipelines.store.schema import callback_outbox
 from tests.callback_helpers import (
@@ -79,6 +80,49 @@ def test_the_seed_flow_delivers_three_signed_callbacks_in_order(store):
     assert [len(c["attempt_log"]) for c in attempts] == [1, 1, 1]
     logged = attempts[0]["attempt_log"][0]
     assert logged["status_code"] == 200 and logged["latency_ms"] > 0 and logged["response_excerpt"] == '{"ok": true}'
+
+
+def _hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_a_rotated_secret_signs_alongside_the_old_one_until_the_overlap_ends(store):
+    sink = CallbackSink()
+    clock = FakeClock()
+    with sink.serve() as url:
+        stored, ids = make_integration(store, url)
+        old = secret_of(stored)
+        rotated = update_integration(store, "cliente_abc", {"callback_secret": new_callback_secret()})
+        new = secret_of(rotated)
+        shown = masked_config(rotated)["callbacks"]
+        assert old not in str(shown) and shown["previous_secret"].endswith(old[-4:])
+        change_status(store, ids["PED-001"], "assigned", actor="cli", now=clock.now)
+        deliver(store, clock)
+        clock.advance(hours=24, minutes=1)  # the default overlap is over
+        change_status(store, ids["PED-001"], "in_route", actor="cli", eta=ETA, now=clock.now)
+        deliver(store, clock)
+    during, after = sink.answered_ok()
+    # During the overlap a client holding either secret verifies, with a library or the plan's hex HMAC.
+    for secret in (old, new):
+        assert Webhook(secret).verify(during.body, during.headers)["event"] == "assigned"
+    assert during.headers[SIGNATURE_HEADER.lower()] == _hex(new, during.body)
+    assert during.headers[PREVIOUS_SIGNATURE_HEADER.lower()] == _hex(old, during.body)
+    # Afterwards only the new secret signs.
+    assert Webhook(new).verify(after.body, after.headers)["event"] == "in_route"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old).verify(after.body, after.headers)
+    assert PREVIOUS_SIGNATURE_HEADER.lower() not in after.headers
+
+
+def test_the_overlap_can_be_switched_off_or_ended_early(store):
+    stored, _ = make_integration(store, "https://api.cliente.com/logitrack/updates", callbacks={"rotation_overlap_hours": 0})
+    rotated = update_integration(store, "cliente_abc", {"callback_secret": new_callback_secret()})
+    assert rotated.config.callbacks.previous_secret is None
+    update_integration(store, "cliente_abc", {"callbacks": {"rotation_overlap_hours": 24}})
+    again = update_integration(store, "cliente_abc", {"callback_secret": new_callback_secret()})
+    assert again.config.callbacks.previous_secret.get_secret_value() == secret_of(rotated)
+    ended = update_integration(store, "cliente_abc", {"callbacks": {"previous_secret": None}})
+    assert ended.config.callbacks.previous_secret is None and secret_of(ended) == secret_of(again)
 
 
 def test_down_for_three_attempts_then_delivered_on_the_fourth(store):

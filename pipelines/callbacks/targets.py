@@ -6,6 +6,7 @@ effect on the next pass, and a pass never decrypts secrets per callback.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -22,11 +23,12 @@ class CallbackTarget:
     secret: str | None
     settings: CallbackSettings
     disabled_reason: str | None
+    previous_secret: str | None = None  # also signs while a rotation's overlap lasts
 
 
-def load_targets(engine: sa.Engine) -> dict[int, CallbackTarget]:
+def load_targets(engine: sa.Engine, now: datetime) -> dict[int, CallbackTarget]:
     """{integration id: target} for every integration (ones without a callback_url too: a queued
-    callback may outlive its integration's callback configuration)."""
+    callback may outlive its integration's callback configuration), as of `now`."""
     targets = {}
     for stored in list_integrations(engine):
         config = stored.config
@@ -37,6 +39,7 @@ def load_targets(engine: sa.Engine) -> dict[int, CallbackTarget]:
             secret=config.callback_secret.get_secret_value() if config.callback_secret else None,
             settings=config.callbacks,
             disabled_reason=stored.callbacks_disabled_reason,
+            previous_secret=config.callbacks.previous_signing_secret(now),
         )
     return targets
 

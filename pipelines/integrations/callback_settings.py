@@ -1,7 +1,12 @@
 """How status callbacks are delivered to an integration's `callback_url`."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, SecretStr, field_validator
+from standardwebhooks import Webhook
+
+MANAGED = {"managed": True}  # a setting Crossdock maintains itself: forms do not offer it
 
 # Svix's schedule: soon after a blip, then spreading out over a day before giving up.
 DEFAULT_RETRY_SCHEDULE = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000]
@@ -24,3 +29,33 @@ class CallbackSettings(BaseModel):
     max_retry_after_seconds: int = Field(
         36_000, ge=0, le=7 * 86_400, description="longest Retry-After (429/503) honoured; longer waits are cut to this"
     )
+    # Rotation without a flag day: when `callback_secret` changes, the old secret moves here and every
+    # callback carries a signature with each, so the client's system verifies with whichever it holds
+    # until its team switches (Standard Webhooks lists several signatures in one header).
+    rotation_overlap_hours: float = Field(
+        24.0, ge=0, le=720, description="after callback_secret changes, the old one keeps signing too for this long"
+    )
+    # Set by a rotation, not typed in (MANAGED: forms leave them out); PATCH previous_secret null ends it early.
+    previous_secret: SecretStr | None = Field(
+        None, description="the callback secret before the last rotation; set on rotation, clear it to stop early",
+        json_schema_extra=MANAGED,
+    )
+    previous_secret_expires_at: datetime | None = Field(
+        None, description="when callbacks stop carrying the previous secret's signature", json_schema_extra=MANAGED
+    )
+
+    @field_validator("previous_secret")
+    @classmethod
+    def _standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                Webhook(value.get_secret_value())
+            except Exception:
+                raise ValueError("must be a Standard Webhooks secret: whsec_ followed by base64") from None
+        return value
+
+    def previous_signing_secret(self, now: datetime) -> str | None:
+        """The previous secret while its overlap lasts (None once expired or cleared)."""
+        if self.previous_secret is None or self.previous_secret_expires_at is None:
+            return None
+        return self.previous_secret.get_secret_value() if now < self.previous_secret_expires_at else None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import secrets as _random
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +57,24 @@ def _prepare(config: Integration) -> Integration:
     if config.callback_url and config.callback_secret is None:
         config = config.model_copy(update={"callback_secret": SecretStr(new_callback_secret())})
     return config
+
+
+def _keep_previous_callback_secret(
+    before: Integration, after: Integration, changes: dict[str, Any], now: datetime
+) -> Integration:
+    """On a callback secret rotation, keep the old secret signing alongside the new one for the
+    integration's overlap, unless the change itself says what the previous secret is."""
+    old, new = before.callback_secret, after.callback_secret
+    if old is None or new is None or old.get_secret_value() == new.get_secret_value():
+        return after
+    if "previous_secret" in (changes.get("callbacks") or {}):
+        return after
+    overlap = after.callbacks.rotation_overlap_hours
+    callbacks = after.callbacks.model_copy(update={
+        "previous_secret": old if overlap else None,
+        "previous_secret_expires_at": now + timedelta(hours=overlap) if overlap else None,
+    })
+    return after.model_copy(update={"callbacks": callbacks})
 
 
 def _row_values(config: Integration) -> dict[str, Any]:
@@ -142,6 +161,7 @@ def update_integration(
         check_mapping(config.field_mapping, config.target)
     config = _prepare(config)
     now = utcnow()
+    config = _keep_previous_callback_secret(current.config, config, changes, now)
     with engine.begin() as conn:
         if config.name != current.name:
             clash = conn.execute(
