@@ -6,6 +6,17 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, SecretStr, field_validator
 from standardwebhooks import Webhook
 
+def standard_webhooks_secret(value: SecretStr | None) -> SecretStr | None:
+    """A callback signing secret as receivers' Standard Webhooks libraries need it (they base64-decode
+    the part after `whsec_`); raises ValueError with the reason otherwise."""
+    if value is not None:
+        try:
+            Webhook(value.get_secret_value())
+        except Exception:
+            raise ValueError("must be a Standard Webhooks secret: whsec_ followed by base64") from None
+    return value
+
+
 MANAGED = {"managed": True}  # a setting Crossdock maintains itself: forms do not offer it
 
 # Svix's schedule: soon after a blip, then spreading out over a day before giving up.
@@ -47,12 +58,7 @@ class CallbackSettings(BaseModel):
     @field_validator("previous_secret")
     @classmethod
     def _standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            try:
-                Webhook(value.get_secret_value())
-            except Exception:
-                raise ValueError("must be a Standard Webhooks secret: whsec_ followed by base64") from None
-        return value
+        return standard_webhooks_secret(value)
 
     def previous_signing_secret(self, now: datetime) -> str | None:
         """The previous secret while its overlap lasts (None once expired or cleared)."""
