@@ -28,49 +28,70 @@ from pipelines.integrations import (
 )
 from pipelines.monitoring import latest_syncs
 from pipelines.secrets import mask
-from pipelines.webhook_example import auth_header_line, curl_example, webhook_url
+from pipelines.webhook_example import (
+    auth_header_line,
+    curl_example,
+    signature_header_line,
+    webhook_url,
+)
 
 REVEAL_KEY = "intg.reveal"
 
 
-def remember_secret_once(name: str, secret: str | None) -> None:
-    """Keep a just-typed secret for this session's next view of the integration, so the curl example
-    can be copied complete once; afterwards the secret only ever appears masked."""
-    if secret:
-        st.session_state[REVEAL_KEY] = {"name": name, "secret": secret}
+def remember_secret_once(name: str, secret: str | None, signing_secret: str | None = None) -> None:
+    """Keep just-typed secrets (the auth_value, the first signing secret) for this session's next view
+    of the integration, so the curl example can be copied complete once; afterwards they only ever
+    appear masked."""
+    if secret or signing_secret:
+        st.session_state[REVEAL_KEY] = {"name": name, "secret": secret, "signing_secret": signing_secret}
+
+
+def first_secret(values) -> str | None:
+    """The first signing secret a form or model holds (SecretStr or typed text), if any."""
+    for value in values or []:
+        text = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+        if isinstance(text, str) and text:
+            return text
+    return None
 
 
 def render_client_instructions(stored: StoredIntegration) -> None:
     """The endpoint URL, headers and a ready-to-copy curl (seed 000, "Compartir Endpoint con Cliente")."""
     config = stored.config
-    url = webhook_url(stored.name)
+    preset = config.webhook.verification
+    url = webhook_url(stored.name, preset)
     st.markdown("**Endpoint for the client**")
     st.code(f"URL: {url}\nMethod: POST", language=None)
     revealed = st.session_state.get(REVEAL_KEY)
-    reveal = revealed if revealed and revealed.get("name") == stored.name else None
+    reveal = revealed if revealed and revealed.get("name") == stored.name else {}
     secret = config.auth_value.get_secret_value() if config.auth_value else ""
-    shown = reveal["secret"] if reveal else mask(secret) or ""
+    shown = reveal.get("secret") or mask(secret) or ""
+    signing = first_secret(config.webhook.signing_secrets) or ""
+    shown_signing = reveal.get("signing_secret") or mask(signing) or ""
     headers = ["Content-Type: application/json"]
-    auth_line = auth_header_line(config.auth_type, shown)
-    if auth_line:
-        headers.append(auth_line)
+    for line in (auth_header_line(config.auth_type, shown), signature_header_line(preset, shown_signing)):
+        if line:
+            headers.append(line)
     st.markdown("Headers:\n" + "\n".join(f"- `{h}`" for h in headers))
     st.markdown("**Try it** (the seed's example order; send what the client's system really sends once the "
                 "mapping is set up)")
-    st.code(curl_example(stored.name, config.auth_type, shown, stored.target), language="bash")
+    st.code(curl_example(stored.name, config.auth_type, shown, stored.target, preset, shown_signing), language="bash")
+    masked = [value for value, typed in ((shown, reveal.get("secret")), (shown_signing, reveal.get("signing_secret")))
+              if value and not typed]
     if reveal:
         st.success("The secret is shown in full this once, so you can copy the command complete and share it "
                    "with the client. Afterwards it is masked.")
         if st.button("I have copied it: mask the secret", key="intg.reveal.done"):
             st.session_state.pop(REVEAL_KEY, None)
             st.rerun()
-    elif config.auth_type != "none":
-        st.caption(f"Replace `{shown}` with the integration's secret: it is shown in full only once, right after "
-                   "it is saved. Set a new one on the Edit tab if it was lost.")
-    if config.webhook.verification != "none":
-        st.caption(f"This integration also verifies `{config.webhook.verification}` signatures: the client's "
-                   "system must sign each request that way.")
-    if config.webhook.ack_mode == "async":
+    if masked:
+        st.caption(f"Replace {' and '.join(f'`{m}`' for m in masked)} with the integration's secret"
+                   f"{'s' if len(masked) > 1 else ''}: shown in full only once, right after saving. Set a new one "
+                   "on the Edit tab if it was lost.")
+    if preset != "none":
+        st.caption(f"The command signs the body as the `{preset}` verification expects (openssl, in the shell); the "
+                   "client's system must sign every request the same way with the signing secret.")
+    if config.webhook.ack_mode == "async" or preset == "autentikapp":
         st.caption("Acknowledgement mode is async: the receiver answers 202 at once and processes in the background.")
 
 
@@ -149,7 +170,8 @@ def render_edit(stored: StoredIntegration) -> None:
     except IntegrationNotFound:
         st.error(f"{stored.name} no longer exists (deleted in another session).")
         return
-    remember_secret_once(stored.name, result.secrets_typed.get("auth_value"))
+    remember_secret_once(stored.name, result.secrets_typed.get("auth_value"),
+                         first_secret(result.secrets_typed.get("webhook.signing_secrets")))
     st.session_state.pop(flag, None)
     st.toast(f"Saved {stored.name}.", icon=":material/check:")
     st.rerun(scope="app")

@@ -3,8 +3,9 @@ integration expects (seed 000, "Compartir Endpoint con Cliente").
 
 The receiver checks, per `auth_type`: apikey -> `X-API-Key`, bearer -> `Authorization: Bearer`,
 basic -> HTTP Basic, webhook_secret -> `X-Webhook-Secret`, hmac -> the hex HMAC-SHA256 of the raw
-body in `X-Webhook-Signature`. For hmac the example computes the signature with openssl, so the
-command works as pasted.
+body in `X-Webhook-Signature`; then the `webhook.verification` preset's signature (Autentikapp,
+GitHub, Shopify, WooCommerce, Stripe, Standard Webhooks). The example computes every signature with
+openssl in the shell, timestamps included, so the command works as pasted.
 """
 from __future__ import annotations
 
@@ -40,9 +41,72 @@ SALE_BODY = {
 }
 
 
-def webhook_url(name: str) -> str:
-    """Where the client POSTs: the public receiver URL + /webhook/{name}."""
-    return f"{settings.public_receiver_url()}/webhook/{quote(name, safe='')}"
+# Presets that sign the raw body alone: (header, encoding, prefix).
+BODY_SIGNATURES = {
+    "hmac": ("X-Webhook-Signature", "hex", ""),
+    "autentikapp": ("X-Autentikapp-Signature", "hex", ""),
+    "github": ("X-Hub-Signature-256", "hex", "sha256="),
+    "shopify": ("X-Shopify-Hmac-Sha256", "base64", ""),
+    "woocommerce": ("X-WC-Webhook-Signature", "base64", ""),
+}
+PRESET_HEADERS = {
+    **{preset: header for preset, (header, _, _) in BODY_SIGNATURES.items()},
+    "stripe": "Stripe-Signature",
+    "standard_webhooks": "webhook-signature",
+}
+
+
+def webhook_url(name: str, verification: str = "none") -> str:
+    """Where the client POSTs: /webhook/{name}, or seed 004's /v1/webhooks/inbound/{name} for an
+    Autentikapp account (the route its own documentation gives)."""
+    path = "v1/webhooks/inbound" if verification == "autentikapp" else "webhook"
+    return f"{settings.public_receiver_url()}/{path}/{quote(name, safe='')}"
+
+
+def signature_header_line(verification: str, secret: str) -> str | None:
+    """The preset's signature header as a client configures it (for the 'Headers' list)."""
+    if verification in BODY_SIGNATURES:
+        header, encoding, prefix = BODY_SIGNATURES[verification]
+        return f"{header}: {prefix}{encoding} HMAC-SHA256 of the raw body, keyed with {secret}"
+    if verification == "stripe":
+        return f"Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of 't.body'>, keyed with {secret}"
+    if verification == "standard_webhooks":
+        return ("webhook-id, webhook-timestamp, webhook-signature: v1,<base64 HMAC-SHA256 of 'id.timestamp.body'>, "
+                f"keyed with {secret}")
+    return None
+
+
+def _openssl_hmac(printf_args: str, key: str, encoding: str) -> str:
+    """Shell for the HMAC-SHA256 of `printf <printf_args>` keyed with the text `key`."""
+    digest = f"printf {printf_args} | openssl dgst -sha256 -hmac {shlex.quote(key)}"
+    return f"$({digest} -binary | base64)" if encoding == "base64" else f"$({digest} -r | cut -d' ' -f1)"
+
+
+_BODY_ONLY = '\'%s\' "$BODY"'
+_STRIPE_SIGNED = '\'%s.%s\' "$TIMESTAMP" "$BODY"'
+_STANDARD_SIGNED = '\'%s.%s.%s\' "$WEBHOOK_ID" "$TIMESTAMP" "$BODY"'
+
+
+def _preset_signature(verification: str, secret: str) -> tuple[list[str], list[str]]:
+    """(shell lines computing the preset's signature over $BODY, curl header options carrying it)."""
+    if verification in BODY_SIGNATURES:
+        header, encoding, prefix = BODY_SIGNATURES[verification]
+        return ([f"PRESET_SIGNATURE={_openssl_hmac(_BODY_ONLY, secret, encoding)}"],
+                [f'-H "{header}: {prefix}$PRESET_SIGNATURE"'])
+    if verification == "stripe":  # keyed with the whole whsec_ text, as Stripe's libraries do
+        return (["TIMESTAMP=$(date +%s)", f"PRESET_SIGNATURE={_openssl_hmac(_STRIPE_SIGNED, secret, 'hex')}"],
+                ['-H "Stripe-Signature: t=$TIMESTAMP,v1=$PRESET_SIGNATURE"'])
+    if verification == "standard_webhooks":  # keyed with the bytes the base64 after whsec_ encodes
+        key = shlex.quote(secret.removeprefix("whsec_"))
+        return ([
+            'WEBHOOK_ID="msg_$(date +%s%N)"',
+            "TIMESTAMP=$(date +%s)",
+            f"KEY_HEX=$(printf '%s' {key} | base64 -d | od -An -v -tx1 | tr -d ' \\n')",
+            f"PRESET_SIGNATURE=$(printf {_STANDARD_SIGNED} | openssl dgst -sha256 -mac HMAC "
+            '-macopt "hexkey:$KEY_HEX" -binary | base64)',
+        ], ['-H "webhook-id: $WEBHOOK_ID"', '-H "webhook-timestamp: $TIMESTAMP"',
+            '-H "webhook-signature: v1,$PRESET_SIGNATURE"'])
+    return [], []
 
 
 def example_body(target: str) -> str:
@@ -63,12 +127,15 @@ def auth_header_line(auth_type: str, secret: str) -> str | None:
     return f"{header}: {secret}"
 
 
-def curl_example(name: str, auth_type: str, secret: str, target: str = "order") -> str:
+def curl_example(
+    name: str, auth_type: str, secret: str, target: str = "order", verification: str = "none", signing_secret: str = ""
+) -> str:
     """A bash snippet that sends the seed's example body to the integration's webhook.
 
-    `secret` is what goes in the command: the real value when the operator chose to reveal it, its
-    mask otherwise (the command then says which value to put in its place)."""
-    url = shlex.quote(webhook_url(name))
+    `secret` (the auth_value) and `signing_secret` (the preset's) are what go in the command: the real
+    values when the operator chose to reveal them, their masks otherwise (the page then says which
+    values to put in their place)."""
+    url = shlex.quote(webhook_url(name, verification))
     body = example_body(target)
     lines = [f"BODY={shlex.quote(body)}"]
     headers = ['-H "Content-Type: application/json"']
@@ -83,6 +150,9 @@ def curl_example(name: str, auth_type: str, secret: str, target: str = "order") 
         headers.append(f"-H {shlex.quote(f'Authorization: Bearer {secret}')}")
     elif auth_type in AUTH_HEADERS:
         headers.append(f"-H {shlex.quote(f'{AUTH_HEADERS[auth_type]}: {secret}')}")
+    signing_lines, signing_headers = _preset_signature(verification, signing_secret)
+    lines += signing_lines
+    headers += signing_headers
     command = [f"curl -sS -X POST {url}", *headers, '--data-binary "$BODY"']
     lines.append(" \\\n  ".join(command))
     return "\n".join(lines)

@@ -37,6 +37,29 @@ def test_add_the_seeds_cliente_abc_and_get_its_curl(app_store, monkeypatch):
     assert "secreto_compartido" not in markdown_text(at) + "\n".join(j.value for j in at.json)
 
 
+def test_an_autentikapp_account_gets_the_seed_004_url_and_a_signed_curl(app_store, monkeypatch):
+    monkeypatch.setenv("CROSSDOCK_PUBLIC_URL", "https://api.logitrack.app")
+    secret = "whsec_c2VjcmV0byBkZSBsYSBjdWVudGE"
+    at = open_page("integrations")
+    at.segmented_control(key="intg.view").set_value("Import JSON").run()
+    at.text_area(key="intg.import.text").input(
+        '{"name": "tienda_demo", "type": "webhook", "target": "sale", '
+        f'"webhook": {{"ack_mode": "async", "verification": "autentikapp", "signing_secrets": ["{secret}"]}}}}'
+    ).run()
+    at.button(key="intg.import.create").click().run()
+    assert not at.exception
+    code = _codes(at)
+    assert "URL: https://api.logitrack.app/v1/webhooks/inbound/tienda_demo" in code
+    assert f"openssl dgst -sha256 -hmac {secret}" in code  # complete, this once
+    assert '-H "X-Autentikapp-Signature: $PRESET_SIGNATURE"' in code
+    assert "`X-Autentikapp-Signature: hex HMAC-SHA256 of the raw body" in markdown_text(at)
+
+    at.button(key="intg.reveal.done").click().run()
+    code = _codes(at)
+    assert secret not in code and f"-hmac '••••••••{secret[-4:]}'" in code
+    assert any(c.startswith(f"Replace `••••••••{secret[-4:]}` with the integration's secret") for c in texts(at.caption))
+
+
 def test_fields_are_checked_as_you_type_with_the_field_named(app_store):
     at = open_page("integrations")
     at.text_input(key="intg.new.webhook.name").input("cliente abc!").run()

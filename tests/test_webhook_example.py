@@ -1,5 +1,6 @@
 """The curl example the Integrations page hands a client works as pasted: run with bash against a real
-loopback server, it sends the seed's body with the header the integration's auth_type requires."""
+loopback server, it sends the seed's body with the header the integration's auth_type requires and
+the signature its verification preset requires, which the receiver's own checks accept."""
 from __future__ import annotations
 
 import base64
@@ -8,11 +9,21 @@ import hmac
 import json
 import shutil
 import subprocess
+import time
 from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from pipelines.webhook_example import ORDER_BODY, SALE_BODY, auth_header_line, curl_example, webhook_url
+from connectors.receiver.verify import Guard, Unauthorized
+from pipelines.integrations import Integration
+from pipelines.webhook_example import (
+    ORDER_BODY,
+    SALE_BODY,
+    auth_header_line,
+    curl_example,
+    signature_header_line,
+    webhook_url,
+)
 from tests.servers import serve_http
 
 
@@ -31,13 +42,13 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
-def _send(monkeypatch, auth_type: str, secret: str, target: str = "order") -> tuple[str, dict[str, str], bytes]:
+def _send(monkeypatch, auth_type: str, secret: str, target: str = "order", **preset) -> tuple[str, dict[str, str], bytes]:
     if not (shutil.which("curl") and shutil.which("openssl")):
         pytest.skip("curl and openssl are needed to run the example")
     _Recorder.seen = []
     with serve_http(_Recorder) as base:
         monkeypatch.setenv("CROSSDOCK_PUBLIC_URL", base)
-        script = curl_example("cliente_abc", auth_type, secret, target)
+        script = curl_example("cliente_abc", auth_type, secret, target, **preset)
         done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["created"] == 1
@@ -77,3 +88,33 @@ def test_url_and_header_lines(monkeypatch):
     assert webhook_url("cliente_abc") == "https://api.logitrack.app/webhook/cliente_abc"
     assert auth_header_line("apikey", "secreto_compartido") == "X-API-Key: secreto_compartido"
     assert auth_header_line("none", "") is None
+
+
+# Standard Webhooks' published test secret; the others are what a person might type.
+PRESET_SECRETS = {
+    "autentikapp": "whsec_c2VjcmV0byBkZSBsYSBjdWVudGE",
+    "hmac": "it's a $ecret",
+    "github": "It's a Secret to Everybody",
+    "shopify": "shpss_0123456789abcdef",
+    "woocommerce": "wc secret with spaces",
+    "stripe": "whsec_test_stripe_secret",
+    "standard_webhooks": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+}
+
+
+@pytest.mark.parametrize("preset", sorted(PRESET_SECRETS))
+def test_the_signature_satisfies_the_receivers_own_check(monkeypatch, preset):
+    secret = PRESET_SECRETS[preset]
+    target = "sale" if preset == "autentikapp" else "order"
+    path, headers, body = _send(monkeypatch, "apikey", "secreto_compartido", target,
+                                verification=preset, signing_secret=secret)
+    config = Integration(name="cliente_abc", type="webhook", auth_type="apikey", auth_value="secreto_compartido",
+                         webhook={"verification": preset, "signing_secrets": [secret]})
+    lowered = {k.lower(): v for k, v in headers.items()}
+    Guard.of(config).check(lowered, body, time.time())  # raises Unauthorized when the command signed wrongly
+    wrong = Integration(name="cliente_abc", type="webhook", auth_type="apikey", auth_value="secreto_compartido",
+                        webhook={"verification": preset, "signing_secrets": ["whsec_b3RoZXIgc2VjcmV0"]})
+    with pytest.raises(Unauthorized):
+        Guard.of(wrong).check(lowered, body, time.time())
+    assert path == ("/v1/webhooks/inbound/cliente_abc" if preset == "autentikapp" else "/webhook/cliente_abc")
+    assert signature_header_line(preset, "••••1234").endswith("keyed with ••••1234")

@@ -55,7 +55,9 @@ view = st.segmented_control("Show", VIEWS, key=VIEW_KEY, required=True, label_vi
 
 def _created(config: Integration, secret: str | None, **resets) -> None:
     """After a create: show the new integration with its client instructions."""
-    integration_detail.remember_secret_once(config.name, secret)
+    integration_detail.remember_secret_once(
+        config.name, secret, integration_detail.first_secret(config.webhook.signing_secrets)
+    )
     st.session_state[GOTO_KEY] = {"intg.selected": config.name, VIEW_KEY: "Details", **resets}
     st.rerun(scope="app")
 

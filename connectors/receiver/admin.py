@@ -10,10 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, status
 from pydantic import ValidationError
 
-from connectors.receiver.schemas import ErrorBody, IdentifierBatch
 from connectors.receiver.admin_auth import require_admin
+from connectors.receiver.schemas import ErrorBody, IdentifierBatch
 from connectors.receiver.state import receiver_state
-from pipelines import settings
 from pipelines.errors import validation_issues
 from pipelines.integrations import (
     Integration,
@@ -30,6 +29,7 @@ from pipelines.integrations import (
 )
 from pipelines.orders.lookup import find_orders
 from pipelines.sales.lookup import find_customers, get_identifier, register_codes
+from pipelines.webhook_example import webhook_url
 
 router = APIRouter(
     tags=["admin"],
@@ -52,7 +52,7 @@ class Invalid(Exception):
 def _shown(stored) -> dict[str, Any]:
     view = masked_config(stored)
     if stored.config.type == "webhook":
-        view["webhook_url"] = f"{settings.public_receiver_url()}/webhook/{stored.name}"
+        view["webhook_url"] = webhook_url(stored.name, stored.config.webhook.verification)
     return view
 
 
