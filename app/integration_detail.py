@@ -73,7 +73,8 @@ def render_client_instructions(stored: StoredIntegration) -> None:
         if line:
             headers.append(line)
     st.markdown("Headers:\n" + "\n".join(f"- `{h}`" for h in headers))
-    st.markdown("**Try it** (the seed's example order; send what the client's system really sends once the "
+    example = "sale" if stored.target == "sale" else "order"
+    st.markdown(f"**Try it** (the seed's example {example}; send what the client's system really sends once the "
                 "mapping is set up)")
     st.code(curl_example(stored.name, config.auth_type, shown, stored.target, preset, shown_signing), language="bash")
     masked = [value for value, typed in ((shown, reveal.get("secret")), (shown_signing, reveal.get("signing_secret")))
