@@ -79,7 +79,7 @@ def _bulk_defaults(filters: Filters, names: list[str], listed: list[str]) -> tup
 
 
 def _replay_inbox(ids: list[int]) -> None:
-    _report("inbox", replay_inbox_rows(engine(), ids), "inbox payload(s)", INBOX_NEXT)
+    _report("inbox", replay_inbox_rows(engine(), ids, actor=actor()), "inbox payload(s)", INBOX_NEXT)
 
 
 def _replay_inbox_since() -> None:
@@ -89,7 +89,7 @@ def _replay_inbox_since() -> None:
     except IntegrationNotFound:
         _done("inbox", "error", f"{name} no longer exists.")
         return
-    entries = replay(engine(), integration_id=integration.id, since=_since(day))
+    entries = replay(engine(), actor=actor(), integration_id=integration.id, since=_since(day))
     if entries:
         _done("inbox", "success", f"Replayed {len(entries)} dead payload(s) of {name} received since {day} (UTC). "
               + INBOX_NEXT)
@@ -187,7 +187,7 @@ def callback_actions(ids: list[int], filters: Filters, names: list[str], listed:
 
 
 def _reingest(inbox_ids: list[int]) -> None:
-    outcome = replay_inbox_rows(engine(), inbox_ids, include_record_errors=True)
+    outcome = replay_inbox_rows(engine(), inbox_ids, actor=actor(), include_record_errors=True)
     _report("rejected", outcome, "payload(s)", INBOX_NEXT + " The rejections listed here stay, as the history of "
             "the sync that made them; the new sync shows on the dashboard.")
 

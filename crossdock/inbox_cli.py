@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import typer
 
+from crossdock.cli_common import default_actor
 from crossdock.integrations_cli import fail
 from pipelines.inbox import DEAD, DONE, PENDING, REJECTED
 from pipelines.inbox.processing import InboxEntry, InboxRowNotFound, NotReplayable, list_entries, replay
@@ -53,8 +54,13 @@ def _one_line(text: str | None, width: int = 70) -> str:
 
 def _note(entry: InboxEntry) -> str:
     if entry.status == DONE:
-        return f"{entry.record_errors} record error(s)" if entry.record_errors else ""
-    return _one_line(entry.error)
+        note = f"{entry.record_errors} record error(s)" if entry.record_errors else ""
+    else:
+        note = _one_line(entry.error)
+    if entry.replay_count:
+        replayed = f"replayed {entry.replay_count}x, last by {entry.replayed_by} at {entry.replayed_at:%Y-%m-%d %H:%M}"
+        note = f"{note}; {replayed}" if note else replayed
+    return note
 
 
 def _table(entries: list[InboxEntry]) -> None:
@@ -71,6 +77,8 @@ def _as_json(entry: InboxEntry) -> dict:
         "id": entry.id, "integration": entry.integration, "status": entry.status,
         "received_at": entry.received_at.isoformat(), "attempts": entry.attempts, "error": entry.error,
         "sync_run_id": entry.sync_run_id, "record_errors": entry.record_errors, "delivery_id": entry.delivery_id,
+        "replay_count": entry.replay_count, "replayed_by": entry.replayed_by,
+        "replayed_at": entry.replayed_at.isoformat() if entry.replayed_at else None,
     }
 
 
@@ -101,6 +109,7 @@ def replay_command(
         False, "--with-record-errors", help="also re-ingest done rows whose sync run had record errors"
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="list what would be replayed, change nothing"),
+    actor: str = typer.Option(None, "--actor", help="who replays (default cli:<your user>)"),
 ) -> None:
     """Send dead-lettered inbox rows (and, if asked, rows with record errors) back for processing.
 
@@ -111,8 +120,8 @@ def replay_command(
         fail("--since only applies with --integration", 2)
     try:
         entries = replay(
-            connect(), inbox_id=inbox_id, integration_id=_integration_id(integration), since=_since(since),
-            include_record_errors=with_record_errors, dry_run=dry_run,
+            connect(), actor=actor or default_actor(), inbox_id=inbox_id, integration_id=_integration_id(integration),
+            since=_since(since), include_record_errors=with_record_errors, dry_run=dry_run,
         )
     except (InboxRowNotFound, NotReplayable) as exc:
         fail(str(exc))

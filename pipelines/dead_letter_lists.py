@@ -71,6 +71,7 @@ def inbox_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int
         sa.select(
             inbox.c.id, integrations.c.name.label("integration"), inbox.c.received_at, inbox.c.source_kind,
             inbox.c.attempts, inbox.c.error, inbox.c.delivery_id, sa.func.length(inbox.c.body).label("size_bytes"),
+            inbox.c.replay_count, inbox.c.replayed_by,
             sa.func.substr(inbox.c.body, 1, 160).label("body_start"),
         )
         .join(integrations, integrations.c.id == inbox.c.integration_id)

@@ -22,13 +22,15 @@ class ReplayOutcome:
     refused: dict[int, str] = field(default_factory=dict)
 
 
-def replay_inbox_rows(engine: sa.Engine, ids: Iterable[int], *, include_record_errors: bool = False) -> ReplayOutcome:
+def replay_inbox_rows(
+    engine: sa.Engine, ids: Iterable[int], *, actor: str, include_record_errors: bool = False
+) -> ReplayOutcome:
     """Send each inbox row back to pending (dead rows; with `include_record_errors`, also done rows
-    whose sync run rejected records), one row per transaction."""
+    whose sync run rejected records), one row per transaction, recording `actor` as who replayed it."""
     outcome = ReplayOutcome()
     for inbox_id in dict.fromkeys(ids):
         try:
-            replay(engine, inbox_id=inbox_id, include_record_errors=include_record_errors)
+            replay(engine, actor=actor, inbox_id=inbox_id, include_record_errors=include_record_errors)
         except (InboxRowNotFound, NotReplayable) as exc:
             outcome.refused[inbox_id] = str(exc)
         else:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from connectors.callback_sender import CallbackSender
-from pipelines.inbox.processing import process_batch, replay
+from pipelines.inbox.processing import list_entries, process_batch, replay
 from pipelines.integrations import Integration, create_integration, get_integration, update_integration
 from pipelines.orders.status import change_status
 from pipelines.store.schema import inbox
@@ -70,7 +70,7 @@ def test_replay_selected_inbox_payloads_with_the_reason_for_a_row_taken_meanwhil
     listed = _table(at, "Body starts with")["Id"].tolist()
     assert listed == [third, second, first]  # newest first
     at = _tick(at, "dead.inbox.table", [0, 2])  # third and first
-    replay(app_store, inbox_id=first)  # someone replayed it from the CLI while the page was open
+    replay(app_store, actor="cli:otro", inbox_id=first)  # someone replayed it from the CLI while the page was open
     at.button(key="dead.inbox.replay").click().run()
     assert not at.exception
 
@@ -79,6 +79,8 @@ def test_replay_selected_inbox_payloads_with_the_reason_for_a_row_taken_meanwhil
     (warning,) = texts(at.warning)
     assert f"**#{first}**: inbox row {first} is pending: the processor will take it" in warning
     assert [_inbox_status(app_store, i) for i in (first, second, third)] == ["pending", "dead", "pending"]
+    replayed_by = {e.id: e.replayed_by for e in list_entries(app_store, status="pending")}
+    assert replayed_by[first] == "cli:otro" and replayed_by[third].startswith("streamlit:")
     # The list is fresh, and the old selection did not carry over to other rows.
     assert _table(at, "Body starts with")["Id"].tolist() == [second]
     assert at.button(key="dead.inbox.replay").disabled

@@ -3,30 +3,18 @@ from __future__ import annotations
 
 import pytest
 import requests
-from fastapi import FastAPI
 
 from connectors.callback_sender import CallbackSender
 from connectors.receiver.callback_routes import router
-from pipelines import settings
+from tests.admin_api import admin_session, call
 from tests.callback_helpers import PROOF, make_integration, outbox_rows
 from tests.callback_sink import CallbackSink, Reply
-from tests.servers import serve_asgi
 
 
 @pytest.fixture
 def api():
-    app = FastAPI()
-    app.include_router(router)
-    with serve_asgi(app) as base:
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {settings.admin_token()}"
-        session.base = base
+    with admin_session(router) as session:
         yield session
-        session.close()
-
-
-def call(api, method: str, path: str, **kwargs) -> requests.Response:
-    return api.request(method, api.base + path, timeout=30, **kwargs)
 
 
 def test_status_changes_through_the_api(store, api):

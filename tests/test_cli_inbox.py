@@ -38,10 +38,12 @@ def test_list_and_replay_a_dead_letter(sqlite_store):
     assert preview.returncode == 0 and "would replay 1 inbox row(s)" in preview.stdout
     assert status_of(sqlite_store, dead) == DEAD
 
-    replayed = crossdock("replay", "--id", str(dead))
+    replayed = crossdock("replay", "--id", str(dead), "--actor", "cli:ana")
     assert replayed.returncode == 0, replayed.stderr
     assert "replayed 1 inbox row(s)" in replayed.stdout and "pending again" in replayed.stdout
     assert status_of(sqlite_store, dead) == PENDING
+    listed = crossdock("inbox", "list", "--status", "pending")
+    assert "replayed 1x, last by cli:ana at " in listed.stdout
 
     again = crossdock("replay", "--id", str(dead))
     assert again.returncode == 1 and "is pending: the processor will take it" in again.stderr

@@ -219,7 +219,7 @@ def test_inbox_health_check_flags_dead_letters_and_clears_after_replay(store):
 
         with store.begin() as conn:
             conn.execute(inbox.update().values(body=json.dumps(order(1)).encode()))
-        replay(store, integration_id=abc.id)
+        replay(store, actor="test", integration_id=abc.id)
         assert statuses(store) == [PENDING]
         run_request(instance, tick(inbox_sensor, instance, store).run_requests[0])
         cleared = tick(inbox_health_sensor, instance, store, flagged.cursor)

@@ -248,13 +248,14 @@ def test_replay_one_dead_row_by_id(store):
     assert row(store, inbox_id).status == DEAD
     set_active(store, "cliente_abc", True)
 
-    replayed = replay(store, inbox_id=inbox_id)
+    replayed = replay(store, actor="cli:ana", inbox_id=inbox_id)
 
     assert [(e.id, e.status) for e in replayed] == [(inbox_id, DEAD)]  # as it was before the replay
-    assert row(store, inbox_id).status == PENDING
+    assert (row(store, inbox_id).status, row(store, inbox_id).replayed_by) == (PENDING, "cli:ana")
     process_batch(store)
     stored = row(store, inbox_id)
     assert (stored.status, stored.attempts, stored.error) == (DONE, 2, None)
+    assert (stored.replay_count, stored.replayed_by) == (1, "cli:ana") and stored.replayed_at is not None
     assert count(store, orders) == 1
 
 
@@ -268,25 +269,25 @@ def test_replay_an_integrations_dead_rows_since_a_time(store):
     with store.begin() as conn:
         conn.execute(inbox.update().where(inbox.c.id == old).values(received_at=cutoff - timedelta(hours=1)))
 
-    preview = replay(store, integration_id=integration.id, since=cutoff, dry_run=True)
+    preview = replay(store, actor="test", integration_id=integration.id, since=cutoff, dry_run=True)
     assert [e.id for e in preview] == [recent]
     assert row(store, recent).status == DEAD  # a dry run changes nothing
 
-    assert [e.id for e in replay(store, integration_id=integration.id, since=cutoff)] == [recent]
+    assert [e.id for e in replay(store, actor="test", integration_id=integration.id, since=cutoff)] == [recent]
     assert [row(store, i).status for i in (old, recent, elsewhere)] == [DEAD, PENDING, DEAD]
-    assert [e.id for e in replay(store, integration_id=integration.id)] == [old]
+    assert [e.id for e in replay(store, actor="test", integration_id=integration.id)] == [old]
 
 
 def test_replay_refuses_rows_it_does_not_apply_to(store):
     integration = async_orders(store)
     pending = insert_pending(store, integration.id, order(1))
     with pytest.raises(NotReplayable, match="is pending"):
-        replay(store, inbox_id=pending)
+        replay(store, actor="test", inbox_id=pending)
     process_batch(store)
     with pytest.raises(NotReplayable, match="no record errors"):
-        replay(store, inbox_id=pending, include_record_errors=True)
+        replay(store, actor="test", inbox_id=pending, include_record_errors=True)
     with pytest.raises(InboxRowNotFound, match="no inbox row 999"):
-        replay(store, inbox_id=999)
+        replay(store, actor="test", inbox_id=999)
 
 
 def test_a_sale_with_an_unknown_code_is_replayed_once_the_code_is_registered(store):
@@ -295,12 +296,12 @@ def test_a_sale_with_an_unknown_code_is_replayed_once_the_code_is_registered(sto
     first = process_batch(store).outcomes[0].result
     assert first.errors == 1 and "unknown identifier code" in first.results[0].reasons[0]["message"]
     with pytest.raises(NotReplayable, match="--with-record-errors"):
-        replay(store, inbox_id=inbox_id)
-    assert replay(store, integration_id=account.id) == []  # not dead, so not replayed by default
+        replay(store, actor="test", inbox_id=inbox_id)
+    assert replay(store, actor="test", integration_id=account.id) == []  # not dead, so not replayed by default
 
     with store.begin() as conn:
         register_identifiers(conn, account.id, [{"code": SEED_CODE}], utcnow())
-    replayed = replay(store, integration_id=account.id, include_record_errors=True)
+    replayed = replay(store, actor="test", integration_id=account.id, include_record_errors=True)
     assert [(e.id, e.record_errors) for e in replayed] == [(inbox_id, 1)]
     second = process_batch(store).outcomes[0].result
     assert (second.created, second.errors) == (1, 0)
@@ -309,7 +310,7 @@ def test_a_sale_with_an_unknown_code_is_replayed_once_the_code_is_registered(sto
         assert conn.execute(sa.select(identifiers.c.customer_id)).scalar_one() == customer_id
     assert row(store, inbox_id).sync_run_id == second.sync_run_id
     # Done without errors now: a second replay with record errors finds nothing.
-    assert replay(store, integration_id=account.id, include_record_errors=True) == []
+    assert replay(store, actor="test", integration_id=account.id, include_record_errors=True) == []
 
 
 def test_list_entries_filters_by_status_and_integration(store):

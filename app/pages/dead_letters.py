@@ -37,6 +37,7 @@ def inbox_tab(filters: Filters) -> list[int]:
         return []
     frame = pd.DataFrame([{"Id": r["id"], "Integration": r["integration"], "Received": when(r["received_at"]),
                            "Source": r["source_kind"], "Attempts": r["attempts"], "Reason": r["error"] or "",
+                           "Replayed": f"{r['replay_count']}x, last by {r['replayed_by']}" if r["replay_count"] else "",
                            "Size (bytes)": r["size_bytes"], "Body starts with": r["body_start"]} for r in letters])
     st.caption("Tick rows to see the whole body and headers, and to replay them.")
     ids = _selected(frame, actions.table_key("dead.inbox.table"))

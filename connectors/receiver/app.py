@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 
-from connectors.receiver import admin, callback_routes, health, webhooks
+from connectors.receiver import admin, callback_routes, health, inbox_routes, webhooks
 from connectors.receiver.errors import install_error_handlers
 from connectors.receiver.fast_path import WebhookFastPath, fast_path_enabled
 from connectors.receiver.group_commit import GroupCommitter
@@ -32,6 +32,7 @@ ROUTERS: list[APIRouter] = [
     webhooks.router,
     admin.router,
     callback_routes.router,
+    inbox_routes.router,
 ]
 
 DEFAULT_MAX_PENDING = 1_024

@@ -329,6 +329,9 @@ class InboxEntry:
     sync_run_id: int | None
     record_errors: int  # record errors of its sync run (0 when none or not processed)
     delivery_id: str | None
+    replay_count: int = 0
+    replayed_at: datetime | None = None
+    replayed_by: str | None = None
 
 
 def _entries_query() -> sa.Select:
@@ -337,6 +340,7 @@ def _entries_query() -> sa.Select:
             inbox.c.id, integrations.c.name.label("integration"), inbox.c.status, inbox.c.received_at,
             inbox.c.attempts, inbox.c.error, inbox.c.sync_run_id, inbox.c.delivery_id,
             sa.func.coalesce(sync_runs.c.errors, 0).label("record_errors"),
+            inbox.c.replay_count, inbox.c.replayed_at, inbox.c.replayed_by,
         )
         .join(integrations, integrations.c.id == inbox.c.integration_id)
         .join(sync_runs, sync_runs.c.id == inbox.c.sync_run_id, isouter=True)
@@ -347,7 +351,8 @@ def _entry(row: sa.Row) -> InboxEntry:
     return InboxEntry(
         id=row.id, integration=row.integration, status=row.status, received_at=as_utc(row.received_at),
         attempts=row.attempts, error=row.error, sync_run_id=row.sync_run_id,
-        record_errors=row.record_errors, delivery_id=row.delivery_id,
+        record_errors=row.record_errors, delivery_id=row.delivery_id, replay_count=row.replay_count,
+        replayed_at=as_utc(row.replayed_at), replayed_by=row.replayed_by,
     )
 
 
@@ -378,13 +383,16 @@ def _replayable(include_record_errors: bool) -> sa.ColumnElement[bool]:
 def replay(
     engine: sa.Engine,
     *,
+    actor: str,
     inbox_id: int | None = None,
     integration_id: int | None = None,
     since: datetime | None = None,
     include_record_errors: bool = False,
     dry_run: bool = False,
+    now: datetime | None = None,
 ) -> list[InboxEntry]:
-    """Send rows back to `pending` so the processor ingests them again; returns them as they were.
+    """Send rows back to `pending` so the processor ingests them again, recording `actor` as who did
+    it; returns them as they were.
 
     By id: that row, which must be dead (or done with record errors, when included). By integration:
     its dead rows received at or after `since`, plus done rows whose sync run had record errors when
@@ -409,7 +417,8 @@ def replay(
                 conn.execute(
                     inbox.update()
                     .where(inbox.c.id.in_(ids), inbox.c.status == status)
-                    .values(status=PENDING, processed_at=None)
+                    .values(status=PENDING, processed_at=None, replay_count=inbox.c.replay_count + 1,
+                            replayed_at=as_utc(now) or utcnow(), replayed_by=actor)
                 )
     return chosen
 

@@ -70,6 +70,10 @@ inbox = sa.Table(
     sa.Column("sync_run_id", sa.Integer, nullable=True),
     # The answer the client got ({"status_code", "body"}): a repeated delivery id gets it again.
     sa.Column("response", sa.JSON, nullable=True),
+    # Who sent the row back for processing, and how often ("cli:ana", "api:admin", "streamlit:ana").
+    sa.Column("replay_count", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("replayed_at", Timestamp, nullable=True),
+    sa.Column("replayed_by", sa.String(255), nullable=True),
     sa.UniqueConstraint("integration_id", "delivery_id"),
     sa.Index("ix_inbox_status_id", "status", "id"),
 )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 22:50:09.351355
+Create Date: 2026-11-25 01:41:26.965315
 """
 from alembic import op
 import sqlalchemy as sa
@@ -62,6 +62,9 @@ def upgrade() -> None:
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sync_run_id', sa.Integer(), nullable=True),
     sa.Column('response', sa.JSON(), nullable=True),
+    sa.Column('replay_count', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('replayed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('replayed_by', sa.String(length=255), nullable=True),
     sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], name=op.f('fk_inbox_integration_id_integrations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbox')),
     sa.UniqueConstraint('integration_id', 'delivery_id', name=op.f('uq_inbox_integration_id_delivery_id'))
