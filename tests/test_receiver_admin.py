@@ -32,8 +32,18 @@ def test_admin_api_needs_the_token(sqlite_store):
         missing = requests.get(f"{url}/integrations")
         wrong = requests.get(f"{url}/integrations", headers={"Authorization": "Bearer nope"})
         posted = requests.post(f"{url}/integrations", json=SEED_CONFIG)
+        # Who is asking is checked before what was sent: no body error reaches an unknown caller.
+        garbled = requests.post(f"{url}/integrations", data=b'{"name": ', headers={"Content-Type": "application/json"})
+        garbled_wrong = requests.patch(f"{url}/integrations/x", data=b"{", headers={
+            "Content-Type": "application/json", "Authorization": "Bearer nope"})
+        garbled_admin = requests.post(f"{url}/integrations", data=b'{"name": ', headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {settings.admin_token()}"})
     assert (missing.status_code, wrong.status_code, posted.status_code) == (401, 401, 401)
     assert missing.json()["detail"].startswith("admin API")
+    assert (garbled.status_code, garbled_wrong.status_code) == (401, 401)
+    assert garbled.json() == {"detail": "admin API: send Authorization: Bearer <CROSSDOCK_ADMIN_TOKEN>"}
+    assert garbled_wrong.json() == {"detail": "admin API: wrong token"}
+    assert garbled_admin.status_code == 400 and "malformed JSON" in garbled_admin.json()["detail"]
 
 
 def test_integration_lifecycle_with_the_seed_body(store, admin):

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from connectors.receiver.admin import Invalid
+from connectors.receiver.admin_auth import unauthorised_admin_request
 from pipelines.errors import field_path
 from pipelines.secrets import SecretKeyError
 
@@ -50,7 +51,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = unauthorised_admin_request(request)
+        if refused:  # who is asking comes before what they sent
+            return JSONResponse({"detail": refused.detail}, status_code=refused.status_code, headers=refused.headers)
         issues = request_issues(exc)
         detail = "; ".join(f"{i['field']}: {i['message']}" for i in issues)
         status_code = 400 if any(i["field"] == "(body)" and "JSON" in i["message"] for i in issues) else 422
