@@ -11,6 +11,7 @@ import streamlit as st
 from app import auth, sidebar
 from app.store import engine, store_label
 from pipelines.secrets import SecretKeyError
+from pipelines.store.migrate import StoreOutdated
 
 st.set_page_config(page_title="Crossdock admin", page_icon=":material/hub:", layout="wide")
 
@@ -42,5 +43,7 @@ else:
     except sa.exc.OperationalError as exc:
         st.error(f"The store `{store_label()}` cannot be reached: {exc.orig or exc}. Check CROSSDOCK_DATABASE_URL "
                  "and that the database is running, then reload.")
+    except StoreOutdated as exc:
+        st.error(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
     except SecretKeyError as exc:
         st.error(f"{exc}. Set CROSSDOCK_SECRET_KEY to the key the integrations were saved with.")

@@ -93,4 +93,19 @@ def _safe_url(url: str) -> str:
 
 
 def main() -> None:
-    app()
+    """Run a command; a store that cannot be used is one line on stderr and exit 1, never a traceback."""
+    import sqlalchemy as sa
+
+    from pipelines import settings
+    from pipelines.store.migrate import StoreOutdated
+
+    try:
+        app()
+    except StoreOutdated as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    except sa.exc.OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        typer.echo(f"error: the store {_safe_url(settings.database_url())} cannot be used: {reason} "
+                   "(check CROSSDOCK_DATABASE_URL and that the database is running)", err=True)
+        raise SystemExit(1) from None

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from pipelines.store.engine import connect, make_engine
-from pipelines.store.migrate import current_revision, head_revision, upgrade
+from pipelines.store.migrate import current_revision, head_revision, missing_schema, upgrade
 from pipelines.store.schema import metadata, sync_runs
 
 
@@ -88,3 +88,28 @@ def test_a_reader_never_waits_for_a_writer_and_never_blocks_one(tmp_path):
         writer.execute("COMMIT")
     writer.close()
     engine.dispose()
+
+
+def test_a_store_from_an_earlier_development_build_is_named_not_used(sqlite_store, tmp_path, monkeypatch):
+    """Before the first release the one migration is regenerated: a store made by an earlier build is
+    at the head revision yet lacks columns. Commands say so in one line instead of failing later."""
+    assert missing_schema(sqlite_store) == []
+    with sqlite_store.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE inbox DROP COLUMN replayed_by")
+    assert missing_schema(sqlite_store) == ["inbox.replayed_by"]
+    monkeypatch.setenv("CROSSDOCK_HOME", str(tmp_path / "home"))
+    done = subprocess.run([sys.executable, "-m", "crossdock", "integrations", "list"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"error: the store sqlite:///{tmp_path / 'store.db'} was made by an earlier "
+                                  "development build (it lacks inbox.replayed_by)")
+    assert "make clean" in done.stderr
+
+
+def test_an_unreachable_store_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("CROSSDOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CROSSDOCK_DATABASE_URL", "postgresql+psycopg://nobody:hidden@127.0.0.1:1/none")
+    done = subprocess.run([sys.executable, "-m", "crossdock", "integrations", "list"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "hidden" not in done.stderr
+    assert done.stderr.startswith("error: the store postgresql+psycopg://nobody:***@127.0.0.1:1/none cannot be used: ")

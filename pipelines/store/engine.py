@@ -79,13 +79,19 @@ def _shared_engine(url: str) -> sa.Engine:
 
 
 def connect(url: str | None = None) -> sa.Engine:
-    """The process-wide engine for `url`, created and migrated once."""
-    from pipelines.store.migrate import upgrade
+    """The process-wide engine for `url`, created and migrated once, its schema checked once."""
+    from pipelines.store.migrate import check_schema, upgrade
 
     url = url or settings.database_url()
     engine = _shared_engine(url)
     upgrade(engine)
+    if url not in _checked:
+        check_schema(engine, engine.url.render_as_string(hide_password=True))
+        _checked.add(url)
     return engine
+
+
+_checked: set[str] = set()
 
 
 def is_sqlite(engine: sa.Engine) -> bool:

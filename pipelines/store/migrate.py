@@ -50,3 +50,36 @@ def upgrade(engine: sa.Engine) -> None:
                 conn.commit()
         return
     command.upgrade(alembic_config(engine), "head")
+
+
+class StoreOutdated(RuntimeError):
+    """The store is at the newest revision yet lacks tables or columns the code uses: it was made by
+    an earlier development build, before the first release, when the schema is regenerated in place."""
+
+
+def missing_schema(engine: sa.Engine) -> list[str]:
+    """Tables (`name`) and columns (`table.column`) of `schema.py` that the store does not have."""
+    from pipelines.store.schema import metadata
+
+    inspector = sa.inspect(engine)
+    present_tables = set(inspector.get_table_names())
+    missing: list[str] = []
+    for table in metadata.sorted_tables:
+        if table.name not in present_tables:
+            missing.append(table.name)
+            continue
+        columns = {column["name"] for column in inspector.get_columns(table.name)}
+        missing += [f"{table.name}.{column.name}" for column in table.columns if column.name not in columns]
+    return missing
+
+
+def check_schema(engine: sa.Engine, shown_url: str) -> None:
+    """Raise `StoreOutdated` with what to do when the store does not have the schema the code uses."""
+    missing = missing_schema(engine)
+    if missing:
+        listed = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise StoreOutdated(
+            f"the store {shown_url} was made by an earlier development build (it lacks {listed}); until the "
+            "first release the schema is regenerated, not migrated: move that store aside or delete it "
+            "(make clean removes .crossdock), then start again"
+        )
