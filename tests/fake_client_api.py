@@ -41,7 +41,9 @@ class ClientApi:
     orders: list[dict[str, Any]]
     style: str = "none"  # none | offset | page | cursor | next_url | link_header
     auth: tuple[str, str] | None = ("bearer", "sk_live_xxxxx")  # (scheme, secret); apikey: (header, secret)
-    faults: list[Any] = field(default_factory=list)  # consumed one per request: int status, (status, headers), "slow"
+    # Consumed one per request: int status, (status, headers), "slow" (answers late), "drip" (answers at
+    # once, then sends the body a byte at a time: every socket read is quick, the whole is not).
+    faults: list[Any] = field(default_factory=list)
     ignore_paging: bool = False
     loop_cursor: bool = False
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -77,6 +79,20 @@ def _handler(api: ClientApi) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _drip(self, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                for index in range(len(data)):
+                    self.wfile.write(data[index : index + 1])
+                    self.wfile.flush()
+                    api.release.wait(timeout=0.02)  # a byte per 20 ms until teardown releases it
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up on the body, as it should
+
         def _authorised(self) -> bool:
             if api.auth is None:
                 return True
@@ -96,6 +112,8 @@ def _handler(api: ClientApi) -> type[BaseHTTPRequestHandler]:
             if fault == "slow":
                 api.release.wait(timeout=10)  # longer than the client's timeout; released at teardown
                 return self._send(200, [])
+            if fault == "drip":
+                return self._drip(api.visible(query))
             if isinstance(fault, int):
                 return self._send(fault, {"error": "scripted"})
             if isinstance(fault, tuple):

@@ -68,7 +68,7 @@ def test_no_answer_within_the_timeout():
     with serve_client_api(api) as url:
         probe = probe_api(_config(url), timeout=0.3)
     assert (probe.ok, probe.reachable, probe.status) == (False, False, None)
-    assert probe.error == f"GET {url}/orders: no answer within 0.3 s (a poll retries this up to 5 times before giving up)"
+    assert probe.error == f"GET {url}/orders: no complete answer within 0.3 s (a poll retries this up to 5 times before giving up)"
 
 
 def test_a_wrong_records_path_names_the_lists_there_are():

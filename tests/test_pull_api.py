@@ -129,6 +129,18 @@ def test_a_timeout_is_retried(sqlite_store):
     assert report.counts["created"] == 4
 
 
+def test_a_body_that_drips_past_the_timeout_is_a_timeout_and_is_retried(sqlite_store):
+    """Each byte arrives well within the timeout, the whole body does not: the timeout bounds the
+    response, not each socket read, so a dripping server cannot hold a poll."""
+    api = ClientApi(seed_orders(4), faults=["drip"])
+    sleeper = Sleeper()
+    with serve_client_api(api) as url:
+        integration = _integration(sqlite_store, url, api={"timeout_seconds": 0.3})
+        report = poll_api(sqlite_store, integration, sleep=sleeper)
+    assert report.read["retries"] == 1 and len(sleeper.waits) == 1
+    assert report.counts["created"] == 4
+
+
 def test_persistent_500s_give_up_after_max_retries_and_keep_the_cursor(sqlite_store):
     api = ClientApi(seed_orders(5), faults=[500] * 3)
     with serve_client_api(api) as url:

@@ -1,6 +1,10 @@
 """GET with the integration's auth, a timeout on every request, and retries that a flaky client API
 deserves: exponential backoff on 5xx, timeouts and connection errors; `Retry-After` honoured on 429/503.
 
+The timeout bounds the whole response, body included: requests' own timeout applies to each socket
+read, so a server that drips a byte at a time would otherwise hold a poll for as long as it likes.
+The body is streamed and the request abandoned once `api.timeout_seconds` have passed.
+
 The sleeper is injectable so tests exercise the waits without waiting. No jitter: one poller per
 integration, so there is no herd to spread.
 """
@@ -13,6 +17,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
+import urllib3
 
 from connectors.retry_after import retry_after_seconds
 from pipelines.integrations.api_settings import ApiSettings
@@ -20,6 +25,7 @@ from pipelines.integrations.model import Integration
 from pipelines.sources import PullError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+_READ_CHUNK = 64 * 1024
 HONOURS_RETRY_AFTER = frozenset({429, 503})
 
 
@@ -66,31 +72,34 @@ class HttpClient:
         self.retries = 0
 
     def get_json(self, url: str, params: dict[str, Any] | None = None) -> tuple[Any, requests.Response]:
-        response = self.get(url, params)
+        response, content = self.get(url, params)
         try:
-            return orjson.loads(response.content), response
+            return orjson.loads(content), response
         except orjson.JSONDecodeError:
             kind = response.headers.get("Content-Type", "no content type")
-            excerpt = response.text[:120].replace("\n", " ")
+            excerpt = _excerpt(content, 120)
             raise PullError(f"GET {safe_url(url)}: the response is not JSON ({kind}): {excerpt!r}") from None
 
-    def get(self, url: str, params: dict[str, Any] | None = None) -> requests.Response:
+    def get(self, url: str, params: dict[str, Any] | None = None) -> tuple[requests.Response, bytes]:
+        """The response and its whole body, within the timeout, retried as the settings say."""
         settings = self.settings
         timeout = settings.timeout_seconds
         for attempt in range(settings.max_retries + 1):
             wait = settings.backoff_seconds * (2**attempt)
             try:
                 self.requests += 1
-                response = self.session.get(url, params=params, timeout=(timeout, timeout))
+                started = time.monotonic()
+                response = self.session.get(url, params=params, timeout=(timeout, timeout), stream=True)
+                content = _body_within(response, started + timeout)
             except requests.Timeout:
-                problem = f"no answer within {timeout:g} s"
+                problem = f"no complete answer within {timeout:g} s"
             except requests.ConnectionError as exc:
                 problem = f"connection failed ({_reason(exc)})"
             else:
                 if response.status_code < 400:
-                    return response
+                    return response, content
                 if response.status_code not in RETRYABLE_STATUS:
-                    raise PullError(self._refusal(url, response))
+                    raise PullError(self._refusal(url, response, content))
                 problem = f"HTTP {response.status_code}"
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
                 if response.status_code in HONOURS_RETRY_AFTER and asked is not None:
@@ -111,7 +120,7 @@ class HttpClient:
             self.sleep(wait)
         raise AssertionError("unreachable")
 
-    def _refusal(self, url: str, response: requests.Response) -> str:
+    def _refusal(self, url: str, response: requests.Response, content: bytes) -> str:
         where = f"GET {safe_url(url)}: HTTP {response.status_code} {response.reason}"
         if response.status_code in (401, 403) and self.auth_type == "none":
             return f"{where}: the client API wants credentials; set auth_type and auth_value"
@@ -119,8 +128,30 @@ class HttpClient:
             return f"{where}: the client API refused the credentials (auth_type {self.auth_type}); check auth_value"
         if response.status_code == 404:
             return f"{where}: check the integration's endpoint"
-        excerpt = response.text[:200].replace("\n", " ")
+        excerpt = _excerpt(content, 200)
         return f"{where}: {excerpt}" if excerpt else where
+
+
+def _body_within(response: requests.Response, deadline: float) -> bytes:
+    """The body, read as it arrives (`read1`: one socket read at a time, so the deadline is checked
+    between reads however slowly bytes come); requests.Timeout once `deadline` (time.monotonic) passes."""
+    chunks: list[bytes] = []
+    try:
+        while chunk := response.raw.read1(_READ_CHUNK, decode_content=True):
+            chunks.append(chunk)
+            if time.monotonic() > deadline:
+                raise requests.Timeout("the body did not arrive in time")
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.Timeout(str(exc)) from None
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError) as exc:
+        raise requests.ConnectionError(str(exc)) from None
+    finally:
+        response.close()
+    return b"".join(chunks)
+
+
+def _excerpt(content: bytes, limit: int) -> str:
+    return content[:limit].decode("utf-8", errors="replace").replace("\n", " ")
 
 
 def _reason(exc: requests.ConnectionError) -> str:

@@ -42,7 +42,7 @@ class ApiSettings(BaseModel):
     window_end_param: str | None = Field(None, description="query parameter receiving a backfill window's end (exclusive)")
     window_format: Literal["iso", "date", "unix"] = Field("iso", description="how window bounds are written")
     # resilience
-    timeout_seconds: float = Field(30.0, gt=0, le=600, description="connect and read timeout of every request")
+    timeout_seconds: float = Field(30.0, gt=0, le=600, description="longest one request may take, the whole body included")
     max_retries: int = Field(5, ge=0, le=20, description="retries of a page on 5xx, 429, timeouts and connection errors")
     backoff_seconds: float = Field(1.0, ge=0, le=60, description="first retry wait; doubles each retry")
     max_backoff_seconds: float = Field(60.0, ge=0, le=3_600, description="cap of any single wait, Retry-After included")
