@@ -155,8 +155,8 @@ def send_callback(session: requests.Session, target: CallbackTarget, callback: D
             prepared_post(target.url, body, headers), timeout=timeout, allow_redirects=False, stream=True,
             proxies=proxies_for(target.url),
         ) as response:
-            excerpt = response.raw.read(EXCERPT_BYTES, decode_content=True) or b""
-            latency_ms = (time.perf_counter() - started) * 1000
+            latency_ms = (time.perf_counter() - started) * 1000  # the answer is its status line
+            excerpt = _excerpt_within(response, started + timeout)
             code = response.status_code
             retry_after = retry_after_seconds(response.headers.get("Retry-After"), attempted_at) if code in (429, 503) else None
     except Exception as exc:  # noqa: BLE001 - a client's endpoint can fail in any way; each is one failed attempt
@@ -167,6 +167,22 @@ def send_callback(session: requests.Session, target: CallbackTarget, callback: D
         error = f"answered {code} after {latency_ms / 1000:.1f} s, over the {timeout:g} s timeout"
     text = excerpt.decode("utf-8", "replace")[:EXCERPT_CHARS] or None
     return AttemptResult(callback, attempted_at, code, round(latency_ms, 2), error, text, retry_after)
+
+
+def _excerpt_within(response: requests.Response, deadline: float) -> bytes:
+    """Up to EXCERPT_BYTES of the body, for the attempt log, read as it arrives and only until
+    `deadline` (time.perf_counter): the status already decided the attempt, and an endpoint that
+    drips its body must not hold a delivery worker."""
+    excerpt = b""
+    try:
+        while len(excerpt) < EXCERPT_BYTES and time.perf_counter() < deadline:
+            chunk = response.raw.read1(EXCERPT_BYTES - len(excerpt), decode_content=True)
+            if not chunk:
+                break
+            excerpt += chunk
+    except Exception:  # noqa: BLE001 - a body that breaks off is still an answer; keep what arrived
+        pass
+    return excerpt
 
 
 @dataclass

@@ -27,6 +27,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b'{"ok": true}'
     slow: float = 0.0  # seconds to take before answering (a slow endpoint, within the sender's timeout)
+    drip: bool = False  # send the body a byte at a time until the sink is released (headers go at once)
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,16 @@ class CallbackSink:
                 self.send_header("Content-Length", str(len(behaviour.body)))
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
-                self.wfile.write(behaviour.body)
+                if not behaviour.drip:
+                    self.wfile.write(behaviour.body)
+                    return
+                try:
+                    for index in range(len(behaviour.body)):
+                        self.wfile.write(behaviour.body[index : index + 1])
+                        self.wfile.flush()
+                        sink.released.wait(0.02)  # a byte per 20 ms until the test stops the sink
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender took its answer and left
 
         return Handler
 

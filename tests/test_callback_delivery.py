@@ -240,6 +240,23 @@ def test_no_answer_within_the_timeout_is_a_failure_and_slow_answers_within_it_ar
         assert deliver(store, clock).total("delivered") == 1
 
 
+def test_an_answer_whose_body_drips_counts_by_its_status_and_holds_no_worker(store):
+    """The status line decides the attempt; the body is read for the log only until the timeout, so an
+    endpoint that drips a long body neither fails a good answer nor keeps a delivery worker."""
+    sink = CallbackSink()
+    clock = FakeClock()
+    with sink.serve() as url:
+        _, ids = make_integration(store, url, callbacks={"timeout_seconds": 0.5})
+        sink.plan(Reply(200, body=b'{"ok": true, "padding": "' + b"x" * 5_000 + b'"}', drip=True))
+        change_status(store, ids["PED-001"], "assigned", actor="cli", now=clock.now)
+        report = deliver(store, clock)
+    assert report.total("delivered") == 1 and report.total("retried") == 0
+    (row,) = outbox_rows(store)
+    assert row["status"] == "delivered" and row["last_error"] is None
+    (attempt,) = order_callbacks(store, ids["PED-001"])[0]["attempt_log"]
+    assert attempt["status_code"] == 200 and attempt["response_excerpt"].startswith('{"ok": true')  # what came in time
+
+
 def test_after_the_last_try_the_callback_is_dead_and_the_order_moves_on(store):
     sink = CallbackSink()
     clock = FakeClock()
