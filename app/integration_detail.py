@@ -28,12 +28,7 @@ from pipelines.integrations import (
 )
 from pipelines.monitoring import latest_syncs
 from pipelines.secrets import mask
-from pipelines.webhook_example import (
-    auth_header_line,
-    curl_example,
-    signature_header_line,
-    webhook_url,
-)
+from pipelines.webhook_example import auth_header_line, curl_example, signature_header_line, webhook_url
 
 REVEAL_KEY = "intg.reveal"
 

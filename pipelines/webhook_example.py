@@ -14,6 +14,7 @@ import shlex
 from urllib.parse import quote
 
 from pipelines import settings
+from pipelines.integrations.webhook_settings import BODY_SIGNATURE_PRESETS
 
 AUTH_HEADERS = {
     "apikey": "X-API-Key",
@@ -41,21 +42,6 @@ SALE_BODY = {
 }
 
 
-# Presets that sign the raw body alone: (header, encoding, prefix).
-BODY_SIGNATURES = {
-    "hmac": ("X-Webhook-Signature", "hex", ""),
-    "autentikapp": ("X-Autentikapp-Signature", "hex", ""),
-    "github": ("X-Hub-Signature-256", "hex", "sha256="),
-    "shopify": ("X-Shopify-Hmac-Sha256", "base64", ""),
-    "woocommerce": ("X-WC-Webhook-Signature", "base64", ""),
-}
-PRESET_HEADERS = {
-    **{preset: header for preset, (header, _, _) in BODY_SIGNATURES.items()},
-    "stripe": "Stripe-Signature",
-    "standard_webhooks": "webhook-signature",
-}
-
-
 def webhook_url(name: str, verification: str = "none") -> str:
     """Where the client POSTs: /webhook/{name}, or seed 004's /v1/webhooks/inbound/{name} for an
     Autentikapp account (the route its own documentation gives)."""
@@ -65,8 +51,8 @@ def webhook_url(name: str, verification: str = "none") -> str:
 
 def signature_header_line(verification: str, secret: str) -> str | None:
     """The preset's signature header as a client configures it (for the 'Headers' list)."""
-    if verification in BODY_SIGNATURES:
-        header, encoding, prefix = BODY_SIGNATURES[verification]
+    if verification in BODY_SIGNATURE_PRESETS:
+        header, encoding, prefix = BODY_SIGNATURE_PRESETS[verification]
         return f"{header}: {prefix}{encoding} HMAC-SHA256 of the raw body, keyed with {secret}"
     if verification == "stripe":
         return f"Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of 't.body'>, keyed with {secret}"
@@ -89,8 +75,8 @@ _STANDARD_SIGNED = '\'%s.%s.%s\' "$WEBHOOK_ID" "$TIMESTAMP" "$BODY"'
 
 def _preset_signature(verification: str, secret: str) -> tuple[list[str], list[str]]:
     """(shell lines computing the preset's signature over $BODY, curl header options carrying it)."""
-    if verification in BODY_SIGNATURES:
-        header, encoding, prefix = BODY_SIGNATURES[verification]
+    if verification in BODY_SIGNATURE_PRESETS:
+        header, encoding, prefix = BODY_SIGNATURE_PRESETS[verification]
         return ([f"PRESET_SIGNATURE={_openssl_hmac(_BODY_ONLY, secret, encoding)}"],
                 [f'-H "{header}: {prefix}$PRESET_SIGNATURE"'])
     if verification == "stripe":  # keyed with the whole whsec_ text, as Stripe's libraries do
@@ -140,9 +126,7 @@ def curl_example(
     lines = [f"BODY={shlex.quote(body)}"]
     headers = ['-H "Content-Type: application/json"']
     if auth_type == "hmac":
-        lines.append(
-            f"SIGNATURE=$(printf '%s' \"$BODY\" | openssl dgst -sha256 -hmac {shlex.quote(secret)} -r | cut -d' ' -f1)"
-        )
+        lines.append(f"SIGNATURE={_openssl_hmac(_BODY_ONLY, secret, 'hex')}")
         headers.append('-H "X-Webhook-Signature: $SIGNATURE"')
     elif auth_type == "basic":
         headers.append(f"-u {shlex.quote(secret)}")

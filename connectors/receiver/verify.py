@@ -20,7 +20,7 @@ from typing import Any
 from standardwebhooks import Webhook
 
 from pipelines.integrations.model import Integration
-from pipelines.integrations.webhook_settings import TIMESTAMPED_PRESETS
+from pipelines.integrations.webhook_settings import BODY_SIGNATURE_PRESETS, TIMESTAMPED_PRESETS
 
 
 class Unauthorized(Exception):
@@ -256,12 +256,15 @@ _AUTH_CHECKS = {
     "hmac": _hmac_auth,
 }
 
+def _body_signature(header: str, encoding: str, prefix: str):
+    """The check of a preset that signs the raw body alone (`BODY_SIGNATURE_PRESETS`)."""
+    if encoding == "hex":
+        return _hex_signature(header.lower(), header, prefix)
+    return _base64_signature(header.lower(), header)
+
+
 _PRESETS = {
-    "hmac": _hex_signature("x-webhook-signature", "X-Webhook-Signature"),
-    "autentikapp": _hex_signature("x-autentikapp-signature", "X-Autentikapp-Signature"),
-    "github": _hex_signature("x-hub-signature-256", "X-Hub-Signature-256", prefix="sha256="),
-    "shopify": _base64_signature("x-shopify-hmac-sha256", "X-Shopify-Hmac-Sha256"),
-    "woocommerce": _base64_signature("x-wc-webhook-signature", "X-WC-Webhook-Signature"),
+    **{preset: _body_signature(*spec) for preset, spec in BODY_SIGNATURE_PRESETS.items()},
     "standard_webhooks": _standard_webhooks,
     "stripe": _stripe,
 }

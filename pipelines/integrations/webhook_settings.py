@@ -19,6 +19,16 @@ VerificationPreset = Literal[
 # Schemes whose signature covers a timestamp, so a stale or future one can be refused.
 TIMESTAMPED_PRESETS: frozenset[str] = frozenset({"standard_webhooks", "stripe"})
 
+# Schemes that sign the raw body alone with the secret as text: (header, digest encoding, prefix).
+# The receiver checks exactly these, and the client instructions compute exactly these.
+BODY_SIGNATURE_PRESETS: dict[str, tuple[str, Literal["hex", "base64"], str]] = {
+    "hmac": ("X-Webhook-Signature", "hex", ""),
+    "autentikapp": ("X-Autentikapp-Signature", "hex", ""),
+    "github": ("X-Hub-Signature-256", "hex", "sha256="),
+    "shopify": ("X-Shopify-Hmac-Sha256", "base64", ""),
+    "woocommerce": ("X-WC-Webhook-Signature", "base64", ""),
+}
+
 
 class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
