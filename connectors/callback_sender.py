@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from requests.structures import CaseInsensitiveDict
 from standardwebhooks import Webhook
 
+from connectors.response_body import read_into
 from connectors.retry_after import retry_after_seconds
 from pipelines.callbacks import AttemptResult, CallbackTarget, DueCallback, claim_due, load_targets, settle
 from pipelines.callbacks.outbox import Settled
@@ -150,13 +151,14 @@ def send_callback(session: requests.Session, target: CallbackTarget, callback: D
         target.secret, callback.webhook_id, body, utcnow(), callback.event, previous_secret=target.previous_secret
     )
     started = time.perf_counter()
+    deadline = time.monotonic() + timeout
     try:
         with session.send(
             prepared_post(target.url, body, headers), timeout=timeout, allow_redirects=False, stream=True,
             proxies=proxies_for(target.url),
         ) as response:
             latency_ms = (time.perf_counter() - started) * 1000  # the answer is its status line
-            excerpt = _excerpt_within(response, started + timeout)
+            excerpt = _excerpt_within(response, deadline)
             code = response.status_code
             retry_after = retry_after_seconds(response.headers.get("Retry-After"), attempted_at) if code in (429, 503) else None
     except Exception as exc:  # noqa: BLE001 - a client's endpoint can fail in any way; each is one failed attempt
@@ -170,19 +172,15 @@ def send_callback(session: requests.Session, target: CallbackTarget, callback: D
 
 
 def _excerpt_within(response: requests.Response, deadline: float) -> bytes:
-    """Up to EXCERPT_BYTES of the body, for the attempt log, read as it arrives and only until
-    `deadline` (time.perf_counter): the status already decided the attempt, and an endpoint that
-    drips its body must not hold a delivery worker."""
-    excerpt = b""
+    """Up to EXCERPT_BYTES of the body, for the attempt log, read only until `deadline`
+    (time.monotonic): the status already decided the attempt, and an endpoint that drips its body
+    must not hold a delivery worker."""
+    excerpt = bytearray()
     try:
-        while len(excerpt) < EXCERPT_BYTES and time.perf_counter() < deadline:
-            chunk = response.raw.read1(EXCERPT_BYTES - len(excerpt), decode_content=True)
-            if not chunk:
-                break
-            excerpt += chunk
+        read_into(excerpt, response, deadline, limit=EXCERPT_BYTES)
     except Exception:  # noqa: BLE001 - a body that breaks off is still an answer; keep what arrived
         pass
-    return excerpt
+    return bytes(excerpt)
 
 
 @dataclass

@@ -19,13 +19,13 @@ import orjson
 import requests
 import urllib3
 
+from connectors.response_body import read_into
 from connectors.retry_after import retry_after_seconds
 from pipelines.integrations.api_settings import ApiSettings
 from pipelines.integrations.model import Integration
 from pipelines.sources import PullError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-_READ_CHUNK = 64 * 1024
 HONOURS_RETRY_AFTER = frozenset({429, 503})
 
 
@@ -133,21 +133,18 @@ class HttpClient:
 
 
 def _body_within(response: requests.Response, deadline: float) -> bytes:
-    """The body, read as it arrives (`read1`: one socket read at a time, so the deadline is checked
-    between reads however slowly bytes come); requests.Timeout once `deadline` (time.monotonic) passes."""
-    chunks: list[bytes] = []
+    """The whole body, or requests.Timeout once `deadline` (time.monotonic) passes mid-body."""
+    body = bytearray()
     try:
-        while chunk := response.raw.read1(_READ_CHUNK, decode_content=True):
-            chunks.append(chunk)
-            if time.monotonic() > deadline:
-                raise requests.Timeout("the body did not arrive in time")
+        if not read_into(body, response, deadline):
+            raise requests.Timeout("the body did not arrive in time")
     except urllib3.exceptions.ReadTimeoutError as exc:
         raise requests.Timeout(str(exc)) from None
     except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError) as exc:
         raise requests.ConnectionError(str(exc)) from None
     finally:
         response.close()
-    return b"".join(chunks)
+    return bytes(body)
 
 
 def _excerpt(content: bytes, limit: int) -> str:
