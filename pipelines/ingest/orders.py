@@ -65,6 +65,17 @@ def existing(conn: sa.Connection, integration_id: int, external_ids: Sequence[st
     return found
 
 
+_EMPTY_ROW = dict.fromkeys(ORDER_COLUMNS)
+
+
+def _stored_row(order: dict[str, Any], **values: Any) -> dict[str, Any]:
+    """Every order column (those the order leaves out as None, so a resend clears them) plus `values`."""
+    row = _EMPTY_ROW.copy()
+    row.update(order)
+    row.update(values)
+    return row
+
+
 def _looks_new(conn: sa.Connection, integration_id: int, external_ids: Sequence[str]) -> bool:
     """True when a sample of the batch's keys is not stored yet: insert first, look up afterwards
     only what the insert skipped. Only a guess about speed; both orders of work give the same result."""
@@ -78,8 +89,8 @@ def upsert_orders(
     conn: sa.Connection, integration_id: int, batch: Sequence[OrderToStore], now: datetime
 ) -> list[RecordResult]:
     """Upsert orders whose external ids are unique in the batch; one result per order, in batch order."""
-    insert_first = _looks_new(conn, integration_id, [item.order["external_id"] for item in batch])
-    known = {} if insert_first else existing(conn, integration_id, [item.order["external_id"] for item in batch])
+    external_ids = [item.order["external_id"] for item in batch]
+    known = {} if _looks_new(conn, integration_id, external_ids) else existing(conn, integration_id, external_ids)
     candidates = [item for item in batch if item.order["external_id"] not in known]
     assigned = _insert(conn, integration_id, candidates, now)
     skipped = [item.order["external_id"] for item in candidates if item.order["external_id"] not in assigned]
@@ -88,7 +99,6 @@ def upsert_orders(
 
     results: list[RecordResult] = []
     updates: list[dict[str, Any]] = []
-    empty_row = dict.fromkeys(ORDER_COLUMNS)
     for index, order, digest, source in batch:
         external_id = order["external_id"]
         internal_id = assigned.get(external_id)
@@ -99,9 +109,7 @@ def upsert_orders(
         if stored_digest == digest:
             results.append(RecordResult(index=index, status="unchanged", external_id=external_id, internal_id=internal_id))
             continue
-        row = empty_row.copy()
-        row.update(order)
-        row.update(content_hash=digest, source_record=source, updated_at=now)
+        row = _stored_row(order, content_hash=digest, source_record=source, updated_at=now)
         updates.append({"b_id": internal_id, **{_UPDATE_BINDS[k]: v for k, v in row.items()}})
         results.append(RecordResult(index=index, status="updated", external_id=external_id, internal_id=internal_id))
     if updates:
@@ -115,14 +123,11 @@ def _insert(conn: sa.Connection, integration_id: int, items: Sequence[OrderToSto
     {external_id: internal id} of the rows this call inserted."""
     if not items:
         return {}
-    empty_row = dict.fromkeys(ORDER_COLUMNS)
-    rows = []
-    for _, order, digest, source in items:
-        row = empty_row.copy()
-        row.update(order)
-        row.update(integration_id=integration_id, status="pending", content_hash=digest, source_record=source,
-                   created_at=now, updated_at=now)
-        rows.append(row)
+    rows = [
+        _stored_row(order, integration_id=integration_id, status="pending", content_hash=digest, source_record=source,
+                    created_at=now, updated_at=now)
+        for _, order, digest, source in items
+    ]
     insert = _INSERT_IGNORING_CONFLICTS.get(conn.dialect.name)
     statement = (
         insert(orders).on_conflict_do_nothing(index_elements=[orders.c.integration_id, orders.c.external_id])
