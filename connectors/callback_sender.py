@@ -69,19 +69,24 @@ def signed_headers(
     """Every header a callback carries, signatures included. During a rotation's overlap the previous
     secret signs too: a second `v1,` entry in `webhook-signature` (Standard Webhooks libraries accept
     any listed signature) and its hex HMAC in `X-Crossdock-Signature-Previous`."""
+    signers = [secret] + ([previous_secret] if previous_secret and previous_secret != secret else [])
+    text = body.decode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         EVENT_HEADER: event,
-        SIGNATURE_HEADER: hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        SIGNATURE_HEADER: _hex_hmac(secret, body),
         "webhook-id": webhook_id,
         "webhook-timestamp": str(math.floor(sent_at.timestamp())),
-        "webhook-signature": _webhook(secret).sign(webhook_id, sent_at, body.decode()),
+        "webhook-signature": " ".join(_webhook(key).sign(webhook_id, sent_at, text) for key in signers),
     }
-    if previous_secret and previous_secret != secret:
-        headers[PREVIOUS_SIGNATURE_HEADER] = hmac.new(previous_secret.encode(), body, hashlib.sha256).hexdigest()
-        headers["webhook-signature"] += " " + _webhook(previous_secret).sign(webhook_id, sent_at, body.decode())
+    if len(signers) > 1:
+        headers[PREVIOUS_SIGNATURE_HEADER] = _hex_hmac(previous_secret, body)
     return headers
+
+
+def _hex_hmac(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"\)\]]+)")

@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, SecretStr, field_validator
 from standardwebhooks import Webhook
 
+
 def standard_webhooks_secret(value: SecretStr | None) -> SecretStr | None:
     """A callback signing secret as receivers' Standard Webhooks libraries need it (they base64-decode
     the part after `whsec_`); raises ValueError with the reason otherwise."""

@@ -78,6 +78,9 @@ def _shared_engine(url: str) -> sa.Engine:
     return make_engine(url)
 
 
+_checked: set[str] = set()  # URLs whose schema this process has checked
+
+
 def connect(url: str | None = None) -> sa.Engine:
     """The process-wide engine for `url`, created and migrated once, its schema checked once."""
     from pipelines.store.migrate import check_schema, upgrade
@@ -89,9 +92,6 @@ def connect(url: str | None = None) -> sa.Engine:
         check_schema(engine, engine.url.render_as_string(hide_password=True))
         _checked.add(url)
     return engine
-
-
-_checked: set[str] = set()
 
 
 def is_sqlite(engine: sa.Engine) -> bool:
