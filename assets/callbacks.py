@@ -1,40 +1,63 @@
-"""Callback delivery in Dagster: a sensor over due callbacks launches the `callback_deliveries` asset,
-which runs one delivery pass and records what it did per integration; an asset check flags
-integrations with dead letters, callbacks stopped by a 410, or an endpoint whose last attempt failed.
+"""Callback delivery in Dagster: a sensor over the outbox launches the `callback_deliveries` asset,
+which follows the outbox for a while (`connectors.callback_sender.follow_outbox`: new status changes
+are sent within a poll, retries when they fall due) and records what it did per integration; an
+asset check flags integrations with dead letters, callbacks stopped by a 410, or an endpoint whose
+last attempt failed.
 
-No run storms: the sensor launches a run only when something is due and no delivery run is queued
-or running (a pass already picks up everything due while it runs), at most one per tick window.
+No run storms and no late retries: the sensor launches a run when a callback is due, or falls due
+within the next few seconds (a run takes that long to start), and no delivery run is queued or
+running. Delivery is latency work (`assets/capacity.py`): its own pool slot, dequeued before pulls.
 """
 # No `from __future__ import annotations` here: Dagster reads the config class from the real annotation.
-import dagster as dg
+from datetime import timedelta
 
+import dagster as dg
+from pydantic import Field
+
+from assets.capacity import CALLBACKS, launch_blocker
 from assets.resources import StoreResource
-from connectors.callback_sender import deliver_due
+from connectors.callback_sender import DeliveryReport, follow_outbox
 from pipelines.callbacks import callback_summary, due_now
 from pipelines.clock import iso, utcnow
+from pipelines.store.engine import reader
 
-SENSOR_INTERVAL_SECONDS = 10
-ACTIVE_RUN_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
+SENSOR_INTERVAL_SECONDS = 5
+# Launch this long before a retry falls due: a run takes a few seconds to start.
+LAUNCH_LEAD_SECONDS = 10.0
+MAX_RUNTIME_SECONDS = 1_800
 
 
 class CallbackDeliveryConfig(dg.Config):
-    max_seconds: float = 50.0  # stop claiming after this; what is left goes in the next run
-    workers: int = 16  # callbacks in flight at once, across orders
+    workers: int = Field(16, ge=1, le=128, description="callbacks in flight at once, across orders")
+    idle_seconds: float = Field(120.0, ge=0, le=900, description="keep watching the outbox this long after the last attempt")
+    budget_seconds: float = Field(900.0, gt=0, le=MAX_RUNTIME_SECONDS / 2, description="longest a run delivers")
+    poll_seconds: float = Field(0.5, gt=0, le=30, description="how often a watching run looks for new callbacks")
 
 
 @dg.asset(
     group_name="callbacks",
     kinds={"python"},
-    description="One delivery pass over the callback outbox: signed status callbacks POSTed to each "
-    "integration's callback_url, in order per order, retried on the backoff schedule.",
+    pool=CALLBACKS.pool.name,
+    description="Delivers the callback outbox: signed status callbacks POSTed to each integration's "
+    "callback_url, in order per order, retried on the backoff schedule; the run keeps watching for new "
+    "ones for a while.",
 )
-def callback_deliveries(config: CallbackDeliveryConfig, store: StoreResource) -> dg.MaterializeResult:
-    report = deliver_due(store.engine(), workers=config.workers, max_seconds=config.max_seconds)
+def callback_deliveries(
+    context: dg.AssetExecutionContext, config: CallbackDeliveryConfig, store: StoreResource
+) -> dg.MaterializeResult:
+    def log_pass(report: DeliveryReport) -> None:
+        context.log.info(report.summary())
+
+    report = follow_outbox(
+        store.engine(), idle_seconds=config.idle_seconds, budget_seconds=config.budget_seconds,
+        poll_seconds=config.poll_seconds, stay_for_retry_seconds=LAUNCH_LEAD_SECONDS + SENSOR_INTERVAL_SECONDS,
+        workers=config.workers, on_pass=log_pass,
+    )
+    return dg.MaterializeResult(metadata=delivery_metadata(report))
+
+
+def delivery_metadata(report: DeliveryReport) -> dict[str, object]:
+    """Totals, a per-integration table, and flat per-integration keys the asset's plots can chart."""
     rows = report.rows()
     metadata: dict[str, object] = {
         "delivered": report.total("delivered"),
@@ -63,7 +86,7 @@ def callback_deliveries(config: CallbackDeliveryConfig, store: StoreResource) ->
             metadata[f"{row['integration']}/{key}"] = row[key]
         if row["latency_p95_ms"] is not None:
             metadata[f"{row['integration']}/latency_p95_ms"] = row["latency_p95_ms"]
-    return dg.MaterializeResult(metadata=metadata)
+    return metadata
 
 
 @dg.asset_check(
@@ -101,7 +124,10 @@ def callback_endpoints_healthy(store: StoreResource) -> dg.AssetCheckResult:
 deliver_callbacks_job = dg.define_asset_job(
     "deliver_callbacks",
     selection=dg.AssetSelection.assets(callback_deliveries),
-    description="Deliver due status callbacks (launched by the callbacks_due sensor; safe to launch by hand).",
+    executor_def=dg.in_process_executor,
+    tags={**CALLBACKS.tags(), "dagster/max_runtime": str(MAX_RUNTIME_SECONDS)},
+    description="Deliver status callbacks and keep watching the outbox a while (launched by the callbacks_due "
+    "sensor; safe to launch by hand).",
 )
 
 
@@ -114,15 +140,13 @@ deliver_callbacks_job = dg.define_asset_job(
 )
 def callbacks_due_sensor(context: dg.SensorEvaluationContext, store: StoreResource) -> dg.RunRequest | dg.SkipReason:
     now = utcnow()
-    due, upcoming = due_now(store.engine(), now)
+    due, upcoming = due_now(reader(store.engine()), now + timedelta(seconds=LAUNCH_LEAD_SECONDS))
     if not due:
         later = f"; next retry at {iso(upcoming)}" if upcoming else ""
         return dg.SkipReason(f"no callbacks due{later}")
-    active = context.instance.get_runs(
-        filters=dg.RunsFilter(job_name=deliver_callbacks_job.name, statuses=ACTIVE_RUN_STATUSES), limit=1
-    )
-    if active:
-        return dg.SkipReason(f"{due} callback(s) due; delivery run {active[0].run_id} is still in progress")
+    blocker = launch_blocker(context.instance, CALLBACKS)
+    if blocker:
+        return dg.SkipReason(f"{due} callback(s) due; {blocker}")
     # One run key per tick window: a re-evaluated tick never launches twice.
     window = int(now.timestamp()) // SENSOR_INTERVAL_SECONDS
     return dg.RunRequest(run_key=f"callbacks-{window}", tags={"crossdock/due": str(due)})

@@ -11,18 +11,17 @@ So:
 - the run (in-process executor: one process, no subprocess per step) drains the inbox in
   micro-batches of `batch_size`, then lingers `linger_seconds` polling every `poll_seconds`, so
   webhooks that follow within the linger are ingested within a poll instead of a run start;
-  `budget_seconds` bounds every run, and the instance runs one inbox run at a time (tag limit),
-  which keeps each integration's rows in arrival order;
+  `budget_seconds` bounds every run, and the instance runs one inbox run at a time (its pool,
+  `assets/capacity.py`), which keeps each integration's rows in arrival order; that pool's slot is
+  never taken by pulls, and inbox runs are dequeued before them;
 - each micro-batch reports its per-integration counts on `webhook_ingestions` as it lands;
 - when runs keep failing (the store unreachable, a full disk), the sensor backs off: 10 s after one
   failed run, doubling per consecutive failure up to 5 min, instead of a new run every tick.
 """
-import time
-from collections.abc import Sequence
-
 import dagster as dg
 from pydantic import Field
 
+from assets.capacity import INBOX, launch_blocker
 from assets.inbox_reporting import defs as reporting_defs
 from assets.inbox_reporting import (
     INBOX_HEALTH_CHECK,
@@ -34,53 +33,22 @@ from assets.inbox_reporting import (
 )
 from assets.resources import StoreResource
 from pipelines.inbox.processing import DEFAULT_BATCH_SIZE, BatchReport, follow, newest_pending_id
+from pipelines.store.engine import reader
 
-# The queued run coordinator runs one inbox run at a time (see assets/instance.py); the runtime cap
-# lets run monitoring fail a run whose process died, so it cannot hold that slot forever.
-INBOX_QUEUE_TAG = ("crossdock/queue", "inbox")
-MAX_RUNTIME_SECONDS = 300
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
-]
-FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
-FIRST_RETRY_SECONDS = 10.0
-LONGEST_RETRY_SECONDS = 300.0
-_STREAK_LOOKBACK = 8  # 10 s doubled 5 times passes the 5 min cap: older failures change nothing
-
-
-def retry_after_failures(failures: int) -> float:
-    """Seconds to wait after `failures` consecutive failed inbox runs before launching another."""
-    if failures <= 0:
-        return 0.0
-    return min(LONGEST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (failures - 1))
-
-
-def failure_backoff(finished: Sequence[dg.RunRecord], now: float) -> tuple[int, float] | None:
-    """(consecutive failures, seconds still to wait) when the newest finished inbox runs failed and
-    the wait since the last one is not over; None when a run may launch. `finished` is newest first."""
-    failures = 0
-    for record in finished:
-        if record.dagster_run.status != dg.DagsterRunStatus.FAILURE:
-            break
-        failures += 1
-    if not failures:
-        return None
-    ended = finished[0].end_time or finished[0].update_timestamp.timestamp()
-    left = retry_after_failures(failures) - (now - ended)
-    return (failures, left) if left > 0 else None
+MAX_RUNTIME_SECONDS = 1_800  # run monitoring fails a run still going after this (it should end by its budget)
 
 
 class InboxBatchConfig(dg.Config):
     batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, le=5_000, description="rows claimed per micro-batch")
-    linger_seconds: float = Field(30.0, ge=0, le=300, description="keep taking new rows until idle this long")
+    linger_seconds: float = Field(120.0, ge=0, le=900, description="keep taking new rows until idle this long")
     poll_seconds: float = Field(0.5, gt=0, le=30, description="how often a lingering run looks for new rows")
-    budget_seconds: float = Field(240.0, gt=0, le=MAX_RUNTIME_SECONDS - 60, description="longest a run takes rows")
+    budget_seconds: float = Field(900.0, gt=0, le=MAX_RUNTIME_SECONDS / 2, description="longest a run takes rows")
 
 
 @dg.asset(
     group_name="inbox",
     kinds={"python"},
+    pool=INBOX.pool.name,
     description=(
         "Drains the webhook inbox: pending rows oldest first, in micro-batches, each row ingested and "
         "marked done in one transaction; poison rows dead-lettered with their reason. Per-integration "
@@ -149,7 +117,7 @@ inbox_processing_job = dg.define_asset_job(
     "inbox_processing_job",
     selection=dg.AssetSelection.assets(inbox_processing),
     executor_def=dg.in_process_executor,
-    tags={INBOX_QUEUE_TAG[0]: INBOX_QUEUE_TAG[1], "dagster/max_runtime_seconds": str(MAX_RUNTIME_SECONDS)},
+    tags={**INBOX.tags(), "dagster/max_runtime": str(MAX_RUNTIME_SECONDS)},
     description="Drains the inbox in micro-batches, then lingers for new rows a while (launched by inbox_sensor).",
 )
 
@@ -162,24 +130,12 @@ inbox_processing_job = dg.define_asset_job(
     description="Launches an inbox processing run when rows are pending and no inbox run is queued or running.",
 )
 def inbox_sensor(context: dg.SensorEvaluationContext, store: StoreResource) -> dg.SensorResult | dg.SkipReason:
-    newest = newest_pending_id(store.engine())
+    newest = newest_pending_id(reader(store.engine()))
     if newest is None:
         return dg.SkipReason("no pending inbox rows")
-    in_flight = context.instance.get_runs(
-        filters=dg.RunsFilter(job_name=inbox_processing_job.name, statuses=IN_FLIGHT), limit=1
-    )
-    if in_flight:
-        return dg.SkipReason(f"run {in_flight[0].run_id} ({in_flight[0].status.value}) takes the pending rows")
-    finished = context.instance.get_run_records(
-        filters=dg.RunsFilter(job_name=inbox_processing_job.name, statuses=FINISHED), limit=_STREAK_LOOKBACK
-    )
-    backoff = failure_backoff(finished, time.time())
-    if backoff:
-        failures, left = backoff
-        return dg.SkipReason(
-            f"the last {failures} inbox run(s) failed (newest: {finished[0].dagster_run.run_id}); "
-            f"rows stay pending and the next run starts in {left:.0f} s"
-        )
+    blocker = launch_blocker(context.instance, INBOX)
+    if blocker:
+        return dg.SkipReason(f"rows are pending up to inbox id {newest}; {blocker}")
     # The cursor counts launches and names the run key: a tick retried with the same cursor asks for
     # the same key, which the daemon does not launch twice.
     launches = int(context.cursor or 0) + 1

@@ -7,6 +7,7 @@ the catalog shows every ingestion with its counts whichever path it took.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
@@ -17,6 +18,8 @@ from assets.partitions import integration_partitions
 from assets.resources import StoreResource
 from pipelines.clock import utcnow
 from pipelines.inbox.reporting import InboxHealth, by_receiver, inbox_health, inbox_sync_runs
+from pipelines.store.engine import reader
+from pipelines.store.identity import store_id
 
 INBOX_PROCESSING = dg.AssetKey("inbox_processing")  # defined in assets/inbox_processing.py
 INBOX_HEALTH_CHECK = dg.AssetCheckKey(asset_key=INBOX_PROCESSING, name="inbox_health")
@@ -82,7 +85,7 @@ def ensure_partitions(instance: dg.DagsterInstance, names: Iterable[str]) -> Non
 
 
 def _health(engine: sa.Engine) -> InboxHealth:
-    with engine.connect() as conn:
+    with reader(engine).connect() as conn:
         return inbox_health(conn, utcnow())
 
 
@@ -120,9 +123,28 @@ def inbox_health_sensor(context: dg.SensorEvaluationContext, store: StoreResourc
     return dg.SensorResult(asset_events=[evaluation], cursor=health.fingerprint())
 
 
+def reporter_position(cursor: str | None, current_store: str) -> int:
+    """The last sync run id reported from `current_store`. The cursor names the store it counts in:
+    after a switch to another store (or a store recreated), reporting starts again from that store's
+    first run instead of skipping as many runs as the old one had. A bare number is a cursor written
+    before stores were named; it is taken as the current store's."""
+    if not cursor:
+        return 0
+    try:
+        saved = json.loads(cursor)
+    except ValueError:
+        return 0
+    if isinstance(saved, int):
+        return saved
+    if isinstance(saved, dict) and saved.get("store") == current_store:
+        return int(saved.get("after", 0))
+    return 0
+
+
 def build_sync_run_reporter(settle_seconds: float = SYNC_REPORT_SETTLE_SECONDS) -> dg.SensorDefinition:
     """The sensor that reports the receiver's sync-mode ingestions as `webhook_ingestions`
-    materializations; its cursor is the last sync run id examined, so each is reported once."""
+    materializations; its cursor is the store's id and the last sync run id examined in it, so each
+    is reported once."""
 
     @dg.sensor(
         name="sync_run_reporter",
@@ -131,14 +153,17 @@ def build_sync_run_reporter(settle_seconds: float = SYNC_REPORT_SETTLE_SECONDS) 
         description="Reports webhooks the receiver ingested itself (sync ack mode) on webhook_ingestions.",
     )
     def sync_run_reporter(context: dg.SensorEvaluationContext, store: StoreResource) -> dg.SensorResult | dg.SkipReason:
-        after = int(context.cursor or 0)
-        with store.engine().connect() as conn:
+        engine = store.engine()
+        current = store_id(engine)
+        after = reporter_position(context.cursor, current)
+        with reader(engine).connect() as conn:
             runs = inbox_sync_runs(
                 conn, after_id=after, started_before=utcnow() - timedelta(seconds=settle_seconds),
                 limit=MAX_EVENTS_PER_TICK,
             )
         if not runs:
-            return dg.SkipReason(f"no new sync runs after id {after}")
+            return dg.SensorResult(cursor=json.dumps({"store": current, "after": after}),
+                                   skip_reason=f"no new sync runs after id {after}")
         receiver_runs = [run for run in runs if by_receiver(run)]
         ensure_partitions(context.instance, (run.integration for run in receiver_runs))
         events = [
@@ -153,7 +178,7 @@ def build_sync_run_reporter(settle_seconds: float = SYNC_REPORT_SETTLE_SECONDS) 
             )
             for run in receiver_runs
         ]
-        return dg.SensorResult(asset_events=events, cursor=str(runs[-1].id))
+        return dg.SensorResult(asset_events=events, cursor=json.dumps({"store": current, "after": runs[-1].id}))
 
     return sync_run_reporter
 

@@ -1,13 +1,18 @@
 """The pull assets and their jobs: `api_pull`, `db_pull`, `file_pull`, each partitioned by
-integration × day. A scheduled poll (the `pull_poll` sensor) materializes today's partition in
-incremental mode; a partition launched from the UI or a backfill re-pulls exactly that day's window.
-Counts, pages/rows read, cursor and duration land as materialization metadata."""
+integration × day. Scheduled polls (`assets/pull_worker.py`) report on today's partition; a partition
+launched from the UI or a backfill re-pulls exactly that day's window. Counts, pages/rows read,
+cursor and duration land as materialization metadata.
+
+Every run of these draws from the pull pool (`assets/capacity.py`), however it was launched, so a
+backfill of many partitions waits its turn instead of taking the slots of webhooks and callbacks.
+A partition whose integration is being polled right now waits for that poll to finish."""
 
 from typing import Literal
 
 import dagster as dg
 from pydantic import Field
 
+from assets.capacity import PULL_PARTITIONS
 from assets.pull_partitions import pull_partitions
 from assets.resources import StoreResource
 from connectors.pull import pull
@@ -16,6 +21,8 @@ from pipelines.sources import PullError, PullReport, Window
 from pipelines.sources.schedule import PULL_TYPES
 
 GROUP = "pull_sources"
+# How long a partition waits for another pull of its integration (a scheduled poll) to finish.
+LEASE_WAIT_SECONDS = 900.0
 DESCRIPTIONS = {
     "api": "Orders polled from client REST APIs (the plan's option 1).",
     "db": "Orders queried from client databases, marked back as synced (option 3).",
@@ -55,7 +62,11 @@ def _run_pull(context: dg.AssetExecutionContext, store: StoreResource, config: P
     window = None if config.mode == "incremental" else Window.day(day)
     context.log.info(f"pulling {name} ({config.mode}{'' if window is None else ' ' + str(window)})")
     try:
-        report = pull(store.engine(), name, window=window)
+        report = pull(
+            store.engine(), name, window=window, holder=f"Dagster run {context.run_id[:8]} ({name} {day})",
+            wait_for_lease_seconds=LEASE_WAIT_SECONDS,
+            on_wait=lambda holder: context.log.info(f"waiting for {holder} to finish pulling {name}"),
+        )
     except IntegrationNotFound:
         raise dg.Failure(description=f"no integration named {name!r}: deleted or renamed since this partition was made",
                          allow_retries=False) from None
@@ -75,6 +86,7 @@ def _pull_asset(kind: str) -> dg.AssetsDefinition:
         description=DESCRIPTIONS[kind],
         kinds={"python"},
         tags={"crossdock/source": kind},
+        pool=PULL_PARTITIONS.pool.name,
     )
     def _asset(context: dg.AssetExecutionContext, config: PullConfig, store: StoreResource) -> dg.MaterializeResult:
         return _run_pull(context, store, config)
@@ -89,7 +101,9 @@ PULL_JOBS = {
         f"{kind}_pull_job",
         selection=dg.AssetSelection.assets(asset).without_checks(),
         partitions_def=asset.partitions_def,
-        description=f"Pull one {kind} integration's partition (the poll sensor launches these).",
+        executor_def=dg.in_process_executor,
+        tags=PULL_PARTITIONS.tags(),
+        description=f"Re-pull one {kind} integration's day (backfills; scheduled polls run in scheduled_polls_job).",
     )
     for kind, asset in PULL_ASSETS.items()
 }

@@ -41,10 +41,11 @@ from standardwebhooks import Webhook
 
 from connectors.response_body import read_into
 from connectors.retry_after import retry_after_seconds
-from pipelines.callbacks import AttemptResult, CallbackTarget, DueCallback, claim_due, load_targets, settle
+from pipelines.callbacks import AttemptResult, CallbackTarget, DueCallback, claim_due, due_now, load_targets, settle
 from pipelines.callbacks.outbox import Settled
 from pipelines.clock import utcnow
 from pipelines.integrations.callback_settings import CallbackSettings
+from pipelines.store.engine import reader
 
 SIGNATURE_HEADER = "X-Crossdock-Signature"
 PREVIOUS_SIGNATURE_HEADER = "X-Crossdock-Signature-Previous"
@@ -241,6 +242,14 @@ class DeliveryReport:
             for name, c in sorted(self.by_integration.items())
         ]
 
+    def absorb(self, other: "DeliveryReport") -> None:
+        """Add another pass's counts to this report (a following run sums its passes)."""
+        for name, theirs in other.by_integration.items():
+            mine = self.by_integration.setdefault(name, IntegrationDeliveries())
+            for column in ("delivered", "retried", "dead", "disabled"):
+                setattr(mine, column, getattr(mine, column) + getattr(theirs, column))
+            mine.latencies_ms.extend(theirs.latencies_ms)
+
     def summary(self) -> str:
         return (
             f"{self.attempts} attempts in {self.seconds:.1f} s: {self.total('delivered')} delivered, "
@@ -383,3 +392,50 @@ def deliver_due(engine: sa.Engine, *, clock: Clock = utcnow, workers: int = 16, 
     """One delivery pass with a sender of its own (the CLI's `crossdock callbacks deliver`)."""
     with CallbackSender(engine, clock=clock, workers=workers) as sender:
         return sender.deliver_due(**options)
+
+
+def follow_outbox(
+    engine: sa.Engine,
+    *,
+    idle_seconds: float = 120.0,
+    budget_seconds: float = 900.0,
+    poll_seconds: float = 0.5,
+    stay_for_retry_seconds: float = 15.0,
+    workers: int = 16,
+    on_pass: Callable[[DeliveryReport], None] | None = None,
+    clock: Clock = utcnow,
+) -> DeliveryReport:
+    """Deliver what is due, then keep watching the outbox: a new status change is sent within a
+    poll, and a retry is sent when it falls due, not when the next run starts. Returns once nothing
+    was sent for `idle_seconds` and no retry falls due within `stay_for_retry_seconds`, or after
+    `budget_seconds` (every run stays a bounded piece of work). `on_pass` hears of each pass that
+    attempted something.
+
+    Why follow: starting a Dagster run takes seconds; one run per change put a process start (and a
+    place in the run queue) between every status change and its callback, and retries fell due with
+    no run to send them. Watching costs one read per poll, which takes no lock on SQLite."""
+    started = time.monotonic()
+    last_work = started
+    total = DeliveryReport()
+    watch = reader(engine)
+    with CallbackSender(engine, clock=clock, workers=workers) as sender:
+        while True:
+            left = budget_seconds - (time.monotonic() - started)
+            if left <= 0:
+                break
+            due, upcoming = due_now(watch, clock())
+            if due:
+                report = sender.deliver_due(max_seconds=left)
+                if report.attempts:
+                    total.absorb(report)
+                    last_work = time.monotonic()
+                    if on_pass is not None:
+                        on_pass(report)
+                continue
+            until_retry = None if upcoming is None else (upcoming - clock()).total_seconds()
+            retry_soon = until_retry is not None and until_retry <= stay_for_retry_seconds
+            if time.monotonic() - last_work >= idle_seconds and not retry_soon:
+                break
+            time.sleep(max(0.01, min(poll_seconds, until_retry if until_retry is not None else poll_seconds, left)))
+    total.seconds = time.monotonic() - started
+    return total

@@ -1,40 +1,35 @@
 """`crossdock up`: the whole product on one machine, supervised.
 
 Services come from one list (`services()`): a new one is one more `Service` entry. `run_up` checks
-every port before starting anything, seeds the demo data, writes Dagster's instance file, starts the
-services each in its own process group, prints where everything is, and then supervises: if one
-service dies the others are stopped and the command fails naming it; Ctrl-C or SIGTERM stops all of
-them (SIGTERM, then SIGKILL after a grace period) and exits 0.
+every port before starting anything, seeds the demo data, prepares Dagster's instance (its
+`dagster.yaml`, storage, pool limits and a workspace pointing at one long-lived code server), starts
+the services each in its own process group (the code server first, and the webserver and daemon
+once it answers), prints where everything is, and then supervises (`crossdock.supervisor`): a
+service that exits is restarted with backoff and reported, while the others carry on; Ctrl-C or
+SIGTERM stops all of them and exits 0.
 """
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
+import socket
 import sys
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from crossdock.ports import PortBusy, ensure_free
+from crossdock.supervisor import Service, Supervisor
 from pipelines import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-STOP_GRACE_SECONDS = 15
 
 
-@dataclass(frozen=True)
-class Service:
-    name: str
-    argv: Callable[[], list[str]]
-    port_variable: str | None = None
-    port: Callable[[], int] | None = None
-    url: Callable[[], str] | None = None
-    host: Callable[[], str] = settings.host
-    extra_env: dict[str, str] = field(default_factory=dict)
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def services() -> list[Service]:
@@ -42,18 +37,24 @@ def services() -> list[Service]:
     host = settings.host
     return [
         Service("receiver", lambda: [sys.executable, "-m", "crossdock", "receiver"],
-                "CROSSDOCK_PORT", settings.receiver_port, lambda: f"{settings.public_receiver_url()}/docs"),
+                "CROSSDOCK_PORT", settings.receiver_port, lambda: f"{settings.public_receiver_url()}/docs", host=host),
+        # One code server for the webserver, the daemon and every run they launch (runs are its processes).
+        Service("dagster-code-server",
+                lambda: [str(BIN / "dagster"), "api", "grpc", "-h", "127.0.0.1", "-p", str(settings.dagster_grpc_port()),
+                         "-m", "assets.definitions", "-a", "defs", "--location-name", "crossdock", "--log-level", "warning"],
+                "CROSSDOCK_DAGSTER_GRPC_PORT", settings.dagster_grpc_port,
+                ready=lambda: _accepts("127.0.0.1", settings.dagster_grpc_port())),
         Service("dagster-webserver",
-                lambda: [str(BIN / "dagster-webserver"), "-h", host(), "-p", str(settings.dagster_port()),
-                         "-w", str(ROOT / "workspace.yaml")],
-                "CROSSDOCK_DAGSTER_PORT", settings.dagster_port, lambda: f"http://{_shown(host())}:{settings.dagster_port()}"),
-        Service("dagster-daemon", lambda: [str(BIN / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")]),
+                lambda: [str(BIN / "dagster-webserver"), "-h", host(), "-p", str(settings.dagster_port()), "-w", _workspace()],
+                "CROSSDOCK_DAGSTER_PORT", settings.dagster_port, lambda: f"http://{_shown(host())}:{settings.dagster_port()}",
+                host=host),
+        Service("dagster-daemon", lambda: [str(BIN / "dagster-daemon"), "run", "-w", _workspace()]),
         Service("streamlit",
                 lambda: [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
                          "--server.port", str(settings.streamlit_port()), "--server.address", host(),
                          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
                 "CROSSDOCK_STREAMLIT_PORT", settings.streamlit_port,
-                lambda: f"http://{_shown(host())}:{settings.streamlit_port()}"),
+                lambda: f"http://{_shown(host())}:{settings.streamlit_port()}", host=host),
         # A stand-in for a client's order API, polled by the demo_api integration (seed 000, option 1).
         Service("demo-client-api",
                 lambda: [sys.executable, "-m", "connectors.demo.client_api", "--host", "127.0.0.1",
@@ -70,22 +71,14 @@ def _shown(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
+def _workspace() -> str:
+    return str(dagster_home() / "workspace.yaml")  # written by run_up: the code server's address
+
+
 def dagster_home() -> Path:
     path = settings.home() / "dagster"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def initialise_dagster(home: Path) -> None:
-    """Create Dagster's SQLite storages once, before its webserver and daemon start: both would
-    otherwise create them at the same moment on a fresh home, and their schema stamps race
-    ("alembic_version has more than one head")."""
-    import dagster as dg
-
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.get_runs_count()
-        instance.all_instigator_state()
-        instance.event_log_storage.get_asset_records()
 
 
 def check_ports(wanted: list[Service]) -> None:
@@ -93,57 +86,6 @@ def check_ports(wanted: list[Service]) -> None:
     for service in wanted:
         if service.port is not None:
             ensure_free(service.host(), service.port(), service.port_variable or "")
-
-
-def _die_with_parent() -> None:
-    """Children get SIGTERM if `crossdock up` itself dies without cleaning up (Linux only)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-class Supervisor:
-    def __init__(self, env: dict[str, str]):
-        self.env = env
-        self.children: list[tuple[Service, subprocess.Popen]] = []
-        self.stop_requested = threading.Event()
-
-    def start(self, service: Service) -> None:
-        proc = subprocess.Popen(service.argv(), cwd=ROOT, env={**self.env, **service.extra_env},
-                                start_new_session=True, preexec_fn=_die_with_parent)
-        self.children.append((service, proc))
-
-    def watch(self) -> tuple[Service, int] | None:
-        """Block until a stop is requested (None) or a child exits (that child and its code)."""
-        while not self.stop_requested.wait(0.5):
-            for service, proc in self.children:
-                code = proc.poll()
-                if code is not None:
-                    return service, code
-        return None
-
-    def stop_all(self) -> None:
-        for _, proc in reversed(self.children):
-            _signal_group(proc, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for service, proc in reversed(self.children):
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                print(f"{service.name} did not stop in {STOP_GRACE_SECONDS} s; killing it", file=sys.stderr)
-        for _, proc in self.children:
-            _signal_group(proc, signal.SIGKILL)  # stragglers, including grandchildren (Dagster's code servers)
-            proc.wait()
-
-
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _print_banner(wanted: list[Service]) -> None:
@@ -157,8 +99,9 @@ def _print_banner(wanted: list[Service]) -> None:
 
 
 def run_up(wanted: list[Service] | None = None) -> int:
-    """Run `wanted` (default: `services()`) until Ctrl-C/SIGTERM (0) or until one of them dies (1)."""
-    from assets.instance import write_dagster_yaml
+    """Run `wanted` (default: `services()`) until Ctrl-C/SIGTERM (0); 2 when a port is taken or a
+    setting is unusable, before anything starts."""
+    from assets.instance import dagster_environment, prepare_instance, write_code_server_workspace, write_dagster_yaml
     from crossdock.demo import print_demo, seed_demo
     from crossdock.demo_pull import print_pull_demo, seed_pull_demo
     from pipelines.settings import SettingError
@@ -167,6 +110,7 @@ def run_up(wanted: list[Service] | None = None) -> int:
     try:
         wanted = services() if wanted is None else wanted
         check_ports(wanted)
+        store_url = settings.database_url()
     except (PortBusy, SettingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -175,11 +119,12 @@ def run_up(wanted: list[Service] | None = None) -> int:
     print_pull_demo(seed_pull_demo(engine, demo_api_url(), settings.home()))
     settings.admin_token(), settings.admin_password()  # generate both files now, so the paths printed exist
     home = dagster_home()
-    write_dagster_yaml(home)
-    initialise_dagster(home)
-    env = {**os.environ, "CROSSDOCK_HOME": str(settings.home()), "DAGSTER_HOME": str(home),
-           "PYTHONUNBUFFERED": "1"}
-    supervisor = Supervisor(env)
+    write_dagster_yaml(home, store_url)
+    write_code_server_workspace(home, "127.0.0.1", settings.dagster_grpc_port())
+    prepare_instance(home, store_url)
+    env = {**os.environ, **dagster_environment(store_url), "CROSSDOCK_HOME": str(settings.home()),
+           "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    supervisor = Supervisor(env, ROOT, settings.home())
 
     def request_stop(_signum, _frame) -> None:
         supervisor.stop_requested.set()
@@ -187,16 +132,14 @@ def run_up(wanted: list[Service] | None = None) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         for service in wanted:
+            if supervisor.stop_requested.is_set():
+                break
             supervisor.start(service)
         _print_banner(wanted)
-        died = supervisor.watch()
+        supervisor.supervise()
     finally:
         supervisor.stop_all()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if died is not None:
-        service, code = died
-        print(f"error: {service.name} exited with code {code}; stopped the other services", file=sys.stderr)
-        return 1
     print("Crossdock stopped.")
     return 0

@@ -58,6 +58,11 @@ def dagster_port() -> int:
     return _port("CROSSDOCK_DAGSTER_PORT", 3000)
 
 
+def dagster_grpc_port() -> int:
+    """The Dagster code server `crossdock up` runs (loopback only: the webserver and daemon use it)."""
+    return _port("CROSSDOCK_DAGSTER_GRPC_PORT", 4266)
+
+
 def streamlit_port() -> int:
     return _port("CROSSDOCK_STREAMLIT_PORT", 8501)
 

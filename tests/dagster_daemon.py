@@ -1,9 +1,10 @@
-"""A real `dagster-daemon` (sensors, run queue, run launcher) on a throwaway DAGSTER_HOME, for the
-end-to-end test and the async latency benchmark."""
+"""A real Dagster as `crossdock up` runs it (one code server, the daemon: sensors, run queue, run
+launcher, run monitoring) on a throwaway DAGSTER_HOME, for the end-to-end tests and the benchmarks."""
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,26 +12,58 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from assets.instance import write_dagster_yaml
+from assets.instance import dagster_environment, prepare_instance, write_code_server_workspace, write_dagster_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 @contextmanager
 def running_daemon(dagster_home: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
-    """Start `dagster-daemon run` on `workspace.yaml` with Crossdock's instance settings; stop it and
-    everything it started (code server, run processes) on exit. Its log is `dagster_home/daemon.log`."""
-    write_dagster_yaml(dagster_home)
-    environment = {**os.environ, **(env or {}), "DAGSTER_HOME": str(dagster_home)}
-    log = open(dagster_home / "daemon.log", "wb")
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(ROOT / "workspace.yaml")],
-        cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    """Start a code server and `dagster-daemon run` with Crossdock's instance settings for the store
+    in `env` (else the environment's); stop them and everything they started (run processes) on exit.
+    Their logs are `dagster_home/code-server.log` and `dagster_home/daemon.log`."""
+    environment = {**os.environ, **(env or {})}
+    store_url = environment["CROSSDOCK_DATABASE_URL"]
+    write_dagster_yaml(dagster_home, store_url)
+    port = _free_port()
+    write_code_server_workspace(dagster_home, "127.0.0.1", port)
+    prepare_instance(dagster_home, store_url)
+    environment.update({**dagster_environment(store_url), "DAGSTER_HOME": str(dagster_home)})
+    with _process(
+        [str(BIN / "dagster"), "api", "grpc", "-h", "127.0.0.1", "-p", str(port), "-m", "assets.definitions",
+         "-a", "defs", "--location-name", "crossdock"], environment, dagster_home / "code-server.log",
+    ) as code_server:
+        if wait_until(lambda: _accepts(port) or code_server.poll() is not None, 120, every_s=0.2) is None \
+                or code_server.poll() is not None:
+            raise RuntimeError(f"the code server did not come up: {(dagster_home / 'code-server.log').read_text()[-2000:]}")
+        with _process([str(BIN / "dagster-daemon"), "run", "-w", str(dagster_home / "workspace.yaml")], environment,
+                      dagster_home / "daemon.log") as daemon:
+            yield daemon
+
+
+@contextmanager
+def _process(argv: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    log = open(log_path, "ab")
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        yield daemon
+        yield process
     finally:
-        _stop_group(daemon)
+        _stop_group(process)
         log.close()
 
 

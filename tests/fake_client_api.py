@@ -45,6 +45,7 @@ class ClientApi:
     # once, then sends the body a byte at a time: every socket read is quick, the whole is not).
     faults: list[Any] = field(default_factory=list)
     ignore_paging: bool = False
+    delay_seconds: float = 0.0  # every answer takes this long (a slow client system), released at teardown
     loop_cursor: bool = False
     requests: list[dict[str, Any]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
@@ -109,6 +110,8 @@ def _handler(api: ClientApi) -> type[BaseHTTPRequestHandler]:
             with api.lock:
                 api.requests.append({"path": parts.path, "query": query})
                 fault = api.faults.pop(0) if api.faults else None
+            if api.delay_seconds:
+                api.release.wait(timeout=api.delay_seconds)
             if fault == "slow":
                 api.release.wait(timeout=10)  # longer than the client's timeout; released at teardown
                 return self._send(200, [])

@@ -1,12 +1,24 @@
-"""Callback delivery in Dagster: the sensor, the delivery asset's metadata, the health check."""
+"""Callback delivery in Dagster: the sensor (launches ahead of a retry, never beside a run in flight),
+the delivery asset's metadata, the health check."""
 from __future__ import annotations
+
+from datetime import timedelta
 
 import dagster as dg
 
-from assets.callbacks import callback_deliveries, callback_endpoints_healthy, callbacks_due_sensor, deliver_callbacks_job
+from assets.callbacks import (
+    LAUNCH_LEAD_SECONDS,
+    callback_deliveries,
+    callback_endpoints_healthy,
+    callbacks_due_sensor,
+    deliver_callbacks_job,
+)
+from assets.capacity import CALLBACK_POOL, QUEUE_TAG
 from assets.definitions import defs
 from assets.resources import StoreResource
+from pipelines.clock import utcnow
 from pipelines.orders.status import change_status
+from pipelines.store.schema import callback_outbox
 from tests.callback_helpers import make_integration, order_records
 from tests.callback_sink import CallbackSink, Reply
 
@@ -28,10 +40,20 @@ def test_the_sensor_launches_one_run_when_callbacks_are_due(store):
         change_status(store, ids["PED-001"], "assigned", actor="cli")
         request = _tick(instance, store)
         assert isinstance(request, dg.RunRequest) and request.run_key.startswith("callbacks-")
-        # While a delivery run is in progress, the sensor waits for it instead of piling up runs.
-        instance.add_run(dg.DagsterRun(job_name=deliver_callbacks_job.name, status=dg.DagsterRunStatus.STARTED))
+        # While a delivery run is in progress (found by the tag its job sets), the sensor waits for it.
+        running = instance.add_run(dg.DagsterRun(job_name=deliver_callbacks_job.name, status=dg.DagsterRunStatus.STARTED,
+                                                 tags=dict(deliver_callbacks_job.tags)))
         busy = _tick(instance, store)
-        assert isinstance(busy, dg.SkipReason) and "still in progress" in busy.skip_message
+        assert isinstance(busy, dg.SkipReason) and running.run_id in busy.skip_message
+        instance.report_run_canceled(running)
+        # A retry a minute away launches nothing yet; one within the lead launches a run now, so the run
+        # is up when the retry falls due.
+        with store.begin() as conn:
+            conn.execute(callback_outbox.update().values(next_attempt_at=utcnow() + timedelta(seconds=60)))
+        assert isinstance(_tick(instance, store), dg.SkipReason)
+        with store.begin() as conn:
+            conn.execute(callback_outbox.update().values(next_attempt_at=utcnow() + timedelta(seconds=LAUNCH_LEAD_SECONDS - 3)))
+        assert isinstance(_tick(instance, store), dg.RunRequest)
 
 
 def test_the_delivery_asset_records_counts_per_integration_and_the_check_flags_trouble(store):
@@ -49,6 +71,7 @@ def test_the_delivery_asset_records_counts_per_integration_and_the_check_flags_t
         result = dg.materialize(
             [callback_deliveries, callback_endpoints_healthy],
             resources={"store": StoreResource(database_url=_url(store))},
+            run_config={"ops": {"callback_deliveries": {"config": {"idle_seconds": 0}}}},
         )
     assert result.success
     (materialization,) = result.asset_materializations_for_node("callback_deliveries")
@@ -68,4 +91,6 @@ def test_the_delivery_asset_records_counts_per_integration_and_the_check_flags_t
 
 def test_the_code_location_has_the_callback_definitions():
     assert defs.resolve_sensor_def("callbacks_due").name == "callbacks_due"
-    assert defs.resolve_job_def("deliver_callbacks").name == "deliver_callbacks"
+    job = defs.resolve_job_def("deliver_callbacks")
+    assert job.tags[QUEUE_TAG] == "callbacks" and int(job.tags["dagster/priority"]) > 0
+    assert job.executor_def is dg.in_process_executor and callback_deliveries.op.pool == CALLBACK_POOL.name

@@ -10,11 +10,15 @@ import dagster as dg
 import sqlalchemy as sa
 
 from assets.definitions import defs
-from assets.inbox_processing import failure_backoff, inbox_processing_job, inbox_sensor, retry_after_failures
+from assets.capacity import INBOX_POOL, MAX_CONCURRENT_RUNS, POOLS, QUEUE_TAG, failure_backoff, retry_after_failures
+from assets.inbox_processing import inbox_processing, inbox_processing_job, inbox_sensor
 from assets.inbox_reporting import build_sync_run_reporter, inbox_health_sensor
-from assets.instance import write_dagster_yaml
+from assets.instance import prepare_instance, write_dagster_yaml
 from assets.partitions import integration_partitions
 from assets.resources import StoreResource
+from pipelines.store.engine import make_engine
+from pipelines.store.identity import store_id
+from pipelines.store.migrate import upgrade
 from pipelines.clock import utcnow
 from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.inbox.processing import replay
@@ -121,12 +125,13 @@ def test_ticks_never_launch_a_second_run_while_one_is_queued_or_running(store):
         first = tick(inbox_sensor, instance, store)
         assert first.cursor == "1"
         # The daemon turned the request into a run; more rows arrive before it starts, and while it runs.
-        launched = instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED, tags={"dagster/run_key": "inbox-1"})
+        launched = instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED,
+                                               tags={**job.tags, "dagster/run_key": "inbox-1"})
         insert_pending(store, abc.id, order(2))
         waiting = tick(inbox_sensor, instance, store, first.cursor)
-        assert isinstance(waiting, dg.SkipReason) and "takes the pending rows" in waiting.skip_message
+        assert isinstance(waiting, dg.SkipReason) and launched.run_id in waiting.skip_message
         instance.report_run_canceled(launched)
-        running = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED)
+        running = instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED, tags=dict(job.tags))
         assert isinstance(tick(inbox_sensor, instance, store, first.cursor), dg.SkipReason)
 
         # With no run in flight, whatever is pending (new rows, a failed run's, replayed) gets the next run.
@@ -142,12 +147,12 @@ def test_failed_runs_back_off_doubling_up_to_five_minutes(store):
     insert_pending(store, abc.id, order(1))
     with dg.instance_for_test() as instance:
         for _ in range(2):  # two runs in a row crashed (say, the store was unreachable)
-            instance.report_run_failed(instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED))
+            instance.report_run_failed(instance.create_run_for_job(job, status=dg.DagsterRunStatus.STARTED, tags=dict(job.tags)))
         waiting = tick(inbox_sensor, instance, store, "2")
         assert isinstance(waiting, dg.SkipReason)
-        assert "the last 2 inbox run(s) failed" in waiting.skip_message and "rows stay pending" in waiting.skip_message
+        assert "the last 2 inbox run(s) failed" in waiting.skip_message and "the next starts in" in waiting.skip_message
 
-        finished = instance.get_run_records(dg.RunsFilter(job_name=job.name), limit=8)
+        finished = instance.get_run_records(dg.RunsFilter(job_name=job.name), limit=8)  # newest first
         ended = finished[0].end_time
         assert failure_backoff(finished, ended + 5) == (2, 15.0)
         assert failure_backoff(finished, ended + 20) is None  # the 20 s wait after two failures is over
@@ -180,17 +185,17 @@ def test_sync_mode_ingestions_are_reported_once_each(store):
     _, second_run = receive_sync(store, abc, [order(1), order(2), {"client_name": "sin id"}])
     with dg.instance_for_test() as instance:
         settling = build_sync_run_reporter(settle_seconds=3600)
-        assert isinstance(tick(settling, instance, store), dg.SkipReason)  # started within the settle window
+        assert _skipped(tick(settling, instance, store))  # started within the settle window
 
         first = tick(reporter, instance, store)
-        assert len(first.asset_events) == 2 and first.cursor == str(second_run)
+        assert len(first.asset_events) == 2 and json.loads(first.cursor) == {"store": store_id(store), "after": second_run}
         report(instance, first)
         shown = latest_by_partition(instance)["cliente_abc"]
         assert (shown["received"], shown["created"], shown["unchanged"], shown["errors"]) == (3, 1, 1, 1)
         assert shown["mode"] == "sync (receiver)" and "external_id" in shown["error_reasons"]
         assert instance.get_dynamic_partitions(integration_partitions.name) == ["cliente_abc"]
 
-        assert isinstance(tick(reporter, instance, store, first.cursor), dg.SkipReason)  # never twice
+        assert _skipped(tick(reporter, instance, store, first.cursor))  # never twice
 
         # One more sync ingestion, and one row the Dagster processor ingested (reported by its run).
         receive_sync(store, abc, [order(3)])
@@ -200,8 +205,36 @@ def test_sync_mode_ingestions_are_reported_once_each(store):
         assert [e.metadata["created"].value for e in later.asset_events] == [1]
         assert [e.metadata["mode"].value for e in later.asset_events] == ["sync (receiver)"]
         with store.connect() as conn:
-            assert later.cursor == str(conn.execute(sa.select(sa.func.max(sync_runs.c.id))).scalar_one())
+            assert json.loads(later.cursor)["after"] == conn.execute(sa.select(sa.func.max(sync_runs.c.id))).scalar_one()
         assert len(instance.fetch_materializations(INGESTIONS, limit=100).records) == 3  # 2 reported + 1 by the run
+
+
+def _skipped(result) -> bool:
+    return isinstance(result, dg.SkipReason) or (not result.asset_events and result.skip_reason is not None)
+
+
+def test_the_sync_run_reporter_starts_over_on_another_store(tmp_path, monkeypatch):
+    """Its cursor counts runs in one store: pointed at another (a new CROSSDOCK_DATABASE_URL, or the
+    file recreated), it reports that store's runs from its first instead of skipping as many."""
+    old, new = (make_engine(f"sqlite:///{tmp_path / name}") for name in ("old.db", "new.db"))
+    for engine in (old, new):
+        upgrade(engine)
+    reporter = build_sync_run_reporter(settle_seconds=0)
+    old_hook = create_integration(old, Integration(name="cliente_abc", type="webhook"))
+    for i in range(5):
+        receive_sync(old, old_hook, [order(i)])
+    new_hook = create_integration(new, Integration(name="cliente_abc", type="webhook"))
+    receive_sync(new, new_hook, [order(100)])
+    receive_sync(new, new_hook, [order(101)])
+    with dg.instance_for_test() as instance:
+        on_old = tick(reporter, instance, old)
+        assert len(on_old.asset_events) == 5
+        on_new = tick(reporter, instance, new, on_old.cursor)
+        assert [e.metadata["sync_run_ids"].value for e in on_new.asset_events] == ["1", "2"]
+        # A cursor from before stores were named (a bare id) still counts in the current store.
+        assert len(tick(reporter, instance, old, "3").asset_events) == 2
+    old.dispose()
+    new.dispose()
 
 
 def test_inbox_health_check_flags_dead_letters_and_clears_after_replay(store):
@@ -226,20 +259,29 @@ def test_inbox_health_check_flags_dead_letters_and_clears_after_replay(store):
         assert [e.passed for e in cleared.asset_events] == [True]
 
 
-def test_dagster_yaml_configures_a_queued_instance(tmp_path: Path):
-    path = write_dagster_yaml(tmp_path / "dagster")
+def test_dagster_yaml_configures_a_queued_instance_with_pools_and_run_monitoring(tmp_path: Path):
+    home = tmp_path / "dagster"
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    path = write_dagster_yaml(home, store_url)
+    prepare_instance(home, store_url)
     with dg.DagsterInstance.from_config(str(path.parent)) as instance:
         coordinator = instance.run_coordinator
         assert type(coordinator).__name__ == "QueuedRunCoordinator"
-        assert coordinator.get_run_queue_config().max_concurrent_runs == 3
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == MAX_CONCURRENT_RUNS
         assert coordinator.dequeue_interval_seconds == 1
         assert instance.run_monitoring_enabled
+        assert instance.run_launcher.supports_check_run_worker_health
+        assert instance.get_concurrency_config().pool_config.pool_granularity.value == "run"
+        limits = {pool.name: instance.event_log_storage.get_concurrency_info(pool.name).slot_count for pool in POOLS}
+        assert limits == {pool.name: pool.limit for pool in POOLS}
     settings = path.read_text()
-    assert "telemetry:\n  enabled: false" in settings and str(tmp_path / "dagster" / "storage") in settings
+    assert "telemetry:\n  enabled: false" in settings and str(home / "storage") in settings
 
 
 def test_the_code_location_has_the_inbox_parts():
-    assert defs.resolve_job_def("inbox_processing_job").executor_def is dg.in_process_executor
+    job = defs.resolve_job_def("inbox_processing_job")
+    assert job.executor_def is dg.in_process_executor and job.tags[QUEUE_TAG] == "inbox"
+    assert inbox_processing.op.pool == INBOX_POOL.name
     for name in ("inbox_sensor", "sync_run_reporter", "inbox_health_sensor", "integration_partitions"):
         assert defs.resolve_sensor_def(name).name == name
     assert dg.AssetCheckKey(dg.AssetKey("inbox_processing"), "inbox_health") in defs.resolve_asset_graph().asset_check_keys

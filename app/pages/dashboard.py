@@ -2,13 +2,18 @@
 dead letters, and in red whatever needs a person."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import streamlit as st
 
 from app.auth import require_login
+from app.dagster_status import current_load
+from app.sidebar import dagster_url
 from app.store import engine
 from app.ui import RED_ROW, STATUS_LABELS, TYPE_LABELS, clock, highlight_rows, when
 from pipelines.clock import utcnow
+from assets.queue_status import CLASS_LABELS
 from pipelines.monitoring import backlog, integration_health, latest_syncs, waiting_for
 
 require_login()
@@ -22,6 +27,7 @@ if not health:
     st.stop()
 
 waiting = backlog(engine())
+dagster = current_load()
 attention = [item for item in health if item.needs_person]
 active = sum(item.is_active for item in health)
 
@@ -34,10 +40,14 @@ fourth.metric("Dead letters", waiting.dead_letters, border=True,
               help="Inbox payloads that failed as a whole, plus callbacks given up on.")
 
 problems: list[str] = [f"**{item.name}**: {problem}" for item in attention for problem in item.problems]
+dagster_problems = [] if isinstance(dagster, str) else dagster.problems()
+problems += [f"**Dagster**: {problem}" for problem in dagster_problems]
 if waiting.inbox_stuck(now):
+    cause = ("it waits for Dagster (above)" if dagster_problems else
+             "Dagster's queue is not behind: look at the inbox_processing runs in the Dagster UI")
     problems.append(
         f"**Inbox**: {waiting.inbox_pending} payload(s) waiting, the oldest for "
-        f"{waiting_for(waiting.inbox_oldest_pending_at, now)}: is the Dagster processor running?"
+        f"{waiting_for(waiting.inbox_oldest_pending_at, now)}; {cause}"
     )
 if problems:
     st.error("**Needs a person**\n\n" + "\n".join(f"- {p}" for p in problems))
@@ -107,3 +117,29 @@ if waiting.per_integration:
                              for row in per.to_dict("records")]),
         hide_index=True, width="stretch",
     )
+
+st.subheader("Dagster")
+if isinstance(dagster, str):
+    st.info(dagster)
+else:
+    runs_col, queued_col, oldest_col, failed_col = st.columns(4)
+    runs_col.metric("Runs in progress", dagster.running, border=True)
+    queued_col.metric("Runs queued", dagster.queued, border=True,
+                      help="Runs waiting for a slot. Webhooks and callbacks have slots of their own.")
+    oldest_col.metric("Oldest queued", "none" if dagster.oldest_queued_seconds is None
+                      else waiting_for(now - timedelta(seconds=dagster.oldest_queued_seconds), now), border=True)
+    failed_col.metric("Failed runs, last hour", dagster.failed_last_hour, border=True)
+    if dagster.per_class:
+        st.dataframe(
+            pd.DataFrame([
+                {"Work": CLASS_LABELS.get(name, name), "Running": load.running, "Queued": load.queued,
+                 "Oldest queued": "" if load.oldest_queued_seconds is None
+                 else waiting_for(now - timedelta(seconds=load.oldest_queued_seconds), now)}
+                for name, load in sorted(dagster.per_class.items())
+            ]),
+            hide_index=True, width="stretch",
+        )
+    if dagster_problems:
+        st.warning("Work is waiting because Dagster is behind. What to do: README, *When Dagster falls behind*.")
+    st.link_button("Open the run queue in Dagster", f"{dagster_url()}/runs?q%5B0%5D=status%3AQUEUED",
+                   icon=":material/open_in_new:")

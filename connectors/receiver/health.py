@@ -1,4 +1,5 @@
-"""`GET /health`: is the store answering, how big is the inbox backlog, how busy is intake."""
+"""`GET /health`: is the store answering, how big is the inbox backlog, how busy is intake, and how
+are the services `crossdock up` supervises (any being restarted makes the status `degraded`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,14 +9,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from connectors.receiver.state import receiver_state
+from pipelines import settings
 from pipelines.clock import as_utc, utcnow
 from pipelines.inbox import DEAD, PENDING
+from pipelines.service_status import read_status, unhealthy_services
 from pipelines.store.schema import inbox
 
 router = APIRouter(tags=["health"])
+SHOWN = ("state", "pid", "started_at", "restarts", "last_exit_code", "last_exit_at", "next_start_at")
 
 
-@router.get("/health", summary="Component status: store, inbox backlog, intake queue",
+@router.get("/health", summary="Component status: store, inbox backlog, intake queue, supervised services",
             responses={503: {"description": "the store is unreachable"}})
 def health(request: Request) -> JSONResponse:
     state = receiver_state(request)
@@ -27,8 +31,16 @@ def health(request: Request) -> JSONResponse:
             {"status": "unavailable", "store": {"ok": False, "error": type(exc).__name__}, "intake": intake},
             status_code=503,
         )
-    return JSONResponse({"status": "ok", "store": {"ok": True, "dialect": state.engine.dialect.name},
-                         "inbox": backlog, "intake": intake})
+    body: dict[str, Any] = {"status": "ok", "store": {"ok": True, "dialect": state.engine.dialect.name},
+                            "inbox": backlog, "intake": intake}
+    supervised = read_status(settings.home())
+    if supervised is not None:
+        body["services"] = {name: {key: entry.get(key) for key in SHOWN}
+                            for name, entry in supervised.get("services", {}).items()}
+        if unhealthy_services(supervised):
+            body["status"] = "degraded"
+            body["degraded"] = unhealthy_services(supervised)
+    return JSONResponse(body)
 
 
 def _backlog(engine: sa.Engine) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.ingest import SyncResult, ingest
 from pipelines.integrations import IntegrationNotFound, StoredIntegration, get_integration_by_id
 from pipelines.store.binds import connection
+from pipelines.store.engine import reader
 from pipelines.store.schema import inbox, integrations, sync_runs
 
 DEFAULT_BATCH_SIZE = 200
@@ -194,7 +195,7 @@ def process_batch(
     started = time.perf_counter()
     report = BatchReport()
     integrations_by_id: dict[int, StoredIntegration] = {}  # loaded once per batch: changes apply next batch
-    for inbox_id in pending_ids(engine, limit=limit):
+    for inbox_id in pending_ids(reader(engine), limit=limit):  # a read: no lock while the inbox is empty
         try:
             with engine.begin() as conn:
                 outcome = process_row(conn, inbox_id, integrations_by_id=integrations_by_id, details=details)

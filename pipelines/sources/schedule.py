@@ -1,20 +1,25 @@
 """When each pull integration is due: when `poll_interval_seconds` has elapsed since its last poll
-was launched (the caller keeps those times; the Dagster sensor keeps them in its cursor).
-
-The run key `poll:<name>:<interval>:<slot>` counts intervals from the Unix epoch: two polls at least
-one interval apart always get different keys, while a tick evaluated twice (a retried sensor tick,
-a cursor lost in a crash) repeats its key, and Dagster launches it once.
+started. That time is kept in the store (`source_state`, key `poll.started_at`), beside the
+integration's cursor, so it survives restarts, is shared by every process that polls, and means
+the same thing whichever store the product runs on.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
+
 from pipelines.integrations.model import Integration, StoredIntegration
+from pipelines.sources.state import set_state
+from pipelines.store.binds import connection
+from pipelines.store.schema import source_state
 
 PULL_TYPES = ("api", "db", "file")
 # api and db get 300 s from the model; a folder is cheap to look at, so drops are picked up sooner.
 DEFAULT_INTERVAL = {"api": 300, "db": 300, "file": 60}
+POLL_STARTED_KEY = "poll.started_at"
 
 
 def poll_interval(config: Integration) -> int:
@@ -23,33 +28,70 @@ def poll_interval(config: Integration) -> int:
 
 @dataclass(frozen=True)
 class DuePoll:
-    name: str
-    kind: str
+    integration: StoredIntegration
     interval: int
-    slot: int
+    overdue_seconds: float  # how long past due it is (never polled: the interval itself)
 
     @property
-    def run_key(self) -> str:
-        return f"poll:{self.name}:{self.interval}:{self.slot}"
+    def name(self) -> str:
+        return self.integration.name
+
+    @property
+    def kind(self) -> str:
+        return self.integration.config.type
+
+
+def pull_integrations(integrations: Iterable[StoredIntegration]) -> list[StoredIntegration]:
+    """The active integrations that are polled (api, db, file)."""
+    return [item for item in integrations if item.config.type in PULL_TYPES and item.config.is_active]
 
 
 def due_polls(
-    integrations: list[StoredIntegration],
+    integrations: Iterable[StoredIntegration],
     now: datetime,
-    busy: set[str] = frozenset(),
-    last_launched: dict[str, float] | None = None,
+    last_started: dict[int, float],
+    busy: Iterable[str] = (),
 ) -> list[DuePoll]:
-    """The polls to launch at `now`: active pull integrations not running (`busy`) whose interval has
-    elapsed since `last_launched[name]` (Unix seconds; absent = never polled, due at once)."""
-    last_launched = last_launched or {}
+    """The polls due at `now`, most overdue first: active pull integrations not `busy` (names) whose
+    interval has elapsed since `last_started[id]` (Unix seconds; absent = never polled, due at once)."""
+    skip = set(busy)
     due = []
-    for item in integrations:
-        config = item.config
-        if config.type not in PULL_TYPES or not config.is_active or item.name in busy:
+    for item in pull_integrations(integrations):
+        if item.name in skip:
             continue
-        interval = poll_interval(config)
-        last = last_launched.get(item.name)
-        if last is not None and now.timestamp() - last < interval:
+        interval = poll_interval(item.config)
+        last = last_started.get(item.id)
+        overdue = interval if last is None else now.timestamp() - last - interval
+        if overdue >= 0:
+            due.append(DuePoll(item, interval, overdue))
+    return sorted(due, key=lambda poll: -poll.overdue_seconds)
+
+
+def seconds_until_next_poll(
+    integrations: Iterable[StoredIntegration], now: datetime, last_started: dict[int, float], busy: Iterable[str] = ()
+) -> float | None:
+    """How long until the next poll of an integration not `busy` falls due (0 when one is due now);
+    None when there is nothing to poll."""
+    skip = set(busy)
+    waits = []
+    for item in pull_integrations(integrations):
+        if item.name in skip:
             continue
-        due.append(DuePoll(item.name, config.type, interval, int(now.timestamp()) // interval))
-    return due
+        last = last_started.get(item.id)
+        waits.append(0.0 if last is None else max(0.0, last + poll_interval(item.config) - now.timestamp()))
+    return min(waits, default=None)
+
+
+def last_poll_starts(bind: sa.Engine | sa.Connection) -> dict[int, float]:
+    """When each integration's last scheduled poll started (integration id → Unix seconds)."""
+    with connection(bind) as conn:
+        rows = conn.execute(
+            sa.select(source_state.c.integration_id, source_state.c.value).where(source_state.c.key == POLL_STARTED_KEY)
+        )
+        return {row.integration_id: float(row.value) for row in rows if row.value is not None}
+
+
+def mark_poll_started(engine: sa.Engine, integration_id: int, now: datetime) -> None:
+    """Record that a scheduled poll of the integration starts now: its next is due one interval later."""
+    with engine.begin() as conn:
+        set_state(conn, integration_id, POLL_STARTED_KEY, now.timestamp())

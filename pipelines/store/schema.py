@@ -248,3 +248,12 @@ source_state = sa.Table(
     sa.Column("value", sa.Text, nullable=True),
     sa.Column("updated_at", Timestamp, nullable=False),
 )
+
+store_meta = sa.Table(
+    "store_meta",
+    metadata,
+    # Facts about the store itself; `store_id` names it, so state kept outside it (Dagster's sensor
+    # cursors) can tell when it points at another store.
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 01:41:26.965315
+Create Date: 2026-11-26 14:23:00.196699
 """
 from alembic import op
 import sqlalchemy as sa
@@ -30,6 +30,11 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_integrations')),
     sa.UniqueConstraint('name', name=op.f('uq_integrations_name'))
+    )
+    op.create_table('store_meta',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_store_meta'))
     )
     op.create_table('customers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -280,5 +285,6 @@ def downgrade() -> None:
 
     op.drop_table('inbox')
     op.drop_table('customers')
+    op.drop_table('store_meta')
     op.drop_table('integrations')
     # ### end Alembic commands ###
