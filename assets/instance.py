@@ -52,7 +52,7 @@ def dagster_pg_url(store_url: str) -> str | None:
         return None
     query = {key: value for key, value in url.query.items() if key != "options"}
     query["options"] = f"-csearch_path={dagster_schema(url)}"
-    return url.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
+    return url.set(drivername="postgresql+psycopg2", query=query).render_as_string(hide_password=False)
 
 
 def dagster_settings(dagster_home: Path, store_url: str) -> dict[str, Any]:

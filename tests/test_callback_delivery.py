@@ -186,7 +186,7 @@ def test_410_stops_the_integration_with_a_visible_reason(store):
         # New changes keep their callbacks, stopped too.
         change_status(store, ids["PED-001"], "cancelled", actor="cli", now=clock.now)
         assert clock.advance(days=1)
-        deliver(store, clock).attempts == 0
+        assert deliver(store, clock).attempts == 0  # nothing is sent after a 410
         assert len(sink.received) == 1
 
         reason = get_integration(store, "cliente_abc").callbacks_disabled_reason

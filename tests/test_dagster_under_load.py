@@ -104,6 +104,7 @@ def test_sustained_polling_webhooks_and_callbacks_keep_the_queue_bounded(sqlite_
     assert by_job.get("scheduled_polls_job", 0) <= 2, by_job
     assert by_job.get("inbox_processing_job", 0) <= 3 and by_job.get("deliver_callbacks", 0) <= 3, by_job
     assert len(sink.answered_ok()) == sent  # every status change reached the client
+    assert "Traceback" not in (dagster_home / "daemon.log").read_text()
 
 
 def _worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
