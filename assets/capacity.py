@@ -63,14 +63,14 @@ PULL_PARTITIONS = WorkClass("pull_partitions", PULL_POOL, priority=0)
 SPARE_RUNS = 1
 MAX_CONCURRENT_RUNS = sum(pool.limit for pool in POOLS) + SPARE_RUNS
 
-# A run in one of these is queued or holds (or is about to hold) a worker.
-IN_FLIGHT_STATUSES = [
-    dg.DagsterRunStatus.QUEUED,
+# A run in one of these holds (or is about to hold) a worker; with QUEUED, it is in flight.
+RUNNING_STATUSES = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
+IN_FLIGHT_STATUSES = [dg.DagsterRunStatus.QUEUED, *RUNNING_STATUSES]
 FINISHED_STATUSES = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 
 

@@ -11,10 +11,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from assets.capacity import QUEUE_TAG
-
-ACTIVE = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-          dg.DagsterRunStatus.CANCELING]
+from assets.capacity import QUEUE_TAG, RUNNING_STATUSES
 # Queued longer than this means the queue is behind (a run normally leaves it within seconds).
 BEHIND_AFTER_SECONDS = 60.0
 DAEMON_SILENT_AFTER_SECONDS = 60.0
@@ -84,7 +81,7 @@ def dagster_load(instance: dg.DagsterInstance, now: float | None = None) -> Dags
         if load.oldest_queued_seconds is None or age > load.oldest_queued_seconds:
             load.oldest_queued_seconds, load.oldest_queued_job = age, run.job_name
     load.queued = len(queued)
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE), limit=1_000):
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=RUNNING_STATUSES), limit=1_000):
         load.per_class.setdefault(_class_of(run), ClassLoad()).running += 1
         load.running += 1
     heartbeats = instance.get_daemon_heartbeats()

@@ -107,12 +107,10 @@ def _trickle(engine, receiver: str, n: int) -> list[float]:
     return list(seen.values())
 
 
-def _idle(instance, job_name: str) -> bool:
-    import dagster as dg
+def _idle(instance) -> bool:
+    from assets.capacity import INBOX, run_in_flight
 
-    in_flight = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-                 dg.DagsterRunStatus.STARTED]
-    return not instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=in_flight), limit=1)
+    return run_in_flight(instance, INBOX) is None
 
 
 def run() -> list[dict]:
@@ -144,7 +142,7 @@ def run() -> list[dict]:
         receiver = f"http://127.0.0.1:{port}"
         with server(["-m", "crossdock", "receiver"], f"{receiver}/health", env={**env, "CROSSDOCK_PORT": str(port)}), \
              running_daemon(dagster_home, env), dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-            idle = lambda: _idle(instance, inbox_processing_job.name)  # noqa: E731
+            idle = lambda: _idle(instance)  # noqa: E731
             # Warm-up: the daemon loads the code location and launches its first run.
             _send_order(receiver, _order(-1))
             if wait_until(lambda: _visible(engine, {_order(-1)["external_id"]}), 240) is None:
