@@ -10,7 +10,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import hmac
-import os
 
 import streamlit as st
 
@@ -33,7 +32,8 @@ def _from_streamlit_secrets() -> str | None:
 
 
 def expected_password() -> str:
-    return os.environ.get("CROSSDOCK_ADMIN_PASSWORD") or _from_streamlit_secrets() or settings.admin_password()
+    configured = settings.current().admin_password
+    return (configured.get_secret_value() if configured else None) or _from_streamlit_secrets() or settings.admin_password()
 
 
 def _digest(password: str) -> str:
@@ -104,7 +104,7 @@ def require_login() -> None:
 
 
 def _password_hint() -> str:
-    if os.environ.get("CROSSDOCK_ADMIN_PASSWORD"):
+    if settings.current().admin_password is not None:
         return "The password is the one set in `CROSSDOCK_ADMIN_PASSWORD`."
     if _from_streamlit_secrets():
         return "The password is `admin_password` in `.streamlit/secrets.toml`."

@@ -12,9 +12,9 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app.store import engine
-from pipelines.clock import utcnow
 from app.ui import show_issues
 from connectors.callback_sender import SIGNATURE_HEADER
+from pipelines.clock import utcnow
 from pipelines.errors import validation_issues
 from pipelines.integrations import IntegrationNotFound, StoredIntegration, new_callback_secret, update_integration
 from pipelines.secrets import mask

@@ -6,7 +6,7 @@ fresh when the outcome (how many, and why any row was not replayed) is shown at 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
@@ -64,7 +64,7 @@ def _report(tab: str, outcome: ReplayOutcome, noun: str, next_step: str) -> None
 
 
 def _since(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def _bulk_defaults(filters: Filters, names: list[str], listed: list[str]) -> tuple[int, date]:

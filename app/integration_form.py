@@ -334,10 +334,7 @@ def render(mode: Mode, integration_type: str, stored: StoredIntegration | None, 
 
 
 def _validate(mode: Mode, integration_type: str, stored: StoredIntegration | None, form: _Form) -> FormResult:
-    if stored is not None:
-        draft = stored.config.model_dump(mode="python")
-    else:
-        draft = {"type": integration_type}
+    draft = stored.config.model_dump(mode="python") if stored is not None else {"type": integration_type}
     for path, value in form.values.items():
         _set(draft, path, value)
     if draft.get("auth_type") == "none":

@@ -7,7 +7,7 @@ the callbacks below the form already include it, and the outcome is shown once a
 """
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
@@ -35,7 +35,7 @@ def _label(status: str) -> str:
 
 
 def _utc(day, moment: time) -> datetime:
-    return datetime.combine(day, moment, tzinfo=timezone.utc)
+    return datetime.combine(day, moment, tzinfo=UTC)
 
 
 def _outcome(change: StatusChange, integration: str) -> tuple[str, str]:

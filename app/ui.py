@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -41,8 +41,8 @@ def clock(value: datetime, now: datetime | None = None) -> str:
 
 def day_range(first: date, last: date) -> tuple[datetime, datetime]:
     """[first 00:00 UTC, the day after last 00:00 UTC): a date picker's days as a half-open range."""
-    start = datetime.combine(first, time.min, tzinfo=timezone.utc)
-    return start, datetime.combine(last, time.min, tzinfo=timezone.utc) + timedelta(days=1)
+    start = datetime.combine(first, time.min, tzinfo=UTC)
+    return start, datetime.combine(last, time.min, tzinfo=UTC) + timedelta(days=1)
 
 
 def date_range_picker(label: str, key: str, default_days: int = 7) -> tuple[datetime, datetime] | None:

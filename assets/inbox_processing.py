@@ -22,7 +22,6 @@ import dagster as dg
 from pydantic import Field
 
 from assets.capacity import INBOX, launch_blocker
-from assets.inbox_reporting import defs as reporting_defs
 from assets.inbox_reporting import (
     INBOX_HEALTH_CHECK,
     ensure_partitions,
@@ -31,6 +30,7 @@ from assets.inbox_reporting import (
     reasons_text,
     webhook_ingestions,
 )
+from assets.inbox_reporting import defs as reporting_defs
 from assets.resources import StoreResource
 from pipelines.inbox.processing import DEFAULT_BATCH_SIZE, BatchReport, follow, newest_pending_id
 from pipelines.store.engine import reader

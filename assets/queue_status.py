@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from assets.capacity import QUEUE_TAG, RUNNING_STATUSES
+
 # Queued longer than this means the queue is behind (a run normally leaves it within seconds).
 BEHIND_AFTER_SECONDS = 60.0
 DAEMON_SILENT_AFTER_SECONDS = 60.0
@@ -91,5 +92,5 @@ def dagster_load(instance: dg.DagsterInstance, now: float | None = None) -> Dags
     elif now - newest > DAEMON_SILENT_AFTER_SECONDS:
         load.daemon_silent_seconds = now - newest
     load.failed_last_hour = instance.get_runs_count(dg.RunsFilter(
-        statuses=[dg.DagsterRunStatus.FAILURE], updated_after=datetime.fromtimestamp(now - 3_600, tz=timezone.utc)))
+        statuses=[dg.DagsterRunStatus.FAILURE], updated_after=datetime.fromtimestamp(now - 3_600, tz=UTC)))
     return load

@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         try:
             rows = importlib.import_module(f"bench.{name}").run()
-        except Exception:  # a broken benchmark must not hide the others' figures
+        except Exception:  # noqa: BLE001 - a broken benchmark must not hide the others' figures
             traceback.print_exc()
             failures += 1
             continue

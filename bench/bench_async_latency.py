@@ -117,10 +117,10 @@ def run() -> list[dict]:
     import dagster as dg
 
     from assets.inbox_processing import inbox_processing_job
+    from bench.servers import free_port, server
     from pipelines.clock import utcnow
     from pipelines.ingest.sales import register_identifiers
     from pipelines.integrations import Integration, create_integration
-    from bench.servers import free_port, server
     from pipelines.store import connect
     from tests.dagster_daemon import running_daemon, wait_until
 
@@ -157,7 +157,7 @@ def run() -> list[dict]:
                     taken = wait_until(lambda: _seed_sale_linked(engine), 120)
                 else:
                     _send_order(receiver, _order(-1 - sample))
-                    taken = wait_until(lambda: _visible(engine, {_order(-1 - sample)["external_id"]}), 120)
+                    taken = wait_until(lambda sample=sample: _visible(engine, {_order(-1 - sample)["external_id"]}), 120)
                 cold.append(time.monotonic() - sent if taken is not None else float("inf"))
             wait_until(idle, 180, every_s=0.2)
             latencies = _trickle(engine, receiver, N)

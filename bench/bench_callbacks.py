@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -42,7 +42,7 @@ def _fill(engine, sink_url: str, orders: int, secret: str) -> None:
     )
     records = [{"external_id": f"B-{i}", "client_name": f"Client {i}", "address": "Zona 10"} for i in range(orders)]
     ids = ingest(engine, integration, records, source_kind="bench").internal_ids
-    eta = datetime(2024, 1, 15, 15, 0, tzinfo=timezone.utc)
+    eta = datetime(2024, 1, 15, 15, 0, tzinfo=UTC)
     proof = {"signature_url": "https://cdn.example.com/s.png", "photo_url": "https://cdn.example.com/p.jpg"}
     with engine.begin() as conn:  # one transaction for the set-up; each change_status is the real one
         for order in ids:

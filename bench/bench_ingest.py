@@ -68,7 +68,8 @@ def run() -> list[dict]:
             "unit": "s",
             "target": f"<= {TARGET_SECONDS} s",
             "met": elapsed <= TARGET_SECONDS,
-            "baseline": f"dlt merge of the same mapped rows into DuckDB: {baseline:.1f} s ({N / elapsed:,.0f} vs {N / baseline:,.0f} records/s)",
+            "baseline": f"dlt merge of the same mapped rows into DuckDB: {baseline:.1f} s "
+                        f"({N / elapsed:,.0f} vs {N / baseline:,.0f} records/s)",
         }
     ]
 

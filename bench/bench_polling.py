@@ -49,7 +49,7 @@ def _serve(n: int, ready: multiprocessing.Queue) -> None:
         def log_message(self, *args) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             page = int(parse_qs(urlsplit(self.path).query).get("page", ["1"])[0])
             body = pages[page - 1]
             self.send_response(200)

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -55,7 +55,7 @@ def quantile(values: list[float], q: float) -> float | None:
 
 def _when(text: str) -> float:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 class _Sink(BaseHTTPRequestHandler):
@@ -64,7 +64,7 @@ class _Sink(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(200)
         self.send_header("Content-Length", "2")
@@ -205,7 +205,7 @@ class MixedRun:
                 continue
             internal_id = min(candidates, key=lambda i: (list(NEXT_STATUS).index(status[i]), i))
             to = NEXT_STATUS[status[internal_id]]
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             body: dict = {"status": to}
             if to == "in_route":
                 body["eta"] = (now + timedelta(hours=1)).isoformat()
@@ -241,7 +241,7 @@ class MixedRun:
     def _launch_backfill(self) -> None:
         if self.stop_load.wait(30):
             return
-        days = [(datetime.now(timezone.utc).date() - timedelta(days=d)).isoformat() for d in range(BACKFILL_DAYS, 0, -1)]
+        days = [(datetime.now(UTC).date() - timedelta(days=d)).isoformat() for d in range(BACKFILL_DAYS, 0, -1)]
         with self.instance() as instance:
             deadline = time.monotonic() + 120
             while not instance.has_dynamic_partition("api_integration", "slow_api_0") and time.monotonic() < deadline:

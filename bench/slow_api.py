@@ -12,7 +12,7 @@ import random
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -22,12 +22,12 @@ NEW_PER_MINUTE = 2
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class SlowApi:
     def __init__(self, seed: int = 7):
-        self.started = datetime.now(timezone.utc)
+        self.started = datetime.now(UTC)
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -35,7 +35,7 @@ class SlowApi:
 
     def orders(self, client: str) -> list[dict]:
         """The client's orders as of now: the 7-day history plus the ones created since the start."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         history = [self.started - timedelta(days=7) + i * timedelta(days=7) / ORDERS_PER_CLIENT
                    for i in range(ORDERS_PER_CLIENT)]
         fresh_count = int((now - self.started).total_seconds() / 60 * NEW_PER_MINUTE)
@@ -59,7 +59,7 @@ def _handler(api: SlowApi) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             api.stop.wait(api.delay())
             parts = urlsplit(self.path)
             query = dict(parse_qsl(parts.query))

@@ -242,7 +242,7 @@ class DeliveryReport:
             for name, c in sorted(self.by_integration.items())
         ]
 
-    def absorb(self, other: "DeliveryReport") -> None:
+    def absorb(self, other: DeliveryReport) -> None:
         """Add another pass's counts to this report (a following run sums its passes)."""
         for name, theirs in other.by_integration.items():
             mine = self.by_integration.setdefault(name, IntegrationDeliveries())
@@ -284,7 +284,7 @@ class CallbackSender:
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
 
-    def __enter__(self) -> "CallbackSender":
+    def __enter__(self) -> CallbackSender:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -84,7 +84,7 @@ def follow_polls(
             return PollOutcome(due.name, due.kind, error=str(exc), busy=True, seconds=time.monotonic() - began)
         except PullError as exc:
             return PollOutcome(due.name, due.kind, error=str(exc), seconds=time.monotonic() - began)
-        except Exception as exc:  # noqa: BLE001 - one integration's bug must not stop the others' polls
+        except Exception as exc:
             log.exception("poll of %s failed unexpectedly", due.name)
             return PollOutcome(due.name, due.kind, error=f"unexpected {type(exc).__name__}",
                                seconds=time.monotonic() - began)

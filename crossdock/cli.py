@@ -5,10 +5,7 @@ from pathlib import Path
 
 import typer
 
-from crossdock import integrations_cli
-from crossdock import pull_command
-from crossdock import inbox_cli
-from crossdock import callbacks_cli, orders_cli
+from crossdock import callbacks_cli, inbox_cli, integrations_cli, orders_cli, pull_command
 
 app = typer.Typer(
     name="crossdock",

@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import os
 import secrets
 import shlex
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ class DemoReport:
 
 
 def demo_secret() -> str:
-    return settings.generated_secret("CROSSDOCK_DEMO_AUTENTIKAPP_SECRET", SECRET_FILE,
+    return settings.generated_secret("demo_autentikapp_secret", SECRET_FILE,
                                      lambda: "whsec_" + secrets.token_urlsafe(24))
 
 
@@ -77,7 +76,7 @@ def seed_demo(engine: sa.Engine) -> DemoReport:
 def create_seed_integration_curl(base_url: str) -> str:
     """Seed 000's step 1, `POST /integrations` with the plan's body, authorised by the admin token
     (read from its file, or from CROSSDOCK_ADMIN_TOKEN when set: never printed)."""
-    if os.environ.get("CROSSDOCK_ADMIN_TOKEN"):
+    if settings.current().admin_token is not None:
         token = "$CROSSDOCK_ADMIN_TOKEN"
     else:
         token = f"$(cat {shlex.quote(str(settings.admin_token_path()))})"

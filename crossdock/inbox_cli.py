@@ -6,7 +6,7 @@ is in no replayable state, 2 unusable options.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import typer
 
@@ -44,7 +44,7 @@ def _since(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         fail(f"--since {value!r} is not an ISO 8601 date or time (e.g. 2025-09-13 or 2025-09-13T14:30:00Z)", 2)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)  # naive means UTC
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # naive means UTC
 
 
 def _one_line(text: str | None, width: int = 70) -> str:

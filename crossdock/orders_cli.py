@@ -17,7 +17,8 @@ from pipelines.orders.history import get_order, status_history
 from pipelines.orders.status import STATUSES, change_status
 from pipelines.store import connect
 
-app = typer.Typer(help="Order status: move orders along (assigned, in_route, delivered, cancelled) and show their history.", no_args_is_help=True)
+app = typer.Typer(help="Order status: move orders along (assigned, in_route, delivered, cancelled) and show their history.",
+                  no_args_is_help=True)
 
 
 @app.command("set-status")
@@ -68,7 +69,8 @@ def show(
     except OrderNotFound as exc:
         fail(str(exc))
     if as_json:
-        typer.echo(json.dumps({"order": order, "history": history, "callbacks": callbacks}, default=json_default, ensure_ascii=False, indent=2))
+        document = {"order": order, "history": history, "callbacks": callbacks}
+        typer.echo(json.dumps(document, default=json_default, ensure_ascii=False, indent=2))
         return
     typer.echo(f"order {order['id']} ({order['external_id']}) of {order['integration']}: {order['status']}")
     typer.echo(f"  client: {order['client_name']}, {order['address']}")

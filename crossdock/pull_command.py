@@ -3,7 +3,7 @@ integration, or a backfill from a terminal). Exit status: 0 pulled, 1 the pull f
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import typer
 
@@ -17,11 +17,11 @@ def _moment(text: str, option: str) -> datetime:
     """YYYY-MM-DD (midnight UTC) or an ISO 8601 date-time (naive = UTC)."""
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time.min, tzinfo=timezone.utc)
+            return datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a date (2024-01-15) or date-time (2024-01-15T08:00:00Z)", param_hint=option) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def window_from(since: str | None, until: str | None) -> Window | None:

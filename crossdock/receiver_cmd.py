@@ -1,8 +1,6 @@
 """`crossdock receiver`: the webhook receiver and admin API under uvicorn."""
 from __future__ import annotations
 
-import os
-
 import uvicorn
 
 from crossdock.ports import claim
@@ -12,7 +10,7 @@ from pipelines import settings
 def access_log_enabled() -> bool:
     """`CROSSDOCK_ACCESS_LOG=1` logs every request; off by default, because at thousands of webhooks a
     second the access log costs more than verifying and storing them (the inbox already records each)."""
-    return os.environ.get("CROSSDOCK_ACCESS_LOG", "") in ("1", "true", "yes")
+    return settings.current().access_log
 
 
 def serve() -> None:

@@ -73,7 +73,7 @@ def compare(edited: CompiledMapping, active: CompiledMapping, target: str, paylo
     after_all = prepare(edited, target, records)
     before_all = prepare(active, target, records)
     result = BacktestResult(total=len(records))
-    for item, before, after in zip(payloads, before_all, after_all):
+    for item, before, after in zip(payloads, before_all, after_all, strict=True):
         kind = "pass" if after.ok else "fail"
         if after.ok:
             result.passed += 1

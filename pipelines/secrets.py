@@ -37,7 +37,7 @@ def _fernet(material: str) -> Fernet:
 
 
 def _key_material() -> str:
-    return settings.generated_secret("CROSSDOCK_SECRET_KEY", KEY_FILE, lambda: Fernet.generate_key().decode())
+    return settings.generated_secret("secret_key", KEY_FILE, lambda: Fernet.generate_key().decode())
 
 
 def encrypt(values: dict) -> str | None:

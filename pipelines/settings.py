@@ -1,7 +1,11 @@
-"""Where Crossdock keeps its state and listens, read from the environment on every call.
+"""Every setting Crossdock reads from the environment, in one model (`Settings`, pydantic-settings):
+one parser, one truthiness (`1/true/yes/on` and `0/false/no/off`, any case, for every switch), and
+the reference page of the docs is generated from the fields' descriptions.
 
-Everything defaults to a `.crossdock/` folder in the working directory so that one laptop runs the
-whole product with nothing to install; production points `CROSSDOCK_DATABASE_URL` at PostgreSQL.
+Read on every call (`current()`), not once at import: tests and `crossdock up` set variables for the
+processes they start, and a changed variable must not need a restart of the reader to be seen.
+Everything defaults to a `.crossdock/` folder in the working directory, so one laptop runs the whole
+product with nothing to install; production points `CROSSDOCK_DATABASE_URL` at PostgreSQL.
 """
 from __future__ import annotations
 
@@ -9,72 +13,114 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ADMIN_TOKEN_FILE = "admin.token"
+ENV_PREFIX = "CROSSDOCK_"
+
+Port = Annotated[int, Field(ge=1, le=65_535)]
 
 
 class SettingError(ValueError):
     """An environment variable holds something unusable; the message names it."""
 
 
+class Settings(BaseSettings):
+    """Crossdock's settings, each read from `CROSSDOCK_<NAME>`; an empty variable means the default."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore")
+
+    home: Path = Field(Path(".crossdock"), description="Local state: the SQLite store, generated keys, Dagster's home, file drops.")
+    database_url: str | None = Field(
+        None, description="The store, as a SQLAlchemy URL (`postgresql+psycopg://…` for production). "
+                          "Default: `sqlite:///<home>/crossdock.db`.")
+    secret_key: SecretStr | None = Field(
+        None, description="Encrypts integration secrets at rest (a Fernet key or any passphrase). "
+                          "Default: generated once into `<home>/secret.key`.")
+    admin_token: SecretStr | None = Field(
+        None, description="Bearer token of the admin API. Default: generated once into `<home>/admin.token`.")
+    admin_password: SecretStr | None = Field(
+        None, description="The admin app's password (or `admin_password` in `.streamlit/secrets.toml`). "
+                          "Default: generated once into `<home>/admin.password`.")
+    host: str = Field("127.0.0.1", description="Where every service binds (the demo client API stays on loopback).")
+    port: Port = Field(8085, description="The receiver: webhooks, admin API, `/docs`.")
+    dagster_port: Port = Field(3000, description="The Dagster UI.")
+    dagster_grpc_port: Port = Field(4266, description="The Dagster code server `crossdock up` runs on loopback.")
+    streamlit_port: Port = Field(8501, description="The admin app.")
+    demo_api_port: Port = Field(8090, description="The demo client API `crossdock up` runs for the `demo_api` integration.")
+    public_url: str | None = Field(
+        None, description="The base URL given to clients (endpoint URLs, curl examples). "
+                          "Default: `http://<host>:<port>` of the receiver.")
+    receiver_max_pending: int = Field(
+        1024, ge=1, le=1_000_000, description="Requests waiting for a commit before the receiver answers 429.")
+    access_log: bool = Field(False, description="Log every request (the inbox records them anyway).")
+    receiver_fast_path: bool = Field(
+        True, description="Serve webhooks on the lean ASGI path; off: through FastAPI's routing (same answers, slower).")
+    demo_autentikapp_secret: SecretStr | None = Field(
+        None, description="The demo Autentikapp account's signing secret. "
+                          "Default: generated once into `<home>/autentikapp_demo.secret`.")
+
+
+def variable(field: str) -> str:
+    """The environment variable of a settings field: `port` → `CROSSDOCK_PORT`."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def current() -> Settings:
+    """The settings as the environment says now. Raises `SettingError` naming the first unusable variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = variable(str(error["loc"][0]))
+        raise SettingError(f"{name}={error.get('input')!r} is unusable: {error['msg']}") from None
+
+
 def home() -> Path:
     """The folder for local state (SQLite store, generated keys, Dagster home, file drops)."""
-    path = Path(os.environ.get("CROSSDOCK_HOME", ".crossdock")).resolve()
+    path = current().home.resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def database_url() -> str:
     """The store's SQLAlchemy URL; SQLite under `home()` unless `CROSSDOCK_DATABASE_URL` says otherwise."""
-    url = os.environ.get("CROSSDOCK_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{home() / 'crossdock.db'}"
-
-
-def _port(variable: str, default: int) -> int:
-    raw = os.environ.get(variable)
-    if not raw:
-        return default
-    try:
-        port = int(raw)
-    except ValueError:
-        raise SettingError(f"{variable}={raw!r} is not a port number") from None
-    if not 1 <= port <= 65_535:
-        raise SettingError(f"{variable}={port} is outside 1-65535")
-    return port
+    return current().database_url or f"sqlite:///{home() / 'crossdock.db'}"
 
 
 def host() -> str:
     """Where every service binds: loopback unless an operator opens it up on purpose."""
-    return os.environ.get("CROSSDOCK_HOST", "127.0.0.1")
+    return current().host
 
 
 def receiver_port() -> int:
-    return _port("CROSSDOCK_PORT", 8085)
+    return current().port
 
 
 def dagster_port() -> int:
-    return _port("CROSSDOCK_DAGSTER_PORT", 3000)
+    return current().dagster_port
 
 
 def dagster_grpc_port() -> int:
     """The Dagster code server `crossdock up` runs (loopback only: the webserver and daemon use it)."""
-    return _port("CROSSDOCK_DAGSTER_GRPC_PORT", 4266)
+    return current().dagster_grpc_port
 
 
 def streamlit_port() -> int:
-    return _port("CROSSDOCK_STREAMLIT_PORT", 8501)
+    return current().streamlit_port
 
 
 def demo_api_port() -> int:
     """The demo client API that `crossdock up` runs for the demo_api integration to poll."""
-    return _port("CROSSDOCK_DEMO_API_PORT", 8090)
+    return current().demo_api_port
 
 
 def public_receiver_url() -> str:
     """The base URL clients are told to send webhooks to (curl examples, docs links)."""
-    configured = os.environ.get("CROSSDOCK_PUBLIC_URL")
+    configured = current().public_url
     if configured:
         return configured.rstrip("/")
     shown = "127.0.0.1" if host() in ("0.0.0.0", "::") else host()
@@ -85,28 +131,29 @@ def admin_token_path() -> Path:
     return home() / ADMIN_TOKEN_FILE
 
 
-def generated_secret(variable: str, filename: str, generate: Callable[[], str]) -> str:
-    """`variable` from the environment, else a value generated once into `home()/filename`
-    (readable by this user only), so development needs no setup and every process agrees."""
-    configured = os.environ.get(variable)
-    if configured:
-        return configured
+def generated_secret(field: str, filename: str, generate: Callable[[], str]) -> str:
+    """The secret setting `field` from the environment, else a value generated once into
+    `home()/filename` (readable by this user only), so development needs no setup and every
+    process agrees."""
+    configured: SecretStr | None = getattr(current(), field)
+    if configured is not None:
+        return configured.get_secret_value()
     path = home() / filename
     if not path.exists():
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another process won the race; use its value
             return path.read_text().strip()
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(descriptor, "w") as handle:
             handle.write(generate())
     return path.read_text().strip()
 
 
 def admin_token() -> str:
     """The admin API's bearer token: `CROSSDOCK_ADMIN_TOKEN`, else generated into `.crossdock/admin.token`."""
-    return generated_secret("CROSSDOCK_ADMIN_TOKEN", ADMIN_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
+    return generated_secret("admin_token", ADMIN_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
 
 
 def admin_password() -> str:
     """The admin app's password: `CROSSDOCK_ADMIN_PASSWORD`, else generated into `.crossdock/admin.password`."""
-    return generated_secret("CROSSDOCK_ADMIN_PASSWORD", "admin.password", lambda: secrets.token_urlsafe(12))
+    return generated_secret("admin_password", "admin.password", lambda: secrets.token_urlsafe(12))

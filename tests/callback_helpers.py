@@ -2,7 +2,7 @@
 PED-001 ingested through the real ingest, and a clock tests move by hand."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ class FakeClock:
 
     def __init__(self, start: datetime | None = None):
         # Whole seconds, never behind the real clock (changes made without `now=` are due at once).
-        self.now = start or datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+        self.now = start or datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
 
     def __call__(self) -> datetime:
         return self.now
@@ -32,7 +32,7 @@ class FakeClock:
         return self.now
 
     def move_to(self, when: datetime) -> datetime:
-        self.now = max(self.now, when.astimezone(timezone.utc))
+        self.now = max(self.now, when.astimezone(UTC))
         return self.now
 
 
@@ -82,6 +82,6 @@ def outbox_rows(engine: sa.Engine, **where: Any) -> list[dict[str, Any]]:
 def next_due(engine: sa.Engine) -> datetime:
     """When the sender will next find something to send (the earliest head of an order's queue)."""
     with engine.connect() as conn:
-        row = conn.execute(due_query(datetime(9999, 1, 1, tzinfo=timezone.utc), 1)).mappings().one()
+        row = conn.execute(due_query(datetime(9999, 1, 1, tzinfo=UTC), 1)).mappings().one()
     value = row["next_attempt_at"]
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -12,6 +12,7 @@ from pipelines.store.migrate import upgrade
 from tests.services import postgres_schema
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+pytest_plugins = ["tests.apptest"]  # the admin app's fixtures (app_store), for every test module
 
 
 @pytest.fixture(autouse=True)

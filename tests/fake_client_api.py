@@ -13,14 +13,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.servers import serve_http
 
-T0 = datetime(2024, 1, 15, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 1, 15, 8, 0, tzinfo=UTC)
 
 
 def seed_orders(n: int, start: datetime = T0, step: timedelta = timedelta(minutes=30)) -> list[dict[str, Any]]:
@@ -104,7 +104,7 @@ def _handler(api: ClientApi) -> type[BaseHTTPRequestHandler]:
                 return self.headers.get("Authorization") == "Basic " + base64.b64encode(secret.encode()).decode()
             return self.headers.get(scheme) == secret  # API key in a named header
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             query = dict(parse_qsl(parts.query))
             with api.lock:

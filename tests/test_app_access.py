@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.apptest import PASSWORD, app_store, log_in, start, texts  # noqa: F401  (fixture)
+from tests.apptest import PASSWORD, log_in, start, texts
 
 
 def test_wrong_password_is_refused_and_no_page_is_reachable(app_store):

@@ -14,7 +14,7 @@ from connectors.callback_sender import CallbackSender
 from connectors.demo.client_db import SEED_QUERY, client_orders_table, demo_rows
 from pipelines.integrations import Integration, create_integration, get_integration, list_integrations
 from pipelines.orders.status import change_status
-from tests.apptest import app_store, markdown_text, open_page, texts  # noqa: F401  (fixture)
+from tests.apptest import markdown_text, open_page, texts
 from tests.callback_helpers import FakeClock, make_integration, secret_of
 from tests.callback_sink import CallbackSink
 from tests.conftest import load_example

@@ -3,7 +3,7 @@ forms validate as you type and name the wrong field; secrets are masked and kept
 from __future__ import annotations
 
 from pipelines.integrations import Integration, create_integration, get_integration, list_integrations
-from tests.apptest import app_store, markdown_text, open_page, texts  # noqa: F401  (fixture)
+from tests.apptest import markdown_text, open_page, texts
 from tests.conftest import EXAMPLES
 
 

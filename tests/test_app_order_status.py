@@ -2,12 +2,12 @@
 records who made it and queues its callback, a refused move says why, final statuses offer nothing."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from pipelines.callbacks import order_callbacks
 from pipelines.orders.history import get_order, status_history
 from pipelines.orders.status import change_status
-from tests.apptest import app_store, log_in, start, texts  # noqa: F401  (fixture)
+from tests.apptest import log_in, start, texts
 from tests.callback_helpers import make_integration
 
 CALLBACK_URL = "https://api.cliente.com/logitrack/updates"
@@ -49,7 +49,7 @@ def test_the_seed_flow_from_the_orders_page_records_the_user_and_queues_callback
     at.time_input(key=f"{prefix}.eta_time").set_value(time(15, 0)).run()
     at.button(key=f"{prefix}.go").click().run()
     order = get_order(app_store, order_id)
-    assert (order["status"], order["eta"]) == ("in_route", datetime(2030, 1, 15, 15, 0, tzinfo=timezone.utc))
+    assert (order["status"], order["eta"]) == ("in_route", datetime(2030, 1, 15, 15, 0, tzinfo=UTC))
 
     prefix = f"orders.set.{order_id}.in_route"
     at.text_input(key=f"{prefix}.photo").input("https://cdn.example.com/photo/PED-001.jpg").run()
@@ -72,7 +72,7 @@ def test_delivered_without_proof_is_refused_with_the_reason(app_store):
     _, ids = make_integration(app_store, CALLBACK_URL)
     order_id = ids["PED-001"]
     change_status(app_store, order_id, "assigned", actor="cli")
-    change_status(app_store, order_id, "in_route", actor="cli", eta=datetime(2030, 1, 15, 15, tzinfo=timezone.utc))
+    change_status(app_store, order_id, "in_route", actor="cli", eta=datetime(2030, 1, 15, 15, tzinfo=UTC))
     at = _open_order()
     prefix = f"orders.set.{order_id}.in_route"
     at.button(key=f"{prefix}.go").click().run()
@@ -82,14 +82,14 @@ def test_delivered_without_proof_is_refused_with_the_reason(app_store):
     assert texts(at.error) == ["Not changed: delivery_proof.signature_url: must be an http:// or https:// URL."]
 
     # A delivery time given by hand (no later than today: the date picker ends there).
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     at.text_input(key=f"{prefix}.signature").input("https://cdn.example.com/sig.png").run()
     at.toggle(key=f"{prefix}.now").set_value(False).run()
     assert at.date_input(key=f"{prefix}.at_date").max == today
     at.time_input(key=f"{prefix}.at_time").set_value(time(0, 0)).run()
     at.button(key=f"{prefix}.go").click().run()
     order = get_order(app_store, order_id)
-    assert (order["status"], order["delivered_at"]) == ("delivered", datetime.combine(today, time(0, 0), timezone.utc))
+    assert (order["status"], order["delivered_at"]) == ("delivered", datetime.combine(today, time(0, 0), UTC))
     assert order["delivery_proof"] == {"signature_url": "https://cdn.example.com/sig.png", "photo_url": None}
     assert not at.exception
 

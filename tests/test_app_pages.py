@@ -10,7 +10,7 @@ from pipelines.clock import utcnow
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, create_integration
 from pipelines.store.schema import inbox, sync_runs
-from tests.apptest import app_store, open_page, texts  # noqa: F401  (fixture)
+from tests.apptest import open_page, texts
 from tests.conftest import load_example
 
 

@@ -4,7 +4,7 @@ stop resumed, and the payloads of rejected records re-ingested after the mapping
 are made the real way: the inbox processor on a broken body, the callback sender against a loopback sink."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -13,7 +13,7 @@ from pipelines.inbox.processing import list_entries, process_batch, replay
 from pipelines.integrations import Integration, create_integration, get_integration, update_integration
 from pipelines.orders.status import change_status
 from pipelines.store.schema import inbox
-from tests.apptest import app_store, log_in, start, texts  # noqa: F401  (fixture)
+from tests.apptest import log_in, start, texts
 from tests.callback_helpers import FakeClock, make_integration, order_records, outbox_rows
 from tests.callback_sink import OK, CallbackSink, Reply
 from tests.inbox_rows import insert_pending
@@ -90,10 +90,10 @@ def test_replay_selected_inbox_payloads_with_the_reason_for_a_row_taken_meanwhil
 def test_replay_an_integrations_dead_payloads_since_a_day(app_store):
     _, (old, recent) = _dead_inbox_rows(app_store, 2)
     with app_store.begin() as conn:
-        conn.execute(inbox.update().where(inbox.c.id == old).values(received_at=datetime.now(timezone.utc) - timedelta(days=3)))
+        conn.execute(inbox.update().where(inbox.c.id == old).values(received_at=datetime.now(UTC) - timedelta(days=3)))
     at = _dead_letters_page()
     assert at.selectbox(key="dead.inbox.bulk.integration").value == "shopify_store"
-    at.date_input(key="dead.inbox.bulk.since").set_value(datetime.now(timezone.utc).date() - timedelta(days=1)).run()
+    at.date_input(key="dead.inbox.bulk.since").set_value(datetime.now(UTC).date() - timedelta(days=1)).run()
     at.button(key="dead.inbox.bulk.go").click().run()
     assert any(s.startswith("Replayed 1 dead payload(s) of shopify_store received since") for s in texts(at.success))
     assert (_inbox_status(app_store, old), _inbox_status(app_store, recent)) == ("dead", "pending")
@@ -128,7 +128,7 @@ def test_replay_selected_callbacks_then_they_are_delivered(app_store):
         assert at.session_state["dead.tabs"] == "Callbacks (0)"  # its count changed, the tab stays open
 
         sink.default = OK
-        clock.move_to(datetime.now(timezone.utc) + timedelta(seconds=1))  # the app re-queued them at the real now
+        clock.move_to(datetime.now(UTC) + timedelta(seconds=1))  # the app re-queued them at the real now
         _deliver(app_store, clock)
     assert [r["status"] for r in outbox_rows(app_store)] == ["delivered", "delivered"]
     assert sorted(r.webhook_id for r in sink.answered_ok()) == sorted(r["webhook_id"] for r in dead)
@@ -136,17 +136,17 @@ def test_replay_selected_callbacks_then_they_are_delivered(app_store):
 
 def test_replay_every_dead_callback_of_an_integration_since_a_day(app_store):
     sink = CallbackSink(default=Reply(500))
-    clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=3))
+    clock = FakeClock(datetime.now(UTC).replace(microsecond=0) - timedelta(days=3))
     with sink.serve() as url:
         _, ids = make_integration(app_store, url, orders=order_records(2), callbacks=NO_RETRIES)
         change_status(app_store, ids["PED-001"], "assigned", actor="cli", now=clock.now)
-        clock.move_to(datetime.now(timezone.utc) + timedelta(seconds=1))
+        clock.move_to(datetime.now(UTC) + timedelta(seconds=1))
         change_status(app_store, ids["PED-002"], "assigned", actor="cli", now=clock.now)
         _deliver(app_store, clock)
     assert [r["status"] for r in outbox_rows(app_store)] == ["dead", "dead"]
 
     at = _dead_letters_page()
-    at.date_input(key="dead.callbacks.bulk.since").set_value(datetime.now(timezone.utc).date() - timedelta(days=1)).run()
+    at.date_input(key="dead.callbacks.bulk.since").set_value(datetime.now(UTC).date() - timedelta(days=1)).run()
     at.button(key="dead.callbacks.bulk.go").click().run()
     assert any(s.startswith("Re-queued 1 dead callback(s) of cliente_abc queued since") for s in texts(at.success))
     assert [r["status"] for r in outbox_rows(app_store)] == ["dead", "pending"]
@@ -180,7 +180,7 @@ def test_a_410_stop_is_shown_refuses_replays_and_is_resumed(app_store):
         assert _said(at.success, "Callbacks to cliente_abc resumed; 2 stopped callback(s) re-queued.")
         assert get_integration(app_store, "cliente_abc").callbacks_disabled_reason is None
         assert not any("are stopped" in e for e in texts(at.error))
-        clock.move_to(datetime.now(timezone.utc) + timedelta(seconds=1))  # the app re-queued them at the real now
+        clock.move_to(datetime.now(UTC) + timedelta(seconds=1))  # the app re-queued them at the real now
         _deliver(app_store, clock)
     assert [r["status"] for r in outbox_rows(app_store)] == ["delivered", "delivered"]
     assert not at.exception

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, create_integration, get_integration, list_mapping_versions
 from pipelines.store.schema import orders
-from tests.apptest import app_store, open_page, texts  # noqa: F401  (fixture)
+from tests.apptest import open_page, texts
 from tests.conftest import EXAMPLES, load_example
 
 SHOPIFY_MAPPING = load_example("shopify_mapping.json")["field_mapping"]

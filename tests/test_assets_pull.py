@@ -3,13 +3,13 @@ worker and a three-day backfill executed in-process against a real loopback API,
 metadata, failures, and the freshness and error-rate checks (and the sensor that reports them)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import sqlalchemy as sa
 
+from assets.capacity import PULL_POOL, QUEUE_TAG
 from assets.definitions import defs
-from assets.capacity import PULL_POOL, QUEUE_TAG, SCHEDULED_POLLS
 from assets.partitions import integration_dimension, integration_partitions_sensor
 from assets.pull_assets import PULL_JOBS, api_pull
 from assets.pull_checks import error_rate_fields, freshness_fields, pull_checks_sensor
@@ -60,7 +60,7 @@ def test_due_polls_follow_each_interval_most_overdue_first_and_skip_busy_inactiv
     create_integration(sqlite_store, Integration(name="hook", type="webhook"))
     create_integration(sqlite_store, Integration(name="off", type="db", is_active=False))
     everyone = [api, files, get_integration(sqlite_store, "hook"), get_integration(sqlite_store, "off")]
-    t = datetime(2024, 1, 15, 12, 0, 50, tzinfo=timezone.utc)
+    t = datetime(2024, 1, 15, 12, 0, 50, tzinfo=UTC)
     assert [p.name for p in due_polls(everyone, t, {})] == ["api5", "files"]  # never polled: due, 300 s before 60 s
     mark_poll_started(sqlite_store, api.id, t)
     mark_poll_started(sqlite_store, files.id, t)
@@ -123,7 +123,7 @@ def test_the_poll_worker_polls_every_due_integration_and_reports_each_on_its_par
                      if m.asset_key == scheduled_polls.key]
         assert (summary["polls"].value, summary["succeeded"].value, summary["failed"].value) == (2, 1, 1)
         event = instance.get_latest_materialization_event(dg.AssetKey("api_pull"))
-        today = datetime.now(timezone.utc).date().isoformat()
+        today = datetime.now(UTC).date().isoformat()
         assert event.asset_materialization.partition == _key("ClienteXYZ", today)
         metadata = event.asset_materialization.metadata
         assert (metadata["created"].value, metadata["mode"].value) == (7, "incremental")
@@ -149,7 +149,7 @@ def test_partition_sensor_keeps_each_kind_in_step(sqlite_store):
 
 
 def test_backfilling_three_days_repulls_exactly_those_windows(store):
-    api = ClientApi(seed_orders(24 * 6, start=datetime(2024, 1, 14, tzinfo=timezone.utc), step=timedelta(hours=1)), style="page")
+    api = ClientApi(seed_orders(24 * 6, start=datetime(2024, 1, 14, tzinfo=UTC), step=timedelta(hours=1)), style="page")
     with serve_client_api(api) as base_url, dg.instance_for_test() as instance:
         _api_integration(store, base_url)
         instance.add_dynamic_partitions(integration_dimension["api"].name, ["ClienteXYZ"])
@@ -178,7 +178,7 @@ def test_a_partition_run_fails_with_the_poll_error(sqlite_store):
         _api_integration(sqlite_store, base_url)
         instance.add_dynamic_partitions("api_integration", ["ClienteXYZ"])
         resources = {"store": StoreResource(database_url=_url(sqlite_store))}
-        today = datetime.now(timezone.utc).date().isoformat()
+        today = datetime.now(UTC).date().isoformat()
         api.faults = [401]
         failed = dg.materialize([api_pull], partition_key=_key("ClienteXYZ", today), instance=instance,
                                 resources=resources, raise_on_error=False)
@@ -190,7 +190,6 @@ def test_a_partition_run_fails_with_the_poll_error(sqlite_store):
 
 
 def test_freshness_and_error_rate_checks_and_the_sensor_that_reports_them(sqlite_store):
-    resources = StoreResource(database_url=_url(sqlite_store))
     api = ClientApi(seed_orders(3) + [{"order_number": "BAD", "customer": {}, "status": "pending", "updated_at": "2024-01-15T00:00:00Z"}])
     with serve_client_api(api) as base_url:
         integration = _api_integration(sqlite_store, base_url, api={"pagination": "none"})
@@ -206,7 +205,7 @@ def test_freshness_and_error_rate_checks_and_the_sensor_that_reports_them(sqlite
         reported = {(e.asset_key.path[0], e.check_name): e.passed for e in first.asset_events}
         assert len(reported) == 6 and reported[("api_pull", "error_rate")] is False
         assert isinstance(_sensor(pull_checks_sensor, instance, sqlite_store, first.cursor), dg.SkipReason)  # unchanged
-        old = datetime.now(timezone.utc) - timedelta(hours=1)
+        old = datetime.now(UTC) - timedelta(hours=1)
         with sqlite_store.begin() as conn:
             conn.execute(sync_runs.update().where(sync_runs.c.integration_id == integration.id).values(finished_at=old, started_at=old))
         changed = _sensor(pull_checks_sensor, instance, sqlite_store, first.cursor)

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -37,7 +37,7 @@ from tests.callback_helpers import (
 )
 from tests.callback_sink import OK, CallbackSink, Drop, Reply, Stall, Together
 
-ETA = datetime(2024, 1, 15, 15, 0, tzinfo=timezone.utc)
+ETA = datetime(2024, 1, 15, 15, 0, tzinfo=UTC)
 NO_JITTER = {"jitter_ratio": 0}
 
 
@@ -149,9 +149,9 @@ def test_down_for_three_attempts_then_delivered_on_the_fourth(store):
         (200, None),
     ]
     assert log[1]["response_excerpt"] == "upstream exploded"
-    gaps = [(b["attempted_at"] - a["attempted_at"]).total_seconds() for a, b in zip([{"attempted_at": started}] + log, log)]
+    gaps = [(b["attempted_at"] - a["attempted_at"]).total_seconds() for a, b in zip([{"attempted_at": started}] + log, log, strict=False)]
     assert gaps[0] == 0
-    for gap, scheduled in zip(gaps[1:], [5, 300, 1800]):
+    for gap, scheduled in zip(gaps[1:], [5, 300, 1800], strict=False):
         assert scheduled * 0.8 <= gap <= scheduled * 1.2  # the schedule with its jitter
     assert (callback["status"], callback["attempts"]) == ("delivered", 4)
     assert len(sink.answered_ok()) == 1

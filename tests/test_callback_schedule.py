@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from standardwebhooks import Webhook
@@ -14,7 +14,7 @@ from connectors.retry_after import retry_after_seconds
 from pipelines.callbacks.schedule import decide, retry_delay
 from pipelines.integrations.callback_settings import DEFAULT_RETRY_SCHEDULE, CallbackSettings
 
-NOW = datetime(2024, 1, 15, 15, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 15, 15, 30, tzinfo=UTC)
 
 
 def verdict(code, *, error=None, attempts=1, retry_after=None, settings=None, seed=1):
@@ -79,7 +79,7 @@ def test_retry_after_header_forms():
 def test_both_signatures_verify_as_a_client_would():
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     body = b'{"event":"assigned"}'
-    sent = datetime.now(timezone.utc)
+    sent = datetime.now(UTC)
     headers = signed_headers(secret, "msg_1", body, sent, "assigned")
     assert Webhook(secret).verify(body, headers) == {"event": "assigned"}
     assert headers[SIGNATURE_HEADER] == hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

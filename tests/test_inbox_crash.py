@@ -80,7 +80,7 @@ def test_a_processor_killed_mid_transaction_loses_and_doubles_nothing(store):
     )
     try:
         line = child.stdout.readline()
-        assert line.strip() == f"ingested {ids[1]} 1", child.stderr.read() if not line else line
+        assert line.strip() == f"ingested {ids[1]} 1", line if line else child.stderr.read()
         child.send_signal(signal.SIGKILL)
     finally:
         child.kill()

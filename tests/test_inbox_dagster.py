@@ -9,21 +9,21 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
-from assets.definitions import defs
 from assets.capacity import INBOX_POOL, MAX_CONCURRENT_RUNS, POOLS, QUEUE_TAG, failure_backoff, retry_after_failures
+from assets.definitions import defs
 from assets.inbox_processing import inbox_processing, inbox_processing_job, inbox_sensor
 from assets.inbox_reporting import build_sync_run_reporter, inbox_health_sensor
 from assets.instance import prepare_instance, write_dagster_yaml
 from assets.partitions import integration_partitions
 from assets.resources import StoreResource
-from pipelines.store.engine import make_engine
-from pipelines.store.identity import store_id
-from pipelines.store.migrate import upgrade
 from pipelines.clock import utcnow
 from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.inbox.processing import replay
 from pipelines.ingest.sales import register_identifiers
 from pipelines.integrations import Integration, create_integration
+from pipelines.store.engine import make_engine
+from pipelines.store.identity import store_id
+from pipelines.store.migrate import upgrade
 from pipelines.store.schema import customers, identifiers, inbox, sync_runs
 from tests.conftest import EXAMPLES
 from tests.inbox_rows import insert_pending, receive_sync

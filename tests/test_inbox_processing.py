@@ -15,10 +15,10 @@ from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.inbox.processing import (
     InboxRowNotFound,
     NotReplayable,
+    PoisonPayload,
     follow,
     list_entries,
     parse_body,
-    PoisonPayload,
     process_batch,
     process_row,
     replay,

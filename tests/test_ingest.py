@@ -215,7 +215,7 @@ def test_concurrent_ingests_of_one_integration_count_exactly(store):
         start.wait()
         try:
             results.append(ingest(store, integration, records, source_kind="webhook"))
-        except Exception as exc:  # the assertion below reports it
+        except Exception as exc:  # noqa: BLE001 - the assertion below reports it
             failures.append(exc)
 
     threads = [threading.Thread(target=deliver) for _ in range(2)]

@@ -2,7 +2,7 @@
 seed's sync lines, inbox backlog and dead letters. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -20,7 +20,7 @@ from pipelines.monitoring import (
 from pipelines.store.schema import callback_outbox, inbox, sync_runs
 from tests.conftest import load_example
 
-NOW = datetime(2024, 1, 15, 14, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 1, 15, 14, 30, tzinfo=UTC)
 
 
 def test_time_ago_speaks_like_the_seed():

@@ -1,7 +1,7 @@
 """The order status machine and its transactional outbox, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -18,8 +18,8 @@ from pipelines.store.schema import callback_outbox, integrations, order_status_h
 from tests.callback_helpers import PROOF, make_integration, outbox_rows
 
 SINK = "https://api.cliente.com/logitrack/updates"
-ETA = datetime(2024, 1, 15, 15, 0, tzinfo=timezone.utc)
-NOW = datetime(2024, 1, 15, 15, 30, tzinfo=timezone.utc)
+ETA = datetime(2024, 1, 15, 15, 0, tzinfo=UTC)
+NOW = datetime(2024, 1, 15, 15, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_the_seed_flow_records_history_and_queues_each_callback(store):
     change_status(store, order, "assigned", actor="cli:ana", now=NOW)
     moved = change_status(store, order, "in_route", actor="api:admin", eta=ETA, now=NOW + timedelta(minutes=1))
     done = change_status(
-        store, order, "delivered", actor="streamlit:supervisor", delivered_at=datetime(2024, 1, 15, 15, 28, tzinfo=timezone.utc),
+        store, order, "delivered", actor="streamlit:supervisor", delivered_at=datetime(2024, 1, 15, 15, 28, tzinfo=UTC),
         proof=PROOF, now=NOW + timedelta(minutes=2),
     )
     assert (moved.from_status, moved.to_status, moved.callback_status) == ("assigned", "in_route", "pending")
@@ -68,7 +68,7 @@ def test_the_seed_flow_records_history_and_queues_each_callback(store):
     assert history[1]["details"] == {"eta": "2024-01-15T15:00:00Z"}
     shown = get_order(store, order)
     assert shown["status"] == "delivered" and shown["delivery_proof"] == PROOF
-    assert shown["delivered_at"] == datetime(2024, 1, 15, 15, 28, tzinfo=timezone.utc)
+    assert shown["delivered_at"] == datetime(2024, 1, 15, 15, 28, tzinfo=UTC)
 
     rows = outbox_rows(store, order_id=order)
     assert [r["event"] for r in rows] == ["assigned", "in_route", "delivered"]
@@ -123,7 +123,7 @@ def test_what_each_status_carries_is_checked(store):
     with pytest.raises(StatusChangeRejected, match="delivery_proof.selfie_url: Extra inputs are not permitted"):
         change_status(store, order, "delivered", actor="cli", proof={"selfie_url": "https://x.test/a.jpg"})
     with pytest.raises(StatusChangeRejected, match="is in the future"):
-        change_status(store, order, "delivered", actor="cli", proof=PROOF, delivered_at=datetime.now(timezone.utc) + timedelta(hours=1))
+        change_status(store, order, "delivered", actor="cli", proof=PROOF, delivered_at=datetime.now(UTC) + timedelta(hours=1))
     with pytest.raises(StatusChangeRejected, match="needs an actor"):
         change_status(store, order, "delivered", actor=" ", proof=PROOF)
     # None of the rejected attempts left a trace.
@@ -145,7 +145,7 @@ def test_naive_times_are_utc(store):
     order = ids["PED-001"]
     change_status(store, order, "assigned", actor="cli")
     change = change_status(store, order, "in_route", actor="cli", eta=datetime(2024, 1, 15, 16, 0))
-    assert change.eta == datetime(2024, 1, 15, 16, 0, tzinfo=timezone.utc)
+    assert change.eta == datetime(2024, 1, 15, 16, 0, tzinfo=UTC)
 
 
 def test_with_callbacks_stopped_the_callback_is_kept_disabled_and_resumed_later(store):
@@ -190,12 +190,11 @@ def test_no_callback_without_its_change(store):
     """A failure later in the caller's transaction (a unique-constraint violation) takes the queued
     callback back with the change."""
     _, ids = make_integration(store, SINK)
-    with pytest.raises(sa.exc.IntegrityError):
-        with store.begin() as conn:
-            change = change_status(conn, ids["PED-001"], "assigned", actor="api:admin")
-            assert change.outbox_id is not None  # queued inside the transaction...
-            row = conn.execute(sa.select(orders).where(orders.c.id == ids["PED-001"])).mappings().one()
-            conn.execute(orders.insert().values({**row, "id": None}))  # duplicate (integration, external_id)
+    with pytest.raises(sa.exc.IntegrityError), store.begin() as conn:
+        change = change_status(conn, ids["PED-001"], "assigned", actor="api:admin")
+        assert change.outbox_id is not None  # queued inside the transaction...
+        row = conn.execute(sa.select(orders).where(orders.c.id == ids["PED-001"])).mappings().one()
+        conn.execute(orders.insert().values({**row, "id": None}))  # duplicate (integration, external_id)
     assert outbox_rows(store) == []  # ...and gone with it
     assert get_order(store, ids["PED-001"])["status"] == "pending"
     with store.connect() as conn:

@@ -3,6 +3,8 @@ auth, retries (429 + Retry-After, 500s, a timeout) with an injected sleeper, the
 incremental cursor. Runs on SQLite and PostgreSQL stores."""
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 import sqlalchemy as sa
 
@@ -228,11 +230,11 @@ def test_window_mode_sends_the_bounds_and_keeps_only_that_day(sqlite_store):
 
 
 def test_retry_after_as_seconds_or_an_http_date():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from connectors.retry_after import retry_after_seconds
 
-    now = datetime(2024, 1, 15, 15, 30, tzinfo=timezone.utc)
+    now = datetime(2024, 1, 15, 15, 30, tzinfo=UTC)
     assert retry_after_seconds("120", now) == 120.0
     assert retry_after_seconds("Mon, 15 Jan 2024 15:32:30 GMT", now) == 150.0
     assert retry_after_seconds("Mon, 15 Jan 2024 15:00:00 GMT", now) == 0.0  # already past: retry now

@@ -161,7 +161,8 @@ def test_credentials_from_environment_variables_as_on_premise(sqlite_store, tmp_
 def test_the_database_password_is_stored_encrypted_and_never_in_the_url(sqlite_store):
     create_integration(
         sqlite_store,
-        Integration(name="erp_pw", type="db", db={"url": "mysql+pymysql://logitrack_reader@10.0.0.5/erp", "password": "Zr!9-clave", "query": "SELECT 1"}),
+        Integration(name="erp_pw", type="db", db={"url": "mysql+pymysql://logitrack_reader@10.0.0.5/erp",
+                                                  "password": "Zr!9-clave", "query": "SELECT 1"}),
     )
     with sqlite_store.connect() as conn:
         row = conn.execute(sa.select(integrations.c.config, integrations.c.secrets)).one()

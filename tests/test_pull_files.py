@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import sqlalchemy as sa
@@ -137,7 +137,7 @@ def test_files_still_being_written_are_left_alone(sqlite_store):
     fresh = folder / "escribiendo.csv"
     fresh.write_bytes(LATIN1_CSV.encode("latin-1"))
     (folder / "parcial.csv.part").write_bytes(b"pedido;cl")
-    now = datetime.fromtimestamp(fresh.stat().st_mtime, tz=timezone.utc)
+    now = datetime.fromtimestamp(fresh.stat().st_mtime, tz=UTC)
     assert pull_files(sqlite_store, integration, now=now + timedelta(seconds=5)).read == {}
     assert pull_files(sqlite_store, integration, now=now + timedelta(seconds=31)).read["files"] == 1
     assert (folder / "parcial.csv.part").exists()
@@ -148,7 +148,7 @@ def test_a_window_reingests_what_was_processed_that_day(sqlite_store):
     folder = drop_folder(integration)
     (folder / "hoy.csv").write_bytes(LATIN1_CSV.encode("latin-1"))
     pull_files(sqlite_store, integration)
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     report = pull_files(sqlite_store, integration, window=Window.day(today))
     assert report.read["files"] == 1 and report.counts["unchanged"] == 3
     assert pull_files(sqlite_store, integration, window=Window.day(today - timedelta(days=1))).read == {}

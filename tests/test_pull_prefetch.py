@@ -44,8 +44,7 @@ def test_leaving_early_closes_the_source():
 
     def source():
         try:
-            for i in range(1_000):
-                yield i
+            yield from range(1_000)
         finally:
             closed.set()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import dagster as dg
-from dagster._daemon.types import DaemonHeartbeat
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
+from dagster._daemon.types import DaemonHeartbeat
 
 from assets.definitions import defs
 from assets.queue_status import BEHIND_AFTER_SECONDS, dagster_load

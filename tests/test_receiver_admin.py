@@ -10,9 +10,9 @@ import requests
 import sqlalchemy as sa
 
 from pipelines import settings
+from pipelines.inbox import PENDING
 from pipelines.ingest import ingest
 from pipelines.integrations import get_integration
-from pipelines.inbox import PENDING
 from tests.conftest import EXAMPLES
 from tests.receiver_helpers import SEED_BODY, inbox_rows, integration, running
 

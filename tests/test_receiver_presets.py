@@ -5,7 +5,7 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -65,7 +65,7 @@ def test_standard_webhooks_end_to_end_with_rotation_and_duplicates(store):
     integration(store, name="sw", auth_type="none", auth_value=None,
                 webhook={"verification": "standard_webhooks", "signing_secrets": [new, old]})
     body = json.dumps(ORDER)
-    now = datetime.now(tz=timezone.utc)
+    now = datetime.now(tz=UTC)
 
     def send(url, secret, msg_id):
         headers = {"Content-Type": "application/json", "webhook-id": msg_id,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -19,7 +19,7 @@ from pipelines.reports import (
 )
 from pipelines.store.schema import callback_attempts, callback_outbox, record_errors, sync_runs
 
-DAY = datetime(2024, 1, 15, tzinfo=timezone.utc)
+DAY = datetime(2024, 1, 15, tzinfo=UTC)
 
 
 def _orders(prefix: str, n: int, broken: int = 0) -> list[dict]:

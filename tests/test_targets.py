@@ -62,4 +62,4 @@ def test_required_fields_are_the_seed_minimums():
     """Seed 000 "Campos Requeridos": external_id, client_name, address; a sale needs its transaction id."""
     from pipelines.targets import REQUIRED
 
-    assert REQUIRED == {"order": frozenset({"external_id", "client_name", "address"}), "sale": frozenset({"external_id"})}
+    assert {"order": frozenset({"external_id", "client_name", "address"}), "sale": frozenset({"external_id"})} == REQUIRED

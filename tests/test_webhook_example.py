@@ -30,7 +30,7 @@ from tests.servers import serve_http
 class _Recorder(BaseHTTPRequestHandler):
     seen: list[tuple[str, dict[str, str], bytes]] = []
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Recorder.seen.append((self.path, dict(self.headers), body))
         self.send_response(200)

@@ -12,8 +12,8 @@ from app.dagster_status import current_load
 from app.sidebar import dagster_url
 from app.store import engine
 from app.ui import RED_ROW, STATUS_LABELS, TYPE_LABELS, clock, highlight_rows, when
-from pipelines.clock import utcnow
 from assets.queue_status import CLASS_LABELS
+from pipelines.clock import utcnow
 from pipelines.monitoring import backlog, integration_health, latest_syncs, waiting_for
 
 require_login()

@@ -204,7 +204,7 @@ def _preview(mapping: dict, target: str, records: list, sample) -> None:
             broken = {issue.field for issue in preview.compile_issues}
             lines = [f"**{r['field']}**: {r['message']}" for r in preview.reasons if r["field"] not in broken]
             lines += [f"**{issue.field}**: does not compile" for issue in preview.compile_issues]
-            st.error(f"This record would be rejected:\n\n" + "\n".join(f"- {line}" for line in lines))
+            st.error("This record would be rejected:\n\n" + "\n".join(f"- {line}" for line in lines))
         st.json(preview.mapped, expanded=True)
 
 

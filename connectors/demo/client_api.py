@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
@@ -31,7 +31,8 @@ def demo_order(index: int, updated_at: datetime) -> dict[str, Any]:
     rng = random.Random(index)
     return {
         "order_number": f"CXYZ-{10_000 + index}",
-        "customer": {"name": f"{rng.choice(_FIRST)} {rng.choice(_LAST)}", "phone": f"+502 5{rng.randint(100, 999)}-{rng.randint(1000, 9999)}"},
+        "customer": {"name": f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
+                     "phone": f"+502 5{rng.randint(100, 999)}-{rng.randint(1000, 9999)}"},
         "shipping_address": {
             "full": f"{rng.choice(_STREETS)}, {rng.choice(_ZONES)}, Guatemala",
             "lat": round(14.55 + rng.random() * 0.1, 6),
@@ -107,7 +108,7 @@ def _normal(moment: str) -> str:
         parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
     except ValueError:
         raise HTTPException(400, f"{moment!r} is not an ISO 8601 date-time") from None
-    return iso(parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc))
+    return iso(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,7 @@ PostgreSQL/MariaDB tables of the tests."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def demo_rows(count: int, now: datetime | None = None, seed: int = 7) -> list[di
     """Orders over the last few days: most ready to ship, some not yet, a few without coordinates,
     and one without a customer name (it fails validation, so it must stay unmarked)."""
     rng = random.Random(seed)
-    now = (now or datetime.now(timezone.utc)).replace(tzinfo=None, microsecond=0)
+    now = (now or datetime.now(UTC)).replace(tzinfo=None, microsecond=0)
     rows = []
     for i in range(count):
         has_position = i % 7 != 3

@@ -55,7 +55,7 @@ def read_chunks(path: Path, settings: FileSettings) -> Iterator[list[dict[str, A
             cursor = connection.execute(sql, params)
             columns = [d[0] for d in cursor.description]
             while rows := cursor.fetchmany(settings.chunk_size):
-                yield [dict(zip(columns, row)) for row in rows]
+                yield [dict(zip(columns, row, strict=True)) for row in rows]
         except duckdb.Error as exc:
             raise UnreadableFile(_first_lines(exc)) from None
         finally:
@@ -88,7 +88,7 @@ def _xlsx(path: Path, settings: FileSettings) -> Iterator[list[dict[str, Any]]]:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged or non-XLSX file
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged or non-XLSX file
         raise UnreadableFile(f"not a readable XLSX workbook: {exc}") from None
     try:
         if settings.sheet is not None and settings.sheet not in workbook.sheetnames:
@@ -102,7 +102,7 @@ def _xlsx(path: Path, settings: FileSettings) -> Iterator[list[dict[str, Any]]]:
             if header is None:
                 header = [str(v).strip() if v is not None else f"column{i + 1}" for i, v in enumerate(values)]
                 continue
-            chunk.append({name: value for name, value in zip(header, values)})
+            chunk.append({name: value for name, value in zip(header, values, strict=False)})
             if len(chunk) >= settings.chunk_size:
                 yield chunk
                 chunk = []

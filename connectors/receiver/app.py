@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,9 +22,10 @@ from connectors.receiver.group_commit import GroupCommitter
 from connectors.receiver.integration_cache import IntegrationCache
 from connectors.receiver.schemas import PAYLOAD_MODELS
 from connectors.receiver.state import ReceiverState, receiver_state
-from pipelines.store.engine import reader as read_only
 from connectors.receiver.wal import checkpoint_forever, writer_engine
+from pipelines import settings
 from pipelines.store import connect
+from pipelines.store.engine import reader as read_only
 
 ROUTERS: list[APIRouter] = [
     health.router,
@@ -35,13 +35,11 @@ ROUTERS: list[APIRouter] = [
     inbox_routes.router,
 ]
 
-DEFAULT_MAX_PENDING = 1_024
 
 
 def max_pending_setting() -> int:
     """`CROSSDOCK_RECEIVER_MAX_PENDING`: requests allowed to wait for a commit before 429."""
-    raw = os.environ.get("CROSSDOCK_RECEIVER_MAX_PENDING", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_PENDING
+    return settings.current().receiver_max_pending
 
 
 def create_app(

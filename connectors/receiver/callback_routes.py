@@ -52,7 +52,7 @@ class StatusChangeBody(BaseModel):
     delivery_proof: DeliveryProof | None = Field(None, description="delivered: signature_url and/or photo_url")
 
     @model_validator(mode="after")
-    def _carries_what_its_status_needs(self) -> "StatusChangeBody":
+    def _carries_what_its_status_needs(self) -> StatusChangeBody:
         if self.status == "in_route" and self.eta is None:
             raise ValueError("in_route needs an eta")
         if self.status != "in_route" and self.eta is not None:

@@ -11,13 +11,13 @@ FastAPI as usual, the routes stay declared there (OpenAPI, and the path taken wh
 """
 from __future__ import annotations
 
-import os
 import re
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connectors.receiver.webhooks import AUTENTIKAPP, SEED_WEBHOOK, receive
+from pipelines import settings
 
 _ROUTES = (
     (re.compile(r"^/webhook/([^/]+)$"), SEED_WEBHOOK),
@@ -26,7 +26,7 @@ _ROUTES = (
 
 
 def fast_path_enabled() -> bool:
-    return os.environ.get("CROSSDOCK_RECEIVER_FAST_PATH", "1") not in ("0", "false", "no")
+    return settings.current().receiver_fast_path
 
 
 class WebhookFastPath:

@@ -103,7 +103,7 @@ class GroupCommitter:
                         if future is not None and not future.done():
                             future.set_exception(StoreUnavailable(str(exc)))
                 else:
-                    for (_, future), outcome in zip(batch, outcomes):
+                    for (_, future), outcome in zip(batch, outcomes, strict=True):
                         if future is not None and not future.done():
                             future.set_result(outcome)
                     await self._prune_if_due(loop, [e for e, f in batch if f is None])

@@ -10,7 +10,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 ONE_ORDER_EXAMPLE: dict[str, Any] = {
     "external_id": "ORD-12345", "client_name": "Juan Pérez", "client_phone": "+502 5555-1234",
     "address": "Zona 10, Guatemala Ciudad", "latitude": 14.59, "longitude": -90.52, "notes": "Entregar en recepción",

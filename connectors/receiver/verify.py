@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -49,7 +49,7 @@ class Guard:
     tolerance_seconds: int
 
     @classmethod
-    def of(cls, config: Integration) -> "Guard":
+    def of(cls, config: Integration) -> Guard:
         webhook = config.webhook
         credentials = tuple(
             secret.get_secret_value().encode()
@@ -218,7 +218,7 @@ def _standard_webhooks(keys, headers, body, now, tolerance) -> None:
         text = body.decode()
     except UnicodeDecodeError:
         raise Unauthorized("webhook-signature does not match the body") from None
-    signed_at = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    signed_at = datetime.fromtimestamp(timestamp, tz=UTC)
     expected = [
         _standard_webhook(key).sign(msg_id=msg_id, timestamp=signed_at, data=text).partition(",")[2].encode()
         for key in keys

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,7 +56,7 @@ def extraction_query(settings: DbSettings, watermark: Any, window: Window | None
 
 def _bound(moment: datetime, dialect: str) -> datetime:
     """UTC bounds: aware for PostgreSQL (psycopg converts), naive UTC where columns are naive text/DATETIME."""
-    return moment if dialect == "postgresql" else moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment if dialect == "postgresql" else moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def pull_db(engine: sa.Engine, integration: StoredIntegration, *, window: Window | None = None) -> PullReport:
@@ -108,7 +108,7 @@ def _chunks(source: sa.Engine, statement, params: dict, settings: DbSettings, ur
             )
             keys = list(result.keys())
             for part in result.partitions(settings.chunk_size):  # plain rows: far cheaper than RowMapping
-                yield [dict(zip(keys, row)) for row in part]
+                yield [dict(zip(keys, row, strict=True)) for row in part]
     except sa.exc.OperationalError as exc:
         raise database_error(exc, "the client database is unreachable or refused the query", url) from None
     except sa.exc.SQLAlchemyError as exc:

@@ -131,7 +131,7 @@ def write_batch(engine: sa.Engine, entries: Sequence[InboxEntry], now: datetime 
             fresh.append((i, entry))
         ids = _insert(conn, [entry for _, entry in fresh], now)
         sync_work: list[tuple[int, InboxEntry, int]] = []
-        for (i, entry), inbox_id in zip(fresh, ids):
+        for (i, entry), inbox_id in zip(fresh, ids, strict=True):
             if entry.mode == "async":
                 outcomes[i] = Outcome(inbox_id, 202, dict(ACCEPTED_BODY))
             else:
@@ -240,7 +240,7 @@ def _ingest_now(
         if len(spans) > 1 and result.errors:
             _point_errors_at_requests(conn, result.sync_run_id, spans)
         savepoint.commit()
-    except Exception as exc:  # noqa: BLE001 - any failure of ours defers the work; the requests are kept
+    except Exception as exc:
         savepoint.rollback()
         log.exception("sync ingest of inbox rows %s failed; left pending for the processor", inbox_ids)
         body = {**ACCEPTED_BODY, "deferred": f"processing failed here and will be retried: {type(exc).__name__}"}

@@ -204,7 +204,7 @@ def process_batch(
             raise
         except PoisonPayload as exc:
             outcome = _dead_letter(engine, inbox_id, str(exc))
-        except Exception as exc:  # a payload that breaks ingest must not block the rows behind it
+        except Exception as exc:  # noqa: BLE001 - a payload that breaks ingest must not block the rows behind it
             outcome = _dead_letter(engine, inbox_id, f"unexpected error while ingesting: {_describe(exc)}")
         if outcome is not None:
             report.outcomes.append(outcome)

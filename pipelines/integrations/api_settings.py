@@ -49,7 +49,7 @@ class ApiSettings(BaseModel):
     ingest_batch_size: int = Field(10_000, ge=100, le=200_000, description="records buffered before each ingest")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ApiSettings":
+    def _consistent(self) -> ApiSettings:
         if self.cursor_param and not self.cursor_field:
             raise ValueError("cursor_param needs a cursor_field (the record field whose last value is sent)")
         if self.window_end_param and not self.window_start_param:

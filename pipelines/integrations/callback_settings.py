@@ -13,7 +13,7 @@ def standard_webhooks_secret(value: SecretStr | None) -> SecretStr | None:
     if value is not None:
         try:
             Webhook(value.get_secret_value())
-        except Exception:
+        except Exception:  # noqa: BLE001 - the library raises several types for a malformed key
             raise ValueError("must be a Standard Webhooks secret: whsec_ followed by base64") from None
     return value
 

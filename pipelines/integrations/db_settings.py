@@ -64,7 +64,7 @@ class DbSettings(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "DbSettings":
+    def _consistent(self) -> DbSettings:
         if self.write_back and ":ids" not in self.write_back:
             raise ValueError("write_back must use :ids for the keys of the rows that landed (… WHERE order_id IN :ids)")
         if self.password is not None and self.password_env:

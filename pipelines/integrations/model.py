@@ -68,7 +68,7 @@ class Integration(BaseModel):
         return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
-    def _type_needs(self) -> "Integration":
+    def _type_needs(self) -> Integration:
         if self.type == "api":
             if not self.endpoint:
                 raise ValueError("an api integration needs an endpoint")

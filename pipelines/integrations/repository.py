@@ -11,13 +11,13 @@ from pydantic import SecretStr
 
 from pipelines import secrets
 from pipelines.clock import as_utc, utcnow
-from pipelines.integrations.model import Integration, StoredIntegration
-from pipelines.mapping import MappingError, compile_mapping
-from pipelines.targets import FIELDS
-from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
 from pipelines.inbox import PENDING
+from pipelines.integrations.model import Integration, StoredIntegration
+from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
+from pipelines.mapping import MappingError, compile_mapping
 from pipelines.store.binds import connection, transaction
 from pipelines.store.schema import callback_outbox, inbox, integrations, mapping_versions
+from pipelines.targets import FIELDS
 
 
 class IntegrationExists(ValueError):

@@ -49,7 +49,7 @@ class WebhookSettings(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1_024, le=64 * 1_048_576, description="413 above this size")
 
     @model_validator(mode="after")
-    def _preset_needs_secret(self) -> "WebhookSettings":
+    def _preset_needs_secret(self) -> WebhookSettings:
         if self.verification != "none" and not self.signing_secrets:
             raise ValueError(f"verification {self.verification!r} needs webhook.signing_secrets")
         return self

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -98,7 +98,7 @@ def _from_epoch(number: float) -> datetime:
     if abs(number) >= _MILLISECONDS_FROM:
         number /= 1000
     try:
-        return datetime.fromtimestamp(number, tz=timezone.utc)
+        return datetime.fromtimestamp(number, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise CoercionError(f"{number!r} is not a usable Unix timestamp") from None
 
@@ -141,7 +141,7 @@ def parse_datetime(value: Any, fmt: str | None = None) -> datetime | None:
 def iso_datetime(moment: datetime) -> str:
     """ISO 8601; aware values are given in UTC with a Z, naive ones stay naive (local to the client)."""
     if moment.tzinfo is not None:
-        return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return moment.isoformat()
 
 
@@ -155,7 +155,7 @@ def to_date_text(value: Any, fmt: str | None = None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.date().isoformat()
 
 

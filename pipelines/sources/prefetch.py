@@ -2,6 +2,7 @@
 the current one is ingested, with at most `depth` chunks waiting, so memory stays bounded."""
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
                 if stop.is_set():
                     return
             buffer.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             buffer.put(_Failure(exc))
         finally:
             close = getattr(source, "close", None)
@@ -54,8 +55,6 @@ def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
     finally:
         stop.set()
         while thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Empty):
                 buffer.get(timeout=0.1)
-            except queue.Empty:
-                pass
         thread.join()

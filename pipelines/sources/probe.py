@@ -36,7 +36,7 @@ class Probe:
     started: float = field(default_factory=time.perf_counter, repr=False)
     elapsed_ms: float = 0.0
 
-    def finish(self, config: Integration, records: list[Any] | None = None) -> "Probe":
+    def finish(self, config: Integration, records: list[Any] | None = None) -> Probe:
         """Close the probe: count the records, keep and judge the first one, time the whole test."""
         if records is not None:
             self.ok = self.error is None

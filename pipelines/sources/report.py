@@ -16,7 +16,7 @@ class PullError(RuntimeError):
     """A pull could not finish (source unreachable, refused credentials, unreadable data...).
     The message says what and where, and never contains a secret; `report` holds what did land."""
 
-    def __init__(self, message: str, report: "PullReport | None" = None):
+    def __init__(self, message: str, report: PullReport | None = None):
         super().__init__(message)
         self.report = report
 
@@ -49,7 +49,7 @@ class PullReport:
     def bump(self, key: str, by: int = 1) -> None:
         self.read[key] = self.read.get(key, 0) + by
 
-    def finish(self) -> "PullReport":
+    def finish(self) -> PullReport:
         self.duration_ms = (time.perf_counter() - self.started) * 1000
         return self
 

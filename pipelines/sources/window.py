@@ -3,7 +3,7 @@ date partition, or whatever `crossdock pull --since --until` says)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from pipelines.clock import as_utc, iso
 
@@ -20,11 +20,11 @@ class Window:
             raise ValueError(f"window end {iso(self.end)} must be after its start {iso(self.start)}")
 
     @classmethod
-    def day(cls, day: date | str) -> "Window":
+    def day(cls, day: date | str) -> Window:
         """The UTC day `day` (a date or YYYY-MM-DD), as Dagster's daily partitions are."""
         if isinstance(day, str):
             day = date.fromisoformat(day)
-        start = datetime.combine(day, time.min, tzinfo=timezone.utc)
+        start = datetime.combine(day, time.min, tzinfo=UTC)
         return cls(start, start + timedelta(days=1))
 
     def contains(self, moment: datetime) -> bool:

@@ -56,7 +56,7 @@ def executemany(conn: sa.Connection, statement: sa.Executable, rows: Sequence[di
         values = list(pick(row))
         for position, process in processors:
             values[position] = process(values[position])
-        params.append(tuple(values) if compiled.positional else dict(zip(names, values)))
+        params.append(tuple(values) if compiled.positional else dict(zip(names, values, strict=True)))
     if not _insert_many_values(conn, statement, compiled.string, len(names), params):
         conn.exec_driver_sql(compiled.string, params)
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-
-import orjson
 
 from pipelines import settings
 

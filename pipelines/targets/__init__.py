@@ -60,7 +60,7 @@ def validate_many(target: str, records: list[dict[str, Any]]) -> tuple[dict[int,
         errors = _reasons(exc, positions)
         positions = [i for i in positions if i not in errors]
         clean = adapter.validate_python([records[i] for i in positions])
-    valid = dict(zip(positions, clean))
+    valid = dict(zip(positions, clean, strict=True))
     rules = _RULES.get(target)
     if rules:
         for index in list(valid):
