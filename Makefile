@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: up test bench browser wrk lock migration clean .venv
+.PHONY: up test test-fast lint bench browser wrk lock migration clean .venv
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make up     start receiver, Dagster and Streamlit with demo data"
-	@echo "make test   run the test suite"
+	@echo "make test   run the gates (make lint) and the test suite"
+	@echo "make test-fast  the quick tests only (no processes, no PostgreSQL/MariaDB)"
 	@echo "make bench  run the benchmarks against their targets and baselines (BENCH=mapping for one)"
 
 .venv: $(STAMP)
@@ -35,8 +36,18 @@ wrk:
 up: .venv
 	$(BIN)/crossdock up
 
-test: .venv browser
+test: .venv browser lint
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+# The quick loop: pure tests and the SQLite store; no processes, no servers, no app pages (under a minute).
+test-fast: .venv
+	$(BIN)/python -m pytest -n 2 -q -m "(unit or db) and not postgres and not mariadb" $(PYTEST_ARGS)
+
+# The gates CI runs before the tests: style and bugs (ruff), types of the domain (mypy), the layer rule.
+lint: .venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy pipelines
+	$(BIN)/lint-imports
 
 bench: .venv wrk
 	$(BIN)/python -m bench $(BENCH)

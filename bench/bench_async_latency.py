@@ -118,11 +118,11 @@ def run() -> list[dict]:
 
     from assets.inbox_processing import inbox_processing_job
     from bench.servers import free_port, server
+    from crossdock.local_dagster import running_daemon, wait_until
     from pipelines.clock import utcnow
     from pipelines.ingest.sales import register_identifiers
     from pipelines.integrations import Integration, create_integration
     from pipelines.store import connect
-    from tests.dagster_daemon import running_daemon, wait_until
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

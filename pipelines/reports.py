@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 import pandas as pd
@@ -242,7 +242,7 @@ def period_report(bind: sa.Engine, start: datetime, end: datetime) -> pd.DataFra
 def _with_total_row(frame: pd.DataFrame) -> pd.DataFrame:
     counts = ["runs", "failed_runs", "received", "created", "updated", "unchanged", "errors",
               "callback_attempts", "callbacks_delivered", "callbacks_dead"]
-    total: dict[str, object] = {column: int(frame[column].sum()) if len(frame) else 0 for column in counts}
+    total: dict[str, Any] = {column: int(frame[column].sum()) if len(frame) else 0 for column in counts}
     received = total["received"]
     total.update(
         integration="TOTAL", type="", target="",

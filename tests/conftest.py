@@ -1,4 +1,11 @@
-"""Shared fixtures: an isolated Crossdock home per test and the store on SQLite and PostgreSQL."""
+"""Shared fixtures (an isolated Crossdock home per test, the store on SQLite and PostgreSQL) and the
+markers every test gets from what it touches, so `make test-fast` can pick the quick ones:
+
+- `e2e`: real processes of the product (the CLI, `crossdock up`, Dagster's daemon, Chromium, kills);
+- `app`: the Streamlit pages through AppTest;
+- `db`: a real store (SQLite; with `postgres`/`mariadb` also those servers);
+- `unit`: nothing but Python.
+"""
 from __future__ import annotations
 
 import json
@@ -13,6 +20,30 @@ from tests.services import postgres_schema
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 pytest_plugins = ["tests.apptest"]  # the admin app's fixtures (app_store), for every test module
+
+END_TO_END = {"test_app_browser", "test_callback_restart", "test_dagster_postgres", "test_dagster_under_load",
+              "test_inbox_crash", "test_inbox_daemon", "test_receiver_durability", "test_supervisor"}
+STORE_FIXTURES = {"store", "sqlite_store", "app_store"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("e2e"):
+            pass  # marked by hand: this test starts processes in a module that mostly does not
+        elif module in END_TO_END or module.startswith("test_cli_"):
+            item.add_marker(pytest.mark.e2e)
+        elif module.startswith("test_app_"):
+            item.add_marker(pytest.mark.app)
+        elif fixtures & STORE_FIXTURES:
+            item.add_marker(pytest.mark.db)
+        else:
+            item.add_marker(pytest.mark.unit)
+        if "postgres" in item.nodeid:
+            item.add_marker(pytest.mark.postgres)
+        if "mariadb" in item.nodeid:
+            item.add_marker(pytest.mark.mariadb)
 
 
 @pytest.fixture(autouse=True)

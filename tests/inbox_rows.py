@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from pipelines.clock import utcnow
 from pipelines.inbox import DONE, PENDING
+from pipelines.store.binds import inserted_id
 from pipelines.store.schema import inbox
 
 
@@ -30,9 +31,9 @@ def insert_pending(
         "body": raw, "verified": True, "status": PENDING, "attempts": 0,
     }
     if isinstance(bind, sa.Connection):
-        return bind.execute(inbox.insert().values(**values)).inserted_primary_key[0]
+        return inserted_id(bind.execute(inbox.insert().values(**values)))
     with bind.begin() as conn:
-        return conn.execute(inbox.insert().values(**values)).inserted_primary_key[0]
+        return inserted_id(conn.execute(inbox.insert().values(**values)))
 
 
 def receive_sync(engine: sa.Engine, integration, records: list[Any]) -> tuple[int, int]:

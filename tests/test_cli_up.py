@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
+from crossdock.local_dagster import wait_until
 from tests.conftest import EXAMPLES
-from tests.dagster_daemon import wait_until
 from tests.processes import crossdock, free_port, wait_for_http
 from tests.receiver_helpers import SEED_BODY
 

@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from assets.instance import DAGSTER_PG_URL_VARIABLE, dagster_environment, dagster_pg_url, prepare_instance, write_dagster_yaml
+from crossdock.local_dagster import running_daemon, wait_until
 from pipelines.inbox import DONE
 from pipelines.integrations import Integration, create_integration
 from pipelines.store.engine import make_engine
 from pipelines.store.migrate import upgrade
 from pipelines.store.schema import inbox
-from tests.dagster_daemon import running_daemon, wait_until
 from tests.inbox_rows import insert_pending
 from tests.services import postgres_schema
 

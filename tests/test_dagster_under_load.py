@@ -21,13 +21,13 @@ import sqlalchemy as sa
 
 from assets.capacity import QUEUE_TAG
 from assets.run_launcher import run_worker_pid
+from crossdock.local_dagster import running_daemon, wait_until
 from pipelines.inbox import DONE
 from pipelines.integrations import Integration, create_integration
 from pipelines.orders.status import change_status
 from pipelines.store.schema import callback_outbox, inbox, sync_runs
 from tests.callback_helpers import make_integration, order_records
 from tests.callback_sink import CallbackSink
-from tests.dagster_daemon import running_daemon, wait_until
 from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
 from tests.inbox_rows import insert_pending
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import dagster as dg
 import sqlalchemy as sa
 
+from crossdock.local_dagster import running_daemon, wait_until
 from pipelines.clock import utcnow
 from pipelines.inbox import DONE
 from pipelines.ingest.sales import register_identifiers
 from pipelines.integrations import Integration, create_integration
 from pipelines.store.schema import customers, identifiers, inbox
 from tests.conftest import EXAMPLES
-from tests.dagster_daemon import running_daemon, wait_until
 from tests.inbox_rows import insert_pending
 
 SEED_CODE = "a1b2c3d4-e5f6-7890-1234-567890abcdef"

@@ -17,6 +17,7 @@ from pipelines.dead_letter_lists import (
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, create_integration
 from pipelines.order_lookup import order_detail, search_orders
+from pipelines.store.binds import inserted_id
 from pipelines.store.schema import callback_attempts, callback_outbox, inbox, order_status_history, orders
 from tests.conftest import load_example
 
@@ -53,9 +54,9 @@ def test_order_detail_has_payload_mapped_record_history_and_callbacks(store):
             {"order_id": order["id"], "from_status": "assigned", "to_status": "in_route", "actor": "api:admin",
              "changed_at": now, "details": {"eta": "2024-01-15T15:00:00Z"}},
         ])
-        outbox_id = conn.execute(callback_outbox.insert().values(
+        outbox_id = inserted_id(conn.execute(callback_outbox.insert().values(
             integration_id=abc.id, order_id=order["id"], event="assigned", payload={"event": "assigned"},
-            webhook_id="msg_a", status="delivered", attempts=2, next_attempt_at=now, created_at=now)).inserted_primary_key[0]
+            webhook_id="msg_a", status="delivered", attempts=2, next_attempt_at=now, created_at=now)))
         conn.execute(callback_attempts.insert(), [
             {"outbox_id": outbox_id, "attempted_at": now, "status_code": 503, "latency_ms": 80.0, "error": "503"},
             {"outbox_id": outbox_id, "attempted_at": now + timedelta(seconds=5), "status_code": 200, "latency_ms": 40.0, "error": None},

@@ -17,6 +17,7 @@ from pipelines.reports import (
     report_csv,
     sync_history,
 )
+from pipelines.store.binds import inserted_id
 from pipelines.store.schema import callback_attempts, callback_outbox, record_errors, sync_runs
 
 DAY = datetime(2024, 1, 15, tzinfo=UTC)
@@ -82,9 +83,9 @@ def test_error_reasons_ranked(store):
 
 def _callbacks(store, integration, order_id: int, attempts: list[tuple[datetime, int | None, float]]) -> None:
     with store.begin() as conn:
-        outbox_id = conn.execute(callback_outbox.insert().values(
+        outbox_id = inserted_id(conn.execute(callback_outbox.insert().values(
             integration_id=integration.id, order_id=order_id, event="delivered", payload={}, webhook_id=f"msg_{order_id}",
-            status="delivered", attempts=len(attempts), next_attempt_at=DAY, created_at=DAY)).inserted_primary_key[0]
+            status="delivered", attempts=len(attempts), next_attempt_at=DAY, created_at=DAY)))
         conn.execute(callback_attempts.insert(), [
             {"outbox_id": outbox_id, "attempted_at": when, "status_code": code, "latency_ms": latency,
              "error": None if code == 200 else "failed"} for when, code, latency in attempts

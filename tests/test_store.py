@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -39,6 +40,7 @@ def test_sqlite_default_runs_in_wal_with_a_busy_timeout(tmp_path, monkeypatch):
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: durable before acknowledged
 
 
+@pytest.mark.e2e
 def test_many_processes_write_the_same_sqlite_file(tmp_path):
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     upgrade(make_engine(url))
@@ -90,6 +92,7 @@ def test_a_reader_never_waits_for_a_writer_and_never_blocks_one(tmp_path):
     engine.dispose()
 
 
+@pytest.mark.e2e
 def test_a_store_from_an_earlier_development_build_is_named_not_used(sqlite_store, tmp_path, monkeypatch):
     """Before the first release the one migration is regenerated: a store made by an earlier build is
     at the head revision yet lacks columns. Commands say so in one line instead of failing later."""
@@ -106,6 +109,7 @@ def test_a_store_from_an_earlier_development_build_is_named_not_used(sqlite_stor
     assert "make clean" in done.stderr
 
 
+@pytest.mark.e2e
 def test_an_unreachable_store_is_one_line_not_a_traceback(tmp_path, monkeypatch):
     monkeypatch.setenv("CROSSDOCK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CROSSDOCK_DATABASE_URL", "postgresql+psycopg://nobody:hidden@127.0.0.1:1/none")

@@ -10,9 +10,9 @@ import threading
 
 import requests
 
+from crossdock.local_dagster import wait_until
 from crossdock.supervisor import Service, Supervisor, backoff_seconds
 from pipelines.service_status import RESTARTING, RUNNING, STOPPED, ServiceState, SupervisorStatus, read_status, write_status
-from tests.dagster_daemon import wait_until
 from tests.receiver_helpers import running
 
 

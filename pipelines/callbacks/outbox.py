@@ -34,7 +34,7 @@ from pipelines.callbacks.schedule import Verdict, decide
 from pipelines.callbacks.targets import CallbackTarget
 from pipelines.clock import as_utc
 from pipelines.integrations.callback_settings import CallbackSettings
-from pipelines.store.binds import Bind, connection
+from pipelines.store.binds import Bind, connection, inserted_id
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations
 
 
@@ -90,7 +90,7 @@ def enqueue(
     """Write one callback in the caller's transaction; (outbox id, webhook id). With callbacks
     disabled for the integration the row is kept as `disabled` (re-queued when they are resumed)."""
     webhook_id = new_webhook_id()
-    outbox_id = conn.execute(
+    outbox_id = inserted_id(conn.execute(
         callback_outbox.insert(),
         {
             "integration_id": integration_id,
@@ -105,7 +105,7 @@ def enqueue(
             "created_at": now,
             "replay_count": 0,
         },
-    ).inserted_primary_key[0]
+    ))
     return outbox_id, webhook_id
 
 
@@ -241,7 +241,7 @@ def settle(
             }
         )
     row = callback_outbox
-    common = {"attempts": sa.bindparam("v_attempts"), "last_status_code": sa.bindparam("v_code"),
+    common: dict[str, Any] = {"attempts": sa.bindparam("v_attempts"), "last_status_code": sa.bindparam("v_code"),
               "last_error": sa.bindparam("v_error")}
     with engine.begin() as conn:
         conn.execute(
@@ -272,7 +272,7 @@ def settle(
                 row.update().where(*pending).values(next_attempt_at=sa.bindparam("v_at"), **common), by_kind["retry"]
             )
             # The order's later rows wait for this one's retry (see claim_due).
-            retry_at = sa.bindparam("v_at")
+            retry_at: sa.BindParameter[Any] = sa.bindparam("v_at")
             conn.execute(
                 row.update()
                 .where(row.c.order_id == sa.bindparam("b_order"), row.c.status == "pending", row.c.id > sa.bindparam("b_id"))

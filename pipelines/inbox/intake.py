@@ -18,7 +18,7 @@ original answer marked `duplicate` when the body is the same, and 409 when it di
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -157,7 +157,7 @@ _INSERT_COLUMNS = (
     "integration_id", "received_at", "source_kind", "delivery_id", "headers", "body", "verified", "status",
     "attempts", "response",
 )
-_ASYNC_RESPONSE = {"status_code": 202, "body": ACCEPTED_BODY}
+_ASYNC_RESPONSE: dict[str, Any] = {"status_code": 202, "body": ACCEPTED_BODY}
 
 
 def _insert(conn: sa.Connection, entries: list[InboxEntry], now: datetime) -> list[int]:
@@ -183,6 +183,12 @@ def _insert(conn: sa.Connection, entries: list[InboxEntry], now: datetime) -> li
 _SQLITE_CHUNK = 256  # rows per INSERT: 2,560 bound values, far under SQLite's 32,766
 
 
+def _bind_processor(column: str, dialect: sa.Dialect) -> Callable[[Any], Any]:
+    """How the column's type turns a value into what the driver takes (itself, for plain types)."""
+    processor = inbox.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    return processor if processor is not None else (lambda value: value)
+
+
 def _insert_sqlite(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
     """One multi-row INSERT per chunk: the driver releases the GIL once per statement rather than once
     per row, so the event loop's thread is not kept waiting to hand it back. Ids come from SQLite's
@@ -190,11 +196,14 @@ def _insert_sqlite(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]
     table, and this transaction holds the write lock (BEGIN IMMEDIATE), so a chunk's rows get
     consecutive ids in VALUES order, the last one being `lastrowid`."""
     dialect = conn.dialect
-    process = {name: inbox.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in _INSERT_COLUMNS}
+    process = {name: _bind_processor(name, dialect) for name in _INSERT_COLUMNS}
     received_at = process["received_at"](rows[0]["received_at"])
     async_response = process["response"](_ASYNC_RESPONSE)
     placeholders = f"({', '.join('?' * len(_INSERT_COLUMNS))})"
-    cursor = conn.connection.driver_connection.cursor()
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the SQLite connection is closed")
+    cursor = driver.cursor()
     ids: list[int] = []
     try:
         for start in range(0, len(rows), _SQLITE_CHUNK):
@@ -237,7 +246,7 @@ def _ingest_now(
             conn, integration, records, source_kind="webhook", inbox_id=inbox_ids[0] if len(spans) == 1 else None,
             details={"inbox_ids": inbox_ids, "ack_mode": "sync"},
         )
-        if len(spans) > 1 and result.errors:
+        if len(spans) > 1 and result.errors and result.sync_run_id is not None:
             _point_errors_at_requests(conn, result.sync_run_id, spans)
         savepoint.commit()
     except Exception as exc:

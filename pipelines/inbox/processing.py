@@ -63,6 +63,12 @@ class RowOutcome:
     result: SyncResult | None = None
     reason: str | None = None
 
+    def ingested(self) -> SyncResult:
+        """The ingest's result of a row that is done (a dead row has none)."""
+        if self.result is None:
+            raise ValueError(f"inbox row {self.inbox_id} was not ingested: {self.reason}")
+        return self.result
+
 
 @dataclass
 class IntegrationTally:
@@ -85,14 +91,15 @@ class IntegrationTally:
             self.dead += 1
             self.reasons[f"dead letter: {outcome.reason}"] += 1
             return
-        result = outcome.result
+        result = outcome.ingested()
         self.received += result.total_received
         self.created += result.created
         self.updated += result.updated
         self.unchanged += result.unchanged
         self.errors += result.errors
         self.ingest_ms += result.duration_ms
-        self.sync_run_ids.append(result.sync_run_id)
+        if result.sync_run_id is not None:
+            self.sync_run_ids.append(result.sync_run_id)
         for record in result.results:
             for reason in record.reasons:
                 self.reasons[f"{reason['field']}: {reason['message']}"] += 1

@@ -11,7 +11,7 @@ integration's rows above the previous highest id are exactly the ones just inser
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -31,13 +31,13 @@ _UPDATE_BINDS = {c: f"v_{c}" for c in (*ORDER_COLUMNS, "content_hash", "source_r
 _CHUNK = 5_000  # bound parameters per IN (...): under SQLite's 32,766 and PostgreSQL's 65,535
 _PROBE_FROM = 256  # smaller batches just look every key up first
 _PROBE_SAMPLE = 16
-_INSERT_IGNORING_CONFLICTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_INSERT_IGNORING_CONFLICTS: dict[str, Callable[[sa.Table], Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class OrderToStore(NamedTuple):
     """A validated order (as `fingerprint` returns it), its source record, and its place in the batch."""
 
-    index: int
+    position: int
     order: dict[str, Any]
     digest: str
     source: dict[str, Any] | None
@@ -113,7 +113,7 @@ def upsert_orders(
         updates.append({"b_id": internal_id, **{_UPDATE_BINDS[k]: v for k, v in row.items()}})
         results.append(RecordResult(index=index, status="updated", external_id=external_id, internal_id=internal_id))
     if updates:
-        columns = {column: sa.bindparam(bind) for column, bind in _UPDATE_BINDS.items()}
+        columns: dict[str, Any] = {column: sa.bindparam(bind) for column, bind in _UPDATE_BINDS.items()}
         executemany(conn, orders.update().where(orders.c.id == sa.bindparam("b_id")).values(**columns), updates)
     return results
 

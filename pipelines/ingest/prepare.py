@@ -30,6 +30,12 @@ class PreparedRecord:
     def ok(self) -> bool:
         return self.clean is not None
 
+    def landing(self) -> dict[str, Any]:
+        """The validated record; only valid records are asked for it (ingest keeps the others apart)."""
+        if self.clean is None:
+            raise ValueError(f"record {self.index} is not valid: {self.reasons}")
+        return self.clean
+
     @property
     def external_id(self) -> str | None:
         value = self.mapped.get("external_id")

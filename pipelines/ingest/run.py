@@ -23,7 +23,7 @@ from pipelines.ingest.result import RecordResult, SyncResult
 from pipelines.ingest.sales import upsert_sale
 from pipelines.integrations.model import StoredIntegration
 from pipelines.mapping import CompiledMapping, compile_mapping
-from pipelines.store.binds import transaction
+from pipelines.store.binds import inserted_id, transaction
 from pipelines.store.schema import integrations, record_errors, sync_runs
 from pipelines.targets import FIELDS, default_mapping
 
@@ -56,7 +56,7 @@ def _rounds(valid: dict[int, PreparedRecord]) -> list[list[int]]:
     rounds: list[list[int]] = []
     seen: dict[str, int] = {}
     for index, item in valid.items():
-        external_id = item.clean["external_id"]
+        external_id = item.landing()["external_id"]
         depth = seen.get(external_id, -1) + 1
         seen[external_id] = depth
         if depth == len(rounds):
@@ -142,24 +142,24 @@ def _ingest(
 
     with transaction(bind) as conn:
         _serialise_ingest(conn, integration.id)
-        run_id = conn.execute(
+        run_id = inserted_id(conn.execute(
             sync_runs.insert().values(
                 integration_id=integration.id, source_kind=source_kind, started_at=now, status="running",
                 details=details,
             )
-        ).inserted_primary_key[0]
+        ))
         for round_indices in _rounds(valid):
             if integration.target == "order":
                 batch = [
-                    OrderToStore(i, valid[i].clean, valid[i].digest, records[i] if keep_source else None)
+                    OrderToStore(i, valid[i].landing(), valid[i].digest or "", records[i] if keep_source else None)
                     for i in round_indices
                 ]
-                for result in upsert_orders(conn, integration.id, batch, now):
-                    results[result.index] = result
+                for stored in upsert_orders(conn, integration.id, batch, now):
+                    results[stored.index] = stored
             else:
                 for i in round_indices:
                     results[i] = upsert_sale(
-                        conn, integration.id, i, valid[i].clean, records[i] if keep_source else None, now
+                        conn, integration.id, i, valid[i].landing(), records[i] if keep_source else None, now
                     )
         ordered = [results[i] for i in range(len(records))]
         failures = [r for r in ordered if r.status == "error"]

@@ -14,7 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.ingest.hashing import content_hash, normalise
-from pipelines.ingest.result import RecordResult
+from pipelines.ingest.result import RecordResult, RecordStatus
+from pipelines.store.binds import inserted_id
 from pipelines.store.schema import customers, identifiers, sales
 
 CUSTOMER_FIELDS = ("national_id", "email", "phone_number", "first_name", "last_name", "whatsapp_number")
@@ -53,9 +54,9 @@ def upsert_customer(
     """Create the customer, or update `current` with the sale's data (newest data wins)."""
     values = {f: sale[f] for f in CUSTOMER_FIELDS if sale.get(f)}
     if current is None:
-        return conn.execute(
+        return inserted_id(conn.execute(
             customers.insert().values(integration_id=integration_id, created_at=now, updated_at=now, **values)
-        ).inserted_primary_key[0]
+        ))
     changed = {k: v for k, v in values.items() if getattr(current, k) != v}
     if changed:
         conn.execute(customers.update().where(customers.c.id == current.id).values(updated_at=now, **changed))
@@ -111,10 +112,11 @@ def upsert_sale(
             sales.c.integration_id == integration_id, sales.c.external_id == sale["external_id"]
         )
     ).first()
+    status: RecordStatus
     if current is None:
-        sale_id = conn.execute(
+        sale_id = inserted_id(conn.execute(
             sales.insert().values(integration_id=integration_id, external_id=sale["external_id"], created_at=now, **row)
-        ).inserted_primary_key[0]
+        ))
         status = "created"
     elif current.content_hash != digest:
         sale_id = current.id

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, SecretStr, field_validator
+from pydantic.json_schema import JsonDict
 from standardwebhooks import Webhook
 
 
@@ -18,7 +19,7 @@ def standard_webhooks_secret(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
-MANAGED = {"managed": True}  # a setting Crossdock maintains itself: forms do not offer it
+MANAGED: JsonDict = {"managed": True}  # a setting Crossdock maintains itself: forms do not offer it
 
 # Svix's schedule: soon after a blip, then spreading out over a day before giving up.
 DEFAULT_RETRY_SCHEDULE = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000]

@@ -15,7 +15,7 @@ from pipelines.inbox import PENDING
 from pipelines.integrations.model import Integration, StoredIntegration
 from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
 from pipelines.mapping import MappingError, compile_mapping
-from pipelines.store.binds import connection, transaction
+from pipelines.store.binds import connection, inserted_id, transaction
 from pipelines.store.schema import callback_outbox, inbox, integrations, mapping_versions
 from pipelines.targets import FIELDS
 
@@ -113,9 +113,9 @@ def create_integration(engine: sa.Engine, config: Integration) -> StoredIntegrat
         ).first()
         if exists:
             raise IntegrationExists(f"an integration named {config.name!r} already exists")
-        new_id = conn.execute(
+        new_id = inserted_id(conn.execute(
             integrations.insert().values(**_row_values(config), mapping_version=1, created_at=now, updated_at=now)
-        ).inserted_primary_key[0]
+        ))
         conn.execute(
             mapping_versions.insert().values(
                 integration_id=new_id, version=1, field_mapping=config.field_mapping, note="created", created_at=now

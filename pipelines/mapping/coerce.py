@@ -11,7 +11,7 @@ import math
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from dateutil import parser as date_parser
 
@@ -159,6 +159,10 @@ def to_date_text(value: Any, fmt: str | None = None) -> str | None:
     return moment.date().isoformat()
 
 
+@overload
+def to_text(value: None) -> None: ...
+@overload
+def to_text(value: Any) -> str: ...
 def to_text(value: Any) -> str | None:
     """Scalars as people write them: 5678 not 5678.0, True as true; containers are not text."""
     if value is None or isinstance(value, str):

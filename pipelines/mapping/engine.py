@@ -166,8 +166,8 @@ def compile_mapping(field_mapping: Mapping[str, Any], target_fields: Iterable[st
         tree, issue = _parse(target_field, expression)
         if issue is None and tree is not None and isinstance(expression, str):
             issue = _check_functions(target_field, tree, expression.strip())
-        if issue is not None:
-            issues.append(issue)
+        if issue is not None or tree is None:
+            issues.append(issue or MappingIssue(target_field, "the expression is empty"))
             continue
         fields.append((target_field, tree, compile_node(tree)))
     if issues:

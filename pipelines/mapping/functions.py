@@ -214,7 +214,7 @@ def _interpreter_method(function: MappingFunction) -> Callable[..., Any]:
         return function.implementation(*args)
 
     # Arity is checked above with a clearer message than jmespath's; every function takes one or more.
-    method.signature = ({"types": [], "variadic": True},)
+    method.signature = ({"types": [], "variadic": True},)  # type: ignore[attr-defined]  # jmespath reads it
     return method
 
 

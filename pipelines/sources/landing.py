@@ -16,6 +16,7 @@ from pipelines.ingest import SyncResult, ingest
 from pipelines.ingest.prepare import PreparedRecord
 from pipelines.integrations.model import StoredIntegration
 from pipelines.sources.report import PullReport
+from pipelines.store.binds import inserted_id
 from pipelines.store.schema import sync_runs
 
 
@@ -46,10 +47,10 @@ def record_failed_pull(engine: sa.Engine, integration: StoredIntegration, report
     """A `failed` sync run, so dashboards and the freshness check see the failed poll and its reason."""
     now = utcnow()
     with engine.begin() as conn:
-        return conn.execute(
+        return inserted_id(conn.execute(
             sync_runs.insert().values(
                 integration_id=integration.id, source_kind=report.source_kind, started_at=now, finished_at=now,
                 status="failed", message=message[:2_000],
                 details={"mode": report.mode, **({"window": report.window.to_dict()} if report.window else {}), **report.read},
             )
-        ).inserted_primary_key[0]
+        ))

@@ -26,3 +26,11 @@ def transaction(bind: Bind) -> Iterator[sa.Connection]:
     else:
         with bind.begin() as conn:
             yield conn
+
+
+def inserted_id(result: sa.CursorResult) -> int:
+    """The primary key of the row an INSERT just wrote (every table here has an integer `id`)."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("the INSERT reported no primary key")
+    return int(key[0])

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 
 Processor = Callable[[Any], Any] | None
 _SQLITE_MAX_VARIABLES = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
@@ -39,12 +41,12 @@ def _processor(bind: sa.BindParameter, dialect: sa.Dialect) -> Processor:
     return memoised
 
 
-def executemany(conn: sa.Connection, statement: sa.Executable, rows: Sequence[dict[str, Any]]) -> None:
+def executemany(conn: sa.Connection, statement: UpdateBase, rows: Sequence[dict[str, Any]]) -> None:
     """Run `statement` once per row of `rows` (dicts keyed by bind name) in one driver executemany."""
     if not rows:
         return
-    compiled = statement.compile(dialect=conn.dialect, column_keys=list(rows[0]))
-    names = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    compiled = cast(SQLCompiler, statement.compile(dialect=conn.dialect, column_keys=list(rows[0])))
+    names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
     processors = [
         (position, process)
         for position, name in enumerate(names)

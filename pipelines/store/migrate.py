@@ -25,7 +25,10 @@ def alembic_config(engine: sa.Engine) -> Config:
 
 
 def head_revision() -> str:
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations found in {MIGRATIONS}")
+    return head
 
 
 def current_revision(engine: sa.Engine) -> str | None:

@@ -18,7 +18,7 @@ SCHEMAS: dict[str, type] = {"order": OrderRecord, "sale": SaleRecord}
 REQUIRED: dict[str, frozenset[str]] = {
     name: frozenset(TypeAdapter(schema).json_schema().get("required", ())) for name, schema in SCHEMAS.items()
 }
-_BATCH = {name: TypeAdapter(list[schema]) for name, schema in SCHEMAS.items()}
+_BATCH = {name: TypeAdapter(list[schema]) for name, schema in SCHEMAS.items()}  # type: ignore[valid-type]
 _RULES: dict[str, Callable[[dict], dict[str, str]]] = {"sale": sale_rules}
 
 MISSING = "required field is missing"
@@ -39,7 +39,7 @@ def _reasons(exc: ValidationError, positions: list[int]) -> dict[int, dict[str, 
     for error in exc.errors(include_url=False, include_input=False):
         batch_index, *loc = error["loc"]
         message = _MESSAGES.get(error["type"], error["msg"])
-        out.setdefault(positions[batch_index], {})[field_path(tuple(loc))] = message
+        out.setdefault(positions[int(batch_index)], {})[field_path(tuple(loc))] = message
     return out
 
 

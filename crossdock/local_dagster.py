@@ -1,5 +1,6 @@
 """A real Dagster as `crossdock up` runs it (one code server, the daemon: sensors, run queue, run
-launcher, run monitoring) on a throwaway DAGSTER_HOME, for the end-to-end tests and the benchmarks."""
+launcher, run monitoring) on a DAGSTER_HOME of the caller's, without the UI or the supervision: for
+the end-to-end tests and the benchmarks, which need the product's Dagster and nothing else."""
 from __future__ import annotations
 
 import os
