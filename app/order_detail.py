@@ -12,9 +12,10 @@ import streamlit as st
 from app.ui import json_text, when
 from pipelines.clock import as_utc
 from pipelines.order_lookup import OrderDetail
+from pipelines.vocabulary import OrderStatus
 
-STATUS_LABELS = {"pending": "Pending", "assigned": "Assigned", "in_route": "In route", "delivered": "Delivered",
-                 "cancelled": "Cancelled"}
+STATUS_LABELS = {OrderStatus.PENDING: "Pending", OrderStatus.ASSIGNED: "Assigned", OrderStatus.IN_ROUTE: "In route",
+                 OrderStatus.DELIVERED: "Delivered", OrderStatus.CANCELLED: "Cancelled"}
 
 
 def _short(value: datetime | None) -> str:

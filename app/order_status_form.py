@@ -18,15 +18,16 @@ from pipelines.clock import utcnow
 from pipelines.order_lookup import OrderDetail
 from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
 from pipelines.orders.status import StatusChange, change_status, next_statuses
+from pipelines.vocabulary import OrderEvent, OrderStatus, OutboxStatus
 
 FLASH_KEY = "orders.set.outcome"
 CHANGED_KEY = "orders.changed"  # the order just changed: the Orders page keeps it open
 
 _HINTS = {
-    "assigned": "A driver has the order.",
-    "in_route": "On its way: give the estimated arrival.",
-    "delivered": "Handed over: when, and the proof the driver captured (at least one URL).",
-    "cancelled": "Stopped for good: cancelled is final.",
+    OrderEvent.ASSIGNED: "A driver has the order.",
+    OrderEvent.IN_ROUTE: "On its way: give the estimated arrival.",
+    OrderEvent.DELIVERED: "Handed over: when, and the proof the driver captured (at least one URL).",
+    OrderEvent.CANCELLED: "Stopped for good: cancelled is final.",
 }
 
 
@@ -41,7 +42,7 @@ def _utc(day, moment: time) -> datetime:
 def _outcome(change: StatusChange, integration: str) -> tuple[str, str]:
     """(kind, message) for a change that happened: says whether the client will be told."""
     moved = f"**{change.external_id}**: {_label(change.from_status)} → {_label(change.to_status)}."
-    if change.callback_status == "pending":
+    if change.callback_status == OutboxStatus.PENDING:
         return "success", (f"{moved} Callback #{change.outbox_id} queued for {integration}: the next delivery "
                            "pass sends it.")
     if change.callback_status == "disabled":
@@ -55,9 +56,9 @@ def _apply(order_id: int, external_id: str, integration: str, to_status: str, pr
     """Button callback: make the change with what the form holds; remember the outcome to show."""
     state = st.session_state
     options: dict = {}
-    if to_status == "in_route":
+    if to_status == OrderStatus.IN_ROUTE:
         options["eta"] = _utc(state[f"{prefix}.eta_date"], state[f"{prefix}.eta_time"])
-    elif to_status == "delivered":
+    elif to_status == OrderStatus.DELIVERED:
         if not state[f"{prefix}.now"]:
             options["delivered_at"] = _utc(state[f"{prefix}.at_date"], state[f"{prefix}.at_time"])
         proof = {"signature_url": state[f"{prefix}.signature"] or None, "photo_url": state[f"{prefix}.photo"] or None}
@@ -98,12 +99,12 @@ def render_status_form(detail: OrderDetail) -> None:
                                          required=True, key=f"{prefix}.to")
         st.caption(_HINTS[to_status])
         now = utcnow()
-        if to_status == "in_route":
+        if to_status == OrderStatus.IN_ROUTE:
             soon = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
             day, moment = st.columns(2)
             day.date_input("ETA date (UTC)", value=soon.date(), key=f"{prefix}.eta_date")
             moment.time_input("ETA time (UTC)", value=soon.time(), step=timedelta(minutes=15), key=f"{prefix}.eta_time")
-        elif to_status == "delivered":
+        elif to_status == OrderStatus.DELIVERED:
             if not st.toggle("Delivered just now", value=True, key=f"{prefix}.now",
                              help="Off: give the date and time of the delivery (UTC)."):
                 day, moment = st.columns(2)
@@ -114,9 +115,9 @@ def render_status_form(detail: OrderDetail) -> None:
             signature.text_input("Signature URL", key=f"{prefix}.signature", placeholder="https://…/signature.png")
             photo.text_input("Photo URL", key=f"{prefix}.photo", placeholder="https://…/photo.jpg")
         confirmed = True
-        if to_status == "cancelled":
+        if to_status == OrderStatus.CANCELLED:
             confirmed = st.checkbox(f"Yes, cancel {order['external_id']}: this cannot be undone",
                                     key=f"{prefix}.confirm")
         st.button(f"Mark as {_label(to_status).lower()}", type="primary", disabled=not confirmed,
-                  key=f"{prefix}.go", icon=":material/cancel:" if to_status == "cancelled" else ":material/check:",
+                  key=f"{prefix}.go", icon=":material/cancel:" if to_status == OrderStatus.CANCELLED else ":material/check:",
                   on_click=_apply, args=(order["id"], order["external_id"], detail.integration, to_status, prefix))

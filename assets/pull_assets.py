@@ -7,7 +7,6 @@ Every run of these draws from the pull pool (`assets/capacity.py`), however it w
 backfill of many partitions waits its turn instead of taking the slots of webhooks and callbacks.
 A partition whose integration is being polled right now waits for that poll to finish."""
 
-from typing import Literal
 
 import dagster as dg
 from pydantic import Field
@@ -19,6 +18,7 @@ from connectors.pull import pull
 from pipelines.integrations import IntegrationNotFound
 from pipelines.sources import PullError, PullReport, Window
 from pipelines.sources.schedule import PULL_TYPES
+from pipelines.vocabulary import PullMode
 
 GROUP = "pull_sources"
 # How long a partition waits for another pull of its integration (a scheduled poll) to finish.
@@ -31,8 +31,8 @@ DESCRIPTIONS = {
 
 
 class PullConfig(dg.Config):
-    mode: Literal["window", "incremental"] = Field(
-        "window",
+    mode: PullMode = Field(
+        PullMode.WINDOW,
         description="window: re-pull the partition's day (backfills); incremental: resume from the cursor (scheduled polls)",
     )
 
@@ -59,7 +59,7 @@ def report_metadata(report: PullReport) -> dict[str, dg.MetadataValue]:
 def _run_pull(context: dg.AssetExecutionContext, store: StoreResource, config: PullConfig) -> dg.MaterializeResult:
     keys = context.partition_key.keys_by_dimension
     name, day = keys["integration"], keys["date"]
-    window = None if config.mode == "incremental" else Window.day(day)
+    window = None if config.mode == PullMode.INCREMENTAL else Window.day(day)
     context.log.info(f"pulling {name} ({config.mode}{'' if window is None else ' ' + str(window)})")
     try:
         report = pull(

@@ -46,6 +46,7 @@ from pipelines.callbacks.outbox import Settled
 from pipelines.clock import utcnow
 from pipelines.integrations.callback_settings import CallbackSettings
 from pipelines.store.engine import reader
+from pipelines.vocabulary import AttemptVerdict
 
 SIGNATURE_HEADER = "X-Crossdock-Signature"
 PREVIOUS_SIGNATURE_HEADER = "X-Crossdock-Signature-Previous"
@@ -204,7 +205,8 @@ class IntegrationDeliveries:
         return round(ordered[min(len(ordered) - 1, int(quantile * len(ordered)))], 2)
 
 
-_COLUMN = {"delivered": "delivered", "retry": "retried", "dead": "dead", "disabled": "disabled"}
+_COLUMN = {AttemptVerdict.DELIVERED: "delivered", AttemptVerdict.RETRY: "retried", AttemptVerdict.DEAD: "dead",
+           AttemptVerdict.DISABLED: "disabled"}
 
 
 @dataclass
@@ -385,7 +387,7 @@ def _log_attempt(name: str, item: Settled) -> None:
         result.callback.webhook_id, result.callback.id, result.callback.event, f"attempt {result.callback.attempts + 1}",
         name, outcome, f" ({result.error})" if result.error else "", result.latency_ms, item.verdict.kind,
     )
-    log.log(logging.DEBUG if item.verdict.kind == "delivered" else logging.INFO, message, *args)
+    log.log(logging.DEBUG if item.verdict.kind == AttemptVerdict.DELIVERED else logging.INFO, message, *args)
 
 
 def deliver_due(engine: sa.Engine, *, clock: Clock = utcnow, workers: int = 16, **options) -> DeliveryReport:

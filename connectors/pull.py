@@ -19,6 +19,7 @@ from pipelines.sources import PullError, PullReport, Window
 from pipelines.sources.landing import record_failed_pull
 from pipelines.sources.lease import pull_lease
 from pipelines.sources.schedule import PULL_TYPES
+from pipelines.vocabulary import PullMode
 
 
 def pull(
@@ -58,12 +59,12 @@ def _pull_held(
             return pull_db(engine, stored, window=window)
         return pull_files(engine, stored, window=window, now=now)
     except PullError as exc:
-        report = exc.report or PullReport(stored.name, kind, "window" if window else "incremental", window)
+        report = exc.report or PullReport(stored.name, kind, PullMode.of(window), window)
         exc.report = report.finish()
         record_failed_pull(engine, stored, report, str(exc))
         raise
     except Exception as exc:
         # A bug or a store outage: still leave a trace operators can see, then let it surface.
-        report = PullReport(stored.name, kind, "window" if window else "incremental", window)
+        report = PullReport(stored.name, kind, PullMode.of(window), window)
         record_failed_pull(engine, stored, report, f"unexpected {type(exc).__name__}: {exc}")
         raise

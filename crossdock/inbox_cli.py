@@ -12,12 +12,13 @@ import typer
 
 from crossdock.cli_common import default_actor
 from crossdock.integrations_cli import fail
-from pipelines.inbox import DEAD, DONE, PENDING, REJECTED
+from pipelines.inbox import DONE
 from pipelines.inbox.processing import InboxEntry, InboxRowNotFound, NotReplayable, list_entries, replay
 from pipelines.integrations import IntegrationNotFound, get_integration
 from pipelines.store import connect
+from pipelines.vocabulary import InboxStatus
 
-STATUSES = (PENDING, DONE, DEAD, REJECTED)
+STATUSES: tuple[InboxStatus, ...] = tuple(InboxStatus)
 
 app = typer.Typer(help="Look into the webhook inbox (what clients pushed, and what became of it).", no_args_is_help=True)
 

@@ -14,8 +14,9 @@ from pipelines.callbacks import order_callbacks
 from pipelines.clock import iso
 from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
 from pipelines.orders.history import get_order, status_history
-from pipelines.orders.status import STATUSES, change_status
+from pipelines.orders.status import change_status
 from pipelines.store import connect
+from pipelines.vocabulary import OrderEvent, OutboxStatus
 
 app = typer.Typer(help="Order status: move orders along (assigned, in_route, delivered, cancelled) and show their history.",
                   no_args_is_help=True)
@@ -32,8 +33,8 @@ def set_status(
     actor: str = typer.Option(None, "--actor", help="who makes the change (default cli:<your user>)"),
 ) -> None:
     """Move an order to a new status; its callback is queued when the integration subscribed to the event."""
-    if status not in STATUSES[1:]:
-        fail(f"unknown status {status!r}; use one of {', '.join(STATUSES[1:])}", 2)
+    if status not in tuple(OrderEvent):
+        fail(f"unknown status {status!r}; use one of {', '.join(OrderEvent)}", 2)
     proof = None
     if signature_url or photo_url:
         proof = {"signature_url": signature_url, "photo_url": photo_url}
@@ -47,7 +48,7 @@ def set_status(
     except StatusChangeRejected as exc:
         fail(f"order {internal_id}: {exc}")
     typer.echo(f"order {change.internal_id} ({change.external_id}): {change.from_status} -> {change.to_status}")
-    if change.callback_status == "pending":
+    if change.callback_status == OutboxStatus.PENDING:
         typer.echo(f"callback queued: id {change.outbox_id}, webhook-id {change.webhook_id}")
     elif change.callback_status == "disabled":
         typer.echo(f"callback kept but not sent: callbacks for this integration are stopped (id {change.outbox_id})")

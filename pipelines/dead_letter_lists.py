@@ -14,9 +14,10 @@ from pipelines.callbacks.queries import attempts_for, get_callback
 from pipelines.clock import as_utc
 from pipelines.secrets import mask
 from pipelines.store.schema import callback_outbox, inbox, integrations, orders, record_errors
+from pipelines.vocabulary import UNDELIVERABLE, InboxStatus
 
 LIST_LIMIT = 500
-CALLBACK_DEAD_STATUSES = ("dead", "disabled")
+CALLBACK_DEAD_STATUSES = tuple(sorted(UNDELIVERABLE))
 # Request headers that carry credentials or signatures: shown masked, like every other secret.
 _SENSITIVE_HEADER_WORDS = ("authorization", "api-key", "apikey", "secret", "signature", "token", "cookie", "hmac")
 
@@ -75,7 +76,7 @@ def inbox_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int
             sa.func.substr(inbox.c.body, 1, 160).label("body_start"),
         )
         .join(integrations, integrations.c.id == inbox.c.integration_id)
-        .where(inbox.c.status == "dead")
+        .where(inbox.c.status == InboxStatus.DEAD)
         .order_by(inbox.c.received_at.desc(), inbox.c.id.desc())
         .limit(limit)
     )

@@ -6,10 +6,9 @@ the seed's voice: "hace 5 min", "+5 pedidos, 0 errores", "1 error (campo faltant
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -17,6 +16,7 @@ from pipelines.clock import as_utc, utcnow
 from pipelines.inbox import reporting as inbox_reporting
 from pipelines.inbox.reporting import BACKLOG_MAX_AGE_SECONDS
 from pipelines.store.schema import callback_outbox, integrations, sync_runs
+from pipelines.vocabulary import OutboxStatus, SyncRunStatus
 
 Status = Literal["active", "error", "disabled"]
 
@@ -56,29 +56,26 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-_COUNT_SUFFIX = re.compile(r" \(x\d+\)$")
-
-
-def first_reason(message: str | None) -> str | None:
-    """The commonest reason of a sync run's message ('address: required field is missing (x3); ...')."""
-    if not message:
+def first_reason(reasons: list[dict[str, Any]] | None) -> str | None:
+    """The commonest record error reason of a sync run (its `reasons`, ranked when ingest wrote them)."""
+    if not reasons:
         return None
-    return _COUNT_SUFFIX.sub("", message.split("; ")[0]).strip() or None
+    return f"{reasons[0]['field']}: {reasons[0]['message']}"
 
 
-def sync_summary(created: int, updated: int, errors: int, target: str, *, status: str = "ok",
-                 message: str | None = None) -> str:
+def sync_summary(created: int, updated: int, errors: int, target: str, *, status: str = SyncRunStatus.OK,
+                 message: str | None = None, reasons: list[dict[str, Any]] | None = None) -> str:
     """The seed's line for one sync: '+5 pedidos, 0 errores' / '+12 pedidos, 1 error (campo faltante)'."""
-    if status == "failed":
+    if status == SyncRunStatus.FAILED:
         return f"falló: {message or 'sin detalle'}"
-    if status == "running":
+    if status == SyncRunStatus.RUNNING:
         return "en curso"
     noun = ("pedido", "pedidos") if target == "order" else ("venta", "ventas")
     parts = [f"+{created} {noun[0] if created == 1 else noun[1]}"]
     if updated:
         parts.append(_plural(updated, "actualizado", "actualizados"))
     error_text = _plural(errors, "error", "errores")
-    reason = first_reason(message) if errors else None
+    reason = first_reason(reasons) if errors else None
     parts.append(f"{error_text} ({reason})" if reason else error_text)
     return ", ".join(parts)
 
@@ -124,15 +121,16 @@ class SyncLine:
     unchanged: int
     errors: int
     message: str | None
+    reasons: list[dict[str, Any]] | None = None
 
     @property
     def summary(self) -> str:
         return sync_summary(self.created, self.updated, self.errors, self.target, status=self.status,
-                            message=self.message)
+                            message=self.message, reasons=self.reasons)
 
     @property
     def needs_person(self) -> bool:
-        return self.status == "failed" or self.errors > 0
+        return self.status == SyncRunStatus.FAILED or self.errors > 0
 
 
 @dataclass(frozen=True)
@@ -203,23 +201,23 @@ def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[Int
     with bind.connect() as conn:
         rows = conn.execute(sa.select(integrations).order_by(sa.func.lower(integrations.c.name))).all()
         latest = _latest_runs(conn)
-        latest_bad = _latest_runs(conn, sa.or_(sync_runs.c.status == "failed", sync_runs.c.errors > 0))
+        latest_bad = _latest_runs(conn, sa.or_(sync_runs.c.status == SyncRunStatus.FAILED, sync_runs.c.errors > 0))
         inbox_dead = {entry.integration: entry.dead for entry in inbox_reporting.backlog(conn)}
-        callback_counts = _grouped_counts(conn, callback_outbox, ("dead", "disabled"))
+        callback_counts = _grouped_counts(conn, callback_outbox, (OutboxStatus.DEAD, OutboxStatus.DISABLED))
     health = []
     for row in rows:
         last = latest.get(row.id)
         bad = latest_bad.get(row.id)
         problems: list[str] = []
-        if last is not None and last.status == "failed":
+        if last is not None and last.status == SyncRunStatus.FAILED:
             problems.append(f"last sync failed: {last.message or 'no detail'}")
         elif last is not None and last.errors:
             problems.append(f"last sync rejected {_plural(last.errors, 'record', 'records')}: "
-                            f"{first_reason(last.message) or 'see sync history'}")
+                            f"{first_reason(last.reasons) or 'see sync history'}")
         dead = inbox_dead.get(row.name, 0)
         if dead:
             problems.append(f"{_plural(dead, 'dead letter', 'dead letters')} in the inbox")
-        dead_callbacks = callback_counts.get((row.id, "dead"), 0) + callback_counts.get((row.id, "disabled"), 0)
+        dead_callbacks = callback_counts.get((row.id, OutboxStatus.DEAD), 0) + callback_counts.get((row.id, OutboxStatus.DISABLED), 0)
         if dead_callbacks:
             problems.append(f"{_plural(dead_callbacks, 'callback', 'callbacks')} not delivered")
         if row.callbacks_disabled_reason:
@@ -230,7 +228,7 @@ def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[Int
                 problems.append(stale)
         last_error = None
         if bad is not None:
-            last_error = bad.message if bad.status == "failed" else first_reason(bad.message)
+            last_error = bad.message if bad.status == SyncRunStatus.FAILED else first_reason(bad.reasons)
             last_error = f"{last_error or 'record errors'} ({time_ago(bad.started_at, now)})"
         health.append(
             IntegrationHealth(
@@ -258,7 +256,7 @@ def latest_syncs(bind: sa.Engine, limit: int = 10, integration_id: int | None = 
             SyncLine(
                 id=r.id, started_at=as_utc(r.started_at), integration=r.name, target=r.target,
                 source_kind=r.source_kind, status=r.status, total_received=r.total_received, created=r.created,
-                updated=r.updated, unchanged=r.unchanged, errors=r.errors, message=r.message,
+                updated=r.updated, unchanged=r.unchanged, errors=r.errors, message=r.message, reasons=r.reasons,
             )
             for r in conn.execute(query)
         ]
@@ -271,7 +269,7 @@ def backlog(bind: sa.Engine) -> Backlog:
         inbox_entries = inbox_reporting.backlog(conn)
         callback_rows = conn.execute(
             sa.select(callback_outbox.c.integration_id, callback_outbox.c.status, sa.func.count())
-            .where(callback_outbox.c.status.in_(("pending", "dead", "disabled")))
+            .where(callback_outbox.c.status.in_((OutboxStatus.PENDING, OutboxStatus.DEAD, OutboxStatus.DISABLED)))
             .group_by(callback_outbox.c.integration_id, callback_outbox.c.status)
         ).all()
     totals: dict[str, int] = {}

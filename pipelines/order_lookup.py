@@ -15,8 +15,9 @@ from pipelines.clock import as_utc
 from pipelines.orders.history import status_history
 from pipelines.store.schema import integrations, orders
 from pipelines.targets import FIELDS
+from pipelines.vocabulary import OrderStatus
 
-ORDER_STATUSES = ("pending", "assigned", "in_route", "delivered", "cancelled")
+ORDER_STATUSES: tuple[OrderStatus, ...] = tuple(OrderStatus)
 SEARCH_LIMIT = 200
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations, record_errors, sync_runs
+from pipelines.vocabulary import UNDELIVERABLE, SyncRunStatus
 
 Grain = Literal["day", "hour"]
 GRAINS: tuple[Grain, ...] = ("day", "hour")
@@ -99,7 +100,7 @@ def _reason_rows(bind: sa.Engine, start: datetime, end: datetime, names: Sequenc
     failed = (
         sa.select(integrations.c.name, sync_runs.c.message)
         .join(integrations, integrations.c.id == sync_runs.c.integration_id)
-        .where(sync_runs.c.status == "failed", sync_runs.c.started_at >= start, sync_runs.c.started_at < end,
+        .where(sync_runs.c.status == SyncRunStatus.FAILED, sync_runs.c.started_at >= start, sync_runs.c.started_at < end,
                *_names_filter(integrations.c.name, names))
     )
     rows: list[tuple[str, str, str]] = []
@@ -136,6 +137,7 @@ def callback_attempts_frame(bind: sa.Engine, start: datetime, end: datetime,
         sa.select(
             integrations.c.name.label("integration"), callback_outbox.c.event, callback_attempts.c.attempted_at,
             callback_attempts.c.status_code, callback_attempts.c.latency_ms, callback_attempts.c.error,
+            callback_attempts.c.succeeded,
         )
         .join(callback_outbox, callback_outbox.c.id == callback_attempts.c.outbox_id)
         .join(integrations, integrations.c.id == callback_outbox.c.integration_id)
@@ -145,21 +147,23 @@ def callback_attempts_frame(bind: sa.Engine, start: datetime, end: datetime,
     frame = _frame(bind, query, ["attempted_at"])
     frame["latency_ms"] = frame["latency_ms"].astype("float64")
     frame["status_code"] = frame["status_code"].astype("Int64")
+    frame["succeeded"] = frame["succeeded"].astype("bool")
     return frame
 
 
 def callback_delivery(bind: sa.Engine, start: datetime, end: datetime, grain: Grain = "day",
                       names: Sequence[str] | None = None) -> pd.DataFrame:
-    """Per bucket: attempts, delivered (2xx), failed, success rate (%), latency p50 and p95 (ms)."""
+    """Per bucket: attempts, delivered (a 2xx within the timeout, as the outbox judged it), failed,
+    success rate (%), latency p50 and p95 (ms)."""
     attempts = callback_attempts_frame(bind, start, end, names)
     con = duck()
     con.register("attempts", attempts)
     return con.execute(
         f"""
         SELECT date_trunc('{_check_grain(grain)}', attempted_at) AS bucket, count(*) AS attempts,
-               count(*) FILTER (WHERE status_code BETWEEN 200 AND 299) AS delivered,
-               count(*) FILTER (WHERE status_code IS NULL OR status_code NOT BETWEEN 200 AND 299) AS failed,
-               round(100.0 * count(*) FILTER (WHERE status_code BETWEEN 200 AND 299) / count(*), 1) AS success_rate,
+               count(*) FILTER (WHERE succeeded) AS delivered,
+               count(*) FILTER (WHERE NOT succeeded) AS failed,
+               round(100.0 * count(*) FILTER (WHERE succeeded) / count(*), 1) AS success_rate,
                quantile_cont(latency_ms, 0.5) AS latency_p50_ms, quantile_cont(latency_ms, 0.95) AS latency_p95_ms
         FROM attempts GROUP BY ALL ORDER BY bucket
         """
@@ -172,7 +176,7 @@ def _callback_totals(bind: sa.Engine, start: datetime, end: datetime) -> pd.Data
     dead_query = (
         sa.select(integrations.c.name.label("integration"), sa.func.count().label("callbacks_dead"))
         .join(integrations, integrations.c.id == callback_outbox.c.integration_id)
-        .where(callback_outbox.c.status.in_(("dead", "disabled")), callback_outbox.c.created_at >= start,
+        .where(callback_outbox.c.status.in_(tuple(UNDELIVERABLE)), callback_outbox.c.created_at >= start,
                callback_outbox.c.created_at < end)
         .group_by(integrations.c.name)
     )
@@ -184,7 +188,7 @@ def _callback_totals(bind: sa.Engine, start: datetime, end: datetime) -> pd.Data
         """
         WITH sent AS (
             SELECT integration, count(*) AS callback_attempts,
-                   count(*) FILTER (WHERE status_code BETWEEN 200 AND 299) AS callbacks_delivered,
+                   count(*) FILTER (WHERE succeeded) AS callbacks_delivered,
                    quantile_cont(latency_ms, 0.95) AS callback_p95_ms
             FROM attempts GROUP BY integration)
         SELECT coalesce(sent.integration, dead.integration) AS integration,

@@ -93,3 +93,8 @@ class PullMode(StrEnum):
 
     INCREMENTAL = "incremental"
     WINDOW = "window"
+
+    @classmethod
+    def of(cls, window: object | None) -> PullMode:
+        """The mode of a pull given its window (None: incremental)."""
+        return cls.INCREMENTAL if window is None else cls.WINDOW

@@ -58,8 +58,10 @@ def test_order_detail_has_payload_mapped_record_history_and_callbacks(store):
             integration_id=abc.id, order_id=order["id"], event="assigned", payload={"event": "assigned"},
             webhook_id="msg_a", status="delivered", attempts=2, next_attempt_at=now, created_at=now)))
         conn.execute(callback_attempts.insert(), [
-            {"outbox_id": outbox_id, "attempted_at": now, "status_code": 503, "latency_ms": 80.0, "error": "503"},
-            {"outbox_id": outbox_id, "attempted_at": now + timedelta(seconds=5), "status_code": 200, "latency_ms": 40.0, "error": None},
+            {"outbox_id": outbox_id, "attempted_at": now, "status_code": 503, "latency_ms": 80.0, "error": "503",
+             "succeeded": False},
+            {"outbox_id": outbox_id, "attempted_at": now + timedelta(seconds=5), "status_code": 200, "latency_ms": 40.0,
+             "error": None, "succeeded": True},
         ])
     detail = order_detail(store, order["id"])
     assert detail.integration == "cliente_abc"

@@ -35,8 +35,11 @@ def test_time_ago_speaks_like_the_seed():
 
 def test_sync_summary_is_the_seed_line():
     assert sync_summary(5, 0, 0, "order") == "+5 pedidos, 0 errores"
-    assert sync_summary(12, 0, 1, "order", message="campo faltante") == "+12 pedidos, 1 error (campo faltante)"
-    assert sync_summary(1, 2, 3, "order", message="address: required field is missing (x3); notes: too long") == (
+    missing = [{"field": "address", "message": "required field is missing", "count": 3},
+               {"field": "notes", "message": "too long", "count": 1}]
+    assert sync_summary(12, 0, 1, "order", reasons=[{"field": "client_name", "message": "campo faltante", "count": 1}]) == (
+        "+12 pedidos, 1 error (client_name: campo faltante)")
+    assert sync_summary(1, 2, 3, "order", message="anything people read", reasons=missing) == (
         "+1 pedido, 2 actualizados, 3 errores (address: required field is missing)"
     )
     assert sync_summary(1, 0, 0, "sale") == "+1 venta, 0 errores"
@@ -137,3 +140,18 @@ def test_backlog_counts_pending_dead_and_the_oldest_wait(store):
     assert waiting.inbox_stuck(now) is True
     assert waiting.inbox_stuck(now - timedelta(minutes=11, seconds=30)) is False  # 30 s old then
     assert waiting.per_integration == {"shopify_store": {"inbox_pending": 2, "inbox_dead": 1}}
+
+
+def test_a_sync_run_keeps_its_reasons_ranked_and_structured(store):
+    """The dashboard reads why records were rejected from the run's `reasons`, not from its text."""
+    abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    records = [{"external_id": "A", "client_name": "x"}, {"external_id": "B", "client_name": "y"},
+               {"external_id": "C", "address": "Zona 1"}]
+    ingest(store, abc, records, source_kind="webhook")
+    with store.connect() as conn:
+        reasons, message = conn.execute(sa.select(sync_runs.c.reasons, sync_runs.c.message)).one()
+    assert reasons == [{"field": "address", "message": "required field is missing", "count": 2},
+                       {"field": "client_name", "message": "required field is missing", "count": 1}]
+    assert message == "address: required field is missing (x2); client_name: required field is missing"
+    [line] = latest_syncs(store)
+    assert line.summary == "+0 pedidos, 3 errores (address: required field is missing)"

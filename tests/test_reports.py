@@ -88,7 +88,7 @@ def _callbacks(store, integration, order_id: int, attempts: list[tuple[datetime,
             status="delivered", attempts=len(attempts), next_attempt_at=DAY, created_at=DAY)))
         conn.execute(callback_attempts.insert(), [
             {"outbox_id": outbox_id, "attempted_at": when, "status_code": code, "latency_ms": latency,
-             "error": None if code == 200 else "failed"} for when, code, latency in attempts
+             "error": None if code == 200 else "failed", "succeeded": code == 200} for when, code, latency in attempts
         ])
 
 
@@ -127,3 +127,28 @@ def test_duckdb_is_in_memory_and_never_fetches_extensions():
     con = duck()
     assert con.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone()[0] is False
     assert con.execute("SELECT path FROM duckdb_databases() WHERE database_name = 'memory'").fetchone() is not None
+
+
+def test_a_2xx_after_the_timeout_is_a_failure_in_the_outbox_the_reports_and_the_summary(store):
+    """One verdict per attempt, decided when it is settled and read by everyone: a 2xx that arrived
+    after the timeout is retried by the outbox, and the reports and the summary count it failed."""
+    import random
+
+    from pipelines.callbacks import callback_summary, claim_due, load_targets, settle
+    from pipelines.callbacks.outbox import AttemptResult
+    from pipelines.orders.status import change_status
+    from tests.callback_helpers import make_integration, order_records
+
+    _, ids = make_integration(store, "https://cliente.example/callbacks", orders=order_records(1),
+                              callbacks={"timeout_seconds": 1.0})
+    changed = change_status(store, ids["PED-001"], "assigned", actor="test")
+    [due] = claim_due(store, now=changed.changed_at, limit=10, lease=timedelta(minutes=1))
+    late = AttemptResult(due, changed.changed_at, 200, 1_300.0, error="answered 200 after 1.3 s, over the 1 s timeout")
+    [item] = settle(store, [late], targets=load_targets(store, changed.changed_at), now=changed.changed_at,
+                    rng=random.Random(1))
+    assert item.verdict.kind == "retry"
+    day = changed.changed_at.replace(hour=0, minute=0, second=0, microsecond=0)
+    delivery = callback_delivery(store, day, day + timedelta(days=1))
+    assert (delivery.iloc[0]["delivered"], delivery.iloc[0]["failed"]) == (0, 1)
+    [summary] = callback_summary(store)
+    assert summary["failing"] and summary["counts"]["pending"] == 1

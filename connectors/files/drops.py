@@ -21,6 +21,7 @@ from pipelines.integrations.model import StoredIntegration
 from pipelines.sources import PullError, PullReport, Window, get_state, set_state
 from pipelines.sources.landing import land
 from pipelines.sources.state import states_with_prefix
+from pipelines.vocabulary import PullMode
 
 LEDGER_PREFIX = "file:"
 PROCESSED, FAILED = "processed", "failed"
@@ -47,7 +48,7 @@ def content_digest(path: Path) -> str:
 def pull_files(
     engine: sa.Engine, integration: StoredIntegration, *, window: Window | None = None, now: datetime | None = None
 ) -> PullReport:
-    report = PullReport(integration.name, "file", "window" if window else "incremental", window)
+    report = PullReport(integration.name, "file", PullMode.of(window), window)
     folder = drop_folder(integration)
     if window:
         _reingest_window(engine, integration, folder, window, report)

@@ -13,7 +13,7 @@ Handlers are plain `def`: the store is synchronous, so FastAPI runs them in its 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -32,6 +32,7 @@ from pipelines.integrations import IntegrationNotFound
 from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
 from pipelines.orders.status import DeliveryProof, change_status
 from pipelines.store import connect
+from pipelines.vocabulary import OrderEvent
 
 router = APIRouter(tags=["orders and callbacks"], dependencies=[Depends(require_admin)])
 
@@ -46,18 +47,18 @@ class StatusChangeBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["assigned", "in_route", "delivered", "cancelled"]
+    status: OrderEvent
     eta: datetime | None = Field(None, description="in_route: estimated arrival (ISO 8601; naive = UTC)")
     delivered_at: datetime | None = Field(None, description="delivered: when (default: now)")
     delivery_proof: DeliveryProof | None = Field(None, description="delivered: signature_url and/or photo_url")
 
     @model_validator(mode="after")
     def _carries_what_its_status_needs(self) -> StatusChangeBody:
-        if self.status == "in_route" and self.eta is None:
+        if self.status == OrderEvent.IN_ROUTE and self.eta is None:
             raise ValueError("in_route needs an eta")
-        if self.status != "in_route" and self.eta is not None:
+        if self.status != OrderEvent.IN_ROUTE and self.eta is not None:
             raise ValueError(f"eta goes with in_route, not {self.status}")
-        if self.status == "delivered":
+        if self.status == OrderEvent.DELIVERED:
             proof = self.delivery_proof
             if proof is None or not (proof.signature_url or proof.photo_url):
                 raise ValueError("delivered needs a delivery_proof with signature_url and/or photo_url")

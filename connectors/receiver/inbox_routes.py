@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -22,6 +22,7 @@ from connectors.receiver.admin_auth import require_admin
 from connectors.receiver.callback_routes import store_engine
 from pipelines.inbox.processing import InboxEntry, InboxRowNotFound, NotReplayable, list_entries, replay
 from pipelines.integrations import IntegrationNotFound, get_integration
+from pipelines.vocabulary import InboxStatus
 
 router = APIRouter(tags=["inbox dead letters"], dependencies=[Depends(require_admin)])
 
@@ -41,7 +42,7 @@ def _integration_id(engine: sa.Engine, name: str | None) -> int | None:
 
 @router.get("/inbox", summary="The newest inbox rows: status, reason, replay history (bodies left out)")
 def get_inbox(
-    status_: Literal["pending", "done", "dead", "rejected"] | None = Query(None, alias="status"),
+    status_: InboxStatus | None = Query(None, alias="status"),
     integration: str | None = Query(None, description="only this integration's rows"),
     limit: int = Query(50, ge=1, le=1_000),
     engine: sa.Engine = Depends(store_engine),

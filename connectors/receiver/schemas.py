@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipelines.vocabulary import InboxStatus
+
 ONE_ORDER_EXAMPLE: dict[str, Any] = {
     "external_id": "ORD-12345", "client_name": "Juan Pérez", "client_phone": "+502 5555-1234",
     "address": "Zona 10, Guatemala Ciudad", "latitude": 14.59, "longitude": -90.52, "notes": "Entregar en recepción",
@@ -133,7 +135,7 @@ class AsyncAck(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"accepted": True, "status": "pending", "inbox_id": 7}]})
 
     accepted: bool = True
-    status: str = "pending"
+    status: str = InboxStatus.PENDING
     inbox_id: int
     duplicate: bool = False
 

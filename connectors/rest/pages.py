@@ -1,26 +1,22 @@
-"""Walking a client API page by page, in each pagination style the integration can name, with a guard
-against servers that ignore the paging parameters (the same page forever) or loop their cursors."""
+"""Walking a client API page by page: one loop for every pagination style. It fetches a page, finds its
+records, and asks the style's paginator for the next request; it alone guards against servers that
+ignore the paging parameters (the same page forever), loop their cursors or links (a request already
+made), or never end (`api.max_pages`). When the walk is over, `stop` says why, as a value."""
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import orjson
 
 from connectors.rest.http import HttpClient, safe_url
+from connectors.rest.paginators import Page, PageRequest, Paginator, paginator_for
+from connectors.rest.paths import MISSING, dig
+from connectors.rest.stop import Stop, StopReason
 from pipelines.integrations.api_settings import ApiSettings
 from pipelines.sources import PullError
-
-_MISSING = object()
-
-
-@dataclass
-class Page:
-    number: int
-    records: list[Any]
 
 
 def split_endpoint(endpoint: str) -> tuple[str, dict[str, str]]:
@@ -29,31 +25,19 @@ def split_endpoint(endpoint: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(query="")), dict(parse_qsl(parts.query, keep_blank_values=True))
 
 
-def dig(body: Any, path: str | None) -> Any:
-    """The value at a dot path (`data.orders`), or _MISSING."""
-    if not path:
-        return body
-    node = body
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
-
-
-def records_of(body: Any, settings: ApiSettings, url: str, number: int) -> list[Any]:
+def records_of(body: Any, records_path: str | None, url: str, number: int) -> list[Any]:
     """The page's records at `records_path`, with a precise complaint when they are not there."""
-    found = dig(body, settings.records_path)
+    found = dig(body, records_path)
     if found is None:
         return []
     if isinstance(found, list):
         return found
     where = f"GET {safe_url(url)} page {number}"
-    if found is _MISSING:
-        raise PullError(f"{where}: no {settings.records_path!r} in the response{_suggest(body)}")
-    if settings.records_path is None:
+    if found is MISSING:
+        raise PullError(f"{where}: no {records_path!r} in the response{_suggest(body)}")
+    if records_path is None:
         raise PullError(f"{where}: the response is a JSON object, not a list of records{_suggest(body)}")
-    raise PullError(f"{where}: {settings.records_path!r} is not a list of records")
+    raise PullError(f"{where}: {records_path!r} is not a list of records")
 
 
 def _suggest(body: Any) -> str:
@@ -63,65 +47,66 @@ def _suggest(body: Any) -> str:
     return f"; set api.records_path to one of: {', '.join(lists)}" if lists else ""
 
 
-def iter_pages(
-    client: HttpClient, settings: ApiSettings, endpoint: str, params: dict[str, Any], warnings: list[str]
-) -> Iterator[Page]:
-    """Yield pages until the style's end condition; append a warning (and stop) when a page repeats
-    or `max_pages` is reached, so a misbehaving server cannot keep a poll running forever."""
-    base_url, endpoint_params = split_endpoint(endpoint)
-    query: dict[str, Any] = {**endpoint_params, **params}
-    style = settings.pagination
-    url: str | None = base_url
-    offset, page_no = 0, settings.first_page
-    seen_requests: set[str] = set()
-    previous_digest: str | None = None
-    for number in range(1, settings.max_pages + 1):
-        if style == "offset":
-            query.update({settings.offset_param: offset, settings.limit_param: settings.page_size})
-        elif style == "page":
-            query[settings.page_param] = page_no
-            if settings.page_size_param:
-                query[settings.page_size_param] = settings.page_size
-        request_id = url + "?" + "&".join(f"{k}={v}" for k, v in sorted(query.items()))
-        if request_id in seen_requests:
-            warnings.append(f"stopped at page {number}: the server sent back a page link already followed")
-            return
-        seen_requests.add(request_id)
-        body, response = client.get_json(url, query)
-        records = records_of(body, settings, url, number)
-        if records and style != "none":
-            digest = hashlib.blake2b(orjson.dumps(records, option=orjson.OPT_NON_STR_KEYS), digest_size=16).hexdigest()
-            if digest == previous_digest:
-                warnings.append(
-                    f"stopped at page {number}: same records as page {number - 1} (does the API ignore the "
-                    f"{style} pagination parameters?)"
-                )
+def _digest(records: list[Any]) -> bytes:
+    return hashlib.blake2b(orjson.dumps(records, option=orjson.OPT_NON_STR_KEYS), digest_size=16).digest()
+
+
+class PageWalk:
+    """Iterate once over the pages of `endpoint` (its own query kept, `params` added); afterwards `stop`
+    says why the walk ended and `warning()` says it in words. Errors (HTTP, records not where
+    `records_path` says) propagate as PullError and leave `stop` None: the walk did not finish."""
+
+    def __init__(
+        self,
+        client: HttpClient,
+        settings: ApiSettings,
+        endpoint: str,
+        params: dict[str, Any],
+        *,
+        max_pages: int | None = None,
+        paginator: Paginator | None = None,
+    ):
+        self.client = client
+        self.settings = settings
+        self.endpoint = endpoint
+        self.params = params
+        self.max_pages = max_pages or settings.max_pages
+        self.paginator = paginator or paginator_for(settings)
+        self.stop: Stop | None = None
+
+    def warning(self) -> str | None:
+        """What a report should say about how paging ended; None for a walk that ran out of pages."""
+        if self.stop is None:
+            return None
+        return self.stop.warning(self.settings.pagination.style, self.max_pages)
+
+    def __iter__(self) -> Iterator[Page]:
+        base_url, endpoint_params = split_endpoint(self.endpoint)
+        request: PageRequest | None = self.paginator.first(PageRequest(base_url, {**endpoint_params, **self.params}))
+        made: set[str] = set()
+        previous: bytes | None = None  # digest of the last page that had records
+        number = 0
+        while request is not None:
+            number += 1
+            identity = request.identity()
+            if identity in made:
+                self.stop = Stop(StopReason.LINK_LOOP, number)
                 return
-            previous_digest = digest
-        yield Page(number, records)
-        if style == "none" or not records and style in ("offset", "page"):
-            return
-        if style == "offset":
-            if len(records) < settings.page_size:
+            made.add(identity)
+            body, response = self.client.get_json(request.url, request.params)
+            page = Page(number, records_of(body, self.settings.records_path, request.url, number), body, request, response)
+            digest = None
+            if page.records and previous is not None:
+                digest = _digest(page.records)
+                if digest == previous:
+                    self.stop = Stop(StopReason.PAGE_REPEATED, number)
+                    return
+            request = self.paginator.next(page)
+            yield page
+            if request is None:
+                self.stop = Stop(StopReason.LAST_PAGE, number)
+            elif number >= self.max_pages:
+                self.stop = Stop(StopReason.MAX_PAGES, number)
                 return
-            offset += len(records)
-        elif style == "page":
-            if settings.page_size_param and len(records) < settings.page_size:
-                return
-            page_no += 1
-        elif style == "cursor":
-            token = dig(body, settings.next_cursor_path)
-            if token in (None, "", _MISSING):
-                return
-            query[settings.cursor_request_param] = token
-        elif style == "next_url":
-            link = dig(body, settings.next_url_path)
-            if link in (None, "", _MISSING):
-                return
-            url, query = urljoin(url, str(link)), {}
-        elif style == "link_header":
-            link = response.links.get("next", {}).get("url")
-            if not link:
-                return
-            url, query = urljoin(url, link), {}
-    warnings.append(f"stopped after api.max_pages = {settings.max_pages} pages; the rest waits for the next poll")
+            elif page.records:
+                previous = digest or _digest(page.records)

@@ -16,12 +16,19 @@ import sqlalchemy as sa
 
 from connectors.rest.cursor import instant, later
 from connectors.rest.http import HttpClient
-from connectors.rest.pages import _MISSING, dig, iter_pages
+from connectors.rest.pages import PageWalk
+from connectors.rest.paths import MISSING, dig
+from connectors.rest.stop import StopReason
 from pipelines.integrations.model import StoredIntegration
 from pipelines.sources import PullError, PullReport, Window, get_state, set_state
 from pipelines.sources.landing import land
 
 CURSOR_KEY = "cursor"
+# Paging that ended here has read all the API will give for this query, so the cursor may move. A
+# repeated page counts: the API ignores the paging parameters and serves one page whatever is asked,
+# so the only way forward is the cursor (the next poll asks for what follows the newest record read).
+# A link loop or the page limit leave pages unread: the cursor stays, and the next poll reads them.
+CURSOR_MAY_ADVANCE = frozenset({StopReason.LAST_PAGE, StopReason.PAGE_REPEATED})
 
 
 def poll_api(
@@ -58,8 +65,9 @@ def poll_api(
     newest = cursor
     outside = 0
     buffer: list[Any] = []
+    pages = PageWalk(client, api, config.endpoint, params)
     try:
-        for page in iter_pages(client, api, config.endpoint, params, report.warnings):
+        for page in pages:
             report.bump("pages")
             records = page.records
             if api.cursor_field:
@@ -69,8 +77,8 @@ def poll_api(
                     records = kept
                 else:
                     for record in records:
-                        value = dig(record, api.cursor_field) if isinstance(record, dict) else _MISSING
-                        if value is not _MISSING:
+                        value = dig(record, api.cursor_field) if isinstance(record, dict) else MISSING
+                        if value is not MISSING:
                             newest = later(newest, value)
             buffer.extend(records)
             if len(buffer) >= api.ingest_batch_size:
@@ -83,7 +91,10 @@ def poll_api(
         report.read.update(requests=client.requests, retries=client.retries)
     if outside:
         report.read["outside_window"] = outside
-    complete = not report.warnings or all("same records as page" in w for w in report.warnings)
+    assert pages.stop is not None, "a walk that raised nothing has stopped for a reason"
+    if warning := pages.warning():
+        report.warnings.append(warning)
+    complete = pages.stop.reason in CURSOR_MAY_ADVANCE
 
     def store_cursor(conn: sa.Connection, _result) -> None:
         if not window and complete and newest is not None and newest != cursor:
@@ -92,7 +103,8 @@ def poll_api(
 
     if not complete and not window:
         report.warnings.append("cursor kept where it was: the pages were not all read")
-    land(engine, integration, buffer, report, details=_details(report, client), on_commit=store_cursor)
+    details = {**_details(report, client), "stopped": pages.stop.reason.value}
+    land(engine, integration, buffer, report, details=details, on_commit=store_cursor)
     if report.cursor_after is None:
         report.cursor_after = cursor
     return report.finish()
@@ -106,5 +118,5 @@ def _in_window(record: Any, field: str, window: Window) -> bool:
     if not isinstance(record, dict):
         return False
     value = dig(record, field)
-    moment = None if value is _MISSING else instant(value)
+    moment = None if value is MISSING else instant(value)
     return moment is not None and window.contains(moment)

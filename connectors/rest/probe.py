@@ -1,12 +1,14 @@
 """Test an api integration's connection: GET the first page exactly as the first poll would (the
 integration's auth and session, the endpoint's own query, the pagination's first-page parameters, the
-records path), but once: no retries, and every request bounded by the probe's timeout."""
+records path), but once: no retries, and every request bounded by the probe's timeout. It is the
+poller's own page walk, limited to one page, so the two cannot disagree about the first request."""
 from __future__ import annotations
 
 import requests
 
 from connectors.rest.http import HttpClient, safe_url, session_for
-from connectors.rest.pages import iter_pages
+from connectors.rest.pages import PageWalk
+from connectors.rest.stop import StopReason
 from pipelines.integrations.model import Integration
 from pipelines.sources import PullError
 from pipelines.sources.probe import PROBE_TIMEOUT_SECONDS, Probe
@@ -32,9 +34,9 @@ def probe_api(config: Integration, *, timeout: float = PROBE_TIMEOUT_SECONDS) ->
     client = HttpClient(bounded, session=session, on_retry=_stop_retrying)
     params = {api.cursor_param: api.cursor_start} if api.cursor_param and api.cursor_start else {}
     records = None
+    pages = PageWalk(client, api, config.endpoint, params, max_pages=1)
     try:
-        page = next(iter_pages(client, api, config.endpoint, params, probe.notes), None)
-        records = page.records if page else []
+        records = [record for page in pages for record in page.records]
     except _WouldRetry as exc:
         probe.error = f"GET {url}: {exc} (a poll retries this up to {api.max_retries} times before giving up)"
     except PullError as exc:
@@ -46,6 +48,6 @@ def probe_api(config: Integration, *, timeout: float = PROBE_TIMEOUT_SECONDS) ->
     if answers:
         probe.reachable = True
         probe.status = f"HTTP {answers[-1].status_code} {answers[-1].reason}"
-    if records is not None and api.pagination != "none":
-        probe.notes.append(f"only the first page was fetched ({api.pagination} pagination)")
+    if pages.stop is not None and pages.stop.reason is StopReason.MAX_PAGES:
+        probe.notes.append(f"only the first page was fetched ({api.pagination.style} pagination)")
     return probe.finish(bounded, records)

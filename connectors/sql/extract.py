@@ -28,6 +28,7 @@ from pipelines.sources import PullError, PullReport, Window, get_state, set_stat
 from pipelines.sources.landing import land
 from pipelines.sources.prefetch import prefetch
 from pipelines.sources.watermark import decode, encode
+from pipelines.vocabulary import PullMode
 
 WATERMARK_KEY = "watermark"
 _IN_LIST = 1_000  # keys per write-back statement: far under every driver's parameter limit
@@ -62,7 +63,7 @@ def _bound(moment: datetime, dialect: str) -> datetime:
 def pull_db(engine: sa.Engine, integration: StoredIntegration, *, window: Window | None = None) -> PullReport:
     """Pull what is new (or in `window`) from the integration's database into the store."""
     settings = integration.config.db
-    report = PullReport(integration.name, "db", "window" if window else "incremental", window)
+    report = PullReport(integration.name, "db", PullMode.of(window), window)
     if not settings.query:
         raise PullError("db.query is not set: give the SELECT that produces the records", report)
     url = resolve_url(settings)

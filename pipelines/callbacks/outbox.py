@@ -30,12 +30,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.callbacks.payload import payload_time
-from pipelines.callbacks.schedule import Verdict, decide
+from pipelines.callbacks.schedule import Verdict, decide, succeeded
 from pipelines.callbacks.targets import CallbackTarget
 from pipelines.clock import as_utc
 from pipelines.integrations.callback_settings import CallbackSettings
 from pipelines.store.binds import Bind, connection, inserted_id
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations
+from pipelines.vocabulary import AttemptVerdict, OutboxStatus
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def enqueue(
             "event": event,
             "payload": payload,
             "webhook_id": webhook_id,
-            "status": "disabled" if disabled_reason else "pending",
+            "status": OutboxStatus.DISABLED if disabled_reason else OutboxStatus.PENDING,
             "attempts": 0,
             "next_attempt_at": now,
             "last_error": disabled_reason,
@@ -115,14 +116,14 @@ def due_query(now: datetime, limit: int, integration_ids: Sequence[int] | None =
     earlier = callback_outbox.alias("earlier")
     earlier_pending = (
         sa.select(earlier.c.id)
-        .where(earlier.c.order_id == row.c.order_id, earlier.c.status == "pending", earlier.c.id < row.c.id)
+        .where(earlier.c.order_id == row.c.order_id, earlier.c.status == OutboxStatus.PENDING, earlier.c.id < row.c.id)
         .exists()
     )
     query = (
         sa.select(row)
         .join(integrations, integrations.c.id == row.c.integration_id)
         .where(
-            row.c.status == "pending",
+            row.c.status == OutboxStatus.PENDING,
             row.c.next_attempt_at <= now,
             integrations.c.callbacks_disabled_reason.is_(None),
             ~earlier_pending,
@@ -143,7 +144,7 @@ def due_now(bind: Bind, now: datetime, *, cap: int = 10_000) -> tuple[int, datet
         count = conn.execute(sa.select(sa.func.count()).select_from(due_query(now, cap).subquery())).scalar_one()
         upcoming = conn.execute(
             sa.select(sa.func.min(callback_outbox.c.next_attempt_at)).where(
-                callback_outbox.c.status == "pending", callback_outbox.c.next_attempt_at > now
+                callback_outbox.c.status == OutboxStatus.PENDING, callback_outbox.c.next_attempt_at > now
             )
         ).scalar_one()
     return count, as_utc(upcoming)
@@ -175,7 +176,7 @@ def claim_due(
         later = callback_outbox.c.next_attempt_at
         conn.execute(
             callback_outbox.update()
-            .where(callback_outbox.c.status == "pending", callback_outbox.c.order_id.in_({r["order_id"] for r in rows}))
+            .where(callback_outbox.c.status == OutboxStatus.PENDING, callback_outbox.c.order_id.in_({r["order_id"] for r in rows}))
             .values(next_attempt_at=sa.case((later < until, until), else_=later))
         )
     return [
@@ -227,7 +228,7 @@ def settle(
         )
         for result in results
     ]
-    by_kind: dict[str, list[dict[str, Any]]] = {"delivered": [], "retry": [], "dead": [], "disabled": []}
+    by_kind: dict[AttemptVerdict, list[dict[str, Any]]] = {kind: [] for kind in AttemptVerdict}
     for item in settled:
         result = item.result
         by_kind[item.verdict.kind].append(
@@ -236,7 +237,7 @@ def settle(
                 "b_order": result.callback.order_id,
                 "v_attempts": result.callback.attempts + 1,
                 "v_code": result.status_code,
-                "v_error": None if item.verdict.kind == "delivered" else failure_text(result),
+                "v_error": None if item.verdict.kind == AttemptVerdict.DELIVERED else failure_text(result),
                 "v_at": item.verdict.next_attempt_at or result.attempted_at,
             }
         )
@@ -254,45 +255,46 @@ def settle(
                     "latency_ms": r.latency_ms,
                     "error": r.error,
                     "response_excerpt": r.response_excerpt,
+                    "succeeded": succeeded(r.status_code, r.error),
                 }
                 for r in results
             ],
         )
-        if by_kind["delivered"]:
+        if by_kind[AttemptVerdict.DELIVERED]:
             # A 2xx is the truth even if the row was meanwhile disabled by another row's 410.
             conn.execute(
                 row.update()
-                .where(row.c.id == sa.bindparam("b_id"), row.c.status != "delivered")
-                .values(status="delivered", delivered_at=sa.bindparam("v_at"), **common),
-                by_kind["delivered"],
+                .where(row.c.id == sa.bindparam("b_id"), row.c.status != OutboxStatus.DELIVERED)
+                .values(status=OutboxStatus.DELIVERED, delivered_at=sa.bindparam("v_at"), **common),
+                by_kind[AttemptVerdict.DELIVERED],
             )
-        pending = (row.c.id == sa.bindparam("b_id"), row.c.status == "pending")
-        if by_kind["retry"]:
+        pending = (row.c.id == sa.bindparam("b_id"), row.c.status == OutboxStatus.PENDING)
+        if by_kind[AttemptVerdict.RETRY]:
             conn.execute(
-                row.update().where(*pending).values(next_attempt_at=sa.bindparam("v_at"), **common), by_kind["retry"]
+                row.update().where(*pending).values(next_attempt_at=sa.bindparam("v_at"), **common), by_kind[AttemptVerdict.RETRY]
             )
             # The order's later rows wait for this one's retry (see claim_due).
             retry_at: sa.BindParameter[Any] = sa.bindparam("v_at")
             conn.execute(
                 row.update()
-                .where(row.c.order_id == sa.bindparam("b_order"), row.c.status == "pending", row.c.id > sa.bindparam("b_id"))
+                .where(row.c.order_id == sa.bindparam("b_order"), row.c.status == OutboxStatus.PENDING, row.c.id > sa.bindparam("b_id"))
                 .values(next_attempt_at=sa.case((row.c.next_attempt_at < retry_at, retry_at), else_=row.c.next_attempt_at)),
-                [{"b_order": o["b_order"], "b_id": o["b_id"], "v_at": o["v_at"]} for o in by_kind["retry"]],
+                [{"b_order": o["b_order"], "b_id": o["b_id"], "v_at": o["v_at"]} for o in by_kind[AttemptVerdict.RETRY]],
             )
-        if by_kind["dead"]:
-            conn.execute(row.update().where(*pending).values(status="dead", **common), by_kind["dead"])
-        settled_orders = {o["b_order"] for kind in ("delivered", "dead") for o in by_kind[kind]}
+        if by_kind[AttemptVerdict.DEAD]:
+            conn.execute(row.update().where(*pending).values(status=OutboxStatus.DEAD, **common), by_kind[AttemptVerdict.DEAD])
+        settled_orders = {o["b_order"] for kind in (AttemptVerdict.DELIVERED, AttemptVerdict.DEAD) for o in by_kind[kind]}
         if settled_orders:
             # The next row of each of these orders is its new head: due now.
             for chunk in _chunks(sorted(settled_orders)):
                 conn.execute(
                     row.update()
-                    .where(row.c.status == "pending", row.c.order_id.in_(chunk))
+                    .where(row.c.status == OutboxStatus.PENDING, row.c.order_id.in_(chunk))
                     .values(next_attempt_at=sa.case((row.c.next_attempt_at > now, now), else_=row.c.next_attempt_at))
                 )
-        if by_kind["disabled"]:
-            conn.execute(row.update().where(*pending).values(status="disabled", **common), by_kind["disabled"])
-            gone = {item.result.callback.integration_id for item in settled if item.verdict.kind == "disabled"}
+        if by_kind[AttemptVerdict.DISABLED]:
+            conn.execute(row.update().where(*pending).values(status=OutboxStatus.DISABLED, **common), by_kind[AttemptVerdict.DISABLED])
+            gone = {item.result.callback.integration_id for item in settled if item.verdict.kind == AttemptVerdict.DISABLED}
             for integration_id in sorted(gone):
                 target = targets.get(integration_id)
                 disable_integration(conn, integration_id, gone_reason(target.name if target else str(integration_id), now))
@@ -308,8 +310,8 @@ def disable_integration(conn: sa.Connection, integration_id: int, reason: str) -
     )
     conn.execute(
         callback_outbox.update()
-        .where(callback_outbox.c.integration_id == integration_id, callback_outbox.c.status == "pending")
-        .values(status="disabled", last_error=reason)
+        .where(callback_outbox.c.integration_id == integration_id, callback_outbox.c.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.DISABLED, last_error=reason)
     )
 
 

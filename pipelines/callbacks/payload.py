@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pipelines.clock import as_utc
+from pipelines.vocabulary import OrderEvent
 
 
 def payload_time(value: datetime | None) -> str | None:
@@ -33,6 +34,6 @@ def build_payload(event: str, order: Mapping[str, Any], changed_at: datetime) ->
         "delivered_at": payload_time(order["delivered_at"]),
         "delivery_proof": delivery_proof(order["delivery_proof"]),
     }
-    if event == "in_route":
+    if event == OrderEvent.IN_ROUTE:
         body["eta"] = payload_time(order["eta"])
     return {"event": event, "timestamp": payload_time(changed_at), "order": body}

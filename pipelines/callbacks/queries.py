@@ -13,8 +13,9 @@ from pipelines.integrations import get_integration
 from pipelines.orders.errors import OrderNotFound
 from pipelines.store.binds import Bind, connection
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations, orders
+from pipelines.vocabulary import OutboxStatus
 
-CALLBACK_STATUSES = ("pending", "delivered", "dead", "disabled")
+CALLBACK_STATUSES: tuple[OutboxStatus, ...] = tuple(OutboxStatus)
 _TIMES = ("next_attempt_at", "created_at", "delivered_at", "replayed_at", "attempted_at")
 _CHUNK = 5_000
 
@@ -119,7 +120,7 @@ def callback_summary(bind: Bind) -> list[dict[str, Any]]:
             for r in conn.execute(
                 sa.select(
                     row.c.integration_id, callback_attempts.c.attempted_at, callback_attempts.c.status_code,
-                    callback_attempts.c.error,
+                    callback_attempts.c.error, callback_attempts.c.succeeded,
                 )
                 .join(row, row.c.id == callback_attempts.c.outbox_id)
                 .where(callback_attempts.c.id.in_(sa.select(latest_ids.c.id)))
@@ -135,7 +136,7 @@ def callback_summary(bind: Bind) -> list[dict[str, Any]]:
         if not url and integration["id"] not in counts:
             continue
         last = latest.get(integration["id"])
-        last_ok = None if last is None else (last["error"] is None and 200 <= (last["status_code"] or 0) < 300)
+        last_ok = None if last is None else bool(last["succeeded"])
         summary.append(
             {
                 "integration": integration["name"],

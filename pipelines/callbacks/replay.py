@@ -18,6 +18,7 @@ from pipelines.clock import as_utc, iso, utcnow
 from pipelines.integrations import get_integration, get_integration_by_id
 from pipelines.store.binds import Bind, transaction
 from pipelines.store.schema import callback_outbox, integrations
+from pipelines.vocabulary import OutboxStatus
 
 
 class CallbackNotFound(LookupError):
@@ -30,7 +31,7 @@ class ReplayRejected(ValueError):
 
 def _requeue_values(actor: str, now: datetime) -> dict[str, Any]:
     return {
-        "status": "pending",
+        "status": OutboxStatus.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
         "replay_count": callback_outbox.c.replay_count + 1,
@@ -53,9 +54,9 @@ def replay_callback(bind: Bind, outbox_id: int, *, actor: str, now: datetime | N
         ).mappings().first()
         if row is None:
             raise CallbackNotFound(f"no callback with id {outbox_id}")
-        if row["status"] == "pending":
+        if row["status"] == OutboxStatus.PENDING:
             raise ReplayRejected(f"callback {outbox_id} is already queued (next attempt at {iso(row['next_attempt_at'])})")
-        if row["status"] == "delivered":
+        if row["status"] == OutboxStatus.DELIVERED:
             raise ReplayRejected(
                 f"callback {outbox_id} was delivered at {iso(row['delivered_at'])}; only dead or disabled callbacks are replayed"
             )
@@ -64,7 +65,7 @@ def replay_callback(bind: Bind, outbox_id: int, *, actor: str, now: datetime | N
         conn.execute(
             callback_outbox.update().where(callback_outbox.c.id == outbox_id).values(**_requeue_values(actor, now))
         )
-    return {"id": outbox_id, "webhook_id": row["webhook_id"], "status": "pending", "next_attempt_at": now}
+    return {"id": outbox_id, "webhook_id": row["webhook_id"], "status": OutboxStatus.PENDING, "next_attempt_at": now}
 
 
 def replay_dead_callbacks(
@@ -76,7 +77,7 @@ def replay_dead_callbacks(
         integration = get_integration(conn, integration_name)
         _refuse_if_stopped(integration.name, integration.callbacks_disabled_reason)
         query = callback_outbox.update().where(
-            callback_outbox.c.integration_id == integration.id, callback_outbox.c.status == "dead"
+            callback_outbox.c.integration_id == integration.id, callback_outbox.c.status == OutboxStatus.DEAD
         )
         if since is not None:
             query = query.where(callback_outbox.c.created_at >= as_utc(since))
@@ -93,6 +94,6 @@ def resume_callbacks(bind: Bind, integration_name: str, *, actor: str, now: date
         )
         return conn.execute(
             callback_outbox.update()
-            .where(callback_outbox.c.integration_id == integration.id, callback_outbox.c.status == "disabled")
+            .where(callback_outbox.c.integration_id == integration.id, callback_outbox.c.status == OutboxStatus.DISABLED)
             .values(**_requeue_values(actor, now))
         ).rowcount

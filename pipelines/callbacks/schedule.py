@@ -14,11 +14,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from pipelines.integrations.callback_settings import CallbackSettings
+from pipelines.vocabulary import AttemptVerdict
 
-VerdictKind = Literal["delivered", "retry", "dead", "disabled"]
+VerdictKind = AttemptVerdict
 
 
 @dataclass(frozen=True)
@@ -53,12 +53,12 @@ def decide(
 ) -> Verdict:
     """The verdict on one attempt; `attempts_made` counts it (1 after the first try)."""
     if succeeded(status_code, error):
-        return Verdict("delivered")
+        return Verdict(AttemptVerdict.DELIVERED)
     if status_code == 410:
-        return Verdict("disabled")
+        return Verdict(AttemptVerdict.DISABLED)
     delay = retry_delay(settings, attempts_made, rng)
     if delay is None:
-        return Verdict("dead")
+        return Verdict(AttemptVerdict.DEAD)
     if retry_after is not None:
         delay = min(max(retry_after, 0.0), float(settings.max_retry_after_seconds))
-    return Verdict("retry", now + timedelta(seconds=delay))
+    return Verdict(AttemptVerdict.RETRY, now + timedelta(seconds=delay))

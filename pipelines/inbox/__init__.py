@@ -10,9 +10,9 @@ A row's life (`status` column):
 Modules: `intake` (the receiver's side), `processing` (claim, ingest, dead-letter, replay),
 `reporting` (sync runs to report, backlog and dead-letter health).
 """
-from typing import Final
+from pipelines.vocabulary import InboxStatus
 
-PENDING: Final = "pending"
-DONE: Final = "done"
-DEAD: Final = "dead"
-REJECTED: Final = "rejected"
+PENDING = InboxStatus.PENDING
+DONE = InboxStatus.DONE
+DEAD = InboxStatus.DEAD
+REJECTED = InboxStatus.REJECTED

@@ -24,6 +24,7 @@ from pipelines.ingest.result import RecordResult
 from pipelines.store.bulk import executemany
 from pipelines.store.schema import orders
 from pipelines.targets import FIELDS
+from pipelines.vocabulary import OrderStatus, RecordVerdict
 
 ORDER_COLUMNS = FIELDS["order"]
 # Bind names must differ from column names in an executemany UPDATE.
@@ -103,15 +104,15 @@ def upsert_orders(
         external_id = order["external_id"]
         internal_id = assigned.get(external_id)
         if internal_id is not None:
-            results.append(RecordResult(index=index, status="created", external_id=external_id, internal_id=internal_id))
+            results.append(RecordResult(index=index, status=RecordVerdict.CREATED, external_id=external_id, internal_id=internal_id))
             continue
         internal_id, stored_digest = known[external_id]
         if stored_digest == digest:
-            results.append(RecordResult(index=index, status="unchanged", external_id=external_id, internal_id=internal_id))
+            results.append(RecordResult(index=index, status=RecordVerdict.UNCHANGED, external_id=external_id, internal_id=internal_id))
             continue
         row = _stored_row(order, content_hash=digest, source_record=source, updated_at=now)
         updates.append({"b_id": internal_id, **{_UPDATE_BINDS[k]: v for k, v in row.items()}})
-        results.append(RecordResult(index=index, status="updated", external_id=external_id, internal_id=internal_id))
+        results.append(RecordResult(index=index, status=RecordVerdict.UPDATED, external_id=external_id, internal_id=internal_id))
     if updates:
         columns: dict[str, Any] = {column: sa.bindparam(bind) for column, bind in _UPDATE_BINDS.items()}
         executemany(conn, orders.update().where(orders.c.id == sa.bindparam("b_id")).values(**columns), updates)
@@ -124,7 +125,7 @@ def _insert(conn: sa.Connection, integration_id: int, items: Sequence[OrderToSto
     if not items:
         return {}
     rows = [
-        _stored_row(order, integration_id=integration_id, status="pending", content_hash=digest, source_record=source,
+        _stored_row(order, integration_id=integration_id, status=OrderStatus.PENDING, content_hash=digest, source_record=source,
                     created_at=now, updated_at=now)
         for _, order, digest, source in items
     ]

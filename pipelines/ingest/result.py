@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-RecordStatus = Literal["created", "updated", "unchanged", "error"]
+from pipelines.vocabulary import RecordVerdict
+
+RecordStatus = RecordVerdict  # the name ingest code has used
 
 
 @dataclass(slots=True)
@@ -33,7 +35,7 @@ class SyncResult:
     sync_run_id: int | None = None
     duration_ms: float = 0.0
 
-    def _count(self, status: str) -> int:
+    def _count(self, status: RecordVerdict) -> int:
         return sum(1 for r in self.results if r.status == status)
 
     @property
@@ -42,19 +44,19 @@ class SyncResult:
 
     @property
     def created(self) -> int:
-        return self._count("created")
+        return self._count(RecordVerdict.CREATED)
 
     @property
     def updated(self) -> int:
-        return self._count("updated")
+        return self._count(RecordVerdict.UPDATED)
 
     @property
     def unchanged(self) -> int:
-        return self._count("unchanged")
+        return self._count(RecordVerdict.UNCHANGED)
 
     @property
     def errors(self) -> int:
-        return self._count("error")
+        return self._count(RecordVerdict.ERROR)
 
     @property
     def internal_ids(self) -> list[int]:
@@ -65,21 +67,28 @@ class SyncResult:
         tally = Counter(r.status for r in self.results)
         return {
             "total_received": len(self.results),
-            "created": tally["created"],
-            "updated": tally["updated"],
-            "errors": tally["error"],
-            "unchanged": tally["unchanged"],
+            "created": tally[RecordVerdict.CREATED],
+            "updated": tally[RecordVerdict.UPDATED],
+            "errors": tally[RecordVerdict.ERROR],
+            "unchanged": tally[RecordVerdict.UNCHANGED],
         }
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.counts(), "sync_run_id": self.sync_run_id, "results": [r.to_dict() for r in self.results]}
 
+    def ranked_reasons(self, limit: int = 3) -> list[dict[str, Any]]:
+        """The commonest record error reasons, commonest first: [{"field", "message", "count"}]."""
+        tally = Counter((reason["field"], reason["message"]) for r in self.results for reason in r.reasons)
+        ranked = sorted(tally.items(), key=lambda kv: -kv[1])[:limit]
+        return [{"field": field_name, "message": message, "count": count} for (field_name, message), count in ranked]
+
     def error_summary(self, limit: int = 3) -> str:
-        """'campo faltante'-style one-liner for dashboards: the commonest reasons first."""
-        reasons: dict[str, int] = {}
-        for r in self.results:
-            for reason in r.reasons:
-                key = f"{reason['field']}: {reason['message']}"
-                reasons[key] = reasons.get(key, 0) + 1
-        ranked = sorted(reasons.items(), key=lambda kv: -kv[1])[:limit]
-        return "; ".join(f"{k} (x{n})" if n > 1 else k for k, n in ranked)
+        """The same reasons as one line for people: 'address: required field is missing (x3); ...'."""
+        return reasons_line(self.ranked_reasons(limit))
+
+
+def reasons_line(reasons: list[dict[str, Any]] | None) -> str:
+    """Ranked reasons as one line: 'field: message (xN); ...'."""
+    return "; ".join(
+        f"{r['field']}: {r['message']}" + (f" (x{r['count']})" if r.get("count", 1) > 1 else "") for r in reasons or []
+    )

@@ -26,6 +26,7 @@ from pipelines.mapping import CompiledMapping, compile_mapping
 from pipelines.store.binds import inserted_id, transaction
 from pipelines.store.schema import integrations, record_errors, sync_runs
 from pipelines.targets import FIELDS, default_mapping
+from pipelines.vocabulary import RecordVerdict, SyncRunStatus
 
 
 @lru_cache(maxsize=256)
@@ -137,14 +138,14 @@ def _ingest(
             valid[item.index] = item
         else:
             results[item.index] = RecordResult(
-                index=item.index, status="error", external_id=item.external_id, reasons=item.reasons
+                index=item.index, status=RecordVerdict.ERROR, external_id=item.external_id, reasons=item.reasons
             )
 
     with transaction(bind) as conn:
         _serialise_ingest(conn, integration.id)
         run_id = inserted_id(conn.execute(
             sync_runs.insert().values(
-                integration_id=integration.id, source_kind=source_kind, started_at=now, status="running",
+                integration_id=integration.id, source_kind=source_kind, started_at=now, status=SyncRunStatus.RUNNING,
                 details=details,
             )
         ))
@@ -162,7 +163,7 @@ def _ingest(
                         conn, integration.id, i, valid[i].landing(), records[i] if keep_source else None, now
                     )
         ordered = [results[i] for i in range(len(records))]
-        failures = [r for r in ordered if r.status == "error"]
+        failures = [r for r in ordered if r.status == RecordVerdict.ERROR]
         if failures:
             conn.execute(
                 record_errors.insert(),
@@ -184,7 +185,8 @@ def _ingest(
             sync_runs.update()
             .where(sync_runs.c.id == run_id)
             .values(
-                finished_at=utcnow(), status="ok", message=result.error_summary() or None,
+                finished_at=utcnow(), status=SyncRunStatus.OK, message=result.error_summary() or None,
+                reasons=result.ranked_reasons() or None,
                 **{k: v for k, v in result.counts().items()},
             )
         )

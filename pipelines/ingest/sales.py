@@ -17,6 +17,7 @@ from pipelines.ingest.hashing import content_hash, normalise
 from pipelines.ingest.result import RecordResult, RecordStatus
 from pipelines.store.binds import inserted_id
 from pipelines.store.schema import customers, identifiers, sales
+from pipelines.vocabulary import RecordVerdict
 
 CUSTOMER_FIELDS = ("national_id", "email", "phone_number", "first_name", "last_name", "whatsapp_number")
 IDENTIFYING_FIELDS = ("national_id", "email")  # matched in this order, as the Autentikapp guide says
@@ -91,7 +92,7 @@ def upsert_sale(
     matches = _matching_customers(conn, integration_id, sale)
     reasons = unknown_codes(conn, integration_id, sale) + identity_conflict(matches)
     if reasons:
-        return RecordResult(index=index, status="error", external_id=sale["external_id"], reasons=reasons)
+        return RecordResult(index=index, status=RecordVerdict.ERROR, external_id=sale["external_id"], reasons=reasons)
     current = matches.get("national_id") or matches.get("email")
     customer_id = upsert_customer(conn, integration_id, sale, current, now)
     clean = normalise(sale)
@@ -117,13 +118,13 @@ def upsert_sale(
         sale_id = inserted_id(conn.execute(
             sales.insert().values(integration_id=integration_id, external_id=sale["external_id"], created_at=now, **row)
         ))
-        status = "created"
+        status = RecordVerdict.CREATED
     elif current.content_hash != digest:
         sale_id = current.id
         conn.execute(sales.update().where(sales.c.id == sale_id).values(**row))
-        status = "updated"
+        status = RecordVerdict.UPDATED
     else:
-        sale_id, status = current.id, "unchanged"
+        sale_id, status = current.id, RecordVerdict.UNCHANGED
     codes = _codes(sale)
     if codes:
         conn.execute(

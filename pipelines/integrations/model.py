@@ -17,12 +17,13 @@ from pipelines.integrations.callback_settings import CallbackSettings, standard_
 from pipelines.integrations.db_settings import DbSettings
 from pipelines.integrations.file_settings import FileSettings
 from pipelines.integrations.webhook_settings import WebhookSettings
+from pipelines.vocabulary import OrderEvent
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 IntegrationType = Literal["webhook", "api", "db", "file"]
 Target = Literal["order", "sale"]
 AuthType = Literal["none", "apikey", "bearer", "basic", "webhook_secret", "hmac"]
-CallbackEvent = Literal["assigned", "in_route", "delivered", "cancelled"]
+CallbackEvent = OrderEvent
 
 
 class Integration(BaseModel):

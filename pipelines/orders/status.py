@@ -27,16 +27,9 @@ from pipelines.errors import describe, validation_issues
 from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
 from pipelines.store.binds import Bind, transaction
 from pipelines.store.schema import order_status_history, orders
+from pipelines.vocabulary import FINAL_ORDER_STATUSES, ORDER_MOVES, OrderEvent, OrderStatus, OutboxStatus
 
-STATUSES = ("pending", "assigned", "in_route", "delivered", "cancelled")
-FINAL = frozenset({"delivered", "cancelled"})
-NEXT: dict[str, frozenset[str]] = {
-    "pending": frozenset({"assigned", "cancelled"}),
-    "assigned": frozenset({"in_route", "cancelled"}),
-    "in_route": frozenset({"delivered", "cancelled"}),
-    "delivered": frozenset(),
-    "cancelled": frozenset(),
-}
+STATUSES: tuple[OrderStatus, ...] = tuple(OrderStatus)  # the machine itself: pipelines.vocabulary.ORDER_MOVES
 # A delivery reported a little ahead of our clock is clock skew; further ahead is a mistake.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -84,21 +77,21 @@ class StatusChange:
     delivery_proof: dict[str, Any] | None = None
     outbox_id: int | None = None
     webhook_id: str | None = None
-    callback_status: str | None = None  # pending | disabled | None (event not subscribed)
+    callback_status: OutboxStatus | None = None  # pending | disabled | None (event not subscribed)
 
 
 def check_move(current: str, to_status: str) -> str | None:
     """The reason `current → to_status` is illegal, or None when it is allowed."""
     if to_status not in STATUSES:
-        return f"unknown status {to_status!r}; use one of {', '.join(STATUSES[1:])}"
-    if to_status == "pending":
+        return f"unknown status {to_status!r}; use one of {', '.join(OrderEvent)}"
+    if to_status == OrderStatus.PENDING:
         return "an order cannot be moved back to pending"
     if current == to_status:
         return f"the order is already {current}"
-    if current in FINAL:
+    if current in FINAL_ORDER_STATUSES:
         return f"cannot go from {current} to {to_status}: {current} is final"
-    if to_status not in NEXT[current]:
-        allowed = " or ".join(sorted(NEXT[current]))
+    if to_status not in ORDER_MOVES[OrderStatus(current)]:
+        allowed = " or ".join(sorted(ORDER_MOVES[OrderStatus(current)]))
         return f"cannot go from {current} to {to_status} (from {current} the next status is {allowed})"
     return None
 
@@ -125,15 +118,15 @@ def parse_proof(proof: dict | DeliveryProof | None) -> dict[str, Any] | None:
 
 def _details(to_status: str, eta, delivered_at, proof, now: datetime) -> dict[str, Any]:
     """Check what the move carries; the extra values to store on the order."""
-    if eta is not None and to_status != "in_route":
+    if eta is not None and to_status != OrderStatus.IN_ROUTE:
         raise StatusChangeRejected(f"an ETA goes with in_route, not {to_status}")
-    if (delivered_at is not None or proof is not None) and to_status != "delivered":
+    if (delivered_at is not None or proof is not None) and to_status != OrderStatus.DELIVERED:
         raise StatusChangeRejected(f"delivered_at and delivery_proof go with delivered, not {to_status}")
-    if to_status == "in_route":
+    if to_status == OrderStatus.IN_ROUTE:
         if eta is None:
             raise StatusChangeRejected("in_route needs an ETA (eta)")
         return {"eta": as_utc(eta)}
-    if to_status == "delivered":
+    if to_status == OrderStatus.DELIVERED:
         stored_proof = parse_proof(proof)
         if stored_proof is None:
             raise StatusChangeRejected("delivered needs a delivery proof: signature_url and/or photo_url")
@@ -217,5 +210,5 @@ def _queue_callback(conn: sa.Connection, change: StatusChange, order: dict[str, 
         now=change.changed_at,
         disabled_reason=subscription.disabled_reason,
     )
-    status = "disabled" if subscription.disabled_reason else "pending"
+    status = OutboxStatus.DISABLED if subscription.disabled_reason else OutboxStatus.PENDING
     return replace(change, outbox_id=outbox_id, webhook_id=webhook_id, callback_status=status)

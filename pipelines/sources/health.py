@@ -12,6 +12,7 @@ from pipelines.clock import as_utc
 from pipelines.integrations import list_integrations
 from pipelines.sources.schedule import poll_interval
 from pipelines.store.schema import sync_runs
+from pipelines.vocabulary import SyncRunStatus
 
 STALE_FACTOR = 2
 MAX_RECORD_ERROR_RATE = 0.05
@@ -58,19 +59,19 @@ def pull_health(engine: sa.Engine, kind: str, now: datetime) -> list[PullHealth]
         for item in wanted:
             mine = sync_runs.c.integration_id == item.id
             last_ok = conn.execute(
-                sa.select(sa.func.max(sync_runs.c.finished_at)).where(mine, sync_runs.c.status == "ok")
+                sa.select(sa.func.max(sync_runs.c.finished_at)).where(mine, sync_runs.c.status == SyncRunStatus.OK)
             ).scalar()
             recent = conn.execute(
                 sa.select(
                     sa.func.count(),
-                    sa.func.sum(sa.case((sync_runs.c.status == "failed", 1), else_=0)),
+                    sa.func.sum(sa.case((sync_runs.c.status == SyncRunStatus.FAILED, 1), else_=0)),
                     sa.func.sum(sync_runs.c.total_received),
                     sa.func.sum(sync_runs.c.errors),
                 ).where(mine, sync_runs.c.started_at >= since)
             ).one()
             failure = conn.execute(
                 sa.select(sync_runs.c.message)
-                .where(mine, sync_runs.c.status == "failed")
+                .where(mine, sync_runs.c.status == SyncRunStatus.FAILED)
                 .order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc())
                 .limit(1)
             ).scalar()

@@ -18,6 +18,7 @@ from pipelines.integrations.model import StoredIntegration
 from pipelines.sources.report import PullReport
 from pipelines.store.binds import inserted_id
 from pipelines.store.schema import sync_runs
+from pipelines.vocabulary import SyncRunStatus
 
 
 def land(
@@ -50,7 +51,7 @@ def record_failed_pull(engine: sa.Engine, integration: StoredIntegration, report
         return inserted_id(conn.execute(
             sync_runs.insert().values(
                 integration_id=integration.id, source_kind=report.source_kind, started_at=now, finished_at=now,
-                status="failed", message=message[:2_000],
+                status=SyncRunStatus.FAILED, message=message[:2_000],
                 details={"mode": report.mode, **({"window": report.window.to_dict()} if report.window else {}), **report.read},
             )
         ))

@@ -8,6 +8,7 @@ from typing import Any
 
 from pipelines.ingest import SyncResult
 from pipelines.sources.window import Window
+from pipelines.vocabulary import PullMode
 
 COUNT_KEYS = ("total_received", "created", "updated", "unchanged", "errors")
 
@@ -25,7 +26,7 @@ class PullError(RuntimeError):
 class PullReport:
     integration: str
     source_kind: str
-    mode: str  # "incremental" (resume from the cursor) or "window" (re-pull a backfill window)
+    mode: PullMode
     window: Window | None = None
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
     read: dict[str, int] = field(default_factory=dict)  # pages, requests, retries, rows, files...

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from pipelines.vocabulary import InboxStatus, OrderStatus, OutboxStatus, SyncRunStatus
+
 metadata = sa.MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -62,8 +64,8 @@ inbox = sa.Table(
     sa.Column("headers", sa.JSON, nullable=False),
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("verified", sa.Boolean, nullable=False),
-    # pending -> done | dead ; "dead" rows keep their reason and can be replayed.
-    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    # vocabulary.InboxStatus: pending -> done | dead ; "dead" rows keep their reason and can be replayed.
+    sa.Column("status", sa.String(16), nullable=False, default=InboxStatus.PENDING.value),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("processed_at", Timestamp, nullable=True),
@@ -94,7 +96,7 @@ orders = sa.Table(
     sa.Column("priority", sa.Integer, nullable=True),
     sa.Column("scheduled_time", Timestamp, nullable=True),
     sa.Column("branch", sa.String(64), nullable=True),
-    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    sa.Column("status", sa.String(16), nullable=False, default=OrderStatus.PENDING.value),  # vocabulary.OrderStatus
     sa.Column("eta", Timestamp, nullable=True),
     sa.Column("delivered_at", Timestamp, nullable=True),
     sa.Column("delivery_proof", sa.JSON, nullable=True),
@@ -180,8 +182,10 @@ sync_runs = sa.Table(
     sa.Column("updated", sa.Integer, nullable=False, default=0),
     sa.Column("unchanged", sa.Integer, nullable=False, default=0),
     sa.Column("errors", sa.Integer, nullable=False, default=0),
-    sa.Column("status", sa.String(16), nullable=False, default="running"),  # running | ok | failed
-    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False, default=SyncRunStatus.RUNNING.value),  # vocabulary.SyncRunStatus
+    sa.Column("message", sa.Text, nullable=True),  # for people: the reasons below as one line, or why it failed
+    # The commonest record error reasons, ranked: [{"field", "message", "count"}]; what code reads.
+    sa.Column("reasons", sa.JSON, nullable=True),
     sa.Column("details", sa.JSON, nullable=True),  # pages/rows read, partition window, ...
     sa.Index("ix_sync_runs_integration_started", "integration_id", "started_at"),
 )
@@ -209,8 +213,8 @@ callback_outbox = sa.Table(
     sa.Column("event", sa.String(32), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("webhook_id", sa.String(64), nullable=False, unique=True),  # stable across retries
-    # pending | delivered | dead | disabled
-    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    # vocabulary.OutboxStatus: pending | delivered | dead | disabled
+    sa.Column("status", sa.String(16), nullable=False, default=OutboxStatus.PENDING.value),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", Timestamp, nullable=False),
     sa.Column("last_status_code", sa.Integer, nullable=True),
@@ -237,6 +241,9 @@ callback_attempts = sa.Table(
     sa.Column("latency_ms", sa.Float, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("response_excerpt", sa.Text, nullable=True),
+    # The one verdict on the attempt (a 2xx within the timeout), decided when it was made
+    # (pipelines.callbacks.schedule.succeeded) and read by every report, list and check.
+    sa.Column("succeeded", sa.Boolean, nullable=False),
 )
 
 source_state = sa.Table(

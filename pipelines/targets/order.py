@@ -6,12 +6,10 @@ yields plain dicts, which is what the store's batch upsert wants.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, NotRequired
 
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
-
-OrderStatus = Literal["pending", "assigned", "in_route", "delivered", "cancelled"]
 
 # Deliberately permissive: a client's address book is not ours to reject on RFC corner cases.
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 14:23:00.196699
+Create Date: 2026-11-26 16:36:07.881433
 """
 from alembic import op
 import sqlalchemy as sa
@@ -135,6 +135,7 @@ def upgrade() -> None:
     sa.Column('errors', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('message', sa.Text(), nullable=True),
+    sa.Column('reasons', sa.JSON(), nullable=True),
     sa.Column('details', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], name=op.f('fk_sync_runs_integration_id_integrations'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_runs'))
@@ -227,6 +228,7 @@ def upgrade() -> None:
     sa.Column('latency_ms', sa.Float(), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('response_excerpt', sa.Text(), nullable=True),
+    sa.Column('succeeded', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['outbox_id'], ['callback_outbox.id'], name=op.f('fk_callback_attempts_outbox_id_callback_outbox'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_callback_attempts'))
     )
