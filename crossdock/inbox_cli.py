@@ -13,7 +13,7 @@ import typer
 from crossdock.cli_common import default_actor
 from crossdock.integrations_cli import fail
 from pipelines.inbox import DONE
-from pipelines.inbox.processing import InboxEntry, InboxRowNotFound, NotReplayable, list_entries, replay
+from pipelines.inbox.processing import InboxRow, InboxRowNotFound, NotReplayable, list_entries, replay
 from pipelines.integrations import IntegrationNotFound, get_integration
 from pipelines.store import connect
 from pipelines.vocabulary import InboxStatus
@@ -53,7 +53,7 @@ def _one_line(text: str | None, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _note(entry: InboxEntry) -> str:
+def _note(entry: InboxRow) -> str:
     if entry.status == DONE:
         note = f"{entry.record_errors} record error(s)" if entry.record_errors else ""
     else:
@@ -64,7 +64,7 @@ def _note(entry: InboxEntry) -> str:
     return note
 
 
-def _table(entries: list[InboxEntry]) -> None:
+def _table(entries: list[InboxRow]) -> None:
     typer.echo(f"{'ID':>7}  {'INTEGRATION':<20} {'STATUS':<8} {'RECEIVED (UTC)':<19} {'TRIES':>5} {'RUN':>6}  NOTE")
     for e in entries:
         typer.echo(
@@ -73,7 +73,7 @@ def _table(entries: list[InboxEntry]) -> None:
         )
 
 
-def _as_json(entry: InboxEntry) -> dict:
+def _as_json(entry: InboxRow) -> dict:
     return {
         "id": entry.id, "integration": entry.integration, "status": entry.status,
         "received_at": entry.received_at.isoformat(), "attempts": entry.attempts, "error": entry.error,

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from pipelines.callbacks.queries import attempts_for, get_callback
 from pipelines.clock import as_utc
 from pipelines.secrets import mask
+from pipelines.store.joins import integration_of
 from pipelines.store.schema import callback_outbox, inbox, integrations, orders, record_errors
 from pipelines.vocabulary import UNDELIVERABLE, InboxStatus
 
@@ -75,7 +76,7 @@ def inbox_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int
             inbox.c.replay_count, inbox.c.replayed_by,
             sa.func.substr(inbox.c.body, 1, 160).label("body_start"),
         )
-        .join(integrations, integrations.c.id == inbox.c.integration_id)
+        .join(*integration_of(inbox))
         .where(inbox.c.status == InboxStatus.DEAD)
         .order_by(inbox.c.received_at.desc(), inbox.c.id.desc())
         .limit(limit)
@@ -95,7 +96,7 @@ def inbox_letter(bind: sa.Engine, inbox_id: int) -> dict[str, Any] | None:
     with bind.connect() as conn:
         row = conn.execute(
             sa.select(inbox, integrations.c.name.label("integration"))
-            .join(integrations, integrations.c.id == inbox.c.integration_id)
+            .join(*integration_of(inbox))
             .where(inbox.c.id == inbox_id)
         ).mappings().first()
     if row is None:
@@ -115,7 +116,7 @@ def callback_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: 
             callback_outbox.c.attempts, callback_outbox.c.last_status_code, callback_outbox.c.last_error,
             callback_outbox.c.created_at,
         )
-        .join(integrations, integrations.c.id == callback_outbox.c.integration_id)
+        .join(*integration_of(callback_outbox))
         .join(orders, orders.c.id == callback_outbox.c.order_id)
         .where(callback_outbox.c.status.in_(CALLBACK_DEAD_STATUSES))
         .order_by(callback_outbox.c.created_at.desc(), callback_outbox.c.id.desc())
@@ -146,7 +147,7 @@ def rejected_records(bind: sa.Engine, filters: Filters = Filters(), limit: int =
             record_errors.c.sync_run_id, record_errors.c.inbox_id, record_errors.c.record_index,
             record_errors.c.external_id, record_errors.c.reasons, record_errors.c.record,
         )
-        .join(integrations, integrations.c.id == record_errors.c.integration_id)
+        .join(*integration_of(record_errors))
         .order_by(record_errors.c.created_at.desc(), record_errors.c.id.desc())
         .limit(limit)
     )

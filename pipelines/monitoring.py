@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pipelines.clock import as_utc, utcnow
 from pipelines.inbox import reporting as inbox_reporting
 from pipelines.inbox.reporting import BACKLOG_MAX_AGE_SECONDS
+from pipelines.store.joins import integration_of
 from pipelines.store.schema import callback_outbox, integrations, sync_runs
 from pipelines.vocabulary import OutboxStatus, SyncRunStatus
 
@@ -245,7 +246,7 @@ def latest_syncs(bind: sa.Engine, limit: int = 10, integration_id: int | None = 
     """The newest sync runs (of one integration, or all), newest first."""
     query = (
         sa.select(sync_runs, integrations.c.name, integrations.c.target)
-        .join(integrations, integrations.c.id == sync_runs.c.integration_id)
+        .join(*integration_of(sync_runs))
         .order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc())
         .limit(limit)
     )

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from pipelines.callbacks.queries import order_callbacks
 from pipelines.clock import as_utc
 from pipelines.orders.history import status_history
+from pipelines.store.joins import integration_of
 from pipelines.store.schema import integrations, orders
 from pipelines.targets import FIELDS
 from pipelines.vocabulary import OrderStatus
@@ -34,7 +35,7 @@ def search_orders(bind: sa.Engine, *, integration: str | None = None, external_i
             orders.c.id, integrations.c.name.label("integration"), orders.c.external_id, orders.c.client_name,
             orders.c.address, orders.c.status, orders.c.created_at, orders.c.updated_at,
         )
-        .join(integrations, integrations.c.id == orders.c.integration_id)
+        .join(*integration_of(orders))
         .order_by(orders.c.updated_at.desc(), orders.c.id.desc())
         .limit(limit)
     )
@@ -70,7 +71,7 @@ def order_detail(bind: sa.Engine, order_id: int) -> OrderDetail | None:
     with bind.connect() as conn:
         row = conn.execute(
             sa.select(orders, integrations.c.name.label("integration_name"))
-            .join(integrations, integrations.c.id == orders.c.integration_id)
+            .join(*integration_of(orders))
             .where(orders.c.id == order_id)
         ).mappings().first()
         if row is None:

@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 import sqlalchemy as sa
 
+from pipelines.store.joins import integration_of
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations, record_errors, sync_runs
 from pipelines.vocabulary import UNDELIVERABLE, SyncRunStatus
 
@@ -58,7 +59,7 @@ def sync_runs_frame(bind: sa.Engine, start: datetime, end: datetime, names: Sequ
             sync_runs.c.total_received.label("received"), sync_runs.c.created, sync_runs.c.updated,
             sync_runs.c.unchanged, sync_runs.c.errors, sync_runs.c.message,
         )
-        .join(integrations, integrations.c.id == sync_runs.c.integration_id)
+        .join(*integration_of(sync_runs))
         .where(sync_runs.c.started_at >= start, sync_runs.c.started_at < end,
                *_names_filter(integrations.c.name, names))
     )
@@ -93,13 +94,13 @@ def _reason_rows(bind: sa.Engine, start: datetime, end: datetime, names: Sequenc
     """Every (integration, field, message) a record was rejected for in range, plus failed runs."""
     query = (
         sa.select(integrations.c.name, record_errors.c.reasons)
-        .join(integrations, integrations.c.id == record_errors.c.integration_id)
+        .join(*integration_of(record_errors))
         .where(record_errors.c.created_at >= start, record_errors.c.created_at < end,
                *_names_filter(integrations.c.name, names))
     )
     failed = (
         sa.select(integrations.c.name, sync_runs.c.message)
-        .join(integrations, integrations.c.id == sync_runs.c.integration_id)
+        .join(*integration_of(sync_runs))
         .where(sync_runs.c.status == SyncRunStatus.FAILED, sync_runs.c.started_at >= start, sync_runs.c.started_at < end,
                *_names_filter(integrations.c.name, names))
     )
@@ -140,7 +141,7 @@ def callback_attempts_frame(bind: sa.Engine, start: datetime, end: datetime,
             callback_attempts.c.succeeded,
         )
         .join(callback_outbox, callback_outbox.c.id == callback_attempts.c.outbox_id)
-        .join(integrations, integrations.c.id == callback_outbox.c.integration_id)
+        .join(*integration_of(callback_outbox))
         .where(callback_attempts.c.attempted_at >= start, callback_attempts.c.attempted_at < end,
                *_names_filter(integrations.c.name, names))
     )
@@ -175,7 +176,7 @@ def _callback_totals(bind: sa.Engine, start: datetime, end: datetime) -> pd.Data
     attempts = callback_attempts_frame(bind, start, end)
     dead_query = (
         sa.select(integrations.c.name.label("integration"), sa.func.count().label("callbacks_dead"))
-        .join(integrations, integrations.c.id == callback_outbox.c.integration_id)
+        .join(*integration_of(callback_outbox))
         .where(callback_outbox.c.status.in_(tuple(UNDELIVERABLE)), callback_outbox.c.created_at >= start,
                callback_outbox.c.created_at < end)
         .group_by(integrations.c.name)

@@ -29,7 +29,7 @@ def test_list_and_replay_a_dead_letter(sqlite_store):
 
     listed = crossdock("inbox", "list", "--status", "dead")
     assert listed.returncode == 0, listed.stderr
-    assert f"{dead:>7}  cliente_abc" in listed.stdout and "body is not valid JSON" in listed.stdout
+    assert f"{dead:>7}  cliente_abc" in listed.stdout and "body is not readable: malformed JSON" in listed.stdout
     assert f"{good:>7}  " not in listed.stdout
     as_json = json.loads(crossdock("inbox", "list", "--integration", "cliente_abc", "--json").stdout)
     assert [(r["id"], r["status"]) for r in as_json] == [(dead, "dead"), (good, "done")]

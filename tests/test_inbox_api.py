@@ -32,7 +32,7 @@ def test_list_dead_rows_then_replay_one_and_the_rest(store, api):
     listed = call(api, "GET", "/inbox", params={"status": "dead", "integration": "cliente_abc"})
     assert listed.status_code == 200
     rows = {r["id"]: r for r in listed.json()["rows"]}
-    assert set(rows) == {first, second} and rows[first]["error"].startswith("body is not valid JSON")
+    assert set(rows) == {first, second} and rows[first]["error"].startswith("body is not readable: malformed JSON")
     assert rows[first]["replay_count"] == 0
 
     one = call(api, "POST", f"/inbox/{first}/replay")

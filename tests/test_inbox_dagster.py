@@ -105,7 +105,7 @@ def test_one_run_processes_a_micro_batch_and_records_counts_per_integration(stor
         per_integration = latest_by_partition(instance)
         assert per_integration["cliente_abc"]["created"] == 3 and per_integration["cliente_abc"]["rows"] == 3
         assert per_integration["otro"]["created"] == 2 and per_integration["otro"]["dead"] == 1
-        assert per_integration["otro"]["error_reasons"].startswith("dead letter: body is not valid JSON")
+        assert per_integration["otro"]["error_reasons"].startswith("dead letter: body is not readable: malformed JSON")
         assert per_integration["otro"]["mode"] == "async (Dagster inbox processor)"
         assert set(instance.get_dynamic_partitions(integration_partitions.name)) == {"cliente_abc", "otro"}
 

@@ -103,8 +103,8 @@ def test_poison_rows_are_dead_lettered_with_their_reason_and_the_batch_goes_on(s
     assert [row(store, i).status for i in (good_before, good_after)] == [DONE, DONE]
     assert count(store, orders) == 2
     reasons = {i: row(store, i).error for i in (not_json, scalar, paused)}
-    assert reasons[not_json].startswith("body is not valid JSON:")
-    assert reasons[scalar] == "body must be a JSON object or an array of objects, got int"
+    assert reasons[not_json].startswith("body is not readable: malformed JSON at line 1, column")
+    assert reasons[scalar] == "body is not readable: the body must be a JSON object (one record) or an array of records, got int"
     assert reasons[paused] == "integration 'paused_client' is disabled; enable it, then replay"
     for inbox_id in reasons:
         assert (row(store, inbox_id).status, row(store, inbox_id).attempts) == (DEAD, 1)
@@ -344,5 +344,7 @@ def test_parse_body_accepts_one_record_or_an_array():
     assert parse_body(b'[{"a": 1}, {"a": 2}]') == [{"a": 1}, {"a": 2}]
     with pytest.raises(PoisonPayload, match="got null"):
         parse_body(b"null")
-    with pytest.raises(PoisonPayload, match="not valid JSON"):
+    with pytest.raises(PoisonPayload, match="malformed JSON"):
         parse_body(b"\xff\xfe")
+    with pytest.raises(PoisonPayload, match="the array is empty"):
+        parse_body(b"[]")

@@ -236,10 +236,10 @@ def test_health_reports_store_and_backlog(sqlite_store):
 
 
 def test_rejected_rows_are_bounded(sqlite_store):
-    from pipelines.inbox.intake import InboxEntry, prune_rejected, write_batch
+    from pipelines.inbox.intake import IncomingRequest, prune_rejected, write_batch
 
     stored = integration(sqlite_store)
-    write_batch(sqlite_store, [InboxEntry(stored, b"x" * 10_000, {}, "rejected", verified=False, error="401: no")
+    write_batch(sqlite_store, [IncomingRequest(stored, b"x" * 10_000, {}, "rejected", verified=False, error="401: no")
                                for _ in range(5)])
     assert prune_rejected(sqlite_store, stored.id, keep=3) == 2
     rows = inbox_rows(sqlite_store)
@@ -248,13 +248,13 @@ def test_rejected_rows_are_bounded(sqlite_store):
 
 
 def test_sync_requests_batched_together_get_their_own_answers(store):
-    from pipelines.inbox.intake import InboxEntry, write_batch
+    from pipelines.inbox.intake import IncomingRequest, write_batch
 
     stored = integration(store)
     first = [{"external_id": "A-1", "client_name": "Ana", "address": "Zona 1"}, {"external_id": "A-2"}]
     second = [{"client_name": "sin id"}, {"external_id": "A-1", "client_name": "Ana", "address": "Zona 9"}]
-    outcomes = write_batch(store, [InboxEntry(stored, b"1", {}, "sync", records=first),
-                                   InboxEntry(stored, b"2", {}, "sync", records=second)])
+    outcomes = write_batch(store, [IncomingRequest(stored, b"1", {}, "sync", records=first),
+                                   IncomingRequest(stored, b"2", {}, "sync", records=second)])
     one, two = (o.payload() for o in outcomes)
     assert (one["total_received"], one["created"], one["errors"]) == (2, 1, 1)
     assert (two["total_received"], two["updated"], two["errors"]) == (2, 1, 1)
@@ -318,7 +318,7 @@ def test_a_store_that_cannot_commit_is_503_and_nothing_is_acknowledged(sqlite_st
 
 def test_receiver_commits_never_checkpoint_inline_and_the_background_checkpoint_catches_up(sqlite_store):
     from connectors.receiver.wal import _checkpoint, writer_engine
-    from pipelines.inbox.intake import InboxEntry, write_batch
+    from pipelines.inbox.intake import IncomingRequest, write_batch
     from pipelines.store.engine import reader as read_only
 
     stored = integration(sqlite_store)
@@ -327,7 +327,7 @@ def test_receiver_commits_never_checkpoint_inline_and_the_background_checkpoint_
         with writer.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
         for _ in range(20):
-            write_batch(writer, [InboxEntry(stored, b"x" * 4_000, {}, "async") for _ in range(50)])
+            write_batch(writer, [IncomingRequest(stored, b"x" * 4_000, {}, "async") for _ in range(50)])
         _checkpoint(reader)
         with reader.connect() as conn:
             busy, frames, done = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()

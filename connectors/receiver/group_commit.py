@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
-from pipelines.inbox.intake import InboxEntry, Outcome, prune_rejected, write_batch
+from pipelines.inbox.intake import IncomingRequest, Outcome, prune_rejected, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class GroupCommitter:
         self.engine = engine
         self.max_pending = max_pending
         self.max_batch = max_batch
-        self._queue: list[tuple[InboxEntry, asyncio.Future | None]] = []
+        self._queue: list[tuple[IncomingRequest, asyncio.Future | None]] = []
         self._pending = 0
         self._wakeup = asyncio.Event()
         self._closing = False
@@ -69,7 +69,7 @@ class GroupCommitter:
             await self._task
         self._executor.shutdown(wait=True)
 
-    async def submit(self, entry: InboxEntry) -> Outcome:
+    async def submit(self, entry: IncomingRequest) -> Outcome:
         """Queue `entry` and wait until its batch has committed; its answer is returned."""
         if self.saturated or self._closing:
             raise Overloaded(f"{self._pending} requests are waiting for the store")
@@ -77,12 +77,12 @@ class GroupCommitter:
         self._enqueue(entry, future)
         return await future
 
-    def submit_rejected(self, entry: InboxEntry) -> None:
+    def submit_rejected(self, entry: IncomingRequest) -> None:
         """Keep a refused request for diagnosis, best effort: never waited for, dropped under pressure."""
         if not self.saturated and not self._closing:
             self._enqueue(entry, None)
 
-    def _enqueue(self, entry: InboxEntry, future: asyncio.Future | None) -> None:
+    def _enqueue(self, entry: IncomingRequest, future: asyncio.Future | None) -> None:
         self._queue.append((entry, future))
         self._pending += 1
         self._wakeup.set()
@@ -112,7 +112,7 @@ class GroupCommitter:
             if self._closing and not self._queue:
                 return
 
-    async def _prune_if_due(self, loop: asyncio.AbstractEventLoop, rejected: list[InboxEntry]) -> None:
+    async def _prune_if_due(self, loop: asyncio.AbstractEventLoop, rejected: list[IncomingRequest]) -> None:
         for entry in rejected:
             self._rejected_since_prune[entry.integration.id] += 1
         for integration_id, count in list(self._rejected_since_prune.items()):

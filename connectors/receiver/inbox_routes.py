@@ -20,14 +20,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from connectors.receiver.admin_auth import require_admin
 from connectors.receiver.callback_routes import store_engine
-from pipelines.inbox.processing import InboxEntry, InboxRowNotFound, NotReplayable, list_entries, replay
+from pipelines.inbox.processing import InboxRow, InboxRowNotFound, NotReplayable, list_entries, replay
 from pipelines.integrations import IntegrationNotFound, get_integration
 from pipelines.vocabulary import InboxStatus
 
 router = APIRouter(tags=["inbox dead letters"], dependencies=[Depends(require_admin)])
 
 
-def _shown(entries: list[InboxEntry]) -> list[dict[str, Any]]:
+def _shown(entries: list[InboxRow]) -> list[dict[str, Any]]:
     return [asdict(entry) for entry in entries]
 
 

@@ -21,7 +21,8 @@ from connectors.receiver.integration_cache import Known
 from connectors.receiver.schemas import AUTENTIKAPP_EXAMPLE, ONE_ORDER_EXAMPLE, AsyncAck, ErrorBody, SyncAck
 from connectors.receiver.state import receiver_state
 from connectors.receiver.verify import Unauthorized, delivery_id
-from pipelines.inbox.intake import InboxEntry, kept_headers
+from pipelines.inbox.body import UnreadableBody, read_body
+from pipelines.inbox.intake import IncomingRequest, kept_headers
 
 router = APIRouter(tags=["webhooks"])
 
@@ -180,7 +181,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _admit(known: Known, route: Route, request: Request, body: bytes, now: float) -> InboxEntry:
+def _admit(known: Known, route: Route, request: Request, body: bytes, now: float) -> IncomingRequest:
     """Every check that can refuse the request, in order; returns what will be stored."""
     config = known.integration.config
     headers = _headers(request)
@@ -195,23 +196,14 @@ def _admit(known: Known, route: Route, request: Request, body: bytes, now: float
         shown = media_type or "missing"
         raise Refusal(415, f"Content-Type must be application/json (got {shown})", verified=True)
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise Refusal(400, f"malformed JSON at line {exc.lineno}, column {exc.colno} (byte {exc.pos}): {exc.msg}",
-                      verified=True) from None
-    if isinstance(document, list):
-        if not document:
-            raise Refusal(400, "the array is empty: send one record or an array of records", verified=True)
-        records = document
-    elif isinstance(document, dict):
-        records = [document]
-    else:
-        raise Refusal(400, "the body must be a JSON object (one record) or an array of records", verified=True)
+        document, records = read_body(body)
+    except UnreadableBody as exc:
+        raise Refusal(400, str(exc), verified=True) from None
     delivery = delivery_id(known.guard.preset, headers, document)
     if delivery is not None and len(delivery) > MAX_DELIVERY_ID:
         raise Refusal(400, f"delivery id is longer than {MAX_DELIVERY_ID} characters", verified=True)
     mode = "async" if route.forced_async else config.webhook.ack_mode
-    return InboxEntry(
+    return IncomingRequest(
         integration=known.integration, body=body, headers=_kept(request, known, headers), mode=mode,
         delivery_id=delivery, records=records if mode == "sync" else None,
     )
@@ -233,8 +225,8 @@ def _kept(request: Request, known: Known, headers: dict[str, str] | None = None)
     return kept_headers(pairs, remote_addr=client, verification=known.guard.describe())
 
 
-def _rejected_entry(known: Known, request: Request, body: bytes, refusal: Refusal) -> InboxEntry:
-    return InboxEntry(
+def _rejected_entry(known: Known, request: Request, body: bytes, refusal: Refusal) -> IncomingRequest:
+    return IncomingRequest(
         integration=known.integration, body=body, headers=_kept(request, known), mode="rejected",
         verified=refusal.verified, error=f"{refusal.status_code}: {refusal.detail}",
     )

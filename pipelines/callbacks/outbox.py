@@ -35,6 +35,7 @@ from pipelines.callbacks.targets import CallbackTarget
 from pipelines.clock import as_utc
 from pipelines.integrations.callback_settings import CallbackSettings
 from pipelines.store.binds import Bind, connection, inserted_id
+from pipelines.store.joins import integration_of
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations
 from pipelines.vocabulary import AttemptVerdict, OutboxStatus
 
@@ -121,7 +122,7 @@ def due_query(now: datetime, limit: int, integration_ids: Sequence[int] | None =
     )
     query = (
         sa.select(row)
-        .join(integrations, integrations.c.id == row.c.integration_id)
+        .join(*integration_of(row))
         .where(
             row.c.status == OutboxStatus.PENDING,
             row.c.next_attempt_at <= now,

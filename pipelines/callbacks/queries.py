@@ -12,6 +12,7 @@ from pipelines.clock import as_utc
 from pipelines.integrations import get_integration
 from pipelines.orders.errors import OrderNotFound
 from pipelines.store.binds import Bind, connection
+from pipelines.store.joins import integration_of
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations, orders
 from pipelines.vocabulary import OutboxStatus
 
@@ -37,7 +38,7 @@ def _listing() -> sa.Select:
             row.c.last_status_code, row.c.last_error, row.c.webhook_id, row.c.created_at, row.c.delivered_at,
             row.c.replay_count, row.c.replayed_at, row.c.replayed_by, row.c.payload,
         )
-        .join(integrations, integrations.c.id == row.c.integration_id)
+        .join(*integration_of(row))
         .join(orders, orders.c.id == row.c.order_id)
     )
 

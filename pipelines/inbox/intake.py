@@ -23,11 +23,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-import orjson
 import sqlalchemy as sa
 
 from pipelines.clock import utcnow
-from pipelines.inbox import DONE, PENDING, REJECTED
+from pipelines.inbox import PENDING, REJECTED
+from pipelines.inbox.done import Done, mark_done
 from pipelines.ingest import SyncResult, ingest
 from pipelines.integrations.model import StoredIntegration
 from pipelines.store.schema import inbox, record_errors
@@ -65,15 +65,8 @@ def kept_headers(headers: Iterable[tuple[str, str]], **extra: str) -> dict[str, 
     return kept
 
 
-def records_of(body: bytes) -> list[Any]:
-    """The records a webhook body carries: one object, or an array of them (the seed's two forms).
-    Raises ValueError (orjson.JSONDecodeError) for malformed JSON."""
-    document = orjson.loads(body)
-    return document if isinstance(document, list) else [document]
-
-
 @dataclass
-class InboxEntry:
+class IncomingRequest:
     """One request as it will be stored. `records` are the parsed body (sync entries need them)."""
 
     integration: StoredIntegration
@@ -102,7 +95,7 @@ class Outcome:
         return out
 
 
-def write_batch(engine: sa.Engine, entries: Sequence[InboxEntry], now: datetime | None = None) -> list[Outcome | None]:
+def write_batch(engine: sa.Engine, entries: Sequence[IncomingRequest], now: datetime | None = None) -> list[Outcome | None]:
     """Store `entries` in one transaction and return each one's answer (None for rejected entries).
 
     Raises whatever the database raises when the transaction cannot commit: then nothing of the batch
@@ -115,7 +108,7 @@ def write_batch(engine: sa.Engine, entries: Sequence[InboxEntry], now: datetime 
             conn.execute(inbox.insert(), [_rejected_row(entry, now) for entry in rejected])
         accepted = [(i, entry) for i, entry in enumerate(entries) if entry.mode != "rejected"]
         earlier = _earlier_deliveries(conn, [entry for _, entry in accepted])
-        fresh: list[tuple[int, InboxEntry]] = []
+        fresh: list[tuple[int, IncomingRequest]] = []
         first_in_batch: dict[tuple[int, str], int] = {}
         repeats_in_batch: list[tuple[int, int]] = []
         for i, entry in accepted:
@@ -130,7 +123,7 @@ def write_batch(engine: sa.Engine, entries: Sequence[InboxEntry], now: datetime 
                 first_in_batch[key] = i
             fresh.append((i, entry))
         ids = _insert(conn, [entry for _, entry in fresh], now)
-        sync_work: list[tuple[int, InboxEntry, int]] = []
+        sync_work: list[tuple[int, IncomingRequest, int]] = []
         for (i, entry), inbox_id in zip(fresh, ids, strict=True):
             if entry.mode == "async":
                 outcomes[i] = Outcome(inbox_id, 202, dict(ACCEPTED_BODY))
@@ -140,7 +133,7 @@ def write_batch(engine: sa.Engine, entries: Sequence[InboxEntry], now: datetime 
         # per-integration lock on PostgreSQL, and a fixed order keeps two receivers' batches from
         # deadlocking on each other. One ingest for many requests pays its fixed cost (sync run, lookups,
         # statements) once, which is what keeps sync acknowledgements fast under concurrency.
-        groups: dict[tuple[int, datetime], list[tuple[int, InboxEntry, int]]] = {}
+        groups: dict[tuple[int, datetime], list[tuple[int, IncomingRequest, int]]] = {}
         for item in sorted(sync_work, key=lambda item: (item[1].integration.id, item[2])):
             groups.setdefault((item[1].integration.id, item[1].integration.updated_at), []).append(item)
         for group in groups.values():
@@ -160,7 +153,7 @@ _INSERT_COLUMNS = (
 _ASYNC_RESPONSE: dict[str, Any] = {"status_code": 202, "body": ACCEPTED_BODY}
 
 
-def _insert(conn: sa.Connection, entries: list[InboxEntry], now: datetime) -> list[int]:
+def _insert(conn: sa.Connection, entries: list[IncomingRequest], now: datetime) -> list[int]:
     """Insert accepted rows; their ids, in order. This is the receiver's hottest write, so on SQLite it
     binds through the driver directly (with SQLAlchemy's own bind processors, applied once per batch
     where the value is shared): every microsecond here is held under the GIL the event loop needs."""
@@ -227,7 +220,7 @@ def _insert_sqlite(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]
 
 
 def _ingest_now(
-    conn: sa.Connection, group: list[tuple[int, InboxEntry, int]], now: datetime
+    conn: sa.Connection, group: list[tuple[int, IncomingRequest, int]], now: datetime
 ) -> list[tuple[int, Outcome]]:
     """Ingest the sync requests of one integration inside the batch's transaction, as one ingest whose
     per-record results are split back per request (each answer counts only its own records; record
@@ -266,13 +259,8 @@ def _ingest_now(
         if status_code == 422:
             body["detail"] = "no record was valid; each one's reasons are in results[].errors"
         answers.append((i, Outcome(inbox_id, status_code, body)))
-    conn.execute(
-        inbox.update().where(inbox.c.id == sa.bindparam("b_id")).values(
-            status=DONE, attempts=1, processed_at=now, sync_run_id=result.sync_run_id, response=sa.bindparam("b_response")
-        ),
-        [{"b_id": outcome.inbox_id, "b_response": {"status_code": outcome.status_code, "body": outcome.body}}
-         for _, outcome in answers],
-    )
+    mark_done(conn, [Done(outcome.inbox_id, result.sync_run_id, attempts=1,
+                          response={"status_code": outcome.status_code, "body": outcome.body}) for _, outcome in answers], now)
     return answers
 
 
@@ -287,7 +275,7 @@ def _point_errors_at_requests(conn: sa.Connection, sync_run_id: int, spans: list
         )
 
 
-def _earlier_deliveries(conn: sa.Connection, entries: list[InboxEntry]) -> dict[tuple[int, str], sa.Row]:
+def _earlier_deliveries(conn: sa.Connection, entries: list[IncomingRequest]) -> dict[tuple[int, str], sa.Row]:
     keyed = {(entry.integration.id, entry.delivery_id) for entry in entries if entry.delivery_id is not None}
     if not keyed:
         return {}
@@ -300,12 +288,12 @@ def _earlier_deliveries(conn: sa.Connection, entries: list[InboxEntry]) -> dict[
     return {(row.integration_id, row.delivery_id): row for row in rows if (row.integration_id, row.delivery_id) in keyed}
 
 
-def _repeat(row: sa.Row, entry: InboxEntry) -> Outcome:
+def _repeat(row: sa.Row, entry: IncomingRequest) -> Outcome:
     original = row.response or _ASYNC_RESPONSE
     return _repeat_of(Outcome(row.id, original["status_code"], original["body"]), bytes(row.body), entry)
 
 
-def _repeat_of(original: Outcome, original_body: bytes, entry: InboxEntry) -> Outcome:
+def _repeat_of(original: Outcome, original_body: bytes, entry: IncomingRequest) -> Outcome:
     if original_body == entry.body:
         return Outcome(original.inbox_id, original.status_code, original.body, duplicate=True)
     return Outcome(
@@ -315,7 +303,7 @@ def _repeat_of(original: Outcome, original_body: bytes, entry: InboxEntry) -> Ou
     )
 
 
-def _rejected_row(entry: InboxEntry, now: datetime) -> dict[str, Any]:
+def _rejected_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
     body = entry.body[:REJECTED_BODY_BYTES]
     headers = dict(entry.headers)
     if len(entry.body) > len(body):

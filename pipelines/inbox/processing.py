@@ -21,15 +21,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 
 from pipelines.clock import as_utc, utcnow
 from pipelines.inbox import DEAD, DONE, PENDING
+from pipelines.inbox.body import UnreadableBody, read_body
+from pipelines.inbox.done import Done, mark_done
 from pipelines.ingest import SyncResult, ingest
 from pipelines.integrations import IntegrationNotFound, StoredIntegration, get_integration_by_id
 from pipelines.store.binds import connection
 from pipelines.store.engine import reader
+from pipelines.store.joins import integration_of
 from pipelines.store.schema import inbox, integrations, sync_runs
 
 DEFAULT_BATCH_SIZE = 200
@@ -140,17 +142,11 @@ def pending_ids(bind: sa.Engine | sa.Connection, *, limit: int) -> list[int]:
 
 
 def parse_body(body: bytes) -> list[Any]:
-    """A webhook body as a list of records: one JSON object, or a JSON array of them."""
+    """A stored webhook body's records; a body that cannot be read is poison, with the receiver's reason."""
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise PoisonPayload(f"body is not valid JSON: {exc}") from None
-    if isinstance(document, dict):
-        return [document]
-    if isinstance(document, list):
-        return document
-    kind = "null" if document is None else type(document).__name__
-    raise PoisonPayload(f"body must be a JSON object or an array of objects, got {kind}")
+        return read_body(body)[1]
+    except UnreadableBody as exc:
+        raise PoisonPayload(f"body is not readable: {exc}") from None
 
 
 def process_row(
@@ -180,11 +176,7 @@ def process_row(
         conn, integration, records, source_kind="webhook", inbox_id=row.id,
         details={**(details or {}), "inbox_id": row.id, "processed_by": PROCESSED_BY},
     )
-    conn.execute(
-        inbox.update()
-        .where(inbox.c.id == row.id)
-        .values(status=DONE, sync_run_id=result.sync_run_id, attempts=row.attempts + 1, error=None, processed_at=utcnow())
-    )
+    mark_done(conn, [Done(row.id, result.sync_run_id, attempts=row.attempts + 1)], utcnow())
     return RowOutcome(inbox_id=row.id, integration=integration.name, status=DONE, result=result)
 
 
@@ -284,7 +276,7 @@ def _dead_letter(engine: sa.Engine, inbox_id: int, reason: str) -> RowOutcome | 
     with engine.begin() as conn:
         row = conn.execute(
             sa.select(inbox.c.id, inbox.c.attempts, integrations.c.name)
-            .join(integrations, integrations.c.id == inbox.c.integration_id, isouter=True)
+            .join(*integration_of(inbox), isouter=True)
             .where(inbox.c.id == inbox_id, inbox.c.status == PENDING)
         ).first()
         if row is None:
@@ -325,7 +317,7 @@ def _note_transient_failure(engine: sa.Engine, inbox_id: int, exc: Exception) ->
 
 
 @dataclass(frozen=True)
-class InboxEntry:
+class InboxRow:
     """One inbox row as operators see it (the body is left out: it can be large)."""
 
     id: int
@@ -350,13 +342,13 @@ def _entries_query() -> sa.Select:
             sa.func.coalesce(sync_runs.c.errors, 0).label("record_errors"),
             inbox.c.replay_count, inbox.c.replayed_at, inbox.c.replayed_by,
         )
-        .join(integrations, integrations.c.id == inbox.c.integration_id)
+        .join(*integration_of(inbox))
         .join(sync_runs, sync_runs.c.id == inbox.c.sync_run_id, isouter=True)
     )
 
 
-def _entry(row: sa.Row) -> InboxEntry:
-    return InboxEntry(
+def _entry(row: sa.Row) -> InboxRow:
+    return InboxRow(
         id=row.id, integration=row.integration, status=row.status, received_at=as_utc(row.received_at),
         attempts=row.attempts, error=row.error, sync_run_id=row.sync_run_id,
         record_errors=row.record_errors, delivery_id=row.delivery_id, replay_count=row.replay_count,
@@ -370,7 +362,7 @@ def list_entries(
     status: str | None = None,
     integration_id: int | None = None,
     limit: int = 50,
-) -> list[InboxEntry]:
+) -> list[InboxRow]:
     """The newest inbox rows, optionally of one status and/or integration."""
     query = _entries_query().order_by(inbox.c.id.desc()).limit(limit)
     if status is not None:
@@ -398,7 +390,7 @@ def replay(
     include_record_errors: bool = False,
     dry_run: bool = False,
     now: datetime | None = None,
-) -> list[InboxEntry]:
+) -> list[InboxRow]:
     """Send rows back to `pending` so the processor ingests them again, recording `actor` as who did
     it; returns them as they were.
 
@@ -431,7 +423,7 @@ def replay(
     return chosen
 
 
-def _by_status(entries: Iterable[InboxEntry]) -> dict[str, list[int]]:
+def _by_status(entries: Iterable[InboxRow]) -> dict[str, list[int]]:
     grouped: dict[str, list[int]] = {}
     for entry in entries:
         grouped.setdefault(entry.status, []).append(entry.id)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from pipelines.clock import as_utc
 from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.inbox.processing import PROCESSED_BY
+from pipelines.store.joins import integration_of
 from pipelines.store.schema import inbox, integrations, sync_runs
 
 
@@ -61,7 +62,7 @@ def inbox_sync_runs(conn: sa.Connection, *, after_id: int, started_before: datet
             sync_runs.c.details,
         )
         .join(inbox, inbox.c.sync_run_id == sync_runs.c.id)
-        .join(integrations, integrations.c.id == sync_runs.c.integration_id)
+        .join(*integration_of(sync_runs))
         .where(sync_runs.c.id > after_id, inbox.c.status == DONE, sync_runs.c.started_at < started_before)
         .order_by(sync_runs.c.id)
         .limit(limit)
@@ -103,7 +104,7 @@ def backlog(conn: sa.Connection) -> list[IntegrationBacklog]:
             integrations.c.name, inbox.c.status, sa.func.count().label("n"),
             sa.func.min(inbox.c.received_at).label("oldest"),
         )
-        .join(integrations, integrations.c.id == inbox.c.integration_id)
+        .join(*integration_of(inbox))
         .where(inbox.c.status.in_([PENDING, DEAD]))
         .group_by(integrations.c.name, inbox.c.status)
         .order_by(integrations.c.name)

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from pipelines.clock import as_utc
 from pipelines.orders.errors import OrderNotFound
 from pipelines.store.binds import Bind, connection
+from pipelines.store.joins import integration_of
 from pipelines.store.schema import integrations, order_status_history, orders
 
 _ORDER_COLUMNS = (
@@ -20,7 +21,7 @@ def get_order(bind: Bind, internal_id: int) -> dict[str, Any]:
     """The order with its integration's name (`internal_id` = `id`); OrderNotFound when there is none."""
     query = (
         sa.select(*_ORDER_COLUMNS, integrations.c.name.label("integration"))
-        .join(integrations, integrations.c.id == orders.c.integration_id)
+        .join(*integration_of(orders))
         .where(orders.c.id == internal_id)
     )
     with connection(bind) as conn:

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from pipelines.clock import iso
 from pipelines.store.binds import connection
+from pipelines.store.joins import integration_of
 from pipelines.store.schema import integrations, orders
 
 _TIMES = ("scheduled_time", "eta", "delivered_at", "created_at", "updated_at")
@@ -24,7 +25,7 @@ def find_orders(
     """Orders matching every given filter, newest first, as JSON-ready dicts with `internal_id`."""
     query = (
         sa.select(orders, integrations.c.name.label("integration"))
-        .join(integrations, integrations.c.id == orders.c.integration_id)
+        .join(*integration_of(orders))
         .order_by(orders.c.id.desc())
         .limit(limit)
     )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from pipelines.clock import iso, utcnow
 from pipelines.ingest.sales import register_identifiers
 from pipelines.store.binds import connection
+from pipelines.store.joins import integration_of
 from pipelines.store.schema import customers, identifiers, integrations, sales
 
 _CUSTOMER_FIELDS = ("national_id", "email", "phone_number", "first_name", "last_name", "whatsapp_number")
@@ -21,7 +22,7 @@ def find_customers(
     """Customers matching every given filter, newest first, each with the identifier codes linked to it."""
     query = (
         sa.select(customers, integrations.c.name.label("account"))
-        .join(integrations, integrations.c.id == customers.c.integration_id)
+        .join(*integration_of(customers))
         .order_by(customers.c.id.desc())
         .limit(limit)
     )
@@ -58,7 +59,7 @@ def get_identifier(bind: sa.Engine | sa.Connection, code: str) -> dict[str, Any]
             identifiers, integrations.c.name.label("account"), sales.c.external_id.label("sale_external_id"),
             *[customers.c[f].label(f"customer_{f}") for f in _CUSTOMER_FIELDS],
         )
-        .join(integrations, integrations.c.id == identifiers.c.integration_id)
+        .join(*integration_of(identifiers))
         .outerjoin(customers, customers.c.id == identifiers.c.customer_id)
         .outerjoin(sales, sales.c.id == identifiers.c.sale_id)
         .where(identifiers.c.code == code)
