@@ -10,21 +10,10 @@ import json
 import typer
 
 from crossdock.cli_common import default_actor, fail, json_default, parse_time
-from pipelines.callbacks import (
-    CALLBACK_STATUSES,
-    CallbackNotFound,
-    ReplayRejected,
-    callback_summary,
-    list_callbacks,
-    replay_callback,
-    replay_dead_callbacks,
-    resume_callbacks,
-)
 from pipelines.clock import iso
-from pipelines.integrations import IntegrationNotFound, get_integration
-from pipelines.store import connect
 
-app = typer.Typer(help="Status callbacks to client systems: the outbox, dead letters, replay, delivery.", no_args_is_help=True)
+app = typer.Typer(help="Status callbacks to client systems: the outbox, dead letters, replay, delivery.",
+                  no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command("list")
@@ -35,6 +24,10 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """List callbacks, newest first; integrations whose callbacks are stopped are named with the reason."""
+    from pipelines.callbacks import CALLBACK_STATUSES, callback_summary, list_callbacks
+    from pipelines.integrations import IntegrationNotFound
+    from pipelines.store import connect
+
     if status is not None and status not in CALLBACK_STATUSES:
         fail(f"--status: unknown status {status!r}; use one of {', '.join(CALLBACK_STATUSES)}", 2)
     engine = connect()
@@ -79,6 +72,10 @@ def replay(
     actor: str = typer.Option(None, "--actor", help="who replays (default cli:<your user>)"),
 ) -> None:
     """Re-queue dead letters: one by --id, or an integration's (optionally --since a time)."""
+    from pipelines.callbacks import CallbackNotFound, ReplayRejected, replay_callback, replay_dead_callbacks
+    from pipelines.integrations import IntegrationNotFound
+    from pipelines.store import connect
+
     if (id_ is None) == (integration is None):
         fail("give either --id N or --integration NAME", 2)
     if since is not None and integration is None:
@@ -102,6 +99,10 @@ def resume(
     actor: str = typer.Option(None, "--actor", help="who resumes (default cli:<your user>)"),
 ) -> None:
     """Lift a 410 stop once the client's endpoint works again: its stopped callbacks are re-queued in order."""
+    from pipelines.callbacks import resume_callbacks
+    from pipelines.integrations import IntegrationNotFound, get_integration
+    from pipelines.store import connect
+
     engine = connect()
     try:
         reason = get_integration(engine, integration).callbacks_disabled_reason
@@ -120,6 +121,8 @@ def deliver(
 ) -> None:
     """Run one delivery pass: send every due callback (in order per order), record each attempt."""
     from connectors.callback_sender import deliver_due
+    from pipelines.integrations import IntegrationNotFound, get_integration
+    from pipelines.store import connect
 
     engine = connect()
     integration_ids = None

@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from crossdock.cli_common import default_actor
-from crossdock.integrations_cli import fail
-from pipelines.inbox import DONE
-from pipelines.inbox.processing import InboxRow, InboxRowNotFound, NotReplayable, list_entries, replay
-from pipelines.integrations import IntegrationNotFound, get_integration
-from pipelines.store import connect
 from pipelines.vocabulary import InboxStatus
+
+if TYPE_CHECKING:  # annotations only: the CLI imports these when a command runs
+    from pipelines.inbox.processing import InboxRow
 
 STATUSES: tuple[InboxStatus, ...] = tuple(InboxStatus)
 
-app = typer.Typer(help="Look into the webhook inbox (what clients pushed, and what became of it).", no_args_is_help=True)
+app = typer.Typer(help="Look into the webhook inbox (what clients pushed, and what became of it).",
+                  no_args_is_help=True, rich_markup_mode=None)
 
 
 def register(root: typer.Typer) -> None:
@@ -30,6 +30,10 @@ def register(root: typer.Typer) -> None:
 
 
 def _integration_id(name: str | None) -> int | None:
+    from crossdock.integrations_cli import fail
+    from pipelines.integrations import IntegrationNotFound, get_integration
+    from pipelines.store import connect
+
     if name is None:
         return None
     try:
@@ -39,6 +43,8 @@ def _integration_id(name: str | None) -> int | None:
 
 
 def _since(value: str | None) -> datetime | None:
+    from crossdock.integrations_cli import fail
+
     if value is None:
         return None
     try:
@@ -54,6 +60,8 @@ def _one_line(text: str | None, width: int = 70) -> str:
 
 
 def _note(entry: InboxRow) -> str:
+    from pipelines.inbox import DONE
+
     if entry.status == DONE:
         note = f"{entry.record_errors} record error(s)" if entry.record_errors else ""
     else:
@@ -65,6 +73,7 @@ def _note(entry: InboxRow) -> str:
 
 
 def _table(entries: list[InboxRow]) -> None:
+
     typer.echo(f"{'ID':>7}  {'INTEGRATION':<20} {'STATUS':<8} {'RECEIVED (UTC)':<19} {'TRIES':>5} {'RUN':>6}  NOTE")
     for e in entries:
         typer.echo(
@@ -74,6 +83,7 @@ def _table(entries: list[InboxRow]) -> None:
 
 
 def _as_json(entry: InboxRow) -> dict:
+
     return {
         "id": entry.id, "integration": entry.integration, "status": entry.status,
         "received_at": entry.received_at.isoformat(), "attempts": entry.attempts, "error": entry.error,
@@ -91,6 +101,10 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """List the newest inbox rows: state, attempts, sync run, and why a row died."""
+    from crossdock.integrations_cli import fail
+    from pipelines.inbox.processing import list_entries
+    from pipelines.store import connect
+
     if status is not None and status not in STATUSES:
         fail(f"--status must be one of {', '.join(STATUSES)}, not {status!r}", 2)
     entries = list_entries(connect(), status=status, integration_id=_integration_id(integration), limit=limit)
@@ -115,6 +129,10 @@ def replay_command(
     """Send dead-lettered inbox rows (and, if asked, rows with record errors) back for processing.
 
     Re-ingesting is idempotent: records that already landed come back as unchanged."""
+    from crossdock.integrations_cli import fail
+    from pipelines.inbox.processing import InboxRowNotFound, NotReplayable, replay
+    from pipelines.store import connect
+
     if (inbox_id is None) == (integration is None):
         fail("give either --id N or --integration NAME", 2)
     if since is not None and integration is None:

@@ -3,29 +3,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import ValidationError
 
-from crossdock.files import UnusableFile, read_document
-from pipelines.errors import validation_issues
-from pipelines.integrations import (
-    Integration,
-    IntegrationBusy,
-    IntegrationExists,
-    IntegrationNotFound,
-    MappingRejected,
-    create_integration,
-    delete_integration,
-    get_integration,
-    list_integrations,
-    masked_config,
-    set_active,
-)
-from pipelines.secrets import SecretKeyError
-from pipelines.store import connect
+if TYPE_CHECKING:  # annotations only: the CLI imports these when a command runs
+    from pipelines.integrations import Integration
 
-app = typer.Typer(help="Configure integrations (client systems sending or serving orders and sales).", no_args_is_help=True)
+app = typer.Typer(help="Configure integrations (client systems sending or serving orders and sales).",
+                  no_args_is_help=True, rich_markup_mode=None)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -35,6 +21,12 @@ def fail(message: str, code: int = 1) -> None:
 
 def load_integration_file(path: Path) -> Integration:
     """An Integration from a JSON/YAML file, or exit 2 listing every wrong field and why."""
+    from pydantic import ValidationError
+
+    from crossdock.files import UnusableFile, read_document
+    from pipelines.errors import validation_issues
+    from pipelines.integrations import Integration
+
     try:
         document = read_document(path)
     except UnusableFile as exc:
@@ -51,6 +43,9 @@ def load_integration_file(path: Path) -> Integration:
 @app.command("add")
 def add(file: Path = typer.Option(..., "--file", "-f", help="integration as JSON or YAML")) -> None:
     """Create an integration from a file (the Logitrack plan's configuration JSON works as is)."""
+    from pipelines.integrations import IntegrationExists, MappingRejected, create_integration
+    from pipelines.store import connect
+
     config = load_integration_file(file)
     try:
         stored = create_integration(connect(), config)
@@ -64,6 +59,9 @@ def add(file: Path = typer.Option(..., "--file", "-f", help="integration as JSON
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """List integrations with type, target and whether they are active."""
+    from pipelines.integrations import list_integrations, masked_config
+    from pipelines.store import connect
+
     items = _guard(lambda: list_integrations(connect()))
     if as_json:
         typer.echo(json.dumps([masked_config(i) for i in items], ensure_ascii=False, indent=2))
@@ -79,6 +77,9 @@ def list_(as_json: bool = typer.Option(False, "--json", help="machine-readable o
 @app.command("show")
 def show(name: str) -> None:
     """Show one integration's configuration, secrets masked."""
+    from pipelines.integrations import get_integration, masked_config
+    from pipelines.store import connect
+
     stored = _guard(lambda: get_integration(connect(), name))
     typer.echo(json.dumps(masked_config(stored), ensure_ascii=False, indent=2))
 
@@ -86,6 +87,9 @@ def show(name: str) -> None:
 @app.command("disable")
 def disable(name: str) -> None:
     """Stop accepting and pulling for an integration (webhooks get 403)."""
+    from pipelines.integrations import set_active
+    from pipelines.store import connect
+
     _guard(lambda: set_active(connect(), name, False))
     typer.echo(f"disabled {name}")
 
@@ -93,6 +97,9 @@ def disable(name: str) -> None:
 @app.command("enable")
 def enable(name: str) -> None:
     """Resume an integration."""
+    from pipelines.integrations import set_active
+    from pipelines.store import connect
+
     _guard(lambda: set_active(connect(), name, True))
     typer.echo(f"enabled {name}")
 
@@ -105,6 +112,9 @@ def delete(
 ) -> None:
     """Delete an integration and everything stored for it. Refused while it has acknowledged webhooks
     not yet processed or callbacks not yet delivered, unless --force."""
+    from pipelines.integrations import IntegrationBusy, delete_integration
+    from pipelines.store import connect
+
     if not yes and not typer.confirm(f"Delete {name} and all its orders, runs and errors?"):
         fail("not deleted")
     try:
@@ -115,6 +125,9 @@ def delete(
 
 
 def _guard(action):
+    from pipelines.integrations import IntegrationNotFound
+    from pipelines.secrets import SecretKeyError
+
     try:
         return action()
     except IntegrationNotFound as exc:

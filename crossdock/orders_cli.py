@@ -10,16 +10,11 @@ from typing import Any
 import typer
 
 from crossdock.cli_common import default_actor, fail, json_default, parse_time
-from pipelines.callbacks import order_callbacks
 from pipelines.clock import iso
-from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
-from pipelines.orders.history import get_order, status_history
-from pipelines.orders.status import change_status
-from pipelines.store import connect
 from pipelines.vocabulary import OrderEvent, OutboxStatus
 
 app = typer.Typer(help="Order status: move orders along (assigned, in_route, delivered, cancelled) and show their history.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command("set-status")
@@ -33,6 +28,10 @@ def set_status(
     actor: str = typer.Option(None, "--actor", help="who makes the change (default cli:<your user>)"),
 ) -> None:
     """Move an order to a new status; its callback is queued when the integration subscribed to the event."""
+    from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
+    from pipelines.orders.status import change_status
+    from pipelines.store import connect
+
     if status not in tuple(OrderEvent):
         fail(f"unknown status {status!r}; use one of {', '.join(OrderEvent)}", 2)
     proof = None
@@ -62,6 +61,11 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Show an order's status, its history (who changed what) and its callbacks with every attempt."""
+    from pipelines.callbacks import order_callbacks
+    from pipelines.orders.errors import OrderNotFound
+    from pipelines.orders.history import get_order, status_history
+    from pipelines.store import connect
+
     engine = connect()
     try:
         order = get_order(engine, internal_id)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 import typer
 
 from pipelines.clock import utcnow
-from pipelines.integrations import IntegrationNotFound
-from pipelines.secrets import SecretKeyError
-from pipelines.sources import PullError, PullReport, Window
+
+if TYPE_CHECKING:  # annotations only: the CLI imports these when a command runs
+    from pipelines.sources import PullReport, Window
 
 
 def _moment(text: str, option: str) -> datetime:
@@ -25,6 +26,8 @@ def _moment(text: str, option: str) -> datetime:
 
 
 def window_from(since: str | None, until: str | None) -> Window | None:
+    from pipelines.sources import Window
+
     if since is None:
         if until is not None:
             raise typer.BadParameter("--until needs --since", param_hint="--until")
@@ -37,6 +40,7 @@ def window_from(since: str | None, until: str | None) -> Window | None:
 
 
 def summary(report: PullReport) -> str:
+
     c, r = report.counts, report.read
     scope = f"window {report.window}" if report.window else "incremental"
     parts = [f"{report.integration} ({report.source_kind}, {scope}): {c['total_received']} received, "
@@ -60,6 +64,9 @@ def pull(
 ) -> None:
     """Pull one api/db/file integration now: what is new since its cursor, or a --since/--until window."""
     from connectors.pull import pull as run_pull
+    from pipelines.integrations import IntegrationNotFound
+    from pipelines.secrets import SecretKeyError
+    from pipelines.sources import PullError
     from pipelines.store import connect
 
     window = window_from(since, until)

@@ -2,38 +2,63 @@
 
 Every entry point calls `upgrade()` through `connect()`; it is cheap when the schema is current and
 serialised across processes (an advisory lock on PostgreSQL, the write lock on SQLite).
+
+Cheap means Alembic is not even imported then: it loads Mako and Pygments, half a second that every
+command, page and service start would pay. Whether the store is current is two facts read without
+it: the head revision, from the migration files' `revision`/`down_revision` lines, and the store's
+`alembic_version` row.
 """
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _ADVISORY_LOCK_KEY = 0x0C055D0C
+_REVISION = re.compile(r"^revision\s*=\s*['\"](\w+)['\"]", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(?:None|['\"](\w+)['\"])", re.MULTILINE)
 
 
 def alembic_config(engine: sa.Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
     return config
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
-    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    if head is None:
-        raise RuntimeError(f"no migrations found in {MIGRATIONS}")
-    return head
+    """The newest revision: the one no other migration names as its `down_revision`."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found = _REVISION.search(text)
+        if found:
+            revisions.add(found.group(1))
+        parent = _DOWN_REVISION.search(text)
+        if parent and parent.group(1):
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise RuntimeError(f"expected one head revision in {MIGRATIONS}, found {sorted(heads) or 'none'}")
+    return heads.pop()
 
 
 def current_revision(engine: sa.Engine) -> str | None:
+    """The store's revision (its `alembic_version` row), or None for an empty store."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(engine: sa.Engine) -> None:
@@ -47,11 +72,17 @@ def upgrade(engine: sa.Engine) -> None:
             conn.commit()
             try:
                 if current_revision(engine) != head:
-                    command.upgrade(alembic_config(engine), "head")
+                    _upgrade_to_head(engine)
             finally:
                 conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_LOCK_KEY})
                 conn.commit()
         return
+    _upgrade_to_head(engine)
+
+
+def _upgrade_to_head(engine: sa.Engine) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(engine), "head")
 
 
