@@ -1,1 +1,1 @@
-"""The Streamlit admin app (`streamlit run app/main.py`): pages in `app/pages/`, shared helpers beside them."""
+"""The Streamlit admin app (`streamlit run app/main.py`): pages in `app/app_pages/`, shared helpers beside them."""

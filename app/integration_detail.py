@@ -118,7 +118,7 @@ def render_overview(stored: StoredIntegration) -> None:
     fields = len(stored.config.field_mapping)
     st.markdown(f"**Mapping**: version {stored.mapping_version}, " + (f"{fields} field(s)" if fields else
                 "empty: records are read as the target's own fields"))
-    st.page_link("pages/studio.py", label="Open in the mapping studio", icon=":material/schema:")
+    st.page_link("app_pages/studio.py", label="Open in the mapping studio", icon=":material/schema:")
     syncs = latest_syncs(engine(), limit=5, integration_id=stored.id)
     st.markdown("**Latest syncs**")
     if syncs:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import streamlit as st
 from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
 
 from app.ui import TARGET_LABELS, TYPE_LABELS
 from pipelines.errors import validation_issues
@@ -206,11 +207,16 @@ class _Form:
             value = text  # the model reports it as the wrong type, under this field
         self._record(path, value)
 
-    def model_fields(self, section: str, model: type[BaseModel]) -> None:
+    def model_fields(self, section: str, model: type[BaseModel], skip: frozenset[str] = frozenset()) -> None:
         """One widget per field of a settings model, chosen from its type."""
         for name, info in model.model_fields.items():
+            if name in skip:
+                continue
             if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("managed"):
                 continue  # maintained by Crossdock (e.g. the previous callback secret during a rotation)
+            if isinstance(info.discriminator, str):
+                self.tagged_union(section, name, info.discriminator, info)
+                continue
             path = f"{section}.{name}"
             annotation, _optional = _plain(info.annotation)
             origin = typing.get_origin(annotation)
@@ -234,6 +240,17 @@ class _Form:
                 self.int_list(path, _label(name) + " (comma-separated)", help)
             else:
                 self.json_value(path, _label(name) + " (JSON)", help)
+
+    def tagged_union(self, section: str, name: str, tag: str, info: FieldInfo) -> None:
+        """A union keyed on a tag (`api.pagination`): a choice of its tag, then the chosen member's own
+        fields, flat beside the tag as the settings model dumps them (`api.pagination`, `api.page_param`).
+        A member chosen here but not stored starts from its defaults."""
+        members: dict[Any, type[BaseModel]] = {m.model_fields[tag].default: m for m in typing.get_args(info.annotation)}
+        chosen = self.choice(f"{section}.{name}", _label(name), list(members), help=info.description)
+        member = members.get(chosen) or next(iter(members.values()))
+        for field_name, field_info in member.model_fields.items():
+            self.initial.setdefault(f"{section}.{field_name}", field_info.get_default(call_default_factory=True))
+        self.model_fields(section, member, skip=frozenset({tag}))
 
 
 class _Keep:

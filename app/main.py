@@ -21,17 +21,17 @@ if not auth.logged_in():
 else:
     pages = {
         "Operate": [
-            st.Page("pages/dashboard.py", title="Dashboard", icon=":material/monitor_heart:", default=True),
-            st.Page("pages/integrations.py", title="Integrations", icon=":material/cable:"),
-            st.Page("pages/studio.py", title="Mapping studio", icon=":material/schema:"),
+            st.Page("app_pages/dashboard.py", title="Dashboard", icon=":material/monitor_heart:", default=True),
+            st.Page("app_pages/integrations.py", title="Integrations", icon=":material/cable:"),
+            st.Page("app_pages/studio.py", title="Mapping studio", icon=":material/schema:"),
         ],
         "Investigate": [
-            st.Page("pages/orders.py", title="Orders", icon=":material/local_shipping:"),
-            st.Page("pages/dead_letters.py", title="Dead letters", icon=":material/report:"),
+            st.Page("app_pages/orders.py", title="Orders", icon=":material/local_shipping:"),
+            st.Page("app_pages/dead_letters.py", title="Dead letters", icon=":material/report:"),
         ],
         "Report": [
-            st.Page("pages/history.py", title="Sync history", icon=":material/query_stats:"),
-            st.Page("pages/reports.py", title="Reports", icon=":material/summarize:"),
+            st.Page("app_pages/history.py", title="Sync history", icon=":material/query_stats:"),
+            st.Page("app_pages/reports.py", title="Reports", icon=":material/summarize:"),
         ],
     }
     page = st.navigation(pages)

@@ -12,5 +12,5 @@ defs = dg.Definitions.merge(
     inbox_processing.defs,
     pull_sources.defs,
     callbacks.defs,
-    dg.Definitions(resources={"store": StoreResource()}),
+    dg.Definitions(resources={"store": StoreResource(database_url=dg.EnvVar("CROSSDOCK_DATABASE_URL"))}),
 )

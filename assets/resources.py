@@ -9,7 +9,9 @@ from pipelines.store import connect
 
 
 class StoreResource(dg.ConfigurableResource):
-    """The Crossdock store. Empty `database_url` means the configured default (CROSSDOCK_DATABASE_URL)."""
+    """The Crossdock store. The code location binds `database_url` to `CROSSDOCK_DATABASE_URL`
+    (`dg.EnvVar`, so the UI shows where it comes from and never its value); empty means the default
+    under CROSSDOCK_HOME."""
 
     database_url: str = ""
 

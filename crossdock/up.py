@@ -123,6 +123,7 @@ def run_up(wanted: list[Service] | None = None) -> int:
     write_code_server_workspace(home, "127.0.0.1", settings.dagster_grpc_port())
     prepare_instance(home, store_url)
     env = {**os.environ, **dagster_environment(store_url), "CROSSDOCK_HOME": str(settings.home()),
+           "CROSSDOCK_DATABASE_URL": store_url,
            "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     supervisor = Supervisor(env, ROOT, settings.home())
 

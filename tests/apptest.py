@@ -27,10 +27,10 @@ def log_in(at: AppTest, password: str = PASSWORD) -> AppTest:
 
 
 def open_page(page: str) -> AppTest:
-    """A logged-in session showing `pages/<page>.py`."""
+    """A logged-in session showing `app_pages/<page>.py`."""
     at = log_in(start())
     assert not at.exception, at.exception
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, at.exception
     return at
 

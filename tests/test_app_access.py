@@ -10,7 +10,7 @@ def test_wrong_password_is_refused_and_no_page_is_reachable(app_store):
     at = start()
     assert texts(at.title) == ["Crossdock admin"]
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/integrations.py")
+        at.switch_page("app_pages/integrations.py")
     at = log_in(at, "not it")
     assert texts(at.error) == ["Wrong password."]
     assert texts(at.title) == ["Crossdock admin"]
@@ -23,7 +23,7 @@ def test_right_password_opens_every_page_and_log_out_closes_them(app_store):
     assert texts(at.title) == ["Dashboard"]
     for page, title in [("integrations", "Integrations"), ("studio", "Mapping studio"), ("orders", "Orders"),
                         ("dead_letters", "Dead letters"), ("history", "Sync history"), ("reports", "Reports")]:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"app_pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert texts(at.title) == [title]
     at = log_in(start())  # AppTest runs a switched page without app/main.py (no sidebar): log out from the first

@@ -18,7 +18,7 @@ def _open_order(name: str = "ana"):
     at = start()
     at.text_input(key="login.name").input(name)
     at = log_in(at)
-    at.switch_page("pages/orders.py").run()
+    at.switch_page("app_pages/orders.py").run()
     at.session_state["orders.table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     return at.run()
 

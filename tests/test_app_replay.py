@@ -25,7 +25,7 @@ def _dead_letters_page(name: str = "ana"):
     at = start()
     at.text_input(key="login.name").input(name)
     at = log_in(at)
-    at.switch_page("pages/dead_letters.py").run()
+    at.switch_page("app_pages/dead_letters.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -6,11 +6,12 @@ from datetime import date, timedelta
 
 import streamlit as st
 
+from app import report_data
 from app.auth import require_login
-from app.store import engine
 from app.ui import day_range
+from pipelines import settings
 from pipelines.clock import utcnow
-from pipelines.reports import period_report, report_csv
+from pipelines.reports import report_csv
 
 PERIODS = ["Today", "Yesterday", "Last 7 days", "Last 30 days", "This month", "Last month", "Custom"]
 
@@ -53,7 +54,7 @@ with right:
         st.markdown(f"**{days[0]:%Y-%m-%d}** to **{days[1]:%Y-%m-%d}** (UTC, both days included)")
 
 start, end = day_range(*days)
-report = period_report(engine(), start, end)
+report = report_data.period_report(settings.database_url(), start, end)
 if len(report) == 1:
     st.info("No integrations yet: the report lists every integration with its totals for the period.")
     st.stop()

@@ -30,7 +30,7 @@ generation = st.session_state.get(GENERATION_KEY, 0)
 names = [i.name for i in list_integrations(engine()) if i.target == "order"]
 if not names:
     st.info("No order integrations yet: orders appear here once an integration receives them.")
-    st.page_link("pages/integrations.py", label="Go to Integrations", icon=":material/add:")
+    st.page_link("app_pages/integrations.py", label="Go to Integrations", icon=":material/add:")
     st.stop()
 
 left, middle, right = st.columns([1, 1, 2])

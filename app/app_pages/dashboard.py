@@ -23,7 +23,7 @@ now = utcnow()
 health = integration_health(engine(), now)
 if not health:
     st.info("No integrations yet. Create the first one (a webhook takes a minute) and its syncs will show up here.")
-    st.page_link("pages/integrations.py", label="Go to Integrations", icon=":material/add:")
+    st.page_link("app_pages/integrations.py", label="Go to Integrations", icon=":material/add:")
     st.stop()
 
 waiting = backlog(engine())
@@ -52,7 +52,7 @@ if waiting.inbox_stuck(now):
 if problems:
     st.error("**Needs a person**\n\n" + "\n".join(f"- {p}" for p in problems))
     if waiting.dead_letters:
-        st.page_link("pages/dead_letters.py", label="Open dead letters", icon=":material/report:")
+        st.page_link("app_pages/dead_letters.py", label="Open dead letters", icon=":material/report:")
 else:
     st.success("Everything is flowing: no failed syncs, no dead letters, no backlog.")
 

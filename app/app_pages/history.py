@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import charts
+from app import charts, report_data
 from app.auth import require_login
 from app.store import engine
 from app.ui import date_range_picker, when
+from pipelines import settings
 from pipelines.integrations import list_integrations
-from pipelines.reports import callback_delivery, error_reasons, sync_history
 
 require_login()
 st.title("Sync history")
@@ -17,7 +17,7 @@ st.title("Sync history")
 names = [i.name for i in list_integrations(engine())]
 if not names:
     st.info("No integrations yet, so no history: syncs are recorded as soon as an integration receives records.")
-    st.page_link("pages/integrations.py", label="Go to Integrations", icon=":material/add:")
+    st.page_link("app_pages/integrations.py", label="Go to Integrations", icon=":material/add:")
     st.stop()
 
 left, middle, right = st.columns([2, 1, 3])
@@ -31,9 +31,10 @@ with right:
 if picked is None:
     st.stop()
 start, end = picked
-selection = chosen or None
+selection = tuple(chosen) or None
+store_url = settings.database_url()  # the cache key: the same filters on another store are other data
 
-history = sync_history(engine(), start, end, grain, selection)
+history = report_data.sync_history(store_url, start, end, grain, selection)
 st.subheader("Records over time")
 if history.empty:
     st.info(f"No syncs between {when(start)} and {when(end)}. Widen the date range, or check the dashboard for "
@@ -49,7 +50,7 @@ else:
                      column_config={"bucket": st.column_config.DatetimeColumn(charts.GRAIN_LABELS[grain])})
 
 st.subheader("Why records were rejected")
-reasons = error_reasons(engine(), start, end, selection)
+reasons = report_data.error_reasons(store_url, start, end, selection)
 if reasons.empty:
     st.success("No record was rejected in this range.")
 else:
@@ -57,7 +58,7 @@ else:
     st.caption("Fix a reason in the mapping studio (and backtest it), or ask the client to send the field.")
 
 st.subheader("Callback delivery")
-delivery = callback_delivery(engine(), start, end, grain, selection)
+delivery = report_data.callback_delivery(store_url, start, end, grain, selection)
 if delivery.empty:
     st.info("No status callbacks were attempted in this range. Callbacks are sent when an order of an "
             "integration with a callback URL changes status (assigned, in route, delivered, cancelled); their "

@@ -360,7 +360,7 @@ st.title("Mapping studio")
 integrations = list_integrations(engine())
 if not integrations:
     st.info("No integrations yet. Create one first: the studio maps a client's records for one integration.")
-    st.page_link("pages/integrations.py", label="Go to Integrations", icon=":material/add:")
+    st.page_link("app_pages/integrations.py", label="Go to Integrations", icon=":material/add:")
     st.stop()
 
 names = [i.name for i in integrations]
