@@ -30,7 +30,7 @@ class Unauthorized(Exception):
 
 # Where each preset puts its delivery id; `Idempotency-Key` / `X-Webhook-Id` work for every integration.
 DELIVERY_ID_HEADERS: dict[str, tuple[str, ...]] = {
-    "standard_webhooks": ("webhook-id",),
+    "standard_webhooks": ("webhook-id", "svix-id"),
     "github": ("x-github-delivery",),
     "shopify": ("x-shopify-webhook-id", "x-shopify-event-id"),
     "woocommerce": ("x-wc-webhook-delivery-id",),
@@ -208,16 +208,19 @@ def _standard_webhook(secret: str) -> Webhook:
 
 def _standard_webhooks(keys, headers, body, now, tolerance) -> None:
     """Standard Webhooks: `v1,<base64 HMAC>` entries (space-separated) over `id.timestamp.body`, signed
-    with the base64 key after `whsec_`. The `standardwebhooks` package computes the signature; the
+    with the base64 key after `whsec_`. Svix, the commonest sender, names the same three headers
+    `svix-id`, `svix-timestamp` and `svix-signature`: either set is accepted (the `webhook-*` one wins).
+    The `standardwebhooks` package computes the signature; the
     receiver applies its own tolerance and clock, which the package fixes at 5 minutes and wall time."""
-    msg_id = _header(headers, "webhook-id", "webhook-id")
-    timestamp = _fresh(_header(headers, "webhook-timestamp", "webhook-timestamp"), "webhook-timestamp", now, tolerance)
-    given = [part.partition(",")[2] for part in _header(headers, "webhook-signature", "webhook-signature").split()
+    prefix = "webhook" if "webhook-id" in headers or "svix-id" not in headers else "svix"
+    msg_id = _header(headers, f"{prefix}-id", f"{prefix}-id")
+    timestamp = _fresh(_header(headers, f"{prefix}-timestamp", f"{prefix}-timestamp"), f"{prefix}-timestamp", now, tolerance)
+    given = [part.partition(",")[2] for part in _header(headers, f"{prefix}-signature", f"{prefix}-signature").split()
              if part.startswith("v1,")]
     try:
         text = body.decode()
     except UnicodeDecodeError:
-        raise Unauthorized("webhook-signature does not match the body") from None
+        raise Unauthorized(f"{prefix}-signature does not match the body") from None
     signed_at = datetime.fromtimestamp(timestamp, tz=UTC)
     expected = [
         _standard_webhook(key).sign(msg_id=msg_id, timestamp=signed_at, data=text).partition(",")[2].encode()
@@ -227,7 +230,7 @@ def _standard_webhooks(keys, headers, body, now, tolerance) -> None:
     for signature in given:
         matched |= _matches_any(signature.encode(), expected)
     if not matched:
-        raise Unauthorized("webhook-signature does not match the body")
+        raise Unauthorized(f"{prefix}-signature does not match the body")
 
 
 def _stripe(keys, headers, body, now, tolerance) -> None:

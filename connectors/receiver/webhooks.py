@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from fastapi import APIRouter, Request
@@ -23,6 +24,7 @@ from connectors.receiver.state import receiver_state
 from connectors.receiver.verify import Unauthorized, delivery_id
 from pipelines.inbox.body import UnreadableBody, read_body
 from pipelines.inbox.intake import IncomingRequest, kept_headers
+from pipelines.integrations.providers import event_name, is_woocommerce_ping, rules, skip_reason
 
 router = APIRouter(tags=["webhooks"])
 
@@ -139,6 +141,9 @@ async def receive(request: Request, name: str, route: Route) -> Response:
     body = b""
     try:
         body = await _read_body(request, known.integration.config.webhook.max_body_bytes)
+        if is_woocommerce_ping(known.guard.preset, _headers(request), body):
+            state.committer.submit_rejected(_woocommerce_ping_entry(known, request, body))
+            return _json(200, {"accepted": True, "ingested": False, "reason": WOOCOMMERCE_PING})
         entry = _admit(known, route, request, body, state.clock())
     except Refusal as refusal:
         if refusal.keep:
@@ -191,22 +196,44 @@ def _admit(known: Known, route: Route, request: Request, body: bytes, now: float
         raise Refusal(401, str(exc), headers={"WWW-Authenticate": _challenge(known)}) from None
     if not config.is_active:
         raise Refusal(403, f"integration {config.name!r} is inactive; ask the operator to enable it", verified=True)
-    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        shown = media_type or "missing"
-        raise Refusal(415, f"Content-Type must be application/json (got {shown})", verified=True)
+    preset = known.guard.preset
+    kept = _kept(request, known, headers)
+    body = _json_body(preset, headers, body, kept)
     try:
         document, records = read_body(body)
     except UnreadableBody as exc:
         raise Refusal(400, str(exc), verified=True) from None
-    delivery = delivery_id(known.guard.preset, headers, document)
+    delivery = delivery_id(preset, headers, document)
     if delivery is not None and len(delivery) > MAX_DELIVERY_ID:
         raise Refusal(400, f"delivery id is longer than {MAX_DELIVERY_ID} characters", verified=True)
+    skipped = skip_reason(preset, event_name(preset, headers, document), config.webhook.events)
+    if skipped is not None:
+        return IncomingRequest(integration=known.integration, body=body, headers=kept, mode="ignored",
+                               delivery_id=delivery, error=skipped)
     mode = "async" if route.forced_async else config.webhook.ack_mode
     return IncomingRequest(
-        integration=known.integration, body=body, headers=_kept(request, known, headers), mode=mode,
+        integration=known.integration, body=body, headers=kept, mode=mode,
         delivery_id=delivery, records=records if mode == "sync" else None,
     )
+
+
+def _json_body(preset: str, headers: dict[str, str], body: bytes, kept: dict[str, str]) -> bytes:
+    """The JSON document of the body: as sent, or the JSON inside a form field for providers that post
+    forms (GitHub's default content type sends `payload=<json>`). What is stored is the JSON; a note
+    in the kept headers says it came from a form."""
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return body
+    form_field = rules(preset).form_payload_field
+    if form_field and media_type == "application/x-www-form-urlencoded":
+        values = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).get(form_field)
+        if not values:
+            raise Refusal(400, f"the form body has no {form_field!r} field with the JSON payload", verified=True)
+        kept["x-crossdock-decoded"] = f"form field {form_field}"
+        return values[0].encode()
+    shown = media_type or "missing"
+    accepted = "application/json" + (" or application/x-www-form-urlencoded" if form_field else "")
+    raise Refusal(415, f"Content-Type must be {accepted} (got {shown})", verified=True)
 
 
 def _headers(request: Request) -> dict[str, str]:
@@ -223,6 +250,16 @@ def _kept(request: Request, known: Known, headers: dict[str, str] | None = None)
     client = request.client.host if request.client else ""
     pairs = (headers if headers is not None else _headers(request)).items()
     return kept_headers(pairs, remote_addr=client, verification=known.guard.describe())
+
+
+WOOCOMMERCE_PING = ("WooCommerce's unsigned ping when a webhook is saved: answered 200 so WooCommerce saves it; "
+                    "it carries nothing to ingest")
+
+
+def _woocommerce_ping_entry(known: Known, request: Request, body: bytes) -> IncomingRequest:
+    """Kept with the bounded diagnostics (it is unsigned), answered 200 all the same."""
+    return IncomingRequest(integration=known.integration, body=body, headers=_kept(request, known), mode="rejected",
+                           verified=False, error=f"200: {WOOCOMMERCE_PING}")
 
 
 def _rejected_entry(known: Known, request: Request, body: bytes, refusal: Refusal) -> IncomingRequest:

@@ -26,10 +26,12 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from pipelines.clock import utcnow
-from pipelines.inbox import PENDING, REJECTED
+from pipelines.inbox import DONE, PENDING, REJECTED
 from pipelines.inbox.done import Done, mark_done
 from pipelines.ingest import SyncResult, ingest
 from pipelines.integrations.model import StoredIntegration
+from pipelines.integrations.providers import rules
+from pipelines.store.binds import inserted_id
 from pipelines.store.schema import inbox, record_errors
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ KEPT_HEADERS: frozenset[str] = frozenset(
     {
         "content-type", "content-length", "content-encoding", "user-agent", "x-forwarded-for", "x-request-id",
         "idempotency-key", "x-webhook-id", "x-webhook-signature", "x-autentikapp-signature",
-        "webhook-id", "webhook-timestamp", "webhook-signature",
+        "webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature",
         "stripe-signature",
         "x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-shop-domain", "x-shopify-webhook-id",
         "x-shopify-event-id", "x-shopify-triggered-at", "x-shopify-api-version",
@@ -54,7 +56,9 @@ KEPT_HEADERS: frozenset[str] = frozenset(
     }
 )
 
-Mode = Literal["async", "sync", "rejected"]
+# `ignored`: a verified delivery the integration does not ingest (a provider ping, an event it does
+# not map): stored done with its answer, never processed.
+Mode = Literal["async", "sync", "rejected", "ignored"]
 ACCEPTED_BODY: dict[str, Any] = {"accepted": True, "status": PENDING}
 
 
@@ -127,6 +131,8 @@ def write_batch(engine: sa.Engine, entries: Sequence[IncomingRequest], now: date
         for (i, entry), inbox_id in zip(fresh, ids, strict=True):
             if entry.mode == "async":
                 outcomes[i] = Outcome(inbox_id, 202, dict(ACCEPTED_BODY))
+            elif entry.mode == "ignored":
+                outcomes[i] = Outcome(inbox_id, 200, _ignored_body(entry))
             else:
                 sync_work.append((i, entry, inbox_id))
         # One ingest per integration (and configuration) in the batch, in id order: ingest takes a
@@ -167,6 +173,12 @@ def _insert(conn: sa.Connection, entries: list[IncomingRequest], now: datetime) 
         }
         for entry in entries
     ]
+    ignored = [entry for entry in entries if entry.mode == "ignored"]
+    if ignored:
+        if conn.dialect.name == "sqlite" or len(ignored) != len(entries):
+            return _insert_each(conn, entries, now)
+        statement = inbox.insert().returning(inbox.c.id, sort_by_parameter_order=True)
+        return list(conn.execute(statement, [_ignored_row(entry, now) for entry in entries]).scalars())
     if conn.dialect.name == "sqlite":
         return _insert_sqlite(conn, rows)
     statement = inbox.insert().returning(inbox.c.id, sort_by_parameter_order=True)
@@ -255,7 +267,10 @@ def _ingest_now(
             results=[replace(r, index=r.index - first) for r in result.results[first:end]],
         )
         body = own.to_dict()
-        status_code = 422 if own.total_received and own.errors == own.total_received else 200
+        all_invalid = bool(own.total_received) and own.errors == own.total_received
+        # Providers retry (and end up disabling the endpoint) on anything but 2xx: their verified
+        # deliveries are answered 200 with the rejected records listed; seed 000's contract keeps 422.
+        status_code = 422 if all_invalid and not rules(integration.config.webhook.verification).answers_2xx_for_invalid else 200
         if status_code == 422:
             body["detail"] = "no record was valid; each one's reasons are in results[].errors"
         answers.append((i, Outcome(inbox_id, status_code, body)))
@@ -301,6 +316,32 @@ def _repeat_of(original: Outcome, original_body: bytes, entry: IncomingRequest) 
         {"detail": f"delivery id {entry.delivery_id!r} was already received with a different body; "
                    "send a new delivery id for new content"},
     )
+
+
+def _ignored_body(entry: IncomingRequest) -> dict[str, Any]:
+    return {"accepted": True, "ingested": False, "reason": entry.error}
+
+
+def _ignored_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
+    return {
+        "integration_id": entry.integration.id, "received_at": now, "source_kind": "webhook",
+        "delivery_id": entry.delivery_id, "headers": entry.headers, "body": entry.body, "verified": entry.verified,
+        "status": DONE, "attempts": 0, "error": None, "processed_at": now,
+        "response": {"status_code": 200, "body": _ignored_body(entry)},
+    }
+
+
+def _insert_each(conn: sa.Connection, entries: list[IncomingRequest], now: datetime) -> list[int]:
+    """A batch mixing ignored deliveries with others: one statement per row (rare: pings and unmapped events)."""
+    ids = []
+    for entry in entries:
+        row = _ignored_row(entry, now) if entry.mode == "ignored" else {
+            "integration_id": entry.integration.id, "received_at": now, "source_kind": "webhook",
+            "delivery_id": entry.delivery_id, "headers": entry.headers, "body": entry.body, "verified": entry.verified,
+            "status": PENDING, "attempts": 0, "response": _ASYNC_RESPONSE if entry.mode == "async" else None,
+        }
+        ids.append(inserted_id(conn.execute(inbox.insert().values(**row))))
+    return ids
 
 
 def _rejected_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:

@@ -45,6 +45,14 @@ class WebhookSettings(BaseModel):
     previous_auth_value: SecretStr | None = Field(
         None, description="the former auth_value, still accepted until cleared (credential rotation)"
     )
+    events: list[str] | None = Field(
+        None,
+        description="provider events this integration ingests (X-Shopify-Topic, X-GitHub-Event, X-WC-Webhook-Topic, "
+                    "Stripe's and Standard Webhooks' `type`); others are answered 200 and recorded, not ingested. "
+                    "Default: the preset's order events (Shopify orders/create, orders/updated, orders/paid; "
+                    "WooCommerce order.created, order.updated; Stripe checkout.session.completed; GitHub and "
+                    "Standard Webhooks every event but pings)",
+    )
     tolerance_seconds: int = Field(300, ge=1, le=86_400, description="max age/skew of a signed timestamp")
     max_body_bytes: int = Field(1_048_576, ge=1_024, le=64 * 1_048_576, description="413 above this size")
 
