@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-fast lint bench browser wrk lock migration clean .venv
+.PHONY: up test test-fast lint bench browser wrk lock migration clean docs .venv
 .DEFAULT_GOAL := help
 
 help:
@@ -13,6 +13,7 @@ help:
 	@echo "make test   run the gates (make lint) and the test suite"
 	@echo "make test-fast  the quick tests only (no processes, no PostgreSQL/MariaDB)"
 	@echo "make bench  run the benchmarks against their targets and baselines (BENCH=mapping for one)"
+	@echo "make docs   regenerate the reference pages and build the documentation site (site/)"
 
 .venv: $(STAMP)
 
@@ -51,6 +52,12 @@ lint: .venv
 
 bench: .venv wrk
 	$(BIN)/python -m bench $(BENCH)
+
+# The documentation site: regenerate the reference pages from the code, then build site/ offline
+# (strict: a broken link or anchor fails the build).
+docs: .venv
+	$(BIN)/python docs/generate.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # Re-pin requirements.lock after editing pyproject.toml's dependencies (keeps existing pins where it can).
 lock: .venv

@@ -140,6 +140,7 @@ else:
             hide_index=True, width="stretch",
         )
     if dagster_problems:
-        st.warning("Work is waiting because Dagster is behind. What to do: README, *When Dagster falls behind*.")
+        st.warning("Work is waiting because Dagster is behind. What to do: docs/how-to/operator/dagster-capacity.md "
+                   "(*When Dagster falls behind*).")
     st.link_button("Open the run queue in Dagster", f"{dagster_url()}/runs?q%5B0%5D=status%3AQUEUED",
                    icon=":material/open_in_new:")
