@@ -85,6 +85,7 @@ class RecordVerdict(StrEnum):
     UPDATED = "updated"
     UNCHANGED = "unchanged"
     ERROR = "error"
+    STALE = "stale"  # older than what is stored (by the source's own timestamp): recorded, not applied
 
 
 class PullMode(StrEnum):

@@ -78,7 +78,7 @@ def test_each_done_row_points_at_the_sync_run_that_ingested_it(store):
     batch = insert_pending(store, integration.id, [order(1), order(2), order(1, notes="segunda")])
     report = process_batch(store)
     by_row = {o.inbox_id: o.result for o in report.outcomes}
-    assert by_row[single].counts() == {"total_received": 1, "created": 1, "updated": 0, "errors": 0, "unchanged": 0}
+    assert by_row[single].counts() == {"total_received": 1, "created": 1, "updated": 0, "errors": 0, "unchanged": 0, "stale": 0}
     assert (by_row[batch].created, by_row[batch].updated) == (2, 1)  # same order twice: applied in order
     for inbox_id, result in by_row.items():
         stored = row(store, inbox_id)

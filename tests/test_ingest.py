@@ -31,7 +31,7 @@ def test_seed_webhook_batch_creates_then_is_unchanged(store):
     integration = create_integration(store, Integration(name="cliente_abc", type="webhook"))
     batch = load_example("webhook_batch.json")
     first = ingest(store, integration, batch, source_kind="webhook")
-    assert first.counts() == {"total_received": 1, "created": 1, "updated": 0, "errors": 0, "unchanged": 0}
+    assert first.counts() == {"total_received": 1, "created": 1, "updated": 0, "errors": 0, "unchanged": 0, "stale": 0}
     assert first.results[0].internal_id is not None
     second = ingest(store, integration, batch, source_kind="webhook")
     assert second.counts()["unchanged"] == 1 and second.created == 0

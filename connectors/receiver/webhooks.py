@@ -9,6 +9,7 @@ is made durable in the inbox (group commit) and only then answered: 200/422 with
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,6 +26,7 @@ from connectors.receiver.verify import Unauthorized, delivery_id
 from pipelines.inbox.body import UnreadableBody, read_body
 from pipelines.inbox.intake import IncomingRequest, kept_headers
 from pipelines.integrations.providers import event_name, is_woocommerce_ping, rules, skip_reason
+from pipelines.integrations.webhook_settings import BODY_SIGNATURE_PRESETS
 
 router = APIRouter(tags=["webhooks"])
 
@@ -204,6 +206,10 @@ def _admit(known: Known, route: Route, request: Request, body: bytes, now: float
     except UnreadableBody as exc:
         raise Refusal(400, str(exc), verified=True) from None
     delivery = delivery_id(preset, headers, document)
+    if delivery is None and _signed_without_timestamp(known):
+        # A body signature without a timestamp proves who sent it, not when: a captured request can be
+        # re-sent forever. An identical signed body is therefore one delivery, answered as a duplicate.
+        delivery = "sha256:" + hashlib.sha256(body).hexdigest()
     if delivery is not None and len(delivery) > MAX_DELIVERY_ID:
         raise Refusal(400, f"delivery id is longer than {MAX_DELIVERY_ID} characters", verified=True)
     skipped = skip_reason(preset, event_name(preset, headers, document), config.webhook.events)
@@ -215,6 +221,11 @@ def _admit(known: Known, route: Route, request: Request, body: bytes, now: float
         integration=known.integration, body=body, headers=kept, mode=mode,
         delivery_id=delivery, records=records if mode == "sync" else None,
     )
+
+
+def _signed_without_timestamp(known: Known) -> bool:
+    guard = known.guard
+    return guard.auth_type == "hmac" or guard.preset in BODY_SIGNATURE_PRESETS
 
 
 def _json_body(preset: str, headers: dict[str, str], body: bytes, kept: dict[str, str]) -> bytes:

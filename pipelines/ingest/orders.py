@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pipelines.clock import as_utc
+from pipelines.clock import as_utc, iso
 from pipelines.ingest.hashing import content_hash
 from pipelines.ingest.result import RecordResult
 from pipelines.store.bulk import executemany
@@ -47,23 +47,40 @@ class OrderToStore(NamedTuple):
 def fingerprint(order: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The order as stored (its one datetime in UTC) and the hash of that content. Pure, so pull
     sources compute it ahead, off the thread that writes."""
-    if order.get("scheduled_time") is not None:
-        order = {**order, "scheduled_time": as_utc(order["scheduled_time"])}
+    for moment in ("scheduled_time", "source_updated_at"):
+        if order.get(moment) is not None:
+            order = {**order, moment: as_utc(order[moment])}
     return order, content_hash(order)
 
 
-def existing(conn: sa.Connection, integration_id: int, external_ids: Sequence[str]) -> dict[str, tuple[int, str]]:
-    """{external_id: (internal id, content hash)} for those already stored."""
-    found: dict[str, tuple[int, str]] = {}
+class Stored(NamedTuple):
+    internal_id: int
+    content_hash: str
+    version: datetime | None  # the client's `source_updated_at` of what is stored
+
+
+def existing(conn: sa.Connection, integration_id: int, external_ids: Sequence[str]) -> dict[str, Stored]:
+    """{external_id: what is stored} for those already stored."""
+    found: dict[str, Stored] = {}
     for start in range(0, len(external_ids), _CHUNK):
         chunk = external_ids[start : start + _CHUNK]
         rows = conn.execute(
-            sa.select(orders.c.external_id, orders.c.id, orders.c.content_hash).where(
+            sa.select(orders.c.external_id, orders.c.id, orders.c.content_hash, orders.c.source_updated_at).where(
                 orders.c.integration_id == integration_id, orders.c.external_id.in_(chunk)
             )
         )
-        found.update({r.external_id: (r.id, r.content_hash) for r in rows})
+        found.update({r.external_id: Stored(r.id, r.content_hash, as_utc(r.source_updated_at)) for r in rows})
     return found
+
+
+def older(version: datetime | None, stored: datetime | None) -> bool:
+    """True when an incoming `version` is older than the `stored` one (either unknown: not older)."""
+    return version is not None and stored is not None and as_utc(version) < stored
+
+
+def stale_reason(version: datetime, stored: datetime) -> list[dict[str, str]]:
+    return [{"field": "source_updated_at",
+             "message": f"stale: this version ({iso(as_utc(version))}) is older than the stored one ({iso(stored)}); not applied"}]
 
 
 _EMPTY_ROW = dict.fromkeys(ORDER_COLUMNS)
@@ -106,7 +123,11 @@ def upsert_orders(
         if internal_id is not None:
             results.append(RecordResult(index=index, status=RecordVerdict.CREATED, external_id=external_id, internal_id=internal_id))
             continue
-        internal_id, stored_digest = known[external_id]
+        internal_id, stored_digest, stored_version = known[external_id]
+        if stored_version is not None and older(order.get("source_updated_at"), stored_version):
+            results.append(RecordResult(index=index, status=RecordVerdict.STALE, external_id=external_id,
+                                        internal_id=internal_id, reasons=stale_reason(order["source_updated_at"], stored_version)))
+            continue
         if stored_digest == digest:
             results.append(RecordResult(index=index, status=RecordVerdict.UNCHANGED, external_id=external_id, internal_id=internal_id))
             continue

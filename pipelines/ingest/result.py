@@ -59,11 +59,16 @@ class SyncResult:
         return self._count(RecordVerdict.ERROR)
 
     @property
+    def stale(self) -> int:
+        return self._count(RecordVerdict.STALE)
+
+    @property
     def internal_ids(self) -> list[int]:
         return [r.internal_id for r in self.results if r.internal_id is not None]
 
     def counts(self) -> dict[str, int]:
-        """The seed's response body: total_received, created, updated, errors (+ unchanged), in one pass."""
+        """The seed's response body: total_received, created, updated, errors (+ unchanged, and stale:
+        records older than the stored version, not applied), in one pass."""
         tally = Counter(r.status for r in self.results)
         return {
             "total_received": len(self.results),
@@ -71,6 +76,7 @@ class SyncResult:
             "updated": tally[RecordVerdict.UPDATED],
             "errors": tally[RecordVerdict.ERROR],
             "unchanged": tally[RecordVerdict.UNCHANGED],
+            "stale": tally[RecordVerdict.STALE],
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -188,6 +188,16 @@ def _ingest(
                 finished_at=utcnow(), status=SyncRunStatus.OK, message=result.error_summary() or None,
                 reasons=result.ranked_reasons() or None,
                 **{k: v for k, v in result.counts().items()},
+                **({"details": {**(details or {}), "stale": _stale_list(ordered)}} if result.stale else {}),
             )
         )
     return result
+
+
+STALE_LISTED = 100
+
+
+def _stale_list(results: list[RecordResult]) -> list[dict[str, Any]]:
+    """The records not applied because they were older than what is stored (the first STALE_LISTED)."""
+    return [{"external_id": r.external_id, "reason": r.reasons[0]["message"] if r.reasons else "stale"}
+            for r in results if r.status == RecordVerdict.STALE][:STALE_LISTED]

@@ -13,7 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipelines.clock import as_utc
 from pipelines.ingest.hashing import content_hash, normalise
+from pipelines.ingest.orders import older, stale_reason
 from pipelines.ingest.result import RecordResult, RecordStatus
 from pipelines.store.binds import inserted_id
 from pipelines.store.schema import customers, identifiers, sales
@@ -52,13 +54,21 @@ def identity_conflict(matches: dict[str, sa.Row]) -> list[dict[str, str]]:
 def upsert_customer(
     conn: sa.Connection, integration_id: int, sale: dict[str, Any], current: sa.Row | None, now: datetime
 ) -> int:
-    """Create the customer, or update `current` with the sale's data (newest data wins)."""
+    """Create the customer, or update `current` with the sale's data: the newest data wins, by the
+    sale's own `event_timestamp` (an event older than the one that last set the details is a replay or
+    arrived late: it links its codes but never rolls the customer's phone or email back)."""
     values = {f: sale[f] for f in CUSTOMER_FIELDS if sale.get(f)}
+    version = as_utc(sale["event_timestamp"]) if sale.get("event_timestamp") else None
     if current is None:
         return inserted_id(conn.execute(
-            customers.insert().values(integration_id=integration_id, created_at=now, updated_at=now, **values)
+            customers.insert().values(integration_id=integration_id, created_at=now, updated_at=now,
+                                      source_updated_at=version, **values)
         ))
+    if older(version, as_utc(current.source_updated_at) if current.source_updated_at else None):
+        return current.id
     changed = {k: v for k, v in values.items() if getattr(current, k) != v}
+    if version is not None and (current.source_updated_at is None or as_utc(current.source_updated_at) != version):
+        changed["source_updated_at"] = version
     if changed:
         conn.execute(customers.update().where(customers.c.id == current.id).values(updated_at=now, **changed))
     return current.id
@@ -109,10 +119,14 @@ def upsert_sale(
         "updated_at": now,
     }
     current = conn.execute(
-        sa.select(sales.c.id, sales.c.content_hash).where(
+        sa.select(sales.c.id, sales.c.content_hash, sales.c.event_timestamp).where(
             sales.c.integration_id == integration_id, sales.c.external_id == sale["external_id"]
         )
     ).first()
+    stored_version = as_utc(current.event_timestamp) if current is not None and current.event_timestamp else None
+    if current is not None and stored_version is not None and older(clean.get("event_timestamp"), stored_version):
+        return RecordResult(index=index, status=RecordVerdict.STALE, external_id=sale["external_id"], internal_id=current.id,
+                            reasons=stale_reason(clean["event_timestamp"], stored_version))
     status: RecordStatus
     if current is None:
         sale_id = inserted_id(conn.execute(

@@ -96,6 +96,7 @@ orders = sa.Table(
     sa.Column("priority", sa.Integer, nullable=True),
     sa.Column("scheduled_time", Timestamp, nullable=True),
     sa.Column("branch", sa.String(64), nullable=True),
+    sa.Column("source_updated_at", Timestamp, nullable=True),  # the client's version of the order
     sa.Column("status", sa.String(16), nullable=False, default=OrderStatus.PENDING.value),  # vocabulary.OrderStatus
     sa.Column("eta", Timestamp, nullable=True),
     sa.Column("delivered_at", Timestamp, nullable=True),
@@ -131,6 +132,8 @@ customers = sa.Table(
     sa.Column("first_name", sa.String(255), nullable=True),
     sa.Column("last_name", sa.String(255), nullable=True),
     sa.Column("whatsapp_number", sa.String(64), nullable=True),
+    # The event time of the sale that last set these details: an older event never rolls them back.
+    sa.Column("source_updated_at", Timestamp, nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("integration_id", "national_id"),
@@ -182,6 +185,7 @@ sync_runs = sa.Table(
     sa.Column("updated", sa.Integer, nullable=False, default=0),
     sa.Column("unchanged", sa.Integer, nullable=False, default=0),
     sa.Column("errors", sa.Integer, nullable=False, default=0),
+    sa.Column("stale", sa.Integer, nullable=False, default=0),  # records older than what was stored: not applied
     sa.Column("status", sa.String(16), nullable=False, default=SyncRunStatus.RUNNING.value),  # vocabulary.SyncRunStatus
     sa.Column("message", sa.Text, nullable=True),  # for people: the reasons below as one line, or why it failed
     # The commonest record error reasons, ranked: [{"field", "message", "count"}]; what code reads.

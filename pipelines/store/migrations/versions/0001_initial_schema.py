@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 16:36:07.881433
+Create Date: 2026-11-26 16:53:34.967004
 """
 from alembic import op
 import sqlalchemy as sa
@@ -45,6 +45,7 @@ def upgrade() -> None:
     sa.Column('first_name', sa.String(length=255), nullable=True),
     sa.Column('last_name', sa.String(length=255), nullable=True),
     sa.Column('whatsapp_number', sa.String(length=64), nullable=True),
+    sa.Column('source_updated_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], name=op.f('fk_customers_integration_id_integrations'), ondelete='CASCADE'),
@@ -102,6 +103,7 @@ def upgrade() -> None:
     sa.Column('priority', sa.Integer(), nullable=True),
     sa.Column('scheduled_time', sa.DateTime(timezone=True), nullable=True),
     sa.Column('branch', sa.String(length=64), nullable=True),
+    sa.Column('source_updated_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('eta', sa.DateTime(timezone=True), nullable=True),
     sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
@@ -133,6 +135,7 @@ def upgrade() -> None:
     sa.Column('updated', sa.Integer(), nullable=False),
     sa.Column('unchanged', sa.Integer(), nullable=False),
     sa.Column('errors', sa.Integer(), nullable=False),
+    sa.Column('stale', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('message', sa.Text(), nullable=True),
     sa.Column('reasons', sa.JSON(), nullable=True),
