@@ -45,6 +45,24 @@ def test_only_the_first_page_is_fetched_with_the_pagination_parameters():
     assert "only the first page was fetched (offset pagination)" in probe.notes
 
 
+def test_a_paged_api_with_a_single_page_is_not_said_to_have_more():
+    api = ClientApi(seed_orders(30), style="cursor")
+    with serve_client_api(api) as url:
+        probe = probe_api(_config(url, api={"pagination": "cursor", "records_path": "orders", "next_cursor_path": "meta.next_cursor"}))
+    assert probe.ok and probe.records == 30 and len(api.requests) == 1
+    assert not any("only the first page" in note for note in probe.notes)
+
+
+def test_the_first_page_is_asked_for_as_the_nested_pagination_says():
+    api = ClientApi(seed_orders(250), style="page")
+    with serve_client_api(api) as url:
+        probe = probe_api(_config(url, api={"pagination": {"style": "page", "first_page": 1}, "page_size": 20,
+                                            "records_path": "data"}))
+    assert probe.ok and probe.records == 20
+    assert api.requests == [{"path": "/orders", "query": {"status": "pending", "page": "1", "per_page": "20"}}]
+    assert "only the first page was fetched (page pagination)" in probe.notes
+
+
 def test_refused_credentials_are_reported_without_the_secret():
     with serve_client_api(ClientApi(seed_orders(3))) as url:
         probe = probe_api(_config(url, auth_value="sk_live_wrong_key_123"))

@@ -1,6 +1,7 @@
 """REST polling against a real loopback server: the seed's configuration, every pagination style,
-auth, retries (429 + Retry-After, 500s, a timeout) with an injected sleeper, the repeat guard and the
-incremental cursor. Runs on SQLite and PostgreSQL stores."""
+auth, retries (429 + Retry-After, 500s, a timeout) with an injected sleeper, the repeat guard, the
+incremental cursor and whether it moves for each reason paging stopped. Runs on SQLite and PostgreSQL
+stores."""
 from __future__ import annotations
 
 from datetime import UTC
@@ -173,6 +174,62 @@ def test_a_looping_cursor_is_stopped(sqlite_store):
         report = poll_api(sqlite_store, integration)
     assert any("already followed" in w for w in report.warnings)
     assert report.read["pages"] == 2
+
+
+INCREMENTAL = {"pagination": "page", "records_path": "data", "cursor_field": "updated_at", "cursor_param": "updated_since"}
+
+
+def _stopped(engine) -> str:
+    """Why paging stopped, as the last sync run of the poll recorded it."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sync_runs.c.details).order_by(sync_runs.c.id.desc()).limit(1)).scalar_one()["stopped"]
+
+
+def test_the_cursor_advances_after_a_clean_last_page(sqlite_store):
+    api = ClientApi(seed_orders(250), style="page")
+    with serve_client_api(api) as url:
+        integration = _integration(sqlite_store, url, api=INCREMENTAL)
+        report = poll_api(sqlite_store, integration)
+    assert _stopped(sqlite_store) == "last_page" and report.warnings == []
+    assert report.cursor_after == api.orders[-1]["updated_at"] == get_state(sqlite_store, integration.id, "cursor")
+
+
+def test_the_cursor_stays_when_max_pages_stopped_the_poll(sqlite_store):
+    api = ClientApi(seed_orders(250), style="page")
+    with serve_client_api(api) as url:
+        integration = _integration(sqlite_store, url, api={**INCREMENTAL, "max_pages": 2})
+        report = poll_api(sqlite_store, integration)
+    assert _stopped(sqlite_store) == "max_pages"
+    assert report.counts["created"] == 200  # what was read landed...
+    assert get_state(sqlite_store, integration.id, "cursor") is None and report.cursor_after is None  # ...the cursor stayed
+    assert report.warnings == ["stopped after api.max_pages = 2 pages; the rest waits for the next poll",
+                               "cursor kept where it was: the pages were not all read"]
+
+
+def test_the_cursor_stays_when_a_link_loop_stopped_the_poll(sqlite_store):
+    api = ClientApi(seed_orders(250), style="cursor", loop_cursor=True)
+    settings = {**INCREMENTAL, "pagination": "cursor", "records_path": "orders", "next_cursor_path": "meta.next_cursor"}
+    with serve_client_api(api) as url:
+        integration = _integration(sqlite_store, url, api=settings)
+        report = poll_api(sqlite_store, integration)
+    assert _stopped(sqlite_store) == "link_loop" and report.read["pages"] == 2
+    assert get_state(sqlite_store, integration.id, "cursor") is None
+    assert report.warnings[-1] == "cursor kept where it was: the pages were not all read"
+
+
+def test_a_repeated_page_moves_the_cursor_so_the_next_poll_gets_further(sqlite_store):
+    """An API that ignores the paging parameters serves one page whatever is asked: everything this
+    query will give was read, and only a moved cursor lets the next poll ask for what follows."""
+    api = ClientApi(seed_orders(150), style="page", ignore_paging=True)
+    with serve_client_api(api) as url:
+        integration = _integration(sqlite_store, url, api=INCREMENTAL)
+        first = poll_api(sqlite_store, integration)
+        assert _stopped(sqlite_store) == "page_repeated"
+        assert first.cursor_after == api.orders[99]["updated_at"] == get_state(sqlite_store, integration.id, "cursor")
+        assert "cursor kept where it was: the pages were not all read" not in first.warnings
+        second = poll_api(sqlite_store, integration)
+    assert (second.counts["created"], second.counts["unchanged"]) == (50, 1)  # the boundary order comes back
+    assert _stopped(sqlite_store) == "last_page" and second.cursor_after == api.orders[-1]["updated_at"]
 
 
 def test_records_path_mistakes_are_explained(sqlite_store):

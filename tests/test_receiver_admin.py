@@ -107,7 +107,7 @@ def test_order_lookup(sqlite_store, admin):
     [order] = found.json()["orders"]
     assert (order["client_name"], order["status"], order["integration"]) == ("María García", "pending", "cliente_abc")
     assert order["internal_id"] > 0 and order["latitude"] == 14.58
-    assert none.json() == {"orders": []} and unknown.status_code == 404
+    assert none.json() == {"orders": [], "next_cursor": None, "total": 0} and unknown.status_code == 404
 
 
 def _account(engine):

@@ -5,6 +5,10 @@ Handlers are plain functions (FastAPI runs them in its thread pool) over framewo
 """
 from __future__ import annotations
 
+import base64
+import binascii
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, status
@@ -27,8 +31,9 @@ from pipelines.integrations import (
     masked_config,
     update_integration,
 )
-from pipelines.orders.lookup import find_orders
-from pipelines.sales.lookup import find_customers, get_identifier, register_codes
+from pipelines.orders.lookup import page_orders
+from pipelines.paging import MAX_LIMIT, InvalidCursor
+from pipelines.sales.lookup import get_identifier, page_customers, register_codes
 from pipelines.webhook_example import webhook_url
 
 router = APIRouter(
@@ -79,9 +84,34 @@ def create(request: Request, config: Integration = Body(openapi_examples={"seed 
     return _shown(stored)
 
 
-@router.get("/integrations", summary="List integrations (secrets masked)")
-def list_all(request: Request) -> list[dict[str, Any]]:
-    return [_shown(stored) for stored in list_integrations(receiver_state(request).reader)]
+@router.get("/integrations", summary="List integrations (secrets masked), by name",
+            description="An array, `limit` at a time in name order; `X-Total-Count` says how many in all and "
+                        "`X-Next-Cursor` (absent on the last page) is the `cursor` of the next page.")
+def list_all(
+    request: Request, response: Response,
+    limit: int = Query(MAX_LIMIT, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(None, description="the X-Next-Cursor of the previous page"),
+) -> list[dict[str, Any]]:
+    everything = sorted(list_integrations(receiver_state(request).reader), key=lambda s: (s.name.lower(), s.id))
+    after = _name_cursor(cursor)
+    remaining = [s for s in everything if after is None or s.name.lower() > after]
+    page = remaining[:limit]
+    response.headers["X-Total-Count"] = str(len(everything))
+    if len(remaining) > limit:
+        response.headers["X-Next-Cursor"] = base64.urlsafe_b64encode(f"name:{page[-1].name.lower()}".encode()).decode()
+    return [_shown(stored) for stored in page]
+
+
+def _name_cursor(cursor: str | None) -> str | None:
+    if not cursor:
+        return None
+    try:
+        kind, _, name = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        kind = ""
+    if kind != "name":
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"cursor {cursor!r} is not one this list gave out")
+    return name
 
 
 @router.get("/integrations/{name}", summary="One integration (secrets masked)",
@@ -142,12 +172,15 @@ def orders(
     request: Request,
     integration: str | None = Query(None, description="integration name"),
     external_id: str | None = Query(None, description="the client's order id, e.g. PED-001"),
-    limit: int = Query(100, ge=1, le=1_000),
+    limit: int = Query(100, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(None, description="the next_cursor of the previous page"),
 ) -> dict[str, Any]:
     engine = receiver_state(request).reader
     if integration is not None:
         _require_integration(engine, integration)
-    return {"orders": find_orders(engine, integration=integration, external_id=external_id, limit=limit)}
+    with _cursor_errors():
+        page = page_orders(engine, integration=integration, external_id=external_id, cursor=cursor, limit=limit)
+    return {"orders": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
 @router.get("/customers", summary="Find customers of an Autentikapp account by national id or email",
@@ -157,12 +190,24 @@ def customers(
     account: str | None = Query(None, description="the account (integration) name"),
     national_id: str | None = Query(None),
     email: str | None = Query(None),
-    limit: int = Query(100, ge=1, le=1_000),
+    limit: int = Query(100, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(None, description="the next_cursor of the previous page"),
 ) -> dict[str, Any]:
     engine = receiver_state(request).reader
     if account is not None:
         _require_integration(engine, account)
-    return {"customers": find_customers(engine, account=account, national_id=national_id, email=email, limit=limit)}
+    with _cursor_errors():
+        page = page_customers(engine, account=account, national_id=national_id, email=email, cursor=cursor, limit=limit)
+    return {"customers": page.items, "next_cursor": page.next_cursor, "total": page.total}
+
+
+@contextmanager
+def _cursor_errors() -> Iterator[None]:
+    """A cursor this API did not give out is the caller's mistake: 400 with the reason."""
+    try:
+        yield
+    except InvalidCursor as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
 
 
 @router.get("/identifiers/{code}", summary="An identifier code and the customer it is linked to",

@@ -28,11 +28,13 @@ from pipelines.callbacks import (
     replay_dead_callbacks,
     resume_callbacks,
 )
+from pipelines.callbacks.queries import page_callbacks
 from pipelines.integrations import IntegrationNotFound
 from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
 from pipelines.orders.status import DeliveryProof, change_status
+from pipelines.paging import MAX_LIMIT, InvalidCursor
 from pipelines.store import connect
-from pipelines.vocabulary import OrderEvent
+from pipelines.vocabulary import OrderEvent, OutboxStatus
 
 router = APIRouter(tags=["orders and callbacks"], dependencies=[Depends(require_admin)])
 
@@ -95,6 +97,25 @@ def post_status(
         "delivery_proof": change.delivery_proof,
         "callback": callback,
     }
+
+
+@router.get("/callbacks", summary="Callbacks, newest first, optionally of one integration and/or status",
+            description="`limit` at a time; `next_cursor` (null on the last page) fetches the next page, `total` "
+                        "counts every matching callback.")
+def get_callbacks(
+    integration: str | None = Query(None, description="integration name"),
+    status_: OutboxStatus | None = Query(None, alias="status"),
+    limit: int = Query(100, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(None, description="the next_cursor of the previous page"),
+    engine: sa.Engine = Depends(store_engine),
+) -> dict[str, Any]:
+    try:
+        page = page_callbacks(engine, integration=integration, status=status_, cursor=cursor, limit=limit)
+    except IntegrationNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    except InvalidCursor as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
+    return {"callbacks": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
 @router.get("/orders/{internal_id}/callbacks", summary="An order's callbacks with every attempt")

@@ -20,8 +20,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from connectors.receiver.admin_auth import require_admin
 from connectors.receiver.callback_routes import store_engine
-from pipelines.inbox.processing import InboxRow, InboxRowNotFound, NotReplayable, list_entries, replay
+from pipelines.inbox.processing import InboxRow, InboxRowNotFound, NotReplayable, page_entries, replay
 from pipelines.integrations import IntegrationNotFound, get_integration
+from pipelines.paging import MAX_LIMIT, InvalidCursor
 from pipelines.vocabulary import InboxStatus
 
 router = APIRouter(tags=["inbox dead letters"], dependencies=[Depends(require_admin)])
@@ -40,15 +41,22 @@ def _integration_id(engine: sa.Engine, name: str | None) -> int | None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
 
 
-@router.get("/inbox", summary="The newest inbox rows: status, reason, replay history (bodies left out)")
+@router.get("/inbox", summary="The newest inbox rows: status, reason, replay history (bodies left out)",
+            description="Newest first, `limit` at a time; `next_cursor` (null on the last page) fetches the next page, "
+                        "`total` counts every matching row.")
 def get_inbox(
     status_: InboxStatus | None = Query(None, alias="status"),
     integration: str | None = Query(None, description="only this integration's rows"),
-    limit: int = Query(50, ge=1, le=1_000),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(None, description="the next_cursor of the previous page"),
     engine: sa.Engine = Depends(store_engine),
 ) -> dict[str, Any]:
-    entries = list_entries(engine, status=status_, integration_id=_integration_id(engine, integration), limit=limit)
-    return {"rows": _shown(entries)}
+    try:
+        page = page_entries(engine, status=status_, integration_id=_integration_id(engine, integration), cursor=cursor,
+                            limit=limit)
+    except InvalidCursor as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
+    return {"rows": _shown(page.items), "next_cursor": page.next_cursor, "total": page.total}
 
 
 @router.post("/inbox/{inbox_id}/replay", summary="Send one dead inbox row back for processing")

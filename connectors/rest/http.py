@@ -43,7 +43,7 @@ def session_for(config: Integration) -> requests.Session:
     session = requests.Session()
     session.headers["Accept"] = "application/json"
     session.headers["User-Agent"] = "Crossdock-Poller/1"
-    secret = config.auth_value.get_secret_value() if config.auth_value else None
+    secret = config.auth_value.get_secret_value() if config.auth_value else ""  # the model requires one for these auth types
     if config.auth_type == "bearer":
         session.headers["Authorization"] = f"Bearer {secret}"
     elif config.auth_type == "apikey":

@@ -22,6 +22,7 @@ from connectors.rest.stop import StopReason
 from pipelines.integrations.model import StoredIntegration
 from pipelines.sources import PullError, PullReport, Window, get_state, set_state
 from pipelines.sources.landing import land
+from pipelines.vocabulary import PullMode
 
 CURSOR_KEY = "cursor"
 # Paging that ended here has read all the API will give for this query, so the cursor may move. A
@@ -42,7 +43,7 @@ def poll_api(
     """Pull what is new (or what falls in `window`) from the integration's API into the store."""
     config = integration.config
     api = config.api
-    report = PullReport(integration.name, "api", "window" if window else "incremental", window)
+    report = PullReport(integration.name, "api", PullMode.of(window), window)
     params: dict[str, Any] = {}
     cursor = None
     if window:
@@ -65,7 +66,7 @@ def poll_api(
     newest = cursor
     outside = 0
     buffer: list[Any] = []
-    pages = PageWalk(client, api, config.endpoint, params)
+    pages = PageWalk(client, api, config.endpoint or "", params)  # an api integration always has one
     try:
         for page in pages:
             report.bump("pages")

@@ -34,9 +34,9 @@ def probe_api(config: Integration, *, timeout: float = PROBE_TIMEOUT_SECONDS) ->
     client = HttpClient(bounded, session=session, on_retry=_stop_retrying)
     params = {api.cursor_param: api.cursor_start} if api.cursor_param and api.cursor_start else {}
     records = None
-    pages = PageWalk(client, api, config.endpoint, params, max_pages=1)
+    pages = PageWalk(client, api, config.endpoint or "", params, max_pages=1)
     try:
-        records = [record for page in pages for record in page.records]
+        records = [record for page in pages for record in page.records]  # one page, and whether more follow
     except _WouldRetry as exc:
         probe.error = f"GET {url}: {exc} (a poll retries this up to {api.max_retries} times before giving up)"
     except PullError as exc:

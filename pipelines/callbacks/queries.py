@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from pipelines.clock import as_utc
 from pipelines.integrations import get_integration
 from pipelines.orders.errors import OrderNotFound
+from pipelines.paging import Page, page_of
 from pipelines.store.binds import Bind, connection
 from pipelines.store.joins import integration_of
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations, orders
@@ -50,17 +51,29 @@ def list_callbacks(
     status: str | None = None,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
-    """Newest callbacks first, optionally of one integration (by name) and/or in one status.
-    Raises IntegrationNotFound for an unknown name, ValueError for an unknown status."""
+    """Newest callbacks first (the first page of `page_callbacks`)."""
+    return page_callbacks(bind, integration=integration, status=status, limit=limit).items
+
+
+def page_callbacks(
+    bind: Bind,
+    *,
+    integration: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 200,
+) -> Page[dict[str, Any]]:
+    """Callbacks, newest first, a page at a time, optionally of one integration (by name) and/or in one
+    status. Raises IntegrationNotFound for an unknown name, ValueError for an unknown status."""
     if status is not None and status not in CALLBACK_STATUSES:
         raise ValueError(f"unknown callback status {status!r}; use one of {', '.join(CALLBACK_STATUSES)}")
-    query = _listing().order_by(callback_outbox.c.id.desc()).limit(limit)
+    query = _listing()
     with connection(bind) as conn:
         if integration is not None:
             query = query.where(callback_outbox.c.integration_id == get_integration(conn, integration).id)
         if status is not None:
             query = query.where(callback_outbox.c.status == status)
-        return [_clean(r) for r in conn.execute(query).mappings()]
+        return page_of(conn, query, callback_outbox.c.id, cursor=cursor, limit=limit, convert=_clean)
 
 
 def get_callback(bind: Bind, outbox_id: int) -> dict[str, Any] | None:

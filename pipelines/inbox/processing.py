@@ -29,6 +29,7 @@ from pipelines.inbox.body import UnreadableBody, read_body
 from pipelines.inbox.done import Done, mark_done
 from pipelines.ingest import SyncResult, ingest
 from pipelines.integrations import IntegrationNotFound, StoredIntegration, get_integration_by_id
+from pipelines.paging import Page, page_of
 from pipelines.store.binds import connection
 from pipelines.store.engine import reader
 from pipelines.store.joins import integration_of
@@ -356,6 +357,24 @@ def _entry(row: sa.Row) -> InboxRow:
     )
 
 
+def page_entries(
+    bind: sa.Engine | sa.Connection,
+    *,
+    status: str | None = None,
+    integration_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[InboxRow]:
+    """Inbox rows, newest first, a page at a time, optionally of one status and/or integration."""
+    query = _entries_query()
+    if status is not None:
+        query = query.where(inbox.c.status == status)
+    if integration_id is not None:
+        query = query.where(inbox.c.integration_id == integration_id)
+    with connection(bind) as conn:
+        return page_of(conn, query, inbox.c.id, cursor=cursor, limit=limit, convert=_entry)
+
+
 def list_entries(
     bind: sa.Engine | sa.Connection,
     *,
@@ -363,14 +382,8 @@ def list_entries(
     integration_id: int | None = None,
     limit: int = 50,
 ) -> list[InboxRow]:
-    """The newest inbox rows, optionally of one status and/or integration."""
-    query = _entries_query().order_by(inbox.c.id.desc()).limit(limit)
-    if status is not None:
-        query = query.where(inbox.c.status == status)
-    if integration_id is not None:
-        query = query.where(inbox.c.integration_id == integration_id)
-    with connection(bind) as conn:
-        return [_entry(row) for row in conn.execute(query)]
+    """The newest inbox rows (the first page of `page_entries`)."""
+    return page_entries(bind, status=status, integration_id=integration_id, limit=limit).items
 
 
 def _replayable(include_record_errors: bool) -> sa.ColumnElement[bool]:

@@ -54,17 +54,17 @@ class OffsetPagination(_Style):
     """`?offset=200&limit=100`: the offset grows by the records read; a short page is the last."""
 
     style: Literal["offset"] = "offset"
-    offset_param: str = "offset"
-    limit_param: str = "limit"
+    offset_param: str = Field("offset", description="query parameter receiving the number of records to skip")
+    limit_param: str = Field("limit", description="query parameter receiving page_size")
 
 
 class PagePagination(_Style):
     """`?page=3&per_page=100`: the page number grows by one; a short (or empty) page is the last."""
 
     style: Literal["page"] = "page"
-    page_param: str = "page"
+    page_param: str = Field("page", description="query parameter receiving the page number")
     page_size_param: str | None = Field("per_page", description="query parameter for the page size; none = not sent")
-    first_page: int = Field(1, ge=0, le=1)
+    first_page: int = Field(1, ge=0, le=1, description="number of the first page: 1, or 0 for APIs that count from 0")
 
 
 class CursorPagination(_Style):

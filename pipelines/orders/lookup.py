@@ -6,6 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.clock import iso
+from pipelines.paging import Page, page_of
 from pipelines.store.binds import connection
 from pipelines.store.joins import integration_of
 from pipelines.store.schema import integrations, orders
@@ -18,23 +19,27 @@ _SHOWN = (
 )
 
 
-def find_orders(
+def page_orders(
     bind: sa.Engine | sa.Connection, *, integration: str | None = None, external_id: str | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """Orders matching every given filter, newest first, as JSON-ready dicts with `internal_id`."""
-    query = (
-        sa.select(orders, integrations.c.name.label("integration"))
-        .join(*integration_of(orders))
-        .order_by(orders.c.id.desc())
-        .limit(limit)
-    )
+    cursor: str | None = None, limit: int = 100,
+) -> Page[dict[str, Any]]:
+    """Orders matching every given filter, newest first, a page at a time (`pipelines.paging`), as
+    JSON-ready dicts with `internal_id`."""
+    query = sa.select(orders, integrations.c.name.label("integration")).join(*integration_of(orders))
     if integration is not None:
         query = query.where(integrations.c.name == integration)
     if external_id is not None:
         query = query.where(orders.c.external_id == external_id)
     with connection(bind) as conn:
-        return [order_view(row) for row in conn.execute(query).mappings()]
+        return page_of(conn, query, orders.c.id, cursor=cursor, limit=limit, convert=order_view)
+
+
+def find_orders(
+    bind: sa.Engine | sa.Connection, *, integration: str | None = None, external_id: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The first page of `page_orders`."""
+    return page_orders(bind, integration=integration, external_id=external_id, limit=limit).items
 
 
 def order_view(row: sa.RowMapping) -> dict[str, Any]:

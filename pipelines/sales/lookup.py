@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from pipelines.clock import iso, utcnow
 from pipelines.ingest.sales import register_identifiers
+from pipelines.paging import Page, page_of
 from pipelines.store.binds import connection
 from pipelines.store.joins import integration_of
 from pipelines.store.schema import customers, identifiers, integrations, sales
@@ -15,17 +16,13 @@ from pipelines.store.schema import customers, identifiers, integrations, sales
 _CUSTOMER_FIELDS = ("national_id", "email", "phone_number", "first_name", "last_name", "whatsapp_number")
 
 
-def find_customers(
+def page_customers(
     bind: sa.Engine | sa.Connection, *, account: str | None = None, national_id: str | None = None,
-    email: str | None = None, limit: int = 100,
-) -> list[dict[str, Any]]:
-    """Customers matching every given filter, newest first, each with the identifier codes linked to it."""
-    query = (
-        sa.select(customers, integrations.c.name.label("account"))
-        .join(*integration_of(customers))
-        .order_by(customers.c.id.desc())
-        .limit(limit)
-    )
+    email: str | None = None, cursor: str | None = None, limit: int = 100,
+) -> Page[dict[str, Any]]:
+    """Customers matching every given filter, newest first, a page at a time, each with the identifier
+    codes linked to it."""
+    query = sa.select(customers, integrations.c.name.label("account")).join(*integration_of(customers))
     if account is not None:
         query = query.where(integrations.c.name == account)
     if national_id is not None:
@@ -33,23 +30,32 @@ def find_customers(
     if email is not None:
         query = query.where(sa.func.lower(customers.c.email) == email.lower())
     with connection(bind) as conn:
-        rows = conn.execute(query).mappings().all()
+        page = page_of(conn, query, customers.c.id, cursor=cursor, limit=limit, convert=dict)
         codes: dict[int, list[str]] = {}
-        if rows:
+        if page.items:
             for customer_id, code in conn.execute(
                 sa.select(identifiers.c.customer_id, identifiers.c.code)
-                .where(identifiers.c.customer_id.in_([row["id"] for row in rows]))
+                .where(identifiers.c.customer_id.in_([row["id"] for row in page.items]))
                 .order_by(identifiers.c.id)
             ):
                 codes.setdefault(customer_id, []).append(code)
-    return [
+    shown = [
         {
             "id": row["id"], "account": row["account"], **{f: row[f] for f in _CUSTOMER_FIELDS},
             "identifier_codes": codes.get(row["id"], []),
             "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
         }
-        for row in rows
+        for row in page.items
     ]
+    return Page(shown, page.next_cursor, page.total)
+
+
+def find_customers(
+    bind: sa.Engine | sa.Connection, *, account: str | None = None, national_id: str | None = None,
+    email: str | None = None, limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The first page of `page_customers`."""
+    return page_customers(bind, account=account, national_id=national_id, email=email, limit=limit).items
 
 
 def get_identifier(bind: sa.Engine | sa.Connection, code: str) -> dict[str, Any] | None:
