@@ -20,25 +20,33 @@ app = typer.Typer(help="Status callbacks to client systems: the outbox, dead let
 def list_(
     integration: str = typer.Option(None, "--integration", "-i", help="only this integration"),
     status: str = typer.Option(None, "--status", "-s", help="pending | delivered | dead | disabled"),
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="newest first, at most this many"),
+    limit: int = typer.Option(50, "--limit", min=1, max=1_000, help="callbacks per page, newest first"),
+    cursor: str = typer.Option(None, "--cursor", help="the page after the one that printed this cursor"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
-    """List callbacks, newest first; integrations whose callbacks are stopped are named with the reason."""
-    from pipelines.callbacks import CALLBACK_STATUSES, callback_summary, list_callbacks
+    """List callbacks, newest first, a page at a time; integrations whose callbacks are stopped are named
+    with the reason."""
+    from pipelines.callbacks import CALLBACK_STATUSES, callback_summary
+    from pipelines.callbacks.queries import page_callbacks
     from pipelines.integrations import IntegrationNotFound
+    from pipelines.paging import InvalidCursor
     from pipelines.store import connect
 
     if status is not None and status not in CALLBACK_STATUSES:
         fail(f"--status: unknown status {status!r}; use one of {', '.join(CALLBACK_STATUSES)}", 2)
     engine = connect()
     try:
-        rows = list_callbacks(engine, integration=integration, status=status, limit=limit)
+        page = page_callbacks(engine, integration=integration, status=status, cursor=cursor, limit=limit)
     except IntegrationNotFound as exc:
         fail(str(exc))
+    except InvalidCursor as exc:
+        fail(str(exc), 2)
+    rows = page.items
     stopped = [s for s in callback_summary(engine) if s["disabled_reason"] and integration in (None, s["integration"])]
     if as_json:
         typer.echo(json.dumps(
-            {"callbacks": rows, "stopped": {s["integration"]: s["disabled_reason"] for s in stopped}},
+            {"callbacks": rows, "next_cursor": page.next_cursor, "total": page.total,
+             "stopped": {s["integration"]: s["disabled_reason"] for s in stopped}},
             default=json_default, ensure_ascii=False, indent=2,
         ))
         return
@@ -62,6 +70,8 @@ def list_(
             f"{row['id']:>6} {row['integration']:<18.18} {row['external_id']:<14.14} {row['event']:<10} {row['status']:<10} "
             f"{row['attempts']:>5}  {label} {iso(when)}  {last}"
         )
+    if page.next_cursor:
+        typer.echo(f"{len(rows)} of {page.total} shown; next page: --cursor {page.next_cursor}")
 
 
 @app.command("replay")

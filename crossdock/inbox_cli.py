@@ -97,23 +97,32 @@ def _as_json(entry: InboxRow) -> dict:
 def list_command(
     status: str = typer.Option(None, "--status", help=f"only rows in this state: {', '.join(STATUSES)}"),
     integration: str = typer.Option(None, "--integration", "-i", help="only this integration's rows"),
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="newest rows shown"),
+    limit: int = typer.Option(50, "--limit", min=1, max=1_000, help="rows per page, newest first"),
+    cursor: str = typer.Option(None, "--cursor", help="the page after the one that printed this cursor"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
-    """List the newest inbox rows: state, attempts, sync run, and why a row died."""
+    """List inbox rows, newest first, a page at a time: state, attempts, sync run, and why a row died."""
     from crossdock.integrations_cli import fail
-    from pipelines.inbox.processing import list_entries
+    from pipelines.inbox.processing import page_entries
+    from pipelines.paging import InvalidCursor
     from pipelines.store import connect
 
     if status is not None and status not in STATUSES:
         fail(f"--status must be one of {', '.join(STATUSES)}, not {status!r}", 2)
-    entries = list_entries(connect(), status=status, integration_id=_integration_id(integration), limit=limit)
+    try:
+        page = page_entries(connect(), status=status, integration_id=_integration_id(integration), cursor=cursor, limit=limit)
+    except InvalidCursor as exc:
+        fail(str(exc), 2)
     if as_json:
-        typer.echo(json.dumps([_as_json(e) for e in entries], ensure_ascii=False, indent=2))
-    elif not entries:
+        typer.echo(json.dumps({"rows": [_as_json(e) for e in page.items], "next_cursor": page.next_cursor,
+                               "total": page.total}, ensure_ascii=False, indent=2))
+        return
+    if not page.items:
         typer.echo("the inbox has no such rows")
-    else:
-        _table(entries)
+        return
+    _table(page.items)
+    if page.next_cursor:
+        typer.echo(f"{len(page.items)} of {page.total} shown; next page: --cursor {page.next_cursor}")
 
 
 def replay_command(

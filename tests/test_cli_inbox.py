@@ -32,7 +32,13 @@ def test_list_and_replay_a_dead_letter(sqlite_store):
     assert f"{dead:>7}  cliente_abc" in listed.stdout and "body is not readable: malformed JSON" in listed.stdout
     assert f"{good:>7}  " not in listed.stdout
     as_json = json.loads(crossdock("inbox", "list", "--integration", "cliente_abc", "--json").stdout)
-    assert [(r["id"], r["status"]) for r in as_json] == [(dead, "dead"), (good, "done")]
+    assert [(r["id"], r["status"]) for r in as_json["rows"]] == [(dead, "dead"), (good, "done")]
+    assert (as_json["total"], as_json["next_cursor"]) == (2, None)
+    first_page = crossdock("inbox", "list", "--integration", "cliente_abc", "--limit", "1")
+    cursor = first_page.stdout.rsplit("--cursor ", 1)[1].strip()
+    assert "1 of 2 shown" in first_page.stdout
+    second_page = crossdock("inbox", "list", "--integration", "cliente_abc", "--limit", "1", "--cursor", cursor)
+    assert f"{good:>7}  " in second_page.stdout and "next page" not in second_page.stdout
 
     preview = crossdock("replay", "--integration", "cliente_abc", "--dry-run")
     assert preview.returncode == 0 and "would replay 1 inbox row(s)" in preview.stdout
