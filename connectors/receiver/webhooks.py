@@ -205,6 +205,9 @@ def _admit(known: Known, route: Route, request: Request, body: bytes, now: float
         document, records = read_body(body)
     except UnreadableBody as exc:
         raise Refusal(400, str(exc), verified=True) from None
+    if len(records) > config.webhook.max_records:
+        raise Refusal(413, f"{len(records):,} records in one request; this integration takes at most "
+                           f"{config.webhook.max_records:,} (webhook.max_records): split the batch", verified=True)
     delivery = delivery_id(preset, headers, document)
     if delivery is None and _signed_without_timestamp(known):
         # A body signature without a timestamp proves who sent it, not when: a captured request can be

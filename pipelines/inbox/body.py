@@ -7,9 +7,28 @@ from typing import Any
 
 import orjson
 
+MAX_DEPTH = 64  # nesting of objects and arrays; real orders and sales use a handful of levels
+
 
 class UnreadableBody(ValueError):
     """The body is not one record or an array of records; the message says where or why."""
+
+
+def _depth_over(document: Any, limit: int) -> bool:
+    """True when `document` nests objects/arrays deeper than `limit` (checked without recursion)."""
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def read_body(body: bytes) -> tuple[Any, list[Any]]:
@@ -18,6 +37,8 @@ def read_body(body: bytes) -> tuple[Any, list[Any]]:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise UnreadableBody(f"malformed JSON at line {exc.lineno}, column {exc.colno} (byte {exc.pos}): {exc.msg}") from None
+    if _depth_over(document, MAX_DEPTH):
+        raise UnreadableBody(f"the JSON nests deeper than {MAX_DEPTH} levels; send records with flatter fields")
     if isinstance(document, dict):
         return document, [document]
     if isinstance(document, list):

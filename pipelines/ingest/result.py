@@ -89,8 +89,12 @@ class SyncResult:
         return [{"field": field_name, "message": message, "count": count} for (field_name, message), count in ranked]
 
     def error_summary(self, limit: int = 3) -> str:
-        """The same reasons as one line for people: 'address: required field is missing (x3); ...'."""
-        return reasons_line(self.ranked_reasons(limit))
+        """The same reasons as one line for people: 'address: required field is missing (x3); ...',
+        saying how many other reasons there are when there are more than `limit`."""
+        every = self.ranked_reasons(limit=10_000)
+        line = reasons_line(every[:limit])
+        hidden = len(every) - limit
+        return f"{line}; and {hidden} more reason(s)" if hidden > 0 else line
 
 
 def reasons_line(reasons: list[dict[str, Any]] | None) -> str:

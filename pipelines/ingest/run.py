@@ -164,6 +164,8 @@ def _ingest(
                     )
         ordered = [results[i] for i in range(len(records))]
         failures = [r for r in ordered if r.status == RecordVerdict.ERROR]
+        not_kept = max(0, len(failures) - MAX_KEPT_ERRORS)
+        failures = failures[:MAX_KEPT_ERRORS]
         if failures:
             conn.execute(
                 record_errors.insert(),
@@ -188,13 +190,25 @@ def _ingest(
                 finished_at=utcnow(), status=SyncRunStatus.OK, message=result.error_summary() or None,
                 reasons=result.ranked_reasons() or None,
                 **{k: v for k, v in result.counts().items()},
-                **({"details": {**(details or {}), "stale": _stale_list(ordered)}} if result.stale else {}),
+                **_run_details(details, ordered, result.stale, not_kept),
             )
         )
     return result
 
 
 STALE_LISTED = 100
+# Record errors kept per sync run: the first ones show every reason a batch has; a million copies of
+# the same reason would only fill the store (the run keeps the count of those not kept).
+MAX_KEPT_ERRORS = 1_000
+
+
+def _run_details(details: dict[str, Any] | None, ordered: list[RecordResult], stale: int, not_kept: int) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if stale:
+        extra["stale"] = _stale_list(ordered)
+    if not_kept:
+        extra["record_errors_not_kept"] = not_kept
+    return {"details": {**(details or {}), **extra}} if extra else {}
 
 
 def _stale_list(results: list[RecordResult]) -> list[dict[str, Any]]:

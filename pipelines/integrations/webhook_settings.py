@@ -55,6 +55,10 @@ class WebhookSettings(BaseModel):
     )
     tolerance_seconds: int = Field(300, ge=1, le=86_400, description="max age/skew of a signed timestamp")
     max_body_bytes: int = Field(1_048_576, ge=1_024, le=64 * 1_048_576, description="413 above this size")
+    max_records: int = Field(
+        10_000, ge=1, le=1_000_000,
+        description="records one request may carry; 413 above this (a huge array would hold the other requests up)",
+    )
 
     @model_validator(mode="after")
     def _preset_needs_secret(self) -> WebhookSettings:
