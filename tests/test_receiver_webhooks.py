@@ -271,22 +271,25 @@ def test_fast_path_and_fastapi_routes_answer_alike(sqlite_store):
     integration(sqlite_store)
     integration(sqlite_store, name="cuenta", target="sale", auth_type="none", auth_value=None,
                 webhook={"ack_mode": "async", "verification": "autentikapp", "signing_secrets": ["whsec_x"]})
-    sale = b'{"transaction_data": {"transaction_id": "T-1"}, "customer_data": {"email": "a@b.co"}}'
-    requests_to_send = [
-        ("/webhook/cliente_abc", SEED_BODY.encode(), KEY),
-        ("/webhook/cliente_abc", SEED_BODY.encode(), {**JSON, "X-API-Key": "no"}),
-        ("/webhook/cliente_abc", b"[{]", KEY),
-        ("/webhook/cliente_abc", SEED_BODY.encode(), {"X-API-Key": "secreto_compartido", "Content-Type": "text/csv"}),
-        ("/webhook/nadie", SEED_BODY.encode(), KEY),
-        ("/v1/webhooks/inbound/cuenta", sale,
-         {**JSON, "X-Autentikapp-Signature": hmac.new(b"whsec_x", sale, hashlib.sha256).hexdigest()}),
-        ("/v1/webhooks/inbound/cuenta", sale, {**JSON, "X-Autentikapp-Signature": "00"}),
-    ]
+
+    def requests_to_send(run: str) -> list[tuple[str, bytes, dict[str, str]]]:
+        # Each run its own sale: an identical body signed without a timestamp is (rightly) a duplicate.
+        sale = b'{"transaction_data": {"transaction_id": "T-' + run.encode() + b'"}, "customer_data": {"email": "a@b.co"}}'
+        return [
+            ("/webhook/cliente_abc", SEED_BODY.encode(), KEY),
+            ("/webhook/cliente_abc", SEED_BODY.encode(), {**JSON, "X-API-Key": "no"}),
+            ("/webhook/cliente_abc", b"[{]", KEY),
+            ("/webhook/cliente_abc", SEED_BODY.encode(), {"X-API-Key": "secreto_compartido", "Content-Type": "text/csv"}),
+            ("/webhook/nadie", SEED_BODY.encode(), KEY),
+            ("/v1/webhooks/inbound/cuenta", sale,
+             {**JSON, "X-Autentikapp-Signature": hmac.new(b"whsec_x", sale, hashlib.sha256).hexdigest()}),
+            ("/v1/webhooks/inbound/cuenta", sale, {**JSON, "X-Autentikapp-Signature": "00"}),
+        ]
 
     def answers(fast: bool) -> list[tuple[int, dict]]:
         with running(sqlite_store, fast_path=fast) as url:
             out = []
-            for path, body, headers in requests_to_send:
+            for path, body, headers in requests_to_send("fast" if fast else "plain"):
                 answer = requests.post(url + path, data=body, headers=headers)
                 out.append((answer.status_code, {k: v for k, v in answer.json().items()
                                                  if k not in ("inbox_id", "sync_run_id")}))
