@@ -93,6 +93,9 @@ def _safe_url(url: str) -> str:
 
 def main() -> None:
     """Run a command; a store that cannot be used is one line on stderr and exit 1, never a traceback."""
+    from pipelines.settings import private_files
+
+    private_files()
     try:
         app()
     except Exception as exc:

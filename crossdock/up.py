@@ -114,6 +114,9 @@ def run_up(wanted: list[Service] | None = None) -> int:
     except (PortBusy, SettingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    loosened = settings.tighten_home()
+    if loosened:
+        print(f"made {len(loosened)} file(s) in {settings.home()} readable by this user only", file=sys.stderr)
     engine = connect()
     print_demo(seed_demo(engine))
     print_pull_demo(seed_pull_demo(engine, demo_api_url(), settings.home()))

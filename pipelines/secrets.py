@@ -57,11 +57,13 @@ def decrypt(token: str | None) -> dict:
         ) from exc
 
 
-def mask(secret: str | None) -> str | None:
-    """A form safe to show: the last four characters of long generated tokens (enough to tell two
-    apart), nothing of anything shorter, which may be a person's password."""
+def mask(secret: str | None, *, password: bool = False) -> str | None:
+    """A form safe to show. Long generated tokens and signing secrets (24 characters and more) show
+    their last four characters: enough to tell two apart when rotating, and 4 of 24+ random
+    characters leave 120+ bits unknown. Passwords (`password=True`: a database password, a Basic
+    `user:password`) and anything shorter show nothing: a person chose them, and their ends are guessable."""
     if not secret:
         return secret
-    if len(secret) >= 24:
+    if len(secret) >= 24 and not password:
         return "••••••••" + secret[-4:]
     return "••••••••"

@@ -80,10 +80,33 @@ def current() -> Settings:
 
 
 def home() -> Path:
-    """The folder for local state (SQLite store, generated keys, Dagster home, file drops)."""
+    """The folder for local state (SQLite store, generated keys, Dagster home, file drops): readable
+    by this user only, as everything in it is (`private_files`)."""
     path = current().home.resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
     return path
+
+
+def private_files() -> None:
+    """From now on, files and folders this process creates are this user's only (umask 077): the SQLite
+    store and its WAL, Dagster's storage and logs, drops moved aside. Every entry point calls it first."""
+    os.umask(0o077)
+
+
+def tighten_home() -> list[str]:
+    """Take away what group and others may do with what an earlier build left in the home (owner
+    bits kept); the paths changed, for the log."""
+    changed = []
+    root = home()
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+            changed.append(str(path))
+    return changed
 
 
 def database_url() -> str:

@@ -168,8 +168,15 @@ def _serves(known: Known, route: Route) -> bool:
     return route.required_preset is None or config.webhook.verification == route.required_preset
 
 
+# An oversized body is still read (and thrown away) up to this much before the 413 goes out: a client
+# that is still sending when the server answers and closes sees a connection reset instead of the 413
+# (Python's http.client, and with it requests and urllib), and retries. Beyond this, the connection is
+# closed at once: reading more would let anyone make the receiver read unbounded data.
+DRAIN_LIMIT_BYTES = 64 * 1_048_576
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing to hold more than `limit` bytes whether or not Content-Length is sent."""
+    """The raw body, refusing to keep more than `limit` bytes whether or not Content-Length is sent."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -177,15 +184,32 @@ async def _read_body(request: Request, limit: int) -> bytes:
         except ValueError:
             raise Refusal(400, "Content-Length is not a number") from None
         if size > limit:
+            if size <= DRAIN_LIMIT_BYTES:
+                await _drain(request)
             raise Refusal(413, f"body of {size} bytes is over this integration's limit of {limit} bytes")
         return await request.body()
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise Refusal(413, f"body is over this integration's limit of {limit} bytes")
-        chunks.append(chunk)
+        if size > DRAIN_LIMIT_BYTES:
+            break
+        if size <= limit:
+            chunks.append(chunk)  # past the limit, the rest is only read so the client reads the answer
+    if size > limit:
+        raise Refusal(413, f"body is over this integration's limit of {limit} bytes")
     return b"".join(chunks)
+
+
+async def _drain(request: Request) -> None:
+    """Read and discard the body (up to DRAIN_LIMIT_BYTES), so the client reads the answer."""
+    seen = 0
+    try:
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > DRAIN_LIMIT_BYTES:
+                return
+    except Exception:  # noqa: BLE001 - a client that hangs up while we drain gets no answer anyway
+        return
 
 
 def _admit(known: Known, route: Route, request: Request, body: bytes, now: float) -> IncomingRequest:

@@ -45,11 +45,20 @@ def merge_secrets(plain: dict[str, Any], secrets: dict[str, Any]) -> dict[str, A
     return merged
 
 
+PASSWORD_PATHS = frozenset({"db.password"})
+
+
 def masked_view(dumped_json: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
-    """The configuration as people see it: every secret replaced by its mask."""
+    """The configuration as people see it: every secret replaced by its mask (nothing at all of a
+    password: a database password, or the `user:password` of Basic auth)."""
+    def is_password(path: str) -> bool:
+        return path in PASSWORD_PATHS or (path in ("auth_value", "webhook.previous_auth_value")
+                                          and dumped_json.get("auth_type") == "basic")
+
     return merge_secrets(
         dumped_json,
-        {path: [mask(v) for v in value] if isinstance(value, list) else mask(value) for path, value in secrets.items()},
+        {path: [mask(v, password=is_password(path)) for v in value] if isinstance(value, list)
+         else mask(value, password=is_password(path)) for path, value in secrets.items()},
     )
 
 
