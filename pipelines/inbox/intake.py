@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from pipelines.clock import utcnow
 from pipelines.inbox import DONE, PENDING, REJECTED
@@ -127,8 +128,15 @@ def write_batch(engine: sa.Engine, entries: Sequence[IncomingRequest], now: date
                 first_in_batch[key] = i
             fresh.append((i, entry))
         ids = _insert(conn, [entry for _, entry in fresh], now)
+        raced = [(i, entry) for (i, entry), inbox_id in zip(fresh, ids, strict=True) if inbox_id is None]
+        if raced:
+            stored = _earlier_deliveries(conn, [entry for _, entry in raced])
+            for i, entry in raced:
+                outcomes[i] = _repeat(stored[(entry.integration.id, entry.delivery_id or "")], entry)
         sync_work: list[tuple[int, IncomingRequest, int]] = []
         for (i, entry), inbox_id in zip(fresh, ids, strict=True):
+            if inbox_id is None:
+                continue
             if entry.mode == "async":
                 outcomes[i] = Outcome(inbox_id, 202, dict(ACCEPTED_BODY))
             elif entry.mode == "ignored":
@@ -159,30 +167,42 @@ _INSERT_COLUMNS = (
 _ASYNC_RESPONSE: dict[str, Any] = {"status_code": 202, "body": ACCEPTED_BODY}
 
 
-def _insert(conn: sa.Connection, entries: list[IncomingRequest], now: datetime) -> list[int]:
-    """Insert accepted rows; their ids, in order. This is the receiver's hottest write, so on SQLite it
-    binds through the driver directly (with SQLAlchemy's own bind processors, applied once per batch
-    where the value is shared): every microsecond here is held under the GIL the event loop needs."""
+def _insert(conn: sa.Connection, entries: list[IncomingRequest], now: datetime) -> list[int | None]:
+    """Insert accepted rows; their ids, in order. None for a row whose delivery id another receiver
+    stored first, between our look for earlier deliveries and this insert (only on PostgreSQL, where
+    several receivers write at once): that request is answered as the duplicate it is, and the rest of
+    the batch is not affected. This is the receiver's hottest write, so on SQLite it binds through the
+    driver directly (with SQLAlchemy's own bind processors, applied once per batch where the value is
+    shared): every microsecond here is held under the GIL the event loop needs."""
     if not entries:
         return []
-    rows = [
-        {
-            "integration_id": entry.integration.id, "received_at": now, "source_kind": "webhook",
-            "delivery_id": entry.delivery_id, "headers": entry.headers, "body": entry.body, "verified": entry.verified,
-            "status": PENDING, "attempts": 0, "response": _ASYNC_RESPONSE if entry.mode == "async" else None,
-        }
-        for entry in entries
-    ]
-    ignored = [entry for entry in entries if entry.mode == "ignored"]
-    if ignored:
-        if conn.dialect.name == "sqlite" or len(ignored) != len(entries):
-            return _insert_each(conn, entries, now)
-        statement = inbox.insert().returning(inbox.c.id, sort_by_parameter_order=True)
-        return list(conn.execute(statement, [_ignored_row(entry, now) for entry in entries]).scalars())
+    rows = [_ignored_row(entry, now) if entry.mode == "ignored" else _accepted_row(entry, now) for entry in entries]
     if conn.dialect.name == "sqlite":
-        return _insert_sqlite(conn, rows)
-    statement = inbox.insert().returning(inbox.c.id, sort_by_parameter_order=True)
-    return list(conn.execute(statement, rows).scalars())
+        if any(entry.mode == "ignored" for entry in entries):
+            return [inserted_id(conn.execute(inbox.insert().values(**row))) for row in rows]
+        return list(_insert_sqlite(conn, rows))
+    ids: list[int | None] = [None] * len(rows)
+    plain = [i for i, entry in enumerate(entries) if entry.delivery_id is None]
+    if plain:
+        statement = inbox.insert().returning(inbox.c.id, sort_by_parameter_order=True)
+        for i, inbox_id in zip(plain, conn.execute(statement, [rows[i] for i in plain]).scalars(), strict=True):
+            ids[i] = inbox_id
+    keyed = postgresql.insert(inbox).on_conflict_do_nothing(index_elements=[inbox.c.integration_id, inbox.c.delivery_id])
+    # In key order: two receivers inserting the same two delivery ids in opposite orders would each
+    # wait for the other's row (a deadlock); in one order, the second simply waits for the first.
+    with_keys = sorted((i for i, entry in enumerate(entries) if entry.delivery_id is not None),
+                       key=lambda i: (entries[i].integration.id, entries[i].delivery_id or ""))
+    for i in with_keys:
+        ids[i] = conn.execute(keyed.values(**rows[i]).returning(inbox.c.id)).scalar()
+    return ids
+
+
+def _accepted_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
+    return {
+        "integration_id": entry.integration.id, "received_at": now, "source_kind": "webhook",
+        "delivery_id": entry.delivery_id, "headers": entry.headers, "body": entry.body, "verified": entry.verified,
+        "status": PENDING, "attempts": 0, "response": _ASYNC_RESPONSE if entry.mode == "async" else None,
+    }
 
 
 _SQLITE_CHUNK = 256  # rows per INSERT: 2,560 bound values, far under SQLite's 32,766
@@ -329,19 +349,6 @@ def _ignored_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
         "status": DONE, "attempts": 0, "error": None, "processed_at": now,
         "response": {"status_code": 200, "body": _ignored_body(entry)},
     }
-
-
-def _insert_each(conn: sa.Connection, entries: list[IncomingRequest], now: datetime) -> list[int]:
-    """A batch mixing ignored deliveries with others: one statement per row (rare: pings and unmapped events)."""
-    ids = []
-    for entry in entries:
-        row = _ignored_row(entry, now) if entry.mode == "ignored" else {
-            "integration_id": entry.integration.id, "received_at": now, "source_kind": "webhook",
-            "delivery_id": entry.delivery_id, "headers": entry.headers, "body": entry.body, "verified": entry.verified,
-            "status": PENDING, "attempts": 0, "response": _ASYNC_RESPONSE if entry.mode == "async" else None,
-        }
-        ids.append(inserted_id(conn.execute(inbox.insert().values(**row))))
-    return ids
 
 
 def _rejected_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
