@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 
 import httpx
+import pytest
 import requests
 
 from pipelines.integrations import Integration, create_integration, get_integration, masked_config
@@ -22,6 +23,7 @@ def _mode(path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.e2e
 def test_the_home_and_everything_in_it_are_the_users_only(crossdock_home):
     done = crossdock("demo", env={}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     done.communicate(timeout=120)
