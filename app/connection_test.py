@@ -19,6 +19,7 @@ from app.ui import show_issues
 from connectors.rest.probe import probe_api
 from connectors.sql.probe import probe_db
 from pipelines.integrations import Integration
+from pipelines.preview import stored_values
 from pipelines.sources.probe import Probe
 
 PROBES: dict[str, Callable[[Integration], Probe]] = {"api": probe_api, "db": probe_db}
@@ -53,7 +54,7 @@ def show_result(config: Integration, key: str) -> None:
     """The last test's answer, while the configuration is the one it tested."""
     tested = st.session_state.get(f"{key}.probe")
     if tested and tested[0] == _digest(config):
-        render_probe(config.type, tested[1])
+        render_probe(config.type, tested[1], config.target)
     elif tested:
         st.caption("The configuration changed since the last connection test: test again.")
 
@@ -63,7 +64,7 @@ def render_connection_test(config: Integration, key: str) -> None:
     show_result(config, key)
 
 
-def render_probe(kind: str, probe: Probe) -> None:
+def render_probe(kind: str, probe: Probe, target: str) -> None:
     """What the probe found: reachable or not and why, how many records, the first one and its fate."""
     noun, where = _UNIT[kind]
     took = f"{probe.elapsed_ms:,.0f} ms"
@@ -84,12 +85,12 @@ def render_probe(kind: str, probe: Probe) -> None:
         st.markdown(f"**First {noun}** (as the source gives it)")
         st.json(_plain(probe.first), expanded=True)
     with mapped:
-        st.markdown("**Mapped** (with this integration's mapping)")
+        st.markdown("**Mapped** (as ingest would store it, with this integration's mapping)")
         verdict = probe.verdict
         if verdict is None:
             st.warning("Not mapped: the mapping does not compile. Fix it in the mapping studio.")
             return
-        st.json(verdict.mapped, expanded=True)
+        st.json(stored_values(target, verdict), expanded=True)
         if verdict.ok:
             st.success("Would land: valid record.")
         else:

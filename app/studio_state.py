@@ -76,3 +76,19 @@ def keep_backtest(name: str, mapping: dict[str, Any], result: BacktestResult) ->
 
 def backtest(name: str) -> tuple[dict[str, Any], BacktestResult] | None:
     return st.session_state.get(_key("backtest", name))
+
+
+def keep_save_check(name: str, mapping: dict[str, Any], result: BacktestResult) -> None:
+    """A save that would reject records landing today, kept until it is confirmed or the table changes.
+    Each check gets a new token, so its confirmation checkbox starts unticked."""
+    token = st.session_state.get(_key("save_check_token", name), 0) + 1
+    st.session_state[_key("save_check_token", name)] = token
+    st.session_state[_key("save_check", name)] = (dict(mapping), result, token)
+
+
+def save_check(name: str) -> tuple[dict[str, Any], BacktestResult, int] | None:
+    return st.session_state.get(_key("save_check", name))
+
+
+def forget_save_check(name: str) -> None:
+    st.session_state.pop(_key("save_check", name), None)

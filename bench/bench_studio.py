@@ -61,7 +61,7 @@ def _studio_rerun(mapping: dict, sample: list[dict]) -> tuple[float, float]:
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     at.text_input(key="login.password").input(PASSWORD)
     at.button[0].click().run()
-    at.switch_page("pages/studio.py").run()
+    at.switch_page("app_pages/studio.py").run()
     at.text_area(key="studio.paste.shopify_store").input(json.dumps(sample)).run()
     editor_key = next(k for k in at.session_state if k.startswith("studio.editor.shopify_store."))
     edits = iter(range(10_000))

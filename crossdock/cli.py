@@ -28,7 +28,7 @@ def map_(
     sample: Path = typer.Option(..., "--sample", "-s", help="payload file: one record or an array"),
     target: str = typer.Option(None, "--target", "-t", help="validate against order or sale"),
 ) -> None:
-    """Preview a mapping on a payload file: mapped records on stdout, per-field errors on stderr.
+    """Preview a mapping on a payload file: records as ingest would store them on stdout, per-field errors on stderr.
 
     Exit 0 when every record is valid, 1 when any is not, 2 for unusable input."""
     from crossdock.map_command import map_command

@@ -1,4 +1,10 @@
-"""`crossdock map`: preview a field mapping on a payload file, exactly as ingest would judge it."""
+"""`crossdock map`: preview a field mapping on a payload file, exactly as ingest would judge it.
+
+The records printed are what ingest would store: after the target's coercion (a latitude sent as
+"14.59" prints as the number 14.59, an amount as a number, a date-time in ISO 8601 UTC), not the raw
+results of the expressions. A rejected record prints its valid fields the same way and its failing
+ones as the mapping produced them; the reasons go to stderr.
+"""
 from __future__ import annotations
 
 import json
@@ -10,6 +16,7 @@ import typer
 from crossdock.files import UnusableFile, read_document, read_records
 from pipelines.ingest.prepare import prepare
 from pipelines.mapping import MappingError, compile_mapping
+from pipelines.preview import stored_values
 from pipelines.targets import FIELDS, TARGETS
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
@@ -60,7 +67,7 @@ def map_command(mapping_path: Path, sample_path: Path, target: str | None) -> in
         return EXIT_UNUSABLE
 
     prepared = prepare(compiled, chosen, records)
-    output = [item.mapped for item in prepared]
+    output = [stored_values(chosen, item) for item in prepared]
     typer.echo(json.dumps(output[0] if single else output, ensure_ascii=False, indent=2))
     invalid = 0
     for item in prepared:

@@ -1,5 +1,9 @@
 """The mapping studio's live preview: every field's value or error for a sample, as ingest would judge it.
 
+Values are shown as ingest would store them (`stored_values`): after the target's own coercion, so a
+latitude sent as "14.59" shows as the number 14.59, an amount as a number, a date-time in ISO 8601 UTC
+and text trimmed. `crossdock map` and the backtest show the same.
+
 A half-written mapping is the normal state while an analyst types, so a field that does not compile
 must not blank the whole preview: the fields that compile are run through `prepare` (ingest's own
 verdict) and the broken ones are reported with the position of the mistake.
@@ -14,11 +18,19 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Any, Literal, NotRequired, Required, get_origin, get_type_hints
 
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict
+
+from pipelines.clock import iso
 from pipelines.ingest.prepare import PreparedRecord, prepare
 from pipelines.mapping import CompiledMapping, MappingError, MappingIssue, compile_mapping
-from pipelines.targets import FIELDS, REQUIRED
+from pipelines.mapping.coerce import from_decimal
+from pipelines.targets import FIELDS, REQUIRED, SCHEMAS
 
 FieldState = Literal["ok", "error", "empty", "not_compiled", "missing"]
 _LITERAL = re.compile(r"^`(.*)`$", re.DOTALL)
@@ -41,9 +53,68 @@ def compile_parts(field_mapping: Mapping[str, Any], target: str) -> tuple[Compil
         return compile_mapping(rest, FIELDS[target]), list(exc.issues)
 
 
+# ---------------------------------------------------------------- what ingest would store
+def json_value(value: Any) -> Any:
+    """A validated value as JSON, the way ingest stores it: date-times in UTC with a Z (naive ones are
+    UTC, as ingest reads them), decimals as numbers, nulls inside objects left out (line items)."""
+    if isinstance(value, dict):
+        return {key: json_value(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [json_value(item) for item in value]
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return from_decimal(value) if value.is_finite() else str(value)
+    return value
+
+
+def _unwrapped(hint: Any) -> Any:
+    return hint.__args__[0] if get_origin(hint) in (NotRequired, Required) else hint
+
+
+@cache
+def _field_by_field(target: str) -> TypeAdapter:
+    """The target with every field optional and the same types and settings: coerces the fields of a
+    rejected record that are fine on their own."""
+    schema = SCHEMAS[target]
+    hints = {name: _unwrapped(hint) for name, hint in get_type_hints(schema, include_extras=True).items()}
+    partial = TypedDict(f"Partial{schema.__name__}", hints, total=False)  # type: ignore[misc]
+    partial.__pydantic_config__ = schema.__pydantic_config__  # type: ignore[attr-defined]
+    return TypeAdapter(partial)
+
+
+def _coerced(target: str, values: dict[str, Any]) -> dict[str, Any]:
+    adapter = _field_by_field(target)
+    candidate = dict(values)
+    while candidate:
+        try:
+            return adapter.validate_python(candidate)
+        except ValidationError as exc:
+            failing = {str(error["loc"][0]) for error in exc.errors(include_url=False) if error["loc"]}
+            if not failing & candidate.keys():
+                return {}
+            for name in failing:
+                candidate.pop(name, None)
+    return {}
+
+
+def stored_values(target: str, item: PreparedRecord) -> dict[str, Any]:
+    """The record as ingest would store it, in JSON, fields in the mapping's order. For a record that
+    would be rejected, the fields that are valid on their own are coerced all the same and the failing
+    ones are shown as the mapping produced them."""
+    if item.clean is not None:
+        landed = item.clean
+    else:
+        rejected = {_top_field(reason["field"]) for reason in item.reasons}
+        landed = _coerced(target, {name: value for name, value in item.mapped.items() if name not in rejected})
+    return {name: json_value(landed.get(name, value)) for name, value in item.mapped.items()}
+
+
 @dataclass(frozen=True)
 class FieldRow:
-    """One line of the preview table."""
+    """One line of the preview table; `value` is what ingest would store (see `stored_values`)."""
 
     field: str
     expression: str
@@ -55,14 +126,15 @@ class FieldRow:
 
 @dataclass
 class RecordPreview:
-    """A sample record's preview: the table rows, the mapped record and the verdict."""
+    """A sample record's preview: the table rows, the record as ingest would store it, and the verdict."""
 
     rows: list[FieldRow]
-    mapped: dict[str, Any]
+    mapped: dict[str, Any]  # what the expressions gave, before the target's coercion
     reasons: list[dict[str, str]]
     compile_issues: list[MappingIssue]
     # Reasons that belong to no row of the table (not a JSON object; a sale without national_id or email).
     record_messages: list[str] = field(default_factory=list)
+    stored: dict[str, Any] = field(default_factory=dict)  # what ingest would store (`stored_values`)
 
     @property
     def ok(self) -> bool:
@@ -113,13 +185,14 @@ def _record_preview(field_mapping: Mapping[str, Any], target: str, item: Prepare
         else:
             record_level.append(f"{reason['field']}: {reason['message']}")
     broken = {issue.field: issue for issue in issues}
+    stored = stored_values(target, item)
     rows: list[FieldRow] = []
     for name, expression in field_mapping.items():
         shown = expression_text(expression)
         if name in broken:
             rows.append(FieldRow(name, shown, None, "not_compiled", broken[name].message, name in required))
             continue
-        value = item.mapped.get(name)
+        value = stored.get(name)
         if name in by_field:
             rows.append(FieldRow(name, shown, value, "error", "; ".join(by_field[name]), name in required))
         elif value is None and isinstance(item.source, dict):
@@ -132,7 +205,7 @@ def _record_preview(field_mapping: Mapping[str, Any], target: str, item: Prepare
             message = "; ".join(by_field.get(name, [])) or "required field is not mapped"
             rows.append(FieldRow(name, "", None, "missing", message, True))
     return RecordPreview(rows=rows, mapped=dict(item.mapped), reasons=list(item.reasons),
-                         compile_issues=list(issues), record_messages=record_level)
+                         compile_issues=list(issues), record_messages=record_level, stored=stored)
 
 
 def expression_text(expression: Any) -> str:

@@ -1,5 +1,6 @@
 """The mapping studio as an analyst uses it (AppTest): the seed's Shopify sample and mapping give the
-seed's Logitrack record; a broken path turns the field red with its reason; a backtest counts."""
+seed's Logitrack record; a broken path turns the field red with its reason; a backtest counts; a save
+that would reject records landing today waits for an explicit confirmation."""
 from __future__ import annotations
 
 import json
@@ -148,3 +149,62 @@ def test_an_unreadable_sample_says_where(app_store):
     at.text_area(key="studio.paste.shopify_store").input('{"id": 1,\n "name": }').run()
     assert texts(at.error) == ["The sample cannot be read: invalid JSON at line 2, column 10: Expecting value"]
     assert not at.exception
+
+
+def _studio_with_traffic(store, records):
+    """shopify_store with the seed's Shopify mapping active and `records` already ingested (stored payloads)."""
+    integration = create_integration(store, Integration(name="shopify_store", type="webhook", field_mapping=SHOPIFY_MAPPING))
+    ingest(store, integration, records, source_kind="webhook")
+    return open_page("studio")
+
+
+def test_a_save_that_would_reject_todays_records_needs_a_confirmation(app_store):
+    good = [dict(load_example("shopify_order.json"), id=i) for i in range(6)]
+    at = _studio_with_traffic(app_store, good)
+    # The client sends first_name/last_name, not name: every order that lands today would be rejected.
+    breaking = dict(SHOPIFY_MAPPING, client_name="customer.name")
+    at = _import_mapping(at, breaking)
+    at.button(key="studio.save.shopify_store").click().run()
+    assert not at.exception
+    assert get_integration(app_store, "shopify_store").mapping_version == 1, "one click must not save it"
+    (warning,) = [w for w in texts(at.warning) if "Not saved yet" in w]
+    assert "would reject 6 of the 6 stored payloads" in warning
+    examples = next(d.value for d in at.dataframe if "Why it would be rejected" in d.value.columns)
+    assert len(examples) == 3
+    assert set(examples["Why it would be rejected"]) == {"client_name: required field is missing (customer.name gave no value)"}
+    assert at.button(key="studio.save.anyway.shopify_store").disabled
+
+    at.checkbox(key="studio.save.sure.shopify_store.1").check().run()
+    assert not at.button(key="studio.save.anyway.shopify_store").disabled
+    at.button(key="studio.save.anyway.shopify_store").click().run()
+    assert not at.exception
+    stored = get_integration(app_store, "shopify_store")
+    assert stored.mapping_version == 2 and stored.config.field_mapping == breaking
+    assert not [w for w in texts(at.warning) if "Not saved yet" in w]
+
+
+def test_the_warning_goes_when_the_table_changes_and_a_harmless_change_saves_in_one_click(app_store):
+    at = _studio_with_traffic(app_store, [dict(load_example("shopify_order.json"), id=i) for i in range(3)])
+    at = _import_mapping(at, dict(SHOPIFY_MAPPING, address="shipping_address.street"))
+    at.button(key="studio.save.shopify_store").click().run()
+    assert any("would reject 3 of the 3" in w for w in texts(at.warning))
+    # The analyst fixes the table instead: the old warning no longer applies, and the save needs no confirmation.
+    at = _import_mapping(at, dict(SHOPIFY_MAPPING, branch="'norte'"))
+    assert not [w for w in texts(at.warning) if "Not saved yet" in w]
+    at.button(key="studio.save.shopify_store").click().run()
+    assert not at.exception
+    stored = get_integration(app_store, "shopify_store")
+    assert stored.mapping_version == 2 and stored.config.field_mapping["branch"] == "'norte'"
+
+
+def test_the_preview_shows_values_as_ingest_stores_them(app_store):
+    create_integration(app_store, Integration(name="shopify_store", type="webhook"))
+    at = open_page("studio")
+    sample = {"id": 7, "name": "Ana", "address": "Zona 1", "lat": "14.59", "when": "15/01/2024 14:00"}
+    at.text_area(key="studio.paste.shopify_store").input(json.dumps(sample)).run()
+    at = _import_mapping(at, {"external_id": "id", "client_name": "name", "address": "address", "latitude": "lat",
+                              "scheduled_time": "to_datetime(when, '%d/%m/%Y %H:%M', 'America/Guatemala')"})
+    assert not at.exception
+    shown = json.loads(at.json[-1].value)
+    assert shown == {"external_id": "7", "client_name": "Ana", "address": "Zona 1", "latitude": 14.59,
+                     "scheduled_time": "2024-01-15T20:00:00Z"}

@@ -84,3 +84,53 @@ def test_json_lines_samples(tmp_path):
     result = crossdock("map", "-m", str(EXAMPLES / "shopify_mapping.json"), "-s", str(sample))
     assert result.returncode == 0, result.stderr
     assert [r["client_name"] for r in json.loads(result.stdout)] == ["Ana", "Gil"]
+
+
+def test_values_are_printed_as_ingest_stores_them(tmp_path):
+    """A latitude sent as text prints as the number ingest stores; a date-time in UTC; ids as text."""
+    sample = tmp_path / "order.json"
+    sample.write_text(json.dumps({"id": 5678, "name": " Ana ", "address": "Zona 1", "lat": "14.59", "p": "2",
+                                  "when": "15/01/2024 14:00"}))
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"field_mapping": {
+        "external_id": "id", "client_name": "name", "address": "address", "latitude": "lat", "priority": "p",
+        "scheduled_time": "to_datetime(when, '%d/%m/%Y %H:%M', 'America/Guatemala')"}}))
+    result = crossdock("map", "-m", str(mapping), "-s", str(sample))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"external_id": "5678", "client_name": "Ana", "address": "Zona 1",
+                                         "latitude": 14.59, "priority": 2, "scheduled_time": "2024-01-15T20:00:00Z"}
+
+
+def test_a_rejected_record_prints_its_valid_fields_coerced(tmp_path):
+    sample = tmp_path / "order.json"
+    sample.write_text(json.dumps({"id": 1, "lat": "14.59", "p": "9"}))
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"external_id": "id", "latitude": "lat", "priority": "p"}))
+    result = crossdock("map", "-m", str(mapping), "-s", str(sample))
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == {"external_id": "1", "latitude": 14.59, "priority": "9"}
+    assert "record: priority: Input should be less than or equal to 5" in result.stderr
+
+
+def test_stripe_cents_become_the_sale_total(tmp_path):
+    """The issue's case: Stripe's amount_total 40300 (cents) is a sale of 403, line items in units."""
+    result = crossdock("map", "-m", str(EXAMPLES / "mapping_stripe_sale.json"),
+                       "-s", str(EXAMPLES / "mapping_stripe_session.json"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == load_example("mapping_stripe_expected.json")
+    assert result.stderr == ""
+
+
+def test_a_bad_pattern_or_time_zone_is_a_compile_error_with_its_position(tmp_path):
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"target": "order", "field_mapping": {
+        "external_id": "regex_extract(ref, 'INV-(\\d+')",
+        "scheduled_time": "to_datetime(t, '%d/%m/%Y', 'America/Guatamala')"}}))
+    result = crossdock("map", "-m", str(mapping), "-s", str(EXAMPLES / "shopify_order.json"))
+    assert result.returncode == 2
+    assert "external_id: regex_extract: the pattern 'INV-(\\d+' is not a valid regular expression: " \
+           "missing ), unterminated subpattern (at position 25)" in result.stderr
+    assert "scheduled_time: to_datetime: unknown time zone 'America/Guatamala' (did you mean 'America/Guatemala'?)" \
+        in result.stderr
+    assert "      regex_extract(ref, 'INV-(\\d+')\n" + " " * 6 + " " * 24 + "^" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -73,6 +73,13 @@ def test_seed_api_mapping_is_plain_dot_paths():
         ("items[?qty > `1`].sku", {"items": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]}, ["B"]),
         ("items[0].sku", {"items": [{"sku": "A"}]}, "A"),
         ("length(items)", {"items": [1, 2]}, 2),
+        # arithmetic, text extraction and dates in a time zone (more in tests/test_mapping_functions.py)
+        ("divide(amount_total, `100`)", {"amount_total": 40300}, 403),
+        ("sum(items[].multiply(quantity, price))", {"items": [{"quantity": 3, "price": "19.99"}]}, 59.97),
+        ("round(divide(a, `3`), `2`)", {"a": 10}, 3.33),
+        ("regex_extract(ref, 'INV-(\\d+)')", {"ref": "Pedido INV-000123"}, "000123"),
+        ("to_datetime(t, '%d/%m/%Y %H:%M', 'America/Guatemala')", {"t": "15/01/2024 08:00"}, "2024-01-15T14:00:00Z"),
+        ('lookup(s, `{"A": "approved"}`, \'other\')', {"s": "a"}, "approved"),
     ],
 )
 def test_expression_forms(expression, record, expected):

@@ -110,3 +110,38 @@ def test_mapping_diff():
     assert [(d.field, d.change, d.before, d.after) for d in diff] == [
         ("b", "changed", "y", "Y"), ("d", "added", None, "w"), ("c", "removed", "z", None)]
     assert [d.change for d in diff_mappings({"a": 1}, {"a": 1}, include_same=True)] == ["same"]
+
+
+def test_values_are_shown_as_ingest_would_store_them():
+    """The issue's case: a latitude sent as "14.59" is stored as the number 14.59, so that is what shows."""
+    mapping = {"external_id": "id", "client_name": "name", "address": "address", "latitude": "lat", "priority": "p",
+               "scheduled_time": "to_datetime(when, '%d/%m/%Y %H:%M', 'America/Guatemala')", "notes": "when"}
+    record = {"id": 5678, "name": "  Ana ", "address": "Zona 1", "lat": "14.59", "p": "2", "when": "15/01/2024 08:00"}
+    preview = preview_record(mapping, "order", record)
+    assert preview.ok
+    assert preview.mapped["latitude"] == "14.59" and preview.mapped["external_id"] == 5678  # what the expressions gave
+    assert preview.stored == {"external_id": "5678", "client_name": "Ana", "address": "Zona 1", "latitude": 14.59,
+                              "priority": 2, "scheduled_time": "2024-01-15T14:00:00Z", "notes": "15/01/2024 08:00"}
+    assert _rows(preview)["latitude"].value == 14.59 and _rows(preview)["priority"].value == 2
+
+
+def test_a_rejected_record_shows_its_valid_fields_coerced_and_the_failing_one_as_mapped():
+    mapping = {"external_id": "id", "latitude": "lat", "priority": "p", "scheduled_time": "t"}
+    preview = preview_record(mapping, "order", {"id": 1, "lat": "14.59", "p": "9", "t": "2024-01-15 14:00"})
+    assert not preview.ok
+    assert preview.stored == {"external_id": "1", "latitude": 14.59, "priority": "9", "scheduled_time": "2024-01-15T14:00:00Z"}
+    rows = _rows(preview)
+    assert (rows["priority"].state, rows["priority"].value) == ("error", "9")
+    assert rows["latitude"].state == "ok"
+
+
+def test_sale_amounts_and_line_items_as_stored():
+    mapping = load_example("mapping_stripe_sale.json")["field_mapping"]
+    preview = preview_record(mapping, "sale", load_example("mapping_stripe_session.json"))
+    assert preview.ok, preview.reasons
+    assert preview.stored == load_example("mapping_stripe_expected.json")
+    assert preview.stored["total_amount"] == 403 and preview.mapped["total_amount"] == 403
+    # Items without a name leave it out, as ingest stores them.
+    sale = dict(mapping, line_items="line_items.data[].{product_sku: price.product, unit_price: '10.50', product_name: nothing}")
+    stored = preview_record(sale, "sale", load_example("mapping_stripe_session.json")).stored
+    assert stored["line_items"][0] == {"product_sku": "BOLSO-CUERO-01", "unit_price": 10.5}

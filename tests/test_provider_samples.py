@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import requests
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from standardwebhooks import Webhook
 
 from pipelines.integrations import Integration, create_integration
-from pipelines.store.schema import inbox, orders, record_errors
+from pipelines.store.schema import customers, inbox, orders, record_errors, sales
 from pipelines.vocabulary import InboxStatus
 from tests.conftest import EXAMPLES
 from tests.receiver_helpers import running
@@ -144,3 +145,30 @@ def test_a_svix_signed_message_lands_and_stale_or_tampered_ones_are_401(sqlite_s
 def test_every_provider_example_is_a_valid_integration_file():
     for path in sorted(PROVIDERS.glob("*_integration.json")):
         Integration.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+def test_a_stripe_checkout_session_becomes_a_sale_in_units_and_other_events_are_acknowledged(sqlite_store):
+    config = _integration(sqlite_store, "stripe")
+    body = _sample("stripe_checkout_session_completed.json")
+    refund = json.dumps({"id": "evt_refund", "type": "charge.refunded", "data": {"object": {"id": "ch_1"}}}).encode()
+
+    def stripe_signature(payload: bytes) -> str:  # Stripe's scheme: HMAC-SHA256 over "<t>.<body>"
+        ts = int(time.time())
+        return f"t={ts},v1={hmac.new(SECRET.encode(), f'{ts}.'.encode() + payload, hashlib.sha256).hexdigest()}"
+
+    with running(sqlite_store) as url:
+        completed = requests.post(f"{url}/webhook/{config.name}", data=body,
+                                  headers={"Content-Type": "application/json", "Stripe-Signature": stripe_signature(body)})
+        other = requests.post(f"{url}/webhook/{config.name}", data=refund,
+                              headers={"Content-Type": "application/json", "Stripe-Signature": stripe_signature(refund)})
+        forged = requests.post(f"{url}/webhook/{config.name}", data=body.replace(b"40300", b"40"),
+                               headers={"Content-Type": "application/json", "Stripe-Signature": stripe_signature(body)})
+    assert completed.status_code == 200 and completed.json()["created"] == 1
+    assert other.status_code == 200 and other.json()["ingested"] is False and "charge.refunded" in other.json()["reason"]
+    assert forged.status_code == 401
+    [(external_id, event_type, currency, total)] = _stored(sqlite_store, sales, "external_id", "event_type", "currency",
+                                                           "total_amount")
+    assert (external_id, event_type, currency) == ("cs_test_a1B2c3D4", "purchase", "GTQ")
+    assert total == Decimal("403.00")  # Stripe's 40300 cents, divided exactly
+    [(email, national_id, first, last)] = _stored(sqlite_store, customers, "email", "national_id", "first_name", "last_name")
+    assert (email, national_id, first, last) == ("juan.perez@example.com", "1234567890101", "Juan", "Pérez")

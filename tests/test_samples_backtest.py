@@ -2,6 +2,8 @@
 SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import sqlalchemy as sa
 
@@ -109,3 +111,37 @@ def test_backtest_of_a_mapping_that_does_not_compile(store):
     xyz = create_integration(store, Integration(name="ClienteXYZ", type="webhook"))
     with pytest.raises(MappingError):
         run_backtest(store, xyz, {"external_id": "format('x-{}', "}, 10)
+
+
+def test_backtest_compares_what_would_be_stored_and_keeps_broken_examples(store):
+    mapping = dict(PLAN_MAPPING, latitude="shipping_address.lat")
+    xyz = create_integration(store, Integration(name="ClienteXYZ", type="webhook", field_mapping=mapping))
+    records = [dict(r, shipping_address=dict(r["shipping_address"], lat="14.59")) for r in _plan_orders(4)]
+    ingest(store, xyz, records, source_kind="api")
+
+    # The number instead of the text: ingest stored the number 14.59 already, so nothing changes.
+    same = run_backtest(store, xyz, dict(mapping, latitude="to_float(shipping_address.lat)"), 1000)
+    assert (same.passed, same.changed, same.broken) == (4, 0, 0)
+    assert same.examples["pass"][0].stored["latitude"] == 14.59
+
+    # A different stored value is a change, shown as stored.
+    moved = run_backtest(store, xyz, dict(mapping, latitude="multiply(shipping_address.lat, `2`)"), 1000)
+    assert moved.changed == 4
+    (change,) = moved.examples["changed"][0].changes
+    assert (change.field, change.before, change.after) == ("latitude", 14.59, 29.18)
+
+    broken = run_backtest(store, xyz, dict(mapping, client_name="customer.nme"), 1000)
+    assert broken.broken == 4 and len(broken.examples["broken"]) == 3
+    assert broken.examples["broken"][0].reasons == [
+        {"field": "client_name", "message": "required field is missing (customer.nme gave no value)"}]
+
+
+def test_backtest_when_the_active_mapping_no_longer_compiles(store):
+    xyz = create_integration(store, Integration(name="ClienteXYZ", type="webhook", field_mapping=PLAN_MAPPING))
+    ingest(store, xyz, _plan_orders(3), source_kind="api")
+    # Saved before a rule it breaks existed (the store checks mappings when they are saved).
+    stale = dataclasses.replace(xyz, config=xyz.config.model_copy(
+        update={"field_mapping": {"external_id": "regex_extract(order_number, '(')"}}))
+    result = run_backtest(store, stale, PLAN_MAPPING, 1000)
+    assert result.active_problem == "the active mapping does not compile"
+    assert (result.passed, result.fixed, result.broken) == (3, 3, 0)

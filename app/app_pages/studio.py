@@ -2,7 +2,10 @@
 backtest against stored traffic, save as a new version, compare and roll back versions.
 
 The preview and the backtest run `pipelines.ingest.prepare`, the very verdict ingest gives, so the
-studio never says "valid" about a record that ingest would reject.
+studio never says "valid" about a record that ingest would reject, and values are shown as ingest
+would store them (after the target's coercion). Saving backtests the new mapping against the active
+one first: when records that land today would be rejected, it says how many, shows some, and saves
+only after an explicit confirmation.
 """
 from __future__ import annotations
 
@@ -33,6 +36,9 @@ from pipelines.samples import MAX_BACKTEST, UnusableSample, parse_records, parse
 from pipelines.targets import FIELDS, REQUIRED
 
 SAMPLE_SOURCES = ["Paste", "Upload", "Inbox", "Stored records"]
+# Saving checks the new mapping against this many of the newest stored payloads (a backtest of 10,000
+# takes well under 2 s).
+SAVE_CHECK_PAYLOADS = MAX_BACKTEST
 RESULT_TEXT = {"ok": "✓", "empty": "— no value", "error": "✗ ", "not_compiled": "✗ does not compile: ",
                "missing": "✗ "}
 
@@ -205,7 +211,8 @@ def _preview(mapping: dict, target: str, records: list, sample) -> None:
             lines = [f"**{r['field']}**: {r['message']}" for r in preview.reasons if r["field"] not in broken]
             lines += [f"**{issue.field}**: does not compile" for issue in preview.compile_issues]
             st.error("This record would be rejected:\n\n" + "\n".join(f"- {line}" for line in lines))
-        st.json(preview.mapped, expanded=True)
+        st.caption("As ingest would store it (numbers as numbers, date-times in UTC):")
+        st.json(preview.stored, expanded=True)
 
 
 def _save(stored: StoredIntegration, mapping: dict, row_problems: list[str], issues: list) -> None:
@@ -216,21 +223,70 @@ def _save(stored: StoredIntegration, mapping: dict, row_problems: list[str], iss
                          placeholder="e.g. address now includes the city")
     label = f"Save as version {stored.mapping_version + 1}"
     if st.button(label, type="primary", disabled=bool(blocked) or unchanged, key=f"studio.save.{stored.name}"):
-        try:
-            saved = save_mapping(engine(), stored.name, mapping, note or None)
-        except MappingRejected as exc:
-            show_issues(exc.issues, "Not saved:")
+        check = _check_before_saving(stored, mapping)
+        if check is None:
             return
-        except IntegrationNotFound:
-            st.error(f"{stored.name} no longer exists.")
+        if not check.broken:
+            _store(stored, mapping, note)
             return
-        state.replace_rows(stored.name, mapping_rows(saved.config.field_mapping))
-        st.toast(f"Saved mapping version {saved.mapping_version} of {stored.name}.", icon=":material/check:")
-        st.rerun(scope="app")
+        state.keep_save_check(stored.name, mapping, check)
+    if not blocked and not unchanged:
+        _confirm_breaking_save(stored, mapping, note)
     if blocked:
         st.caption("Fix the problems above to save.")
     elif unchanged:
         st.caption(f"The table is the active mapping (version {stored.mapping_version}): nothing to save.")
+
+
+def _check_before_saving(stored: StoredIntegration, mapping: dict) -> BacktestResult | None:
+    """The backtest of the table's mapping against the active one over the newest stored payloads."""
+    with st.spinner(f"Checking the mapping against the newest {SAVE_CHECK_PAYLOADS:,} payloads {stored.name} sent..."):
+        try:
+            return run_backtest(engine(), stored, mapping, SAVE_CHECK_PAYLOADS)
+        except MappingError as exc:
+            st.error(f"Not saved: the mapping does not compile: {exc}")
+            return None
+
+
+def _confirm_breaking_save(stored: StoredIntegration, mapping: dict, note: str) -> None:
+    """The warning after a save that would reject records landing today, and the explicit confirmation."""
+    pending = state.save_check(stored.name)
+    if pending is None:
+        return
+    checked_mapping, result, token = pending
+    if checked_mapping != mapping:  # the table changed since: that check says nothing about this mapping
+        state.forget_save_check(stored.name)
+        return
+    st.warning(
+        f"**Not saved yet: this mapping would reject {result.broken:,} of the {result.total:,} stored payloads, records "
+        f"that land today with version {stored.mapping_version}.** From the moment it is saved, records like these "
+        "would be rejected (kept with their reasons) instead of landing. Examples:",
+        icon=":material/warning:",
+    )
+    st.dataframe(pd.DataFrame([{"Payload": e.origin,
+                                "Why it would be rejected": "; ".join(f"{r['field']}: {r['message']}" for r in e.reasons),
+                                "Record": json_text(e.source)} for e in result.examples["broken"]]),
+                 hide_index=True, width="stretch")
+    sure = st.checkbox(f"Yes, save it anyway and reject such records from now on ({result.broken:,} of "
+                       f"{result.total:,} here)", key=f"studio.save.sure.{stored.name}.{token}")
+    if st.button(f"Save as version {stored.mapping_version + 1} anyway", disabled=not sure, icon=":material/warning:",
+                 key=f"studio.save.anyway.{stored.name}"):
+        _store(stored, mapping, note)
+
+
+def _store(stored: StoredIntegration, mapping: dict, note: str) -> None:
+    try:
+        saved = save_mapping(engine(), stored.name, mapping, note or None)
+    except MappingRejected as exc:
+        show_issues(exc.issues, "Not saved:")
+        return
+    except IntegrationNotFound:
+        st.error(f"{stored.name} no longer exists.")
+        return
+    state.forget_save_check(stored.name)
+    state.replace_rows(stored.name, mapping_rows(saved.config.field_mapping))
+    st.toast(f"Saved mapping version {saved.mapping_version} of {stored.name}.", icon=":material/check:")
+    st.rerun(scope="app")
 
 
 # ---------------------------------------------------------------- backtest
@@ -273,7 +329,7 @@ def _backtest_result(result: BacktestResult) -> None:
                                          f"Changed ({result.changed:,})"])
     with passing:
         if result.examples["pass"]:
-            st.dataframe(pd.DataFrame([{"Payload": e.origin, **{k: json_text(v) for k, v in e.mapped.items()}}
+            st.dataframe(pd.DataFrame([{"Payload": e.origin, **{k: json_text(v) for k, v in e.stored.items()}}
                                        for e in result.examples["pass"]]), hide_index=True, width="stretch")
         else:
             st.caption("None.")
@@ -347,7 +403,10 @@ def functions_help() -> None:
             "- a field: `customer.name`; keys with dashes as they are: `order-id`\n"
             "- a text constant in single quotes: `'central'`; numbers and true/false in backticks: `` `1` ``\n"
             "- lists: `items[].sku`, filters: ``items[?qty > `0`]``; any JMESPath works\n"
-            "- a path missing from the record gives no value (a required field then rejects the record)"
+            "- a path missing from the record gives no value (a required field then rejects the record)\n"
+            "- arithmetic is exact (decimal): ``divide(amount_total, `100`)``, `sum(items[].multiply(quantity, price))`\n"
+            "- local times of the client's zone become UTC: `to_datetime(fecha, '%d/%m/%Y %H:%M', 'America/Guatemala')`\n"
+            "- the preview shows values as ingest stores them: numbers as numbers, date-times in UTC"
         )
         st.dataframe(pd.DataFrame([{"Function": f.usage, "What it does": f.summary} for f in FUNCTIONS.values()]),
                      hide_index=True, width="stretch")

@@ -15,7 +15,7 @@ from typing import Any
 from jmespath import visitor as jp_visitor
 from jmespath.visitor import TreeInterpreter, _equals, _is_actual_number, _is_comparable
 
-from pipelines.mapping.functions import FUNCTIONS, OPTIONS
+from pipelines.mapping.functions import DYNAMIC, FUNCTIONS, OPTIONS
 
 Getter = Callable[[Any], Any]
 
@@ -298,22 +298,49 @@ def _expref(node: dict) -> Getter:
     return lambda _value: expref
 
 
+def _constant(node: dict) -> Any:
+    """A literal argument's value (checked and used once, at compile time), else DYNAMIC."""
+    return node["value"] if node["type"] == "literal" else DYNAMIC
+
+
 def _function(node: dict) -> Getter:
     name = node["value"]
-    arguments = [compile_node(child) for child in node["children"]]
+    children = node["children"]
+    arguments = [compile_node(child) for child in children]
     custom = FUNCTIONS.get(name)
     if custom is None:
         # jmespath's own functions keep their own type checks and error messages.
         call_builtin = OPTIONS.custom_functions.call_function
         return lambda value: call_builtin(name, [argument(value) for argument in arguments])
     implementation = custom.implementation
+    constants = [_constant(child) for child in children]
+    if custom.specialize is not None:
+        # Raises ArgumentError for a constant that can never work: the engine reports it with its position.
+        implementation = custom.specialize(tuple(constants)) or implementation
+    else:
+        # Without a specializer a function may return its argument: object and list literals stay
+        # fresh copies per record (see `_literal`). Scalars are passed as they are.
+        constants = [DYNAMIC if isinstance(c, (dict, list)) else c for c in constants]
     if len(arguments) == 1:
         (only,) = arguments
         return lambda value: implementation(only(value))
+    first = arguments[0]
+    if all(c is not DYNAMIC for c in constants[1:]):
+        # The common shape: a value, then constants (a separator, a pattern, a divisor, a table).
+        if len(arguments) == 2:
+            second = constants[1]
+            return lambda value: implementation(first(value), second)
+        rest = constants[1:]
+        return lambda value: implementation(first(value), *rest)
     if len(arguments) == 2:
-        first, second = arguments
-        return lambda value: implementation(first(value), second(value))
-    return lambda value: implementation(*[argument(value) for argument in arguments])
+        second_getter = arguments[1]
+        return lambda value: implementation(first(value), second_getter(value))
+    getters = [argument if c is DYNAMIC else _fixed(c) for argument, c in zip(arguments, constants, strict=True)]
+    return lambda value: implementation(*[getter(value) for getter in getters])
+
+
+def _fixed(constant: Any) -> Getter:
+    return lambda _value: constant
 
 
 _BUILDERS: dict[str, Callable[[dict], Getter]] = {

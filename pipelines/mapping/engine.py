@@ -6,7 +6,8 @@ text constants are JMESPath raw strings (`'central'`). A dotted path whose keys 
 quoted (`order-id`, `shipping-address.lat`) is accepted as written.
 
 Mistakes surface when the mapping is saved (parse errors with their position, unknown functions,
-wrong argument counts, fields the target does not have), not on the first record.
+wrong argument counts, constant arguments that can never work such as an invalid regular expression
+or an unknown time zone, fields the target does not have), not on the first record.
 """
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from typing import Any
 
 import jmespath
 from jmespath import exceptions as jp_errors
+from jmespath.lexer import Lexer
 
 from pipelines.mapping.codegen import generate
 from pipelines.mapping.compiler import Getter, compile_node, function_calls
-from pipelines.mapping.functions import FUNCTION_ERRORS, OPTIONS, check_arity
+from pipelines.mapping.functions import DYNAMIC, FUNCTION_ERRORS, OPTIONS, ArgumentError, check_arity
 
 # Keys as clients name them, including the dashes and leading digits JMESPath identifiers disallow.
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$")
@@ -104,6 +106,73 @@ def _check_functions(target_field: str, tree: dict, expression: str) -> MappingI
     return None
 
 
+_OPENING = frozenset({"lparen", "lbracket", "lbrace", "filter"})
+_CLOSING = frozenset({"rparen", "rbracket", "rbrace"})
+
+
+def _argument_tokens(tokens: list[dict], start: int) -> list[dict]:
+    """The first token of each argument of the call whose arguments begin at `tokens[start]`."""
+    firsts: list[dict] = []
+    depth = 0
+    expecting = True
+    for token in tokens[start:]:
+        kind = token["type"]
+        if depth == 0 and kind in ("rparen", "eof"):
+            break
+        if expecting:
+            firsts.append(token)
+            expecting = False
+        if kind in _OPENING:
+            depth += 1
+        elif kind in _CLOSING:
+            depth -= 1
+        elif kind == "comma" and depth == 0:
+            expecting = True
+    return firsts
+
+
+def _literal_offset(text: str, start: int, offset: int | None) -> int:
+    """Where character `offset` of a raw string literal's value ('...', in which \\' is a quote) sits
+    in the expression, counted from the opening quote; 0 (the literal itself) when unknown."""
+    if offset is None or text[start:start + 1] != "'":
+        return 0
+    position = start + 1
+    for _ in range(offset):
+        position += 2 if text[position:position + 2] == "\\'" else 1
+    return position - start
+
+
+def _argument_position(text: str, error: ArgumentError) -> int | None:
+    """The 0-based offset in `text` of the mistake `error` reports (or of the argument it is about)."""
+    try:
+        tokens = list(Lexer().tokenize(text))
+    except jp_errors.LexerError:
+        return None
+    for index, token in enumerate(tokens[:-1]):
+        if token["type"] != "unquoted_identifier" or token["value"] != error.function or tokens[index + 1]["type"] != "lparen":
+            continue
+        firsts = _argument_tokens(tokens, index + 2)
+        if error.argument >= len(firsts):
+            continue
+        first = firsts[error.argument]
+        if error.constant is not DYNAMIC and (first["type"] != "literal" or first["value"] != error.constant):
+            continue  # another call of the same function
+        if error.constant is DYNAMIC and first["type"] == "literal":
+            continue
+        return first["start"] + _literal_offset(text, first["start"], error.offset)
+    return None
+
+
+def _compile_field(target_field: str, tree: dict, expression: Any) -> tuple[Getter | None, MappingIssue | None]:
+    try:
+        return compile_node(tree), None
+    except ArgumentError as exc:
+        text = expression.strip() if isinstance(expression, str) else None
+        position = _argument_position(text, exc) if text else None
+        where = f" (at position {position + 1})" if position is not None else ""
+        return None, MappingIssue(target_field, f"{exc}{where}", position, text)
+
+
 class CompiledMapping:
     """A field mapping ready to run. Build with `compile_mapping`; apply to one record or a batch.
 
@@ -169,7 +238,11 @@ def compile_mapping(field_mapping: Mapping[str, Any], target_fields: Iterable[st
         if issue is not None or tree is None:
             issues.append(issue or MappingIssue(target_field, "the expression is empty"))
             continue
-        fields.append((target_field, tree, compile_node(tree)))
+        getter, issue = _compile_field(target_field, tree, expression)
+        if issue is not None or getter is None:
+            issues.append(issue or MappingIssue(target_field, "the expression does not compile"))
+            continue
+        fields.append((target_field, tree, getter))
     if issues:
         raise MappingError(issues)
     return CompiledMapping(field_mapping, fields)

@@ -6,13 +6,22 @@ same as for orders; line items stay a list, each carrying the identifier code it
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, NotRequired
 
-from pydantic import Field, with_config
+from pydantic import AfterValidator, Field, with_config
 from typing_extensions import TypedDict
 
 from pipelines.targets.order import EMAIL_PATTERN, TARGET_CONFIG
+
+
+def _to_cents(amount: Decimal | None) -> Decimal | None:
+    """The store keeps a sale's total in cents (NUMERIC(18, 2)): round once here, half away from zero,
+    so a preview shows the amount that is stored and PostgreSQL never rounds behind our back."""
+    return None if amount is None else amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+Money = Annotated[Decimal | None, Field(ge=0, lt=Decimal("1e16")), AfterValidator(_to_cents)]
 
 
 @with_config(TARGET_CONFIG)
@@ -38,7 +47,7 @@ class SaleRecord(TypedDict):
     last_name: NotRequired[str | None]
     whatsapp_number: NotRequired[Annotated[str | None, Field(max_length=64)]]
     currency: NotRequired[Annotated[str | None, Field(min_length=3, max_length=3)]]
-    total_amount: NotRequired[Annotated[Decimal | None, Field(ge=0)]]
+    total_amount: NotRequired[Money]
     line_items: NotRequired[list[LineItem] | None]
 
 
