@@ -84,12 +84,12 @@ def test_mariadb_limit_100_takes_the_oldest_first_then_the_rest(sqlite_store, tm
             for row in demo_rows(130, now=T0)
         ]
         _add(engine, table, rows[::-1])  # inserted newest first: ORDER BY created_at must still win
-        integration = _db_integration(sqlite_store, url)
-        first = pull_db(sqlite_store, integration)
+        one_pass = _db_integration(sqlite_store, url, name="erp_one_pass", max_passes=1)
+        first = pull_db(sqlite_store, one_pass)
         oldest = {r["order_id"] for r in sorted(rows, key=lambda r: r["created_at"])[:100]}
-        assert first.counts["created"] == 100 and _synced(engine, table) == oldest
-        second = pull_db(sqlite_store, integration)
-        assert second.counts["created"] == 30 and len(_synced(engine, table)) == 130
+        assert first.counts["created"] == 100 and _synced(engine, table) == oldest and first.read["passes"] == 1
+        second = pull_db(sqlite_store, _db_integration(sqlite_store, url))  # drains: the remaining 30, then stops
+        assert second.counts["created"] == 30 and len(_synced(engine, table)) == 130 and second.read["passes"] == 1
         engine.dispose()
 
 

@@ -9,6 +9,7 @@ import time
 
 import sqlalchemy as sa
 
+from connectors.sql.drain import query_shape
 from connectors.sql.extract import extraction_query
 from connectors.sql.source import database_error, resolve_url, shown, source_engine
 from pipelines.integrations.model import Integration
@@ -44,10 +45,11 @@ def _read_only(conn: sa.Connection, timeout: float) -> str | None:
     return None
 
 
-def _first_rows(statement: sa.Executable, limit: int) -> sa.Executable:
-    """Let the database stop after `limit` rows rather than producing the whole result."""
+def _first_rows(statement: sa.Executable, limit: int, own_limit: int | None = None) -> sa.Executable:
+    """Let the database stop after `limit` rows rather than producing the whole result (a wrapped
+    query keeps its own trailing LIMIT when that is smaller)."""
     if isinstance(statement, sa.Select):
-        return statement.limit(limit)
+        return statement.limit(limit if own_limit is None else min(limit, own_limit))
     # The line break keeps a trailing `-- comment` in the query from swallowing the closing parenthesis.
     inner = sa.text(statement.text + "\n").columns().subquery("crossdock_probe")
     return sa.select(sa.literal_column("*")).select_from(inner).limit(limit)
@@ -95,7 +97,8 @@ def _run(source: sa.Engine, probe: Probe, config: Integration, timeout: float, l
             probe.notes.append(note)
         statement, params = extraction_query(settings, settings.watermark_start, None, source.dialect.name)
         try:
-            rows = [dict(row) for row in conn.execute(_first_rows(statement, limit), params).mappings().fetchmany(limit)]
+            own_limit = query_shape(settings.query).limit
+            rows = [dict(row) for row in conn.execute(_first_rows(statement, limit, own_limit), params).mappings().fetchmany(limit)]
         finally:
             conn.rollback()
     if len(rows) == limit:

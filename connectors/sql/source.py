@@ -39,8 +39,10 @@ def shown(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def source_engine(settings: DbSettings) -> sa.Engine:
-    """An engine for one pull (no pool kept between polls: client databases dislike idle connections)."""
+def source_engine(settings: DbSettings, *, pooled: bool = False) -> sa.Engine:
+    """An engine for one pull or probe, disposed of at its end (no connection is kept between polls:
+    client databases dislike idle ones). `pooled` reuses up to two connections within the pull (the
+    reading one and the write-back's), so a pull of many passes does not connect for each."""
     url = resolve_url(settings)
     backend = url.get_backend_name()
     connect_args: dict = {}
@@ -49,6 +51,8 @@ def source_engine(settings: DbSettings) -> sa.Engine:
     elif backend == "sqlite":
         connect_args["timeout"] = settings.timeout_seconds
     try:
+        if pooled:
+            return sa.create_engine(url, pool_size=2, max_overflow=2, connect_args=connect_args)
         return sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
     except (ArgumentError, ImportError, sa.exc.NoSuchModuleError) as exc:
         raise PullError(f"db.url {shown(url)}: {exc}") from None

@@ -31,8 +31,18 @@ class DbSettings(BaseModel):
     write_back: str | None = Field(
         None, description="statement run for rows that landed, e.g. UPDATE orders SET logitrack_synced = TRUE WHERE order_id IN :ids"
     )
+    write_back_rejected: str | None = Field(
+        None,
+        description="statement run for rows that failed validation, e.g. UPDATE orders SET logitrack_error = TRUE "
+        "WHERE order_id IN :ids; the query should then leave them out, so they cannot hold back the rows behind them",
+    )
     key_column: str = Field(
-        "external_id", pattern=IDENTIFIER, description="result column whose values fill :ids in write_back"
+        "external_id", pattern=IDENTIFIER, description="result column whose values fill :ids in write_back and write_back_rejected"
+    )
+    max_passes: int = Field(
+        1_000, ge=1, le=100_000,
+        description="most times one pull runs a query that limits its rows (LIMIT n), while each pass is full and moves "
+        "something (rows marked, watermark); 1 = one pass per poll",
     )
     timeout_seconds: int = Field(30, ge=1, le=3_600, description="connect timeout")
 
@@ -47,7 +57,7 @@ class DbSettings(BaseModel):
             raise ValueError("put the password in db.password (stored encrypted) or db.password_env, not in the URL")
         return value
 
-    @field_validator("query", "write_back")
+    @field_validator("query", "write_back", "write_back_rejected")
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
         return value.strip().rstrip(";").strip() or None if value else None
@@ -67,6 +77,10 @@ class DbSettings(BaseModel):
     def _consistent(self) -> DbSettings:
         if self.write_back and ":ids" not in self.write_back:
             raise ValueError("write_back must use :ids for the keys of the rows that landed (… WHERE order_id IN :ids)")
+        if self.write_back_rejected and ":ids" not in self.write_back_rejected:
+            raise ValueError(
+                "write_back_rejected must use :ids for the keys of the rows that failed validation (… WHERE order_id IN :ids)"
+            )
         if self.password is not None and self.password_env:
             raise ValueError("set db.password or db.password_env, not both")
         return self
