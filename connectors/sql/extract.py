@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from connectors.sql.drain import REJECTED_STATE_KEY, Drain, PassScan, query_shape
+from connectors.sql.guard import read_only, write_back_transaction
 from connectors.sql.source import database_error, resolve_url, source_engine
 from pipelines.ingest import SyncResult, prepare_for
 from pipelines.ingest.prepare import PreparedRecord
@@ -155,21 +156,22 @@ def _chunks(
     try:
         with source.connect() as conn:
             if source.dialect.name == "sqlite" and (settings.write_back or settings.write_back_rejected):
-                rows = [dict(r) for r in conn.execute(statement, params).mappings()]
-                conn.rollback()
+                with read_only(conn):
+                    rows = [dict(r) for r in conn.execute(statement, params).mappings()]
                 for start in range(0, len(rows), settings.chunk_size):
                     kept = drain.admit(scan, rows[start : start + settings.chunk_size])
                     if kept:
                         yield kept
                 return
-            result = conn.execution_options(stream_results=True, max_row_buffer=settings.chunk_size).execute(
-                statement, params
-            )
-            keys = list(result.keys())
-            for part in result.partitions(settings.chunk_size):  # plain rows: far cheaper than RowMapping
-                kept = drain.admit(scan, [dict(zip(keys, row, strict=True)) for row in part])
-                if kept:
-                    yield kept
+            with read_only(conn):
+                result = conn.execution_options(stream_results=True, max_row_buffer=settings.chunk_size).execute(
+                    statement, params
+                )
+                keys = list(result.keys())
+                for part in result.partitions(settings.chunk_size):  # plain rows: far cheaper than RowMapping
+                    kept = drain.admit(scan, [dict(zip(keys, row, strict=True)) for row in part])
+                    if kept:
+                        yield kept
     except sa.exc.OperationalError as exc:
         raise database_error(exc, "the client database is unreachable or refused the query", url) from None
     except sa.exc.SQLAlchemyError as exc:
@@ -235,29 +237,31 @@ def _land_chunk(
 def write_back(
     source: sa.Engine, settings: DbSettings, landed: Sequence[Any], rejected: Sequence[Any], url: URL
 ) -> tuple[int, int]:
-    """Run `write_back` for the keys of rows that landed and `write_back_rejected` for those of rows
-    that failed validation, in one transaction; returns the rows each changed."""
-    if not landed and not rejected:
-        return 0, 0
-    try:
-        with source.begin() as conn:
-            return _mark(conn, settings.write_back, landed), _mark(conn, settings.write_back_rejected, rejected)
-    except sa.exc.DBAPIError as exc:
-        what = (f"{len(landed)} rows landed but are not marked (the next poll counts them unchanged)" if landed
-                else f"{len(rejected)} rejected rows are not marked")
-        failed = "db.write_back" if landed else "db.write_back_rejected"
-        raise database_error(exc, f"{failed} failed; {what}", url) from None
+    """Run `write_back` for the keys of rows that landed, then `write_back_rejected` for those of rows
+    that failed validation, each in a transaction of its own under `write_back_timeout_seconds`
+    (`connectors.sql.guard`); returns the rows each changed."""
+    marked = _mark(source, settings, "write_back", settings.write_back, landed, url,
+                   f"{len(landed)} rows landed but are not marked (the next poll counts them unchanged)")
+    marked_rejected = _mark(source, settings, "write_back_rejected", settings.write_back_rejected, rejected, url,
+                            f"{len(rejected)} rejected rows are not marked")
+    return marked, marked_rejected
 
 
-def _mark(conn: sa.Connection, text: str | None, keys: Sequence[Any]) -> int:
+def _mark(
+    source: sa.Engine, settings: DbSettings, name: str, text: str | None, keys: Sequence[Any], url: URL, lost: str
+) -> int:
     if not text or not keys:
         return 0
-    statement = sa.text(text).bindparams(sa.bindparam("ids", expanding=True))
     changed = 0
-    for start in range(0, len(keys), _IN_LIST):
-        batch = list(keys[start : start + _IN_LIST])
-        count = conn.execute(statement, {"ids": batch}).rowcount
-        changed += count if count is not None and count >= 0 else len(batch)  # -1: the driver cannot tell
+    try:
+        with write_back_transaction(source, settings.write_back_timeout_seconds) as (conn, prefix):
+            statement = sa.text(prefix + text).bindparams(sa.bindparam("ids", expanding=True))
+            for start in range(0, len(keys), _IN_LIST):
+                batch = list(keys[start : start + _IN_LIST])
+                count = conn.execute(statement, {"ids": batch}).rowcount
+                changed += count if count is not None and count >= 0 else len(batch)  # -1: the driver cannot tell
+    except sa.exc.DBAPIError as exc:
+        raise database_error(exc, f"db.{name} failed; {lost}", url) from None
     return changed
 
 

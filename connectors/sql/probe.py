@@ -5,44 +5,16 @@ and the query are both bounded by the probe's timeout."""
 from __future__ import annotations
 
 import math
-import time
 
 import sqlalchemy as sa
 
 from connectors.sql.drain import query_shape
 from connectors.sql.extract import extraction_query
+from connectors.sql.guard import read_only
 from connectors.sql.source import database_error, resolve_url, shown, source_engine
 from pipelines.integrations.model import Integration
 from pipelines.sources import PullError
 from pipelines.sources.probe import PROBE_ROWS, PROBE_TIMEOUT_SECONDS, Probe
-
-
-def _sqlite_guard(conn: sa.Connection, timeout: float) -> None:
-    """SQLite has no read-only transactions nor statement timeouts: refuse writes on this connection
-    (it is not pooled) and interrupt the query once the time is up."""
-    raw = conn.connection.driver_connection
-    raw.execute("PRAGMA query_only = ON")
-    deadline = time.monotonic() + timeout
-    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-
-
-def _read_only(conn: sa.Connection, timeout: float) -> str | None:
-    """Make the transaction about to start read-only and time-bounded; a note when the dialect cannot."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {math.ceil(timeout * 1000)}")
-    elif dialect in ("mysql", "mariadb"):
-        if getattr(conn.dialect, "is_mariadb", False):
-            conn.exec_driver_sql(f"SET SESSION max_statement_time = {timeout:g}")
-        else:
-            conn.exec_driver_sql(f"SET SESSION max_execution_time = {math.ceil(timeout * 1000)}")
-        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-    elif dialect == "sqlite":
-        _sqlite_guard(conn, timeout)
-    else:
-        return f"{dialect} transactions are not made read-only here; the probe's transaction is rolled back"
-    return None
 
 
 def _first_rows(statement: sa.Executable, limit: int, own_limit: int | None = None) -> sa.Executable:
@@ -92,15 +64,12 @@ def _run(source: sa.Engine, probe: Probe, config: Integration, timeout: float, l
         if not settings.query:
             probe.error = "connected, but db.query is not set: give the SELECT that produces the records"
             return None
-        note = _read_only(conn, timeout)
-        if note:
-            probe.notes.append(note)
-        statement, params = extraction_query(settings, settings.watermark_start, None, source.dialect.name)
-        try:
+        with read_only(conn, timeout) as note:  # rolled back on the way out
+            if note:
+                probe.notes.append(note)
+            statement, params = extraction_query(settings, settings.watermark_start, None, source.dialect.name)
             own_limit = query_shape(settings.query).limit
             rows = [dict(row) for row in conn.execute(_first_rows(statement, limit, own_limit), params).mappings().fetchmany(limit)]
-        finally:
-            conn.rollback()
     if len(rows) == limit:
         probe.notes.append(f"only the first {limit} rows were read")
     return rows

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+
+from pipelines.integrations.write_back_check import check_write_back
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # What SQLAlchemy's text() takes for a bind parameter (also inside quotes, unless written \:).
@@ -29,11 +31,12 @@ class DbSettings(BaseModel):
     watermark_start: str | None = Field(None, description="watermark for the very first poll (none = everything)")
     chunk_size: int = Field(5_000, ge=1, le=100_000, description="rows fetched, ingested and written back at a time")
     write_back: str | None = Field(
-        None, description="statement run for rows that landed, e.g. UPDATE orders SET logitrack_synced = TRUE WHERE order_id IN :ids"
+        None, description="one UPDATE run for rows that landed, keyed by `IN :ids`, e.g. UPDATE orders SET logitrack_synced = TRUE "
+        "WHERE order_id IN :ids (checked when saved)"
     )
     write_back_rejected: str | None = Field(
         None,
-        description="statement run for rows that failed validation, e.g. UPDATE orders SET logitrack_error = TRUE "
+        description="one UPDATE run for rows that failed validation, keyed by `IN :ids`, e.g. UPDATE orders SET logitrack_error = TRUE "
         "WHERE order_id IN :ids; the query should then leave them out, so they cannot hold back the rows behind them",
     )
     key_column: str = Field(
@@ -45,6 +48,9 @@ class DbSettings(BaseModel):
         "something (rows marked, watermark); 1 = one pass per poll",
     )
     timeout_seconds: int = Field(30, ge=1, le=3_600, description="connect timeout")
+    write_back_timeout_seconds: int = Field(
+        60, ge=1, le=3_600, description="statement timeout of each write-back statement (PostgreSQL, MariaDB, SQLite)"
+    )
 
     @field_validator("url")
     @classmethod
@@ -73,14 +79,16 @@ class DbSettings(BaseModel):
             )
         return value
 
+    @field_validator("write_back", "write_back_rejected")
+    @classmethod
+    def _single_keyed_update(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Checked here, at save time, so a write-back that could reach other rows is never stored."""
+        if value:
+            check_write_back(str(info.field_name), value, info.data.get("url"))
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> DbSettings:
-        if self.write_back and ":ids" not in self.write_back:
-            raise ValueError("write_back must use :ids for the keys of the rows that landed (… WHERE order_id IN :ids)")
-        if self.write_back_rejected and ":ids" not in self.write_back_rejected:
-            raise ValueError(
-                "write_back_rejected must use :ids for the keys of the rows that failed validation (… WHERE order_id IN :ids)"
-            )
         if self.password is not None and self.password_env:
             raise ValueError("set db.password or db.password_env, not both")
         return self
