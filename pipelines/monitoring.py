@@ -196,6 +196,15 @@ def _stale_problem(config: dict, last_sync_at: datetime | None, created_at: date
     return f"no sync {time_ago(last_sync_at, now)} (polls every {_plural(interval, 'second', 'seconds')})"
 
 
+def rejected_repeat(details: dict[str, Any] | None) -> str | None:
+    """The warning a db pull records on its last sync run when its query keeps returning rows it
+    rejected (`connectors.sql.drain`): "stuck" when they hold back the rows behind them."""
+    flag = (details or {}).get("rejected_repeat")
+    if not isinstance(flag, dict) or not flag.get("message"):
+        return None
+    return f"{'stuck: ' if flag.get('blocking') else ''}{flag['message']}"
+
+
 def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[IntegrationHealth]:
     """Every integration with its status, time since last sync, last error and what needs a person."""
     now = now or utcnow()
@@ -210,8 +219,11 @@ def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[Int
         last = latest.get(row.id)
         bad = latest_bad.get(row.id)
         problems: list[str] = []
+        repeat = rejected_repeat(last.details) if last is not None else None
         if last is not None and last.status == SyncRunStatus.FAILED:
             problems.append(f"last sync failed: {last.message or 'no detail'}")
+        elif repeat:
+            problems.append(repeat)
         elif last is not None and last.errors:
             problems.append(f"last sync rejected {_plural(last.errors, 'record', 'records')}: "
                             f"{first_reason(last.reasons) or 'see sync history'}")

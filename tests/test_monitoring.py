@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from connectors.demo.client_db import SEED_QUERY, SEED_WRITE_BACK, client_orders_table, demo_rows
+from connectors.sql import pull_db
 from pipelines.clock import as_utc, utcnow
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, create_integration, set_active
@@ -155,3 +157,46 @@ def test_a_sync_run_keeps_its_reasons_ranked_and_structured(store):
     assert message == "address: required field is missing (x2); client_name: required field is missing"
     [line] = latest_syncs(store)
     assert line.summary == "+0 pedidos, 3 errores (address: required field is missing)"
+
+
+def _client_orders(tmp_path, invalid_head: int, valid: int) -> str:
+    """A SQLite client database of the plan's orders, oldest first; the oldest `invalid_head` lack a name."""
+    url = f"sqlite:///{tmp_path / 'client.db'}"
+    engine = sa.create_engine(url)
+    table = client_orders_table(sa.MetaData())
+    table.metadata.create_all(engine)
+    rows = sorted(demo_rows(invalid_head + valid, now=NOW.replace(tzinfo=None)), key=lambda r: r["created_at"])
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [
+            {**row, "status": "ready_to_ship", "customer_name": "" if i < invalid_head else "Ana López"}
+            for i, row in enumerate(rows)
+        ])
+    engine.dispose()
+    return url
+
+
+def test_a_query_stuck_on_the_same_rejected_rows_needs_a_person_with_the_reason(store, tmp_path):
+    url = _client_orders(tmp_path, invalid_head=100, valid=50)
+    erp = create_integration(store, Integration(name="erp_cliente", type="db", db={
+        "url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK}))
+    pull_db(store, erp)
+
+    (health,) = integration_health(store)
+    assert health.needs_person and health.status == "error"
+    (problem,) = health.problems
+    assert problem.startswith("stuck: the query keeps returning the same 100 rejected rows and hold back the rows "
+                              "behind them (first reasons: client_name: ")
+    assert problem.endswith("add db.write_back_rejected, a db.watermark_column, or fix the rows")
+
+
+def test_rejected_rows_that_only_come_back_are_flagged_without_stuck(store, tmp_path):
+    url = _client_orders(tmp_path, invalid_head=1, valid=3)
+    erp = create_integration(store, Integration(name="erp_cliente", type="db", db={
+        "url": url, "query": SEED_QUERY.replace("LIMIT 100", ""), "write_back": SEED_WRITE_BACK}))
+    pull_db(store, erp)
+    (first,) = integration_health(store)
+    assert first.problems[0].startswith("last sync rejected 1 record: client_name: ")  # once is an ordinary error
+
+    pull_db(store, erp)
+    (again,) = integration_health(store)
+    assert again.problems[0].startswith("the query keeps returning the same 1 rejected row (first reasons: client_name: ")
