@@ -46,7 +46,7 @@ AUTH_FOR_TYPE = {
     "webhook": ["none", "apikey", "bearer", "basic", "webhook_secret", "hmac"],
     "api": ["none", "apikey", "bearer", "basic"],
 }
-LONG_TEXT = {"query", "write_back"}
+LONG_TEXT = {"query", "write_back", "write_back_rejected"}
 _TOP_LEVEL = ("name", "target", "endpoint", "auth_type", "auth_value", "poll_interval_seconds", "callback_url",
               "callback_events", "is_active")
 

@@ -91,6 +91,8 @@ def pull_db(engine: sa.Engine, integration: StoredIntegration, *, window: Window
             "before the watermark filter and passes cannot move past the first rows: end the query with LIMIT n"
         )
     bound = None if window else watermark
+    for key in ("rows", "passes", "chunks"):  # the order the CLI prints them in
+        report.read.setdefault(key, 0)
     try:
         while True:
             statement, params = extraction_query(settings, bound, window, source.dialect.name)

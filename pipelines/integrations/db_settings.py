@@ -49,7 +49,8 @@ class DbSettings(BaseModel):
     )
     timeout_seconds: int = Field(30, ge=1, le=3_600, description="connect timeout")
     write_back_timeout_seconds: int = Field(
-        60, ge=1, le=3_600, description="statement timeout of each write-back statement (PostgreSQL, MariaDB, SQLite)"
+        60, ge=1, le=3_600,
+        description="statement timeout of each write-back transaction (PostgreSQL, MariaDB, SQLite; MySQL: its lock wait)",
     )
 
     @field_validator("url")
