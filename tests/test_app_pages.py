@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from connectors.demo.client_db import SEED_QUERY, SEED_WRITE_BACK, client_orders_table, demo_rows
+from connectors.sql import pull_db
 from pipelines.clock import utcnow
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, create_integration
@@ -118,3 +120,24 @@ def test_dead_letters_list_reasons_and_filters(app_store):
     assert any("No dead inbox payloads" in s for s in texts(at.success))
     with app_store.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(inbox)).scalar_one() == 1
+
+
+def test_dashboard_says_when_a_db_query_is_stuck_on_rejected_rows(app_store, tmp_path):
+    url = f"sqlite:///{tmp_path / 'client.db'}"
+    client = sa.create_engine(url)
+    table = client_orders_table(sa.MetaData())
+    table.metadata.create_all(client)
+    rows = sorted(demo_rows(150), key=lambda r: r["created_at"])
+    with client.begin() as conn:  # the 100 oldest lack a customer name: the plan's LIMIT 100 only ever sees them
+        conn.execute(table.insert(), [{**row, "status": "ready_to_ship", "customer_name": "" if i < 100 else "Ana López"}
+                                      for i, row in enumerate(rows)])
+    client.dispose()
+    erp = create_integration(app_store, Integration(name="erp_cliente", type="db", db={
+        "url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK}))
+    pull_db(app_store, erp)
+
+    at = open_page("dashboard")
+    (attention,) = texts(at.error)
+    assert ("**erp_cliente**: stuck: the query keeps returning the same 100 rejected rows and hold back the rows "
+            "behind them (first reasons: client_name: ") in attention
+    assert {m.label: m.value for m in at.metric}["Need a person"] == "1"

@@ -29,8 +29,8 @@ from tests.receiver_helpers import running
 from tests.services import client_database
 
 T0 = datetime(2024, 1, 15, 0, 30)
-URLS = {"sqlite": "sqlite:///client.db", "postgres": "postgresql+psycopg://reader@db/erp",
-        "mariadb": "mysql+pymysql://reader@db/erp"}
+# Keys unlike the server fixtures' names: these tests only parse, and need no server.
+URLS = {"sqlite": "sqlite:///client.db", "pg": "postgresql+psycopg://reader@db/erp", "maria": "mysql+pymysql://reader@db/erp"}
 
 
 @pytest.mark.parametrize(("statement", "refusal"), [
@@ -56,14 +56,14 @@ URLS = {"sqlite": "sqlite:///client.db", "postgres": "postgresql+psycopg://reade
 @pytest.mark.parametrize("field", ["write_back", "write_back_rejected"])
 def test_a_write_back_that_could_reach_other_rows_is_refused(statement, refusal, field):
     with pytest.raises(ValueError, match=f"{field} {refusal}".replace("(", r"\(").replace(")", r"\)")):
-        DbSettings(url=URLS["postgres"], query=SEED_QUERY, **{field: statement})
+        DbSettings(url=URLS["pg"], query=SEED_QUERY, **{field: statement})
 
 
 @pytest.mark.parametrize(("kind", "statement"), [
-    ("postgres", SEED_WRITE_BACK),
-    ("postgres", "UPDATE orders SET logitrack_synced = TRUE, synced_at = NOW() WHERE status = 'ready_to_ship' "
+    ("pg", SEED_WRITE_BACK),
+    ("pg", "UPDATE orders SET logitrack_synced = TRUE, synced_at = NOW() WHERE status = 'ready_to_ship' "
                  "AND (order_id IN :ids)"),
-    ("mariadb", "UPDATE `orders` SET logitrack_synced = 1, synced_at = UTC_TIMESTAMP() WHERE order_id IN :ids LIMIT 1000"),
+    ("maria", "UPDATE `orders` SET logitrack_synced = 1, synced_at = UTC_TIMESTAMP() WHERE order_id IN :ids LIMIT 1000"),
     ("sqlite", "UPDATE orders SET logitrack_synced = 1, synced_at = datetime('now') WHERE order_id IN :ids"),
     ("sqlite", "UPDATE orders SET logitrack_error = 1, note = COALESCE(note, '') || 'rejected' WHERE order_id IN :ids"),
 ])
@@ -72,7 +72,7 @@ def test_keyed_updates_are_accepted_in_each_dialect(kind, statement):
 
 
 def test_the_dialect_comes_from_the_url_scheme():
-    assert [dialect_of(URLS[k]) for k in ("sqlite", "postgres", "mariadb")] == ["sqlite", "postgres", "mysql"]
+    assert [dialect_of(URLS[k]) for k in ("sqlite", "pg", "maria")] == ["sqlite", "postgres", "mysql"]
     assert dialect_of("${CLIENT_DB_URL}") is None and dialect_of("mssql+pyodbc://x") is None
 
 
