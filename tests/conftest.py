@@ -56,7 +56,7 @@ def crossdock_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("CROSSDOCK_HOME", str(home))
     monkeypatch.setenv("CROSSDOCK_DATABASE_URL", f"sqlite:///{home / 'crossdock.db'}")
     monkeypatch.delenv("CROSSDOCK_SECRET_KEY", raising=False)
-    # Every test server listens on loopback, which the outbound policy refuses unless allowed (docs/security.md).
+    # Every test server listens on loopback, which the outbound policy refuses unless allowed (docs/how-to/operator/outbound-and-drops.md).
     monkeypatch.setenv("CROSSDOCK_OUTBOUND_ALLOW", LOOPBACK_ALLOWED)
     return home
 

@@ -109,7 +109,9 @@ def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home,
              "CROSSDOCK_DEMO_API_PORT": free_port()}
     # Output to a file, not an unread pipe: a full pipe would block every service's next log line.
     log = (tmp_path / "up.log").open("wb")
-    proc = crossdock("up", env={k: str(v) for k, v in ports.items()}, stdout=log, stderr=subprocess.STDOUT)
+    # No allow list of its own: `up` opens the demo client API's port for the demo_api integration it seeds.
+    env = {**{k: str(v) for k, v in ports.items()}, "CROSSDOCK_OUTBOUND_ALLOW": ""}
+    proc = crossdock("up", env=env, stdout=log, stderr=subprocess.STDOUT)
     receiver = f"http://127.0.0.1:{ports['CROSSDOCK_PORT']}"
     try:
         wait_for_http(f"{receiver}/health", proc, deadline_s=120)

@@ -1,6 +1,6 @@
 """A db integration's `${VAR}` references and `password_env` read only CLIENT_DB_* and CROSSDOCK_CLIENT_*
 variables: Crossdock's own secrets (the admin password and token, CROSSDOCK_SECRET_KEY) are never put
-into a client URL, and no message shows a resolved URL's password or query string (docs/security.md)."""
+into a client URL, and no message shows a resolved URL's password or query string (docs/how-to/operator/outbound-and-drops.md)."""
 from __future__ import annotations
 
 import dataclasses

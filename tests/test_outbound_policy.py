@@ -1,4 +1,4 @@
-"""The outbound policy (docs/security.md), against real loopback servers: what a URL may name when it is
+"""The outbound policy (docs/how-to/operator/outbound-and-drops.md), against real loopback servers: what a URL may name when it is
 saved (admin API answers 422), what an address reached at connect time may be (polls, their pages and
 redirects, Test connection, callbacks), credentials kept to the endpoint's origin, header names, and
 what of a response is read back into messages.
@@ -25,11 +25,12 @@ from connectors.rest.probe import probe_api
 from pipelines import settings
 from pipelines.callbacks import order_callbacks
 from pipelines.errors import validation_issues
-from pipelines.integrations import Integration, create_integration, get_integration
+from pipelines.integrations import Integration, create_integration, get_integration, list_integrations
 from pipelines.integrations.api_settings import ApiSettings
 from pipelines.orders.status import change_status
 from pipelines.outbound import check_url, excerpt
 from pipelines.sources import PullError
+from tests.apptest import open_page, texts
 from tests.callback_helpers import FakeClock, make_integration, outbox_rows
 from tests.callback_sink import CallbackSink, Reply
 from tests.conftest import load_example
@@ -327,3 +328,27 @@ def test_excerpts_mask_a_secret_cut_at_the_limit_and_fold_control_characters():
     text = "a" * 118 + TOKEN
     assert TOKEN[:2] not in excerpt(text.encode(), (TOKEN,))[110:]
     assert excerpt(b"line one\r\nline\x00two") == "line one line two"
+
+
+def test_the_admin_app_refuses_a_metadata_endpoint_naming_the_field(app_store):
+    document = _document("http://metadata.google.internal/computeMetadata/v1/")
+    at = open_page("integrations")
+    at.segmented_control(key="intg.view").set_value("Import JSON").run()
+    at.text_area(key="intg.import.text").input(json.dumps(document)).run()
+    assert any("**endpoint**: refused: metadata.google.internal is a cloud metadata service" in e
+               for e in texts(at.error)), texts(at.error)
+    assert list_integrations(app_store) == [] and not at.exception
+
+
+def test_crossdock_up_opens_the_demo_client_api_and_nothing_else(monkeypatch):
+    from crossdock.up import demo_outbound_allow
+
+    monkeypatch.setenv("CROSSDOCK_DEMO_API_PORT", "8123")
+    assert demo_outbound_allow("") == "127.0.0.1:8123"
+    assert demo_outbound_allow("10.0.0.0/8, 127.0.0.1:8123") == "10.0.0.0/8,127.0.0.1:8123"
+    monkeypatch.setenv(ALLOW, demo_outbound_allow(""))
+    assert check_url("http://127.0.0.1:8123/orders?status=pending")
+    for other in ("http://127.0.0.1:8000/integrations", "http://127.0.0.1:3000/graphql", "http://127.0.0.1:6379/",
+                  "http://[::1]:8123/"):
+        with pytest.raises(ValueError, match="only when"):
+            check_url(other)
