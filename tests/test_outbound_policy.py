@@ -55,7 +55,7 @@ class Api:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 api.seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
                 status, headers, body = api.routes.get(self.path.split("?")[0], (404, {}, b"{}"))
                 self.send_response(status)

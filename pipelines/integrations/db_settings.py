@@ -39,7 +39,8 @@ class DbSettings(BaseModel):
     url: str | None = Field(
         None, description="SQLAlchemy URL without the password; ${CLIENT_DB_*} or ${CROSSDOCK_CLIENT_*} environment references allowed")
     password: SecretStr | None = Field(None, description="database password, stored encrypted")
-    password_env: str | None = Field(None, pattern=IDENTIFIER, description="environment variable holding the password (CLIENT_DB_* or CROSSDOCK_CLIENT_*)")
+    password_env: str | None = Field(
+        None, pattern=IDENTIFIER, description="environment variable holding the password (CLIENT_DB_* or CROSSDOCK_CLIENT_*)")
     query: str | None = Field(None, description="SELECT producing records, e.g. the plan's query; no bind parameters")
     watermark_column: str | None = Field(
         None, pattern=IDENTIFIER, description="result column that only grows (updated_at); polls resume after its last value"
