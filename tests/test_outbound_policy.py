@@ -352,3 +352,19 @@ def test_crossdock_up_opens_the_demo_client_api_and_nothing_else(monkeypatch):
                   "http://[::1]:8123/"):
         with pytest.raises(ValueError, match="only when"):
             check_url(other)
+
+
+def test_through_a_proxy_the_destination_is_still_judged(monkeypatch):
+    proxy = Api({"http://orders.client.invalid/orders": _page([RECORD])})  # a proxy is asked for the absolute URL
+    with proxy.serve() as proxy_url:
+        for variable in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(variable, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.setenv(ALLOW, "")  # the proxy is the operator's: it needs no allow-list entry
+        stored_before = {"stored": True}
+        refused = probe_api(Integration.model_validate(_document("http://169.254.169.254/latest/meta-data/"),
+                                                       context=stored_before))
+        public = probe_api(Integration.model_validate(_document("http://orders.client.invalid/orders",
+                                                                api={"records_path": "data"})))
+    assert "link-local" in refused.error
+    assert public.ok and [seen["path"] for seen in proxy.seen] == ["http://orders.client.invalid/orders"]
