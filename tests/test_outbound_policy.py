@@ -368,3 +368,15 @@ def test_through_a_proxy_the_destination_is_still_judged(monkeypatch):
                                                                 api={"records_path": "data"})))
     assert "link-local" in refused.error
     assert public.ok and [seen["path"] for seen in proxy.seen] == ["http://orders.client.invalid/orders"]
+
+
+def test_the_admin_apps_test_connection_shows_the_refusal(app_store, monkeypatch):
+    api = Api({"/orders": _page([RECORD])})
+    with api.serve() as url:
+        stored = _saved(app_store, f"{url}/orders", api={"records_path": "data"})
+        monkeypatch.setenv(ALLOW, "")
+        at = open_page("integrations")
+        at.button(key=f"intg.probe.{stored.id}.test").click().run()
+    assert not at.exception and api.seen == []
+    assert any("refused by the outbound policy: 127.0.0.1 is a loopback address" in e for e in texts(at.error)), texts(at.error)
+    assert TOKEN not in json.dumps(texts(at.error))

@@ -326,3 +326,12 @@ def test_the_demo_drop_folder_crossdock_up_seeds_lands_under_the_default_root(sq
     stored = get_integration(sqlite_store, FILE_NAME)
     assert drop_folder(stored) == _root() / FILE_NAME
     assert pull_files(sqlite_store, stored).counts["created"] == 3
+
+
+def test_the_admin_app_shows_the_folder_a_pull_reads_under_the_root(app_store):
+    from tests.apptest import markdown_text, open_page
+
+    create_integration(app_store, _config(folder="erp/exports"))
+    at = open_page("integrations")
+    assert not at.exception
+    assert f"dropped in `{_root() / 'erp' / 'exports'}`" in markdown_text(at)
