@@ -380,3 +380,13 @@ def test_the_admin_apps_test_connection_shows_the_refusal(app_store, monkeypatch
     assert not at.exception and api.seen == []
     assert any("refused by the outbound policy: 127.0.0.1 is a loopback address" in e for e in texts(at.error)), texts(at.error)
     assert TOKEN not in json.dumps(texts(at.error))
+
+
+def test_a_denied_header_stored_before_the_deny_list_is_never_sent(sqlite_store):
+    api = Api({"/orders": _page([RECORD])})
+    with api.serve() as url:
+        document = _document(f"{url}/orders", auth_type="apikey", api={"records_path": "data", "apikey_header": "Metadata-Flavor"})
+        config = Integration.model_validate(document, context={"stored": True})
+        probe = probe_api(config)
+    assert not probe.ok and probe.error.startswith("api.apikey_header Metadata-Flavor cannot carry a credential")
+    assert api.seen == []

@@ -29,7 +29,7 @@ from connectors.response_body import read_into
 from connectors.retry_after import retry_after_seconds
 from pipelines.integrations.api_settings import ApiSettings
 from pipelines.integrations.model import Integration
-from pipelines.outbound import excerpt
+from pipelines.outbound import check_header_name, excerpt
 from pipelines.sources import PullError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -53,7 +53,10 @@ def session_for(config: Integration) -> GuardedSession:
     if config.auth_type == "bearer":
         headers["Authorization"] = f"Bearer {secret}"
     elif config.auth_type == "apikey":
-        headers[config.api.apikey_header] = secret
+        try:
+            headers[check_header_name(config.api.apikey_header)] = secret  # stored before the deny list, perhaps
+        except ValueError as exc:
+            raise PullError(f"api.apikey_header {exc}") from None
     elif config.auth_type == "basic":
         user, _, password = secret.partition(":")
         headers["Authorization"] = f"Basic {_basic(user, password)}"

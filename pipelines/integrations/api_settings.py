@@ -24,6 +24,7 @@ from pydantic import (
     ModelWrapValidatorHandler,
     SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
     model_validator,
@@ -150,7 +151,10 @@ class ApiSettings(BaseModel):
 
     @field_validator("apikey_header")
     @classmethod
-    def _allowed_header(cls, value: str) -> str:
+    def _allowed_header(cls, value: str, info: ValidationInfo) -> str:
+        """Checked when saved; a stored one is checked again before each request (connectors.rest.http)."""
+        if isinstance(info.context, dict) and info.context.get("stored"):
+            return value
         return check_header_name(value)
 
     @model_validator(mode="wrap")
