@@ -390,3 +390,12 @@ def test_a_denied_header_stored_before_the_deny_list_is_never_sent(sqlite_store)
         probe = probe_api(config)
     assert not probe.ok and probe.error.startswith("api.apikey_header Metadata-Flavor cannot carry a credential")
     assert api.seen == []
+
+
+@pytest.mark.parametrize("location", ["file:///etc/passwd", "gopher://127.0.0.1:6379/_INFO"])
+def test_a_redirect_to_another_scheme_is_a_clear_pull_error(sqlite_store, location):
+    api = Api({"/orders": (302, {"Location": location}, b"")})
+    with api.serve() as url:
+        stored = _saved(sqlite_store, f"{url}/orders", api={"records_path": "data"})
+        with pytest.raises(PullError, match="only http and https URLs are followed"):
+            poll_api(sqlite_store, stored, sleep=pytest.fail)

@@ -110,6 +110,9 @@ class HttpClient:
                 problem = f"no complete answer within {timeout:g} s"
             except requests.ConnectionError as exc:
                 problem = f"connection failed ({_reason(exc)})"
+            except requests.RequestException as exc:  # e.g. a redirect or page to a file:// or gopher:// URL
+                raise PullError(f"GET {safe_url(url)}: the request could not be made ({type(exc).__name__}: "
+                                "only http and https URLs are followed)") from None
             else:
                 if response.status_code < 400:
                     return response, content
