@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from app import callback_secret, connection_test, integration_form
 from app.store import engine
 from app.ui import show_issues, when
-from pipelines import settings
 from pipelines.errors import validation_issues
 from pipelines.integrations import (
     IntegrationBusy,
@@ -26,6 +25,7 @@ from pipelines.integrations import (
     update_integration,
     waiting_work,
 )
+from pipelines.integrations.file_settings import folder_path
 from pipelines.monitoring import latest_syncs
 from pipelines.secrets import mask
 from pipelines.webhook_example import auth_header_line, curl_example, signature_header_line, webhook_url
@@ -103,7 +103,11 @@ def render_source(stored: StoredIntegration) -> None:
                     f"`{config.db.url or 'no database URL set yet'}`")
         st.code(config.db.query or "-- no query set yet", language="sql")
     elif config.type == "file":
-        folder = config.file.folder or str(settings.home() / "drops" / stored.name)
+        try:
+            folder = str(folder_path(config.file.folder, stored.name))  # inside the drops root, as a pull finds it
+        except ValueError as exc:
+            st.error(f"**file.folder** {exc}")
+            return
         st.markdown(f"**Source**: picks up `{config.file.pattern}` files ({config.file.format}) dropped in `{folder}`")
 
 

@@ -6,6 +6,7 @@ Each module exposes `run() -> list[dict]` with keys name, figure, unit, target, 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 import time
@@ -28,6 +29,9 @@ def _print(row: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
+    # The benchmarks' client APIs and callback sinks listen on loopback, which the outbound policy
+    # refuses unless allowed (docs/how-to/operator/outbound-and-drops.md); their children inherit this.
+    os.environ.setdefault("CROSSDOCK_OUTBOUND_ALLOW", "127.0.0.1,[::1]")
     failures = 0
     for name in _modules(argv):
         print(f"\n## {name}", flush=True)

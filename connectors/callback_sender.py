@@ -13,7 +13,10 @@ Each request is a POST of the stored payload (byte-identical on every retry) wit
   secret's signatures too: a second entry in `webhook-signature` and `X-Crossdock-Signature-Previous`.
 
 Success is a 2xx that arrives within the integration's timeout (redirects are not followed: a 3xx is
-a failure, and a signed payload never goes anywhere else). A pass claims due callbacks, sends them on
+a failure, and a signed payload never goes anywhere else). Every request goes through the outbound
+policy (`connectors.outbound`): a callback_url that resolves to a refused address is a failed attempt
+whose error says why. What is read back of a response for the attempt log is short (EXCERPT_CHARS)
+and never holds the callback secret. A pass claims due callbacks, sends them on
 a thread pool (concurrency across orders; one row per order at a time, see `pipelines.callbacks.outbox`),
 and settles results in batches so the store sees a few statements per hundreds of callbacks.
 """
@@ -39,12 +42,14 @@ import sqlalchemy as sa
 from requests.structures import CaseInsensitiveDict
 from standardwebhooks import Webhook
 
+from connectors.outbound import OutboundRefused, guarded_session
 from connectors.response_body import read_into
 from connectors.retry_after import retry_after_seconds
 from pipelines.callbacks import AttemptResult, CallbackTarget, DueCallback, claim_due, due_now, load_targets, settle
 from pipelines.callbacks.outbox import Settled
 from pipelines.clock import utcnow
 from pipelines.integrations.callback_settings import CallbackSettings
+from pipelines.outbound import excerpt as shown_excerpt
 from pipelines.store.engine import reader
 from pipelines.vocabulary import AttemptVerdict
 
@@ -53,7 +58,7 @@ PREVIOUS_SIGNATURE_HEADER = "X-Crossdock-Signature-Previous"
 EVENT_HEADER = "X-Crossdock-Event"
 USER_AGENT = "Crossdock-Callbacks/0.1"
 EXCERPT_BYTES = 2_048  # read at most this much of a response; the connection is dropped past it
-EXCERPT_CHARS = 500
+EXCERPT_CHARS = 200
 LEASE_MARGIN_SECONDS = 30
 
 log = logging.getLogger("crossdock.callbacks")
@@ -97,6 +102,8 @@ _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"\)\]]+)")
 def describe_failure(exc: BaseException, timeout: float) -> str:
     """A short reason for a failed request. Built from the exception's kind, never its text as a
     whole: requests puts the URL (which may carry a token) into its messages."""
+    if isinstance(exc, OutboundRefused):
+        return f"refused by the outbound policy: {exc}"
     if isinstance(exc, requests.ConnectTimeout):
         return f"could not connect within {timeout:g} s"
     if isinstance(exc, requests.ReadTimeout):
@@ -140,8 +147,8 @@ def prepared_post(url: str, body: bytes, headers: dict[str, str]) -> requests.Pr
 
 
 def new_session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False  # proxies come from proxies_for(); never .netrc credentials on a client's URL
+    """A session under the outbound policy. No credentials: a callback is authenticated by its signatures."""
+    session = guarded_session(trust_env=False)  # proxies come from proxies_for(); never .netrc credentials
     session.headers.clear()  # only what signed_headers sets
     return session
 
@@ -174,7 +181,7 @@ def send_callback(session: requests.Session, target: CallbackTarget, callback: D
     error = None
     if latency_ms > timeout * 1000:
         error = f"answered {code} after {latency_ms / 1000:.1f} s, over the {timeout:g} s timeout"
-    text = excerpt.decode("utf-8", "replace")[:EXCERPT_CHARS] or None
+    text = shown_excerpt(excerpt, (target.secret, target.previous_secret), EXCERPT_CHARS) or None
     return AttemptResult(callback, attempted_at, code, round(latency_ms, 2), error, text, retry_after)
 
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from connectors.demo.client_api import DEMO_TOKEN
 from connectors.demo.client_db import SEED_QUERY, SEED_WRITE_BACK, build_demo_client_db
+from connectors.files.drops import drop_folder
 from pipelines.integrations import Integration, IntegrationNotFound, create_integration, get_integration, update_integration
 
 API_NAME, DB_NAME, FILE_NAME = "demo_api", "demo_db", "demo_files"
@@ -63,11 +64,9 @@ def seed_pull_demo(engine: sa.Engine, api_base_url: str, home: Path) -> list[str
         db={"url": f"sqlite:///{client_db}", "query": SEED_QUERY, "write_back": SEED_WRITE_BACK},
     ))
 
-    folder = home / "drops" / FILE_NAME
-    if _ensure(engine, Integration(name=FILE_NAME, type="file", poll_interval_seconds=30, field_mapping=CSV_MAPPING,
-                                   file={"folder": str(folder)})):
-        folder.mkdir(parents=True, exist_ok=True)
-        sample = folder / "pedidos_demo.csv"
+    # No folder: the default, <drops root>/demo_files (CROSSDOCK_DROPS_ROOT, default <home>/drops).
+    if _ensure(engine, Integration(name=FILE_NAME, type="file", poll_interval_seconds=30, field_mapping=CSV_MAPPING)):
+        sample = drop_folder(get_integration(engine, FILE_NAME)) / "pedidos_demo.csv"
         sample.write_bytes(SAMPLE_CSV.encode("latin-1"))
         settled = time.time() - 60  # a finished export: no need to wait out file.min_age_seconds
         os.utime(sample, (settled, settled))

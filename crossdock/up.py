@@ -7,6 +7,11 @@ the services each in its own process group (the code server first, and the webse
 once it answers), prints where everything is, and then supervises (`crossdock.supervisor`): a
 service that exits is restarted with backoff and reported, while the others carry on; Ctrl-C or
 SIGTERM stops all of them and exits 0.
+
+The outbound policy refuses loopback unless CROSSDOCK_OUTBOUND_ALLOW lists it: `up` adds exactly the
+demo client API's address and port (`demo_outbound_allow`) to whatever the operator set, for itself
+(it seeds the demo_api integration) and its services, so the demo polls work and nothing else on this
+machine (the receiver's admin API, Dagster, Redis) becomes reachable.
 """
 from __future__ import annotations
 
@@ -63,6 +68,13 @@ def services() -> list[Service]:
     ]
 
 
+def demo_outbound_allow(current: str) -> str:
+    """CROSSDOCK_OUTBOUND_ALLOW for `up`: `current` plus the demo client API's address:port, only."""
+    from pipelines.outbound import with_entry
+
+    return with_entry(current, f"127.0.0.1:{settings.demo_api_port()}")
+
+
 def demo_api_url() -> str:
     return f"http://127.0.0.1:{settings.demo_api_port()}"
 
@@ -112,6 +124,14 @@ def run_up(wanted: list[Service] | None = None) -> int:
         check_ports(wanted)
         store_url = settings.database_url()
     except (PortBusy, SettingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from pipelines.outbound import ALLOW_VARIABLE, OutboundPolicyError, parse_allow_list
+
+    try:
+        os.environ[ALLOW_VARIABLE] = demo_outbound_allow(os.environ.get(ALLOW_VARIABLE, ""))
+        parse_allow_list(os.environ[ALLOW_VARIABLE])  # before the demo is seeded, and before anything starts
+    except OutboundPolicyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     loosened = settings.tighten_home()

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore")
 
     home: Path = Field(Path(".crossdock"), description="Local state: the SQLite store, generated keys, Dagster's home, file drops.")
+    drops_root: Path | None = Field(
+        None, description="The folder every file integration's `file.folder` must be inside (a folder outside it, after "
+                          "resolving `..` and symbolic links, is refused); a relative `file.folder` is relative to it. "
+                          "Default: `<home>/drops`.")
     database_url: str | None = Field(
         None, description="The store, as a SQLAlchemy URL (`postgresql+psycopg://…` for production). "
                           "Default: `sqlite:///<home>/crossdock.db`.")
@@ -59,6 +63,13 @@ class Settings(BaseSettings):
     access_log: bool = Field(False, description="Log every request (the inbox records them anyway).")
     receiver_fast_path: bool = Field(
         True, description="Serve webhooks on the lean ASGI path; off: through FastAPI's routing (same answers, slower).")
+    outbound_allow: str = Field(
+        "", description="Internal addresses Crossdock may send requests to (polls, their pages and redirects, Test "
+                        "connection, callbacks), comma-separated: addresses, networks (CIDR) or host names, each with an "
+                        "optional port, e.g. `127.0.0.1:8090,10.20.0.0/16,[::1]:8090,erp.corp.internal:8443`. Loopback, "
+                        "private and other non-public addresses are refused unless listed; link-local and cloud metadata "
+                        "addresses (169.254.0.0/16, fe80::/10, metadata.google.internal…) are refused even when listed. "
+                        "Default: none (public addresses only).")
     demo_autentikapp_secret: SecretStr | None = Field(
         None, description="The demo Autentikapp account's signing secret. "
                           "Default: generated once into `<home>/autentikapp_demo.secret`.")

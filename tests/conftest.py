@@ -46,6 +46,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.mariadb)
 
 
+LOOPBACK_ALLOWED = "127.0.0.1,[::1]"
+
+
 @pytest.fixture(autouse=True)
 def crossdock_home(tmp_path, monkeypatch) -> Path:
     """Every test gets its own state folder and store; nothing leaks between tests or into .crossdock/."""
@@ -53,6 +56,8 @@ def crossdock_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("CROSSDOCK_HOME", str(home))
     monkeypatch.setenv("CROSSDOCK_DATABASE_URL", f"sqlite:///{home / 'crossdock.db'}")
     monkeypatch.delenv("CROSSDOCK_SECRET_KEY", raising=False)
+    # Every test server listens on loopback, which the outbound policy refuses unless allowed (docs/how-to/operator/outbound-and-drops.md).
+    monkeypatch.setenv("CROSSDOCK_OUTBOUND_ALLOW", LOOPBACK_ALLOWED)
     return home
 
 

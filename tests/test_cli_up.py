@@ -61,7 +61,8 @@ def test_up_refuses_a_busy_port_before_starting_anything():
     with _occupied() as sock:
         port = sock.getsockname()[1]
         proc = crossdock("up", env={"CROSSDOCK_PORT": str(free_port()), "CROSSDOCK_DAGSTER_PORT": str(port),
-                                    "CROSSDOCK_STREAMLIT_PORT": str(free_port()), "CROSSDOCK_DEMO_API_PORT": str(free_port())},
+                                    "CROSSDOCK_STREAMLIT_PORT": str(free_port()), "CROSSDOCK_DEMO_API_PORT": str(free_port()),
+                                    "CROSSDOCK_DAGSTER_GRPC_PORT": str(free_port())},
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
@@ -106,10 +107,12 @@ def _alive(pid: int) -> bool:
 
 def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home, tmp_path):
     ports = {"CROSSDOCK_PORT": free_port(), "CROSSDOCK_DAGSTER_PORT": free_port(), "CROSSDOCK_STREAMLIT_PORT": free_port(),
-             "CROSSDOCK_DEMO_API_PORT": free_port()}
+             "CROSSDOCK_DEMO_API_PORT": free_port(), "CROSSDOCK_DAGSTER_GRPC_PORT": free_port()}
     # Output to a file, not an unread pipe: a full pipe would block every service's next log line.
     log = (tmp_path / "up.log").open("wb")
-    proc = crossdock("up", env={k: str(v) for k, v in ports.items()}, stdout=log, stderr=subprocess.STDOUT)
+    # No allow list of its own: `up` opens the demo client API's port for the demo_api integration it seeds.
+    env = {**{k: str(v) for k, v in ports.items()}, "CROSSDOCK_OUTBOUND_ALLOW": ""}
+    proc = crossdock("up", env=env, stdout=log, stderr=subprocess.STDOUT)
     receiver = f"http://127.0.0.1:{ports['CROSSDOCK_PORT']}"
     try:
         wait_for_http(f"{receiver}/health", proc, deadline_s=120)

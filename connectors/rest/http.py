@@ -5,11 +5,16 @@ The timeout bounds the whole response, body included: requests' own timeout appl
 read, so a server that drips a byte at a time would otherwise hold a poll for as long as it likes.
 The body is streamed and the request abandoned once `api.timeout_seconds` have passed.
 
+Every request goes through the outbound policy (`connectors.outbound`): the address each connection
+reaches, redirects and `next_url` pages included, and credentials only to the endpoint's own origin. A
+refused destination fails the pull at once (no retries: it will not change by waiting).
+
 The sleeper is injectable so tests exercise the waits without waiting. No jitter: one poller per
 integration, so there is no herd to spread.
 """
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,10 +24,12 @@ import orjson
 import requests
 import urllib3
 
+from connectors.outbound import Credentials, GuardedSession, OutboundRefused, guarded_session
 from connectors.response_body import read_into
 from connectors.retry_after import retry_after_seconds
 from pipelines.integrations.api_settings import ApiSettings
 from pipelines.integrations.model import Integration
+from pipelines.outbound import check_header_name, excerpt
 from pipelines.sources import PullError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -38,19 +45,24 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{parts.path}"
 
 
-def session_for(config: Integration) -> requests.Session:
-    """A session carrying the integration's credentials on every request."""
-    session = requests.Session()
-    session.headers["Accept"] = "application/json"
-    session.headers["User-Agent"] = "Crossdock-Poller/1"
+def session_for(config: Integration) -> GuardedSession:
+    """A session under the outbound policy, carrying the integration's credentials to its endpoint's
+    origin only (never to a redirect's or a `next_url`'s other host)."""
     secret = config.auth_value.get_secret_value() if config.auth_value else ""  # the model requires one for these auth types
+    headers: dict[str, str] = {}
     if config.auth_type == "bearer":
-        session.headers["Authorization"] = f"Bearer {secret}"
+        headers["Authorization"] = f"Bearer {secret}"
     elif config.auth_type == "apikey":
-        session.headers[config.api.apikey_header] = secret
+        try:
+            headers[check_header_name(config.api.apikey_header)] = secret  # stored before the deny list, perhaps
+        except ValueError as exc:
+            raise PullError(f"api.apikey_header {exc}") from None
     elif config.auth_type == "basic":
         user, _, password = secret.partition(":")
-        session.auth = (user, password)
+        headers["Authorization"] = f"Basic {_basic(user, password)}"
+    session = guarded_session(Credentials(config.endpoint or "", headers))
+    session.headers["Accept"] = "application/json"
+    session.headers["User-Agent"] = "Crossdock-Poller/1"
     return session
 
 
@@ -59,13 +71,14 @@ class HttpClient:
         self,
         config: Integration,
         *,
-        session: requests.Session | None = None,
+        session: GuardedSession | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_retry: Callable[[str, float], None] | None = None,
     ):
         self.settings: ApiSettings = config.api
         self.auth_type = config.auth_type
         self.session = session or session_for(config)
+        self.secrets = _secrets(config)
         self.sleep = sleep
         self.on_retry = on_retry
         self.requests = 0
@@ -77,8 +90,8 @@ class HttpClient:
             return orjson.loads(content), response
         except orjson.JSONDecodeError:
             kind = response.headers.get("Content-Type", "no content type")
-            excerpt = _excerpt(content, 120)
-            raise PullError(f"GET {safe_url(url)}: the response is not JSON ({kind}): {excerpt!r}") from None
+            shown = excerpt(content, self.secrets)
+            raise PullError(f"GET {safe_url(url)}: the response is not JSON ({excerpt(kind, limit=60)}): {shown!r}") from None
 
     def get(self, url: str, params: dict[str, Any] | None = None) -> tuple[requests.Response, bytes]:
         """The response and its whole body, within the timeout, retried as the settings say."""
@@ -91,10 +104,15 @@ class HttpClient:
                 started = time.monotonic()
                 response = self.session.get(url, params=params, timeout=(timeout, timeout), stream=True)
                 content = _body_within(response, started + timeout)
+            except OutboundRefused as exc:
+                raise PullError(f"GET {safe_url(url)}: refused by the outbound policy: {exc}") from None
             except requests.Timeout:
                 problem = f"no complete answer within {timeout:g} s"
             except requests.ConnectionError as exc:
                 problem = f"connection failed ({_reason(exc)})"
+            except requests.RequestException as exc:  # e.g. a redirect or page to a file:// or gopher:// URL
+                raise PullError(f"GET {safe_url(url)}: the request could not be made ({type(exc).__name__}: "
+                                "only http and https URLs are followed)") from None
             else:
                 if response.status_code < 400:
                     return response, content
@@ -121,15 +139,15 @@ class HttpClient:
         raise AssertionError("unreachable")
 
     def _refusal(self, url: str, response: requests.Response, content: bytes) -> str:
-        where = f"GET {safe_url(url)}: HTTP {response.status_code} {response.reason}"
+        where = f"GET {safe_url(url)}: HTTP {response.status_code} {excerpt(response.reason or '', limit=40)}"
         if response.status_code in (401, 403) and self.auth_type == "none":
             return f"{where}: the client API wants credentials; set auth_type and auth_value"
         if response.status_code in (401, 403):
             return f"{where}: the client API refused the credentials (auth_type {self.auth_type}); check auth_value"
         if response.status_code == 404:
             return f"{where}: check the integration's endpoint"
-        excerpt = _excerpt(content, 200)
-        return f"{where}: {excerpt}" if excerpt else where
+        shown = excerpt(content, self.secrets)
+        return f"{where}: {shown}" if shown else where
 
 
 def _body_within(response: requests.Response, deadline: float) -> bytes:
@@ -147,8 +165,19 @@ def _body_within(response: requests.Response, deadline: float) -> bytes:
     return bytes(body)
 
 
-def _excerpt(content: bytes, limit: int) -> str:
-    return content[:limit].decode("utf-8", errors="replace").replace("\n", " ")
+def _secrets(config: Integration) -> tuple[str, ...]:
+    """What a response must never echo back into a message: the credential, and its parts for basic auth."""
+    if not config.auth_value:
+        return ()
+    secret = config.auth_value.get_secret_value()
+    if config.auth_type != "basic":
+        return (secret,)
+    user, _, password = secret.partition(":")
+    return tuple(s for s in (secret, password, _basic(user, password)) if s)
+
+
+def _basic(user: str, password: str) -> str:
+    return base64.b64encode(f"{user}:{password}".encode("latin-1", errors="replace")).decode("ascii")
 
 
 def _reason(exc: requests.ConnectionError) -> str:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import requests
 import sqlalchemy as sa
 
 from connectors.rest.cursor import instant, later
@@ -38,7 +37,6 @@ def poll_api(
     *,
     window: Window | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    session: requests.Session | None = None,
 ) -> PullReport:
     """Pull what is new (or what falls in `window`) from the integration's API into the store."""
     config = integration.config
@@ -62,7 +60,7 @@ def poll_api(
         if cursor is not None and api.cursor_param:
             params[api.cursor_param] = cursor
 
-    client = HttpClient(config, session=session, sleep=sleep)
+    client = HttpClient(config, sleep=sleep)
     newest = cursor
     outside = 0
     buffer: list[Any] = []

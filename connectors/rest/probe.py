@@ -29,7 +29,11 @@ def probe_api(config: Integration, *, timeout: float = PROBE_TIMEOUT_SECONDS) ->
     url = safe_url(config.endpoint or "")
     probe = Probe(source=f"GET {url}")
     answers: list[requests.Response] = []
-    session = session_for(bounded)
+    try:
+        session = session_for(bounded)
+    except PullError as exc:  # a credential header the outbound policy refuses
+        probe.error = str(exc)
+        return probe.finish(bounded, None)
     session.hooks["response"].append(lambda response, *_args, **_kwargs: answers.append(response))
     client = HttpClient(bounded, session=session, on_retry=_stop_retrying)
     params = {api.cursor_param: api.cursor_start} if api.cursor_param and api.cursor_start else {}

@@ -31,6 +31,7 @@ from pipelines.ingest import SyncResult, prepare_for
 from pipelines.ingest.prepare import PreparedRecord
 from pipelines.integrations.db_settings import DbSettings
 from pipelines.integrations.model import StoredIntegration
+from pipelines.integrations.write_back_check import check_write_back
 from pipelines.sources import PullError, PullReport, Window, get_state, set_state
 from pipelines.sources.landing import land
 from pipelines.sources.prefetch import prefetch
@@ -254,6 +255,10 @@ def _mark(
 ) -> int:
     if not text or not keys:
         return 0
+    try:  # checked again here: a configuration stored before the check existed loads, but never runs unsafe SQL
+        check_write_back(f"db.{name}", text, settings.url)
+    except ValueError as exc:
+        raise PullError(f"{exc}; {lost}") from None
     changed = 0
     try:
         with write_back_transaction(source, settings.write_back_timeout_seconds) as (conn, prefix):

@@ -9,7 +9,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
-from pipelines.integrations.db_settings import ENV_REFERENCE, DbSettings
+from pipelines.integrations.db_settings import ENV_REFERENCE, DbSettings, check_env_name
 from pipelines.sources import PullError
 
 
@@ -17,6 +17,12 @@ def resolve_url(settings: DbSettings, environ: dict[str, str] | None = None) -> 
     environ = os.environ if environ is None else environ
     if not settings.url:
         raise PullError("db.url is not set: give the SQLAlchemy URL of the client's database")
+    names = ENV_REFERENCE.findall(settings.url) + ([settings.password_env] if settings.password_env else [])
+    try:
+        for name in names:
+            check_env_name(name, "db.password_env" if name == settings.password_env else "db.url")
+    except ValueError as exc:
+        raise PullError(str(exc)) from None
     missing = sorted({name for name in ENV_REFERENCE.findall(settings.url) if name not in environ})
     if missing:
         raise PullError(f"db.url refers to environment variables that are not set: {', '.join(missing)}")
@@ -35,8 +41,8 @@ def resolve_url(settings: DbSettings, environ: dict[str, str] | None = None) -> 
 
 
 def shown(url: URL) -> str:
-    """The URL as messages may show it: password hidden."""
-    return url.render_as_string(hide_password=True)
+    """The URL as messages may show it: password hidden, query string left out (it may carry a key)."""
+    return url.set(query={}).render_as_string(hide_password=True)
 
 
 def source_engine(settings: DbSettings, *, pooled: bool = False) -> sa.Engine:
@@ -55,7 +61,7 @@ def source_engine(settings: DbSettings, *, pooled: bool = False) -> sa.Engine:
             return sa.create_engine(url, pool_size=2, max_overflow=2, connect_args=connect_args)
         return sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
     except (ArgumentError, ImportError, sa.exc.NoSuchModuleError) as exc:
-        raise PullError(f"db.url {shown(url)}: {exc}") from None
+        raise PullError(f"db.url {shown(url)}: {type(exc).__name__}: the dialect or driver is not available") from None
 
 
 def database_error(exc: sa.exc.DBAPIError | sa.exc.SQLAlchemyError, what: str, url: URL) -> PullError:

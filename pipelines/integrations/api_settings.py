@@ -24,11 +24,15 @@ from pydantic import (
     ModelWrapValidatorHandler,
     SerializerFunctionWrapHandler,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_serializer,
     model_validator,
 )
 from pydantic.config import JsonDict
 from pydantic_core import InitErrorDetails
+
+from pipelines.outbound import check_header_name
 
 PaginationStyle = Literal["none", "offset", "page", "cursor", "next_url", "link_header"]
 PAGINATION_STYLES: tuple[str, ...] = get_args(PaginationStyle)
@@ -144,6 +148,14 @@ class ApiSettings(BaseModel):
     backoff_seconds: float = Field(1.0, ge=0, le=60, description="first retry wait; doubles each retry")
     max_backoff_seconds: float = Field(60.0, ge=0, le=3_600, description="cap of any single wait, Retry-After included")
     ingest_batch_size: int = Field(10_000, ge=100, le=200_000, description="records buffered before each ingest")
+
+    @field_validator("apikey_header")
+    @classmethod
+    def _allowed_header(cls, value: str, info: ValidationInfo) -> str:
+        """Checked when saved; a stored one is checked again before each request (connectors.rest.http)."""
+        if isinstance(info.context, dict) and info.context.get("stored"):
+            return value
+        return check_header_name(value)
 
     @model_validator(mode="wrap")
     @classmethod

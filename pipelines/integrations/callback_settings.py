@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, SecretStr, field_validator
 from pydantic.json_schema import JsonDict
@@ -28,7 +29,7 @@ DEFAULT_RETRY_SCHEDULE = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000]
 class CallbackSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    retry_schedule_seconds: list[NonNegativeInt] = Field(
+    retry_schedule_seconds: list[Annotated[NonNegativeInt, Field(le=7 * 86_400)]] = Field(
         default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
         max_length=20,
         description="wait before each retry; after the last one the callback is dead-lettered",

@@ -3,6 +3,10 @@
 The URL may reference environment variables (`${CLIENT_DB_HOST}`), as the plan's on-premise
 `docker-compose.override.yml` does; the password is either stored encrypted (`password`) or read from
 an environment variable (`password_env`), never written into the URL.
+
+Only variables named `CLIENT_DB_*` (seed 000's compose file) or `CROSSDOCK_CLIENT_*` may be read so:
+the rest of the environment holds Crossdock's own secrets (CROSSDOCK_SECRET_KEY, the admin token and
+password), which a URL pointing at a database someone controls would otherwise carry away.
 """
 from __future__ import annotations
 
@@ -16,14 +20,29 @@ ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # What SQLAlchemy's text() takes for a bind parameter (also inside quotes, unless written \:).
 BIND_PARAMETER = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ENV_PREFIXES = ("CLIENT_DB_", "CROSSDOCK_CLIENT_")
+
+
+def check_env_name(name: str, where: str) -> str:
+    """`name` if a db integration may read it from the environment; else ValueError naming it (never its value)."""
+    if not name.startswith(ENV_PREFIXES):
+        raise ValueError(f"{where} may only read environment variables named CLIENT_DB_* or CROSSDOCK_CLIENT_*, "
+                         f"not {name}: the rest of the environment holds Crossdock's own secrets")
+    return name
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(isinstance(info.context, dict) and info.context.get("stored"))
 
 
 class DbSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(None, description="SQLAlchemy URL without the password; ${ENV_VAR} references allowed")
+    url: str | None = Field(
+        None, description="SQLAlchemy URL without the password; ${CLIENT_DB_*} or ${CROSSDOCK_CLIENT_*} environment references allowed")
     password: SecretStr | None = Field(None, description="database password, stored encrypted")
-    password_env: str | None = Field(None, pattern=IDENTIFIER, description="environment variable holding the password")
+    password_env: str | None = Field(
+        None, pattern=IDENTIFIER, description="environment variable holding the password (CLIENT_DB_* or CROSSDOCK_CLIENT_*)")
     query: str | None = Field(None, description="SELECT producing records, e.g. the plan's query; no bind parameters")
     watermark_column: str | None = Field(
         None, pattern=IDENTIFIER, description="result column that only grows (updated_at); polls resume after its last value"
@@ -64,6 +83,19 @@ class DbSettings(BaseModel):
             raise ValueError("put the password in db.password (stored encrypted) or db.password_env, not in the URL")
         return value
 
+    @field_validator("url")
+    @classmethod
+    def _allowed_references(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and not _stored(info):
+            for name in ENV_REFERENCE.findall(value):
+                check_env_name(name, "db.url")
+        return value
+
+    @field_validator("password_env")
+    @classmethod
+    def _allowed_password_env(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_env_name(value, "db.password_env") if value and not _stored(info) else value
+
     @field_validator("query", "write_back", "write_back_rejected")
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
@@ -84,7 +116,7 @@ class DbSettings(BaseModel):
     @classmethod
     def _single_keyed_update(cls, value: str | None, info: ValidationInfo) -> str | None:
         """Checked here, at save time, so a write-back that could reach other rows is never stored."""
-        if value:
+        if value and not _stored(info):  # a stored one is checked again before it runs (connectors.sql.extract)
             check_write_back(str(info.field_name), value, info.data.get("url"))
         return value
 

@@ -1,11 +1,74 @@
-"""How a file integration picks up exports dropped in a folder (CSV, XLSX, JSON Lines, Parquet)."""
+"""How a file integration picks up exports dropped in a folder (CSV, XLSX, JSON Lines, Parquet).
+
+Where: every integration's folder lies inside the drops root (`CROSSDOCK_DROPS_ROOT`, default
+`<home>/drops`), once `..` and symbolic links in its path are resolved, and its pattern is a file-name
+glob that cannot reach out of it. Both are refused when the integration is saved, and checked again by
+every pull: the root or the file system may have changed since (`connectors.files.drops`).
+"""
 from __future__ import annotations
 
-from typing import Literal
+import os
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from pipelines import settings as crossdock_settings
 
 FileFormat = Literal["auto", "csv", "xlsx", "jsonl", "parquet"]
+DROPS_ROOT_VARIABLE = crossdock_settings.variable("drops_root")
+
+STORED: dict[str, Any] = {"stored": True}
+"""Validation context of a configuration read back from the store: its folder and pattern were checked
+when it was saved, and a root or a folder that changed since must not make it unreadable (the admin
+could not even correct it). The pull checks both again and refuses with the reason."""
+
+
+def drops_root() -> Path:
+    """The folder file integrations' folders must be in: `CROSSDOCK_DROPS_ROOT`, default `<home>/drops`
+    (absolute, symbolic links resolved; not created here)."""
+    current = crossdock_settings.current()
+    root = current.drops_root if current.drops_root is not None else current.home / "drops"
+    return Path(os.path.realpath(root.expanduser()))
+
+
+def folder_path(folder: str | None, integration_name: str, root: Path | None = None) -> Path:
+    """The real path of an integration's folder: `folder` (absolute, `~/…`, or relative to the drops
+    root, `root` or else `drops_root()`), default `<drops root>/<integration name>`, with `..` and
+    symbolic links resolved. Raises ValueError saying why when that is not a folder inside the drops
+    root, or when it holds Crossdock's home (the store and the keys) or lies in it outside its `drops/`
+    (possible only with a root that holds the home)."""
+    if folder is not None and "\0" in folder:
+        raise ValueError("must not contain a NUL character")
+    root = root or drops_root()
+    chosen = Path(folder.strip()).expanduser() if folder and folder.strip() else Path(integration_name)
+    asked = root / chosen  # an absolute `chosen` replaces the root
+    real = Path(os.path.realpath(asked))
+    shown = repr(folder) if folder else f"the default folder {asked}"
+    resolves = f" (it resolves to {real})" if real != Path(os.path.normpath(asked)) else ""
+    if real == root:
+        raise ValueError(f"{shown} is the drops root itself{resolves}: give the integration a folder of its own inside it")
+    if not real.is_relative_to(root):
+        raise ValueError(f"{shown} is outside the drops root {root}{resolves}: files are only picked up from folders "
+                         f"inside it ({DROPS_ROOT_VARIABLE} sets it)")
+    home = Path(os.path.realpath(crossdock_settings.current().home.expanduser()))
+    if home.is_relative_to(real):
+        raise ValueError(f"{shown} holds Crossdock's home {home}{resolves}: its store and keys must never be picked up")
+    if home.is_relative_to(root) and real.is_relative_to(home) and not real.is_relative_to(home / "drops"):
+        raise ValueError(f"{shown} is inside Crossdock's home {home}{resolves}, outside its drops/ folder")
+    return real
+
+
+def check_pattern(pattern: str) -> str:
+    """`pattern` if it is a glob of file names in the folder (no separator, no `..`); else ValueError."""
+    if not pattern or "/" in pattern or "\\" in pattern or ".." in pattern or "\0" in pattern:
+        raise ValueError(f"{pattern!r} is not a file-name pattern: it matches names inside the integration's folder "
+                         "(e.g. *.csv) and may not contain '/', '\\' or '..'")
+    return pattern
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
 
 
 class CsvOptions(BaseModel):
@@ -24,8 +87,11 @@ class CsvOptions(BaseModel):
 class FileSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    folder: str | None = Field(None, description="watched folder; default .crossdock/drops/<integration>")
-    pattern: str = Field("*", description="glob of files to pick up")
+    folder: str | None = Field(
+        None, description="watched folder, inside the drops root (CROSSDOCK_DROPS_ROOT, default <home>/drops) once `..` and "
+                          "symbolic links are resolved; a relative folder is relative to that root; default <drops root>/<integration>")
+    pattern: str = Field(
+        "*", description="file-name glob of the files to pick up in the folder, e.g. `*.csv` (no `/`, `\\` or `..`)")
     format: FileFormat = Field("auto", description="auto = by extension (.csv .txt .tsv .xlsx .jsonl .ndjson .json .parquet)")
     csv: CsvOptions = Field(default_factory=CsvOptions)
     sheet: str | None = Field(None, description="XLSX sheet to read; none = the first")
@@ -33,3 +99,17 @@ class FileSettings(BaseModel):
     min_age_seconds: float = Field(
         2.0, ge=0, le=3_600, description="leave files younger than this alone: the exporter may still be writing"
     )
+
+    @field_validator("folder")
+    @classmethod
+    def _inside_drops_root(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = value.strip() if value is not None else None
+        if not value or _stored(info):
+            return value or None
+        folder_path(value, "")
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _file_name_glob(cls, value: str, info: ValidationInfo) -> str:
+        return value if _stored(info) else check_pattern(value)

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from pipelines.integrations.api_settings import ApiSettings
 from pipelines.integrations.callback_settings import CallbackSettings, standard_webhooks_secret
 from pipelines.integrations.db_settings import DbSettings
+from pipelines.integrations.file_settings import STORED as STORED  # re-exported: the context name callers use
 from pipelines.integrations.file_settings import FileSettings
 from pipelines.integrations.webhook_settings import WebhookSettings
+from pipelines.outbound import check_url
 from pipelines.vocabulary import OrderEvent
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -24,6 +26,13 @@ IntegrationType = Literal["webhook", "api", "db", "file"]
 Target = Literal["order", "sale"]
 AuthType = Literal["none", "apikey", "bearer", "basic", "webhook_secret", "hmac"]
 CallbackEvent = OrderEvent
+# STORED: the validation context of a configuration read back from the store, `Integration.model_validate(data,
+# context=STORED)`. The outbound policy is then left to connect time, so an integration saved under an
+# allow list that has since changed still loads (and is refused when it connects, with the reason).
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(isinstance(info.context, dict) and info.context.get("stored"))
 
 
 class Integration(BaseModel):
@@ -53,9 +62,12 @@ class Integration(BaseModel):
 
     @field_validator("callback_url", "endpoint")
     @classmethod
-    def _http_url(cls, value: str | None, info) -> str | None:
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value and info.field_name == "callback_url" and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
+        outbound = info.field_name == "callback_url" or info.data.get("type") == "api"
+        if value and outbound and value.startswith(("http://", "https://")) and not _stored(info):
+            check_url(value)  # what the outbound policy can refuse before DNS (pipelines.outbound)
         return value or None
 
     @field_validator("callback_secret")

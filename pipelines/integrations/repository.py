@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from pipelines import secrets
 from pipelines.clock import as_utc, utcnow
 from pipelines.inbox import PENDING
-from pipelines.integrations.model import Integration, StoredIntegration
+from pipelines.integrations.model import STORED, Integration, StoredIntegration
 from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
 from pipelines.mapping import MappingError, compile_mapping
 from pipelines.store.binds import connection, inserted_id, transaction
@@ -95,7 +95,7 @@ def _from_row(row: sa.Row) -> StoredIntegration:
     data["is_active"] = row.is_active
     return StoredIntegration(
         id=row.id,
-        config=Integration.model_validate(data),
+        config=Integration.model_validate(data, context=STORED),  # checked when saved; connect time judges again
         mapping_version=row.mapping_version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
