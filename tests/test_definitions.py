@@ -16,7 +16,7 @@ def test_the_definitions_load():
         "inbox_processing_job", "deliver_callbacks", "scheduled_polls_job", "api_pull_job", "db_pull_job", "file_pull_job"}
     assert {sensor.name for sensor in repository.sensor_defs} == {
         "inbox_sensor", "sync_run_reporter", "inbox_health_sensor", "callbacks_due", "pull_poll", "pull_health_checks",
-        "integration_partitions"}
+        "integration_partitions", "alerts"}
 
 
 def test_every_job_has_a_work_class_and_every_computed_asset_a_pool():
