@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import alerts, callbacks, inbox_processing, partitions, pull_sources
+from assets import alerts, callbacks, inbox_processing, manager_reports, partitions, pull_sources
 from assets.resources import StoreResource
 
 defs = dg.Definitions.merge(
@@ -13,5 +13,6 @@ defs = dg.Definitions.merge(
     pull_sources.defs,
     callbacks.defs,
     alerts.defs,
+    manager_reports.defs,
     dg.Definitions(resources={"store": StoreResource(database_url=dg.EnvVar("CROSSDOCK_DATABASE_URL"))}),
 )

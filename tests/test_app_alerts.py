@@ -7,10 +7,12 @@ import pytest
 
 from pipelines.alerts import alert_events_for, evaluate_alerts, live_alerts, load_rules
 from pipelines.alerts.channels import save_channel
+from pipelines.manager_reports import list_schedules
 from tests.apptest import open_page, texts
 from tests.callback_sink import CallbackSink, Drop
 from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
 from tests.test_alerts import _api_integration, _failed_sync
+from tests.test_manager_reports import _synced
 
 
 @pytest.fixture
@@ -68,3 +70,19 @@ def test_a_rule_saved_from_the_page(app_store):
     save.click().run()
     assert not at.exception, at.exception
     assert load_rules(app_store).rule("inbox_backlog").value("max_age_minutes") == 15
+
+
+def test_reports_page_prepares_the_pdf_and_adds_a_recipient_list(app_store):
+    _synced(app_store, 3)
+    channel = save_channel(app_store, "mail", "email", {"host": "127.0.0.1", "sender": "crossdock@example.com"}, actor="test")
+    at = open_page("reports")
+    at.button(key="reports.pdf.prepare").click().run()
+    assert not at.exception, at.exception
+    at.text_input(key="schedule.name").input("managers")
+    at.text_input(key="schedule.recipients").input("boss@example.com, ceo@example.com")
+    [add] = [b for b in at.button if b.label == "Add recipient list"]
+    add.click().run()
+    assert not at.exception, at.exception
+    [schedule] = list_schedules(app_store)
+    assert (schedule["name"], schedule["recipients"], schedule["channel_id"]) == (
+        "managers", ["boss@example.com", "ceo@example.com"], channel)
