@@ -3,6 +3,8 @@ never repeats itself across evaluators; channels send to a real SMTP server (STA
 to real HTTP sinks on loopback; a failing channel never blocks the others and shows as failing."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 
 import dagster as dg
@@ -25,6 +27,7 @@ from pipelines.store.schema import alert_channels, alert_notifications
 from tests.callback_sink import CallbackSink, Drop, Reply
 from tests.conftest import load_example
 from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
+from tests.processes import ROOT
 from tests.smtp_server import PASSWORD, smtp_server
 
 NO_WAIT = {"renotify_minutes": 30}
@@ -127,38 +130,38 @@ def test_the_alerts_and_the_dashboard_come_from_the_same_problems(sqlite_store):
     assert dashboard_keys == {alert_key("sync_failed", health.id)}
 
 
-def test_one_notification_then_reminders_then_resolved_and_nothing_twice(sqlite_store):
+def test_one_notification_then_reminders_then_resolved_and_nothing_twice(store):
     sink = CallbackSink()
     api = ClientApi(seed_orders(3), faults=[500] * 50)
     with sink.serve() as hook, serve_client_api(api) as url:
-        save_channel(sqlite_store, "chat", "slack", {"url": hook}, actor="test")
-        _api_integration(sqlite_store, url)
-        save_rule(sqlite_store, "sync_failed", enabled=True, params=NO_WAIT, actor="test")
-        save_rule(sqlite_store, "freshness", enabled=False, params={}, actor="test")  # hours pass in this test
-        _failed_sync(sqlite_store, "cliente_abc")
+        save_channel(store, "chat", "slack", {"url": hook}, actor="test")
+        _api_integration(store, url)
+        save_rule(store, "sync_failed", enabled=True, params=NO_WAIT, actor="test")
+        save_rule(store, "freshness", enabled=False, params={}, actor="test")  # hours pass in this test
+        _failed_sync(store, "cliente_abc")
         now = utcnow()
         for evaluator in range(2):  # two evaluators over one store, one after the other: one alert, one message
-            evaluate_alerts(sqlite_store, None, now + timedelta(seconds=evaluator))
-            deliver_due(sqlite_store, 10, now + timedelta(seconds=evaluator))
+            evaluate_alerts(store, None, now + timedelta(seconds=evaluator))
+            deliver_due(store, 10, now + timedelta(seconds=evaluator))
         assert len(_chat_texts(sink)) == 1 and _chat_texts(sink)[0].startswith("[FIRING] cliente_abc: Last sync failed")
-        evaluate_alerts(sqlite_store, None, now + timedelta(minutes=31))
-        deliver_due(sqlite_store, 10, now + timedelta(minutes=31))
+        evaluate_alerts(store, None, now + timedelta(minutes=31))
+        deliver_due(store, 10, now + timedelta(minutes=31))
         assert _chat_texts(sink)[1].startswith("[STILL FIRING]")
-        [alert] = live_by_key(sqlite_store).values()
-        acknowledge(sqlite_store, alert["id"], "streamlit:ana")
-        evaluate_alerts(sqlite_store, None, now + timedelta(minutes=65))
-        deliver_due(sqlite_store, 10, now + timedelta(minutes=65))
+        [alert] = live_by_key(store).values()
+        acknowledge(store, alert["id"], "streamlit:ana")
+        evaluate_alerts(store, None, now + timedelta(minutes=65))
+        deliver_due(store, 10, now + timedelta(minutes=65))
         assert len(_chat_texts(sink)) == 2  # acknowledged: no more reminders
         api.faults.clear()
-        pull(sqlite_store, "cliente_abc", sleep=lambda _: None)  # the API answers again
-        evaluate_alerts(sqlite_store, None, now + timedelta(minutes=66))
-        evaluate_alerts(sqlite_store, None, now + timedelta(minutes=67))
-        deliver_due(sqlite_store, 10, now + timedelta(minutes=67))
+        pull(store, "cliente_abc", sleep=lambda _: None)  # the API answers again
+        evaluate_alerts(store, None, now + timedelta(minutes=66))
+        evaluate_alerts(store, None, now + timedelta(minutes=67))
+        deliver_due(store, 10, now + timedelta(minutes=67))
     texts = _chat_texts(sink)
     assert len(texts) == 3 and texts[2].startswith("[RESOLVED] cliente_abc")
-    [history] = alert_history(sqlite_store)
+    [history] = alert_history(store)
     assert history["status"] == "resolved" and history["acknowledged_by"] == "streamlit:ana" and history["notified"] == ["chat"]
-    events = [e["event"] for e in alert_events_for(sqlite_store, history["id"])]
+    events = [e["event"] for e in alert_events_for(store, history["id"])]
     assert events == ["fired", "notified", "reminded", "notified", "acknowledged", "resolved", "notified"]
 
 
@@ -183,21 +186,21 @@ def test_snooze_holds_reminders_and_records_who(sqlite_store):
     assert [e["actor"] for e in alert_events_for(sqlite_store, alert["id"]) if e["event"] == "snoozed"] == ["streamlit:luis"]
 
 
-def test_a_failing_channel_never_blocks_the_others_and_shows_as_failing(sqlite_store):
+def test_a_failing_channel_never_blocks_the_others_and_shows_as_failing(store):
     down, up = CallbackSink(default=Drop()), CallbackSink()
     api = ClientApi(seed_orders(3), faults=[500] * 50)
     with down.serve() as bad, up.serve() as good, serve_client_api(api) as url:
-        save_channel(sqlite_store, "broken", "teams", {"url": bad}, actor="test")
-        save_channel(sqlite_store, "works", "slack", {"url": good}, actor="test")
-        _api_integration(sqlite_store, url)
-        _failed_sync(sqlite_store, "cliente_abc")
-        evaluate_alerts(sqlite_store, None)
-        result = deliver_due(sqlite_store, 10)
+        save_channel(store, "broken", "teams", {"url": bad}, actor="test")
+        save_channel(store, "works", "slack", {"url": good}, actor="test")
+        _api_integration(store, url)
+        _failed_sync(store, "cliente_abc")
+        evaluate_alerts(store, None)
+        result = deliver_due(store, 10)
     assert result.sent == 1 and result.failed == 1
     assert len(up.answered_ok()) == 1
-    [failing] = failing_channels(sqlite_store)
+    [failing] = failing_channels(store)
     assert failing["name"] == "broken" and failing["last_error"]
-    with sqlite_store.connect() as conn:
+    with store.connect() as conn:
         statuses = sorted(conn.execute(sa.select(alert_notifications.c.status)).scalars())
     assert statuses == ["pending", "sent"]  # the broken channel's message waits for its retry
 
@@ -230,6 +233,16 @@ def _sensor_tick(instance: dg.DagsterInstance) -> str:
     return str(result.skip_message if isinstance(result, dg.SkipReason) else result)
 
 
+def _tick_in_another_process(engine) -> str:
+    """One evaluation and delivery pass by a separate Python process over the same store."""
+    code = ("import sys; from assets.alerts import alerts_tick; from pipelines.store.engine import make_engine; "
+            "print(alerts_tick(make_engine(sys.argv[1]), None).summary())")
+    done = subprocess.run([sys.executable, "-c", code, str(engine.url)], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def test_end_to_end_client_api_fails_email_and_chat_arrive_then_resolved_and_nothing_twice(sqlite_store, tmp_path):
     """The `alerts` sensor's ticks, each with a fresh evaluator over the same store (a restarted daemon)."""
     chat = CallbackSink()
@@ -248,6 +261,7 @@ def test_end_to_end_client_api_fails_email_and_chat_arrive_then_resolved_and_not
         assert _chat_texts(chat)[0].startswith("[FIRING] cliente_abc: Last sync failed")
         with dg.instance_for_test() as restarted:  # the daemon restarted: a new instance, nothing remembered in memory
             assert _sensor_tick(restarted).startswith("nothing changed; 0 notification(s) sent")
+        assert _tick_in_another_process(sqlite_store).startswith("nothing changed; 0 notification(s) sent")
         api.faults.clear()
         pull(sqlite_store, "cliente_abc", sleep=lambda _: None)  # the client's API recovered
         assert _sensor_tick(instance).startswith("1 resolved; 2 notification(s) sent")

@@ -22,6 +22,7 @@ from connectors.notify.http import SendFailed
 from connectors.notify.webhook import send_webhook
 from pipelines.alerts.channels import Channel, ChannelNotFound, channel_for_sending, record_outcome
 from pipelines.alerts.outbox import AlertMessage, Claimed, channel_test_message, claim_due, settle
+from pipelines.secrets import SecretKeyError
 
 log = logging.getLogger("crossdock.alerts")
 DEFAULT_BUDGET_SECONDS = 30.0
@@ -78,6 +79,14 @@ def _send_channel(engine: sa.Engine, channel_id: int, rows: list[Claimed], resul
     try:
         channel = channel_for_sending(engine, channel_id)
     except ChannelNotFound:
+        return  # deleted meanwhile: its rows went with it
+    except (SecretKeyError, ValueError) as exc:  # its secrets cannot be read, or its stored settings no longer validate
+        error = f"the channel cannot be used: {type(exc).__name__}: {exc}"
+        for claimed in rows:
+            settle(engine, claimed, error, "")
+        record_outcome(engine, channel_id, error)
+        result.failed += len(rows)
+        result.errors[str(channel_id)] = error
         return
     for claimed in rows:
         if time.monotonic() > deadline:

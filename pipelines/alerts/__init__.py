@@ -43,7 +43,12 @@ def evaluate_alerts(engine: sa.Engine, dagster: DagsterFacts | None, now: dateti
     book = book or load_rules(engine)
     store = gather_store_facts(engine, book, now)
     conditions, evaluated = evaluate(book, store, dagster)
-    transitions = reconcile(engine, book, conditions, evaluated, set(store.active), now)
+    try:
+        transitions = reconcile(engine, book, conditions, evaluated, set(store.active), now)
+    except sa.exc.IntegrityError:
+        # Another evaluator opened the same alert (or queued the same message) at the same moment:
+        # its rows are there now, and reconciling again finds them instead of adding its own.
+        transitions = reconcile(engine, book, conditions, evaluated, set(store.active), now)
     return Evaluation(conditions, transitions, evaluated)
 
 
