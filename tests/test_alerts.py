@@ -277,3 +277,41 @@ def test_tick_without_dagster_keeps_dagster_alerts_as_they_are(sqlite_store):
     tick = alerts_tick(sqlite_store, None)
     assert tick.evaluation.evaluated.isdisjoint({"dagster_queue", "dagster_failed_runs"})
     assert tick.summary() == "nothing changed; 0 notification(s) sent, 0 failed"
+
+
+def test_a_signature_failure_spike_at_the_real_receiver_fires_once(sqlite_store):
+    import requests
+
+    from tests.receiver_helpers import integration, running
+
+    integration(sqlite_store)
+    save_rule(sqlite_store, "signature_failures", enabled=True, params={"threshold": 5, "window_minutes": 5}, actor="test")
+    with running(sqlite_store) as url:
+        refused = [requests.post(f"{url}/webhook/cliente_abc", data=b"{}", headers={"X-API-Key": f"guess-{i}",
+                                 "Content-Type": "application/json"}).status_code for i in range(6)]
+        # An accepted request after them proves their diagnostic rows were written (same queue, in order).
+        requests.post(f"{url}/webhook/cliente_abc", data=b'{"x": 1}',
+                      headers={"X-API-Key": "secreto_compartido", "Content-Type": "application/json"})
+    assert refused == [401] * 6
+    first = evaluate_alerts(sqlite_store, None)
+    again = evaluate_alerts(sqlite_store, None)
+    [condition] = [c for c in first.conditions if c.kind == "signature_failures"]
+    assert condition.summary.startswith("6 requests refused with 401 in the last 5 min")
+    assert len(first.transitions.fired) == 1 and not again.transitions.fired
+
+
+def test_an_alert_that_ends_before_its_first_message_went_out_ends_quietly(sqlite_store):
+    sink = CallbackSink()
+    api = ClientApi(seed_orders(3), faults=[500] * 50)
+    with sink.serve() as hook, serve_client_api(api) as url:
+        save_channel(sqlite_store, "chat", "slack", {"url": hook}, actor="test")
+        _api_integration(sqlite_store, url)
+        _failed_sync(sqlite_store, "cliente_abc")
+        assert evaluate_alerts(sqlite_store, None).transitions.fired
+        api.faults.clear()
+        pull(sqlite_store, "cliente_abc", sleep=lambda _: None)
+        assert evaluate_alerts(sqlite_store, None).transitions.resolved
+        result = deliver_due(sqlite_store, 10)
+    assert result.sent == 0 and sink.received == []
+    [history] = alert_history(sqlite_store)
+    assert sorted(n["status"] for n in notifications_for(sqlite_store, history["id"])) == ["skipped", "skipped"]

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines import settings
-from pipelines.alerts.lifecycle import RESOLVED, RESOLVED_MESSAGE, record_event
+from pipelines.alerts.lifecycle import FIRED, RESOLVED, RESOLVED_MESSAGE, record_event
 from pipelines.alerts.rules import RULES
 from pipelines.clock import as_utc, iso, utcnow
 from pipelines.store.binds import Bind, connection, transaction
@@ -133,6 +133,10 @@ def claim_due(bind: Bind, now: datetime | None = None, limit: int = 100) -> list
                 conn.execute(alert_notifications.update().where(alert_notifications.c.id == row.id)
                              .values(status="skipped", last_error="the alert resolved before this was sent"))
                 continue
+            if row.message == RESOLVED_MESSAGE and not _fired_was_sent(conn, row.alert_id, row.channel_id):
+                conn.execute(alert_notifications.update().where(alert_notifications.c.id == row.id)
+                             .values(status="skipped", last_error="this channel was never told the alert fired"))
+                continue
             taken = conn.execute(
                 alert_notifications.update()
                 .where(alert_notifications.c.id == row.id, alert_notifications.c.status == "pending",
@@ -145,6 +149,14 @@ def claim_due(bind: Bind, now: datetime | None = None, limit: int = 100) -> list
                                    as_utc(row.resolved_at), row.acknowledged_by, dict(row.details or {}), row.id)
             claimed.append(Claimed(row.id, row.channel_id, row.attempts + 1, message))
     return claimed
+
+
+def _fired_was_sent(conn: sa.Connection, alert_id: int, channel_id: int) -> bool:
+    """A "resolved" message only follows a "fired" one the channel received: an alert that ended before
+    its first message went out (or whose first message never got through) ends quietly."""
+    return conn.execute(sa.select(alert_notifications.c.id).where(
+        alert_notifications.c.alert_id == alert_id, alert_notifications.c.channel_id == channel_id,
+        alert_notifications.c.message == FIRED, alert_notifications.c.status == "sent")).first() is not None
 
 
 def settle(bind: Bind, claimed: Claimed, error: str | None, where: str, now: datetime | None = None) -> None:
