@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.alerts import alert_events_for, evaluate_alerts, live_alerts, load_rules
-from pipelines.alerts.channels import save_channel
+from pipelines.alerts.channels import list_channels, save_channel
 from pipelines.manager_reports import list_schedules
 from tests.apptest import open_page, texts
 from tests.callback_sink import CallbackSink, Drop
@@ -86,3 +86,23 @@ def test_reports_page_prepares_the_pdf_and_adds_a_recipient_list(app_store):
     [schedule] = list_schedules(app_store)
     assert (schedule["name"], schedule["recipients"], schedule["channel_id"]) == (
         "managers", ["boss@example.com", "ceo@example.com"], channel)
+
+
+def test_a_failing_channel_shows_on_the_dashboard_and_history_lists_the_alert(firing, app_store):
+    from connectors.notify import deliver_due
+
+    down = CallbackSink(default=Drop())
+    with down.serve() as url:
+        save_channel(app_store, "old teams", "teams", {"url": url}, actor="test")
+        evaluate_alerts(app_store, None)  # the alert is open; a new channel gets no 'fired' for it
+        from connectors.notify import send_test
+
+        channel = [c for c in list_channels(app_store) if c["name"] == "old teams"][0]
+        assert send_test(app_store, channel["id"])[0] is False
+        deliver_due(app_store, 10)
+    at = open_page("dashboard")
+    [needs] = [e for e in texts(at.error) if "Needs a person" in e]
+    assert "**Alert channel old teams**: failing since" in needs
+    at = open_page("alerts")
+    [history] = [d.value for d in at.dataframe if "Fired" in d.value.columns]
+    assert history["Subject"].tolist() == ["cliente_abc"] and history["Rule"].tolist() == ["Last sync failed"]

@@ -48,10 +48,11 @@ def _state(alert: dict[str, Any]) -> str:
     return "firing"
 
 
-def _alert_detail(alert: dict[str, Any]) -> None:
+def _alert_detail(alert: dict[str, Any], actions: bool = True) -> None:
+    """One alert: what, since when, its state, the actions (on the Open alerts tab), its history."""
     st.markdown(f"**#{alert['id']} · {alert['subject']} · {RULES[alert['kind']].title if alert['kind'] in RULES else alert['kind']}**"
                 f"\n\n{alert['summary']}\n\nSince {when(alert['started_at'])} · {_state(alert)}")
-    if alert["status"] != "resolved":
+    if actions and alert["status"] != "resolved":
         ack, minutes, snooze_button, unsnooze_button = st.columns([2, 1, 2, 2], vertical_alignment="bottom")
         if ack.button("Acknowledge", key=f"ack.{alert['id']}", disabled=bool(alert["acknowledged_by"]),
                       help="You are on it: no more reminders (the 'resolved' message still goes out)."):
@@ -103,7 +104,7 @@ def history_tab() -> None:
     picked = st.dataframe(frame, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                           key="history.table")
     if picked and picked.selection.rows:
-        _alert_detail(history[picked.selection.rows[0]])
+        _alert_detail(history[picked.selection.rows[0]], actions=False)  # acting is on the Open alerts tab
 
 
 def rules_tab() -> None:
