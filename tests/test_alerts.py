@@ -315,3 +315,24 @@ def test_an_alert_that_ends_before_its_first_message_went_out_ends_quietly(sqlit
     assert result.sent == 0 and sink.received == []
     [history] = alert_history(sqlite_store)
     assert sorted(n["status"] for n in notifications_for(sqlite_store, history["id"])) == ["skipped", "skipped"]
+
+
+def test_dagster_rules_read_failed_and_queued_runs_from_the_instance(sqlite_store):
+    from tests.test_queue_status import _run
+
+    @dg.asset
+    def breaks() -> None:
+        raise RuntimeError("the client's database refused the query")
+
+    save_rule(sqlite_store, "dagster_queue", enabled=True, params={"max_queued_minutes": 0}, actor="test")
+    with dg.instance_for_test() as instance:
+        assert not dg.materialize([breaks], instance=instance, raise_on_error=False).success
+        _run(instance, "scheduled_polls_job", dg.DagsterRunStatus.QUEUED)  # queued a moment ago: over 0 min
+        first = alerts_tick(sqlite_store, instance)
+        assert {c.kind for c in first.evaluation.conditions} == {"dagster_failed_runs", "dagster_queue"}
+        [failed] = [c for c in first.evaluation.conditions if c.kind == "dagster_failed_runs"]
+        assert failed.summary.startswith("1 run failed in the last 15 min: __ephemeral_asset_job__")
+        [queued] = [c for c in first.evaluation.conditions if c.kind == "dagster_queue"]
+        assert "1 scheduled_polls" in queued.summary
+        assert len(first.evaluation.transitions.fired) == 2
+        assert not alerts_tick(sqlite_store, instance).evaluation.transitions.fired
