@@ -336,3 +336,20 @@ def test_dagster_rules_read_failed_and_queued_runs_from_the_instance(sqlite_stor
         assert "1 scheduled_polls" in queued.summary
         assert len(first.evaluation.transitions.fired) == 2
         assert not alerts_tick(sqlite_store, instance).evaluation.transitions.fired
+
+
+def test_rejection_rate_over_the_window_fires_with_the_top_reason(sqlite_store):
+    from pipelines.ingest import ingest
+    from pipelines.integrations import Integration, create_integration
+
+    hook = create_integration(sqlite_store, Integration(name="cliente_abc", type="webhook"))
+    good = [{"external_id": f"G-{i}", "client_name": f"Cliente {i}", "address": "Zona 10"} for i in range(15)]
+    bad = [{"external_id": f"B-{i}", "address": "Zona 10"} for i in range(5)]  # no client name
+    ingest(sqlite_store, hook, good + bad, source_kind="test")
+    save_rule(sqlite_store, "rejection_rate", enabled=True, params={"threshold_pct": 20, "min_records": 20},
+              actor="test", integration_id=hook.id)
+    fired = evaluate_alerts(sqlite_store, None)
+    [condition] = [c for c in fired.conditions if c.kind == "rejection_rate"]
+    assert condition.summary.startswith("25.0 % of records rejected over the last 60 min (5 of 20), mostly client_name")
+    save_rule(sqlite_store, "rejection_rate", enabled=True, params={"threshold_pct": 30}, actor="test", integration_id=hook.id)
+    assert evaluate_alerts(sqlite_store, None).transitions.resolved == fired.transitions.fired
