@@ -24,8 +24,9 @@ from pipelines.alerts.conditions import DAGSTER_KINDS
 from pipelines.clock import utcnow
 
 SENSOR_INTERVAL_SECONDS = 15
-# Sends stop starting after this long; a tick stays well within Dagster's sensor timeout (60 s).
-SEND_BUDGET_SECONDS = 20.0
+# Sends stop starting after this long: with a channel's 30 s timeout at most, a tick ends within
+# about 45 s, inside Dagster's sensor timeout (60 s).
+SEND_BUDGET_SECONDS = 15.0
 
 
 def dagster_facts(instance: dg.DagsterInstance, book: RuleBook, now: float | None = None) -> DagsterFacts:

@@ -27,6 +27,8 @@ from pipelines.secrets import SecretKeyError
 log = logging.getLogger("crossdock.alerts")
 DEFAULT_BUDGET_SECONDS = 30.0
 MAX_CHANNEL_THREADS = 8
+# The longest one send may take once started (a channel's timeout is at most 30 s), and a margin.
+MAX_SEND_SECONDS = 31.0
 
 
 def send(channel: Channel, message: AlertMessage) -> str:
@@ -115,6 +117,6 @@ def deliver_due(engine: sa.Engine, budget_seconds: float = DEFAULT_BUDGET_SECOND
     deadline = time.monotonic() + budget_seconds
     pool = ThreadPoolExecutor(max_workers=min(MAX_CHANNEL_THREADS, len(per_channel)), thread_name_prefix="alert-channel")
     futures = [pool.submit(_send_channel, engine, channel_id, rows, result, deadline) for channel_id, rows in per_channel.items()]
-    wait(futures, timeout=budget_seconds + 35)
+    wait(futures, timeout=budget_seconds + MAX_SEND_SECONDS)
     pool.shutdown(wait=False)
     return result
