@@ -22,6 +22,7 @@ else:
     pages = {
         "Operate": [
             st.Page("app_pages/dashboard.py", title="Dashboard", icon=":material/monitor_heart:", default=True),
+            st.Page("app_pages/alerts.py", title="Alerts", icon=":material/notifications:"),
             st.Page("app_pages/integrations.py", title="Integrations", icon=":material/cable:"),
             st.Page("app_pages/studio.py", title="Mapping studio", icon=":material/schema:"),
         ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import callbacks, inbox_processing, partitions, pull_sources
+from assets import alerts, callbacks, inbox_processing, manager_reports, partitions, pull_sources
 from assets.resources import StoreResource
 
 defs = dg.Definitions.merge(
@@ -12,5 +12,7 @@ defs = dg.Definitions.merge(
     inbox_processing.defs,
     pull_sources.defs,
     callbacks.defs,
+    alerts.defs,
+    manager_reports.defs,
     dg.Definitions(resources={"store": StoreResource(database_url=dg.EnvVar("CROSSDOCK_DATABASE_URL"))}),
 )

@@ -13,10 +13,11 @@ def test_the_definitions_load():
     dg.Definitions.validate_loadable(defs)
     repository = defs.get_repository_def()
     assert {job.name for job in repository.get_all_jobs() if not job.name.startswith("__")} == {
-        "inbox_processing_job", "deliver_callbacks", "scheduled_polls_job", "api_pull_job", "db_pull_job", "file_pull_job"}
+        "inbox_processing_job", "deliver_callbacks", "scheduled_polls_job", "api_pull_job", "db_pull_job", "file_pull_job",
+        "manager_reports_job"}
     assert {sensor.name for sensor in repository.sensor_defs} == {
         "inbox_sensor", "sync_run_reporter", "inbox_health_sensor", "callbacks_due", "pull_poll", "pull_health_checks",
-        "integration_partitions"}
+        "integration_partitions", "alerts"}
 
 
 def test_every_job_has_a_work_class_and_every_computed_asset_a_pool():

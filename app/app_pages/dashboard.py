@@ -13,6 +13,8 @@ from app.sidebar import dagster_url
 from app.store import engine
 from app.ui import RED_ROW, STATUS_LABELS, TYPE_LABELS, clock, highlight_rows, when
 from assets.queue_status import CLASS_LABELS
+from pipelines.alerts import alert_key, classify, classify_dagster, live_by_key
+from pipelines.alerts.channels import failing_channels
 from pipelines.clock import utcnow
 from pipelines.monitoring import backlog, integration_health, latest_syncs, waiting_for
 
@@ -39,16 +41,30 @@ third.metric("Inbox backlog", waiting.inbox_pending, border=True,
 fourth.metric("Dead letters", waiting.dead_letters, border=True,
               help="Inbox payloads that failed as a whole, plus callbacks given up on.")
 
-problems: list[str] = [f"**{item.name}**: {problem}" for item in attention for problem in item.problems]
+live = live_by_key(engine())
+
+
+def linked(line: str, key: str | None) -> str:
+    """A "needs a person" line with a link to its alert (the same problem, as the alerts sensor saw it)."""
+    alert = live.get(key) if key else None
+    return f"{line} · [alert #{alert['id']}](/alerts?alert={alert['id']})" if alert else line
+
+
+problems: list[str] = [
+    linked(f"**{item.name}**: {problem}", alert_key(kind, item.id) if (kind := classify(problem)) else None)
+    for item in attention for problem in item.problems
+]
 dagster_problems = [] if isinstance(dagster, str) else dagster.problems()
-problems += [f"**Dagster**: {problem}" for problem in dagster_problems]
+problems += [linked(f"**Dagster**: {problem}", classify_dagster(problem)) for problem in dagster_problems]
 if waiting.inbox_stuck(now):
     cause = ("it waits for Dagster (above)" if dagster_problems else
              "Dagster's queue is not behind: look at the inbox_processing runs in the Dagster UI")
-    problems.append(
+    problems.append(linked(
         f"**Inbox**: {waiting.inbox_pending} payload(s) waiting, the oldest for "
-        f"{waiting_for(waiting.inbox_oldest_pending_at, now)}; {cause}"
-    )
+        f"{waiting_for(waiting.inbox_oldest_pending_at, now)}; {cause}", alert_key("inbox_backlog")
+    ))
+problems += [f"**Alert channel {channel['name']}**: failing since {waiting_for(channel['failing_since'], now)}: "
+             f"{channel['last_error']} · [channels](/alerts)" for channel in failing_channels(engine())]
 if problems:
     st.error("**Needs a person**\n\n" + "\n".join(f"- {p}" for p in problems))
     if waiting.dead_letters:

@@ -7,10 +7,23 @@ from datetime import date, timedelta
 import streamlit as st
 
 from app import report_data
-from app.auth import require_login
+from app.auth import actor, require_login
+from app.store import engine
 from app.ui import day_range
+from connectors.notify.report import report_pdf
 from pipelines import settings
+from pipelines.alerts.channels import list_channels
 from pipelines.clock import utcnow
+from pipelines.manager_reports import (
+    CADENCES,
+    Period,
+    ReportError,
+    build_report,
+    delete_schedule,
+    deliveries,
+    list_schedules,
+    save_schedule,
+)
 from pipelines.reports import report_csv
 
 PERIODS = ["Today", "Yesterday", "Last 7 days", "Last 30 days", "This month", "Last month", "Custom"]
@@ -81,6 +94,53 @@ st.dataframe(
         "callback_p95_ms": st.column_config.NumberColumn("Callback p95 (ms)", format="%.0f"),
     },
 )
-st.download_button("Download CSV", report_csv(report), icon=":material/download:",
-                   file_name=f"crossdock-report-{days[0]:%Y%m%d}-{days[1]:%Y%m%d}.csv", mime="text/csv",
-                   key="reports.csv")
+csv_column, pdf_column = st.columns(2)
+csv_column.download_button("Download CSV", report_csv(report), icon=":material/download:",
+                           file_name=f"crossdock-report-{days[0]:%Y%m%d}-{days[1]:%Y%m%d}.csv", mime="text/csv",
+                           key="reports.csv")
+
+
+@st.fragment
+def pdf_download() -> None:
+    """The PDF is rendered on request only (a chart and a page layout take a second or two)."""
+    if st.button("Prepare PDF", icon=":material/picture_as_pdf:", key="reports.pdf.prepare"):
+        cadence = "daily" if days[0] == days[1] else "period"
+        pdf = report_pdf(build_report(engine(), Period(cadence, start, end)))
+        st.download_button("Download PDF", pdf, icon=":material/download:", mime="application/pdf",
+                           file_name=f"crossdock-report-{days[0]:%Y%m%d}-{days[1]:%Y%m%d}.pdf", key="reports.pdf")
+
+
+with pdf_column:
+    pdf_download()
+
+st.subheader("Sent by email")
+st.caption("Daily reports (yesterday) and weekly reports (last Monday to Sunday) go out at 07:00 UTC from Dagster "
+           "(`daily_manager_report`, `weekly_manager_report`); re-run a missed one there with its day.")
+email_channels = {c["name"]: c["id"] for c in list_channels(engine()) if c["kind"] == "email"}
+schedules = list_schedules(engine())
+for schedule in schedules:
+    text, remove = st.columns([6, 1], vertical_alignment="center")
+    text.markdown(f"**{schedule['name']}** · {schedule['cadence']} · to {', '.join(schedule['recipients'])} "
+                  f"via {schedule['channel'] or '(no channel)'}{'' if schedule['enabled'] else ' · off'}")
+    if remove.button("Delete", key=f"schedule.delete.{schedule['id']}"):
+        delete_schedule(engine(), schedule["id"])
+        st.rerun()
+if not email_channels:
+    st.info("Add an email channel on the Alerts page (Channels) to send reports by email.")
+else:
+    with st.form("schedule.form", clear_on_submit=True):
+        name_col, cadence_col, channel_col = st.columns(3)
+        name = name_col.text_input("Name", key="schedule.name")
+        cadence = cadence_col.selectbox("Cadence", CADENCES, key="schedule.cadence")
+        channel = channel_col.selectbox("Through", list(email_channels), key="schedule.channel")
+        recipients = st.text_input("Recipients (comma separated)", key="schedule.recipients")
+        if st.form_submit_button("Add recipient list", type="primary"):
+            try:
+                save_schedule(engine(), name, cadence, recipients.split(","), email_channels[channel], actor=actor())
+                st.rerun()
+            except ReportError as exc:
+                st.error(str(exc))
+sent = deliveries(engine(), limit=20)
+if sent:
+    st.dataframe([{"Sent": f"{d['sent_at']:%Y-%m-%d %H:%M}", "List": d["schedule"], "Period": d["period"],
+                   "To": ", ".join(d["recipients"]), "By": d["sent_by"]} for d in sent], hide_index=True, width="stretch")

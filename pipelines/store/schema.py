@@ -268,3 +268,127 @@ store_meta = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# --- Alerts (pipelines/alerts) and manager reports (pipelines/manager_reports) ---------------------
+
+alert_rules = sa.Table(
+    "alert_rules",
+    metadata,
+    # Overrides of the built-in rules (pipelines.alerts.rules.RULES), which are on from a fresh install:
+    # a row with no integration changes the global rule, a row with one changes it for that integration.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),  # only the parameters set here (threshold, window, re-notify, channels)
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("updated_by", sa.String(255), nullable=False),
+    sa.UniqueConstraint("kind", "integration_id"),
+)
+
+alert_channels = sa.Table(
+    "alert_channels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # email | slack | teams | google_chat | webhook
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("config", sa.JSON, nullable=False),  # non-secret settings (SMTP host, recipients, ...)
+    sa.Column("secrets", sa.Text, nullable=True),  # Fernet token: SMTP password, webhook URL, signing secret
+    # Its health, written after every send: a failing channel shows on the dashboard.
+    sa.Column("failing_since", Timestamp, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_success_at", Timestamp, nullable=True),
+    sa.Column("last_failure_at", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("updated_by", sa.String(255), nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(160), nullable=False),  # rule kind and subject: "sync_failed:integration:3"
+    # The key while the alert is pending or open, NULL once it ended: one live alert per key, whoever
+    # evaluates and however often the evaluator restarts.
+    sa.Column("open_key", sa.String(160), nullable=True, unique=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    # SET NULL: an integration's alert history outlives the integration (its name stays in `subject`).
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("subject", sa.String(255), nullable=False),  # for people: "cliente_abc", "Dagster", "Inbox"
+    sa.Column("status", sa.String(16), nullable=False),  # pending (held for the rule's for_minutes) | open | resolved
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("details", sa.JSON, nullable=True),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("fired_at", Timestamp, nullable=True),
+    sa.Column("last_seen_at", Timestamp, nullable=False),
+    sa.Column("resolved_at", Timestamp, nullable=True),
+    sa.Column("next_notify_at", Timestamp, nullable=True),
+    sa.Column("notify_count", sa.Integer, nullable=False, default=0),
+    sa.Column("acknowledged_at", Timestamp, nullable=True),
+    sa.Column("acknowledged_by", sa.String(255), nullable=True),
+    sa.Column("snoozed_until", Timestamp, nullable=True),
+    sa.Column("snoozed_by", sa.String(255), nullable=True),
+    sa.Index("ix_alerts_status_started", "status", "started_at"),
+)
+
+alert_events = sa.Table(
+    "alert_events",
+    metadata,
+    # Every alert's history: fired, notified where, reminded, acknowledged and snoozed by whom, resolved.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("alert_id", sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),  # "dagster:alerts", "streamlit:ana"
+    sa.Column("channel_id", sa.ForeignKey("alert_channels.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+)
+
+alert_notifications = sa.Table(
+    "alert_notifications",
+    metadata,
+    # The notification outbox: one row per alert, channel and message, so nothing is sent twice.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("alert_id", sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("channel_id", sa.ForeignKey("alert_channels.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("message", sa.String(16), nullable=False),  # fired | reminder | resolved
+    sa.Column("seq", sa.Integer, nullable=False),  # the alert's notify_count when queued (reminders count up)
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", Timestamp, nullable=False),  # while sending: the claim's lease
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("sent_at", Timestamp, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.UniqueConstraint("alert_id", "channel_id", "message", "seq"),
+    sa.Index("ix_alert_notifications_status_next", "status", "next_attempt_at"),
+)
+
+report_schedules = sa.Table(
+    "report_schedules",
+    metadata,
+    # Managers' sync reports: one recipient list per row, sent daily or weekly through an email channel.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("cadence", sa.String(16), nullable=False),  # daily | weekly
+    sa.Column("recipients", sa.JSON, nullable=False),
+    sa.Column("channel_id", sa.ForeignKey("alert_channels.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("updated_by", sa.String(255), nullable=False),
+)
+
+report_deliveries = sa.Table(
+    "report_deliveries",
+    metadata,
+    # One row per schedule and period sent: a retried or repeated run does not send the same report twice.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("schedule_id", sa.ForeignKey("report_schedules.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("period", sa.String(32), nullable=False),  # "daily:2025-01-14", "weekly:2025-01-13"
+    sa.Column("sent_at", Timestamp, nullable=False),
+    sa.Column("recipients", sa.JSON, nullable=False),
+    sa.Column("sent_by", sa.String(255), nullable=False),  # "dagster:<run id>", "streamlit:ana"
+    sa.UniqueConstraint("schedule_id", "period"),
+)

@@ -1,0 +1,188 @@
+"""Managers' sync reports: who gets which (a recipient list per schedule, daily or weekly, through an
+email channel), what period a run covers, the numbers (the Reports page's `period_report`, with each
+integration's top rejection reasons and availability), and which periods were already sent.
+
+A run names its period explicitly ("daily:2025-01-14"), so re-running a missed or failed one sends
+exactly that period, and `report_deliveries` makes sending a period to a schedule happen once
+(unless a person asks to resend it).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import parseaddr
+from typing import Any, Literal
+
+import pandas as pd
+import sqlalchemy as sa
+
+from pipelines.clock import as_utc, utcnow
+from pipelines.reports import error_reasons, period_report
+from pipelines.store.binds import Bind, connection, inserted_id, transaction
+from pipelines.store.schema import alert_channels, report_deliveries, report_schedules
+
+Cadence = Literal["daily", "weekly"]
+CADENCES: tuple[str, ...] = ("daily", "weekly")
+TOP_REASONS = 3
+
+
+class ReportError(ValueError):
+    """A schedule or period that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Period:
+    cadence: str
+    start: datetime
+    end: datetime  # exclusive
+
+    @property
+    def key(self) -> str:
+        return f"{self.cadence}:{self.start:%Y-%m-%d}"
+
+    @property
+    def label(self) -> str:
+        last = self.end - timedelta(days=1)
+        if self.cadence == "daily":
+            return f"{self.start:%Y-%m-%d}"
+        return f"{self.start:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
+def period_for(cadence: str, day: date | None = None, now: datetime | None = None) -> Period:
+    """The period containing `day` (a day of a daily report; any day of a weekly one, Monday to Sunday),
+    or, without `day`, the last whole one before `now`: yesterday, or last week."""
+    if cadence not in CADENCES:
+        raise ReportError(f"cadence must be daily or weekly, got {cadence!r}")
+    if day is None:
+        today = (now or utcnow()).date()
+        day = today - timedelta(days=1 if cadence == "daily" else 7)
+    first = day if cadence == "daily" else day - timedelta(days=day.weekday())
+    start = datetime.combine(first, time.min, tzinfo=UTC)
+    return Period(cadence, start, start + timedelta(days=1 if cadence == "daily" else 7))
+
+
+@dataclass
+class ManagerReport:
+    """The numbers of one report: the Reports page's table (TOTAL row last), top reasons per
+    integration, and availability (share of syncs that did not fail)."""
+
+    period: Period
+    table: pd.DataFrame
+    reasons: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return [row for row in self.table.to_dict("records") if row["integration"] != "TOTAL"]
+
+    @property
+    def total(self) -> dict[str, Any]:
+        return self.table.iloc[-1].to_dict()
+
+    @staticmethod
+    def availability(row: dict[str, Any]) -> float | None:
+        runs = int(row["runs"])
+        return None if runs == 0 else round(100.0 * (runs - int(row["failed_runs"])) / runs, 2)
+
+    @staticmethod
+    def callback_success(row: dict[str, Any]) -> float | None:
+        attempts = int(row["callback_attempts"])
+        return None if attempts == 0 else round(100.0 * int(row["callbacks_delivered"]) / attempts, 2)
+
+    def csv_frame(self) -> pd.DataFrame:
+        frame = self.table.copy()
+        frame["availability_pct"] = [self.availability(r) for r in frame.to_dict("records")]
+        frame["callback_success_pct"] = [self.callback_success(r) for r in frame.to_dict("records")]
+        frame["top_reasons"] = ["; ".join(f"{reason} ({n})" for reason, n in self.reasons.get(name, []))
+                                for name in frame["integration"]]
+        return frame
+
+
+def build_report(engine: sa.Engine, period: Period) -> ManagerReport:
+    table = period_report(engine, period.start, period.end)
+    reasons: dict[str, list[tuple[str, int]]] = {}
+    rejecting = [str(r["integration"]) for r in table.to_dict("records") if r["integration"] != "TOTAL" and r["errors"]]
+    for name in rejecting:
+        ranked = error_reasons(engine, period.start, period.end, [name], limit=TOP_REASONS)
+        reasons[name] = [(str(row["reason"]), int(row["records"])) for row in ranked.to_dict("records")]
+    return ManagerReport(period, table, reasons)
+
+
+# -- schedules --------------------------------------------------------------------------------------
+
+def _recipients(values: list[str]) -> list[str]:
+    cleaned = []
+    for value in values:
+        value = value.strip()
+        if not value:
+            continue
+        _, address = parseaddr(value)
+        if "@" not in address or " " in address:
+            raise ReportError(f"recipients: {value!r} is not an email address")
+        cleaned.append(value)
+    if not cleaned:
+        raise ReportError("recipients: at least one address")
+    return cleaned
+
+
+def save_schedule(bind: Bind, name: str, cadence: str, recipients: list[str], channel_id: int, *, actor: str,
+                  enabled: bool = True, schedule_id: int | None = None) -> int:
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise ReportError("name: 1 to 64 characters")
+    if cadence not in CADENCES:
+        raise ReportError("cadence: daily or weekly")
+    values = {"name": name, "cadence": cadence, "recipients": _recipients(recipients), "channel_id": channel_id,
+              "enabled": enabled, "updated_at": utcnow(), "updated_by": actor}
+    with transaction(bind) as conn:
+        kind = conn.execute(sa.select(alert_channels.c.kind).where(alert_channels.c.id == channel_id)).scalar()
+        if kind != "email":
+            raise ReportError("channel: reports are sent by an email channel" if kind else f"channel: no channel {channel_id}")
+        taken = conn.execute(sa.select(report_schedules.c.id).where(report_schedules.c.name == name)).scalar()
+        if taken is not None and taken != schedule_id:
+            raise ReportError(f"name: a schedule called {name!r} exists already")
+        if schedule_id is None:
+            return inserted_id(conn.execute(report_schedules.insert().values(created_at=values["updated_at"], **values)))
+        conn.execute(report_schedules.update().where(report_schedules.c.id == schedule_id).values(**values))
+        return schedule_id
+
+
+def delete_schedule(bind: Bind, schedule_id: int) -> None:
+    with transaction(bind) as conn:
+        conn.execute(report_schedules.delete().where(report_schedules.c.id == schedule_id))
+
+
+def list_schedules(bind: Bind, cadence: str | None = None, enabled_only: bool = False) -> list[dict[str, Any]]:
+    query = (sa.select(report_schedules, alert_channels.c.name.label("channel"))
+             .outerjoin(alert_channels, alert_channels.c.id == report_schedules.c.channel_id)
+             .order_by(report_schedules.c.name))
+    if cadence is not None:
+        query = query.where(report_schedules.c.cadence == cadence)
+    if enabled_only:
+        query = query.where(report_schedules.c.enabled.is_(True))
+    with connection(bind) as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def already_sent(bind: Bind, schedule_id: int, period: Period) -> bool:
+    with connection(bind) as conn:
+        return conn.execute(sa.select(report_deliveries.c.id).where(
+            report_deliveries.c.schedule_id == schedule_id, report_deliveries.c.period == period.key)).first() is not None
+
+
+def record_sent(bind: Bind, schedule_id: int, period: Period, recipients: list[str], sent_by: str) -> None:
+    """Note the period as sent (a resend updates the row: who and when)."""
+    now = utcnow()
+    with transaction(bind) as conn:
+        where = (report_deliveries.c.schedule_id == schedule_id, report_deliveries.c.period == period.key)
+        if conn.execute(report_deliveries.update().where(*where).values(sent_at=now, recipients=recipients,
+                                                                         sent_by=sent_by)).rowcount == 0:
+            conn.execute(report_deliveries.insert().values(schedule_id=schedule_id, period=period.key, sent_at=now,
+                                                           recipients=recipients, sent_by=sent_by))
+
+
+def deliveries(bind: Bind, limit: int = 100) -> list[dict[str, Any]]:
+    query = (sa.select(report_deliveries, report_schedules.c.name.label("schedule"))
+             .join(report_schedules, report_schedules.c.id == report_deliveries.c.schedule_id)
+             .order_by(report_deliveries.c.sent_at.desc()).limit(limit))
+    with connection(bind) as conn:
+        return [{**dict(r._mapping), "sent_at": as_utc(r.sent_at)} for r in conn.execute(query)]
