@@ -16,6 +16,7 @@ from pipelines.integrations.api_settings import ApiSettings
 from pipelines.integrations.callback_settings import CallbackSettings, standard_webhooks_secret
 from pipelines.integrations.db_settings import DbSettings
 from pipelines.integrations.file_settings import FileSettings
+from pipelines.integrations.onboarding_settings import OnboardingSettings
 from pipelines.integrations.webhook_settings import WebhookSettings
 from pipelines.vocabulary import OrderEvent
 
@@ -50,6 +51,7 @@ class Integration(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     db: DbSettings = Field(default_factory=DbSettings)
     file: FileSettings = Field(default_factory=FileSettings)
+    onboarding: OnboardingSettings = Field(default_factory=OnboardingSettings)
 
     @field_validator("callback_url", "endpoint")
     @classmethod
