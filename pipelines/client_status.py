@@ -72,38 +72,38 @@ def client_status(bind: sa.Engine, stored: StoredIntegration, limit: int = LIMIT
     """The integration's recent activity as its client sees it (newest first)."""
     out = ClientStatus(name=stored.name, stage=stored.config.onboarding.stage)
     with bind.connect() as conn:
-        for row in conn.execute(
+        for delivered in conn.execute(
             sa.select(inbox.c.id, inbox.c.received_at, inbox.c.status, inbox.c.verified, inbox.c.error, inbox.c.response,
                       inbox.c.delivery_id)
             .where(inbox.c.integration_id == stored.id).order_by(inbox.c.id.desc()).limit(limit)
         ):
-            response = row.response or {}
-            code = response.get("status_code") or (int(row.error.split(":", 1)[0]) if row.error and row.error[:3].isdigit()
-                                                   else None)
+            response = delivered.response or {}
+            refused = delivered.error if delivered.error and delivered.error[:3].isdigit() else None
+            code = response.get("status_code") or (int(refused[:3]) if refused else None)
             out.deliveries.append({
-                "id": row.id, "received_at": _when(row.received_at), "delivery_id": row.delivery_id,
-                "status": row.status, "answer": code, "verified": row.verified,
-                "result": row.error if row.status == "rejected" else (_answer_summary(response) or row.error or ""),
+                "id": delivered.id, "received_at": _when(delivered.received_at), "delivery_id": delivered.delivery_id,
+                "status": delivered.status, "answer": code, "verified": delivered.verified,
+                "result": delivered.error if delivered.status == "rejected" else (_answer_summary(response) or delivered.error or ""),
             })
-        for row in conn.execute(
+        for rejected in conn.execute(
             sa.select(record_errors.c.created_at, record_errors.c.inbox_id, record_errors.c.record_index,
                       record_errors.c.external_id, record_errors.c.reasons)
             .where(record_errors.c.integration_id == stored.id).order_by(record_errors.c.id.desc()).limit(limit)
         ):
             out.rejected_records.append({
-                "at": _when(row.created_at), "delivery": row.inbox_id, "index": row.record_index,
-                "external_id": row.external_id,
-                "reasons": "; ".join(f"{r.get('field')}: {r.get('message')}" for r in row.reasons or []),
+                "at": _when(rejected.created_at), "delivery": rejected.inbox_id, "index": rejected.record_index,
+                "external_id": rejected.external_id,
+                "reasons": "; ".join(f"{r.get('field')}: {r.get('message')}" for r in rejected.reasons or []),
             })
-        for row in conn.execute(
+        for tried in conn.execute(
             sa.select(test_deliveries.c.id, test_deliveries.c.received_at, test_deliveries.c.status_code,
                       test_deliveries.c.verified, test_deliveries.c.response, test_deliveries.c.error)
             .where(test_deliveries.c.integration_id == stored.id).order_by(test_deliveries.c.id.desc()).limit(limit)
         ):
-            response = row.response or {}
+            response = tried.response or {}
             out.test_deliveries.append({
-                "id": row.id, "received_at": _when(row.received_at), "answer": row.status_code, "verified": row.verified,
-                "result": row.error or (f"{response.get('valid', 0)} valid, {response.get('errors', 0)} errors"
+                "id": tried.id, "received_at": _when(tried.received_at), "answer": tried.status_code, "verified": tried.verified,
+                "result": tried.error or (f"{response.get('valid', 0)} valid, {response.get('errors', 0)} errors"
                                         if "valid" in response else str(response.get("reason", ""))),
             })
         attempts = (
@@ -115,12 +115,12 @@ def client_status(bind: sa.Engine, stored: StoredIntegration, limit: int = LIMIT
             .where(callback_outbox.c.integration_id == stored.id)
             .order_by(callback_outbox.c.id.desc(), callback_attempts.c.id.desc()).limit(limit)
         )
-        for row in conn.execute(attempts):
+        for called in conn.execute(attempts):
             out.callbacks.append({
-                "webhook_id": row.webhook_id, "event": row.event,
-                "external_id": (row.payload or {}).get("order", {}).get("external_id"), "callback_status": row.status,
-                "attempted_at": _when(row.attempted_at), "answer": row.status_code,
-                "outcome": "" if row.attempted_at is None else ("ok" if row.succeeded else (row.error or "failed")),
-                "latency_ms": None if row.latency_ms is None else round(row.latency_ms, 1),
+                "webhook_id": called.webhook_id, "event": called.event,
+                "external_id": (called.payload or {}).get("order", {}).get("external_id"), "callback_status": called.status,
+                "attempted_at": _when(called.attempted_at), "answer": called.status_code,
+                "outcome": "" if called.attempted_at is None else ("ok" if called.succeeded else (called.error or "failed")),
+                "latency_ms": None if called.latency_ms is None else round(called.latency_ms, 1),
             })
     return out

@@ -212,7 +212,8 @@ def _document_schema(config: Integration, record: dict[str, Any]) -> dict[str, A
     head = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title}
     if config.type != "webhook" or config.webhook.verification == "autentikapp":
         return {**head, **record}  # one record per event (or per row / page item)
-    return {**head, "oneOf": [record, {"type": "array", "items": record, "minItems": 1}]}
+    one = {"$ref": "#/$defs/record"}
+    return {**head, "$defs": {"record": record}, "oneOf": [one, {"type": "array", "items": one, "minItems": 1}]}
 
 
 def _whole_example(config: Integration, example: dict[str, Any]) -> Any:
