@@ -17,8 +17,8 @@ import requests
 import sqlalchemy as sa
 
 from connectors.callback_sender import SIGNATURE_HEADER, CallbackSender, signed_headers
-from pipelines.guide import build_guide
-from pipelines.guide.samples import CALLBACK_SECRET_ENV, CREDENTIAL_ENV, LANGUAGES, SIGNING_SECRET_ENV
+from pipelines.guide import build_guide, staging_url
+from pipelines.guide.samples import CALLBACK_SECRET_ENV, CREDENTIAL_ENV, LANGUAGES, SIGNING_SECRET_ENV, URL_ENV
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, create_integration
 from pipelines.orders.status import change_status
@@ -181,3 +181,22 @@ def test_the_guides_shell_verifier_tells_genuine_from_forged(tmp_path):
     assert (good.returncode, good.stdout.strip()) == (0, "genuine")
     bad = subprocess.run(["bash", str(script), str(body), "0" * 64], env=env, capture_output=True, text=True, check=False)
     assert (bad.returncode, bad.stdout.strip()) == (1, "forged")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_same_samples_try_the_staging_url_and_store_nothing(sqlite_store, tmp_path, language):
+    require_tools(language)
+    stored = create_integration(sqlite_store, Integration.model_validate(
+        {"name": f"stage_{language}", "type": "webhook", "auth_type": "hmac", "auth_value": "clave-hmac",
+         "onboarding": {"stage": "staging"}}))
+    with running(sqlite_store) as url:
+        guide = build_guide(stored.config, "en", base=url)
+        code = code_blocks(guide.markdown, "Authentication")[language]
+        staging = staging_url(stored.name, base=url)
+        assert f"export {URL_ENV}={staging}" in guide.markdown
+        refused, _ = run_sample(language, code, tmp_path, _env("clave-hmac", None))  # production waits for promotion
+        status, answer = run_sample(language, code, tmp_path, _env("clave-hmac", None, **{URL_ENV: staging}))
+    assert refused == 403
+    body = json.loads(answer)
+    assert (status, body["staging"], body["valid"], body["errors"]) == (200, True, 1, 0), body
+    assert _count(sqlite_store, orders, stored.id) == 0

@@ -21,6 +21,7 @@ from pipelines.guide.samples import (
     PREVIOUS_SIGNATURE_HEADER,
     SIGNATURE_HEADER,
     SIGNING_SECRET_ENV,
+    URL_ENV,
     send_sample,
     send_spec,
     verify_sample,
@@ -393,8 +394,9 @@ def _staging(config: Integration, lang: Lang, payload: Payload, base: str | None
         "cuenta en ningún reporte. Crossdock ve cada intento como una *entrega de prueba* con el mismo detalle que "
         "las reales, así usted y nuestro analista miran lo mismo. Cuando sus pruebas pasen, Crossdock promueve la "
         "integración a producción; la URL de staging sigue disponible para probar cambios."),
-        "", _(lang, "To use it, run the samples above with the staging URL in place of the production one.",
-              "Para usarla, ejecute los ejemplos anteriores con la URL de staging en lugar de la de producción.")])
+        "", _(lang, f"To use it, run the samples above with `{URL_ENV}` set to the staging URL:",
+              f"Para usarla, ejecute los ejemplos anteriores con `{URL_ENV}` apuntando a la URL de staging:"),
+        "", "```bash", f"export {URL_ENV}={url}", "```"])
 
 
 def _callbacks(config: Integration, lang: Lang, payload: Payload, base: str | None) -> str:

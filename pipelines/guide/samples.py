@@ -2,7 +2,8 @@
 and PHP.
 
 Every sample reads its secrets from environment variables (`CREDENTIAL_ENV`, `SIGNING_SECRET_ENV`,
-`CALLBACK_SECRET_ENV`) and never contains one: the guide says where to get them. Each sending sample
+`CALLBACK_SECRET_ENV`) and never contains one: the guide says where to get them. `URL_ENV`, when set,
+points a sending sample at another URL (staging) than the production one it names. Each sending sample
 signs the exact bytes it sends and prints the HTTP status on its first line and the answer's body
 after it; each verifying sample is a small HTTP server (PORT, default 8000) answering 204 to a genuine
 callback and 401 to anything else, except the shell one, which checks a saved body. The tests run all
@@ -24,6 +25,7 @@ from pipelines.integrations.webhook_settings import BODY_SIGNATURE_PRESETS
 CREDENTIAL_ENV = "CROSSDOCK_CREDENTIAL"
 SIGNING_SECRET_ENV = "CROSSDOCK_SIGNING_SECRET"
 CALLBACK_SECRET_ENV = "CROSSDOCK_CALLBACK_SECRET"
+URL_ENV = "CROSSDOCK_URL"  # set to the staging URL to try the same code there
 LANGUAGES = ("curl", "python", "node", "php")
 CODE_FENCE = {"curl": "bash", "python": "python", "node": "javascript", "php": "php"}
 SIGNATURE_HEADER = "X-Crossdock-Signature"  # the callback sender's header (connectors.callback_sender)
@@ -76,7 +78,7 @@ def verify_sample(language: str) -> str:
 # -- curl (bash + openssl) -------------------------------------------------------------------------
 
 def _curl(spec: SendSpec) -> str:
-    lines = ["#!/usr/bin/env bash", "set -euo pipefail", f"URL={shlex.quote(spec.url)}",
+    lines = ["#!/usr/bin/env bash", "set -euo pipefail", f'URL="${{{URL_ENV}:-{spec.url}}}"',
              f"BODY={shlex.quote(spec.body)}"]
     headers = ['-H "Content-Type: application/json"']
     cred, sign = f'"${CREDENTIAL_ENV}"', f'"${SIGNING_SECRET_ENV}"'
@@ -168,7 +170,7 @@ def _python(spec: SendSpec) -> str:
                     '    "webhook-signature": f"v1,{signature}",']
     if spec.event_header:
         headers.append(f'    "{spec.event_header[0]}": "{spec.event_header[1]}",')
-    lines = [*(f"import {name}" for name in sorted(imports)), "", f"URL = {spec.url!r}", *setup,
+    lines = [*(f"import {name}" for name in sorted(imports)), "", f'URL = os.environ.get("{URL_ENV}", {spec.url!r})', *setup,
              "", "# The exact bytes that are signed are the bytes that are sent.",
              f'body = r"""{spec.body}""".encode("utf-8")', *extra, "headers = {", *headers, "}",
              'request = urllib.request.Request(URL, data=body, headers=headers, method="POST")',
@@ -222,7 +224,7 @@ def _node(spec: SendSpec) -> str:
     if spec.event_header:
         headers.append(f"    '{spec.event_header[0]}': '{spec.event_header[1]}',")
     body_literal = spec.body.replace("\\", "\\\\").replace("`", "\\`").replace("${", "\\${")
-    lines = ["const crypto = require('crypto');", "", f"const url = {json.dumps(spec.url)};", *setup,
+    lines = ["const crypto = require('crypto');", "", f"const url = process.env.{URL_ENV} || {json.dumps(spec.url)};", *setup,
              "// The exact bytes that are signed are the bytes that are sent.",
              f"const body = Buffer.from(`{body_literal}`, 'utf8');", "", "(async () => {", *extra,
              "  const headers = {", *headers, "  };",
@@ -270,7 +272,7 @@ def _php(spec: SendSpec) -> str:
                     "    'webhook-signature: v1,' . $signature,"]
     if spec.event_header:
         headers.append(f"    '{spec.event_header[0]}: {spec.event_header[1]}',")
-    lines = ["<?php", f"$url = '{spec.url}';", *setup,
+    lines = ["<?php", f"$url = getenv('{URL_ENV}') ?: '{spec.url}';", *setup,
              "// The exact bytes that are signed are the bytes that are sent.",
              "$body = <<<'JSON'", spec.body, "JSON;", *extra, "$headers = [", *headers, "];",
              "$context = stream_context_create(['http' => [",
