@@ -1,8 +1,8 @@
 """What a client may see of its own integration: the read-only status page behind its link token.
 
 Recent deliveries (inbox rows: when, the answer given, records counted; rejected requests with their
-reason), records rejected with their reasons, staging attempts, and the callbacks sent to its endpoint
-with each attempt. Every query is filtered by the one integration's id: the token opens that
+reason), the sync runs that processed them (or polled the client's API or database), records rejected
+with their reasons, staging attempts, and the callbacks sent to its endpoint with each attempt. Every query is filtered by the one integration's id: the token opens that
 integration and nothing else. Bodies and headers are not shown (they may carry other people's data or
 a provider's signature); what was decided about them is.
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from pipelines.clock import as_utc
 from pipelines.integrations.model import Integration, StoredIntegration
 from pipelines.integrations.repository import update_integration
-from pipelines.store.schema import callback_attempts, callback_outbox, inbox, record_errors, test_deliveries
+from pipelines.store.schema import callback_attempts, callback_outbox, inbox, record_errors, sync_runs, test_deliveries
 
 LIMIT = 50
 
@@ -48,6 +48,7 @@ class ClientStatus:
     name: str
     stage: str
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    syncs: list[dict[str, Any]] = field(default_factory=list)
     rejected_records: list[dict[str, Any]] = field(default_factory=list)
     test_deliveries: list[dict[str, Any]] = field(default_factory=list)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
@@ -84,6 +85,16 @@ def client_status(bind: sa.Engine, stored: StoredIntegration, limit: int = LIMIT
                 "id": delivered.id, "received_at": _when(delivered.received_at), "delivery_id": delivered.delivery_id,
                 "status": delivered.status, "answer": code, "verified": delivered.verified,
                 "result": delivered.error if delivered.status == "rejected" else (_answer_summary(response) or delivered.error or ""),
+            })
+        for run in conn.execute(
+            sa.select(sync_runs.c.started_at, sync_runs.c.source_kind, sync_runs.c.status, sync_runs.c.total_received,
+                      sync_runs.c.created, sync_runs.c.updated, sync_runs.c.unchanged, sync_runs.c.errors, sync_runs.c.message)
+            .where(sync_runs.c.integration_id == stored.id).order_by(sync_runs.c.id.desc()).limit(limit)
+        ):
+            out.syncs.append({
+                "started_at": _when(run.started_at), "source": run.source_kind, "status": run.status,
+                "received": run.total_received, "created": run.created, "updated": run.updated,
+                "unchanged": run.unchanged, "errors": run.errors, "reasons": run.message or "",
             })
         for rejected in conn.execute(
             sa.select(record_errors.c.created_at, record_errors.c.inbox_id, record_errors.c.record_index,

@@ -44,6 +44,10 @@ PAGE = """<!DOCTYPE html>
 <h2>Deliveries</h2>
 {{ table(s.deliveries, [("received_at", "Received"), ("answer", "Answer"), ("status", "Status"),
    ("verified", "Signature ok"), ("delivery_id", "Delivery id"), ("result", "Result")], "No deliveries yet.") }}
+<h2>Processing runs</h2>
+{{ table(s.syncs, [("started_at", "Started"), ("source", "Source"), ("status", "Status"), ("received", "Received"),
+   ("created", "Created"), ("updated", "Updated"), ("unchanged", "Unchanged"), ("errors", "Errors"),
+   ("reasons", "Reasons")], "No runs yet.") }}
 <h2>Rejected records</h2>
 {{ table(s.rejected_records, [("at", "When"), ("delivery", "Delivery"), ("index", "Record #"),
    ("external_id", "External id"), ("reasons", "Reasons")], "No rejected records.") }}

@@ -33,6 +33,7 @@ from pipelines.integrations.webhook_settings import BODY_SIGNATURE_PRESETS, TIME
 
 Lang = Literal["es", "en"]
 LANGS: tuple[Lang, ...] = ("es", "en")
+PROVIDER_NAMES = {"shopify": "Shopify", "github": "GitHub", "woocommerce": "WooCommerce", "stripe": "Stripe"}
 LANGUAGE_NAMES = {"curl": "curl (bash)", "python": "Python 3", "node": "Node.js 18+", "php": "PHP 8"}
 
 
@@ -262,6 +263,14 @@ def _signing(config: Integration, lang: Lang, payload: Payload, base: str | None
             "escapes) breaks the signature.",
             "Firme los bytes que envía, tal cual: volver a serializar el JSON después de firmar (espacios, orden "
             "de claves, escapes) rompe la firma."))
+    provider = PROVIDER_NAMES.get(preset)
+    if provider:
+        lines.append("- " + _(lang,
+            f"With {provider} you write none of this: paste the production URL and the signing secret in {provider}'s "
+            "webhook settings; it signs every delivery itself. The code below does what it does, to test by hand.",
+            f"Con {provider} no escribe nada de esto: pegue la URL de producción y el secreto de firma en la "
+            f"configuración de webhooks de {provider}; firma cada entrega por sí mismo. El código de abajo hace lo "
+            "mismo, para probar a mano."))
     lines += ["", _(lang, "Working code (each prints the HTTP status and the answer):",
                     "Código que funciona (cada ejemplo imprime el estado HTTP y la respuesta):")]
     spec = send_spec(config, production_url(config.name, preset, base), payload.example)
