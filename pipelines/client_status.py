@@ -2,9 +2,10 @@
 
 Recent deliveries (inbox rows: when, the answer given, records counted; rejected requests with their
 reason), the sync runs that processed them (or polled the client's API or database), records rejected
-with their reasons, staging attempts, and the callbacks sent to its endpoint with each attempt. Every query is filtered by the one integration's id: the token opens that
-integration and nothing else. Bodies and headers are not shown (they may carry other people's data or
-a provider's signature); what was decided about them is.
+with their reasons, staging attempts, and the callbacks sent to its endpoint with each attempt. Every
+query is filtered by the one integration's id: the token opens that integration and nothing else.
+Bodies and headers are not shown (they may carry other people's data or a provider's signature); what
+was decided about them is.
 """
 from __future__ import annotations
 
