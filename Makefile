@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-fast lint bench browser wrk lock migration clean docs .venv
+.PHONY: up test test-fast lint bench browser wrk guide-tools lock migration clean docs .venv
 .DEFAULT_GOAL := help
 
 help:
@@ -34,10 +34,17 @@ wrk:
 	@command -v wrk >/dev/null || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
 		|| echo "wrk could not be installed: the receiver benchmarks will fail to run"; }
 
+# Node.js, PHP and poppler run the integration guide's code samples and look at its PDF in the tests
+# (Debian's packages; the samples themselves need nothing beyond each language's standard library).
+guide-tools:
+	@{ command -v node && command -v php && command -v pdftoppm; } >/dev/null || { (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs php-cli poppler-utils >/dev/null) \
+		|| echo "nodejs/php-cli/poppler-utils could not be installed: the guide sample tests will skip (fail under CROSSDOCK_REQUIRE_SERVICES=1)"; }
+
 up: .venv
 	$(BIN)/crossdock up
 
-test: .venv browser lint
+test: .venv browser guide-tools lint
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 
 # The quick loop: pure tests and the SQLite store; no processes, no servers, no app pages (under a minute).

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from app import callback_secret, connection_test, integration_form
+from app import callback_secret, connection_test, integration_form, onboarding
 from app.store import engine
 from app.ui import show_issues, when
 from pipelines.errors import validation_issues
@@ -119,6 +119,7 @@ def render_overview(stored: StoredIntegration) -> None:
         if connection_test.testable(stored.config):
             connection_test.render_connection_test(stored.config, f"intg.probe.{stored.id}")
     callback_secret.render_callback_secret(stored)
+    onboarding.render_onboarding(stored)
     fields = len(stored.config.field_mapping)
     st.markdown(f"**Mapping**: version {stored.mapping_version}, " + (f"{fields} field(s)" if fields else
                 "empty: records are read as the target's own fields"))

@@ -1,4 +1,5 @@
-"""`crossdock integrations ...`: add from a file, list, show (secrets masked), disable, enable, delete."""
+"""`crossdock integrations ...`: add from a file, list, show (secrets masked), disable, enable, delete, and
+the client's integration guide."""
 from __future__ import annotations
 
 import json
@@ -122,6 +123,45 @@ def delete(
     except IntegrationBusy as exc:
         fail(f"{exc}. Let them finish (or disable the integration first), or pass --force to discard them.")
     typer.echo(f"deleted {name}")
+
+
+@app.command("guide")
+def guide(
+    name: str,
+    fmt: str = typer.Option("md", "--format", help="md, html or pdf"),
+    lang: str = typer.Option("es", "--lang", help="es (Spanish) or en (English)"),
+    output: Path = typer.Option(None, "--output", "-o", help="file to write (default: stdout for md/html, "
+                                                             "crossdock-guide-NAME-LANG.pdf for pdf)"),
+) -> None:
+    """Write the client's integration guide: endpoint, signing, payload schema, answers, retries,
+    callbacks and tested code in curl, Python, Node.js and PHP. It holds no secret."""
+    import sys
+
+    from connectors.guide_render import FORMATS, RenderFailed, file_name, render
+    from pipelines.guide import LANGS, build_guide
+    from pipelines.integrations import get_integration
+    from pipelines.store import connect
+
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})", 2)
+    if lang not in LANGS:
+        fail(f"--lang must be one of {', '.join(LANGS)} (got {lang!r})", 2)
+    stored = _guard(lambda: get_integration(connect(), name))
+    document = build_guide(stored.config, lang)  # type: ignore[arg-type]
+    try:
+        data = render(document, fmt)  # type: ignore[arg-type]
+    except RenderFailed as exc:
+        fail(str(exc))
+    if output is None and fmt != "pdf":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    target = output or Path(file_name(document, fmt))  # type: ignore[arg-type]
+    try:
+        target.write_bytes(data)
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+    typer.echo(f"wrote {target} ({len(data):,} bytes)", err=True)
 
 
 def _guard(action):

@@ -27,6 +27,7 @@ from pipelines.inbox.body import UnreadableBody, read_body
 from pipelines.inbox.intake import IncomingRequest, kept_headers
 from pipelines.integrations.providers import event_name, is_woocommerce_ping, rules, skip_reason
 from pipelines.integrations.webhook_settings import BODY_SIGNATURE_PRESETS
+from pipelines.staging import production_refusal
 
 router = APIRouter(tags=["webhooks"])
 
@@ -147,6 +148,8 @@ async def receive(request: Request, name: str, route: Route) -> Response:
             state.committer.submit_rejected(_woocommerce_ping_entry(known, request, body))
             return _json(200, {"accepted": True, "ingested": False, "reason": WOOCOMMERCE_PING})
         entry = _admit(known, route, request, body, state.clock())
+        if known.integration.config.onboarding.stage == "staging":
+            raise Refusal(403, production_refusal(name), verified=True)
     except Refusal as refusal:
         if refusal.keep:
             state.committer.submit_rejected(_rejected_entry(known, request, body, refusal))

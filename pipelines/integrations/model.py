@@ -17,6 +17,7 @@ from pipelines.integrations.callback_settings import CallbackSettings, standard_
 from pipelines.integrations.db_settings import DbSettings
 from pipelines.integrations.file_settings import STORED as STORED  # re-exported: the context name callers use
 from pipelines.integrations.file_settings import FileSettings
+from pipelines.integrations.onboarding_settings import OnboardingSettings
 from pipelines.integrations.webhook_settings import WebhookSettings
 from pipelines.outbound import check_url
 from pipelines.vocabulary import OrderEvent
@@ -59,6 +60,7 @@ class Integration(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     db: DbSettings = Field(default_factory=DbSettings)
     file: FileSettings = Field(default_factory=FileSettings)
+    onboarding: OnboardingSettings = Field(default_factory=OnboardingSettings)
 
     @field_validator("callback_url", "endpoint")
     @classmethod

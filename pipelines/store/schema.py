@@ -80,6 +80,25 @@ inbox = sa.Table(
     sa.Index("ix_inbox_status_id", "status", "id"),
 )
 
+# Deliveries to an integration's staging URL ("test deliveries"): kept apart from the inbox so nothing
+# processes, replays, reports or counts them, with the same detail an inbox row has (headers, body,
+# verification, the answer given, the error). Bounded per integration (see pipelines.staging).
+test_deliveries = sa.Table(
+    "test_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Column("delivery_id", sa.String(255), nullable=True),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("verified", sa.Boolean, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", sa.JSON, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_test_deliveries_integration_id", "integration_id", "id"),
+)
+
 orders = sa.Table(
     "orders",
     metadata,

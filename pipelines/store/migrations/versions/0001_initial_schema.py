@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 17:54:10.466788
+Create Date: 2026-11-26 18:48:06.424597
 """
 from alembic import op
 import sqlalchemy as sa
@@ -216,6 +216,23 @@ def upgrade() -> None:
     with op.batch_alter_table('sync_runs', schema=None) as batch_op:
         batch_op.create_index('ix_sync_runs_integration_started', ['integration_id', 'started_at'], unique=False)
 
+    op.create_table('test_deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('integration_id', sa.Integer(), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('delivery_id', sa.String(length=255), nullable=True),
+    sa.Column('headers', sa.JSON(), nullable=False),
+    sa.Column('body', sa.LargeBinary(), nullable=False),
+    sa.Column('verified', sa.Boolean(), nullable=False),
+    sa.Column('status_code', sa.Integer(), nullable=False),
+    sa.Column('response', sa.JSON(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['integration_id'], ['integrations.id'], name=op.f('fk_test_deliveries_integration_id_integrations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_test_deliveries'))
+    )
+    with op.batch_alter_table('test_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_test_deliveries_integration_id', ['integration_id', 'id'], unique=False)
+
     op.create_table('alert_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('alert_id', sa.Integer(), nullable=False),
@@ -405,6 +422,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_alert_events_alert_id'))
 
     op.drop_table('alert_events')
+    with op.batch_alter_table('test_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_test_deliveries_integration_id')
+
+    op.drop_table('test_deliveries')
     with op.batch_alter_table('sync_runs', schema=None) as batch_op:
         batch_op.drop_index('ix_sync_runs_integration_started')
 
