@@ -1,6 +1,7 @@
 """Outbound HTTP for notifications, made in one place: every chat and webhook channel posts through a
-session from `notify_session()`. When the outbound URL policy (SSRF protection) lands in `connectors/`,
-this function returns its session instead and every channel follows.
+session from `notify_session()`:
+it is the outbound policy's guarded session (`connectors.outbound`): cloud metadata and link-local
+addresses are always refused, internal ones unless CROSSDOCK_OUTBOUND_ALLOW lists them, checked at connect time.
 
 Like status callbacks: no proxy or `.netrc` credentials taken from the environment behind our back
 (the environment's proxy is passed per URL), and redirects are never followed (a webhook URL that
@@ -11,6 +12,7 @@ from __future__ import annotations
 import requests
 
 from connectors.callback_sender import describe_failure, proxies_for
+from connectors.outbound import guarded_session
 
 USER_AGENT = "Crossdock-Alerts/0.1"
 CONNECT_TIMEOUT = 5.0
@@ -18,8 +20,7 @@ EXCERPT_CHARS = 200
 
 
 def notify_session() -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
+    session = guarded_session(trust_env=False)
     session.headers.clear()
     return session
 
