@@ -5,10 +5,12 @@ migrated once, secrets only from .env, every variable documented, one non-root i
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from assets.instance import dagster_pg_url
 from connectors.sql.source import resolve_url
@@ -30,6 +32,7 @@ from tests.compose_files import (
     references,
     service_environment,
 )
+from tests.services import unavailable
 
 CROSSDOCK_SERVICES = set(ROLES)
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$")
@@ -211,6 +214,7 @@ def test_the_install_script_follows_the_seeds_four_steps_in_order():
         assert name in script
 
 
+@pytest.mark.e2e
 def test_the_install_script_generates_every_secret_once_and_never_prints_one(tmp_path):
     """Steps 1 and 2 for real, on a copy of the repository's files, with a stand-in for docker-compose
     (no engine here) and a receiver that is not there: the script stops at step 4 with its message."""
@@ -236,3 +240,21 @@ def test_the_install_script_generates_every_secret_once_and_never_prints_one(tmp
     assert "generated" not in second.stdout
     assert (tmp_path / "compose.calls").read_text().splitlines() == ["compose up -d", "compose up -d"]
     assert "http://localhost:8085/health" in (tmp_path / "curl.calls").read_text()
+
+
+@pytest.mark.e2e
+def test_docker_compose_itself_accepts_the_files_with_the_installed_env(tmp_path):
+    """The seed's own tool (`docker-compose`, Debian's 1.29: the compose schema and interpolation)
+    validates the compose file with its override example on top, interpolated from the installed .env."""
+    if shutil.which("docker-compose") is None:
+        unavailable("docker-compose is not installed (make compose-tool installs Debian's)")
+    env_file = tmp_path / ".env"
+    env = {**installed_env(), "CLIENT_DB_PASSWORD": "client-secret"}
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in env.items()))
+    done = subprocess.run(["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "-f", str(OVERRIDE_EXAMPLE),
+                           "config"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    resolved = yaml.safe_load(done.stdout)["services"]
+    assert resolved["receiver"]["environment"]["CLIENT_DB_PASSWORD"] == "client-secret"
+    assert resolved["receiver"]["ports"][0]["published"] in (8085, "8085")
+    assert resolved["dagster-daemon"]["depends_on"] == {"dagster-code-server": {"condition": "service_healthy"}}
