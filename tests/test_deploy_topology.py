@@ -46,7 +46,7 @@ def pg_url() -> Iterator[str]:
 
 
 def _loopback(environment: dict[str, str], home: Path, pg_url: str, ports: dict[str, str]) -> dict[str, str]:
-    assert CONTAINER_ONLY <= set(environment)
+    assert set(environment) >= CONTAINER_ONLY
     swapped = {"CROSSDOCK_HOME": str(home), "CROSSDOCK_HOST": "127.0.0.1", "CROSSDOCK_DATABASE_URL": pg_url,
                "CROSSDOCK_DAGSTER_GRPC_HOST": "127.0.0.1", **ports}
     inherited = {key: value for key, value in os.environ.items()
@@ -82,6 +82,12 @@ def _healthy(role: str, env: dict[str, str]) -> bool:
     done = subprocess.run([sys.executable, "-m", "crossdock", "health", role], cwd=ROOT, env=env,
                           capture_output=True, timeout=60)
     return done.returncode == 0
+
+
+def _wait_healthy(role: str, process: subprocess.Popen, env: dict[str, str], logs: Path) -> None:
+    """Poll the role's own probe (compose's healthcheck command) until it passes; fail if the role exits."""
+    became = wait_until(lambda: _healthy(role, env) or process.poll() is not None, 240, every_s=1)
+    assert became is not None and process.poll() is None, (logs / f"{role}.log").read_text()[-3000:]
 
 
 SEED_CURL = """curl -sS -o {out} -w '%{{http_code}}' -X POST {url}/webhook/cliente_abc \\
@@ -121,11 +127,9 @@ def test_the_compose_topology_runs_as_processes_from_the_same_env_and_takes_seed
         for role in START_ORDER:
             processes[role] = stack.enter_context(_role(role, envs[role], logs))
             if role == "dagster-code-server":  # compose: the webserver and daemon wait for it to be healthy
-                up = wait_until(lambda: _healthy(role, envs[role]) or processes[role].poll() is not None, 240, every_s=1)
-                assert up is not None and processes[role].poll() is None, (logs / f"{role}.log").read_text()[-3000:]
+                _wait_healthy(role, processes[role], envs[role], logs)
         for role in START_ORDER:
-            became = wait_until(lambda r=role: _healthy(r, envs[r]) or processes[r].poll() is not None, 240, every_s=1)
-            assert became is not None and processes[role].poll() is None, (logs / f"{role}.log").read_text()[-3000:]
+            _wait_healthy(role, processes[role], envs[role], logs)
 
         health = requests.get(f"{receiver}/health", timeout=10).json()
         assert health["status"] == "ok" and health["store"]["dialect"] == "postgresql"
