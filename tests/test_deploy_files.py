@@ -102,9 +102,9 @@ def test_the_receiver_is_published_on_8085_and_the_dagster_ui_on_loopback_only(c
     env = installed_env()
     ports = {name: [interpolate(port, env) for port in service.get("ports", [])]
              for name, service in compose["services"].items()}
-    assert ports["receiver"] == ["8085:8085"]
+    assert ports["receiver"] == ["0.0.0.0:8085:8085"]
     assert ports["dagster-webserver"] == ["127.0.0.1:3000:3000"]
-    assert ports["streamlit"] == ["8501:8501"]
+    assert ports["streamlit"] == ["0.0.0.0:8501:8501"]
     assert not ports["postgres"] and not ports["dagster-code-server"] and not ports["dagster-daemon"]
 
 
@@ -256,5 +256,5 @@ def test_docker_compose_itself_accepts_the_files_with_the_installed_env(tmp_path
     assert done.returncode == 0, done.stderr
     resolved = yaml.safe_load(done.stdout)["services"]
     assert resolved["receiver"]["environment"]["CLIENT_DB_PASSWORD"] == "client-secret"
-    assert resolved["receiver"]["ports"][0]["published"] in (8085, "8085")
+    assert resolved["receiver"]["ports"] == ["0.0.0.0:8085:8085/tcp"]
     assert resolved["dagster-daemon"]["depends_on"] == {"dagster-code-server": {"condition": "service_healthy"}}
