@@ -158,3 +158,24 @@ def test_the_compose_topology_runs_as_processes_from_the_same_env_and_takes_seed
     assert landed == [("PED-001", "María García", "Zona 15, Guatemala")]
     for role in START_ORDER:
         assert "Traceback" not in (logs / f"{role}.log").read_text(), role
+
+
+def test_a_role_answers_bad_input_and_a_missing_migration_with_a_message_not_a_traceback(tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("CROSSDOCK_", "DAGSTER_"))}
+    env.update({"CROSSDOCK_HOME": str(tmp_path / "home"), "CROSSDOCK_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+                "CROSSDOCK_PORT": str(free_port())})
+
+    def crossdock(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "crossdock", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    unknown = crossdock("role", "integration-service")
+    assert unknown.returncode == 2 and "unknown role 'integration-service': one of migrate, receiver" in unknown.stderr
+    early = crossdock("role", "dagster-daemon")
+    assert early.returncode == 2 and "run `crossdock role migrate` first" in early.stderr
+    down = crossdock("health", "receiver")
+    assert down.returncode == 1 and f"receiver: unhealthy: http://127.0.0.1:{env['CROSSDOCK_PORT']}/health does not answer" in down.stderr
+    no_probe = crossdock("health", "migrate")
+    assert no_probe.returncode == 2 and "no health probe for role 'migrate'" in no_probe.stderr
+    for done in (unknown, early, down, no_probe):
+        assert "Traceback" not in done.stderr
