@@ -58,6 +58,9 @@ export DOCKER_HOST="unix://$socket"
 cleanup() {
   "${compose[@]}" logs --no-color >"$work/compose.log" 2>&1 || true
   "${compose[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+  # podman may refuse to remove the code server while the daemon still shares its pid namespace: again, directly
+  podman rm -f $(podman ps -aq --filter "label=com.docker.compose.project=$project") >/dev/null 2>&1 || true
+  podman volume rm -f "${project}_postgres-data" "${project}_crossdock-home" >/dev/null 2>&1 || true
   kill "$ticker_pid" 2>/dev/null || true
   kill "$service_pid" 2>/dev/null || true
 }
