@@ -85,11 +85,11 @@ for _ in $(seq 1 120); do healthy && break; sleep 5; done
 healthy || { echo "not every service became healthy: $work/compose.log" >&2; exit 1; }
 
 echo "4. seed 000's curls"
-curl -fsS "http://localhost:$port/health"; echo
-curl -fsS -o /dev/null -X POST "http://localhost:$port/integrations" -H "Authorization: Bearer $token" \
+curl -fsS -m 30 "http://localhost:$port/health"; echo
+curl -fsS -m 30 -o /dev/null -X POST "http://localhost:$port/integrations" -H "Authorization: Bearer $token" \
   -H "Content-Type: application/json" \
   -d '{"name": "cliente_abc", "type": "webhook", "auth_type": "apikey", "auth_value": "secreto_compartido", "is_active": true}'
-curl -fsS -X POST "http://localhost:$port/webhook/cliente_abc" \
+curl -fsS -m 30 -X POST "http://localhost:$port/webhook/cliente_abc" \
   -H "Content-Type: application/json" \
   -H "X-API-Key: secreto_compartido" \
   -d '[

@@ -42,7 +42,7 @@ echo "review .env (CROSSDOCK_PUBLIC_URL, published ports) before exposing the ma
 port="$(sed -n 's/^CROSSDOCK_PORT=//p' .env)"
 url="http://localhost:${port:-8085}/health"
 for _ in $(seq 1 120); do
-  if curl -fsS "$url"; then
+  if curl -fsS -m 10 "$url"; then
     echo
     echo "Crossdock is up: $url"
     exit 0

@@ -102,9 +102,11 @@ def test_the_receiver_is_published_on_8085_and_the_dagster_ui_on_loopback_only(c
     env = installed_env()
     ports = {name: [interpolate(port, env) for port in service.get("ports", [])]
              for name, service in compose["services"].items()}
-    assert ports["receiver"] == ["0.0.0.0:8085:8085"]
+    assert ports["receiver"] == ["8085:8085"]
+    loopback = interpolate(compose["services"]["receiver"]["ports"][0], {**env, "PUBLISH_ADDRESS": "127.0.0.1:"})
+    assert loopback == "127.0.0.1:8085:8085"
     assert ports["dagster-webserver"] == ["127.0.0.1:3000:3000"]
-    assert ports["streamlit"] == ["0.0.0.0:8501:8501"]
+    assert ports["streamlit"] == ["8501:8501"]
     assert not ports["postgres"] and not ports["dagster-code-server"] and not ports["dagster-daemon"]
 
 
@@ -206,7 +208,7 @@ def test_the_build_context_leaves_out_local_state_and_secrets():
 def test_the_install_script_follows_the_seeds_four_steps_in_order():
     script = INSTALL.read_text(encoding="utf-8")
     assert subprocess.run(["bash", "-n", str(INSTALL)], capture_output=True).returncode == 0
-    steps = ["cp .env.example .env", "random_secret", '"${compose[@]}" up -d', 'curl -fsS "$url"']
+    steps = ["cp .env.example .env", "random_secret", '"${compose[@]}" up -d', 'curl -fsS -m 10 "$url"']
     positions = [script.index(step) for step in steps]
     assert positions == sorted(positions)
     assert "/health" in script
@@ -256,5 +258,5 @@ def test_docker_compose_itself_accepts_the_files_with_the_installed_env(tmp_path
     assert done.returncode == 0, done.stderr
     resolved = yaml.safe_load(done.stdout)["services"]
     assert resolved["receiver"]["environment"]["CLIENT_DB_PASSWORD"] == "client-secret"
-    assert resolved["receiver"]["ports"] == ["0.0.0.0:8085:8085/tcp"]
+    assert resolved["receiver"]["ports"] == [{"published": 8085, "target": 8085}]
     assert resolved["dagster-daemon"]["depends_on"] == {"dagster-code-server": {"condition": "service_healthy"}}
