@@ -60,6 +60,37 @@ def receiver() -> None:
         raise typer.Exit(2) from None
 
 
+@app.command("role")
+def role(name: str = typer.Argument(
+        ..., help="migrate, receiver, dagster-code-server, dagster-webserver, dagster-daemon or streamlit")) -> None:
+    """Run one service of the product on its own, as a container of docker-compose.yml does: `migrate`
+    (one-shot: the store's migrations and Dagster's instance) or a long-running server in its place."""
+    from crossdock.roles import RoleError, run
+    from pipelines.settings import SettingError
+
+    try:
+        run(name)
+    except (RoleError, SettingError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("health")
+def health(name: str = typer.Argument("receiver", help="the role to probe (as for `crossdock role`)")) -> None:
+    """Probe one role on this machine (a container's HEALTHCHECK): exit 0 when healthy, 1 when not."""
+    from crossdock.roles import RoleError
+    from crossdock.roles import health as probe
+    from pipelines.settings import SettingError
+
+    try:
+        healthy, reason = probe(name)
+    except (RoleError, SettingError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{name}: {'healthy' if healthy else 'unhealthy'}: {reason}", err=not healthy)
+    raise typer.Exit(0 if healthy else 1)
+
+
 @app.command("demo")
 def demo() -> None:
     """Create the demo data (idempotent): an Autentikapp demo account with registered identifier codes,

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     port: Port = Field(8085, description="The receiver: webhooks, admin API, `/docs`.")
     dagster_port: Port = Field(3000, description="The Dagster UI.")
     dagster_grpc_port: Port = Field(4266, description="The Dagster code server `crossdock up` runs on loopback.")
+    dagster_grpc_host: str = Field(
+        "127.0.0.1", description="Where the Dagster webserver and daemon reach the code server when each runs as "
+                                 "its own service (`crossdock role`; `dagster-code-server` in docker-compose.yml).")
     streamlit_port: Port = Field(8501, description="The admin app.")
     demo_api_port: Port = Field(8090, description="The demo client API `crossdock up` runs for the `demo_api` integration.")
     public_url: str | None = Field(
@@ -141,6 +144,11 @@ def dagster_port() -> int:
 def dagster_grpc_port() -> int:
     """The Dagster code server `crossdock up` runs (loopback only: the webserver and daemon use it)."""
     return current().dagster_grpc_port
+
+
+def dagster_grpc_host() -> str:
+    """Where the webserver and daemon find the code server when it is a service of its own (compose)."""
+    return current().dagster_grpc_host
 
 
 def streamlit_port() -> int:
