@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -81,6 +82,31 @@ def sync_summary(created: int, updated: int, errors: int, target: str, *, status
     return ", ".join(parts)
 
 
+class ProblemKind(StrEnum):
+    """What kind of thing a "needs a person" line says is wrong: the alerts (pipelines.alerts) decide on
+    this, never on the line's wording, so rewording a line cannot unlink it from its alert."""
+
+    SYNC_FAILED = "sync_failed"
+    REJECTED_REPEAT = "rejected_repeat"
+    REJECTED = "rejected"
+    DEAD_LETTERS = "dead_letters"
+    CALLBACKS_UNDELIVERED = "callbacks_undelivered"
+    CALLBACKS_STOPPED = "callbacks_stopped"
+    STALE = "stale"
+
+
+class Problem(str):
+    """A "needs a person" line: the text people read, carrying its `kind` for the code that acts on it.
+    A `str` so every place that shows or searches the line keeps working unchanged."""
+
+    kind: ProblemKind
+
+    def __new__(cls, kind: ProblemKind, text: str) -> Problem:
+        line = super().__new__(cls, text)
+        line.kind = kind
+        return line
+
+
 @dataclass(frozen=True)
 class IntegrationHealth:
     """One line of the dashboard: what the integration is, whether it works, and why not."""
@@ -93,7 +119,7 @@ class IntegrationHealth:
     last_sync_at: datetime | None
     last_sync_ago: str
     last_error: str | None
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
 
     @property
     def status(self) -> Status:
@@ -218,27 +244,27 @@ def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[Int
     for row in rows:
         last = latest.get(row.id)
         bad = latest_bad.get(row.id)
-        problems: list[str] = []
+        problems: list[Problem] = []
         repeat = rejected_repeat(last.details) if last is not None else None
         if last is not None and last.status == SyncRunStatus.FAILED:
-            problems.append(f"last sync failed: {last.message or 'no detail'}")
+            problems.append(Problem(ProblemKind.SYNC_FAILED, f"last sync failed: {last.message or 'no detail'}"))
         elif repeat:
-            problems.append(repeat)
+            problems.append(Problem(ProblemKind.REJECTED_REPEAT, repeat))
         elif last is not None and last.errors:
-            problems.append(f"last sync rejected {_plural(last.errors, 'record', 'records')}: "
-                            f"{first_reason(last.reasons) or 'see sync history'}")
+            problems.append(Problem(ProblemKind.REJECTED, f"last sync rejected {_plural(last.errors, 'record', 'records')}: "
+                                                          f"{first_reason(last.reasons) or 'see sync history'}"))
         dead = inbox_dead.get(row.name, 0)
         if dead:
-            problems.append(f"{_plural(dead, 'dead letter', 'dead letters')} in the inbox")
+            problems.append(Problem(ProblemKind.DEAD_LETTERS, f"{_plural(dead, 'dead letter', 'dead letters')} in the inbox"))
         dead_callbacks = callback_counts.get((row.id, OutboxStatus.DEAD), 0) + callback_counts.get((row.id, OutboxStatus.DISABLED), 0)
         if dead_callbacks:
-            problems.append(f"{_plural(dead_callbacks, 'callback', 'callbacks')} not delivered")
+            problems.append(Problem(ProblemKind.CALLBACKS_UNDELIVERED, f"{_plural(dead_callbacks, 'callback', 'callbacks')} not delivered"))
         if row.callbacks_disabled_reason:
-            problems.append(f"callbacks stopped: {row.callbacks_disabled_reason}")
+            problems.append(Problem(ProblemKind.CALLBACKS_STOPPED, f"callbacks stopped: {row.callbacks_disabled_reason}"))
         if row.is_active and row.type in ("api", "db"):
             stale = _stale_problem(row.config, last.started_at if last else None, row.created_at, now)
             if stale:
-                problems.append(stale)
+                problems.append(Problem(ProblemKind.STALE, stale))
         last_error = None
         if bad is not None:
             last_error = bad.message if bad.status == SyncRunStatus.FAILED else first_reason(bad.reasons)

@@ -21,7 +21,7 @@ from pipelines.alerts.channels import ChannelError, failing_channels, list_chann
 from pipelines.alerts.conditions import alert_key, classify
 from pipelines.alerts.outbox import notifications_for
 from pipelines.clock import utcnow
-from pipelines.monitoring import integration_health
+from pipelines.monitoring import Problem, ProblemKind, integration_health
 from pipelines.sources import PullError
 from pipelines.store.schema import alert_channels, alert_notifications
 from tests.callback_sink import CallbackSink, Drop, Reply
@@ -353,3 +353,12 @@ def test_rejection_rate_over_the_window_fires_with_the_top_reason(sqlite_store):
     assert condition.summary.startswith("25.0 % of records rejected over the last 60 min (5 of 20), mostly client_name")
     save_rule(sqlite_store, "rejection_rate", enabled=True, params={"threshold_pct": 30}, actor="test", integration_id=hook.id)
     assert evaluate_alerts(sqlite_store, None).transitions.resolved == fired.transitions.fired
+
+
+@pytest.mark.parametrize(("kind", "rule"), [
+    (ProblemKind.SYNC_FAILED, "sync_failed"), (ProblemKind.STALE, "freshness"), (ProblemKind.DEAD_LETTERS, "dead_letters"),
+    (ProblemKind.CALLBACKS_UNDELIVERED, "callbacks_failing"), (ProblemKind.CALLBACKS_STOPPED, "callbacks_disabled"),
+    (ProblemKind.REJECTED, "rejection_rate"), (ProblemKind.REJECTED_REPEAT, None),
+])
+def test_a_dashboard_line_links_to_its_rule_by_kind_whatever_its_wording(kind, rule):
+    assert classify(Problem(kind, "hace 5 min: algo se ha reformulado")) == rule

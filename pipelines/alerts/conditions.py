@@ -20,7 +20,7 @@ from pipelines.alerts.rules import RULES, RuleBook
 from pipelines.callbacks import callback_summary
 from pipelines.clock import as_utc, iso
 from pipelines.inbox import REJECTED
-from pipelines.monitoring import Backlog, IntegrationHealth, backlog, integration_health, waiting_for
+from pipelines.monitoring import Backlog, IntegrationHealth, Problem, ProblemKind, backlog, integration_health, waiting_for
 from pipelines.reports import error_reasons, period_report
 from pipelines.sources.health import STALE_FACTOR, PullHealth, pull_health
 from pipelines.store.engine import reader
@@ -37,21 +37,21 @@ def alert_key(kind: str, integration_id: int | None = None) -> str:
     return kind if integration_id is None else f"{kind}:integration:{integration_id}"
 
 
-def classify(problem: str) -> str | None:
-    """The rule kind behind one of `integration_health`'s problem phrases (None: no rule watches it)."""
-    if problem.startswith("last sync failed"):
-        return "sync_failed"
-    if problem.startswith("last sync rejected"):
-        return "rejection_rate"
-    if problem.endswith("in the inbox") and "dead letter" in problem:
-        return "dead_letters"
-    if problem.endswith("not delivered") and "callback" in problem:
-        return "callbacks_failing"
-    if problem.startswith("callbacks stopped"):
-        return "callbacks_disabled"
-    if problem.startswith(("no sync ", "never synced")):
-        return "freshness"
-    return None
+# The rule watching each kind of dashboard line. A rejection in the last sync links to the rejection-rate
+# rule, which judges it over its window rather than line by line.
+_RULE_OF: dict[ProblemKind, str] = {
+    ProblemKind.SYNC_FAILED: "sync_failed",
+    ProblemKind.REJECTED: "rejection_rate",
+    ProblemKind.DEAD_LETTERS: "dead_letters",
+    ProblemKind.CALLBACKS_UNDELIVERED: "callbacks_failing",
+    ProblemKind.CALLBACKS_STOPPED: "callbacks_disabled",
+    ProblemKind.STALE: "freshness",
+}
+
+
+def classify(problem: Problem) -> str | None:
+    """The rule kind behind one of `integration_health`'s problem lines (None: no rule watches it)."""
+    return _RULE_OF.get(problem.kind)
 
 
 def classify_dagster(problem: str) -> str | None:
