@@ -358,7 +358,7 @@ def test_rejection_rate_over_the_window_fires_with_the_top_reason(sqlite_store):
 @pytest.mark.parametrize(("kind", "rule"), [
     (ProblemKind.SYNC_FAILED, "sync_failed"), (ProblemKind.STALE, "freshness"), (ProblemKind.DEAD_LETTERS, "dead_letters"),
     (ProblemKind.CALLBACKS_UNDELIVERED, "callbacks_failing"), (ProblemKind.CALLBACKS_STOPPED, "callbacks_disabled"),
-    (ProblemKind.REJECTED, "rejection_rate"), (ProblemKind.REJECTED_REPEAT, None),
+    (ProblemKind.REJECTED, "rejection_rate"), (ProblemKind.REJECTED_REPEAT, "rejection_rate"),
 ])
 def test_a_dashboard_line_links_to_its_rule_by_kind_whatever_its_wording(kind, rule):
     assert classify(Problem(kind, "hace 5 min: algo se ha reformulado")) == rule

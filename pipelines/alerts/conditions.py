@@ -42,6 +42,7 @@ def alert_key(kind: str, integration_id: int | None = None) -> str:
 _RULE_OF: dict[ProblemKind, str] = {
     ProblemKind.SYNC_FAILED: "sync_failed",
     ProblemKind.REJECTED: "rejection_rate",
+    ProblemKind.REJECTED_REPEAT: "rejection_rate",
     ProblemKind.DEAD_LETTERS: "dead_letters",
     ProblemKind.CALLBACKS_UNDELIVERED: "callbacks_failing",
     ProblemKind.CALLBACKS_STOPPED: "callbacks_disabled",
