@@ -22,7 +22,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 pytest_plugins = ["tests.apptest"]  # the admin app's fixtures (app_store), for every test module
 
 END_TO_END = {"test_app_browser", "test_callback_restart", "test_dagster_postgres", "test_dagster_under_load",
-              "test_inbox_crash", "test_inbox_daemon", "test_receiver_durability", "test_supervisor", "test_receivers_race"}
+              "test_inbox_crash", "test_inbox_daemon", "test_receiver_durability", "test_supervisor", "test_receivers_race",
+              "test_receivers_load_balancer", "test_dagster_celery"}
 STORE_FIXTURES = {"store", "sqlite_store", "app_store"}
 
 
