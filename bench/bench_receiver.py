@@ -5,6 +5,9 @@ measured in the same run (DESIGN.md §4: target ≥ 0.8× the echo's requests/s 
 
 The receiver and the echo are measured in alternating rounds and the medians compared, so a
 neighbour's load on this shared machine falls on both alike. wrk (C) generates the load.
+
+Then the same workload on a PostgreSQL store (`BENCH_POSTGRES_URL`, a schema of its own): one
+receiver, and two receivers behind HAProxy, with the CPU each request costs (bench/receiver_postgres.py).
 """
 from __future__ import annotations
 
@@ -17,8 +20,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench.receiver_postgres import measure, pending_rows, postgres_store
 from bench.servers import free_port, server, uvicorn_args
-from bench.wrk import lua_post, run_wrk
+from bench.wrk import lua_post_deliveries, run_wrk
 
 CONNECTIONS = 64
 SECONDS = int(os.environ.get("BENCH_RECEIVER_SECONDS", "5"))
@@ -30,8 +34,8 @@ BODY = ('{"external_id": "PED-001", "client_name": "María García", "address": 
         '"latitude": 14.58, "longitude": -90.49}').encode()
 
 
-def _setup(home: Path) -> tuple[dict[str, str], int]:
-    env = {"CROSSDOCK_HOME": str(home), "CROSSDOCK_DATABASE_URL": f"sqlite:///{home / 'crossdock.db'}"}
+def _setup(home: Path, url: str | None = None) -> tuple[dict[str, str], int]:
+    env = {"CROSSDOCK_HOME": str(home), "CROSSDOCK_DATABASE_URL": url or f"sqlite:///{home / 'crossdock.db'}"}
     os.environ.update(env)
     from pipelines.integrations import Integration, create_integration
     from pipelines.store.engine import make_engine
@@ -58,7 +62,9 @@ def run() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         env, integration_id = _setup(folder / "home")
-        script = lua_post(folder / "post.lua", BODY, {"Content-Type": "application/json", "X-Webhook-Signature": signature})
+        # A delivery id of its own per request: an identical signed body without one is a replay,
+        # answered as a duplicate without a write, which is not the intake this measures.
+        script = lua_post_deliveries(folder / "post.lua", BODY, {"Content-Type": "application/json", "X-Webhook-Signature": signature})
         echo_port, receiver_port, naive_port = free_port(), free_port(), free_port()
         echo, receiver = [], []
         acknowledged = 0
@@ -75,11 +81,21 @@ def run() -> list[dict]:
         with server(uvicorn_args("bench.naive_app:app", naive_port), f"http://127.0.0.1:{naive_port}/docs",
                     env={**env, "BENCH_HMAC_SECRET": SECRET, "BENCH_INTEGRATION_ID": str(integration_id)}):
             naive = run_wrk(f"http://127.0.0.1:{naive_port}/webhook/bench", script, connections=CONNECTIONS, seconds=SECONDS)
+        with postgres_store() as pg_url:
+            pg_env, _ = _setup(folder / "pg-home", pg_url)
+            one, two = measure(pg_env, pg_url, script, connections=CONNECTIONS, seconds=SECONDS, rounds=ROUNDS)
+            pg_stored = pending_rows(pg_url)
+        os.environ.update(env)
     if any(r.non_2xx or r.errors for r in receiver):
         raise RuntimeError(f"the receiver refused or dropped requests during the benchmark: {receiver}")
     # wrk counts only completed requests, so every one it counted must be a stored row.
     if stored < acknowledged:
         raise RuntimeError(f"{acknowledged} requests acknowledged but only {stored} inbox rows stored")
+    for measured in (one, two):
+        if any(r.non_2xx or r.errors for r in measured.runs):
+            raise RuntimeError(f"the receivers on PostgreSQL refused or dropped requests: {measured.runs}")
+    if pg_stored < one.acknowledged + two.acknowledged:
+        raise RuntimeError(f"{one.acknowledged + two.acknowledged} requests acknowledged on PostgreSQL, {pg_stored} rows stored")
     echo_rps = statistics.median(r.requests_per_second for r in echo)
     rps = statistics.median(r.requests_per_second for r in receiver)
     p50 = statistics.median(r.p50_ms for r in receiver)

@@ -7,10 +7,11 @@ Why these settings:
 - `retries` with `option redispatch` resend a request whose connection to a receiver was *refused*
   (nothing reached the receiver, so resending it elsewhere cannot store it twice) to another one;
   HAProxy never retries a request a receiver may have started (`retry-on` stays `conn-failure`);
-- `http-reuse never` and `option http-server-close`: one connection to a receiver per request, so
-  a request is never written onto an idle connection to a receiver that died meanwhile, and a
-  sender's kept-alive connection is never closed because the receiver behind it died (either way
-  the request would fail although no receiver ever saw it);
+- connections to the receivers are kept alive and reused (HAProxy's default, `http-reuse safe`):
+  a new connection per request would cost the receivers more than the request. When a receiver
+  dies under a request that arrived on a kept-alive sender connection, HAProxy closes that
+  connection without an answer, as the receiver would have, and the sender retries it; a request
+  on a fresh connection gets a 502 (which the scale-out test traces);
 - `X-Crossdock-Receiver` names the receiver that answered (or `<NOSRV>`), so a failed request can
   be traced to the receiver that was serving it;
 - request bodies and secret headers (signatures, API keys) never reach HAProxy's log; with
@@ -59,8 +60,6 @@ defaults
     timeout server 60s
     retries 3
     option redispatch 1
-    http-reuse never
-    option http-server-close
 
 frontend webhooks
     bind {host}:{port}
