@@ -20,7 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.receiver_postgres import measure, pending_rows, postgres_store
+from bench.receiver_postgres import Measured, cpu_seconds, measure, pending_rows, postgres_store
 from bench.servers import free_port, server, uvicorn_args
 from bench.wrk import lua_post_deliveries, run_wrk
 
@@ -68,13 +68,16 @@ def run() -> list[dict]:
         echo_port, receiver_port, naive_port = free_port(), free_port(), free_port()
         echo, receiver = [], []
         acknowledged = 0
+        receiver_cpu = 0.0
         with server(uvicorn_args("bench.echo_app:app", echo_port), f"http://127.0.0.1:{echo_port}/docs"), \
              server(["-m", "crossdock", "receiver"], f"http://127.0.0.1:{receiver_port}/health",
-                    env={**env, "CROSSDOCK_PORT": str(receiver_port)}):
+                    env={**env, "CROSSDOCK_PORT": str(receiver_port)}) as receiver_proc:
             for _ in range(ROUNDS):
                 echo.append(run_wrk(f"http://127.0.0.1:{echo_port}/echo", script, connections=CONNECTIONS, seconds=SECONDS))
+                cpu_before = cpu_seconds({receiver_proc.pid})
                 result = run_wrk(f"http://127.0.0.1:{receiver_port}/webhook/bench", script,
                                  connections=CONNECTIONS, seconds=SECONDS)
+                receiver_cpu += sum(cpu_seconds({receiver_proc.pid}).values()) - sum(cpu_before.values())
                 receiver.append(result)
                 acknowledged += result.requests - result.non_2xx
         stored = _inbox_rows(env["CROSSDOCK_DATABASE_URL"])
@@ -102,13 +105,14 @@ def run() -> list[dict]:
     p99 = statistics.median(r.p99_ms for r in receiver)
     echo_p99 = statistics.median(r.p99_ms for r in echo)
     ratio = rps / echo_rps
+    sqlite_cpu_ms = 1000 * receiver_cpu / max(acknowledged, 1)
     baseline = (f"bare FastAPI echo {echo_rps:,.0f} req/s (p99 {echo_p99:.0f} ms); naive commit-per-request "
                 f"{naive.requests_per_second:,.0f} req/s (p50 {naive.p50_ms:.0f} ms, p99 {naive.p99_ms:.0f} ms); "
                 f"medians of {ROUNDS} alternating {SECONDS}-s rounds")
     return [
         {
             "name": f"durable verified webhook intake, {CONNECTIONS} connections, HMAC, async ack "
-                    f"(p50 {p50:.1f} ms, {ratio:.2f}× echo, {stored:,} rows stored)",
+                    f"(p50 {p50:.1f} ms, {ratio:.2f}× echo, {stored:,} rows stored, receiver CPU per request {sqlite_cpu_ms:.2f} ms)",
             "figure": round(rps),
             "unit": "req/s",
             "target": f">= {RATIO_TARGET}× echo = {RATIO_TARGET * echo_rps:,.0f} req/s",
@@ -124,7 +128,27 @@ def run() -> list[dict]:
             "baseline": f"bare FastAPI echo p99 {echo_p99:.0f} ms (the machine's own tail); "
                         f"naive commit-per-request p99 {naive.p99_ms:.0f} ms",
         },
+        *[_postgres_row(label, measured, rps, p99) for label, measured in
+          (("one receiver", one), ("two receivers behind HAProxy", two))],
     ]
+
+
+def _postgres_row(label: str, measured: Measured, sqlite_rps: float, sqlite_p99: float) -> dict:
+    """A PostgreSQL figure: requests/s and p99 beside the SQLite receiver's from this run, and the CPU
+    each request cost. No target: on 2 cores it is a measurement for sizing (docs/scale-out.md)."""
+    cpu = measured.cpu_ms
+    total = sum(cpu.values())
+    return {
+        "name": f"PostgreSQL store, {label}: durable verified webhook intake, {CONNECTIONS} connections, HMAC, "
+                f"async ack (p50 {measured.p50:.1f} ms, p99 {measured.p99:.1f} ms; CPU per request {total:.2f} ms = "
+                f"receivers {cpu['receivers']:.2f} + PostgreSQL backends {cpu['postgres']:.2f} + HAProxy {cpu['haproxy']:.2f})",
+        "figure": round(measured.rps),
+        "unit": "req/s",
+        "target": "reported for sizing (2 cores: no target)",
+        "met": True,
+        "baseline": f"SQLite store, one receiver, same run: {sqlite_rps:,.0f} req/s, p99 {sqlite_p99:.1f} ms; "
+                    f"medians of {len(measured.runs)} alternating {SECONDS}-s rounds",
+    }
 
 
 if __name__ == "__main__":

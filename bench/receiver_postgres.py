@@ -64,7 +64,7 @@ def postgres_store() -> Iterator[str]:
         admin.dispose()
 
 
-def _cpu_seconds(pids: set[int]) -> dict[int, float]:
+def cpu_seconds(pids: set[int]) -> dict[int, float]:
     out = {}
     for pid in pids:
         try:
@@ -104,11 +104,11 @@ class _Target:
     def round(self, script: Path, connections: int, seconds: int) -> None:
         kinds = {"receivers": set(self.receivers), "haproxy": {self.balancer} if self.balancer else set()}
         kinds["postgres"] = _backends(self.store_url, self.receivers)
-        before = {kind: _cpu_seconds(pids) for kind, pids in kinds.items()}
+        before = {kind: cpu_seconds(pids) for kind, pids in kinds.items()}
         result = run_wrk(self.url, script, connections=connections, seconds=seconds)
         kinds["postgres"] |= _backends(self.store_url, self.receivers)  # connections opened meanwhile count whole
         for kind, pids in kinds.items():
-            after = _cpu_seconds(pids)
+            after = cpu_seconds(pids)
             self.cpu[kind] += sum(after[pid] - before[kind].get(pid, 0.0) for pid in after)
         self.runs.append(result)
 
