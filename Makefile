@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-fast lint bench browser wrk guide-tools compose-tool compose-check lock migration clean docs .venv
+.PHONY: up test test-fast lint bench browser wrk haproxy guide-tools compose-tool compose-check lock migration clean docs .venv
 .DEFAULT_GOAL := help
 
 help:
@@ -54,10 +54,15 @@ compose-check: compose-tool
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap >/dev/null; }
 	deploy/compose_check.sh
 
+# HAProxy balances several receivers in the scale-out test and the receiver benchmark (Debian's package).
+haproxy:
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null) \
+		|| echo "haproxy could not be installed: the load-balancer tests will skip (fail under CROSSDOCK_REQUIRE_SERVICES=1)"; }
+
 up: .venv
 	$(BIN)/crossdock up
 
-test: .venv browser guide-tools compose-tool lint
+test: .venv browser haproxy guide-tools compose-tool lint
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 
 # The quick loop: pure tests and the SQLite store; no processes, no servers, no app pages (under a minute).
@@ -70,7 +75,7 @@ lint: .venv
 	$(BIN)/mypy pipelines
 	$(BIN)/lint-imports
 
-bench: .venv wrk
+bench: .venv wrk haproxy
 	$(BIN)/python -m bench $(BENCH)
 
 # The documentation site: regenerate the reference pages from the code, then build site/ offline

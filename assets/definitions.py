@@ -1,10 +1,12 @@
 """The Dagster code location (`workspace.yaml` loads `assets.definitions`): every part's definitions merged,
-with the store resource bound once."""
+with the store resource bound once. With the Celery executor selected, assets materialized from the
+UI (asset backfills included) run on the Celery workers too; jobs that set their own executor keep it."""
 from __future__ import annotations
 
 import dagster as dg
 
 from assets import alerts, callbacks, inbox_processing, manager_reports, partitions, pull_sources
+from assets.executor import distributed, pull_executor
 from assets.resources import StoreResource
 
 defs = dg.Definitions.merge(
@@ -14,5 +16,6 @@ defs = dg.Definitions.merge(
     callbacks.defs,
     alerts.defs,
     manager_reports.defs,
-    dg.Definitions(resources={"store": StoreResource(database_url=dg.EnvVar("CROSSDOCK_DATABASE_URL"))}),
+    dg.Definitions(resources={"store": StoreResource(database_url=dg.EnvVar("CROSSDOCK_DATABASE_URL"))},
+                   executor=pull_executor() if distributed() else None),
 )

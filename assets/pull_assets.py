@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.capacity import PULL_PARTITIONS
+from assets.executor import pull_executor
 from assets.pull_partitions import pull_partitions
 from assets.resources import StoreResource
 from connectors.pull import pull
@@ -101,7 +102,7 @@ PULL_JOBS = {
         f"{kind}_pull_job",
         selection=dg.AssetSelection.assets(asset).without_checks(),
         partitions_def=asset.partitions_def,
-        executor_def=dg.in_process_executor,
+        executor_def=pull_executor(),  # in-process, or Celery workers (assets/executor.py)
         tags=PULL_PARTITIONS.tags(),
         description=f"Re-pull one {kind} integration's day (backfills; scheduled polls run in scheduled_polls_job).",
     )

@@ -20,7 +20,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(args: list[str], ready_url: str, env: dict[str, str] | None = None, deadline_s: float = 60) -> Iterator[None]:
+def server(args: list[str], ready_url: str, env: dict[str, str] | None = None,
+           deadline_s: float = 60) -> Iterator[subprocess.Popen]:
     """Run `python args...` until the block ends; `ready_url` answering (any status) means it is up.
 
     Its stderr goes to a file, never an unread pipe: a full pipe would block the server's next log
@@ -41,7 +42,7 @@ def server(args: list[str], ready_url: str, env: dict[str, str] | None = None, d
                 if time.monotonic() > until:
                     raise RuntimeError(f"{args} did not answer at {ready_url} within {deadline_s} s") from None
                 time.sleep(0.1)
-        yield
+        yield proc
     finally:
         proc.terminate()
         try:

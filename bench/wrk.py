@@ -35,6 +35,26 @@ def lua_post(path: Path, body: bytes, headers: dict[str, str]) -> Path:
     return path
 
 
+def lua_post_deliveries(path: Path, body: bytes, headers: dict[str, str]) -> Path:
+    """A wrk script that POSTs the same `body` with `headers` and an `Idempotency-Key` of its own on
+    every request (`<run>-<thread>-<n>`): each request is a new delivery, stored, never answered as a
+    duplicate, while a body signature computed once stays valid."""
+    header_table = ", ".join(f"[{_lua_string(k.encode())}] = {_lua_string(v.encode())}" for k, v in headers.items())
+    path.write_text(
+        "local count = 0\n"
+        "local created = 0\n"
+        "local run = tostring(os.time()) .. tostring(math.random(1000000))\n"
+        "function setup(thread) created = created + 1; thread:set('tid', created) end\n"
+        "function request()\n"
+        "  count = count + 1\n"
+        f"  local headers = {{{header_table}}}\n"
+        "  headers['Idempotency-Key'] = run .. '-' .. tostring(tid) .. '-' .. tostring(count)\n"
+        f"  return wrk.format('POST', nil, headers, {_lua_string(body)})\n"
+        "end\n"
+    )
+    return path
+
+
 def lua_unique_orders(path: Path, url_path: str, headers: dict[str, str]) -> Path:
     """A wrk script that POSTs a new order on every request (external ids `t<thread>-<n>`), so each
     request creates an order rather than finding it unchanged."""

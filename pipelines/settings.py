@@ -13,13 +13,16 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ADMIN_TOKEN_FILE = "admin.token"
 ENV_PREFIX = "CROSSDOCK_"
+
+DEFAULT_CELERY_BROKER = "pyamqp://guest@127.0.0.1:5672//"
+DEFAULT_CELERY_BACKEND = "redis://127.0.0.1:6379/0"
 
 Port = Annotated[int, Field(ge=1, le=65_535)]
 
@@ -73,6 +76,17 @@ class Settings(BaseSettings):
                         "private and other non-public addresses are refused unless listed; link-local and cloud metadata "
                         "addresses (169.254.0.0/16, fe80::/10, metadata.google.internal…) are refused even when listed. "
                         "Default: none (public addresses only).")
+    dagster_executor: Literal["in_process", "celery"] = Field(
+        "in_process", description="Where pull runs (backfills, one-off pulls) execute their steps: `in_process` in the "
+                                  "run's own process; `celery` on Celery workers (`celery -A assets.celery_worker worker`), "
+                                  "over as many machines as run a worker (docs/scale-out.md).")
+    celery_broker_url: SecretStr | None = Field(
+        None, description=f"The Celery broker of the `celery` executor (RabbitMQ or Redis). Default: `{DEFAULT_CELERY_BROKER}`.")
+    celery_backend_url: SecretStr | None = Field(
+        None, description=f"Where Celery workers report step results. Default: `{DEFAULT_CELERY_BACKEND}`.")
+    celery_queue: str = Field(
+        "crossdock", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="The Celery queue pull steps are sent to, and the one workers must listen on (`-Q`).")
     demo_autentikapp_secret: SecretStr | None = Field(
         None, description="The demo Autentikapp account's signing secret. "
                           "Default: generated once into `<home>/autentikapp_demo.secret`.")
@@ -199,3 +213,22 @@ def admin_token() -> str:
 def admin_password() -> str:
     """The admin app's password: `CROSSDOCK_ADMIN_PASSWORD`, else generated into `.crossdock/admin.password`."""
     return generated_secret("admin_password", "admin.password", lambda: secrets.token_urlsafe(12))
+
+
+def dagster_executor() -> str:
+    """`in_process` (one machine) or `celery` (pull steps on Celery workers)."""
+    return current().dagster_executor
+
+
+def celery_broker_url() -> str:
+    configured = current().celery_broker_url
+    return configured.get_secret_value() if configured is not None else DEFAULT_CELERY_BROKER
+
+
+def celery_backend_url() -> str:
+    configured = current().celery_backend_url
+    return configured.get_secret_value() if configured is not None else DEFAULT_CELERY_BACKEND
+
+
+def celery_queue() -> str:
+    return current().celery_queue

@@ -23,7 +23,8 @@ pytest_plugins = ["tests.apptest"]  # the admin app's fixtures (app_store), for 
 
 END_TO_END = {"test_app_browser", "test_callback_restart", "test_dagster_postgres", "test_dagster_under_load",
               "test_inbox_crash", "test_inbox_daemon", "test_receiver_durability", "test_supervisor", "test_receivers_race",
-              "test_guide_samples"}
+              "test_guide_samples",
+              "test_receivers_load_balancer", "test_dagster_celery"}
 STORE_FIXTURES = {"store", "sqlite_store", "app_store"}
 
 

@@ -1,6 +1,6 @@
 """Real servers the tests talk to, and the rule for when they are missing.
 
-Absent PostgreSQL/MariaDB/Chromium skip a test with the reason, except under
+Absent PostgreSQL/MariaDB/RabbitMQ/Redis/Chromium skip a test with the reason, except under
 `CROSSDOCK_REQUIRE_SERVICES=1` (CI), where the same absence fails it.
 """
 from __future__ import annotations
@@ -18,6 +18,10 @@ import sqlalchemy as sa
 POSTGRES_URL = os.environ.get("CROSSDOCK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("CROSSDOCK_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 CHROMIUM = "/usr/bin/chromium"
+RABBITMQ_HOST, RABBITMQ_PORT = "127.0.0.1", 5672
+RABBITMQ_URL = os.environ.get("CROSSDOCK_TEST_RABBITMQ_URL", f"pyamqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}//")
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+REDIS_URL = os.environ.get("CROSSDOCK_TEST_REDIS_URL", f"redis://{REDIS_HOST}:{REDIS_PORT}/0")
 
 
 def services_required() -> bool:
@@ -51,6 +55,19 @@ def require_mariadb() -> str:
     if not _port_open(url.host or "127.0.0.1", url.port or 3306):
         unavailable(f"MariaDB is not reachable at {url.host}:{url.port}")
     return MARIADB_URL
+
+
+def require_rabbitmq() -> str:
+    """The RabbitMQ broker's URL (guest/guest on loopback unless CROSSDOCK_TEST_RABBITMQ_URL says otherwise)."""
+    if not _port_open(RABBITMQ_HOST, RABBITMQ_PORT):
+        unavailable(f"RabbitMQ is not reachable at {RABBITMQ_HOST}:{RABBITMQ_PORT}")
+    return RABBITMQ_URL
+
+
+def require_redis() -> str:
+    if not _port_open(REDIS_HOST, REDIS_PORT):
+        unavailable(f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT}")
+    return REDIS_URL
 
 
 def require_chromium() -> str:
