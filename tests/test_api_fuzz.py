@@ -2,7 +2,8 @@
 (`/openapi.json`): no server errors, no body that contradicts its schema, no undocumented status code,
 no request the schema allows refused, none it forbids accepted, a correct `Allow` on 405.
 
-The receiver runs under uvicorn on loopback (`running`) on a store of its own, with a known admin token
+The receiver runs as deployed (`crossdock receiver`, its own process on a free loopback port) on a store
+of its own in a temporary home, so nothing the fuzz deletes or changes reaches another test, with a known admin token
 and data for the routes to find: the seed's `cliente_abc` (API key, sync acks, a callback URL) with its
 orders, a dead callback, a dead inbox row, and an Autentikapp account. Two tests:
 
@@ -21,6 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,12 +47,13 @@ from pipelines.vocabulary import OrderEvent
 from tests.callback_helpers import make_integration, order_records, outbox_rows
 from tests.callback_sink import CallbackSink, Reply
 from tests.inbox_rows import insert_pending
-from tests.receiver_helpers import running
+from tests.processes import crossdock, free_port, wait_for_http
 
 TOKEN = "fuzz-admin-token"
 API_KEY = "secreto_compartido"  # cliente_abc's, from examples/cliente_abc_integration.json
 ACCOUNT_SECRET = "whsec_fuzz"
 SEED = 20_251_126
+pytestmark = pytest.mark.e2e  # a process of the product: `make test`, not `make test-fast`
 MAX_EXAMPLES = 20
 STATEFUL_EXAMPLES = 20
 STATEFUL_STEPS = 6
@@ -118,12 +123,27 @@ def seed(engine: sa.Engine) -> None:
 
 @pytest.fixture(scope="module")
 def receiver(crossdock_home) -> Iterator[str]:
+    """`crossdock receiver` as deployed (its own process, uvicorn's protocol and all) on a free loopback
+    port, over the module's seeded store; stopped (SIGTERM, then SIGKILL) after the module."""
     engine = make_engine()
     upgrade(engine)
     seed(engine)
-    with running(engine) as url:
-        yield url
     engine.dispose()
+    port = free_port()
+    log = (crossdock_home / "receiver.log").open("wb")
+    proc = crossdock("receiver", env={"CROSSDOCK_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", proc, deadline_s=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert "Traceback" not in (crossdock_home / "receiver.log").read_text(errors="replace"), "the receiver logged a traceback"
 
 
 # The app's own spec, loaded at collection so each operation is a test of its own (schemathesis's
@@ -147,6 +167,25 @@ def request_options(case: schemathesis.Case, base_url: str) -> dict[str, Any]:
     content_type = prepared.headers.get("Content-Type")
     return {"base_url": base_url, "data": body,
             "headers": {**credentials, **({"Content-Type": content_type} if content_type else {})}}
+
+
+@pytest.mark.parametrize("raw", [
+    b"GET /integrations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \x01\r\n\r\n",  # a control character
+    b"GET /integrations/a b HTTP/1.1\r\nHost: x\r\n\r\n",  # a space in the path
+    b"POST /webhook/cliente_abc HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n",
+], ids=["control character", "space in path", "Content-Length"])
+def test_an_unparsable_request_is_answered_with_the_json_error_body(receiver, raw):
+    """requests sends a header value with a control character as is; uvicorn answered it in plain text."""
+    host, port = receiver.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(raw)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body)["detail"].startswith("malformed HTTP request")
 
 
 def test_the_served_spec_is_the_one_tested(receiver):

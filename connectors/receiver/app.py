@@ -143,6 +143,7 @@ def _openapi(app: FastAPI) -> dict:
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema
         _one_error_body(schema)
+        _malformed_requests(schema)
         _add_links(schema)
         app.openapi_schema = schema
     return app.openapi_schema
@@ -161,6 +162,18 @@ def _one_error_body(schema: dict[str, Any]) -> None:
     components = schema.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
+
+
+def _malformed_requests(schema: dict[str, Any]) -> None:
+    """Any path can be sent a request the server cannot parse (`http_protocol`): 400, the error body."""
+    error = {"$ref": f"#/components/schemas/{ErrorBody.__name__}"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation["responses"].setdefault("400", {
+                "description": "malformed HTTP request (a request line or header that cannot be parsed)",
+                "content": {"application/json": {"schema": error}},
+            })
+            operation["responses"] = dict(sorted(operation["responses"].items()))
 
 
 def _add_links(schema: dict[str, Any]) -> None:
