@@ -16,7 +16,7 @@ Webhook requests are signed as their integration expects (the API key for `/webh
 account's HMAC for Autentikapp) so their bodies reach parsing, mapping and ingest, not just the 401.
 
 Bounded in time: a fixed seed, derandomized generation, no example database, `MAX_EXAMPLES` per
-operation and `STATEFUL_EXAMPLES` scenarios (about 30 s on two cores).
+operation and `STATEFUL_EXAMPLES` scenarios: about 3,500 requests in about a minute on two cores.
 """
 from __future__ import annotations
 
