@@ -15,9 +15,10 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Res
 from pydantic import ValidationError
 
 from connectors.receiver.admin_auth import require_admin
-from connectors.receiver.schemas import ErrorBody, IdentifierBatch
+from connectors.receiver.params import id_cursor
+from connectors.receiver.schemas import ADMIN_ERRORS, MALFORMED_JSON, UNKNOWN_CURSOR, IdentifierBatch, error_responses
 from connectors.receiver.state import receiver_state
-from pipelines.errors import validation_issues
+from pipelines.errors import field_path, validation_issues
 from pipelines.integrations import (
     Integration,
     IntegrationBusy,
@@ -36,11 +37,7 @@ from pipelines.paging import MAX_LIMIT, InvalidCursor
 from pipelines.sales.lookup import get_identifier, page_customers, register_codes
 from pipelines.webhook_example import webhook_url
 
-router = APIRouter(
-    tags=["admin"],
-    dependencies=[Depends(require_admin)],
-    responses={401: {"model": ErrorBody, "description": "missing or wrong admin token"}},
-)
+router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)], responses=ADMIN_ERRORS)
 
 SEED_INTEGRATION = {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey",
                     "auth_value": "secreto_compartido", "is_active": True}
@@ -65,15 +62,47 @@ def _not_found(exc: Exception) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc))
 
 
+# The store keeps configurations as JSON, which holds integers of up to 64 bits.
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _oversized_integers(value: Any, path: tuple = ()) -> Iterator[dict[str, str]]:
+    """Where `value` (a JSON document) holds an integer the store cannot keep, as `{field, message}`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not INT64_RANGE[0] <= value <= INT64_RANGE[1]:
+            yield {"field": field_path(path), "message": "integer out of range: at most 64 bits (±9223372036854775807)"}
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _oversized_integers(item, (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _oversized_integers(item, (*path, index))
+
+
+def _storable(document: Any) -> None:
+    issues = list(_oversized_integers(document))
+    if issues:
+        raise Invalid(issues)
+
+
+def _changes_schema() -> dict[str, Any]:
+    """PATCH's body as documented: any of the integration's fields (nested settings merge), and no other."""
+    schema = Integration.model_json_schema(ref_template="#/components/schemas/{model}")
+    for key in ("$defs", "required", "description"):
+        schema.pop(key, None)
+    return {**schema, "title": "IntegrationChanges"}
+
+
 @router.post(
     "/integrations",
     status_code=status.HTTP_201_CREATED,
     summary="Create an integration (seed 000's configuration JSON as is)",
-    responses={409: {"model": ErrorBody, "description": "an integration with that name exists"},
-               422: {"model": ErrorBody, "description": "invalid fields, each with its reason"}},
+    responses=error_responses({400: MALFORMED_JSON, 409: "an integration with that name exists",
+                               422: "invalid fields, each with its reason"}),
 )
 def create(request: Request, config: Integration = Body(openapi_examples={"seed 000": {"value": SEED_INTEGRATION}})) -> dict[str, Any]:
     engine = receiver_state(request).engine
+    _storable(config.model_dump(mode="json"))
     try:
         stored = create_integration(engine, config)
     except IntegrationExists as exc:
@@ -86,7 +115,8 @@ def create(request: Request, config: Integration = Body(openapi_examples={"seed 
 
 @router.get("/integrations", summary="List integrations (secrets masked), by name",
             description="An array, `limit` at a time in name order; `X-Total-Count` says how many in all and "
-                        "`X-Next-Cursor` (absent on the last page) is the `cursor` of the next page.")
+                        "`X-Next-Cursor` (absent on the last page) is the `cursor` of the next page.",
+            responses=error_responses({400: UNKNOWN_CURSOR}))
 def list_all(
     request: Request, response: Response,
     limit: int = Query(MAX_LIMIT, ge=1, le=MAX_LIMIT),
@@ -115,7 +145,7 @@ def _name_cursor(cursor: str | None) -> str | None:
 
 
 @router.get("/integrations/{name}", summary="One integration (secrets masked)",
-            responses={404: {"model": ErrorBody}})
+            responses=error_responses({404: "no integration with that name"}))
 def show(name: str, request: Request) -> dict[str, Any]:
     try:
         return _shown(get_integration(receiver_state(request).reader, name))
@@ -126,13 +156,16 @@ def show(name: str, request: Request) -> dict[str, Any]:
 @router.patch(
     "/integrations/{name}",
     summary="Change some fields (nested settings merge; omitted secrets stay)",
-    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses=error_responses({400: MALFORMED_JSON, 404: "no integration with that name",
+                               409: "renamed to the name of another integration", 422: "invalid fields, each with its reason"}),
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": _changes_schema()}}}},
 )
 def patch(name: str, request: Request,
           changes: dict[str, Any] = Body(openapi_examples={"deactivate": {"value": {"is_active": False}},
                                                             "async acks": {"value": {"webhook": {"ack_mode": "async"}}}})
           ) -> dict[str, Any]:
     state = receiver_state(request)
+    _storable(changes)
     try:
         stored = update_integration(state.engine, name, changes, note="admin API")
     except IntegrationNotFound as exc:
@@ -149,7 +182,8 @@ def patch(name: str, request: Request,
 
 @router.delete("/integrations/{name}", status_code=status.HTTP_204_NO_CONTENT,
                summary="Delete an integration and everything it received",
-               responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}})
+               responses=error_responses({404: "no integration with that name",
+                                          409: "acknowledged webhooks or callbacks still wait (see force)"}))
 def delete(
     name: str,
     request: Request,
@@ -167,13 +201,13 @@ def delete(
 
 
 @router.get("/orders", summary="Find orders by integration and/or the client's external id",
-            responses={404: {"model": ErrorBody}})
+            responses=error_responses({400: UNKNOWN_CURSOR, 404: "no integration with that name"}))
 def orders(
     request: Request,
     integration: str | None = Query(None, description="integration name"),
     external_id: str | None = Query(None, description="the client's order id, e.g. PED-001"),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
-    cursor: str | None = Query(None, description="the next_cursor of the previous page"),
+    cursor: str | None = Depends(id_cursor),
 ) -> dict[str, Any]:
     engine = receiver_state(request).reader
     if integration is not None:
@@ -184,14 +218,14 @@ def orders(
 
 
 @router.get("/customers", summary="Find customers of an Autentikapp account by national id or email",
-            responses={404: {"model": ErrorBody}})
+            responses=error_responses({400: UNKNOWN_CURSOR, 404: "no account with that name"}))
 def customers(
     request: Request,
     account: str | None = Query(None, description="the account (integration) name"),
     national_id: str | None = Query(None),
     email: str | None = Query(None),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
-    cursor: str | None = Query(None, description="the next_cursor of the previous page"),
+    cursor: str | None = Depends(id_cursor),
 ) -> dict[str, Any]:
     engine = receiver_state(request).reader
     if account is not None:
@@ -211,7 +245,7 @@ def _cursor_errors() -> Iterator[None]:
 
 
 @router.get("/identifiers/{code}", summary="An identifier code and the customer it is linked to",
-            responses={404: {"model": ErrorBody}})
+            responses=error_responses({404: "the code is not registered"}))
 def identifier(code: str, request: Request) -> dict[str, Any]:
     found = get_identifier(receiver_state(request).reader, code)
     if found is None:
@@ -220,7 +254,8 @@ def identifier(code: str, request: Request) -> dict[str, Any]:
 
 
 @router.post("/identifiers", summary="Register identifier codes for an Autentikapp account (bulk)",
-             responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+             responses=error_responses({400: MALFORMED_JSON, 404: "no account with that name",
+                                        422: "invalid codes, or the account's target is not sale"}))
 def register(batch: IdentifierBatch, request: Request) -> dict[str, Any]:
     engine = receiver_state(request).engine
     account = _require_integration(engine, batch.account)

@@ -9,6 +9,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
@@ -20,7 +21,7 @@ from connectors.receiver.errors import install_error_handlers
 from connectors.receiver.fast_path import WebhookFastPath, fast_path_enabled
 from connectors.receiver.group_commit import GroupCommitter
 from connectors.receiver.integration_cache import IntegrationCache
-from connectors.receiver.schemas import PAYLOAD_MODELS
+from connectors.receiver.schemas import PAYLOAD_MODELS, ErrorBody
 from connectors.receiver.state import ReceiverState, receiver_state
 from connectors.receiver.wal import checkpoint_forever, writer_engine
 from pipelines import settings
@@ -36,6 +37,36 @@ ROUTERS: list[APIRouter] = [
     staging_routes.router,
     status_routes.router,
 ]
+
+# OpenAPI links: where a response names something the next request can use (clients, and the fuzz
+# test's stateful phase, follow them). (from method, path, status) -> [(link, to method, path, parameters)]
+LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, dict[str, str]]]] = {
+    ("post", "/integrations", "201"): [
+        ("GetIntegration", "get", "/integrations/{name}", {"name": "$response.body#/name"}),
+        ("PatchIntegration", "patch", "/integrations/{name}", {"name": "$response.body#/name"}),
+        ("DeleteIntegration", "delete", "/integrations/{name}", {"name": "$response.body#/name"}),
+        ("ReplayInbox", "post", "/integrations/{name}/inbox/replay", {"name": "$response.body#/name"}),
+        ("ReplayCallbacks", "post", "/integrations/{name}/callbacks/replay", {"name": "$response.body#/name"}),
+        ("ResumeCallbacks", "post", "/integrations/{name}/callbacks/resume", {"name": "$response.body#/name"}),
+    ],
+    ("get", "/integrations", "200"): [
+        ("GetIntegration", "get", "/integrations/{name}", {"name": "$response.body#/0/name"}),
+    ],
+    ("get", "/orders", "200"): [
+        ("ChangeStatus", "post", "/orders/{internal_id}/status", {"internal_id": "$response.body#/orders/0/internal_id"}),
+        ("OrderCallbacks", "get", "/orders/{internal_id}/callbacks", {"internal_id": "$response.body#/orders/0/internal_id"}),
+    ],
+    ("post", "/orders/{internal_id}/status", "200"): [
+        ("OrderCallbacks", "get", "/orders/{internal_id}/callbacks", {"internal_id": "$response.body#/internal_id"}),
+        ("ReplayCallback", "post", "/callbacks/{callback_id}/replay", {"callback_id": "$response.body#/callback/id"}),
+    ],
+    ("get", "/callbacks", "200"): [
+        ("ReplayCallback", "post", "/callbacks/{callback_id}/replay", {"callback_id": "$response.body#/callbacks/0/id"}),
+    ],
+    ("get", "/inbox", "200"): [
+        ("ReplayInboxRow", "post", "/inbox/{inbox_id}/replay", {"inbox_id": "$response.body#/rows/0/id"}),
+    ],
+}
 
 
 
@@ -86,6 +117,7 @@ def create_app(
         version="0.1.0",
         summary="Webhooks in (Logitrack orders, Autentikapp sales), admin API, health.",
         lifespan=lifespan,
+        redirect_slashes=False,  # `/integrations/` is a JSON 404, not an empty-bodied 307 to `/integrations`
     )
     for router in ROUTERS:
         app.include_router(router)
@@ -103,7 +135,8 @@ def _store_engine(request: Request) -> sa.Engine:
 
 
 def _openapi(app: FastAPI) -> dict:
-    """FastAPI's schema plus the webhook payload models, which the routes reference but do not parse."""
+    """FastAPI's schema plus the webhook payload models, which the routes reference but do not parse;
+    every error documented with the body it really has; and the links between operations."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -111,5 +144,45 @@ def _openapi(app: FastAPI) -> dict:
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema
+        _one_error_body(schema)
+        _malformed_requests(schema)
+        _add_links(schema)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _one_error_body(schema: dict[str, Any]) -> None:
+    """FastAPI documents a 422 of its own shape wherever a route takes parameters; the app's handler
+    answers those with the one error body (`ErrorBody`), so that is what the schema says."""
+    default = "#/components/schemas/HTTPValidationError"
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for answer in operation.get("responses", {}).values():
+                for content in answer.get("content", {}).values():
+                    if content.get("schema", {}).get("$ref") == default:
+                        content["schema"] = {"$ref": f"#/components/schemas/{ErrorBody.__name__}"}
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+
+
+def _malformed_requests(schema: dict[str, Any]) -> None:
+    """Any path can be sent a request the server cannot parse (`http_protocol`): 400, the error body."""
+    error = {"$ref": f"#/components/schemas/{ErrorBody.__name__}"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation["responses"].setdefault("400", {
+                "description": "malformed HTTP request (a request line or header that cannot be parsed)",
+                "content": {"application/json": {"schema": error}},
+            })
+            operation["responses"] = dict(sorted(operation["responses"].items()))
+
+
+def _add_links(schema: dict[str, Any]) -> None:
+    paths = schema.get("paths", {})
+    for (method, path, status_code), links in LINKS.items():
+        answer = paths[path][method]["responses"][status_code]
+        answer["links"] = {
+            name: {"operationId": paths[to_path][to_method]["operationId"], "parameters": parameters}
+            for name, to_method, to_path, parameters in links
+        }

@@ -12,7 +12,6 @@ Handlers are plain `def`: the store is synchronous, so FastAPI runs them in its 
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +19,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.receiver.admin_auth import require_admin
+from connectors.receiver.params import IsoDateTime, id_cursor, store_id
+from connectors.receiver.schemas import ADMIN_ERRORS, MALFORMED_JSON, UNKNOWN_CURSOR, error_responses
 from pipelines.callbacks import (
     CallbackNotFound,
     ReplayRejected,
@@ -36,7 +37,8 @@ from pipelines.paging import MAX_LIMIT, InvalidCursor
 from pipelines.store import connect
 from pipelines.vocabulary import OrderEvent, OutboxStatus
 
-router = APIRouter(tags=["orders and callbacks"], dependencies=[Depends(require_admin)])
+router = APIRouter(tags=["orders and callbacks"], dependencies=[Depends(require_admin)], responses=ADMIN_ERRORS)
+NO_INTEGRATION = "no integration with that name"
 
 
 def store_engine() -> sa.Engine:
@@ -50,8 +52,8 @@ class StatusChangeBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: OrderEvent
-    eta: datetime | None = Field(None, description="in_route: estimated arrival (ISO 8601; naive = UTC)")
-    delivered_at: datetime | None = Field(None, description="delivered: when (default: now)")
+    eta: IsoDateTime | None = Field(None, description="in_route: estimated arrival (ISO 8601; naive = UTC)")
+    delivered_at: IsoDateTime | None = Field(None, description="delivered: when (default: now)")
     delivery_proof: DeliveryProof | None = Field(None, description="delivered: signature_url and/or photo_url")
 
     @model_validator(mode="after")
@@ -69,9 +71,13 @@ class StatusChangeBody(BaseModel):
         return self
 
 
-@router.post("/orders/{internal_id}/status", summary="Change an order's status")
+@router.post("/orders/{internal_id}/status", summary="Change an order's status",
+             responses=error_responses({400: MALFORMED_JSON, 404: "no order with that internal id",
+                                        409: "the order cannot move to that status (`detail` says why)",
+                                        422: "invalid body: what the status needs, each field and why"}))
 def post_status(
-    internal_id: int, body: StatusChangeBody, actor: str = Depends(require_admin), engine: sa.Engine = Depends(store_engine)
+    body: StatusChangeBody,
+    internal_id: int = store_id("the order's internal id"), actor: str = Depends(require_admin), engine: sa.Engine = Depends(store_engine)
 ) -> dict[str, Any]:
     try:
         change = change_status(
@@ -101,12 +107,13 @@ def post_status(
 
 @router.get("/callbacks", summary="Callbacks, newest first, optionally of one integration and/or status",
             description="`limit` at a time; `next_cursor` (null on the last page) fetches the next page, `total` "
-                        "counts every matching callback.")
+                        "counts every matching callback.",
+            responses=error_responses({400: UNKNOWN_CURSOR, 404: NO_INTEGRATION}))
 def get_callbacks(
     integration: str | None = Query(None, description="integration name"),
     status_: OutboxStatus | None = Query(None, alias="status"),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
-    cursor: str | None = Query(None, description="the next_cursor of the previous page"),
+    cursor: str | None = Depends(id_cursor),
     engine: sa.Engine = Depends(store_engine),
 ) -> dict[str, Any]:
     try:
@@ -118,8 +125,11 @@ def get_callbacks(
     return {"callbacks": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
-@router.get("/orders/{internal_id}/callbacks", summary="An order's callbacks with every attempt")
-def get_order_callbacks(internal_id: int, engine: sa.Engine = Depends(store_engine)) -> dict[str, Any]:
+@router.get("/orders/{internal_id}/callbacks", summary="An order's callbacks with every attempt",
+            responses=error_responses({404: "no order with that internal id"}))
+def get_order_callbacks(
+    internal_id: int = store_id("the order's internal id"), engine: sa.Engine = Depends(store_engine)
+) -> dict[str, Any]:
     try:
         callbacks = order_callbacks(engine, internal_id)
     except OrderNotFound as exc:
@@ -127,9 +137,12 @@ def get_order_callbacks(internal_id: int, engine: sa.Engine = Depends(store_engi
     return {"internal_id": internal_id, "callbacks": callbacks}
 
 
-@router.post("/callbacks/{callback_id}/replay", summary="Re-queue one dead or disabled callback")
+@router.post("/callbacks/{callback_id}/replay", summary="Re-queue one dead or disabled callback",
+             responses=error_responses({404: "no callback with that id",
+                                        409: "the callback is not dead or disabled, or the integration's callbacks are stopped"}))
 def post_replay(
-    callback_id: int, actor: str = Depends(require_admin), engine: sa.Engine = Depends(store_engine)
+    callback_id: int = store_id("the callback's id"), actor: str = Depends(require_admin),
+    engine: sa.Engine = Depends(store_engine),
 ) -> dict[str, Any]:
     try:
         return replay_callback(engine, callback_id, actor=actor)
@@ -139,10 +152,11 @@ def post_replay(
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
 
 
-@router.post("/integrations/{name}/callbacks/replay", summary="Re-queue an integration's dead letters")
+@router.post("/integrations/{name}/callbacks/replay", summary="Re-queue an integration's dead letters",
+             responses=error_responses({404: NO_INTEGRATION, 409: "the integration's callbacks are stopped (resume first)"}))
 def post_replay_dead(
     name: str,
-    since: datetime | None = Query(None, description="only callbacks queued at or after this time (ISO 8601)"),
+    since: IsoDateTime | None = Query(None, description="only callbacks queued at or after this time (ISO 8601)"),
     actor: str = Depends(require_admin),
     engine: sa.Engine = Depends(store_engine),
 ) -> dict[str, Any]:
@@ -155,7 +169,8 @@ def post_replay_dead(
     return {"integration": name, "replayed": count, "since": since}
 
 
-@router.post("/integrations/{name}/callbacks/resume", summary="Lift a 410 stop and re-queue what it stopped")
+@router.post("/integrations/{name}/callbacks/resume", summary="Lift a 410 stop and re-queue what it stopped",
+             responses=error_responses({404: NO_INTEGRATION}))
 def post_resume(name: str, actor: str = Depends(require_admin), engine: sa.Engine = Depends(store_engine)) -> dict[str, Any]:
     try:
         count = resume_callbacks(engine, name, actor=actor)

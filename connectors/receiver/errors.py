@@ -7,6 +7,7 @@ plain 500 naming no internals, with the traceback in the server log only.
 from __future__ import annotations
 
 import logging
+import re
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
@@ -47,8 +48,14 @@ def request_issues(exc: RequestValidationError) -> list[dict[str, str]]:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        refused = unauthorised_admin_request(request) if exc.status_code == 400 else None
+        if refused:  # FastAPI refuses a body it cannot parse before it checks the token
+            return JSONResponse({"detail": refused.detail}, status_code=refused.status_code, headers=refused.headers)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -86,6 +93,27 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse({"detail": "internal error; nothing was acknowledged. The server log has the details."},
                             status_code=500)
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def allowed_methods(request: Request) -> str | None:
+    """The `Allow` of a 405: every method the documented path serves (Starlette's own names only the
+    methods of the first route whose path matched, e.g. `POST` for `GET /integrations`)."""
+    table = getattr(request.app.state, "methods_by_path", None)
+    if table is None:
+        table = []
+        for path, operations in request.app.openapi().get("paths", {}).items():
+            pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$")
+            table.append((pattern, {method.upper() for method in operations if method in _HTTP_METHODS}))
+        request.app.state.methods_by_path = table
+    methods = set().union(*(served for pattern, served in table if pattern.match(request.scope["path"])))
+    if not methods:
+        return None
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def _client_gone(request: Request) -> Response:

@@ -12,7 +12,6 @@ come back as unchanged.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,12 +19,15 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from connectors.receiver.admin_auth import require_admin
 from connectors.receiver.callback_routes import store_engine
+from connectors.receiver.params import IsoDateTime, id_cursor, store_id
+from connectors.receiver.schemas import ADMIN_ERRORS, UNKNOWN_CURSOR, error_responses
 from pipelines.inbox.processing import InboxRow, InboxRowNotFound, NotReplayable, page_entries, replay
 from pipelines.integrations import IntegrationNotFound, get_integration
 from pipelines.paging import MAX_LIMIT, InvalidCursor
 from pipelines.vocabulary import InboxStatus
 
-router = APIRouter(tags=["inbox dead letters"], dependencies=[Depends(require_admin)])
+router = APIRouter(tags=["inbox dead letters"], dependencies=[Depends(require_admin)], responses=ADMIN_ERRORS)
+NO_INTEGRATION = "no integration with that name"
 
 
 def _shown(entries: list[InboxRow]) -> list[dict[str, Any]]:
@@ -43,12 +45,13 @@ def _integration_id(engine: sa.Engine, name: str | None) -> int | None:
 
 @router.get("/inbox", summary="The newest inbox rows: status, reason, replay history (bodies left out)",
             description="Newest first, `limit` at a time; `next_cursor` (null on the last page) fetches the next page, "
-                        "`total` counts every matching row.")
+                        "`total` counts every matching row.",
+            responses=error_responses({400: UNKNOWN_CURSOR, 404: NO_INTEGRATION}))
 def get_inbox(
     status_: InboxStatus | None = Query(None, alias="status"),
     integration: str | None = Query(None, description="only this integration's rows"),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    cursor: str | None = Query(None, description="the next_cursor of the previous page"),
+    cursor: str | None = Depends(id_cursor),
     engine: sa.Engine = Depends(store_engine),
 ) -> dict[str, Any]:
     try:
@@ -59,9 +62,10 @@ def get_inbox(
     return {"rows": _shown(page.items), "next_cursor": page.next_cursor, "total": page.total}
 
 
-@router.post("/inbox/{inbox_id}/replay", summary="Send one dead inbox row back for processing")
+@router.post("/inbox/{inbox_id}/replay", summary="Send one dead inbox row back for processing",
+             responses=error_responses({404: "no inbox row with that id", 409: "the row is not replayable (`detail` says why)"}))
 def post_replay_row(
-    inbox_id: int,
+    inbox_id: int = store_id("the inbox row's id"),
     include_record_errors: bool = Query(False, description="also a done row whose sync run rejected records"),
     actor: str = Depends(require_admin),
     engine: sa.Engine = Depends(store_engine),
@@ -75,10 +79,11 @@ def post_replay_row(
     return {"replayed": _shown(entries), "next": "pending again: the next inbox processing run ingests it"}
 
 
-@router.post("/integrations/{name}/inbox/replay", summary="Send an integration's dead inbox rows back")
+@router.post("/integrations/{name}/inbox/replay", summary="Send an integration's dead inbox rows back",
+             responses=error_responses({404: NO_INTEGRATION}))
 def post_replay_integration(
     name: str,
-    since: datetime | None = Query(None, description="only rows received at or after this time (ISO 8601)"),
+    since: IsoDateTime | None = Query(None, description="only rows received at or after this time (ISO 8601)"),
     include_record_errors: bool = Query(False, description="also done rows whose sync run rejected records"),
     actor: str = Depends(require_admin),
     engine: sa.Engine = Depends(store_engine),

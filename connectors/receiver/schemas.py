@@ -140,9 +140,47 @@ class AsyncAck(BaseModel):
     duplicate: bool = False
 
 
+class IgnoredAck(BaseModel):
+    """200 for a verified delivery that is recorded but not ingested: a provider's ping, or an event
+    outside the integration's `webhook.events`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"accepted": True, "ingested": False, "reason": "ping: a provider ping, acknowledged and not ingested",
+         "inbox_id": 9}]})
+
+    accepted: bool = True
+    ingested: bool = False
+    reason: str
+    inbox_id: int | None = Field(None, description="absent for WooCommerce's unsigned ping (kept with the diagnostics)")
+    duplicate: bool = False
+
+
 class ErrorBody(BaseModel):
+    """Every error answer (400, 401, 403, 404, 409, 413, 415, 422, 429, 503; 500 too): `detail` says what
+    went wrong; `errors`, on invalid input, lists each field and why."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"detail": "limit: Input should be less than or equal to 1000",
+         "errors": [{"field": "query.limit", "message": "Input should be less than or equal to 1000"}]}]})
+
     detail: str
     errors: list[Reason] | None = None
+
+
+def error_responses(meanings: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for error answers: each status with the one error body and what it means here."""
+    return {code: {"model": ErrorBody, "description": meaning} for code, meaning in meanings.items()}
+
+
+MALFORMED_JSON = "malformed JSON body (`errors` says where)"
+UNKNOWN_CURSOR = "`cursor` is not one this list gave out"
+
+# Every admin route can answer these (routers declare them; routes add their own).
+ADMIN_ERRORS = error_responses({
+    401: "missing or wrong admin token",
+    422: "invalid parameters or body: `errors` lists each field and why",
+    503: "the store is unavailable (retry after Retry-After), or stored secrets cannot be decrypted",
+})
 
 
 class IdentifierSpec(BaseModel):

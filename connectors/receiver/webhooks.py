@@ -20,7 +20,14 @@ from fastapi.responses import Response
 
 from connectors.receiver.group_commit import Overloaded, StoreUnavailable
 from connectors.receiver.integration_cache import Known
-from connectors.receiver.schemas import AUTENTIKAPP_EXAMPLE, ONE_ORDER_EXAMPLE, AsyncAck, ErrorBody, SyncAck
+from connectors.receiver.schemas import (
+    AUTENTIKAPP_EXAMPLE,
+    ONE_ORDER_EXAMPLE,
+    AsyncAck,
+    IgnoredAck,
+    SyncAck,
+    error_responses,
+)
 from connectors.receiver.state import receiver_state
 from connectors.receiver.verify import Unauthorized, delivery_id
 from pipelines.inbox.body import UnreadableBody, read_body
@@ -62,7 +69,7 @@ def _json(status_code: int, content: dict[str, Any], headers: dict[str, str] | N
 
 def _error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     meaning = {
-        400: "malformed JSON (the answer says where), or not an object/array",
+        400: "malformed JSON (the answer says where), an empty array, or not an object/array",
         401: "missing or wrong credential or signature, or a timestamp outside the tolerance",
         403: "the integration is inactive",
         404: "no such integration",
@@ -72,7 +79,10 @@ def _error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         429: "shedding load: retry after the Retry-After seconds",
         503: "the store could not commit: nothing was acknowledged, retry",
     }
-    return {code: {"model": ErrorBody, "description": meaning[code]} for code in codes}
+    return error_responses({code: meaning[code] for code in codes})
+
+
+IGNORED = "a provider ping, or an event outside `webhook.events`: recorded, not ingested"
 
 
 def _request_body(model: str, examples: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +92,7 @@ def _request_body(model: str, examples: dict[str, Any]) -> dict[str, Any]:
 ORDER_BODY = {
     "oneOf": [
         {"$ref": "#/components/schemas/OrderRecord"},
-        {"type": "array", "items": {"$ref": "#/components/schemas/OrderRecord"}},
+        {"type": "array", "items": {"$ref": "#/components/schemas/OrderRecord"}, "minItems": 1},
     ]
 }
 SEED_CURL_BODY = [
@@ -102,8 +112,9 @@ SEED_CURL_BODY = [
         "answer with `duplicate: true`. `sync` integrations answer 200 with counts (422 when no record was "
         "valid); `async` ones answer 202 once the request is durable."
     ),
-    response_model=SyncAck,
-    responses={202: {"model": AsyncAck, "description": "async integration: stored, processed by Dagster"},
+    response_model=SyncAck | IgnoredAck,
+    responses={200: {"description": "sync integration: counts and per-record outcomes; or " + IGNORED},
+               202: {"model": AsyncAck, "description": "async integration: stored, processed by Dagster"},
                422: {"model": SyncAck, "description": "sync integration: no record was valid (per-record reasons)"},
                **_error_responses(400, 401, 403, 404, 409, 413, 415, 429, 503)},
     openapi_extra=_request_body(ORDER_BODY, {
@@ -125,7 +136,8 @@ async def push_orders(integration: str, request: Request) -> Response:
     ),
     status_code=202,
     response_model=AsyncAck,
-    responses=_error_responses(400, 401, 403, 404, 409, 413, 415, 429, 503),
+    responses={200: {"model": IgnoredAck, "description": IGNORED},
+               **_error_responses(400, 401, 403, 404, 409, 413, 415, 429, 503)},
     openapi_extra=_request_body({"$ref": "#/components/schemas/AutentikappEvent"}, {
         "seed 004": {"value": AUTENTIKAPP_EXAMPLE},
     }),
