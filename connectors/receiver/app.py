@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 
-from connectors.receiver import admin, callback_routes, health, inbox_routes, webhooks
+from connectors.receiver import access_routes, admin, callback_routes, health, inbox_routes, webhooks
 from connectors.receiver.errors import install_error_handlers
 from connectors.receiver.fast_path import WebhookFastPath, fast_path_enabled
 from connectors.receiver.group_commit import GroupCommitter
@@ -33,6 +33,7 @@ ROUTERS: list[APIRouter] = [
     admin.router,
     callback_routes.router,
     inbox_routes.router,
+    access_routes.router,
 ]
 
 
