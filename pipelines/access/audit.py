@@ -78,4 +78,4 @@ def entries(conn: sa.Connection, *, action: str | None = None, actor: str | None
     if since:
         query = query.where(audit_log.c.at >= since)
     return page_of(conn, query, audit_log.c.id, cursor=cursor, limit=limit,
-                   convert=lambda row: {**row._asdict(), "at": as_utc(row.at)})
+                   convert=lambda row: {**row, "at": as_utc(row["at"])})
