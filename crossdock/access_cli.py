@@ -36,3 +36,9 @@ def require(action: Action) -> str:
     if reason:
         fail(f"{actor}: {reason}", 3)
     return actor
+
+
+def acting(action: Action, declared: str | None) -> str:
+    """`require(action)`, recording the `--actor` a person declared only when no token says who they are."""
+    actor = require(action)
+    return declared if declared and not os.environ.get(TOKEN_VARIABLE, "").strip() else actor

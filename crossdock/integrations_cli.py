@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from crossdock.access_cli import require
+from pipelines.access.policy import Action
+
 if TYPE_CHECKING:  # annotations only: the CLI imports these when a command runs
     from pipelines.integrations import Integration
 
@@ -46,6 +49,7 @@ def add(file: Path = typer.Option(..., "--file", "-f", help="integration as JSON
     from pipelines.integrations import IntegrationExists, MappingRejected, create_integration
     from pipelines.store import connect
 
+    require(Action.MANAGE_INTEGRATIONS)
     config = load_integration_file(file)
     try:
         stored = create_integration(connect(), config)
@@ -62,6 +66,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="machine-readable o
     from pipelines.integrations import list_integrations, masked_config
     from pipelines.store import connect
 
+    require(Action.VIEW_INTEGRATIONS)
     items = _guard(lambda: list_integrations(connect()))
     if as_json:
         typer.echo(json.dumps([masked_config(i) for i in items], ensure_ascii=False, indent=2))
@@ -80,6 +85,7 @@ def show(name: str) -> None:
     from pipelines.integrations import get_integration, masked_config
     from pipelines.store import connect
 
+    require(Action.VIEW_INTEGRATIONS)
     stored = _guard(lambda: get_integration(connect(), name))
     typer.echo(json.dumps(masked_config(stored), ensure_ascii=False, indent=2))
 
@@ -90,6 +96,7 @@ def disable(name: str) -> None:
     from pipelines.integrations import set_active
     from pipelines.store import connect
 
+    require(Action.ENABLE_INTEGRATION)
     _guard(lambda: set_active(connect(), name, False))
     typer.echo(f"disabled {name}")
 
@@ -100,6 +107,7 @@ def enable(name: str) -> None:
     from pipelines.integrations import set_active
     from pipelines.store import connect
 
+    require(Action.ENABLE_INTEGRATION)
     _guard(lambda: set_active(connect(), name, True))
     typer.echo(f"enabled {name}")
 
@@ -115,6 +123,7 @@ def delete(
     from pipelines.integrations import IntegrationBusy, delete_integration
     from pipelines.store import connect
 
+    require(Action.MANAGE_INTEGRATIONS)
     if not yes and not typer.confirm(f"Delete {name} and all its orders, runs and errors?"):
         fail("not deleted")
     try:
