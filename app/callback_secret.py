@@ -11,9 +11,11 @@ from __future__ import annotations
 import streamlit as st
 from pydantic import ValidationError
 
+from app import auth
 from app.store import engine
 from app.ui import show_issues
 from connectors.callback_sender import SIGNATURE_HEADER
+from pipelines.access.policy import Action
 from pipelines.clock import utcnow
 from pipelines.errors import validation_issues
 from pipelines.integrations import IntegrationNotFound, StoredIntegration, new_callback_secret, update_integration
@@ -96,6 +98,8 @@ def render_callback_secret(stored: StoredIntegration) -> None:
     """The masked secret, the download of a just-generated one, and the two ways to replace it."""
     config = stored.config
     if config.target != "order" or not (config.callback_url or config.callback_secret):
+        return
+    if not auth.can(Action.ROTATE_SECRETS):
         return
     secret = config.callback_secret.get_secret_value() if config.callback_secret else None
     st.markdown(f"**Callback signing secret**: `{mask(secret) or 'none yet'}`")

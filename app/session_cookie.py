@@ -63,8 +63,8 @@ def _set_cookie(value: str, max_age: int) -> None:
     )
 
 
-def remember(token: str) -> None:
-    _set_cookie(token, LIFETIME_SECONDS)
+def remember(token: str, lifetime: int = LIFETIME_SECONDS) -> None:
+    _set_cookie(token, lifetime)
 
 
 def forget() -> None:

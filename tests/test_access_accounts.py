@@ -12,7 +12,8 @@ from pipelines.access.audit import AuditAction
 from pipelines.access.bootstrap import FIRST_ADMIN, ensure_first_admin, first_password_path
 from pipelines.access.policy import Role
 from pipelines.clock import utcnow
-from pipelines.store.schema import audit_log, user_sessions, users as users_table
+from pipelines.store.schema import audit_log, user_sessions
+from pipelines.store.schema import users as users_table
 
 PASSWORD = "correct horse battery"
 

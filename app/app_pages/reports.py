@@ -10,6 +10,7 @@ from app import report_data
 from app.auth import require_login
 from app.ui import day_range
 from pipelines import settings
+from pipelines.access.policy import Action
 from pipelines.clock import utcnow
 from pipelines.reports import report_csv
 
@@ -34,7 +35,7 @@ def period_days(period: str, today: date) -> tuple[date, date] | None:
     return None
 
 
-require_login()
+require_login(Action.VIEW_REPORTS)
 st.title("Reports")
 
 today = utcnow().date()

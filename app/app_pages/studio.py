@@ -18,6 +18,7 @@ from app import studio_state as state
 from app.auth import require_login
 from app.store import engine
 from app.ui import AMBER_ROW, RED_ROW, TYPE_LABELS, highlight_rows, json_text, show_issues, when
+from pipelines.access.policy import Action
 from pipelines.backtest import BacktestResult, active_mapping, run_backtest
 from pipelines.integrations import (
     IntegrationNotFound,
@@ -413,7 +414,7 @@ def functions_help() -> None:
 
 
 # ---------------------------------------------------------------- page
-require_login()
+require_login(Action.USE_STUDIO)
 st.title("Mapping studio")
 
 integrations = list_integrations(engine())
