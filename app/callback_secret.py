@@ -28,7 +28,7 @@ _OUTCOME_KEY = "cbsecret.outcome.{id}"
 def _store(name: str, secret: str) -> list[dict[str, str]]:
     """Save `secret` as the integration's callback secret; the problems when it is refused."""
     try:
-        update_integration(engine(), name, {"callback_secret": secret})
+        update_integration(engine(), name, {"callback_secret": secret}, actor=auth.actor())
     except ValidationError as exc:
         return validation_issues(exc)
     except IntegrationNotFound:
@@ -73,7 +73,7 @@ def _offer_download(stored: StoredIntegration, secret: str) -> None:
 
 def _end_overlap(stored: StoredIntegration) -> None:
     try:
-        update_integration(engine(), stored.name, {"callbacks": {"previous_secret": None}})
+        update_integration(engine(), stored.name, {"callbacks": {"previous_secret": None}}, actor=auth.actor())
     except IntegrationNotFound:
         st.session_state[_OUTCOME_KEY.format(id=stored.id)] = [
             {"field": "integration", "message": f"{stored.name} no longer exists (deleted in another session)"}]

@@ -161,7 +161,7 @@ def render_edit(stored: StoredIntegration) -> None:
         st.info("Nothing changed.")
         return
     try:
-        update_integration(engine(), stored.name, changes)
+        update_integration(engine(), stored.name, changes, actor=auth.actor())
     except ValidationError as exc:
         show_issues(validation_issues(exc), "Not saved:")
         return
@@ -186,12 +186,12 @@ def render_lifecycle(stored: StoredIntegration) -> None:
     if stored.is_active:
         st.markdown("Disabling stops this integration: webhooks are refused (403) and nothing is polled.")
         if st.button("Disable", icon=":material/pause:", key="intg.disable"):
-            set_active(engine(), stored.name, False)
+            set_active(engine(), stored.name, False, actor=auth.actor())
             st.rerun()
     else:
         st.markdown("This integration is disabled: it accepts and pulls nothing.")
         if st.button("Enable", icon=":material/play_arrow:", type="primary", key="intg.enable"):
-            set_active(engine(), stored.name, True)
+            set_active(engine(), stored.name, True, actor=auth.actor())
             st.rerun()
     if not auth.can(Action.MANAGE_INTEGRATIONS):
         return
@@ -208,7 +208,7 @@ def render_lifecycle(stored: StoredIntegration) -> None:
     if st.button("Delete permanently", icon=":material/delete:", disabled=typed != stored.name or bool(waiting and not discard),
                  key=f"intg.delete.go.{stored.id}"):
         try:
-            delete_integration(engine(), stored.name, force=discard)
+            delete_integration(engine(), stored.name, force=discard, actor=auth.actor())
         except IntegrationBusy as exc:  # work arrived since the page was drawn
             st.error(f"Not deleted: {exc}.")
             return

@@ -49,10 +49,10 @@ def add(file: Path = typer.Option(..., "--file", "-f", help="integration as JSON
     from pipelines.integrations import IntegrationExists, MappingRejected, create_integration
     from pipelines.store import connect
 
-    require(Action.MANAGE_INTEGRATIONS)
+    actor = require(Action.MANAGE_INTEGRATIONS)
     config = load_integration_file(file)
     try:
-        stored = create_integration(connect(), config)
+        stored = create_integration(connect(), config, actor=actor)
     except IntegrationExists as exc:
         fail(str(exc))
     except MappingRejected as exc:
@@ -96,8 +96,8 @@ def disable(name: str) -> None:
     from pipelines.integrations import set_active
     from pipelines.store import connect
 
-    require(Action.ENABLE_INTEGRATION)
-    _guard(lambda: set_active(connect(), name, False))
+    actor = require(Action.ENABLE_INTEGRATION)
+    _guard(lambda: set_active(connect(), name, False, actor=actor))
     typer.echo(f"disabled {name}")
 
 
@@ -107,8 +107,8 @@ def enable(name: str) -> None:
     from pipelines.integrations import set_active
     from pipelines.store import connect
 
-    require(Action.ENABLE_INTEGRATION)
-    _guard(lambda: set_active(connect(), name, True))
+    actor = require(Action.ENABLE_INTEGRATION)
+    _guard(lambda: set_active(connect(), name, True, actor=actor))
     typer.echo(f"enabled {name}")
 
 
@@ -123,11 +123,11 @@ def delete(
     from pipelines.integrations import IntegrationBusy, delete_integration
     from pipelines.store import connect
 
-    require(Action.MANAGE_INTEGRATIONS)
+    actor = require(Action.MANAGE_INTEGRATIONS)
     if not yes and not typer.confirm(f"Delete {name} and all its orders, runs and errors?"):
         fail("not deleted")
     try:
-        _guard(lambda: delete_integration(connect(), name, force=force))
+        _guard(lambda: delete_integration(connect(), name, force=force, actor=actor))
     except IntegrationBusy as exc:
         fail(f"{exc}. Let them finish (or disable the integration first), or pass --force to discard them.")
     typer.echo(f"deleted {name}")

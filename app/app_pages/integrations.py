@@ -65,7 +65,7 @@ def _created(config: Integration, secret: str | None, **resets) -> None:
 
 def _try_create(config: Integration) -> list[dict[str, str]]:
     try:
-        create_integration(engine(), config)
+        create_integration(engine(), config, actor=auth.actor())
     except IntegrationExists as exc:
         # After `make up` the demo already holds the seed's cliente_abc: point at it.
         return [{"field": "name", "message": f"{exc}: open it under Details (endpoint and curl are there), "
