@@ -207,12 +207,26 @@ def login_page() -> None:
                                  help="Recorded with the order status changes and replays you make.")
             submitted = st.form_submit_button("Log in", type="primary")
         if submitted:
+            said = " ".join((name or "").split())
             if password and password_matches(password):
-                _start_session(password, " ".join((name or "").split()))
+                _start_session(password, said)
+                _audit_shared(said, succeeded=True)
                 st.session_state[_COOKIE_PENDING] = "remember"
                 st.rerun()
+            if password:
+                _audit_shared(said, succeeded=False)
             st.error("Wrong password." if password else "Enter the password.")
         st.caption(_password_hint())
+
+
+def _audit_shared(name: str, *, succeeded: bool) -> None:
+    """Shared-password log-ins are audited too, under the name given (what a person says they are)."""
+    from pipelines.access import audit
+    from pipelines.access.audit import AuditAction
+
+    with _engine().begin() as conn:
+        audit.record(conn, f"streamlit:{name}" if name else "streamlit", AuditAction.LOGIN if succeeded else AuditAction.LOGIN_FAILED,
+                     None, {"door": "app", "mode": "shared_password"})
 
 
 def _account_login_page() -> None:

@@ -103,3 +103,12 @@ def test_one_time_password_must_be_changed_first_and_log_out_ends_the_session(ac
                             .where(user_sessions.c.revoked_at.is_(None))).scalar_one()
     assert live == 0
     assert audit_actions(accounts)[-3:] == ["login", "user.password_changed", "logout"]
+
+
+def test_shared_password_log_ins_are_audited_too(app_store):
+    from tests.apptest import log_in as shared_log_in
+    from tests.apptest import start
+
+    shared_log_in(start(), "not it")
+    shared_log_in(start())
+    assert audit_actions(app_store) == ["login.failed", "login"]
