@@ -221,6 +221,15 @@ def login_page() -> None:
 
 def _audit_shared(name: str, *, succeeded: bool) -> None:
     """Shared-password log-ins are audited too, under the name given (what a person says they are)."""
+    from pipelines.store.migrate import StoreOutdated
+
+    try:
+        _record_shared(name, succeeded)
+    except (sa.exc.SQLAlchemyError, StoreOutdated):
+        pass  # the store is unusable: the page that opens next says so; the log-in itself needs no store
+
+
+def _record_shared(name: str, succeeded: bool) -> None:
     from pipelines.access import audit
     from pipelines.access.audit import AuditAction
 

@@ -16,6 +16,24 @@ from pipelines.store.migrate import StoreOutdated
 
 st.set_page_config(page_title="Crossdock admin", page_icon=":material/hub:", layout="wide")
 
+
+def _store_unusable() -> str | None:
+    """Why the store cannot be used, or None. Accounts live in the store, so with accounts this is
+    asked before the log-in; with the shared password, after it (the pages need the store)."""
+    try:
+        engine()
+    except sa.exc.OperationalError as exc:
+        return (f"The store `{store_label()}` cannot be reached: {exc.orig or exc}. Check CROSSDOCK_DATABASE_URL "
+                "and that the database is running, then reload.")
+    except StoreOutdated as exc:
+        return f"{str(exc)[0].upper()}{str(exc)[1:]}."
+    return None
+
+
+problem = _store_unusable() if auth.accounts_mode() else None
+if problem:
+    st.error(problem)
+    st.stop()
 auth.sync_cookie()
 if not auth.logged_in():
     st.navigation([st.Page(auth.login_page, title="Log in", icon=":material/lock:")], position="hidden").run()

@@ -112,3 +112,11 @@ def test_shared_password_log_ins_are_audited_too(app_store):
     shared_log_in(start(), "not it")
     shared_log_in(start())
     assert audit_actions(app_store) == ["login.failed", "login"]
+
+
+def test_with_accounts_an_unreachable_store_is_explained_before_the_log_in(accounts, monkeypatch):
+    monkeypatch.setenv("CROSSDOCK_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    (message,) = texts(at.error)
+    assert message.startswith("The store `postgresql+psycopg://nobody@127.0.0.1:1/none` cannot be reached")
