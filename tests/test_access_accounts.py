@@ -128,3 +128,26 @@ def test_field_diff_masks_secrets():
     diff = audit.field_diff({"endpoint": "a", "auth_value": "s1", "same": 1},
                             {"endpoint": "b", "auth_value": "s2", "same": 1}, {"auth_value"})
     assert diff == {"endpoint": {"from": "a", "to": "b"}, "auth_value": {"from": "••••••••", "to": "••••••••"}}
+
+
+def test_sessions_end_on_log_out_expiry_password_change_and_disable(store):
+    from pipelines.access import sessions
+
+    with store.begin() as conn:
+        user = users.add(conn, "ana", "viewer", PASSWORD, actor="t", must_change=False)
+        kept = sessions.start(conn, user.id, hours=1)
+        logged_out = sessions.start(conn, user.id, hours=1)
+        expired = sessions.start(conn, user.id, hours=1)
+        conn.execute(user_sessions.update().where(user_sessions.c.id == 3).values(expires_at=utcnow() - timedelta(seconds=1)))
+        sessions.end(conn, logged_out)
+        assert sessions.current(conn, kept).username == "ana"
+        assert sessions.current(conn, logged_out) is None  # a copied cookie is worth nothing after log-out
+        assert sessions.current(conn, expired) is None
+        assert sessions.current(conn, "made-up") is None
+        users.change_password(conn, "ana", PASSWORD, "another long passphrase")
+        assert sessions.current(conn, kept) is None  # a password change ends every session
+        again = sessions.start(conn, user.id, hours=1)
+        users.set_role(conn, "ana", "operator", actor="t")
+        assert sessions.current(conn, again).role is Role.OPERATOR  # a role change counts at once
+        users.set_disabled(conn, "ana", True, actor="t")
+        assert sessions.current(conn, again) is None
