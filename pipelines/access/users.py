@@ -10,6 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -26,8 +27,13 @@ LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 _hasher = PasswordHasher()
-# Verified when the user does not exist, so a log-in takes as long for a stranger as for a user.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the user does not exist, so a log-in takes as long for a stranger as for a user
+    (made on first need: hashing takes a quarter of a second, too long for every import)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(ValueError):
@@ -182,7 +188,7 @@ def login(conn: sa.Connection, username: str, password: str, *, door: str, now: 
     refused = LoginResult(None, "wrong user name or password")
     if user is None:
         try:
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         except VerificationError:
             pass
         audit.record(conn, f"{door}:{username[:64]}", AuditAction.LOGIN_FAILED, f"user:{username[:64]}",
