@@ -1,6 +1,11 @@
-"""The password gate in front of every page.
+"""The log-in in front of every page, in one of two modes (`CROSSDOCK_APP_AUTH`):
 
-The password is `CROSSDOCK_ADMIN_PASSWORD`, else `admin_password` from Streamlit secrets, else one
+- `accounts` (the default): local users with roles (`crossdock users`), passwords checked by
+  `pipelines.access.users` (argon2id, lockout after repeated failures), server-side sessions
+  (`pipelines.access.sessions`) that expire and that log-out or a password change end everywhere.
+  What a role may see and do comes from `pipelines.access.policy` (`can`).
+- `shared_password` (only when chosen): one password for everyone, every session an admin.
+  The password is `CROSSDOCK_ADMIN_PASSWORD`, else `admin_password` from Streamlit secrets, else one
 generated once into `.crossdock/admin.password`. A session remembers a digest of the password it
 logged in with, so changing the password logs every session out. A signed cookie
 (`app.session_cookie`) carries the log-in across page reloads for 12 hours.
@@ -11,15 +16,20 @@ import getpass
 import hashlib
 import hmac
 
+import sqlalchemy as sa
 import streamlit as st
 
 from app import session_cookie
 from pipelines import settings
+from pipelines.access import policy
+from pipelines.access.policy import Action, Role
 
 _SESSION_KEY = "auth.digest"
 _NAME_KEY = "auth.name"
 _COOKIE_PENDING = "auth.cookie"  # "remember" or "forget": written on the next run, once a page draws
 _LOGGED_OUT = "auth.logged_out"  # this session logged out: its old cookie no longer counts
+_SESSION_TOKEN = "auth.session"  # accounts mode: this browser's server-side session token
+_USER = "auth.user"  # accounts mode: (username, role, must_change_password), re-read on every run
 NAME_MAX = 64
 
 
@@ -45,7 +55,54 @@ def password_matches(candidate: str) -> bool:
     return hmac.compare_digest(candidate.encode("utf-8"), expected_password().encode("utf-8"))
 
 
+def accounts_mode() -> bool:
+    return settings.current().app_auth == "accounts"
+
+
+def _engine() -> sa.Engine:
+    from app.store import engine
+
+    return engine()
+
+
+def _account_logged_in() -> bool:
+    from pipelines.access import sessions
+
+    token = st.session_state.get(_SESSION_TOKEN)
+    if not token and not st.session_state.get(_LOGGED_OUT):
+        token = st.context.cookies.get(session_cookie.COOKIE)  # a reload of a browser that logged in before
+    if not isinstance(token, str) or not token:
+        return False
+    with _engine().connect() as conn:
+        user = sessions.current(conn, token)
+    if user is None:
+        st.session_state.pop(_SESSION_TOKEN, None)
+        st.session_state.pop(_USER, None)
+        return False
+    st.session_state[_SESSION_TOKEN] = token
+    st.session_state[_USER] = (user.username, user.role.value, user.must_change_password)
+    return True
+
+
+def role() -> Role:
+    """This session's role: the account's (read on every run), or admin with the shared password."""
+    user = st.session_state.get(_USER) if accounts_mode() else None
+    return Role(user[1]) if user else Role.ADMIN
+
+
+def can(action: Action) -> bool:
+    """Whether this session may do `action`: pages and buttons it may not use are not drawn."""
+    return policy.allowed(role(), action)
+
+
+def must_change_password() -> bool:
+    user = st.session_state.get(_USER) if accounts_mode() else None
+    return bool(user and user[2])
+
+
 def logged_in() -> bool:
+    if accounts_mode():
+        return _account_logged_in()
     expected = expected_password()
     digest = st.session_state.get(_SESSION_KEY)
     if isinstance(digest, str) and hmac.compare_digest(digest, _digest(expected)):
@@ -66,6 +123,16 @@ def _start_session(password: str, name: str) -> None:
 
 
 def log_out() -> None:
+    token = st.session_state.pop(_SESSION_TOKEN, None)
+    user = st.session_state.pop(_USER, None)
+    if token:
+        from pipelines.access import audit, sessions
+        from pipelines.access.audit import AuditAction
+
+        with _engine().begin() as conn:
+            sessions.end(conn, token)
+            if user:
+                audit.record(conn, f"user:{user[0]}", AuditAction.LOGOUT, f"user:{user[0]}")
     st.session_state.pop(_SESSION_KEY, None)
     st.session_state.pop(_NAME_KEY, None)
     st.session_state[_LOGGED_OUT] = True
@@ -76,7 +143,9 @@ def sync_cookie() -> None:
     """Write or clear the session cookie decided on the previous run. Called by the entry page on every
     run: a component drawn just before `st.rerun()` would never reach the browser."""
     pending = st.session_state.pop(_COOKIE_PENDING, None)
-    if pending == "remember" and logged_in():
+    if pending == "remember" and accounts_mode() and logged_in():
+        session_cookie.remember(st.session_state[_SESSION_TOKEN], int(settings.current().session_hours * 3600))
+    elif pending == "remember" and logged_in():
         session_cookie.remember(session_cookie.issue(st.session_state.get(_NAME_KEY, ""), expected_password()))
     elif pending == "forget":
         session_cookie.forget()
@@ -84,8 +153,11 @@ def sync_cookie() -> None:
 
 def actor() -> str:
     """Who this session's changes are recorded as (order status history, replays): `streamlit:<name>`,
-    the name given at log-in, else the account the app runs under. Everyone shares one password, so
-    the name is what a person says they are: enough to ask the right colleague, not an audit trail."""
+    the name given at log-in, else the account the app runs under. With accounts it is `user:<name>`;
+    with the shared password the name is what a person says they are, not proof of who they are."""
+    user = st.session_state.get(_USER) if accounts_mode() else None
+    if user:
+        return f"user:{user[0]}"
     name = st.session_state.get(_NAME_KEY)
     if not name:
         try:
@@ -95,11 +167,18 @@ def actor() -> str:
     return f"streamlit:{name}"
 
 
-def require_login() -> None:
-    """Show the login form instead of the page unless this session has logged in (every page calls
-    this first, so a page is never drawn for a stranger even if it were reached some other way)."""
+def require_login(action: Action | None = None) -> None:
+    """Show the login form instead of the page unless this session has logged in, and a refusal
+    unless its role may do `action` (every page calls this first, so a page is never drawn for a
+    stranger or the wrong role even if it were reached some other way)."""
     if not logged_in():
         login_page()
+        st.stop()
+    if must_change_password():
+        change_password_page()
+        st.stop()
+    if action is not None and not can(action):
+        st.error(f"Not for your role: {policy.refusal(role(), action)}.")
         st.stop()
 
 
@@ -115,6 +194,9 @@ def _password_hint() -> str:
 
 def login_page() -> None:
     """The only page a session sees until it logs in."""
+    if accounts_mode():
+        _account_login_page()
+        return
     _, middle, _ = st.columns([1, 2, 1])
     with middle:
         st.title("Crossdock admin")
@@ -125,9 +207,95 @@ def login_page() -> None:
                                  help="Recorded with the order status changes and replays you make.")
             submitted = st.form_submit_button("Log in", type="primary")
         if submitted:
+            said = " ".join((name or "").split())
             if password and password_matches(password):
-                _start_session(password, " ".join((name or "").split()))
+                _start_session(password, said)
+                _audit_shared(said, succeeded=True)
                 st.session_state[_COOKIE_PENDING] = "remember"
                 st.rerun()
+            if password:
+                _audit_shared(said, succeeded=False)
             st.error("Wrong password." if password else "Enter the password.")
         st.caption(_password_hint())
+
+
+def _audit_shared(name: str, *, succeeded: bool) -> None:
+    """Shared-password log-ins are audited too, under the name given (what a person says they are)."""
+    from pipelines.store.migrate import StoreOutdated
+
+    try:
+        _record_shared(name, succeeded)
+    except (sa.exc.SQLAlchemyError, StoreOutdated):
+        pass  # the store is unusable: the page that opens next says so; the log-in itself needs no store
+
+
+def _record_shared(name: str, succeeded: bool) -> None:
+    from pipelines.access import audit
+    from pipelines.access.audit import AuditAction
+
+    with _engine().begin() as conn:
+        audit.record(conn, f"streamlit:{name}" if name else "streamlit", AuditAction.LOGIN if succeeded else AuditAction.LOGIN_FAILED,
+                     None, {"door": "app", "mode": "shared_password"})
+
+
+def _account_login_page() -> None:
+    from pipelines.access import sessions, users
+    from pipelines.access.bootstrap import FIRST_ADMIN, first_password_path
+
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        st.title("Crossdock admin")
+        st.caption("Integrations, mappings, health and reports.")
+        with st.form("login"):
+            username = st.text_input("User name", key="login.user", max_chars=NAME_MAX)
+            password = st.text_input("Password", type="password", key="login.password")
+            submitted = st.form_submit_button("Log in", type="primary")
+        if submitted:
+            if not username or not password:
+                st.error("Enter your user name and password.")
+            else:
+                with _engine().begin() as conn:
+                    result = users.login(conn, username.strip().lower(), password, door="app")
+                    token = sessions.start(conn, result.user.id, settings.current().session_hours) if result.user else None
+                if token:
+                    st.session_state[_SESSION_TOKEN] = token
+                    st.session_state.pop(_LOGGED_OUT, None)
+                    st.session_state[_COOKIE_PENDING] = "remember"
+                    st.rerun()
+                st.error(f"{str(result.reason)[0].upper()}{str(result.reason)[1:]}.")
+        hint = "Accounts are made by an admin (`crossdock users add NAME --role ROLE`)."
+        if first_password_path().exists():
+            hint += f" The first admin is `{FIRST_ADMIN}`; its one-time password is in `{first_password_path()}`."
+        st.caption(hint)
+
+
+def change_password_page() -> None:
+    """Shown instead of every page while the account's password is a one-time one; also under the sidebar."""
+    from pipelines.access import sessions, users
+
+    st.title("Change your password")
+    username = st.session_state[_USER][0]
+    if must_change_password():
+        st.info("Your password was given to you once: choose your own before going on.")
+    with st.form("change_password"):
+        current = st.text_input("Current password", type="password", key="password.current")
+        new = st.text_input("New password", type="password", key="password.new",
+                            help=f"At least {users.MIN_PASSWORD} characters.")
+        again = st.text_input("New password again", type="password", key="password.again")
+        submitted = st.form_submit_button("Change password", type="primary")
+    if submitted:
+        if new != again:
+            st.error("The two new passwords differ.")
+            return
+        try:
+            with _engine().begin() as conn:
+                users.change_password(conn, username, current, new)  # ends every session of the account
+                user = users.get(conn, username)
+                assert user is not None
+                st.session_state[_SESSION_TOKEN] = sessions.start(conn, user.id, settings.current().session_hours)
+        except users.AccountError as exc:
+            st.error(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
+            return
+        st.session_state[_COOKIE_PENDING] = "remember"
+        st.success("Password changed; every other session of yours has ended.")
+        st.rerun()

@@ -11,9 +11,11 @@ from __future__ import annotations
 import streamlit as st
 from pydantic import ValidationError
 
+from app import auth
 from app.store import engine
 from app.ui import show_issues
 from connectors.callback_sender import SIGNATURE_HEADER
+from pipelines.access.policy import Action
 from pipelines.clock import utcnow
 from pipelines.errors import validation_issues
 from pipelines.integrations import IntegrationNotFound, StoredIntegration, new_callback_secret, update_integration
@@ -26,7 +28,7 @@ _OUTCOME_KEY = "cbsecret.outcome.{id}"
 def _store(name: str, secret: str) -> list[dict[str, str]]:
     """Save `secret` as the integration's callback secret; the problems when it is refused."""
     try:
-        update_integration(engine(), name, {"callback_secret": secret})
+        update_integration(engine(), name, {"callback_secret": secret}, actor=auth.actor())
     except ValidationError as exc:
         return validation_issues(exc)
     except IntegrationNotFound:
@@ -71,7 +73,7 @@ def _offer_download(stored: StoredIntegration, secret: str) -> None:
 
 def _end_overlap(stored: StoredIntegration) -> None:
     try:
-        update_integration(engine(), stored.name, {"callbacks": {"previous_secret": None}})
+        update_integration(engine(), stored.name, {"callbacks": {"previous_secret": None}}, actor=auth.actor())
     except IntegrationNotFound:
         st.session_state[_OUTCOME_KEY.format(id=stored.id)] = [
             {"field": "integration", "message": f"{stored.name} no longer exists (deleted in another session)"}]
@@ -96,6 +98,8 @@ def render_callback_secret(stored: StoredIntegration) -> None:
     """The masked secret, the download of a just-generated one, and the two ways to replace it."""
     config = stored.config
     if config.target != "order" or not (config.callback_url or config.callback_secret):
+        return
+    if not auth.can(Action.ROTATE_SECRETS):
         return
     secret = config.callback_secret.get_secret_value() if config.callback_secret else None
     st.markdown(f"**Callback signing secret**: `{mask(secret) or 'none yet'}`")

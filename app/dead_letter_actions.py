@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
+from app import auth
 from app.auth import actor
 from app.store import engine
+from pipelines.access.policy import Action
 from pipelines.callbacks import ReplayRejected, replay_dead_callbacks, resume_callbacks
 from pipelines.clock import utcnow
 from pipelines.dead_letter_lists import Filters
@@ -98,6 +100,9 @@ def _replay_inbox_since() -> None:
 
 
 def inbox_actions(ids: list[int], filters: Filters, names: list[str], listed: list[str]) -> None:
+    if not auth.can(Action.REPLAY):
+        st.caption("Replaying needs the operator role.")
+        return
     """Under the inbox table: replay the ticked rows, or an integration's dead payloads since a day."""
     left, right = st.columns([1, 3], vertical_alignment="center")
     left.button(f"Replay selected ({len(ids)})", type="primary", icon=":material/replay:", disabled=not ids,
@@ -150,6 +155,8 @@ def _resume(name: str) -> None:
 
 
 def callback_stops(filters: Filters) -> None:
+    if not auth.can(Action.REPLAY):
+        return
     """Integrations whose callbacks a 410 stopped: the reason, and the button that lifts the stop."""
     for stored in list_integrations(engine()):
         reason = stored.callbacks_disabled_reason
@@ -166,6 +173,9 @@ def callback_stops(filters: Filters) -> None:
 
 
 def callback_actions(ids: list[int], filters: Filters, names: list[str], listed: list[str]) -> None:
+    if not auth.can(Action.REPLAY):
+        st.caption("Replaying needs the operator role.")
+        return
     """Under the callbacks table: replay the ticked rows, or an integration's dead letters since a day."""
     left, right = st.columns([1, 3], vertical_alignment="center")
     left.button(f"Replay selected ({len(ids)})", type="primary", icon=":material/replay:", disabled=not ids,
@@ -193,6 +203,9 @@ def _reingest(inbox_ids: list[int]) -> None:
 
 
 def rejected_actions(records: list[dict]) -> None:
+    if not auth.can(Action.REPLAY):
+        st.caption("Re-ingesting needs the operator role.")
+        return
     """Under the rejected records: send the payloads they came in back through ingest (after a fix)."""
     inbox_ids = list(dict.fromkeys(r["inbox_id"] for r in records if r["inbox_id"] is not None))
     pulled = sum(1 for r in records if r["inbox_id"] is None)

@@ -10,9 +10,10 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from app import callback_secret, connection_test, integration_form, onboarding
+from app import auth, callback_secret, connection_test, integration_form, onboarding
 from app.store import engine
 from app.ui import show_issues, when
+from pipelines.access.policy import Action
 from pipelines.errors import validation_issues
 from pipelines.integrations import (
     IntegrationBusy,
@@ -123,7 +124,8 @@ def render_overview(stored: StoredIntegration) -> None:
     fields = len(stored.config.field_mapping)
     st.markdown(f"**Mapping**: version {stored.mapping_version}, " + (f"{fields} field(s)" if fields else
                 "empty: records are read as the target's own fields"))
-    st.page_link("app_pages/studio.py", label="Open in the mapping studio", icon=":material/schema:")
+    if auth.can(Action.USE_STUDIO):  # the page is not registered for a role that may not use it
+        st.page_link("app_pages/studio.py", label="Open in the mapping studio", icon=":material/schema:")
     syncs = latest_syncs(engine(), limit=5, integration_id=stored.id)
     st.markdown("**Latest syncs**")
     if syncs:
@@ -141,6 +143,9 @@ def render_overview(stored: StoredIntegration) -> None:
 @st.fragment
 def render_edit(stored: StoredIntegration) -> None:
     """The edit form; secrets left empty keep their stored values."""
+    if not auth.can(Action.MANAGE_INTEGRATIONS):
+        st.caption("Editing an integration needs the admin role.")
+        return
     prefix = f"intg.edit.{stored.id}"
     flag = f"{prefix}.submitted"
     result = integration_form.render("edit", stored.config.type, stored, prefix, st.session_state.get(flag, False))
@@ -161,7 +166,7 @@ def render_edit(stored: StoredIntegration) -> None:
         st.info("Nothing changed.")
         return
     try:
-        update_integration(engine(), stored.name, changes)
+        update_integration(engine(), stored.name, changes, actor=auth.actor())
     except ValidationError as exc:
         show_issues(validation_issues(exc), "Not saved:")
         return
@@ -180,16 +185,21 @@ def render_edit(stored: StoredIntegration) -> None:
 
 def render_lifecycle(stored: StoredIntegration) -> None:
     """Enable, disable, delete (with the name typed as confirmation)."""
+    if not auth.can(Action.ENABLE_INTEGRATION):
+        st.caption("Enabling and disabling need the operator role.")
+        return
     if stored.is_active:
         st.markdown("Disabling stops this integration: webhooks are refused (403) and nothing is polled.")
         if st.button("Disable", icon=":material/pause:", key="intg.disable"):
-            set_active(engine(), stored.name, False)
+            set_active(engine(), stored.name, False, actor=auth.actor())
             st.rerun()
     else:
         st.markdown("This integration is disabled: it accepts and pulls nothing.")
         if st.button("Enable", icon=":material/play_arrow:", type="primary", key="intg.enable"):
-            set_active(engine(), stored.name, True)
+            set_active(engine(), stored.name, True, actor=auth.actor())
             st.rerun()
+    if not auth.can(Action.MANAGE_INTEGRATIONS):
+        return
     st.divider()
     st.markdown(f"**Delete {stored.name}**: removes the integration with its orders, inbox, sync history and "
                 "callbacks. This cannot be undone.")
@@ -203,7 +213,7 @@ def render_lifecycle(stored: StoredIntegration) -> None:
     if st.button("Delete permanently", icon=":material/delete:", disabled=typed != stored.name or bool(waiting and not discard),
                  key=f"intg.delete.go.{stored.id}"):
         try:
-            delete_integration(engine(), stored.name, force=discard)
+            delete_integration(engine(), stored.name, force=discard, actor=auth.actor())
         except IntegrationBusy as exc:  # work arrived since the page was drawn
             st.error(f"Not deleted: {exc}.")
             return

@@ -10,31 +10,58 @@ import streamlit as st
 
 from app import auth, sidebar
 from app.store import engine, store_label
+from pipelines.access.policy import Action
 from pipelines.secrets import SecretKeyError
 from pipelines.store.migrate import StoreOutdated
 
 st.set_page_config(page_title="Crossdock admin", page_icon=":material/hub:", layout="wide")
 
+
+def _store_unusable() -> str | None:
+    """Why the store cannot be used, or None. Accounts live in the store, so with accounts this is
+    asked before the log-in; with the shared password, after it (the pages need the store)."""
+    try:
+        engine()
+    except sa.exc.OperationalError as exc:
+        return (f"The store `{store_label()}` cannot be reached: {exc.orig or exc}. Check CROSSDOCK_DATABASE_URL "
+                "and that the database is running, then reload.")
+    except StoreOutdated as exc:
+        return f"{str(exc)[0].upper()}{str(exc)[1:]}."
+    return None
+
+
+problem = _store_unusable() if auth.accounts_mode() else None
+if problem:
+    st.error(problem)
+    st.stop()
 auth.sync_cookie()
 if not auth.logged_in():
     st.navigation([st.Page(auth.login_page, title="Log in", icon=":material/lock:")], position="hidden").run()
+elif auth.must_change_password():
+    st.navigation([st.Page(auth.change_password_page, title="Change password", icon=":material/key:")],
+                  position="hidden").run()
+    sidebar.render()
 else:
-    pages = {
-        "Operate": [
-            st.Page("app_pages/dashboard.py", title="Dashboard", icon=":material/monitor_heart:", default=True),
-            st.Page("app_pages/alerts.py", title="Alerts", icon=":material/notifications:"),
-            st.Page("app_pages/integrations.py", title="Integrations", icon=":material/cable:"),
-            st.Page("app_pages/studio.py", title="Mapping studio", icon=":material/schema:"),
-        ],
-        "Investigate": [
-            st.Page("app_pages/orders.py", title="Orders", icon=":material/local_shipping:"),
-            st.Page("app_pages/dead_letters.py", title="Dead letters", icon=":material/report:"),
-        ],
-        "Report": [
-            st.Page("app_pages/history.py", title="Sync history", icon=":material/query_stats:"),
-            st.Page("app_pages/reports.py", title="Reports", icon=":material/summarize:"),
-        ],
-    }
+    # (section, file, title, icon, the action the page needs): a role sees only the pages it may use.
+    catalogue = [
+        ("Operate", "app_pages/dashboard.py", "Dashboard", ":material/monitor_heart:", Action.VIEW_DASHBOARD),
+        ("Operate", "app_pages/alerts.py", "Alerts", ":material/notifications:", Action.MANAGE_CHANNELS),
+        ("Operate", "app_pages/integrations.py", "Integrations", ":material/cable:", Action.VIEW_INTEGRATIONS),
+        ("Operate", "app_pages/studio.py", "Mapping studio", ":material/schema:", Action.USE_STUDIO),
+        ("Investigate", "app_pages/orders.py", "Orders", ":material/local_shipping:", Action.VIEW_ORDERS),
+        ("Investigate", "app_pages/dead_letters.py", "Dead letters", ":material/report:", Action.VIEW_DEAD_LETTERS),
+        ("Report", "app_pages/history.py", "Sync history", ":material/query_stats:", Action.VIEW_HISTORY),
+        ("Report", "app_pages/reports.py", "Reports", ":material/summarize:", Action.VIEW_REPORTS),
+        ("Administer", "app_pages/audit.py", "Audit log", ":material/policy:", Action.VIEW_AUDIT),
+        ("Administer", "app_pages/users.py", "Users and tokens", ":material/group:", Action.MANAGE_USERS),
+    ]
+    pages: dict[str, list] = {}
+    for section, path, title, icon, action in catalogue:
+        if auth.can(action):
+            pages.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=not pages))
+    if auth.accounts_mode():
+        pages.setdefault("Account", []).append(
+            st.Page(auth.change_password_page, title="Change password", icon=":material/key:", url_path="password"))
     page = st.navigation(pages)
     sidebar.render()
     # The two ways the whole app can be unusable get a plain answer instead of a generic error.

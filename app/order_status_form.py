@@ -11,9 +11,11 @@ from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
+from app import auth
 from app.auth import actor
 from app.order_detail import STATUS_LABELS
 from app.store import engine
+from pipelines.access.policy import Action
 from pipelines.clock import utcnow
 from pipelines.order_lookup import OrderDetail
 from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
@@ -84,6 +86,9 @@ def _show_outcome(order_id: int) -> None:
 
 def render_status_form(detail: OrderDetail) -> None:
     """The "Set status" box for one order: the legal moves from its status and what each needs."""
+    if not auth.can(Action.SET_ORDER_STATUS):
+        st.caption("Setting a status needs the operator role.")
+        return
     order = detail.order
     status = order["status"]
     with st.container(border=True):

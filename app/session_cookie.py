@@ -4,7 +4,9 @@ The token is `<payload>.<signature>`: the payload (base64 JSON) holds the person
 the signature is an HMAC keyed by the admin password's digest, so changing the password logs every
 browser out and nobody can forge or extend a token without it. Streamlit reads request cookies
 (`st.context.cookies`) but cannot set them, so the cookie is written by a script in the page (`st.html`).
-It is not HttpOnly for that reason; it carries no secret, only proof of a past log-in.
+It cannot be HttpOnly for that reason; it is Secure whenever the page is served over HTTPS. With
+accounts (`CROSSDOCK_APP_AUTH=accounts`) the cookie holds a server-side session's token instead,
+which log-out, a password change or disabling the account revoke in the store.
 """
 from __future__ import annotations
 
@@ -58,13 +60,14 @@ def _set_cookie(value: str, max_age: int) -> None:
     # Token characters are base64url, hex and a dot: nothing to escape in a cookie or a JS string.
     # Not iframed: the script runs in the app's own page, so it sets the app's cookie.
     st.html(
-        f'<script>document.cookie = "{COOKIE}={value}; Path=/; Max-Age={max_age}; SameSite=Strict";</script>',
+        f'<script>document.cookie = "{COOKIE}={value}; Path=/; Max-Age={max_age}; SameSite=Strict"'
+        ' + (location.protocol === "https:" ? "; Secure" : "");</script>',
         unsafe_allow_javascript=True,
     )
 
 
-def remember(token: str) -> None:
-    _set_cookie(token, LIFETIME_SECONDS)
+def remember(token: str, lifetime: int = LIFETIME_SECONDS) -> None:
+    _set_cookie(token, lifetime)
 
 
 def forget() -> None:

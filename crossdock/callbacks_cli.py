@@ -9,7 +9,9 @@ import json
 
 import typer
 
-from crossdock.cli_common import default_actor, fail, json_default, parse_time
+from crossdock.access_cli import acting
+from crossdock.cli_common import fail, json_default, parse_time
+from pipelines.access.policy import Action
 from pipelines.clock import iso
 
 app = typer.Typer(help="Status callbacks to client systems: the outbox, dead letters, replay, delivery.",
@@ -91,7 +93,7 @@ def replay(
     if since is not None and integration is None:
         fail("--since goes with --integration", 2)
     engine = connect()
-    who = actor or default_actor()
+    who = acting(Action.REPLAY, actor)
     try:
         if id_ is not None:
             replayed = replay_callback(engine, id_, actor=who)
@@ -116,7 +118,7 @@ def resume(
     engine = connect()
     try:
         reason = get_integration(engine, integration).callbacks_disabled_reason
-        count = resume_callbacks(engine, integration, actor=actor or default_actor())
+        count = resume_callbacks(engine, integration, actor=acting(Action.REPLAY, actor))
     except IntegrationNotFound as exc:
         fail(str(exc))
     state = "resumed" if reason else "were not stopped"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from crossdock import callbacks_cli, inbox_cli, integrations_cli, orders_cli, pull_command
+from crossdock import callbacks_cli, inbox_cli, integrations_cli, orders_cli, pull_command, users_cli
 
 app = typer.Typer(
     name="crossdock",
@@ -20,6 +20,8 @@ app.command("pull")(pull_command.pull)
 inbox_cli.register(app)
 app.add_typer(orders_cli.app, name="orders")
 app.add_typer(callbacks_cli.app, name="callbacks")
+app.add_typer(users_cli.users_app, name="users")
+app.add_typer(users_cli.tokens_app, name="tokens")
 
 
 @app.command("map")

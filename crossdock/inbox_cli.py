@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from crossdock.cli_common import default_actor
+from crossdock.access_cli import acting, require
+from pipelines.access.policy import Action
 from pipelines.vocabulary import InboxStatus
 
 if TYPE_CHECKING:  # annotations only: the CLI imports these when a command runs
@@ -110,6 +111,7 @@ def list_command(
     if status is not None and status not in STATUSES:
         fail(f"--status must be one of {', '.join(STATUSES)}, not {status!r}", 2)
     try:
+        require(Action.VIEW_DEAD_LETTERS)
         page = page_entries(connect(), status=status, integration_id=_integration_id(integration), cursor=cursor, limit=limit)
     except InvalidCursor as exc:
         fail(str(exc), 2)
@@ -148,7 +150,7 @@ def replay_command(
         fail("--since only applies with --integration", 2)
     try:
         entries = replay(
-            connect(), actor=actor or default_actor(), inbox_id=inbox_id, integration_id=_integration_id(integration),
+            connect(), actor=acting(Action.REPLAY, actor), inbox_id=inbox_id, integration_id=_integration_id(integration),
             since=_since(since), include_record_errors=with_record_errors, dry_run=dry_run,
         )
     except (InboxRowNotFound, NotReplayable) as exc:

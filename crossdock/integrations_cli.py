@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from crossdock.access_cli import require
+from pipelines.access.policy import Action
+
 if TYPE_CHECKING:  # annotations only: the CLI imports these when a command runs
     from pipelines.integrations import Integration
 
@@ -47,9 +50,10 @@ def add(file: Path = typer.Option(..., "--file", "-f", help="integration as JSON
     from pipelines.integrations import IntegrationExists, MappingRejected, create_integration
     from pipelines.store import connect
 
+    actor = require(Action.MANAGE_INTEGRATIONS)
     config = load_integration_file(file)
     try:
-        stored = create_integration(connect(), config)
+        stored = create_integration(connect(), config, actor=actor)
     except IntegrationExists as exc:
         fail(str(exc))
     except MappingRejected as exc:
@@ -63,6 +67,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="machine-readable o
     from pipelines.integrations import list_integrations, masked_config
     from pipelines.store import connect
 
+    require(Action.VIEW_INTEGRATIONS)
     items = _guard(lambda: list_integrations(connect()))
     if as_json:
         typer.echo(json.dumps([masked_config(i) for i in items], ensure_ascii=False, indent=2))
@@ -81,6 +86,7 @@ def show(name: str) -> None:
     from pipelines.integrations import get_integration, masked_config
     from pipelines.store import connect
 
+    require(Action.VIEW_INTEGRATIONS)
     stored = _guard(lambda: get_integration(connect(), name))
     typer.echo(json.dumps(masked_config(stored), ensure_ascii=False, indent=2))
 
@@ -91,7 +97,8 @@ def disable(name: str) -> None:
     from pipelines.integrations import set_active
     from pipelines.store import connect
 
-    _guard(lambda: set_active(connect(), name, False))
+    actor = require(Action.ENABLE_INTEGRATION)
+    _guard(lambda: set_active(connect(), name, False, actor=actor))
     typer.echo(f"disabled {name}")
 
 
@@ -101,7 +108,8 @@ def enable(name: str) -> None:
     from pipelines.integrations import set_active
     from pipelines.store import connect
 
-    _guard(lambda: set_active(connect(), name, True))
+    actor = require(Action.ENABLE_INTEGRATION)
+    _guard(lambda: set_active(connect(), name, True, actor=actor))
     typer.echo(f"enabled {name}")
 
 
@@ -116,10 +124,11 @@ def delete(
     from pipelines.integrations import IntegrationBusy, delete_integration
     from pipelines.store import connect
 
+    actor = require(Action.MANAGE_INTEGRATIONS)
     if not yes and not typer.confirm(f"Delete {name} and all its orders, runs and errors?"):
         fail("not deleted")
     try:
-        _guard(lambda: delete_integration(connect(), name, force=force))
+        _guard(lambda: delete_integration(connect(), name, force=force, actor=actor))
     except IntegrationBusy as exc:
         fail(f"{exc}. Let them finish (or disable the integration first), or pass --force to discard them.")
     typer.echo(f"deleted {name}")

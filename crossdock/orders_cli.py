@@ -9,7 +9,9 @@ from typing import Any
 
 import typer
 
-from crossdock.cli_common import default_actor, fail, json_default, parse_time
+from crossdock.access_cli import acting
+from crossdock.cli_common import fail, json_default, parse_time
+from pipelines.access.policy import Action
 from pipelines.clock import iso
 from pipelines.vocabulary import OrderEvent, OutboxStatus
 
@@ -39,7 +41,7 @@ def set_status(
         proof = {"signature_url": signature_url, "photo_url": photo_url}
     try:
         change = change_status(
-            connect(), internal_id, status, actor=actor or default_actor(),
+            connect(), internal_id, status, actor=acting(Action.SET_ORDER_STATUS, actor),
             eta=parse_time("--eta", eta), delivered_at=parse_time("--delivered-at", delivered_at), proof=proof,
         )
     except OrderNotFound as exc:

@@ -64,11 +64,14 @@ def pull(
 ) -> None:
     """Pull one api/db/file integration now: what is new since its cursor, or a --since/--until window."""
     from connectors.pull import pull as run_pull
+    from crossdock.access_cli import require
+    from pipelines.access.policy import Action
     from pipelines.integrations import IntegrationNotFound
     from pipelines.secrets import SecretKeyError
     from pipelines.sources import PullError
     from pipelines.store import connect
 
+    require(Action.BACKFILL)
     window = window_from(since, until)
     try:
         report = run_pull(connect(), name, window=window)

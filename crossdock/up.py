@@ -106,7 +106,14 @@ def _print_banner(wanted: list[Service]) -> None:
         if service.url is not None:
             print(f"  {service.name:<18} {service.url()}")
     print(f"  admin API token    in {settings.admin_token_path()} (or CROSSDOCK_ADMIN_TOKEN)")
-    print(f"  admin app password in {settings.home() / 'admin.password'} (or CROSSDOCK_ADMIN_PASSWORD)")
+    if settings.current().app_auth == "shared_password":
+        print(f"  admin app password in {settings.home() / 'admin.password'} (or CROSSDOCK_ADMIN_PASSWORD)")
+    else:
+        from pipelines.access.bootstrap import FIRST_ADMIN, first_password_path
+
+        if first_password_path().exists():
+            print(f"  admin app log-in   {FIRST_ADMIN}, one-time password in {first_password_path()}")
+        print("  admin app users    crossdock users add NAME --role viewer|analyst|operator|admin")
     print("\nCtrl-C stops everything.\n", flush=True)
 
 
@@ -140,7 +147,13 @@ def run_up(wanted: list[Service] | None = None) -> int:
     engine = connect()
     print_demo(seed_demo(engine))
     print_pull_demo(seed_pull_demo(engine, demo_api_url(), settings.home()))
-    settings.admin_token(), settings.admin_password()  # generate both files now, so the paths printed exist
+    settings.admin_token()  # generate it now, so the path printed exists
+    if settings.current().app_auth == "shared_password":
+        settings.admin_password()
+    else:
+        from pipelines.access.bootstrap import ensure_first_admin
+
+        ensure_first_admin(engine)
     home = dagster_home()
     write_dagster_yaml(home, store_url)
     write_code_server_workspace(home, "127.0.0.1", settings.dagster_grpc_port())

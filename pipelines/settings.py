@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = Field(
         None, description="The admin app's password (or `admin_password` in `.streamlit/secrets.toml`). "
                           "Default: generated once into `<home>/admin.password`.")
+    app_auth: Literal["accounts", "shared_password"] = Field(
+        "accounts", description="How the admin app signs people in: `accounts` (local users with roles, "
+                                "`crossdock users`; the first admin is made by `crossdock up`) or, only when chosen, "
+                                "`shared_password` (one password for everyone, all admins, the old mode).")
+    session_hours: float = Field(12, gt=0, le=24 * 30, description="How long an admin app session lasts before "
+                                                                  "its user must log in again.")
     host: str = Field("127.0.0.1", description="Where every service binds (the demo client API stays on loopback).")
     port: Port = Field(8085, description="The receiver: webhooks, admin API, `/docs`.")
     dagster_port: Port = Field(3000, description="The Dagster UI.")

@@ -12,7 +12,9 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def app_store(sqlite_store, monkeypatch):
-    """A migrated SQLite store the app will use, and the admin password set."""
+    """A migrated SQLite store the app will use, in the shared-password mode with its password set
+    (the page tests drive one admin session; accounts and roles have their own fixture)."""
+    monkeypatch.setenv("CROSSDOCK_APP_AUTH", "shared_password")
     monkeypatch.setenv("CROSSDOCK_ADMIN_PASSWORD", PASSWORD)
     return sqlite_store
 

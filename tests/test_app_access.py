@@ -41,6 +41,7 @@ def test_changing_the_password_logs_sessions_out(app_store, monkeypatch):
 def test_without_a_configured_password_one_is_generated_and_its_file_named(sqlite_store, monkeypatch,
                                                                            crossdock_home):
     monkeypatch.delenv("CROSSDOCK_ADMIN_PASSWORD", raising=False)
+    monkeypatch.setenv("CROSSDOCK_APP_AUTH", "shared_password")
     at = start()
     password_file = crossdock_home / "admin.password"
     assert any(str(password_file) in caption for caption in texts(at.caption))

@@ -59,7 +59,7 @@ def app_url(tmp_path, monkeypatch):
     port = _free_port()
     # The test process shares the app's home (and so its secret key) to seed the store it reads.
     for name, value in {"CROSSDOCK_HOME": str(home), "CROSSDOCK_DATABASE_URL": f"sqlite:///{home / 'crossdock.db'}",
-                        "CROSSDOCK_ADMIN_PASSWORD": PASSWORD, "CROSSDOCK_PUBLIC_URL": "https://api.logitrack.app"}.items():
+                        "CROSSDOCK_APP_AUTH": "shared_password", "CROSSDOCK_ADMIN_PASSWORD": PASSWORD, "CROSSDOCK_PUBLIC_URL": "https://api.logitrack.app"}.items():
         monkeypatch.setenv(name, value)
     env = dict(os.environ)
     log = tmp_path / "streamlit.log"

@@ -13,12 +13,13 @@ from app.sidebar import dagster_url
 from app.store import engine
 from app.ui import RED_ROW, STATUS_LABELS, TYPE_LABELS, clock, highlight_rows, when
 from assets.queue_status import CLASS_LABELS
+from pipelines.access.policy import Action
 from pipelines.alerts import alert_key, classify, classify_dagster, live_by_key
 from pipelines.alerts.channels import failing_channels
 from pipelines.clock import utcnow
 from pipelines.monitoring import backlog, integration_health, latest_syncs, waiting_for
 
-require_login()
+require_login(Action.VIEW_DASHBOARD)
 st.title("Dashboard")
 
 now = utcnow()

@@ -9,6 +9,7 @@ from app import dead_letter_actions as actions
 from app.auth import require_login
 from app.store import engine
 from app.ui import date_range_picker, json_text, when
+from pipelines.access.policy import Action
 from pipelines.dead_letter_lists import (
     Filters,
     callback_dead_letters,
@@ -108,7 +109,7 @@ def rejected_tab(filters: Filters) -> None:
                "pass) or ask the client to send the missing fields.")
 
 
-require_login()
+require_login(Action.VIEW_DEAD_LETTERS)
 st.title("Dead letters")
 
 names = [i.name for i in list_integrations(engine())]

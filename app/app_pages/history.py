@@ -9,9 +9,10 @@ from app.auth import require_login
 from app.store import engine
 from app.ui import date_range_picker, when
 from pipelines import settings
+from pipelines.access.policy import Action
 from pipelines.integrations import list_integrations
 
-require_login()
+require_login(Action.VIEW_HISTORY)
 st.title("Sync history")
 
 names = [i.name for i in list_integrations(engine())]

@@ -7,10 +7,11 @@ import streamlit as st
 import yaml
 from pydantic import ValidationError
 
-from app import connection_test, integration_detail, integration_form
+from app import auth, connection_test, integration_detail, integration_form
 from app.auth import require_login
 from app.store import engine
 from app.ui import RED_ROW, STATUS_LABELS, TARGET_LABELS, TYPE_LABELS, highlight_rows, show_issues
+from pipelines.access.policy import Action
 from pipelines.errors import validation_issues
 from pipelines.integrations import (
     Integration,
@@ -26,7 +27,7 @@ VIEW_KEY = "intg.view"
 GOTO_KEY = "intg.goto"
 VIEWS = ["Details", "New integration", "Import JSON"]
 
-require_login()
+require_login(Action.VIEW_INTEGRATIONS)
 st.title("Integrations")
 
 health = integration_health(engine())
@@ -64,7 +65,7 @@ def _created(config: Integration, secret: str | None, **resets) -> None:
 
 def _try_create(config: Integration) -> list[dict[str, str]]:
     try:
-        create_integration(engine(), config)
+        create_integration(engine(), config, actor=auth.actor())
     except IntegrationExists as exc:
         # After `make up` the demo already holds the seed's cliente_abc: point at it.
         return [{"field": "name", "message": f"{exc}: open it under Details (endpoint and curl are there), "
@@ -77,6 +78,9 @@ def _try_create(config: Integration) -> list[dict[str, str]]:
 @st.fragment
 def new_integration() -> None:
     """A form per type; validates as you type, every wrong field marked in red with the reason."""
+    if not auth.can(Action.MANAGE_INTEGRATIONS):
+        st.caption("Creating an integration needs the admin role.")
+        return
     integration_type = st.radio("Type", list(TYPE_LABELS), format_func=TYPE_LABELS.get, horizontal=True,
                                 key="intg.new.type",
                                 captions=["the client pushes to us", "we poll their REST API",
@@ -118,6 +122,9 @@ def new_integration() -> None:
 
 def import_json() -> None:
     """Paste an integration file (JSON or YAML), e.g. the seed's cliente_abc configuration."""
+    if not auth.can(Action.MANAGE_INTEGRATIONS):
+        st.caption("Creating an integration needs the admin role.")
+        return
     text = st.text_area("Integration configuration (JSON or YAML)", height=260, key="intg.import.text",
                         placeholder='{\n  "name": "cliente_abc",\n  "type": "webhook",\n  "auth_type": "apikey",\n'
                                     '  "auth_value": "secreto_compartido",\n  "is_active": true\n}')

@@ -10,13 +10,14 @@ from app.order_detail import render_order_detail
 from app.order_status_form import CHANGED_KEY, render_status_form
 from app.store import engine
 from app.ui import when
+from pipelines.access.policy import Action
 from pipelines.integrations import list_integrations
 from pipelines.order_lookup import ORDER_STATUSES, SEARCH_LIMIT, order_detail, search_orders
 
 GENERATION_KEY = "orders.table.generation"
 KEEP_OPEN_KEY = "orders.keep_open"
 
-require_login()
+require_login(Action.VIEW_ORDERS)
 st.title("Orders")
 
 # After a status change the list re-sorts (newest change first), so a selection remembered by row

@@ -12,6 +12,7 @@ from app.store import engine
 from app.ui import day_range
 from connectors.notify.report import report_pdf
 from pipelines import settings
+from pipelines.access.policy import Action
 from pipelines.alerts.channels import list_channels
 from pipelines.clock import utcnow
 from pipelines.manager_reports import (
@@ -47,7 +48,7 @@ def period_days(period: str, today: date) -> tuple[date, date] | None:
     return None
 
 
-require_login()
+require_login(Action.VIEW_REPORTS)
 st.title("Reports")
 
 today = utcnow().date()

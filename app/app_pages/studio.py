@@ -14,10 +14,12 @@ import json
 import pandas as pd
 import streamlit as st
 
+from app import auth
 from app import studio_state as state
 from app.auth import require_login
 from app.store import engine
 from app.ui import AMBER_ROW, RED_ROW, TYPE_LABELS, highlight_rows, json_text, show_issues, when
+from pipelines.access.policy import Action
 from pipelines.backtest import BacktestResult, active_mapping, run_backtest
 from pipelines.integrations import (
     IntegrationNotFound,
@@ -276,7 +278,7 @@ def _confirm_breaking_save(stored: StoredIntegration, mapping: dict, note: str) 
 
 def _store(stored: StoredIntegration, mapping: dict, note: str) -> None:
     try:
-        saved = save_mapping(engine(), stored.name, mapping, note or None)
+        saved = save_mapping(engine(), stored.name, mapping, note or None, actor=auth.actor())
     except MappingRejected as exc:
         show_issues(exc.issues, "Not saved:")
         return
@@ -390,7 +392,7 @@ def versions_section(stored: StoredIntegration) -> None:
     sure = st.checkbox(f"Yes, make version {back_to}'s mapping active again (saved as version "
                        f"{stored.mapping_version + 1})", key=f"studio.rollback.sure.{stored.name}")
     if st.button("Roll back", disabled=not sure, icon=":material/history:", key=f"studio.rollback.go.{stored.name}"):
-        restored = rollback_mapping(engine(), stored.name, back_to)
+        restored = rollback_mapping(engine(), stored.name, back_to, actor=auth.actor())
         state.replace_rows(stored.name, mapping_rows(restored.config.field_mapping))
         st.toast(f"Version {back_to} is active again (as version {restored.mapping_version}).",
                  icon=":material/history:")
@@ -413,7 +415,7 @@ def functions_help() -> None:
 
 
 # ---------------------------------------------------------------- page
-require_login()
+require_login(Action.USE_STUDIO)
 st.title("Mapping studio")
 
 integrations = list_integrations(engine())

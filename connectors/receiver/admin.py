@@ -100,11 +100,12 @@ def _changes_schema() -> dict[str, Any]:
     responses=error_responses({400: MALFORMED_JSON, 409: "an integration with that name exists",
                                422: "invalid fields, each with its reason"}),
 )
-def create(request: Request, config: Integration = Body(openapi_examples={"seed 000": {"value": SEED_INTEGRATION}})) -> dict[str, Any]:
+def create(request: Request, config: Integration = Body(openapi_examples={"seed 000": {"value": SEED_INTEGRATION}}),
+           actor: str = Depends(require_admin)) -> dict[str, Any]:
     engine = receiver_state(request).engine
     _storable(config.model_dump(mode="json"))
     try:
-        stored = create_integration(engine, config)
+        stored = create_integration(engine, config, actor=actor)
     except IntegrationExists as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"{exc}; PATCH /integrations/{config.name} changes it") from None
     except MappingRejected as exc:
@@ -162,12 +163,12 @@ def show(name: str, request: Request) -> dict[str, Any]:
 )
 def patch(name: str, request: Request,
           changes: dict[str, Any] = Body(openapi_examples={"deactivate": {"value": {"is_active": False}},
-                                                            "async acks": {"value": {"webhook": {"ack_mode": "async"}}}})
-          ) -> dict[str, Any]:
+                                                            "async acks": {"value": {"webhook": {"ack_mode": "async"}}}}),
+          actor: str = Depends(require_admin)) -> dict[str, Any]:
     state = receiver_state(request)
     _storable(changes)
     try:
-        stored = update_integration(state.engine, name, changes, note="admin API")
+        stored = update_integration(state.engine, name, changes, note="admin API", actor=actor)
     except IntegrationNotFound as exc:
         raise _not_found(exc) from None
     except IntegrationExists as exc:
@@ -188,10 +189,11 @@ def delete(
     name: str,
     request: Request,
     force: bool = Query(False, description="delete even with acknowledged webhooks or callbacks still waiting"),
+    actor: str = Depends(require_admin),
 ) -> Response:
     state = receiver_state(request)
     try:
-        delete_integration(state.engine, name, force=force)
+        delete_integration(state.engine, name, force=force, actor=actor)
     except IntegrationNotFound as exc:
         raise _not_found(exc) from None
     except IntegrationBusy as exc:

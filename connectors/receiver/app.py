@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 
-from connectors.receiver import admin, callback_routes, health, inbox_routes, staging_routes, status_routes, webhooks
+from connectors.receiver import access_routes, admin, callback_routes, health, inbox_routes, staging_routes, status_routes, webhooks
 from connectors.receiver.errors import install_error_handlers
 from connectors.receiver.fast_path import WebhookFastPath, fast_path_enabled
 from connectors.receiver.group_commit import GroupCommitter
@@ -36,6 +36,7 @@ ROUTERS: list[APIRouter] = [
     inbox_routes.router,
     staging_routes.router,
     status_routes.router,
+    access_routes.router,
 ]
 
 # OpenAPI links: where a response names something the next request can use (clients, and the fuzz

@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipelines.access import audit
+from pipelines.access.audit import AuditAction
 from pipelines.clock import as_utc, iso, utcnow
 from pipelines.integrations import get_integration, get_integration_by_id
 from pipelines.store.binds import Bind, transaction
@@ -65,6 +67,7 @@ def replay_callback(bind: Bind, outbox_id: int, *, actor: str, now: datetime | N
         conn.execute(
             callback_outbox.update().where(callback_outbox.c.id == outbox_id).values(**_requeue_values(actor, now))
         )
+        audit.record(conn, actor, AuditAction.REPLAYED, f"callback:{outbox_id}", {"integration": integration.name})
     return {"id": outbox_id, "webhook_id": row["webhook_id"], "status": OutboxStatus.PENDING, "next_attempt_at": now}
 
 
@@ -81,7 +84,10 @@ def replay_dead_callbacks(
         )
         if since is not None:
             query = query.where(callback_outbox.c.created_at >= as_utc(since))
-        return conn.execute(query.values(**_requeue_values(actor, now))).rowcount
+        count = conn.execute(query.values(**_requeue_values(actor, now))).rowcount
+        audit.record(conn, actor, AuditAction.REPLAYED, f"integration:{integration.name}",
+                     {"callbacks": "dead", "since": iso(as_utc(since)) if since else None, "count": count})
+        return count
 
 
 def resume_callbacks(bind: Bind, integration_name: str, *, actor: str, now: datetime | None = None) -> int:
@@ -92,8 +98,11 @@ def resume_callbacks(bind: Bind, integration_name: str, *, actor: str, now: date
         conn.execute(
             integrations.update().where(integrations.c.id == integration.id).values(callbacks_disabled_reason=None)
         )
-        return conn.execute(
+        count = conn.execute(
             callback_outbox.update()
             .where(callback_outbox.c.integration_id == integration.id, callback_outbox.c.status == OutboxStatus.DISABLED)
             .values(**_requeue_values(actor, now))
         ).rowcount
+        audit.record(conn, actor, AuditAction.REPLAYED, f"integration:{integration.name}",
+                     {"callbacks": "resumed after a stop", "count": count})
+        return count

@@ -23,6 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipelines.access import audit
+from pipelines.access.audit import AuditAction
 from pipelines.clock import as_utc, utcnow
 from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.inbox.body import UnreadableBody, read_body
@@ -433,6 +435,9 @@ def replay(
                     .values(status=PENDING, processed_at=None, replay_count=inbox.c.replay_count + 1,
                             replayed_at=as_utc(now) or utcnow(), replayed_by=actor)
                 )
+            for entry in chosen:  # a done row sent back is a re-ingest; a dead one a replay
+                audit.record(conn, actor, AuditAction.REINGESTED if entry.status == DONE else AuditAction.REPLAYED,
+                             f"inbox:{entry.id}", {"integration": entry.integration, "status": entry.status})
     return chosen
 
 

@@ -12,12 +12,16 @@ from pydantic import SecretStr
 from pipelines import secrets
 from pipelines.clock import as_utc, utcnow
 from pipelines.inbox import PENDING
+from pipelines.integrations import audit_trail
 from pipelines.integrations.model import STORED, Integration, StoredIntegration
 from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
 from pipelines.mapping import MappingError, compile_mapping
 from pipelines.store.binds import connection, inserted_id, transaction
 from pipelines.store.schema import callback_outbox, inbox, integrations, mapping_versions
 from pipelines.targets import FIELDS
+
+# Who a change is recorded as when the caller does not say (seeding, scripts): never a person's name.
+UNKNOWN_ACTOR = "system"
 
 
 class IntegrationExists(ValueError):
@@ -103,7 +107,7 @@ def _from_row(row: sa.Row) -> StoredIntegration:
     )
 
 
-def create_integration(engine: sa.Engine, config: Integration) -> StoredIntegration:
+def create_integration(engine: sa.Engine, config: Integration, *, actor: str = UNKNOWN_ACTOR) -> StoredIntegration:
     check_mapping(config.field_mapping, config.target)
     config = _prepare(config)
     now = utcnow()
@@ -122,6 +126,7 @@ def create_integration(engine: sa.Engine, config: Integration) -> StoredIntegrat
             )
         )
         row = conn.execute(sa.select(integrations).where(integrations.c.id == new_id)).one()
+        audit_trail.record_created(conn, actor, config)
     return _from_row(row)
 
 
@@ -150,7 +155,7 @@ def list_integrations(engine: sa.Engine, *, active_only: bool = False) -> list[S
 
 
 def update_integration(
-    engine: sa.Engine, name: str, changes: dict[str, Any], *, note: str | None = None
+    engine: sa.Engine, name: str, changes: dict[str, Any], *, note: str | None = None, actor: str = UNKNOWN_ACTOR
 ) -> StoredIntegration:
     """Apply a partial change (PATCH semantics; nested settings merge). Secrets omitted stay as they were."""
     current = get_integration(engine, name)
@@ -188,11 +193,12 @@ def update_integration(
                 )
             )
         row = conn.execute(sa.select(integrations).where(integrations.c.id == current.id)).one()
+        audit_trail.record_update(conn, actor, current.config, config, note)
     return _from_row(row)
 
 
-def set_active(engine: sa.Engine, name: str, active: bool) -> StoredIntegration:
-    return update_integration(engine, name, {"is_active": active})
+def set_active(engine: sa.Engine, name: str, active: bool, *, actor: str = UNKNOWN_ACTOR) -> StoredIntegration:
+    return update_integration(engine, name, {"is_active": active}, actor=actor)
 
 
 class IntegrationBusy(ValueError):
@@ -221,7 +227,7 @@ def waiting_work(bind: sa.Engine | sa.Connection, integration_id: int) -> dict[s
     return {what: count for what, count in found.items() if count}
 
 
-def delete_integration(engine: sa.Engine, name: str, *, force: bool = False) -> None:
+def delete_integration(engine: sa.Engine, name: str, *, force: bool = False, actor: str = UNKNOWN_ACTOR) -> None:
     """Delete an integration and everything stored for it. Refused (`IntegrationBusy`) while it has
     acknowledged webhooks or callbacks waiting, unless `force`."""
     current = get_integration(engine, name)
@@ -230,6 +236,7 @@ def delete_integration(engine: sa.Engine, name: str, *, force: bool = False) -> 
         if waiting and not force:
             raise IntegrationBusy(current.name, waiting)
         conn.execute(integrations.delete().where(integrations.c.id == current.id))
+        audit_trail.record_deleted(conn, actor, current.name, force, waiting)
 
 
 def set_callbacks_disabled(engine: sa.Engine | sa.Connection, integration_id: int, reason: str | None) -> None:
@@ -262,20 +269,21 @@ def list_mapping_versions(engine: sa.Engine, name: str) -> list[dict[str, Any]]:
         ]
 
 
-def save_mapping(engine: sa.Engine, name: str, field_mapping: dict[str, Any], note: str | None = None) -> StoredIntegration:
+def save_mapping(engine: sa.Engine, name: str, field_mapping: dict[str, Any], note: str | None = None, *,
+                 actor: str = UNKNOWN_ACTOR) -> StoredIntegration:
     """Save a mapping as the integration's new version (the mapping studio's "save")."""
     # PATCH merges dicts; a mapping must replace the old one whole, so clear it first.
     current = get_integration(engine, name)
     if field_mapping == current.config.field_mapping:
         return current
     check_mapping(field_mapping, current.target)
-    return update_integration(engine, name, {"field_mapping": _Replace(field_mapping)}, note=note)
+    return update_integration(engine, name, {"field_mapping": _Replace(field_mapping)}, note=note, actor=actor)
 
 
-def rollback_mapping(engine: sa.Engine, name: str, version: int) -> StoredIntegration:
+def rollback_mapping(engine: sa.Engine, name: str, version: int, *, actor: str = UNKNOWN_ACTOR) -> StoredIntegration:
     for entry in list_mapping_versions(engine, name):
         if entry["version"] == version:
-            return save_mapping(engine, name, entry["field_mapping"], note=f"rollback to version {version}")
+            return save_mapping(engine, name, entry["field_mapping"], note=f"rollback to version {version}", actor=actor)
     raise IntegrationNotFound(f"{name!r} has no mapping version {version}")
 
 

@@ -19,6 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from pipelines.access import audit
+from pipelines.access.audit import AuditAction
 from pipelines.callbacks.outbox import enqueue
 from pipelines.callbacks.payload import build_payload
 from pipelines.callbacks.targets import subscription_of
@@ -182,6 +184,8 @@ def change_status(
                 "details": {key: iso(v) if isinstance(v, datetime) else v for key, v in extra.items()} or None,
             },
         )
+        audit.record(conn, actor.strip(), AuditAction.ORDER_STATUS_SET, f"order:{internal_id}",
+                     {"from": current["status"], "to": to_status, "external_id": current["external_id"]})
         change = StatusChange(
             internal_id=internal_id,
             external_id=current["external_id"],

@@ -411,3 +411,62 @@ report_deliveries = sa.Table(
     sa.Column("sent_by", sa.String(255), nullable=False),  # "dagster:<run id>", "streamlit:ana"
     sa.UniqueConstraint("schedule_id", "period"),
 )
+
+users = sa.Table(
+    "users",
+    metadata,
+    # Local accounts of the admin app and CLI; `role` is a pipelines.access.policy.Role.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, never the password
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    # A one-time password (the first admin's, a reset) must be replaced at the next log-in.
+    sa.Column("must_change_password", sa.Boolean, nullable=False, default=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, default=0),  # wrong passwords in a row
+    sa.Column("locked_until", Timestamp, nullable=True),
+    sa.Column("last_login_at", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+)
+
+user_sessions = sa.Table(
+    "user_sessions",
+    metadata,
+    # Server-side app sessions: the browser holds only `token`'s digest's preimage; revoking a row ends it.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    # Admin API tokens, per user or per service; shown once, stored as a SHA-256 digest.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_by", sa.String(255), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=True),
+    sa.Column("last_used_at", Timestamp, nullable=True),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    # Append-only: who changed what. Nothing updates or deletes these rows.
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),  # "user:ana", "token:ci", "api:admin", "cli:ana"
+    sa.Column("action", sa.String(64), nullable=False),  # pipelines.access.audit.AuditAction
+    sa.Column("subject", sa.String(255), nullable=True),  # "integration:abc", "order:12", "user:ana"
+    sa.Column("details", sa.JSON, nullable=True),  # field-level diffs (secrets masked), counts, reasons
+    sa.Index("ix_audit_log_action_id", "action", "id"),
+)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 18:48:06.424597
+Create Date: 2026-11-26 19:15:58.936564
 """
 from alembic import op
 import sqlalchemy as sa
@@ -33,6 +33,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_channels')),
     sa.UniqueConstraint('name', name=op.f('uq_alert_channels_name'))
     )
+    op.create_table('audit_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=255), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('subject', sa.String(length=255), nullable=True),
+    sa.Column('details', sa.JSON(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    )
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index('ix_audit_log_action_id', ['action', 'id'], unique=False)
+
     op.create_table('integrations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -52,6 +64,21 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_store_meta'))
+    )
+    op.create_table('users',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=64), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('password_hash', sa.Text(), nullable=False),
+    sa.Column('disabled', sa.Boolean(), nullable=False),
+    sa.Column('must_change_password', sa.Boolean(), nullable=False),
+    sa.Column('failed_logins', sa.Integer(), nullable=False),
+    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
+    sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
     op.create_table('alert_rules',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -92,6 +119,22 @@ def upgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index('ix_alerts_status_started', ['status', 'started_at'], unique=False)
 
+    op.create_table('api_tokens',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_by', sa.String(length=255), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
+    sa.UniqueConstraint('name', name=op.f('uq_api_tokens_name')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
     op.create_table('customers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('integration_id', sa.Integer(), nullable=False),
@@ -232,6 +275,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('test_deliveries', schema=None) as batch_op:
         batch_op.create_index('ix_test_deliveries_integration_id', ['integration_id', 'id'], unique=False)
+
+    op.create_table('user_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_sessions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_user_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_user_sessions_token_hash'))
+    )
+    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_user_sessions_user_id'), ['user_id'], unique=False)
 
     op.create_table('alert_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -422,6 +479,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_alert_events_alert_id'))
 
     op.drop_table('alert_events')
+    with op.batch_alter_table('user_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
+
+    op.drop_table('user_sessions')
     with op.batch_alter_table('test_deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_test_deliveries_integration_id')
 
@@ -439,12 +500,18 @@ def downgrade() -> None:
 
     op.drop_table('inbox')
     op.drop_table('customers')
+    op.drop_table('api_tokens')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_alerts_status_started')
 
     op.drop_table('alerts')
     op.drop_table('alert_rules')
+    op.drop_table('users')
     op.drop_table('store_meta')
     op.drop_table('integrations')
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_log_action_id')
+
+    op.drop_table('audit_log')
     op.drop_table('alert_channels')
     # ### end Alembic commands ###
