@@ -178,6 +178,7 @@ UNKNOWN_CURSOR = "`cursor` is not one this list gave out"
 # Every admin route can answer these (routers declare them; routes add their own).
 ADMIN_ERRORS = error_responses({
     401: "missing or wrong admin token",
+    403: "the token's role may not do this (the answer says which role may)",
     422: "invalid parameters or body: `errors` lists each field and why",
     503: "the store is unavailable (retry after Retry-After), or stored secrets cannot be decrypted",
 })

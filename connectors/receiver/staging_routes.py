@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from connectors.receiver import webhooks
 from connectors.receiver.integration_cache import Known
+from connectors.receiver.schemas import error_responses
 from connectors.receiver.state import receiver_state
 from pipelines.guide.urls import STAGING_PREFIX
 from pipelines.inbox.body import read_body
@@ -27,9 +28,9 @@ STAGING_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "each record's verdict (`valid` with the record as it would be stored, or `error` with "
                          "reasons); nothing stored"},
     422: {"description": "no record was valid (seed 000's contract; providers get 200)"},
-    **{code: {"description": meaning} for code, meaning in {
+    **error_responses({
         400: "malformed JSON", 401: "bad credential or signature", 403: "inactive integration", 404: "no such integration",
-        413: "too large", 415: "wrong content type"}.items()},
+        413: "too large", 415: "wrong content type"}),
 }
 
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from jinja2 import Environment, select_autoescape
 
+from connectors.receiver.schemas import error_responses
 from connectors.receiver.state import receiver_state
 from pipelines.client_status import client_status, token_opens
 from pipelines.guide.urls import STATUS_PREFIX
@@ -68,7 +69,7 @@ _PAGE = Environment(autoescape=select_autoescape(default=True)).from_string(PAGE
     description="Recent deliveries and their answers, rejected records with reasons, staging attempts and callback "
                 "attempts of one integration. Any wrong name or token is 404.",
     responses={200: {"description": "HTML, or JSON when asked with Accept: application/json"},
-               404: {"description": "no such status page (wrong name or token)"}},
+               **error_responses({404: "no such status page (wrong name or token)"})},
 )
 async def status_page(name: str, token: str, request: Request) -> Response:
     state = receiver_state(request)

@@ -30,6 +30,14 @@ class TokenError(ValueError):
     """A token request that cannot be done; the message says why."""
 
 
+class TokenExists(TokenError):
+    """The name is taken (the API answers 409)."""
+
+
+class UnknownUser(TokenError):
+    """The token names a user there is not (the API answers 404)."""
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who a request is: the actor recorded with its changes and the role the policy checks."""
@@ -51,12 +59,12 @@ def create(conn: sa.Connection, name: str, role: str, *, actor: str, username: s
     except ValueError:
         raise TokenError(f"no role {role!r}; roles are {', '.join(Role)}") from None
     if conn.execute(sa.select(api_tokens.c.id).where(api_tokens.c.name == name)).first():
-        raise TokenError(f"a token named {name!r} exists already")
+        raise TokenExists(f"a token named {name!r} exists already")
     user_id = None
     if username is not None:
         user_id = conn.execute(sa.select(users.c.id).where(users.c.username == username)).scalar()
         if user_id is None:
-            raise TokenError(f"no user {username!r}")
+            raise UnknownUser(f"no user {username!r}")
     token = PREFIX + secrets.token_urlsafe(32)
     conn.execute(api_tokens.insert().values(
         name=name, user_id=user_id, role=role_.value, token_hash=digest(token), created_by=actor[:255],
