@@ -44,7 +44,9 @@ def test_a_service_that_dies_is_restarted_with_backoff_while_the_others_carry_on
         def back_for_good() -> bool:
             status = read_status(tmp_path) or {}
             crasher = status.get("services", {}).get("crasher", {})
-            return crasher.get("state") == RUNNING and crasher.get("restarts") == 2
+            # Running for the third time, and that third process has started (it counts itself first).
+            third_started = (tmp_path / "runs").exists() and (tmp_path / "runs").read_text() == "3"
+            return crasher.get("state") == RUNNING and crasher.get("restarts") == 2 and third_started
         assert wait_until(back_for_good, 30, every_s=0.1) is not None, lines
         status = read_status(tmp_path)
     finally:
