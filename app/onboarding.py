@@ -12,6 +12,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from app.auth import actor
 from app.store import engine
 from app.ui import when
 from connectors.guide_render import FORMATS, RenderFailed, file_name, render
@@ -65,13 +66,13 @@ def render_stage(stored: StoredIntegration) -> None:
         st.warning("**In staging**: the production URL answers 403. Deliveries to the staging URL are checked and "
                    "answered but store nothing; promote once the client's tests pass.")
         if st.button("Promote to production", type="primary", icon=":material/rocket_launch:", key="intg.promote"):
-            promote(engine(), stored.name)
+            promote(engine(), stored.name, actor=actor())
             st.toast(f"{stored.name} is in production.", icon=":material/check:")
             st.rerun()
     else:
         st.caption("In production. The staging URL stays available for trying changes without storing anything.")
         if st.button("Move back to staging", icon=":material/science:", key="intg.unpromote"):
-            back_to_staging(engine(), stored.name)
+            back_to_staging(engine(), stored.name, actor=actor())
             st.rerun()
 
 

@@ -21,7 +21,7 @@ from pipelines.clock import as_utc, utcnow
 from pipelines.ingest.run import prepare_for
 from pipelines.integrations.model import StoredIntegration
 from pipelines.integrations.providers import rules
-from pipelines.integrations.repository import update_integration
+from pipelines.integrations.repository import UNKNOWN_ACTOR, update_integration
 from pipelines.store.schema import test_deliveries
 
 KEEP_TEST_DELIVERIES = 500
@@ -113,10 +113,11 @@ def list_test_deliveries(bind: sa.Engine, integration_id: int, limit: int = 50) 
                              error=r["error"]) for r in rows]
 
 
-def promote(engine: sa.Engine, name: str) -> StoredIntegration:
-    """Switch an integration to production: its production URL starts taking deliveries."""
-    return update_integration(engine, name, {"onboarding": {"stage": "production"}}, note="promoted to production")
+def promote(engine: sa.Engine, name: str, *, actor: str = UNKNOWN_ACTOR) -> StoredIntegration:
+    """Switch an integration to production: its production URL starts taking deliveries (audited as
+    an edit of `onboarding.stage`, by `actor`)."""
+    return update_integration(engine, name, {"onboarding": {"stage": "production"}}, note="promoted to production", actor=actor)
 
 
-def back_to_staging(engine: sa.Engine, name: str) -> StoredIntegration:
-    return update_integration(engine, name, {"onboarding": {"stage": "staging"}}, note="moved back to staging")
+def back_to_staging(engine: sa.Engine, name: str, *, actor: str = UNKNOWN_ACTOR) -> StoredIntegration:
+    return update_integration(engine, name, {"onboarding": {"stage": "staging"}}, note="moved back to staging", actor=actor)

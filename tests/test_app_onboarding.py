@@ -3,6 +3,9 @@ format, a staged integration shows its test deliveries and is promoted with one 
 link is shown in full once."""
 from __future__ import annotations
 
+import json
+
+from pipelines.access import audit
 from pipelines.integrations import Integration, create_integration, get_integration
 from pipelines.staging import record_test_delivery
 from tests.apptest import markdown_text, open_page, texts
@@ -46,6 +49,10 @@ def test_a_staged_integration_shows_its_test_deliveries_and_is_promoted(app_stor
     at.button(key="intg.promote").click().run()
     assert not at.exception
     assert get_integration(app_store, "cliente_abc").config.onboarding.stage == "production"
+    with app_store.connect() as conn:  # the promotion is in the audit trail, with who pressed it
+        edits = audit.entries(conn, action="integration.edited", subject="integration:cliente_abc").items
+    promotion = [e for e in edits if "production" in json.dumps(e["details"])]
+    assert promotion and promotion[0]["actor"] != "system"
 
 
 def test_the_status_link_is_shown_in_full_once(app_store, monkeypatch):
