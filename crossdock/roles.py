@@ -84,17 +84,20 @@ def command(role: str) -> list[str]:
 
 
 def migrate() -> str:
-    """The one-shot role: migrate the store, then write and prepare Dagster's instance. What was done."""
+    """The one-shot role: migrate the store, make the first admin when there is none (as `crossdock up`
+    does), then write and prepare Dagster's instance. What was done."""
     from assets.instance import prepare_instance, write_code_server_workspace, write_dagster_yaml
+    from pipelines.access.bootstrap import FIRST_ADMIN, ensure_first_admin
     from pipelines.store import connect
 
     store_url = settings.database_url()
-    connect(store_url)
+    first_admin = ensure_first_admin(connect(store_url))
     home = dagster_home()
     write_dagster_yaml(home, store_url)
     write_code_server_workspace(home, settings.dagster_grpc_host(), settings.dagster_grpc_port())
     prepare_instance(home, store_url)
-    return (f"store migrated; Dagster instance prepared in {home} "
+    made = f"; first admin `{FIRST_ADMIN}`, its one-time password in {first_admin}" if first_admin else ""
+    return (f"store migrated{made}; Dagster instance prepared in {home} "
             f"(code server at {settings.dagster_grpc_host()}:{settings.dagster_grpc_port()})")
 
 

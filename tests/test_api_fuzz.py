@@ -62,7 +62,7 @@ ORDERS_WEBHOOK = "/webhook/{integration}"
 SALES_WEBHOOK = "/v1/webhooks/inbound/{account_id}"
 
 # Where a schema-valid request may still be refused, and why the schema cannot say so.
-LISTS = ["GET /integrations", "GET /orders", "GET /customers", "GET /callbacks", "GET /inbox"]
+LISTS = ["GET /integrations", "GET /orders", "GET /customers", "GET /callbacks", "GET /inbox", "GET /audit"]
 CROSS_FIELD = ["POST /integrations", "PATCH /integrations/{name}", "POST /identifiers", "POST /orders/{internal_id}/status"]
 ACCEPTED = ["2xx", "401", "403", "404", "409", "429", "5xx"]
 

@@ -14,7 +14,7 @@ from tests.receiver_helpers import integration, running
 HUGE = [2**63, 2**64, 0]  # past SQLite's INTEGER, past 64 bits, below the first id
 ID_ROUTES = [("POST", "/inbox/{id}/replay"), ("POST", "/orders/{id}/status"),
              ("GET", "/orders/{id}/callbacks"), ("POST", "/callbacks/{id}/replay")]
-LISTS = ["/integrations", "/orders", "/customers", "/callbacks", "/inbox"]
+LISTS = ["/integrations", "/orders", "/customers", "/callbacks", "/inbox", "/audit"]
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.receiver.admin_auth import require_admin
 from connectors.receiver.callback_routes import store_engine
-from connectors.receiver.params import IsoDateTime
-from connectors.receiver.schemas import ADMIN_ERRORS, error_responses
+from connectors.receiver.params import IsoDateTime, id_cursor
+from connectors.receiver.schemas import ADMIN_ERRORS, UNKNOWN_CURSOR, error_responses
 from pipelines.access import audit, tokens
 from pipelines.access.policy import Role
 from pipelines.clock import as_utc
@@ -23,14 +23,15 @@ from pipelines.paging import MAX_LIMIT, InvalidCursor
 router = APIRouter(tags=["access and audit"], dependencies=[Depends(require_admin)], responses=ADMIN_ERRORS)
 
 
-@router.get("/audit", summary="The audit log, newest first, paged (filters: action, actor, subject, since)")
+@router.get("/audit", summary="The audit log, newest first, paged (filters: action, actor, subject, since)",
+            responses=error_responses({400: UNKNOWN_CURSOR}))
 def get_audit(
     action: str | None = Query(None, description="e.g. integration.edited, login.failed"),
     actor: str | None = Query(None, description="e.g. user:ana, token:ci, api:admin"),
     subject: str | None = Query(None, description="e.g. integration:abc, user:ana"),
     since: IsoDateTime | None = Query(None, description="ISO 8601; naive is UTC"),
     limit: int = Query(100, ge=1, le=MAX_LIMIT),
-    cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    cursor: str | None = Depends(id_cursor),
     engine: sa.Engine = Depends(store_engine),
 ) -> dict[str, Any]:
     try:
