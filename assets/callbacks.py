@@ -48,11 +48,17 @@ def callback_deliveries(
     def log_pass(report: DeliveryReport) -> None:
         context.log.info(report.summary())
 
-    report = follow_outbox(
-        store.engine(), idle_seconds=config.idle_seconds, budget_seconds=config.budget_seconds,
-        poll_seconds=config.poll_seconds, stay_for_retry_seconds=LAUNCH_LEAD_SECONDS + SENSOR_INTERVAL_SECONDS,
-        workers=config.workers, on_pass=log_pass,
-    )
+    try:
+        report = follow_outbox(
+            store.engine(), idle_seconds=config.idle_seconds, budget_seconds=config.budget_seconds,
+            poll_seconds=config.poll_seconds, stay_for_retry_seconds=LAUNCH_LEAD_SECONDS + SENSOR_INTERVAL_SECONDS,
+            workers=config.workers, on_pass=log_pass,
+        )
+    except dg.DagsterExecutionInterruptedError:
+        # A shutdown is the normal end of a resident sender: a callback it was sending keeps its claim's lease
+        # and is sent again once that expires (at least once), so nothing is lost by ending here.
+        context.log.info("stopped for a shutdown; callbacks being sent are retried when their claim expires")
+        return dg.MaterializeResult(metadata={"stopped": "shutdown"})
     return dg.MaterializeResult(metadata=delivery_metadata(report))
 
 

@@ -76,11 +76,17 @@ def inbox_processing(
                 )
             )
 
-    report = follow(
-        store.engine(), batch_size=config.batch_size, idle_seconds=config.linger_seconds,
-        budget_seconds=config.budget_seconds, poll_seconds=config.poll_seconds,
-        details={"dagster_run_id": context.run_id}, on_batch=report_batch,
-    )
+    try:
+        report = follow(
+            store.engine(), batch_size=config.batch_size, idle_seconds=config.linger_seconds,
+            budget_seconds=config.budget_seconds, poll_seconds=config.poll_seconds,
+            details={"dagster_run_id": context.run_id}, on_batch=report_batch,
+        )
+    except dg.DagsterExecutionInterruptedError:
+        # A shutdown is the normal end of a resident processor: a batch it was in rolls back and stays
+        # pending for the next run, so nothing acknowledged is lost by ending here.
+        context.log.info("stopped for a shutdown; rows not yet processed stay pending for the next run")
+        return dg.MaterializeResult(metadata={"stopped": "shutdown"})
     context.log.info(
         f"processed {len(report.outcomes)} inbox row(s) in {busy_ms:.0f} ms of work over {report.duration_ms / 1000:.1f} s"
     )
