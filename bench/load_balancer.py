@@ -30,6 +30,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from bench.servers import stop
+
 SERVED_BY = "X-Crossdock-Receiver"
 CANDIDATES = ("/usr/sbin/haproxy", "/usr/bin/haproxy")
 
@@ -106,10 +108,5 @@ def haproxy(port: int, receivers: Sequence[int], *, log_path: Path | None = None
                 time.sleep(0.05)
             yield proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, timeout=10)
             log.close()

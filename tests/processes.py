@@ -20,6 +20,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop(proc: subprocess.Popen, timeout: float) -> None:
+    """Ask `proc` to end (SIGTERM), and kill it if it has not within `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def crossdock(*args: str, env: dict[str, str], **popen) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "crossdock", *args], cwd=ROOT, env={**os.environ, **env}, **popen)
 

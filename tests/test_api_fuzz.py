@@ -47,7 +47,7 @@ from pipelines.vocabulary import OrderEvent
 from tests.callback_helpers import make_integration, order_records, outbox_rows
 from tests.callback_sink import CallbackSink, Reply
 from tests.inbox_rows import insert_pending
-from tests.processes import crossdock, free_port, wait_for_http
+from tests.processes import crossdock, free_port, stop, wait_for_http
 
 TOKEN = "fuzz-admin-token"
 API_KEY = "secreto_compartido"  # cliente_abc's, from examples/cliente_abc_integration.json
@@ -137,12 +137,7 @@ def receiver(crossdock_home) -> Iterator[str]:
         wait_for_http(f"http://127.0.0.1:{port}/health", proc, deadline_s=60)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=30)
         log.close()
     assert "Traceback" not in (crossdock_home / "receiver.log").read_text(errors="replace"), "the receiver logged a traceback"
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, load_example
+from tests.processes import stop
 from tests.services import require_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,12 +74,7 @@ def app_url(tmp_path, monkeypatch):
         _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, log)
         yield f"http://127.0.0.1:{port}", env["CROSSDOCK_DATABASE_URL"]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=20)
 
 
 def _choose(page, label: str, option: str) -> None:
