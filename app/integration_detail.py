@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError
 
-from app import auth, callback_secret, connection_test, integration_form, onboarding
+from app import auth, callback_secret, connection_test, integration_form, onboarding, phrases
 from app.store import engine
 from app.ui import show_issues, when
 from pipelines.access.policy import Action
@@ -130,7 +130,7 @@ def render_overview(stored: StoredIntegration) -> None:
     st.markdown("**Latest syncs**")
     if syncs:
         st.dataframe(
-            pd.DataFrame([{"Started": when(s.started_at), "Source": s.source_kind, "Result": s.summary}
+            pd.DataFrame([{"Started": when(s.started_at), "Source": s.source_kind, "Result": phrases.sync_summary(s)}
                           for s in syncs]),
             hide_index=True, width="stretch",
         )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.capacity import QUEUE_TAG, RUNNING_STATUSES
+from pipelines.monitoring import duration
 
 # Queued longer than this means the queue is behind (a run normally leaves it within seconds).
 BEHIND_AFTER_SECONDS = 60.0
@@ -47,22 +48,14 @@ class DagsterLoad:
         found = []
         if self.daemon_silent_seconds is not None:
             since = ("has never reported" if self.daemon_silent_seconds == float("inf")
-                     else f"has not reported for {_span(self.daemon_silent_seconds)}")
+                     else f"has not reported for {duration(self.daemon_silent_seconds)}")
             found.append(f"the Dagster daemon {since}: no sensor ticks and no queued run starts until it runs")
         if (self.oldest_queued_seconds or 0) > BEHIND_AFTER_SECONDS:
             waiting = ", ".join(f"{load.queued} {CLASS_LABELS.get(name, name)}"
                                 for name, load in sorted(self.per_class.items()) if load.queued)
             found.append(f"Dagster is behind: {self.queued} run(s) queued ({waiting}), the oldest "
-                         f"({self.oldest_queued_job}) for {_span(self.oldest_queued_seconds or 0)}")
+                         f"({self.oldest_queued_job}) for {duration(self.oldest_queued_seconds or 0)}")
         return found
-
-
-def _span(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7_200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3_600:.1f} h"
 
 
 def _class_of(run: dg.DagsterRun) -> str:

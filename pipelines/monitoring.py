@@ -1,8 +1,9 @@
 """Integration health as the Logitrack plan's sync dashboard shows it ("Monitoreo de Integraciones").
 
 One call per panel, each a handful of grouped queries over the store (never one query per
-integration), so the dashboard stays fast with hundreds of integrations. Phrases shown to people keep
-the seed's voice: "hace 5 min", "+5 pedidos, 0 errores", "1 error (campo faltante)".
+integration), so the dashboard stays fast with hundreds of integrations. What is returned is data
+(times, counts, typed problems); the seed's Spanish phrases ("hace 5 min", "+5 pedidos, 0 errores")
+are the admin app's to write (`app.phrases`), so alerts, Dagster and the CLI share one neutral wording.
 """
 from __future__ import annotations
 
@@ -29,29 +30,22 @@ BACKLOG_ALERT_AFTER = timedelta(seconds=BACKLOG_MAX_AGE_SECONDS)
 STALE_AFTER_INTERVALS = 3
 
 
-def _span(seconds: float) -> str:
-    """'menos de 1 min', '5 min', '2 h', '3 días'."""
+def duration(seconds: float) -> str:
+    """A span people read at a glance: 'under a minute', '5 min', '2 h', '3 days'."""
     if seconds < 60:
-        return "menos de 1 min"
+        return "under a minute"
     minutes = int(seconds // 60)
     if minutes < 60:
         return f"{minutes} min"
     hours = minutes // 60
     if hours < 48:
         return f"{hours} h"
-    return f"{hours // 24} días"
-
-
-def time_ago(then: datetime | None, now: datetime | None = None) -> str:
-    """'hace 5 min', 'hace 2 h', 'hace 3 días'; 'nunca' when there is no time at all."""
-    if then is None:
-        return "nunca"
-    return "hace " + _span(((now or utcnow()) - as_utc(then)).total_seconds())
+    return f"{hours // 24} days"
 
 
 def waiting_for(since: datetime, now: datetime | None = None) -> str:
     """How long something has been waiting: '12 min'."""
-    return _span(((now or utcnow()) - as_utc(since)).total_seconds())
+    return duration(((now or utcnow()) - as_utc(since)).total_seconds())
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -63,23 +57,6 @@ def first_reason(reasons: list[dict[str, Any]] | None) -> str | None:
     if not reasons:
         return None
     return f"{reasons[0]['field']}: {reasons[0]['message']}"
-
-
-def sync_summary(created: int, updated: int, errors: int, target: str, *, status: str = SyncRunStatus.OK,
-                 message: str | None = None, reasons: list[dict[str, Any]] | None = None) -> str:
-    """The seed's line for one sync: '+5 pedidos, 0 errores' / '+12 pedidos, 1 error (campo faltante)'."""
-    if status == SyncRunStatus.FAILED:
-        return f"falló: {message or 'sin detalle'}"
-    if status == SyncRunStatus.RUNNING:
-        return "en curso"
-    noun = ("pedido", "pedidos") if target == "order" else ("venta", "ventas")
-    parts = [f"+{created} {noun[0] if created == 1 else noun[1]}"]
-    if updated:
-        parts.append(_plural(updated, "actualizado", "actualizados"))
-    error_text = _plural(errors, "error", "errores")
-    reason = first_reason(reasons) if errors else None
-    parts.append(f"{error_text} ({reason})" if reason else error_text)
-    return ", ".join(parts)
 
 
 class ProblemKind(StrEnum):
@@ -117,8 +94,8 @@ class IntegrationHealth:
     target: str
     is_active: bool
     last_sync_at: datetime | None
-    last_sync_ago: str
     last_error: str | None
+    last_error_at: datetime | None = None
     problems: tuple[Problem, ...] = ()
 
     @property
@@ -149,11 +126,6 @@ class SyncLine:
     errors: int
     message: str | None
     reasons: list[dict[str, Any]] | None = None
-
-    @property
-    def summary(self) -> str:
-        return sync_summary(self.created, self.updated, self.errors, self.target, status=self.status,
-                            message=self.message, reasons=self.reasons)
 
     @property
     def needs_person(self) -> bool:
@@ -219,7 +191,7 @@ def _stale_problem(config: dict, last_sync_at: datetime | None, created_at: date
         return None
     if last_sync_at is None:
         return f"never synced (polls every {_plural(interval, 'second', 'seconds')})"
-    return f"no sync {time_ago(last_sync_at, now)} (polls every {_plural(interval, 'second', 'seconds')})"
+    return f"no sync for {waiting_for(last_sync_at, now)} (polls every {_plural(interval, 'second', 'seconds')})"
 
 
 def rejected_repeat(details: dict[str, Any] | None) -> str | None:
@@ -267,14 +239,13 @@ def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[Int
                 problems.append(Problem(ProblemKind.STALE, stale))
         last_error = None
         if bad is not None:
-            last_error = bad.message if bad.status == SyncRunStatus.FAILED else first_reason(bad.reasons)
-            last_error = f"{last_error or 'record errors'} ({time_ago(bad.started_at, now)})"
+            last_error = (bad.message if bad.status == SyncRunStatus.FAILED else first_reason(bad.reasons)) or "record errors"
         health.append(
             IntegrationHealth(
                 id=row.id, name=row.name, type=row.type, target=row.target, is_active=row.is_active,
                 last_sync_at=as_utc(last.started_at) if last else None,
-                last_sync_ago=time_ago(last.started_at if last else None, now),
-                last_error=last_error, problems=tuple(problems),
+                last_error=last_error, last_error_at=as_utc(bad.started_at) if bad is not None else None,
+                problems=tuple(problems),
             )
         )
     return health

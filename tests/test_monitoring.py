@@ -6,19 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from app.phrases import last_error, sync_summary, time_ago
 from connectors.demo.client_db import SEED_QUERY, SEED_WRITE_BACK, client_orders_table, demo_rows
 from connectors.sql import pull_db
 from pipelines.clock import as_utc, utcnow
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, create_integration, set_active
-from pipelines.monitoring import (
-    backlog,
-    first_reason,
-    integration_health,
-    latest_syncs,
-    sync_summary,
-    time_ago,
-)
+from pipelines.monitoring import SyncLine, backlog, duration, integration_health, latest_syncs
 from pipelines.store.schema import callback_outbox, inbox, sync_runs
 from tests.conftest import load_example
 
@@ -35,20 +29,31 @@ def test_time_ago_speaks_like_the_seed():
     assert time_ago(datetime(2024, 1, 15, 14, 25), NOW) == "hace 5 min"  # naive values are UTC (SQLite)
 
 
+def _line(created: int, updated: int, errors: int, target: str, status: str = "ok", message: str | None = None,
+          reasons: list[dict] | None = None) -> SyncLine:
+    return SyncLine(id=1, started_at=NOW, integration="cliente_abc", target=target, source_kind="webhook",
+                    status=status, total_received=created + updated + errors, created=created, updated=updated,
+                    unchanged=0, errors=errors, message=message, reasons=reasons)
+
+
 def test_sync_summary_is_the_seed_line():
-    assert sync_summary(5, 0, 0, "order") == "+5 pedidos, 0 errores"
+    assert sync_summary(_line(5, 0, 0, "order")) == "+5 pedidos, 0 errores"
     missing = [{"field": "address", "message": "required field is missing", "count": 3},
                {"field": "notes", "message": "too long", "count": 1}]
-    assert sync_summary(12, 0, 1, "order", reasons=[{"field": "client_name", "message": "campo faltante", "count": 1}]) == (
+    assert sync_summary(_line(12, 0, 1, "order", reasons=[{"field": "client_name", "message": "campo faltante", "count": 1}])) == (
         "+12 pedidos, 1 error (client_name: campo faltante)")
-    assert sync_summary(1, 2, 3, "order", message="anything people read", reasons=missing) == (
+    assert sync_summary(_line(1, 2, 3, "order", message="anything people read", reasons=missing)) == (
         "+1 pedido, 2 actualizados, 3 errores (address: required field is missing)"
     )
-    assert sync_summary(1, 0, 0, "sale") == "+1 venta, 0 errores"
-    assert sync_summary(0, 0, 0, "order", status="failed", message="client API answered 500") == (
+    assert sync_summary(_line(1, 0, 0, "sale")) == "+1 venta, 0 errores"
+    assert sync_summary(_line(0, 0, 0, "order", status="failed", message="client API answered 500")) == (
         "falló: client API answered 500"
     )
-    assert first_reason(None) is None
+
+
+def test_durations_outside_the_dashboard_are_plain_words():
+    """Alerts, Dagster and the CLI share one neutral wording; the Spanish phrases are the app's."""
+    assert [duration(s) for s in (20, 61, 2 * 3600 + 300, 3 * 86400 + 60)] == ["under a minute", "1 min", "2 h", "3 days"]
 
 
 def _backdate_last_run(store, minutes: int) -> datetime:
@@ -77,14 +82,15 @@ def test_health_statuses_and_what_needs_a_person(store):
     assert list(health) == ["cliente_abc", "ClienteXYZ", "paused", "shopify_store"]  # by name, ignoring case
     abc_health = health["cliente_abc"]
     assert (abc_health.status, abc_health.type, abc_health.needs_person) == ("active", "webhook", False)
-    assert abc_health.last_sync_ago == time_ago(started, later) == "hace 15 min"
+    assert time_ago(abc_health.last_sync_at, later) == time_ago(started, later) == "hace 15 min"
     assert health["shopify_store"].status == "error"
     assert health["shopify_store"].problems == ("last sync rejected 1 record: address: required field is missing",)
-    assert health["shopify_store"].last_error.startswith("address: required field is missing (hace ")
+    assert health["shopify_store"].last_error == "address: required field is missing"
+    assert last_error(health["shopify_store"], later).startswith("address: required field is missing (hace ")
     assert health["paused"].status == "disabled" and not health["paused"].needs_person
     assert health["ClienteXYZ"].status == "error"
     assert health["ClienteXYZ"].problems == ("never synced (polls every 60 seconds)",)
-    assert health["ClienteXYZ"].last_sync_ago == "nunca"
+    assert health["ClienteXYZ"].last_sync_at is None and time_ago(None) == "nunca"
 
 
 def test_dead_letters_make_an_integration_need_a_person(store):
@@ -113,7 +119,7 @@ def test_latest_syncs_newest_first_with_the_seed_phrase(store):
            [{"external_id": f"Q-{i}", "client_name": "Bea", "address": "Zona 2"} for i in range(12)],
            source_kind="api")
     lines = latest_syncs(store, limit=5)
-    assert [line.summary for line in lines] == [
+    assert [sync_summary(line) for line in lines] == [
         "+12 pedidos, 1 error (address: required field is missing)",
         "+5 pedidos, 0 errores",
     ]
@@ -156,7 +162,7 @@ def test_a_sync_run_keeps_its_reasons_ranked_and_structured(store):
                        {"field": "client_name", "message": "required field is missing", "count": 1}]
     assert message == "address: required field is missing (x2); client_name: required field is missing"
     [line] = latest_syncs(store)
-    assert line.summary == "+0 pedidos, 3 errores (address: required field is missing)"
+    assert sync_summary(line) == "+0 pedidos, 3 errores (address: required field is missing)"
 
 
 def _client_orders(tmp_path, invalid_head: int, valid: int) -> str:

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
+from app import phrases
 from app.auth import require_login
 from app.dagster_status import current_load
 from app.sidebar import dagster_url
@@ -80,8 +81,8 @@ integration_rows = pd.DataFrame(
             "Integration": item.name,
             "Type": TYPE_LABELS.get(item.type, item.type),
             "Status": STATUS_LABELS[item.status],
-            "Last sync": item.last_sync_ago,
-            "Last error": item.last_error or "",
+            "Last sync": phrases.time_ago(item.last_sync_at, now),
+            "Last error": phrases.last_error(item, now),
         }
         for item in health
     ]
@@ -97,7 +98,7 @@ if syncs:
     sync_rows = pd.DataFrame(
         [
             {"Time (UTC)": clock(line.started_at, now), "Integration": line.integration,
-             "Source": line.source_kind, "Result": line.summary}
+             "Source": line.source_kind, "Result": phrases.sync_summary(line)}
             for line in syncs
         ]
     )

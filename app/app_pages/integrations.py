@@ -7,7 +7,7 @@ import streamlit as st
 import yaml
 from pydantic import ValidationError
 
-from app import auth, connection_test, integration_detail, integration_form
+from app import auth, connection_test, integration_detail, integration_form, phrases
 from app.auth import require_login
 from app.store import engine
 from app.ui import RED_ROW, STATUS_LABELS, TARGET_LABELS, TYPE_LABELS, highlight_rows, show_issues
@@ -35,7 +35,7 @@ if health:
     table = pd.DataFrame(
         [
             {"Name": h.name, "Type": TYPE_LABELS.get(h.type, h.type), "Target": h.target,
-             "Status": STATUS_LABELS[h.status], "Last sync": h.last_sync_ago, "Last error": h.last_error or ""}
+             "Status": STATUS_LABELS[h.status], "Last sync": phrases.time_ago(h.last_sync_at), "Last error": phrases.last_error(h)}
             for h in health
         ]
     )
