@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # One image for every role of Crossdock (seed 000, "Despliegue On-Premise"): the command picks the
 # role (`crossdock role receiver|dagster-code-server|dagster-webserver|dagster-daemon|streamlit|migrate`,
-# see docker-compose.yml). Dependencies come from requirements.lock exactly as `make .venv` installs
-# them (uv pip sync); no secret is ever baked in: they come from the environment (.env) at run time.
+# see docker-compose.yml). Dependencies come from requirements-runtime.lock (uv pip sync): the runtime
+# set only, no test or lint tools, at the same pins as requirements.lock (`make lock` writes both).
+# No secret is ever baked in: they come from the environment (.env) at run time.
 #
 # BASE_IMAGE is any Debian bookworm with Python 3.11 (`python3.11 -m venv` must work): the official
 # python:3.11-slim-bookworm by default; `make compose-check` passes an image it built with debootstrap.
@@ -21,8 +22,8 @@ RUN if ls /wheels/*.whl >/dev/null 2>&1; then echo "--no-index --find-links /whe
  && /opt/venv/bin/python -m pip install -q $(cat /wheels/.options) uv==${UV_VERSION}
 WORKDIR /opt/crossdock
 # The lock first, so a code change does not reinstall every dependency.
-COPY requirements.lock pyproject.toml ./
-RUN /opt/venv/bin/uv pip sync -q $(cat /wheels/.options) --python /opt/venv/bin/python requirements.lock
+COPY requirements-runtime.lock pyproject.toml ./
+RUN /opt/venv/bin/uv pip sync -q $(cat /wheels/.options) --python /opt/venv/bin/python requirements-runtime.lock
 COPY README.md workspace.yaml ./
 COPY pipelines ./pipelines
 COPY connectors ./connectors

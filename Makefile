@@ -85,8 +85,11 @@ docs: .venv
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # Re-pin requirements.lock after editing pyproject.toml's dependencies (keeps existing pins where it can).
+# requirements-runtime.lock is the image's: the runtime dependencies only (no `dev` extra), constrained
+# to requirements.lock's pins, so the image runs exactly the versions the tests ran.
 lock: .venv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --no-header -q -c requirements.lock -o requirements-runtime.lock
 
 # Rewrite the initial migration from pipelines/store/schema.py (see pipelines/store/autogenerate.py).
 migration: .venv

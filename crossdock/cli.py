@@ -145,9 +145,10 @@ def _store_problem(exc: Exception) -> str | None:
     import sqlalchemy as sa
 
     from pipelines import settings
+    from pipelines.store.engine import StoreEncodingError
     from pipelines.store.migrate import StoreOutdated
 
-    if isinstance(exc, StoreOutdated):
+    if isinstance(exc, (StoreOutdated, StoreEncodingError)):
         return str(exc)
     if isinstance(exc, sa.exc.OperationalError):
         reason = str(exc.orig or exc).strip().splitlines()[0]

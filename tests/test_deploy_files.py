@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 
 import pytest
 import sqlalchemy as sa
@@ -183,8 +184,8 @@ def test_the_dockerfile_is_multi_stage_installs_the_lock_and_runs_unprivileged_w
     assert len(stages) >= 2
     build, runtime = stages[0], stages[-1]
     runs = " ".join(arguments for instruction, arguments in build if instruction == "RUN")
-    assert re.search(r"uv pip sync .*requirements\.lock", runs)
-    assert ("COPY", "requirements.lock pyproject.toml ./") in build
+    assert re.search(r"uv pip sync .*requirements-runtime\.lock", runs)
+    assert ("COPY", "requirements-runtime.lock pyproject.toml ./") in build
     assert any(instruction == "COPY" and arguments.startswith("--from=build") for instruction, arguments in runtime)
     users = [arguments for instruction, arguments in runtime if instruction == "USER"]
     assert users and users[-1].split(":")[0] not in ("root", "0")
@@ -197,6 +198,40 @@ def test_the_dockerfile_is_multi_stage_installs_the_lock_and_runs_unprivileged_w
                 assert not SECRET_NAME.search(arguments.split("=")[0]), arguments
             if instruction in ("COPY", "ADD"):
                 assert ".env" not in arguments.split()
+
+
+RUNTIME_LOCK = ROOT / "requirements-runtime.lock"
+# The development tools, by name: none may reach the image, whatever pulls them in.
+DEV_TOOLS = {"pytest", "pytest-xdist", "hypothesis", "playwright", "ruff", "mypy", "import-linter", "mkdocs",
+             "mkdocs-material", "schemathesis", "aiosmtpd", "dlt", "httpx", "dagster-k8s", "kubernetes"}
+
+
+def _pins(path) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", path.read_text(encoding="utf-8"), re.MULTILINE))
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_the_image_installs_the_runtime_dependencies_only_at_the_tested_pins():
+    """The image's lock is `make lock`'s runtime-only compile: every runtime dependency of pyproject.toml,
+    none of the `dev` extra nor any test or lint tool, each at the version requirements.lock (the one
+    the tests run on) pins. No instruction of any stage installs the dev set."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime, tested = _pins(RUNTIME_LOCK), _pins(ROOT / "requirements.lock")
+    assert {_name(r) for r in project["dependencies"]} <= set(runtime)
+    dev_extra = {_name(r) for r in project["optional-dependencies"]["dev"]}
+    assert not (dev_extra | DEV_TOOLS) & set(runtime), sorted((dev_extra | DEV_TOOLS) & set(runtime))
+    assert {name: version for name, version in runtime.items() if tested.get(name) != version} == {}
+    for stage in _stages(DOCKERFILE.read_text(encoding="utf-8")):
+        for instruction, arguments in stage:
+            if instruction == "RUN":
+                assert "--extra" not in arguments and "[dev]" not in arguments, arguments
+                assert not re.search(r"(?<![\w-])requirements\.lock", arguments), arguments
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"uv pip compile pyproject\.toml (?!.*--extra).*-c requirements\.lock -o requirements-runtime\.lock",
+                     makefile)
 
 
 def test_the_build_context_leaves_out_local_state_and_secrets():

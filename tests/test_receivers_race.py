@@ -7,11 +7,13 @@ import json
 import os
 import signal
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 import sqlalchemy as sa
 
+from pipelines.inbox.intake import IncomingRequest, write_batch
 from pipelines.store.engine import make_engine
 from pipelines.store.migrate import upgrade
 from pipelines.store.schema import inbox, orders
@@ -86,3 +88,59 @@ def test_raced_deliveries_across_two_receivers_and_a_kill(tmp_path):
     assert {code for _, code, _ in after_kill} <= {200, None}  # the killed one's in-flight requests fail, nothing else
     for path in (tmp_path / "receiver-0.log", tmp_path / "receiver-1.log"):
         assert b"RACE-" not in path.read_bytes()  # request bodies never reach the logs
+
+
+def test_a_batch_meeting_rows_another_receiver_is_writing_waits_then_answers_them_as_duplicates():
+    """The group commit's multi-row insert, raced for real: another receiver's transaction holds
+    uncommitted rows for two of the batch's delivery ids, so our look for earlier deliveries cannot
+    see them and our insert has to wait on them. Once they commit, those two are answered as
+    duplicates of the other receiver's rows, and the rest of the batch (keyed, plain, ignored) is
+    stored in the same transaction: no error, nothing lost, nothing twice."""
+    with postgres_schema() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        stored = integration(engine)
+        body = _order("RACED")
+        batch = [IncomingRequest(stored, body, {}, "async", delivery_id=f"d-{i}") for i in (5, 1, 4, 3, 2)]
+        batch += [IncomingRequest(stored, _order("PLAIN"), {}, "async"),
+                  IncomingRequest(stored, b"{}", {}, "ignored", delivery_id="ping-1", error="a ping")]
+        other = engine.connect()
+        try:
+            with other.begin():
+                other_ids = {
+                    delivery: other.execute(inbox.insert().values(
+                        integration_id=stored.id, received_at=sa.func.now(), source_kind="webhook", delivery_id=delivery,
+                        headers={}, body=body, verified=True, status="pending", attempts=0,
+                        response={"status_code": 202, "body": {"accepted": True, "status": "pending"}},
+                    ).returning(inbox.c.id)).scalar()
+                    for delivery in ("d-2", "d-4")
+                }
+                other_pid = other.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    writing = pool.submit(write_batch, engine, batch)
+                    with engine.connect() as watch:
+                        deadline = time.monotonic() + 30
+                        while not watch.execute(sa.text("SELECT count(*) FROM pg_stat_activity "
+                                                        "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": other_pid}).scalar():
+                            assert not writing.done(), writing.result()
+                            assert time.monotonic() < deadline, "the batch never waited on the other receiver's rows"
+                            watch.rollback()
+                    other.commit()  # the other receiver's rows become durable; ours stops waiting
+                    outcomes = writing.result(timeout=30)
+        finally:
+            other.close()
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(inbox.c.id, inbox.c.delivery_id, inbox.c.status)).all()
+        engine.dispose()
+    answers = {entry.delivery_id: outcome for entry, outcome in zip(batch, outcomes, strict=True)}
+    for delivery in ("d-2", "d-4"):
+        assert answers[delivery].duplicate and answers[delivery].inbox_id == other_ids[delivery]
+        assert answers[delivery].status_code == 202
+    for delivery in ("d-1", "d-3", "d-5", None):
+        assert not answers[delivery].duplicate and answers[delivery].status_code == 202
+    assert answers["ping-1"].status_code == 200 and not answers["ping-1"].duplicate
+    assert len(rows) == 7 and len({row.id for row in rows}) == 7
+    by_delivery = {row.delivery_id: row for row in rows}
+    for delivery in ("d-1", "d-3", "d-5", "ping-1"):
+        assert by_delivery[delivery].id == answers[delivery].inbox_id
+    assert by_delivery["ping-1"].status == "done"

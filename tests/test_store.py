@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from pipelines.store.engine import connect, make_engine
 from pipelines.store.migrate import current_revision, head_revision, missing_schema, upgrade
 from pipelines.store.schema import metadata, sync_runs
+from tests.services import require_postgres
 
 
 def test_migrations_build_the_declared_schema(store):
@@ -117,3 +119,25 @@ def test_an_unreachable_store_is_one_line_not_a_traceback(tmp_path, monkeypatch)
                           timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr and "hidden" not in done.stderr
     assert done.stderr.startswith("error: the store postgresql+psycopg://nobody:***@127.0.0.1:1/none cannot be used: ")
+
+
+def test_migrate_refuses_a_postgresql_database_not_encoded_utf8_with_a_message(tmp_path):
+    """SQL_ASCII hands text back as bytes: `crossdock migrate` says what to do instead of a TypeError."""
+    base = require_postgres()
+    name = f"t_ascii_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0")
+    try:
+        url = sa.make_url(base).set(database=name).render_as_string(hide_password=False)
+        env = {"PATH": "/usr/bin:/bin", "CROSSDOCK_HOME": str(tmp_path / "home"), "CROSSDOCK_DATABASE_URL": url}
+        result = subprocess.run([sys.executable, "-m", "crossdock", "migrate"], env=env, capture_output=True, text=True,
+                                timeout=120)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {name}")
+        admin.dispose()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"{name}' is encoded SQL_ASCII; Crossdock needs UTF8" in result.stderr
+    assert "ENCODING 'UTF8' TEMPLATE template0" in result.stderr

@@ -62,9 +62,10 @@ async def receive_staging(request: Request, name: str, route: webhooks.Route) ->
     if known is None or not webhooks._serves(known, route):
         return _json(404, {"detail": f"no {route.noun} named {name!r} accepts webhooks here", "staging": True})
     body = b""
+    headers = webhooks._headers(request)
     try:
-        body = await webhooks._read_body(request, known.integration.config.webhook.max_body_bytes)
-        entry = webhooks._admit(known, route, request, body, state.clock())
+        body = await webhooks._read_body(request, headers, known.integration.config.webhook.max_body_bytes)
+        entry = webhooks._admit(known, route, request, headers, body, state.clock())
     except webhooks.Refusal as refusal:
         answer = {"detail": refusal.detail, "staging": True}
         await _keep(state.engine, known, request, body, refusal.verified, refusal.status_code, answer, refusal.detail)

@@ -154,12 +154,13 @@ async def receive(request: Request, name: str, route: Route) -> Response:
     if state.committer.saturated:
         return _json(429, {"detail": "the receiver is at capacity; retry shortly"}, {"Retry-After": RETRY_AFTER_SECONDS})
     body = b""
+    headers = _headers(request)
     try:
-        body = await _read_body(request, known.integration.config.webhook.max_body_bytes)
-        if is_woocommerce_ping(known.guard.preset, _headers(request), body):
+        body = await _read_body(request, headers, known.integration.config.webhook.max_body_bytes)
+        if is_woocommerce_ping(known.guard.preset, headers, body):
             state.committer.submit_rejected(_woocommerce_ping_entry(known, request, body))
             return _json(200, {"accepted": True, "ingested": False, "reason": WOOCOMMERCE_PING})
-        entry = _admit(known, route, request, body, state.clock())
+        entry = _admit(known, route, request, headers, body, state.clock())
         if known.integration.config.onboarding.stage == "staging":
             raise Refusal(403, production_refusal(name), verified=True)
     except Refusal as refusal:
@@ -190,9 +191,9 @@ def _serves(known: Known, route: Route) -> bool:
 DRAIN_LIMIT_BYTES = 64 * 1_048_576
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, headers: dict[str, str], limit: int) -> bytes:
     """The raw body, refusing to keep more than `limit` bytes whether or not Content-Length is sent."""
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None:
         try:
             size = int(declared)
@@ -227,10 +228,10 @@ async def _drain(request: Request) -> None:
         return
 
 
-def _admit(known: Known, route: Route, request: Request, body: bytes, now: float) -> IncomingRequest:
-    """Every check that can refuse the request, in order; returns what will be stored."""
+def _admit(known: Known, route: Route, request: Request, headers: dict[str, str], body: bytes, now: float) -> IncomingRequest:
+    """Every check that can refuse the request, in order; returns what will be stored. `headers` is
+    `_headers(request)`, decoded once per request by the caller."""
     config = known.integration.config
-    headers = _headers(request)
     try:
         known.guard.check(headers, body, now)
     except Unauthorized as exc:

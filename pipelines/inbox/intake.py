@@ -187,14 +187,37 @@ def _insert(conn: sa.Connection, entries: list[IncomingRequest], now: datetime) 
         statement = inbox.insert().returning(inbox.c.id, sort_by_parameter_order=True)
         for i, inbox_id in zip(plain, conn.execute(statement, [rows[i] for i in plain]).scalars(), strict=True):
             ids[i] = inbox_id
-    keyed = postgresql.insert(inbox).on_conflict_do_nothing(index_elements=[inbox.c.integration_id, inbox.c.delivery_id])
-    # In key order: two receivers inserting the same two delivery ids in opposite orders would each
-    # wait for the other's row (a deadlock); in one order, the second simply waits for the first.
-    with_keys = sorted((i for i, entry in enumerate(entries) if entry.delivery_id is not None),
-                       key=lambda i: (entries[i].integration.id, entries[i].delivery_id or ""))
-    for i in with_keys:
-        ids[i] = conn.execute(keyed.values(**rows[i]).returning(inbox.c.id)).scalar()
+    keyed = [i for i, entry in enumerate(entries) if entry.delivery_id is not None]
+    if keyed:
+        for i, inbox_id in _insert_keyed(conn, entries, rows, keyed):
+            ids[i] = inbox_id
     return ids
+
+
+def _insert_keyed(
+    conn: sa.Connection, entries: list[IncomingRequest], rows: list[dict[str, Any]], keyed: list[int]
+) -> Iterable[tuple[int, int]]:
+    """Rows with a delivery id, as multi-row INSERT ... ON CONFLICT DO NOTHING (SQLAlchemy's
+    "insertmanyvalues": one statement per page of rows, not one per row), yielding (index, id) for
+    each row stored. A row another receiver stored first is skipped by PostgreSQL, not an error, and
+    simply returns nothing: RETURNING gives each stored row's key, so ids are matched by key, never
+    by position (the keys are unique here: repeats within the batch were set aside before).
+
+    In key order: PostgreSQL inserts a VALUES list in order, so two receivers inserting the same two
+    delivery ids each take the first before the second and the later one just waits for the earlier
+    (in opposite orders each would wait for the other's row: a deadlock)."""
+    order = sorted(keyed, key=lambda i: (entries[i].integration.id, entries[i].delivery_id or ""))
+    # Every row binds the same columns: an ignored row's `error` and `processed_at` are None elsewhere.
+    columns = set().union(*(rows[i].keys() for i in order))
+    params = [{column: rows[i].get(column) for column in columns} for i in order]
+    statement = (
+        postgresql.insert(inbox)
+        .on_conflict_do_nothing(index_elements=[inbox.c.integration_id, inbox.c.delivery_id])
+        .returning(inbox.c.id, inbox.c.integration_id, inbox.c.delivery_id)
+    )
+    by_key = {(entries[i].integration.id, entries[i].delivery_id): i for i in order}
+    for inbox_id, integration_id, delivery_id in conn.execute(statement, params):
+        yield by_key[(integration_id, delivery_id)], inbox_id
 
 
 def _accepted_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:

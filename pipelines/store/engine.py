@@ -40,6 +40,27 @@ def _begin_sqlite(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+class StoreEncodingError(RuntimeError):
+    """The PostgreSQL database does not store text as UTF-8, so Crossdock cannot use it."""
+
+
+def _connect_utf8_only(dialect, _record, cargs, cparams):
+    """Open a PostgreSQL connection, refusing a database whose encoding is not UTF8. On SQL_ASCII the
+    driver hands text back as bytes (the server never checked what it stored), and SQLAlchemy's first
+    query fails with a TypeError deep inside it: an operator gets a clear message instead. Reading the
+    encoding costs nothing: the server reports it when the connection opens."""
+    connection = dialect.connect(*cargs, **cparams)
+    encoding = connection.info.parameter_status("server_encoding")
+    if encoding is not None and encoding.upper() not in ("UTF8", "UTF-8"):
+        database = connection.info.dbname
+        connection.close()
+        raise StoreEncodingError(
+            f"the PostgreSQL database {database!r} is encoded {encoding}; Crossdock needs UTF8: create it with "
+            f"CREATE DATABASE {database} ENCODING 'UTF8' TEMPLATE template0 (or restore a dump into such a database)"
+        )
+    return connection
+
+
 def reader(engine: sa.Engine) -> sa.Engine:
     """The same store for read-only work (pages, reports, lookups, health, sensors). On SQLite its
     transactions take no lock, so a long report never holds up webhook intake and never waits for it;
@@ -69,7 +90,10 @@ def make_engine(url: str | None = None, **kwargs) -> sa.Engine:
         sa.event.listen(engine, "connect", _tune_sqlite)
         sa.event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        sa.event.listen(engine, "do_connect", _connect_utf8_only)
+    return engine
 
 
 @lru_cache(maxsize=8)
