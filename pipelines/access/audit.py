@@ -41,6 +41,9 @@ class AuditAction(StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login.failed"
     LOGOUT = "logout"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    ALERT_SNOOZED = "alert.snoozed"
+    ALERT_UNSNOOZED = "alert.unsnoozed"
 
 
 def record(conn: sa.Connection, actor: str, action: AuditAction, subject: str | None = None,
