@@ -13,7 +13,7 @@ from tests.apptest import open_page, texts
 from tests.callback_sink import CallbackSink, Drop
 from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
 from tests.test_alerts import _api_integration, _failed_sync
-from tests.test_app_roles import accounts, log_in  # noqa: F401 - `accounts` is a fixture
+from tests.test_app_roles import PASSWORD, VISIBLE, log_in
 from tests.test_manager_reports import _synced
 
 
@@ -111,6 +111,18 @@ def test_a_failing_channel_shows_on_the_dashboard_and_history_lists_the_alert(fi
 
 
 # -- by role ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def accounts(sqlite_store, monkeypatch):
+    """The app signs people in with accounts, one of every role (named after it)."""
+    from pipelines.access import users
+
+    monkeypatch.setenv("CROSSDOCK_APP_AUTH", "accounts")
+    with sqlite_store.begin() as conn:
+        for role in VISIBLE:
+            users.add(conn, role, role, PASSWORD, actor="test", must_change=False)
+    return sqlite_store
+
 
 @pytest.fixture
 def firing_for_accounts(accounts):

@@ -18,6 +18,7 @@ from app.auth import actor, can, require_login
 from app.store import engine
 from app.ui import when
 from connectors.notify import send_test
+from pipelines.access.policy import Action
 from pipelines.alerts import (
     RULES,
     RuleError,
@@ -34,7 +35,6 @@ from pipelines.alerts import (
 from pipelines.alerts.channels import KIND_LABELS, ChannelError, delete_channel, list_channels, save_channel
 from pipelines.alerts.outbox import notifications_for
 from pipelines.clock import utcnow
-from pipelines.access.policy import Action
 from pipelines.integrations import list_integrations
 
 require_login(Action.VIEW_ALERTS)
