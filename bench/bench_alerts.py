@@ -108,9 +108,16 @@ class Lane:
         self.fired: list[float] = []
         self.resolved: list[float] = []
         self.lost = 0
+        self.error: str | None = None
         self.random = random.Random(name)
 
     def run(self) -> None:
+        try:
+            self._trials()
+        except Exception as exc:  # noqa: BLE001 - a lane that breaks is reported, never silently short
+            self.error = f"{type(exc).__name__}: {exc}"[:300]
+
+    def _trials(self) -> None:
         seen = 0
         while time.time() < self.deadline:
             time.sleep(self.random.uniform(0, SENSOR_CYCLE_SECONDS))  # a random phase of the sensor's cycle
@@ -179,7 +186,8 @@ def run() -> list[dict]:
 def _rows(lanes: list[Lane], workload: dict, under_load: float, sink: Sink) -> list[dict]:
     fired = [s for lane in lanes for s in lane.fired]
     resolved = [s for lane in lanes for s in lane.resolved]
-    lost = sum(lane.lost for lane in lanes)
+    lost = sum(lane.lost for lane in lanes) + sum(1 for lane in lanes if lane.error)
+    errors = "; ".join(f"{lane.name}: {lane.error}" for lane in lanes if lane.error)
     # Each trial is one alert: exactly one FIRING and one RESOLVED message; anything more was sent twice.
     mine = [text for _, text in sink.messages if NAME in text]
     repeats = len(mine) - len(fired) - len(resolved)
@@ -190,11 +198,11 @@ def _rows(lanes: list[Lane], workload: dict, under_load: float, sink: Sink) -> l
             f"({workload['runs_failed']} failed), queue max {workload['queue_max']}, {workload['backfill']}; "
             f"{others} other alert messages from the load itself")
     return [
-        {"name": f"alerts: condition start → alert received, p95 of {len(fired)} ({lost} never received; "
+        {"name": f"alerts: condition start → alert received, p95 of {len(fired)} ({lost} never received or broken; "
                  f"p50 {_s(quantile(fired, 0.5))}, max {_s(max(fired, default=None))})",
          "figure": round(p95, 1) if p95 is not None else "n/a", "unit": "s", "target": f"p95 ≤ {TARGET_P95_SECONDS:.0f} s",
          "met": bool(fired) and not lost and p95 is not None and p95 <= TARGET_P95_SECONDS,
-         "baseline": f"{NO_BASELINE}. Measured {load}"},
+         "baseline": f"{NO_BASELINE}. Measured {load}" + (f"; lanes that broke: {errors}" if errors else "")},
         {"name": f"alerts: condition end → resolved received, p95 of {len(resolved)} (max {_s(max(resolved, default=None))})",
          "figure": round(resolved_p95, 1) if resolved_p95 is not None else "n/a", "unit": "s",
          "target": f"p95 ≤ {TARGET_P95_SECONDS:.0f} s",
