@@ -167,3 +167,19 @@ def test_an_operator_acknowledges_and_snoozes_and_the_audit_log_says_who(firing_
                        for action in ("alert.unsnoozed", "alert.snoozed", "alert.acknowledged")]  # newest first
     [alert] = live_alerts(accounts)
     assert alert["acknowledged_by"] == "user:operator" and alert["snoozed_until"] is None
+
+
+@pytest.mark.parametrize(("role", "manages"), [("viewer", False), ("operator", False), ("admin", True)])
+def test_recipient_lists_of_the_reports_are_changed_by_admins_only(accounts, role, manages):
+    from pipelines.manager_reports import save_schedule
+
+    _synced(accounts, 3)  # the page shows its recipient lists below a report with something in it
+    channel = save_channel(accounts, "mail", "email", {"host": "127.0.0.1", "sender": "crossdock@example.com"}, actor="test")
+    schedule = save_schedule(accounts, "managers", "daily", ["boss@example.com"], channel, actor="test")
+    at = log_in(role)
+    at.switch_page("app_pages/reports.py").run()
+    assert not at.exception, at.exception
+    assert "**managers** · daily · to boss@example.com" in "\n".join(texts(at.markdown))
+    assert any(b.label == "Add recipient list" for b in at.button) is manages
+    assert (f"schedule.delete.{schedule}" in {b.key for b in at.button}) is manages
+    assert ("Adding or removing a recipient list needs the admin role." in texts(at.caption)) is not manages
