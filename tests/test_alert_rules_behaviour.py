@@ -189,3 +189,30 @@ def test_a_late_failure_of_a_dead_claim_leaves_the_new_claim_alone(sqlite_store)
     assert len(_chat_texts(chat)) == 1
     [row] = notifications_for(sqlite_store, fresh.message.alert_id)
     assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 2, None)
+
+
+# -- who changed the rules and channels -------------------------------------------------------------
+
+def test_rule_and_channel_changes_are_audited_with_secrets_masked(sqlite_store):
+    from pipelines.access import audit
+    from pipelines.access.audit import MASK
+    from pipelines.alerts import reset_rule
+    from pipelines.alerts.channels import delete_channel
+
+    hook = "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX"
+    channel = save_channel(sqlite_store, "ops chat", "slack", {"url": hook}, actor="user:ana")
+    save_channel(sqlite_store, "ops chat", "slack", {"url": hook.replace("XXXX", "YYYY")}, actor="user:ana",
+                 enabled=False, channel_id=channel)
+    save_rule(sqlite_store, "inbox_backlog", enabled=True, params={"max_age_minutes": 15}, actor="user:ana")
+    assert reset_rule(sqlite_store, "inbox_backlog", actor="user:luis")
+    assert not reset_rule(sqlite_store, "inbox_backlog", actor="user:luis")  # nothing to reset: nothing recorded
+    delete_channel(sqlite_store, channel, actor="user:luis")
+    with sqlite_store.connect() as conn:
+        entries = list(reversed(audit.entries(conn).items))
+    assert [(e["actor"], e["action"], e["subject"]) for e in entries] == [
+        ("user:ana", "channel.saved", "channel:ops chat"), ("user:ana", "channel.saved", "channel:ops chat"),
+        ("user:ana", "alert_rule.saved", "alert_rule:inbox_backlog"), ("user:luis", "alert_rule.reset", "alert_rule:inbox_backlog"),
+        ("user:luis", "channel.deleted", "channel:ops chat")]
+    assert entries[1]["details"]["changes"] == {"enabled": {"from": True, "to": False}, "url": {"from": MASK, "to": MASK}}
+    assert entries[2]["details"]["params"] == {"max_age_minutes": 15}
+    assert "secret" not in str([e["details"] for e in entries])

@@ -149,7 +149,7 @@ def rules_tab() -> None:
                 st.error(str(exc))
         changed = current.overridden or (integration_id is None and kind in book.global_rows)
         if reset.form_submit_button("Back to default", disabled=not changed):
-            reset_rule(engine(), kind, integration_id)
+            reset_rule(engine(), kind, integration_id, actor=actor())
             st.rerun()
     if message := st.session_state.pop("rules.saved", None):
         st.success(message)
@@ -193,7 +193,7 @@ def channels_tab() -> None:
                          enabled=not channel["enabled"], channel_id=channel["id"])
             st.rerun()
         if remove.button("Delete", key=f"delete.{channel['id']}"):
-            delete_channel(engine(), channel["id"])
+            delete_channel(engine(), channel["id"], actor=actor())
             st.rerun()
     st.subheader("Add or change a channel")
     names = {c["name"]: c for c in channels}

@@ -44,6 +44,10 @@ class AuditAction(StrEnum):
     ALERT_ACKNOWLEDGED = "alert.acknowledged"
     ALERT_SNOOZED = "alert.snoozed"
     ALERT_UNSNOOZED = "alert.unsnoozed"
+    ALERT_RULE_SAVED = "alert_rule.saved"
+    ALERT_RULE_RESET = "alert_rule.reset"
+    CHANNEL_SAVED = "channel.saved"
+    CHANNEL_DELETED = "channel.deleted"
 
 
 def record(conn: sa.Connection, actor: str, action: AuditAction, subject: str | None = None,
