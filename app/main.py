@@ -45,7 +45,7 @@ else:
     # (section, file, title, icon, the action the page needs): a role sees only the pages it may use.
     catalogue = [
         ("Operate", "app_pages/dashboard.py", "Dashboard", ":material/monitor_heart:", Action.VIEW_DASHBOARD),
-        ("Operate", "app_pages/alerts.py", "Alerts", ":material/notifications:", Action.MANAGE_CHANNELS),
+        ("Operate", "app_pages/alerts.py", "Alerts", ":material/notifications:", Action.VIEW_ALERTS),
         ("Operate", "app_pages/integrations.py", "Integrations", ":material/cable:", Action.VIEW_INTEGRATIONS),
         ("Operate", "app_pages/studio.py", "Mapping studio", ":material/schema:", Action.USE_STUDIO),
         ("Investigate", "app_pages/orders.py", "Orders", ":material/local_shipping:", Action.VIEW_ORDERS),

@@ -102,6 +102,8 @@ class MixedRun:
         self.admin.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
         self.process: subprocess.Popen | None = None
         self.backfill: str = "not launched"
+        self._load: list[threading.Thread] = []
+        self._watchers: list[threading.Thread] = []
 
     # -- the product ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -285,31 +287,47 @@ class MixedRun:
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self) -> dict:
+        """The whole mixed benchmark: start the product, load it for `seconds`, drain, measure."""
         try:
             self.start()
-            self.create_integrations()
-            started = time.time()
-            watchers = [threading.Thread(target=self._watch_orders, daemon=True), threading.Thread(target=self._sample, daemon=True)]
-            load = [threading.Thread(target=t, daemon=True) for t in
-                    (self._send_webhooks, self._change_statuses, self._serve_sink_later, self._launch_backfill)]
-            for thread in watchers + load:
-                thread.start()
+            started = self.begin_workload()
             time.sleep(self.seconds)
-            self.stop_load.set()
-            stopped = time.time()
-            for thread in load:
-                thread.join(timeout=120)
-            self._drain(stopped)
-            self.stop_sampling.set()
-            for thread in watchers:
-                thread.join(timeout=60)
-            return self.figures(started, stopped)
+            return self.end_workload(started)
         finally:
-            self.stop_load.set()
-            self.stop_sampling.set()
-            self.stop()
-            if getattr(self, "sink", None) is not None:
-                self.sink.shutdown()
+            self.close()
+
+    def begin_workload(self) -> float:
+        """Create the workload's integrations and start the load and the watchers in the background
+        (another benchmark measures its own figure meanwhile); returns when the load started."""
+        self.create_integrations()
+        started = time.time()
+        self._watchers = [threading.Thread(target=self._watch_orders, daemon=True), threading.Thread(target=self._sample, daemon=True)]
+        self._load = [threading.Thread(target=t, daemon=True) for t in
+                      (self._send_webhooks, self._change_statuses, self._serve_sink_later, self._launch_backfill)]
+        for thread in self._watchers + self._load:
+            thread.start()
+        return started
+
+    def end_workload(self, started: float, drain: bool = True) -> dict:
+        """Stop the load, drain (unless not wanted: the queue-recovery figure is then n/a), measure."""
+        self.stop_load.set()
+        stopped = time.time()
+        for thread in self._load:
+            thread.join(timeout=120)
+        if drain:
+            self._drain(stopped)
+        self.stop_sampling.set()
+        for thread in self._watchers:
+            thread.join(timeout=60)
+        return self.figures(started, stopped)
+
+    def close(self) -> None:
+        """Stop everything this run started: the load, the product, the callback endpoint."""
+        self.stop_load.set()
+        self.stop_sampling.set()
+        self.stop()
+        if getattr(self, "sink", None) is not None:
+            self.sink.shutdown()
 
     def _drain(self, stopped: float) -> None:
         """After the load: at least 60 s more (the queue must recover), then until every webhook is

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipelines.access import audit
 from pipelines.alerts import alert_events_for, evaluate_alerts, live_alerts, load_rules
 from pipelines.alerts.channels import list_channels, save_channel
 from pipelines.manager_reports import list_schedules
@@ -12,6 +13,7 @@ from tests.apptest import open_page, texts
 from tests.callback_sink import CallbackSink, Drop
 from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
 from tests.test_alerts import _api_integration, _failed_sync
+from tests.test_app_roles import PASSWORD, VISIBLE, log_in
 from tests.test_manager_reports import _synced
 
 
@@ -106,3 +108,78 @@ def test_a_failing_channel_shows_on_the_dashboard_and_history_lists_the_alert(fi
     at = open_page("alerts")
     [history] = [d.value for d in at.dataframe if "Fired" in d.value.columns]
     assert history["Subject"].tolist() == ["cliente_abc"] and history["Rule"].tolist() == ["Last sync failed"]
+
+
+# -- by role ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def accounts(sqlite_store, monkeypatch):
+    """The app signs people in with accounts, one of every role (named after it)."""
+    from pipelines.access import users
+
+    monkeypatch.setenv("CROSSDOCK_APP_AUTH", "accounts")
+    with sqlite_store.begin() as conn:
+        for role in VISIBLE:
+            users.add(conn, role, role, PASSWORD, actor="test", must_change=False)
+    return sqlite_store
+
+
+@pytest.fixture
+def firing_for_accounts(accounts):
+    """An open alert, in a store whose app signs people in with accounts of every role."""
+    api = ClientApi(seed_orders(3), faults=[500] * 50)
+    with serve_client_api(api) as url:
+        _api_integration(accounts, url)
+        _failed_sync(accounts, "cliente_abc")
+    evaluate_alerts(accounts, None)
+    [alert] = live_alerts(accounts)
+    return alert
+
+
+@pytest.mark.parametrize(("role", "acts", "manages"), [
+    ("viewer", False, False), ("analyst", False, False), ("operator", True, False), ("admin", True, True),
+])
+def test_the_alerts_page_by_role(firing_for_accounts, role, acts, manages):
+    at = log_in(role)
+    at.switch_page("app_pages/alerts.py").run()
+    assert not at.exception, at.exception
+    assert [t.label for t in at.tabs] == ["Open alerts", "History"] + (["Rules", "Channels"] if manages else [])
+    actions = {f"ack.{firing_for_accounts['id']}", f"snooze.{firing_for_accounts['id']}"}
+    assert actions & {b.key for b in at.button} == (actions if acts else set())
+    assert ("Acknowledging and snoozing an alert needs the operator role." in texts(at.caption)) is not acts
+    assert any(b.label == "Save rule" for b in at.button) is manages
+
+
+def test_an_operator_acknowledges_and_snoozes_and_the_audit_log_says_who(firing_for_accounts, accounts):
+    alert_id = firing_for_accounts["id"]
+    at = log_in("operator")
+    at.switch_page("app_pages/alerts.py").run()
+    at.button(key=f"ack.{alert_id}").click().run()
+    assert not at.exception, at.exception
+    at.button(key=f"snooze.{alert_id}").click().run()
+    assert not at.exception, at.exception
+    at.button(key=f"unsnooze.{alert_id}").click().run()
+    assert not at.exception, at.exception
+    with accounts.connect() as conn:
+        entries = [(e["actor"], e["action"], e["subject"], e["details"]["about"])
+                   for e in audit.entries(conn, subject=f"alert:{alert_id}").items]
+    assert entries == [("user:operator", action, f"alert:{alert_id}", "cliente_abc")
+                       for action in ("alert.unsnoozed", "alert.snoozed", "alert.acknowledged")]  # newest first
+    [alert] = live_alerts(accounts)
+    assert alert["acknowledged_by"] == "user:operator" and alert["snoozed_until"] is None
+
+
+@pytest.mark.parametrize(("role", "manages"), [("viewer", False), ("operator", False), ("admin", True)])
+def test_recipient_lists_of_the_reports_are_changed_by_admins_only(accounts, role, manages):
+    from pipelines.manager_reports import save_schedule
+
+    _synced(accounts, 3)  # the page shows its recipient lists below a report with something in it
+    channel = save_channel(accounts, "mail", "email", {"host": "127.0.0.1", "sender": "crossdock@example.com"}, actor="test")
+    schedule = save_schedule(accounts, "managers", "daily", ["boss@example.com"], channel, actor="test")
+    at = log_in(role)
+    at.switch_page("app_pages/reports.py").run()
+    assert not at.exception, at.exception
+    assert "**managers** · daily · to boss@example.com" in "\n".join(texts(at.markdown))
+    assert any(b.label == "Add recipient list" for b in at.button) is manages
+    assert (f"schedule.delete.{schedule}" in {b.key for b in at.button}) is manages
+    assert ("Adding or removing a recipient list needs the admin role." in texts(at.caption)) is not manages

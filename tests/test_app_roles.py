@@ -12,14 +12,14 @@ from pipelines.store.schema import audit_log, user_sessions
 from tests.apptest import APP, texts
 
 PASSWORD = "a long enough password"
-PAGES = {"dashboard": "Dashboard", "integrations": "Integrations", "studio": "Mapping studio", "orders": "Orders",
+PAGES = {"dashboard": "Dashboard", "alerts": "Alerts", "integrations": "Integrations", "studio": "Mapping studio", "orders": "Orders",
          "dead_letters": "Dead letters", "history": "Sync history", "reports": "Reports", "audit": "Audit log",
          "users": "Users and tokens"}
 # The pages each role is shown (the policy table's view_* / use_studio / manage_users rows).
 VISIBLE = {
-    "viewer": {"dashboard", "integrations", "orders", "dead_letters", "history", "reports"},
-    "analyst": {"dashboard", "integrations", "studio", "orders", "dead_letters", "history", "reports"},
-    "operator": {"dashboard", "integrations", "studio", "orders", "dead_letters", "history", "reports"},
+    "viewer": {"dashboard", "alerts", "integrations", "orders", "dead_letters", "history", "reports"},
+    "analyst": {"dashboard", "alerts", "integrations", "studio", "orders", "dead_letters", "history", "reports"},
+    "operator": {"dashboard", "alerts", "integrations", "studio", "orders", "dead_letters", "history", "reports"},
     "admin": set(PAGES),
 }
 

@@ -1,7 +1,11 @@
 """Alerts: what is firing now (acknowledge, snooze), every alert's history, the rules (on from a fresh
 install; change them globally or per integration) and the channels alerts go to, each with a
 "send a test" button. The `alerts` sensor in Dagster evaluates the rules and sends; this page only
-reads and records what people decide."""
+reads and records what people decide.
+
+By role (`pipelines.access.policy`): every role reads the open alerts and the history (the dashboard
+links its "needs a person" lines here); operators also acknowledge and snooze, as part of running
+things day to day; only admins see the Rules and Channels tabs."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -10,10 +14,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app.auth import actor, require_login
+from app.auth import actor, can, require_login
 from app.store import engine
 from app.ui import when
 from connectors.notify import send_test
+from pipelines.access.policy import Action
 from pipelines.alerts import (
     RULES,
     RuleError,
@@ -32,7 +37,7 @@ from pipelines.alerts.outbox import notifications_for
 from pipelines.clock import utcnow
 from pipelines.integrations import list_integrations
 
-require_login()
+require_login(Action.VIEW_ALERTS)
 st.title("Alerts")
 
 
@@ -52,7 +57,9 @@ def _alert_detail(alert: dict[str, Any], actions: bool = True) -> None:
     """One alert: what, since when, its state, the actions (on the Open alerts tab), its history."""
     st.markdown(f"**#{alert['id']} · {alert['subject']} · {RULES[alert['kind']].title if alert['kind'] in RULES else alert['kind']}**"
                 f"\n\n{alert['summary']}\n\nSince {when(alert['started_at'])} · {_state(alert)}")
-    if actions and alert["status"] != "resolved":
+    if actions and alert["status"] != "resolved" and not can(Action.ACKNOWLEDGE_ALERTS):
+        st.caption("Acknowledging and snoozing an alert needs the operator role.")
+    elif actions and alert["status"] != "resolved":
         ack, minutes, snooze_button, unsnooze_button = st.columns([2, 1, 2, 2], vertical_alignment="bottom")
         if ack.button("Acknowledge", key=f"ack.{alert['id']}", disabled=bool(alert["acknowledged_by"]),
                       help="You are on it: no more reminders (the 'resolved' message still goes out)."):
@@ -142,7 +149,7 @@ def rules_tab() -> None:
                 st.error(str(exc))
         changed = current.overridden or (integration_id is None and kind in book.global_rows)
         if reset.form_submit_button("Back to default", disabled=not changed):
-            reset_rule(engine(), kind, integration_id)
+            reset_rule(engine(), kind, integration_id, actor=actor())
             st.rerun()
     if message := st.session_state.pop("rules.saved", None):
         st.success(message)
@@ -186,7 +193,7 @@ def channels_tab() -> None:
                          enabled=not channel["enabled"], channel_id=channel["id"])
             st.rerun()
         if remove.button("Delete", key=f"delete.{channel['id']}"):
-            delete_channel(engine(), channel["id"])
+            delete_channel(engine(), channel["id"], actor=actor())
             st.rerun()
     st.subheader("Add or change a channel")
     names = {c["name"]: c for c in channels}
@@ -206,12 +213,10 @@ def channels_tab() -> None:
                 st.error(str(exc))
 
 
-open_alerts, history, rules, channels = st.tabs(["Open alerts", "History", "Rules", "Channels"])
-with open_alerts:
-    open_tab()
-with history:
-    history_tab()
-with rules:
-    rules_tab()
-with channels:
-    channels_tab()
+# A tab a role may not use is not drawn at all (its forms would be refused anyway).
+tabs = [("Open alerts", open_tab, Action.VIEW_ALERTS), ("History", history_tab, Action.VIEW_ALERTS),
+        ("Rules", rules_tab, Action.MANAGE_ALERT_RULES), ("Channels", channels_tab, Action.MANAGE_CHANNELS)]
+shown = [(title, draw) for title, draw, needs in tabs if can(needs)]
+for tab, (_, draw) in zip(st.tabs([title for title, _ in shown]), shown, strict=True):
+    with tab:
+        draw()

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import streamlit as st
 
 from app import report_data
-from app.auth import actor, require_login
+from app.auth import actor, can, require_login
 from app.store import engine
 from app.ui import day_range
 from connectors.notify.report import report_pdf
@@ -119,14 +119,18 @@ st.caption("Daily reports (yesterday) and weekly reports (last Monday to Sunday)
            "(`daily_manager_report`, `weekly_manager_report`); re-run a missed one there with its day.")
 email_channels = {c["name"]: c["id"] for c in list_channels(engine()) if c["kind"] == "email"}
 schedules = list_schedules(engine())
+# Who Crossdock emails is set up like the alert channels: by admins; everyone else sees the lists.
+manages = can(Action.MANAGE_CHANNELS)
 for schedule in schedules:
     text, remove = st.columns([6, 1], vertical_alignment="center")
     text.markdown(f"**{schedule['name']}** · {schedule['cadence']} · to {', '.join(schedule['recipients'])} "
                   f"via {schedule['channel'] or '(no channel)'}{'' if schedule['enabled'] else ' · off'}")
-    if remove.button("Delete", key=f"schedule.delete.{schedule['id']}"):
+    if manages and remove.button("Delete", key=f"schedule.delete.{schedule['id']}"):
         delete_schedule(engine(), schedule["id"])
         st.rerun()
-if not email_channels:
+if not manages:
+    st.caption("Adding or removing a recipient list needs the admin role.")
+elif not email_channels:
     st.info("Add an email channel on the Alerts page (Channels) to send reports by email.")
 else:
     with st.form("schedule.form", clear_on_submit=True):

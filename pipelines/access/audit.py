@@ -41,6 +41,13 @@ class AuditAction(StrEnum):
     LOGIN = "login"
     LOGIN_FAILED = "login.failed"
     LOGOUT = "logout"
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    ALERT_SNOOZED = "alert.snoozed"
+    ALERT_UNSNOOZED = "alert.unsnoozed"
+    ALERT_RULE_SAVED = "alert_rule.saved"
+    ALERT_RULE_RESET = "alert_rule.reset"
+    CHANNEL_SAVED = "channel.saved"
+    CHANNEL_DELETED = "channel.deleted"
 
 
 def record(conn: sa.Connection, actor: str, action: AuditAction, subject: str | None = None,

@@ -1,8 +1,9 @@
 """The one policy table: which role may do which action, read by the admin API, the app and the CLI.
 
-Roles are cumulative (each has everything of the one before): a viewer reads, an analyst also edits
-mappings, an operator also changes statuses, replays and switches integrations on and off, an admin
-also manages integrations, secrets, users, tokens and channels. The table is written out in full
+Roles are cumulative (each has everything of the one before): a viewer reads (alerts included), an
+analyst also edits mappings, an operator also changes statuses, replays, switches integrations on and
+off and acknowledges or snoozes alerts (the day-to-day running), an admin also manages integrations,
+secrets, users, tokens, alert rules and channels. The table is written out in full
 (not derived from the order) so a reader, and a test, see each cell.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Action(StrEnum):
     VIEW_INTEGRATIONS = "view_integrations"
     VIEW_ORDERS = "view_orders"
     VIEW_DEAD_LETTERS = "view_dead_letters"
+    VIEW_ALERTS = "view_alerts"
     # analyst
     USE_STUDIO = "use_studio"
     SAVE_MAPPING = "save_mapping"
@@ -33,22 +35,25 @@ class Action(StrEnum):
     REPLAY = "replay"
     BACKFILL = "backfill"
     ENABLE_INTEGRATION = "enable_integration"
+    ACKNOWLEDGE_ALERTS = "acknowledge_alerts"  # acknowledge, snooze, unsnooze
     # admin
     MANAGE_INTEGRATIONS = "manage_integrations"
     ROTATE_SECRETS = "rotate_secrets"
     MANAGE_USERS = "manage_users"
     MANAGE_TOKENS = "manage_tokens"
     MANAGE_CHANNELS = "manage_channels"
+    MANAGE_ALERT_RULES = "manage_alert_rules"
     VIEW_AUDIT = "view_audit"
     PURGE = "purge"
 
 
 _VIEWER = frozenset({
     Action.VIEW_DASHBOARD, Action.VIEW_HISTORY, Action.VIEW_REPORTS, Action.VIEW_INTEGRATIONS,
-    Action.VIEW_ORDERS, Action.VIEW_DEAD_LETTERS,
+    Action.VIEW_ORDERS, Action.VIEW_DEAD_LETTERS, Action.VIEW_ALERTS,
 })
 _ANALYST = _VIEWER | {Action.USE_STUDIO, Action.SAVE_MAPPING}
-_OPERATOR = _ANALYST | {Action.SET_ORDER_STATUS, Action.REPLAY, Action.BACKFILL, Action.ENABLE_INTEGRATION}
+_OPERATOR = _ANALYST | {Action.SET_ORDER_STATUS, Action.REPLAY, Action.BACKFILL, Action.ENABLE_INTEGRATION,
+                         Action.ACKNOWLEDGE_ALERTS}
 _ADMIN = frozenset(Action)
 
 POLICY: dict[Role, frozenset[Action]] = {

@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from pipelines.access import audit
+from pipelines.access.audit import AuditAction, field_diff
 from pipelines.clock import as_utc, utcnow
 from pipelines.integrations.repository import new_callback_secret
 from pipelines.secrets import decrypt, encrypt, mask
@@ -160,12 +162,14 @@ def save_channel(bind: Bind, name: str, kind: str, values: dict[str, Any], *, ac
         raise ChannelError("name: 1 to 64 characters")
     values = dict(values)
     now = utcnow()
+    before: dict[str, Any] = {}
     with transaction(bind) as conn:
         if channel_id is not None:
             row = conn.execute(sa.select(alert_channels).where(alert_channels.c.id == channel_id)).first()
             if row is None:
                 raise ChannelNotFound(f"no channel {channel_id}")
             stored = decrypt(row.secrets) if row.kind == kind else {}
+            before = {"name": row.name, "kind": row.kind, "enabled": bool(row.enabled), **(row.config or {}), **stored}
             for field_name in SECRET_FIELDS.get(kind, ()):
                 given = values.get(field_name)
                 if (not given or given == _masked(field_name, stored.get(field_name))) and field_name in stored:
@@ -178,9 +182,14 @@ def save_channel(bind: Bind, name: str, kind: str, values: dict[str, Any], *, ac
             raise ChannelError(f"name: a channel called {name!r} exists already")
         fields = {"name": name, "kind": kind, "enabled": enabled, "config": config, "secrets": secrets,
                   "updated_at": now, "updated_by": actor}
+        after = {"name": name, "kind": kind, "enabled": enabled, **config, **decrypt(secrets)}
         if channel_id is None:
-            return inserted_id(conn.execute(alert_channels.insert().values(created_at=now, **fields)))
-        conn.execute(alert_channels.update().where(alert_channels.c.id == channel_id).values(**fields))
+            channel_id = inserted_id(conn.execute(alert_channels.insert().values(created_at=now, **fields)))
+        else:
+            conn.execute(alert_channels.update().where(alert_channels.c.id == channel_id).values(**fields))
+        # Who changed which field; a secret's values are masked (the log says it changed, not to what).
+        audit.record(conn, actor, AuditAction.CHANNEL_SAVED, f"channel:{name}",
+                     {"kind": kind, "changes": field_diff(before, after, set(SECRET_FIELDS.get(kind, ())))})
         return channel_id
 
 
@@ -188,10 +197,12 @@ def _masked(field_name: str, secret: str | None) -> str | None:
     return mask(secret, password=field_name in PASSWORDS)
 
 
-def delete_channel(bind: Bind, channel_id: int) -> None:
+def delete_channel(bind: Bind, channel_id: int, *, actor: str) -> None:
     with transaction(bind) as conn:
-        if conn.execute(alert_channels.delete().where(alert_channels.c.id == channel_id)).rowcount == 0:
+        row = conn.execute(sa.select(alert_channels.c.name, alert_channels.c.kind).where(alert_channels.c.id == channel_id)).first()
+        if row is None or conn.execute(alert_channels.delete().where(alert_channels.c.id == channel_id)).rowcount == 0:
             raise ChannelNotFound(f"no channel {channel_id}")
+        audit.record(conn, actor, AuditAction.CHANNEL_DELETED, f"channel:{row.name}", {"kind": row.kind})
 
 
 def channel_for_sending(bind: Bind, channel_id: int) -> Channel:

@@ -12,6 +12,7 @@
   makes a notification a row that exists once, whichever process queues it and however often.
 
 Every step is an `alert_events` row: the alert's history (fired, notified where, acknowledged by whom...).
+What people do (acknowledge, snooze, unsnooze) is also an audit log entry, in the same transaction.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipelines.access import audit
+from pipelines.access.audit import AuditAction
 from pipelines.alerts.conditions import Condition
 from pipelines.alerts.rules import RULES, RuleBook
 from pipelines.clock import as_utc, utcnow
@@ -198,6 +201,15 @@ def _live(conn: sa.Connection, alert_id: int) -> Any:
     return row
 
 
+def _subject(alert_id: int) -> str:
+    return f"alert:{alert_id}"
+
+
+def _what(row: Any, **extra: Any) -> dict[str, Any]:
+    """The audit entry's details: which alert it was, so the entry reads on its own."""
+    return {"rule": row.kind, "about": row.subject, **{k: v for k, v in extra.items() if v is not None}}
+
+
 def acknowledge(bind: Bind, alert_id: int, actor: str, note: str | None = None, now: datetime | None = None) -> None:
     """A person is on it: no more reminders (the 'resolved' notification still goes out)."""
     now = now or utcnow()
@@ -207,6 +219,7 @@ def acknowledge(bind: Bind, alert_id: int, actor: str, note: str | None = None, 
             raise ValueError(f"alert {alert_id} is already resolved")
         conn.execute(alerts.update().where(alerts.c.id == alert_id).values(acknowledged_at=now, acknowledged_by=actor))
         record_event(conn, alert_id, "acknowledged", now, actor, note)
+        audit.record(conn, actor, AuditAction.ALERT_ACKNOWLEDGED, _subject(alert_id), _what(row, note=note))
 
 
 def snooze(bind: Bind, alert_id: int, minutes: float, actor: str, now: datetime | None = None) -> datetime:
@@ -219,15 +232,17 @@ def snooze(bind: Bind, alert_id: int, minutes: float, actor: str, now: datetime 
             raise ValueError(f"alert {alert_id} is already resolved")
         conn.execute(alerts.update().where(alerts.c.id == alert_id).values(snoozed_until=until, snoozed_by=actor))
         record_event(conn, alert_id, "snoozed", now, actor, f"until {until:%Y-%m-%d %H:%M} UTC")
+        audit.record(conn, actor, AuditAction.ALERT_SNOOZED, _subject(alert_id), _what(row, until=until.isoformat()))
     return until
 
 
 def unsnooze(bind: Bind, alert_id: int, actor: str, now: datetime | None = None) -> None:
     now = now or utcnow()
     with transaction(bind) as conn:
-        _live(conn, alert_id)
+        row = _live(conn, alert_id)
         conn.execute(alerts.update().where(alerts.c.id == alert_id).values(snoozed_until=None, snoozed_by=None))
         record_event(conn, alert_id, "unsnoozed", now, actor)
+        audit.record(conn, actor, AuditAction.ALERT_UNSNOOZED, _subject(alert_id), _what(row))
 
 
 # -- reading ----------------------------------------------------------------------------------------

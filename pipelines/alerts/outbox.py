@@ -3,9 +3,10 @@ two senders never send the same row, settled after the send, retried on a backof
 fails. A failure is the channel's own: every row is claimed and sent on its own, so one channel down
 never holds up another.
 
-Delivery is at least once: a sender that dies between sending and settling leaves its row claimed, and
-the row is sent again when the lease ends (LEASE_SECONDS). A clean stop or restart between ticks never
-sends anything twice: a row is sent only while pending, and settled sent the moment it went out.
+Delivery is at least once: a sender (a sensor tick) that dies after claiming a row, before or after
+sending it but before settling it, leaves the row claimed, and a later pass sends it again once the
+lease ends (LEASE_SECONDS). A clean stop or restart between ticks never sends anything twice: a row is
+sent only while pending, and settled sent the moment it went out.
 """
 from __future__ import annotations
 
@@ -166,17 +167,22 @@ def settle(bind: Bind, claimed: Claimed, error: str | None, where: str, now: dat
     assert alert_id is not None
     with transaction(bind) as conn:
         row = alert_notifications.c
+        # A failure settles only a claim that is still this sender's: one whose lease ran out and that
+        # another sender claimed again (attempts moved on) keeps that sender's lease.
+        still_mine = (row.id == claimed.id, row.status == "pending", row.attempts == claimed.attempts)
         if error is None:
             conn.execute(alert_notifications.update().where(row.id == claimed.id)
                          .values(status="sent", sent_at=now, last_error=None))
             record_event(conn, alert_id, "notified", now, detail=f"{claimed.message.message}: {where}", channel_id=claimed.channel_id)
+        elif not conn.execute(sa.select(row.id).where(*still_mine)).first():
+            return
         elif claimed.attempts >= MAX_ATTEMPTS:
-            conn.execute(alert_notifications.update().where(row.id == claimed.id).values(status="failed", last_error=error[:500]))
+            conn.execute(alert_notifications.update().where(*still_mine).values(status="failed", last_error=error[:500]))
             record_event(conn, alert_id, "notify_failed", now, channel_id=claimed.channel_id,
                    detail=f"{claimed.message.message}: gave up after {claimed.attempts} attempts: {error}")
         else:
             wait = RETRY_SECONDS[min(claimed.attempts, len(RETRY_SECONDS)) - 1]
-            conn.execute(alert_notifications.update().where(row.id == claimed.id).values(
+            conn.execute(alert_notifications.update().where(*still_mine).values(
                 next_attempt_at=now + timedelta(seconds=wait), last_error=error[:500]))
             if claimed.attempts == 1:
                 record_event(conn, alert_id, "notify_failed", now, channel_id=claimed.channel_id,

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from pipelines.access import audit
+from pipelines.access.audit import AuditAction
 from pipelines.clock import utcnow
 from pipelines.inbox.reporting import BACKLOG_MAX_AGE_SECONDS
 from pipelines.sources.health import MAX_RECORD_ERROR_RATE
@@ -189,12 +191,22 @@ def save_rule(bind: Bind, kind: str, *, enabled: bool, params: Mapping[str, Any]
         where = _where(kind, integration_id)
         if conn.execute(alert_rules.update().where(*where).values(**values)).rowcount == 0:
             conn.execute(alert_rules.insert().values(kind=kind, integration_id=integration_id, **values))
+        audit.record(conn, actor, AuditAction.ALERT_RULE_SAVED, _subject(kind, integration_id),
+                     {"enabled": enabled, "params": values["params"]})
 
 
-def reset_rule(bind: Bind, kind: str, integration_id: int | None = None) -> bool:
+def reset_rule(bind: Bind, kind: str, integration_id: int | None = None, *, actor: str) -> bool:
     """Back to the defaults (global) or to the global rule (an integration's override)."""
     with transaction(bind) as conn:
-        return conn.execute(alert_rules.delete().where(*_where(kind, integration_id))).rowcount > 0
+        removed = conn.execute(alert_rules.delete().where(*_where(kind, integration_id))).rowcount > 0
+        if removed:
+            audit.record(conn, actor, AuditAction.ALERT_RULE_RESET, _subject(kind, integration_id))
+        return removed
+
+
+def _subject(kind: str, integration_id: int | None) -> str:
+    """The audit log's subject: "alert_rule:sync_failed" (global) or "alert_rule:sync_failed:integration:3"."""
+    return f"alert_rule:{kind}" + (f":integration:{integration_id}" if integration_id is not None else "")
 
 
 def _where(kind: str, integration_id: int | None) -> list:
