@@ -20,6 +20,7 @@ from typing import Any
 import streamlit as st
 
 _PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+MIN_COOKIE_SECRET = 32
 _DEFAULT = "default"  # Streamlit's name for the provider configured in [auth] itself
 _REFUSED_KEPT = 1000
 _REFUSED: OrderedDict[str, str] = OrderedDict()  # identity key -> why it was refused (the newest kept)
@@ -56,35 +57,49 @@ def _providers(section: Mapping[str, Any]) -> list[Provider]:
     return found
 
 
+def _problem(section: Mapping[str, Any], providers: list[Provider]) -> str | None:
+    """What Streamlit would refuse (or what could not work) in `[auth]`, in words for an admin: checked
+    here, before any button is drawn, so a misconfiguration is a message and never a traceback."""
+    from streamlit.auth_util import is_authlib_installed
+
+    where = "`[auth]` of `.streamlit/secrets.toml`"
+    if not providers:
+        return (f"{where} names no identity provider: give it `client_id`, `client_secret` and `server_metadata_url` "
+                "(or an `[auth.<name>]` section with them)")
+    if not is_authlib_installed():
+        return "single sign-on needs the Authlib package, which is not installed (`make .venv` installs it)"
+    redirect = str(section.get("redirect_uri", ""))
+    if not redirect.startswith(("http://", "https://")) or not redirect.endswith("/oauth2callback"):
+        return (f"`redirect_uri` in {where} is {redirect!r}: it must be the app's own address followed by "
+                "`/oauth2callback`, e.g. `https://crossdock.example.com/oauth2callback`, registered with the identity provider")
+    if len(str(section.get("cookie_secret", ""))) < MIN_COOKIE_SECRET:
+        return (f"`cookie_secret` in {where} is missing or shorter than {MIN_COOKIE_SECRET} characters: it signs the "
+                "identity cookie, so make it long and random (`python -c \"import secrets; print(secrets.token_urlsafe(32))\"`)")
+    for provider in providers:
+        settings = section if provider.name == _DEFAULT else section[provider.name]
+        named = "" if provider.name == _DEFAULT else f" for the provider `{provider.name}`"
+        missing = [key for key in _PROVIDER_KEYS if not settings.get(key)]
+        if missing:
+            return f"{where} lacks {', '.join(f'`{key}`' for key in missing)}{named}"
+        if "_" in provider.name:
+            return f"the provider name `{provider.name}` has an underscore, which Streamlit does not allow: use a hyphen"
+        url = str(settings["server_metadata_url"])
+        if not url.startswith(("http://", "https://")):
+            return (f"`server_metadata_url`{named} is {url!r}: it must be the provider's full discovery URL "
+                    "(…/.well-known/openid-configuration)")
+        if not isinstance(settings.get("client_kwargs", {}), Mapping):
+            return f"`client_kwargs`{named} must be a table, e.g. `client_kwargs = {{ prompt = \"login\" }}`"
+    return None
+
+
 def configuration() -> Configuration | None:
     """The configured providers and any problem with them; None when `[auth]` is absent."""
-    from streamlit.auth_util import is_authlib_installed, validate_auth_credentials
-    from streamlit.errors import StreamlitAuthError
-
     section = _auth_section()
     if section is None:
         return None
     providers = _providers(section)
-    if not providers:
-        return Configuration((), "the `[auth]` section of `.streamlit/secrets.toml` names no identity provider: give it "
-                                 "`client_id`, `client_secret` and `server_metadata_url` (or an `[auth.<name>]` section with them)")
-    if not is_authlib_installed():
-        return Configuration((), "single sign-on needs the Authlib package, which is not installed (`make .venv` installs it)")
-    for provider in providers:
-        try:
-            validate_auth_credentials(provider.name)
-        except StreamlitAuthError as exc:
-            return Configuration((), " ".join(str(exc).split()))
-    redirect = str(section.get("redirect_uri", ""))
-    if not redirect.startswith(("http://", "https://")) or not redirect.rstrip("/").endswith("/oauth2callback"):
-        return Configuration((), f"`redirect_uri` in `[auth]` of `.streamlit/secrets.toml` is {redirect!r}: it must be the app's "
-                                 "own address followed by `/oauth2callback`, e.g. `https://crossdock.example.com/oauth2callback`, "
-                                 "and registered with the identity provider")
-    if len(str(section.get("cookie_secret", ""))) < 32:
-        return Configuration((), "`cookie_secret` in `[auth]` of `.streamlit/secrets.toml` is shorter than 32 characters: it signs "
-                                 "the identity cookie, so make it long and random (`python -c \"import secrets; "
-                                 "print(secrets.token_urlsafe(32))\"`)")
-    return Configuration(tuple(providers), None)
+    problem = _problem(section, providers)
+    return Configuration((), problem) if problem else Configuration(tuple(providers), None)
 
 
 def claims() -> dict[str, Any] | None:

@@ -190,11 +190,11 @@ def test_an_unknown_identity_is_refused_when_the_default_role_is_none(tmp_path):
     with _app(tmp_path, default_role="none") as (base, engine), _browser() as page:
         page.goto(base)
         _sign_in_at_provider(page, "stranger@elsewhere.example")
-        expect(page.get_by_text("stranger@elsewhere.example is not a Crossdock user; ask an admin")).to_be_visible()
+        expect(page.get_by_text("No Crossdock user is named stranger@elsewhere.example: ask an admin")).to_be_visible()
         assert page.get_by_role("heading", name="Dashboard").count() == 0
         assert page.get_by_test_id("stSidebarNav").count() == 0
         page.reload()  # the refusal holds across a reload, and is not audited twice for the same log-in
-        expect(page.get_by_text("stranger@elsewhere.example is not a Crossdock user; ask an admin")).to_be_visible()
+        expect(page.get_by_text("No Crossdock user is named stranger@elsewhere.example: ask an admin")).to_be_visible()
 
     with engine.connect() as conn:
         assert users.get(conn, "stranger@elsewhere.example") is None

@@ -100,8 +100,8 @@ def login(conn: sa.Connection, who: Identity, *, default_role: Role | None, door
         return refused("disabled", "this account is disabled; ask an admin", subject=name, actor=name)
     if user is None:
         if default_role is None:
-            return refused("unknown identity", f"{who.email} is not a Crossdock user; ask an admin to add a user named "
-                                               f"{who.email} (`crossdock users add {who.email} --role viewer`)")
+            return refused("unknown identity", f"no Crossdock user is named {who.email}: ask an admin to add one "
+                                               f"(`crossdock users add {who.email} --role viewer`)")
         if not _NAME.match(who.email):
             return refused("email not a user name", f"your e-mail address {who.email} cannot be a Crossdock user name "
                                                     "(lowercase letters, digits and . _ @ - only, up to 64); ask an admin")
