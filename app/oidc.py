@@ -115,13 +115,25 @@ def login_buttons(config: Configuration) -> None:
     if config.problem:
         st.error(f"Single sign-on is not usable: {config.problem}.")
         return
+    from connectors import oidc_discovery
+
     for provider in config.providers:
         if st.button(f"Log in with {provider.label}", key=f"login.oidc.{provider.name}", type="primary",
                      icon=":material/badge:", width="stretch"):
+            unusable = oidc_discovery.problem(_metadata_url(provider))
+            if unusable:
+                st.error(f"Single sign-on is not usable: {unusable}.")
+                continue
             try:
                 st.login(provider.name)
             except StreamlitAuthError as exc:
                 st.error(f"Single sign-on is not usable: {' '.join(str(exc).split())}")
+
+
+def _metadata_url(provider: Provider) -> str:
+    section = _auth_section() or {}
+    settings = section if provider.name == _DEFAULT else section.get(provider.name, {})
+    return str(settings.get("server_metadata_url", ""))
 
 
 def identity_key(found: Mapping[str, Any]) -> str:

@@ -4,7 +4,9 @@ message, never a traceback), a provider identity becoming a session with its use
 ending it. The real provider, cookie and browser are in test_app_oidc_browser.py."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +16,8 @@ from pipelines.access import users
 from pipelines.clock import utcnow
 from pipelines.store.schema import audit_log, user_sessions
 from tests.apptest import APP, texts
+from tests.processes import free_port
+from tests.servers import serve_http
 
 GOOD = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 40,
         "corp": {"client_id": "crossdock", "client_secret": "s", "server_metadata_url":
@@ -114,3 +118,33 @@ def test_refused_and_stale_identities_stay_on_the_log_in_page_with_the_reason(oi
     assert texts(at.error) == ["Your log-in at the identity provider is older than a Crossdock session may last; log in again"]
     with oidc_store.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(user_sessions)).scalar_one() == 0
+
+
+class NotAProvider(BaseHTTPRequestHandler):
+    """Answers JSON that is not a discovery document (e.g. a mistyped path on the right host)."""
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        body = json.dumps({"status": "ok"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_provider_that_cannot_be_used_is_said_when_log_in_is_clicked(oidc_store):
+    """Streamlit would show a bare "Authentication error" page; the log-in page says what is wrong instead."""
+    unreachable = f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration"
+    at = app({**GOOD, "corp": {**GOOD["corp"], "server_metadata_url": unreachable}})
+    at.button[0].click().run()
+    assert not at.exception
+    assert texts(at.error) == [f"Single sign-on is not usable: the identity provider's discovery URL {unreachable} "
+                               "cannot be reached (ConnectionError)."]
+    with serve_http(NotAProvider) as base:
+        at = app({**GOOD, "corp": {**GOOD["corp"], "server_metadata_url": f"{base}/health"}})
+        at.button[0].click().run()
+    assert texts(at.error) == [f"Single sign-on is not usable: the document at {base}/health is not an OpenID provider's: "
+                               "it lacks issuer, authorization_endpoint, token_endpoint, jwks_uri."]
