@@ -123,7 +123,7 @@ def test_refused_and_stale_identities_stay_on_the_log_in_page_with_the_reason(oi
 class NotAProvider(BaseHTTPRequestHandler):
     """Answers JSON that is not a discovery document (e.g. a mistyped path on the right host)."""
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         body = json.dumps({"status": "ok"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
