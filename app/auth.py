@@ -64,12 +64,16 @@ def accounts_mode() -> bool:
 
 
 def provider_only() -> bool:
+    """Single sign-on is the only way in (`CROSSDOCK_APP_AUTH=oidc`): no password form."""
     return settings.current().app_auth == "oidc"
 
 
 def signed_in_by_provider() -> bool:
-    """This browser holds an identity provider's log-in (then there is no Crossdock password to change)."""
-    return accounts_mode() and oidc.claims() is not None
+    """This session's user is the one the identity provider signed in (then there is no Crossdock
+    password for them to change): the browser's identity names the session's user."""
+    user = st.session_state.get(_USER) if accounts_mode() else None
+    found = oidc.claims() if user else None
+    return bool(found and str(found.get("email") or "").strip().lower() == user[0])
 
 
 def _engine() -> sa.Engine:
@@ -188,8 +192,8 @@ def log_out() -> None:
     st.session_state.pop(_NAME_KEY, None)
     st.session_state[_LOGGED_OUT] = True
     st.session_state[_COOKIE_PENDING] = "forget"
-    if signed_in_by_provider():
-        st.logout()  # forget the identity too (and sign out at the provider, when it offers that)
+    if oidc.claims() is not None:
+        st.logout()  # forget the provider's identity too (and sign out there, when the provider offers that)
 
 
 def sync_cookie() -> None:
@@ -326,7 +330,7 @@ def _account_login_page() -> None:
 
 def _single_sign_on() -> bool:
     """The identity provider's part of the log-in page: its buttons, a refusal, or what is wrong with its
-    configuration. True when the password form must not follow (`oidc` mode, or nothing usable)."""
+    configuration. True when the password form must not follow (`oidc` mode)."""
     config = oidc.configuration()
     if config is None:
         if provider_only():
