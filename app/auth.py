@@ -115,8 +115,6 @@ def _provider_session() -> bool:
         return False  # the log-in page says what is wrong with the configuration
     who = identities.identity(found, str(found.get("provider") or "default"))
     key = oidc.identity_key(found)
-    if oidc.refused_before(key):
-        return False
     if who is None:
         oidc.remember_refusal(key, "The identity provider's answer names nobody (no `sub` claim); log in again")
         return False
@@ -126,7 +124,9 @@ def _provider_session() -> bool:
                                    "log in again")
         return False
     with _engine().begin() as conn:
-        result = identities.login(conn, who, default_role=identities.parse_default_role(current.oidc_default_role))
+        # Asked again on every run (an admin may have added the user meanwhile), audited once per provider log-in.
+        result = identities.login(conn, who, default_role=identities.parse_default_role(current.oidc_default_role),
+                                  audit_refusal=not oidc.refused_before(key))
         token = sessions.start(conn, result.user.id, current.session_hours) if result.user else None
     if token is None or result.user is None:
         oidc.remember_refusal(key, f"{str(result.reason)[0].upper()}{str(result.reason)[1:]}.")

@@ -156,8 +156,8 @@ def refused_before(key: str) -> bool:
 
 
 def remember_refusal(key: str, message: str) -> None:
-    """Kept by the app process (not the browser session), so a reload shows the refusal again without
-    auditing the same provider log-in twice."""
+    """Kept by the app process (not the browser session), so a reload does not audit the same provider
+    log-in twice."""
     with _REFUSED_LOCK:
         _REFUSED[key] = message
         while len(_REFUSED) > _REFUSED_KEPT:

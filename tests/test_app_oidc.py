@@ -109,6 +109,20 @@ def test_a_provider_identity_opens_a_session_with_its_users_role_and_log_out_end
     assert logged == [("login", "user:ana@corp.example"), ("login", "user:ana@corp.example"), ("logout", "user:ana@corp.example")]
 
 
+def test_a_refused_person_gets_in_once_an_admin_adds_them_and_the_refusal_is_audited_once(oidc_store):
+    at = app(GOOD, identity("bo@corp.example"))
+    assert texts(at.error)[0].startswith("No Crossdock user is named bo@corp.example")
+    at.run()  # a rerun (or a reload) of the same provider log-in: asked again, not audited again
+    assert texts(at.error)[0].startswith("No Crossdock user is named bo@corp.example")
+    with oidc_store.begin() as conn:
+        users.add(conn, "bo@corp.example", "viewer", "a long enough password", actor="test")
+    at.run()
+    assert not at.error and texts(at.title) == ["Dashboard"]
+    with oidc_store.connect() as conn:
+        logged = [(r.action, r.actor) for r in conn.execute(sa.select(audit_log).order_by(audit_log.c.id)) if r.actor != "test"]
+    assert logged == [("login.failed", "oidc:bo@corp.example"), ("login", "user:bo@corp.example")]
+
+
 def test_refused_and_stale_identities_stay_on_the_log_in_page_with_the_reason(oidc_store):
     at = app(GOOD, identity("stranger@corp.example"))
     assert texts(at.error) == ["No Crossdock user is named stranger@corp.example: ask an admin to add one "

@@ -78,14 +78,16 @@ def parse_default_role(value: str) -> Role | None:
 
 
 def login(conn: sa.Connection, who: Identity, *, default_role: Role | None, door: str = "app",
-          now: datetime | None = None) -> users.LoginResult:
+          audit_refusal: bool = True, now: datetime | None = None) -> users.LoginResult:
     """Map `who` to a user and audit the outcome (in the caller's transaction). The result's reason
-    is for the person: it says what to do, never more about other accounts than they could know."""
+    is for the person: it says what to do, never more about other accounts than they could know.
+    `audit_refusal=False` asks again about an identity refused before without a second entry."""
     now = now or utcnow()
     details: dict[str, Any] = {"door": door, "via": "oidc", "provider": who.provider, "sub": who.subject[:200]}
 
     def refused(reason: str, message: str, subject: str | None = None, actor: str | None = None) -> users.LoginResult:
-        audit.record(conn, actor or who.who, AuditAction.LOGIN_FAILED, subject, {**details, "reason": reason})
+        if audit_refusal:
+            audit.record(conn, actor or who.who, AuditAction.LOGIN_FAILED, subject, {**details, "reason": reason})
         return users.LoginResult(None, message)
 
     if who.email is None:
