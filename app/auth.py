@@ -131,6 +131,7 @@ def _provider_session() -> bool:
     if token is None or result.user is None:
         oidc.remember_refusal(key, f"{str(result.reason)[0].upper()}{str(result.reason)[1:]}.")
         return False
+    oidc.forget_refusal(key)
     st.session_state[_SESSION_TOKEN] = token
     st.session_state[_USER] = (result.user.username, result.user.role.value, result.user.must_change_password)
     st.session_state.pop(_LOGGED_OUT, None)

@@ -164,6 +164,12 @@ def remember_refusal(key: str, message: str) -> None:
             _REFUSED.popitem(last=False)
 
 
+def forget_refusal(key: str) -> None:
+    """The identity got in after all (an admin added or enabled its user)."""
+    with _REFUSED_LOCK:
+        _REFUSED.pop(key, None)
+
+
 def sign_out_button() -> None:
     """Leave the provider's identity (to try another account after a refusal)."""
     if st.button("Log out of the identity provider", key="login.oidc.logout", icon=":material/logout:"):
