@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-fast lint bench browser wrk haproxy guide-tools compose-tool compose-check lock migration clean docs .venv
+.PHONY: up test test-fast lint bench browser wrk haproxy guide-tools oidc-provider compose-tool compose-check lock migration clean docs .venv
 .DEFAULT_GOAL := help
 
 help:
@@ -42,6 +42,17 @@ guide-tools:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs php-cli poppler-utils >/dev/null) \
 		|| echo "nodejs/php-cli/poppler-utils could not be installed: the guide sample tests will skip (fail under CROSSDOCK_REQUIRE_SERVICES=1)"; }
 
+# node-oidc-provider (a certified OpenID provider, pinned with its dependencies in tests/oidc/package-lock.json)
+# is the identity provider of the single sign-on browser tests; npm installs it into tests/oidc/node_modules.
+OIDC_STAMP := tests/oidc/node_modules/.installed
+oidc-provider: guide-tools
+	@$(MAKE) -s $(OIDC_STAMP) || echo "oidc-provider could not be installed: the single sign-on tests will skip (fail under CROSSDOCK_REQUIRE_SERVICES=1)"
+
+$(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
+	@command -v npm >/dev/null || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null); }
+	cd tests/oidc && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
 # Debian's docker-compose (the seed's own command) validates docker-compose.yml in the tests.
 compose-tool:
 	@command -v docker-compose >/dev/null || { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null) \
@@ -62,7 +73,7 @@ haproxy:
 up: .venv
 	$(BIN)/crossdock up
 
-test: .venv browser haproxy guide-tools compose-tool lint
+test: .venv browser haproxy guide-tools oidc-provider compose-tool lint
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 
 # The quick loop: pure tests and the SQLite store; no processes, no servers, no app pages (under a minute).
@@ -96,4 +107,4 @@ migration: .venv
 	$(BIN)/python -m pipelines.store.autogenerate
 
 clean:
-	rm -rf $(VENV) .crossdock
+	rm -rf $(VENV) .crossdock tests/oidc/node_modules

@@ -1,9 +1,12 @@
-"""The log-in in front of every page, in one of two modes (`CROSSDOCK_APP_AUTH`):
+"""The log-in in front of every page, in one of three modes (`CROSSDOCK_APP_AUTH`):
 
 - `accounts` (the default): local users with roles (`crossdock users`), passwords checked by
   `pipelines.access.users` (argon2id, lockout after repeated failures), server-side sessions
   (`pipelines.access.sessions`) that expire and that log-out or a password change end everywhere.
-  What a role may see and do comes from `pipelines.access.policy` (`can`).
+  What a role may see and do comes from `pipelines.access.policy` (`can`). When `.streamlit/secrets.toml`
+  has an `[auth]` section, the log-in page also offers its identity provider (`app.oidc`): the identity
+  it signs in becomes a user (`pipelines.access.oidc`) with an ordinary server-side session.
+- `oidc`: the same, with the identity provider as the only way in (no password form).
 - `shared_password` (only when chosen): one password for everyone, every session an admin.
   The password is `CROSSDOCK_ADMIN_PASSWORD`, else `admin_password` from Streamlit secrets, else one
 generated once into `.crossdock/admin.password`. A session remembers a digest of the password it
@@ -19,7 +22,7 @@ import hmac
 import sqlalchemy as sa
 import streamlit as st
 
-from app import session_cookie
+from app import oidc, session_cookie
 from pipelines import settings
 from pipelines.access import policy
 from pipelines.access.policy import Action, Role
@@ -56,7 +59,21 @@ def password_matches(candidate: str) -> bool:
 
 
 def accounts_mode() -> bool:
-    return settings.current().app_auth == "accounts"
+    """Users with roles and server-side sessions (signed in by password, the identity provider or both)."""
+    return settings.current().app_auth in ("accounts", "oidc")
+
+
+def provider_only() -> bool:
+    """Single sign-on is the only way in (`CROSSDOCK_APP_AUTH=oidc`): no password form."""
+    return settings.current().app_auth == "oidc"
+
+
+def signed_in_by_provider() -> bool:
+    """This session's user is the one the identity provider signed in (then there is no Crossdock
+    password for them to change): the browser's identity names the session's user."""
+    user = st.session_state.get(_USER) if accounts_mode() else None
+    found = oidc.claims() if user else None
+    return bool(found and str(found.get("email") or "").strip().lower() == user[0])
 
 
 def _engine() -> sa.Engine:
@@ -72,16 +89,54 @@ def _account_logged_in() -> bool:
     if not token and not st.session_state.get(_LOGGED_OUT):
         token = st.context.cookies.get(session_cookie.COOKIE)  # a reload of a browser that logged in before
     if not isinstance(token, str) or not token:
-        return False
+        return _provider_session()
     with _engine().connect() as conn:
         user = sessions.current(conn, token)
     if user is None:
         st.session_state.pop(_SESSION_TOKEN, None)
         st.session_state.pop(_USER, None)
-        return False
+        return _provider_session()
     st.session_state[_SESSION_TOKEN] = token
     st.session_state[_USER] = (user.username, user.role.value, user.must_change_password)
     return True
+
+
+def _provider_session() -> bool:
+    """Start a session for the identity the provider signed in, when there is one and it may come in.
+    A refusal is audited once per provider log-in, and said on the log-in page; success reruns the script."""
+    from pipelines.access import oidc as identities
+    from pipelines.access import sessions
+
+    found = oidc.claims()
+    if found is None:
+        return False
+    config = oidc.configuration()
+    if config is None or config.problem:
+        return False  # the log-in page says what is wrong with the configuration
+    who = identities.identity(found, str(found.get("provider") or "default"))
+    key = oidc.identity_key(found)
+    if who is None:
+        oidc.remember_refusal(key, "The identity provider's answer names nobody (no `sub` claim); log in again")
+        return False
+    current = settings.current()
+    if not identities.fresh(who, current.session_hours):
+        oidc.remember_refusal(key, "Your log-in at the identity provider is older than a Crossdock session may last; "
+                                   "log in again")
+        return False
+    with _engine().begin() as conn:
+        # Asked again on every run (an admin may have added the user meanwhile), audited once per provider log-in.
+        result = identities.login(conn, who, default_role=identities.parse_default_role(current.oidc_default_role),
+                                  audit_refusal=not oidc.refused_before(key))
+        token = sessions.start(conn, result.user.id, current.session_hours) if result.user else None
+    if token is None or result.user is None:
+        oidc.remember_refusal(key, f"{str(result.reason)[0].upper()}{str(result.reason)[1:]}.")
+        return False
+    oidc.forget_refusal(key)
+    st.session_state[_SESSION_TOKEN] = token
+    st.session_state[_USER] = (result.user.username, result.user.role.value, result.user.must_change_password)
+    st.session_state.pop(_LOGGED_OUT, None)
+    st.session_state[_COOKIE_PENDING] = "remember"
+    st.rerun()  # the next run writes the session cookie (as after a password log-in), so a reload keeps it
 
 
 def role() -> Role:
@@ -96,8 +151,9 @@ def can(action: Action) -> bool:
 
 
 def must_change_password() -> bool:
+    """A one-time password waits to be replaced (not asked of someone the identity provider signed in)."""
     user = st.session_state.get(_USER) if accounts_mode() else None
-    return bool(user and user[2])
+    return bool(user and user[2]) and not signed_in_by_provider()
 
 
 def logged_in() -> bool:
@@ -137,6 +193,8 @@ def log_out() -> None:
     st.session_state.pop(_NAME_KEY, None)
     st.session_state[_LOGGED_OUT] = True
     st.session_state[_COOKIE_PENDING] = "forget"
+    if oidc.claims() is not None:
+        st.logout()  # forget the provider's identity too (and sign out there, when the provider offers that)
 
 
 def sync_cookie() -> None:
@@ -246,6 +304,8 @@ def _account_login_page() -> None:
     with middle:
         st.title("Crossdock admin")
         st.caption("Integrations, mappings, health and reports.")
+        if _single_sign_on():
+            return
         with st.form("login"):
             username = st.text_input("User name", key="login.user", max_chars=NAME_MAX)
             password = st.text_input("Password", type="password", key="login.password")
@@ -267,6 +327,25 @@ def _account_login_page() -> None:
         if first_password_path().exists():
             hint += f" The first admin is `{FIRST_ADMIN}`; its one-time password is in `{first_password_path()}`."
         st.caption(hint)
+
+
+def _single_sign_on() -> bool:
+    """The identity provider's part of the log-in page: its buttons, a refusal, or what is wrong with its
+    configuration. True when the password form must not follow (`oidc` mode)."""
+    config = oidc.configuration()
+    if config is None:
+        if provider_only():
+            st.error("Single sign-on is not configured: CROSSDOCK_APP_AUTH is `oidc`, but `.streamlit/secrets.toml` has no "
+                     "`[auth]` section (or the file cannot be read). See docs/how-to/admin/people-and-roles.md.")
+        return provider_only()
+    refused = oidc.refusal()
+    if refused:
+        st.error(refused)
+        oidc.sign_out_button()
+    oidc.login_buttons(config)
+    if not provider_only():
+        st.caption("Or with a Crossdock user name and password:")
+    return provider_only()
 
 
 def change_password_page() -> None:

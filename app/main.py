@@ -59,7 +59,7 @@ else:
     for section, path, title, icon, action in catalogue:
         if auth.can(action):
             pages.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=not pages))
-    if auth.accounts_mode():
+    if auth.accounts_mode() and not auth.signed_in_by_provider():
         pages.setdefault("Account", []).append(
             st.Page(auth.change_password_page, title="Change password", icon=":material/key:", url_path="password"))
     page = st.navigation(pages)

@@ -108,6 +108,9 @@ def _print_banner(wanted: list[Service]) -> None:
     print(f"  admin API token    in {settings.admin_token_path()} (or CROSSDOCK_ADMIN_TOKEN)")
     if settings.current().app_auth == "shared_password":
         print(f"  admin app password in {settings.home() / 'admin.password'} (or CROSSDOCK_ADMIN_PASSWORD)")
+    elif settings.current().app_auth == "oidc":
+        print("  admin app log-in   single sign-on only ([auth] in .streamlit/secrets.toml); a person's role:")
+        print("  admin app users    crossdock users add THEIR@EMAIL --role viewer|analyst|operator|admin")
     else:
         from pipelines.access.bootstrap import FIRST_ADMIN, first_password_path
 

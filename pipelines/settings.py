@@ -52,10 +52,16 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = Field(
         None, description="The admin app's password (or `admin_password` in `.streamlit/secrets.toml`). "
                           "Default: generated once into `<home>/admin.password`.")
-    app_auth: Literal["accounts", "shared_password"] = Field(
+    app_auth: Literal["accounts", "oidc", "shared_password"] = Field(
         "accounts", description="How the admin app signs people in: `accounts` (local users with roles, "
-                                "`crossdock users`; the first admin is made by `crossdock up`) or, only when chosen, "
+                                "`crossdock users`; the first admin is made by `crossdock up`; when `.streamlit/secrets.toml` "
+                                "has an `[auth]` section the log-in page also offers the identity provider), `oidc` (only "
+                                "the identity provider of `[auth]`, OpenID Connect; no password form) or, only when chosen, "
                                 "`shared_password` (one password for everyone, all admins, the old mode).")
+    oidc_default_role: Literal["none", "viewer", "analyst", "operator", "admin"] = Field(
+        "viewer", description="The role of a person the identity provider signs in whose e-mail address is no "
+                              "Crossdock user name: they become a user of this role (named after the address), or, with "
+                              "`none`, are refused and told to ask an admin.")
     session_hours: float = Field(12, gt=0, le=24 * 30, description="How long an admin app session lasts before "
                                                                   "its user must log in again.")
     host: str = Field("127.0.0.1", description="Where every service binds (the demo client API stays on loopback).")
