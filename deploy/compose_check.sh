@@ -30,7 +30,13 @@ base_image() {  # name, extra packages
   fi
 }
 echo "1. images"
-base_image localhost/crossdock-base:bookworm python3.11,python3.11-venv,ca-certificates
+# The image build cannot trust this host's TLS set-up, so the wheels come from the host (its README).
+if ! ls deploy/wheels/*.whl >/dev/null 2>&1; then
+  uv_pin="$(sed -n 's/^ARG UV_VERSION=//p' Dockerfile)"
+  python3.11 -m pip download -q --no-deps -r requirements-runtime.lock "uv==$uv_pin" \
+    "$(grep '^setuptools==' requirements.lock)" -d deploy/wheels
+fi
+base_image localhost/crossdock-base:bookworm python3.11,python3.11-venv,python3-distutils,ca-certificates
 base_image localhost/crossdock-postgres-base:bookworm postgresql-15
 podman build -q --format docker --build-arg BASE_IMAGE=localhost/crossdock-base:bookworm -t localhost/crossdock:check . >/dev/null
 podman build -q --format docker -f deploy/postgres-check.Containerfile -t localhost/crossdock-postgres:check . >/dev/null
