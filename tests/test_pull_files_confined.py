@@ -307,6 +307,20 @@ def test_the_admin_api_refuses_a_folder_outside_the_root_and_a_pattern_leaving_i
     assert get_integration(sqlite_store, "erp_files").config.file.folder is None
 
 
+def test_a_folder_in_the_home_of_no_user_is_refused_with_a_reason_not_a_server_error(sqlite_store):
+    """`~name/…` expands to that user's home; a user this machine does not know made pathlib raise
+    RuntimeError, which the admin API answered with a 500 (found by the stateful fuzz)."""
+    assert _refusal(folder="~no_such_user_here/exports")["file.folder"] == (
+        "'~no_such_user_here/exports' starts with '~no_such_user_here', but there is no user 'no_such_user_here' "
+        "to expand it to: give a folder relative to the drops root, or an absolute one")
+    admin = {"Authorization": f"Bearer {settings.admin_token()}"}
+    document = {"name": "erp_files", "type": "file", "file": {"folder": "~;z"}}
+    with running(sqlite_store) as url:
+        created = requests.post(f"{url}/integrations", json=document, headers=admin, timeout=30)
+    assert created.status_code == 422, created.text
+    assert created.json()["errors"][0]["field"] == "file.folder"
+
+
 def test_the_cli_refuses_a_folder_outside_the_root_with_exit_2(tmp_path):
     path = tmp_path / "erp.json"
     path.write_text(json.dumps({"name": "erp_files", "type": "file",

@@ -41,7 +41,7 @@ def folder_path(folder: str | None, integration_name: str, root: Path | None = N
     if folder is not None and "\0" in folder:
         raise ValueError("must not contain a NUL character")
     root = root or drops_root()
-    chosen = Path(folder.strip()).expanduser() if folder and folder.strip() else Path(integration_name)
+    chosen = _expand_home(folder.strip()) if folder and folder.strip() else Path(integration_name)
     asked = root / chosen  # an absolute `chosen` replaces the root
     real = Path(os.path.realpath(asked))
     shown = repr(folder) if folder else f"the default folder {asked}"
@@ -57,6 +57,18 @@ def folder_path(folder: str | None, integration_name: str, root: Path | None = N
     if home.is_relative_to(root) and real.is_relative_to(home) and not real.is_relative_to(home / "drops"):
         raise ValueError(f"{shown} is inside Crossdock's home {home}{resolves}, outside its drops/ folder")
     return real
+
+
+def _expand_home(folder: str) -> Path:
+    """`folder` with a leading `~` or `~user` expanded; ValueError (not pathlib's RuntimeError, which
+    reached the admin API as a 500) when that names no home this machine knows."""
+    try:
+        return Path(folder).expanduser()
+    except RuntimeError:
+        user = folder[1:].split("/", 1)[0]
+        whose = f"there is no user {user!r}" if user else "this process has no home folder"
+        raise ValueError(f"{folder!r} starts with '~{user}', but {whose} to expand it to: give a folder relative to "
+                         "the drops root, or an absolute one") from None
 
 
 def check_pattern(pattern: str) -> str:
