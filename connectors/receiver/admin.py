@@ -16,7 +16,14 @@ from pydantic import ValidationError
 
 from connectors.receiver.admin_auth import require_admin
 from connectors.receiver.params import id_cursor
-from connectors.receiver.schemas import ADMIN_ERRORS, MALFORMED_JSON, UNKNOWN_CURSOR, IdentifierBatch, error_responses
+from connectors.receiver.schemas import (
+    ADMIN_ERRORS,
+    MALFORMED_JSON,
+    UNKNOWN_CURSOR,
+    ArchivedIntegration,
+    IdentifierBatch,
+    error_responses,
+)
 from connectors.receiver.state import receiver_state
 from pipelines.errors import field_path, validation_issues
 from pipelines.integrations import (
@@ -215,8 +222,8 @@ def delete(
 @router.get("/archived-integrations", summary="Deleted (archived) integrations, newest first",
             description="Name, type, target, when and by whom each was deleted. They are purged automatically "
                         "`CROSSDOCK_ARCHIVE_RETENTION_DAYS` after that.")
-def archived(request: Request) -> list[dict[str, Any]]:
-    return [{**entry, "archived_at": entry["archived_at"].isoformat()} for entry in archived_view(receiver_state(request).reader)]
+def archived(request: Request) -> list[ArchivedIntegration]:
+    return [ArchivedIntegration(**entry) for entry in archived_view(receiver_state(request).reader)]
 
 
 @router.post("/archived-integrations/{name}/restore", summary="Restore a deleted integration, with all its data",
