@@ -1,5 +1,5 @@
 """One integration on the Integrations page: what to hand the client, its configuration, editing it,
-switching it on and off, deleting it.
+switching it on and off, archiving it.
 
 Each section is its own function so the page composes them; the overview carries the actions on the
 integration as it is saved: testing an api/db connection, handing over the callback signing secret.
@@ -13,14 +13,14 @@ from pydantic import ValidationError
 from app import auth, callback_secret, connection_test, integration_form, onboarding, phrases
 from app.store import engine
 from app.ui import show_issues, when
+from pipelines import settings
 from pipelines.access.policy import Action
 from pipelines.errors import validation_issues
 from pipelines.integrations import (
-    IntegrationBusy,
     IntegrationNotFound,
     MappingRejected,
     StoredIntegration,
-    delete_integration,
+    archive_integration,
     masked_config,
     set_active,
     update_integration,
@@ -184,7 +184,7 @@ def render_edit(stored: StoredIntegration) -> None:
 
 
 def render_lifecycle(stored: StoredIntegration) -> None:
-    """Enable, disable, delete (with the name typed as confirmation)."""
+    """Enable, disable, archive (what deleting does: restorable from the Archived section)."""
     if not auth.can(Action.ENABLE_INTEGRATION):
         st.caption("Enabling and disabling need the operator role.")
         return
@@ -201,21 +201,18 @@ def render_lifecycle(stored: StoredIntegration) -> None:
     if not auth.can(Action.MANAGE_INTEGRATIONS):
         return
     st.divider()
-    st.markdown(f"**Delete {stored.name}**: removes the integration with its orders, inbox, sync history and "
-                "callbacks. This cannot be undone.")
+    days = settings.current().archive_retention_days
+    st.markdown(f"**Archive {stored.name}**: it stops receiving (webhooks answer like an unknown integration) and "
+                "pulling; its orders, inbox, sync history and callbacks stay untouched. An admin can restore it from "
+                f"**Archived** below, for {days} day(s); after that it is purged.")
     waiting = waiting_work(engine(), stored.id)
     if waiting:
         listed = ", ".join(f"**{count}** {what}" for what, count in waiting.items())
-        st.warning(f"{stored.name} still has {listed}. Deleting now discards them: the client was told they "
-                   "were received. Disable the integration and let them finish first, if you can.")
-    discard = st.checkbox("Discard them and delete anyway", key=f"intg.delete.force.{stored.id}") if waiting else False
-    typed = st.text_input("Type the integration's name to confirm", key=f"intg.delete.{stored.id}")
-    if st.button("Delete permanently", icon=":material/delete:", disabled=typed != stored.name or bool(waiting and not discard),
-                 key=f"intg.delete.go.{stored.id}"):
+        st.info(f"{stored.name} still has {listed}: they wait, unprocessed, until it is restored.")
+    if st.button("Archive", icon=":material/archive:", key=f"intg.archive.go.{stored.id}"):
         try:
-            delete_integration(engine(), stored.name, force=discard, actor=auth.actor())
-        except IntegrationBusy as exc:  # work arrived since the page was drawn
-            st.error(f"Not deleted: {exc}.")
-            return
-        st.toast(f"Deleted {stored.name}.", icon=":material/delete:")
+            archive_integration(engine(), stored.name, actor=auth.actor())
+        except IntegrationNotFound:  # archived meanwhile, from another session
+            pass
+        st.toast(f"Archived {stored.name}.", icon=":material/archive:")
         st.rerun()

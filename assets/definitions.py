@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import alerts, callbacks, inbox_processing, manager_reports, partitions, pull_sources
+from assets import alerts, archive_retention, callbacks, inbox_processing, manager_reports, partitions, pull_sources
 from assets.executor import distributed, pull_executor
 from assets.resources import StoreResource
 
@@ -15,6 +15,7 @@ defs = dg.Definitions.merge(
     pull_sources.defs,
     callbacks.defs,
     alerts.defs,
+    archive_retention.defs,
     manager_reports.defs,
     dg.Definitions(resources={"store": StoreResource(database_url=dg.EnvVar("CROSSDOCK_DATABASE_URL"))},
                    executor=pull_executor() if distributed() else None),

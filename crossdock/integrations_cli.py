@@ -1,5 +1,5 @@
-"""`crossdock integrations ...`: add from a file, list, show (secrets masked), disable, enable, delete, and
-the client's integration guide."""
+"""`crossdock integrations ...`: add from a file, list, show (secrets masked), disable, enable, delete
+(archive), archived, restore, purge, and the client's integration guide."""
 from __future__ import annotations
 
 import json
@@ -117,21 +117,73 @@ def enable(name: str) -> None:
 def delete(
     name: str,
     yes: bool = typer.Option(False, "--yes", "-y", help="do not ask"),
-    force: bool = typer.Option(False, "--force", help="delete even with acknowledged webhooks or callbacks waiting"),
+    force: bool = typer.Option(False, "--force", hidden=True, help="accepted for older scripts; nothing to force"),
 ) -> None:
-    """Delete an integration and everything stored for it. Refused while it has acknowledged webhooks
-    not yet processed or callbacks not yet delivered, unless --force."""
-    from pipelines.integrations import IntegrationBusy, delete_integration
+    """Delete (archive) an integration: it stops receiving and pulling, and everything it received stays,
+    restorable with `crossdock integrations restore` until purged (`purge`, or the retention period)."""
+    from pipelines.integrations import archive_integration
+    from pipelines.settings import current
     from pipelines.store import connect
 
     actor = require(Action.MANAGE_INTEGRATIONS)
-    if not yes and not typer.confirm(f"Delete {name} and all its orders, runs and errors?"):
+    if not yes and not typer.confirm(f"Delete (archive) {name}? It stays restorable for "
+                                     f"{current().archive_retention_days} day(s)."):
         fail("not deleted")
+    held = _guard(lambda: archive_integration(connect(), name, actor=actor))
+    suffix = f"; held until restored: {', '.join(f'{n} {what}' for what, n in held.items())}" if held else ""
+    typer.echo(f"archived {name} (restore with `crossdock integrations restore {name}`){suffix}")
+
+
+@app.command("archived")
+def archived(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """List deleted (archived) integrations: when and by whom, restorable until purged."""
+    from pipelines.integrations import archived_view
+    from pipelines.store import connect
+
+    require(Action.MANAGE_INTEGRATIONS)
+    items = _guard(lambda: archived_view(connect()))
+    if as_json:
+        typer.echo(json.dumps([{**i, "archived_at": i["archived_at"].isoformat()} for i in items], ensure_ascii=False, indent=2))
+        return
+    if not items:
+        typer.echo("no archived integrations")
+        return
+    typer.echo(f"{'NAME':<24} {'TYPE':<8} {'TARGET':<7} {'ARCHIVED AT':<26} BY")
+    for item in items:
+        typer.echo(f"{item['name']:<24} {item['type']:<8} {item['target']:<7} "
+                   f"{item['archived_at'].isoformat(timespec='seconds'):<26} {item['archived_by'] or ''}")
+
+
+@app.command("restore")
+def restore(name: str) -> None:
+    """Restore a deleted (archived) integration, with all its data, as it was."""
+    from pipelines.integrations import restore_integration
+    from pipelines.store import connect
+
+    actor = require(Action.MANAGE_INTEGRATIONS)
+    _guard(lambda: restore_integration(connect(), name, actor=actor))
+    typer.echo(f"restored {name}")
+
+
+@app.command("purge")
+def purge(
+    name: str,
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask"),
+    force: bool = typer.Option(False, "--force", help="purge even with acknowledged webhooks or callbacks waiting"),
+) -> None:
+    """Really delete an archived integration and all its orders, runs, inbox rows and callbacks (no undo).
+    Refused while it holds acknowledged webhooks or callbacks not yet delivered, unless --force."""
+    from pipelines.integrations import IntegrationBusy, purge_integration
+    from pipelines.store import connect
+
+    actor = require(Action.PURGE)
+    if not yes and typer.prompt(f"Purge {name} and all its data for good? Type its name to confirm", default="") != name:
+        fail("not purged")
     try:
-        _guard(lambda: delete_integration(connect(), name, force=force, actor=actor))
+        _guard(lambda: purge_integration(connect(), name, force=force, actor=actor))
     except IntegrationBusy as exc:
-        fail(f"{exc}. Let them finish (or disable the integration first), or pass --force to discard them.")
-    typer.echo(f"deleted {name}")
+        fail(f"{exc}. Restore it and let them finish, or pass --force to discard them.")
+    typer.echo(f"purged {name}")
 
 
 @app.command("guide")

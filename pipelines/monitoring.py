@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from pipelines.clock import as_utc, utcnow
 from pipelines.inbox import reporting as inbox_reporting
 from pipelines.inbox.reporting import BACKLOG_MAX_AGE_SECONDS
-from pipelines.store.joins import integration_of
+from pipelines.store.joins import integration_of, live
 from pipelines.store.schema import callback_outbox, integrations, sync_runs
 from pipelines.vocabulary import OutboxStatus, SyncRunStatus
 
@@ -207,7 +207,7 @@ def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[Int
     """Every integration with its status, time since last sync, last error and what needs a person."""
     now = now or utcnow()
     with bind.connect() as conn:
-        rows = conn.execute(sa.select(integrations).order_by(sa.func.lower(integrations.c.name))).all()
+        rows = conn.execute(sa.select(integrations).where(live()).order_by(sa.func.lower(integrations.c.name))).all()
         latest = _latest_runs(conn)
         latest_bad = _latest_runs(conn, sa.or_(sync_runs.c.status == SyncRunStatus.FAILED, sync_runs.c.errors > 0))
         inbox_dead = {entry.integration: entry.dead for entry in inbox_reporting.backlog(conn)}
@@ -275,7 +275,7 @@ def latest_syncs(bind: sa.Engine, limit: int = 10, integration_id: int | None = 
 def backlog(bind: sa.Engine) -> Backlog:
     """Inbox backlog (pending, oldest), dead letters (inbox and callbacks), per integration too."""
     with bind.connect() as conn:
-        names = dict(conn.execute(sa.select(integrations.c.id, integrations.c.name)).tuples().all())
+        names = dict(conn.execute(sa.select(integrations.c.id, integrations.c.name).where(live())).tuples().all())
         inbox_entries = inbox_reporting.backlog(conn)
         callback_rows = conn.execute(
             sa.select(callback_outbox.c.integration_id, callback_outbox.c.status, sa.func.count())

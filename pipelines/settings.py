@@ -64,6 +64,10 @@ class Settings(BaseSettings):
                               "`none`, are refused and told to ask an admin.")
     session_hours: float = Field(12, gt=0, le=24 * 30, description="How long an admin app session lasts before "
                                                                   "its user must log in again.")
+    archive_retention_days: int = Field(
+        30, ge=1, le=3650, description="How long a deleted (archived) integration keeps its data and can be restored; "
+                                       "a daily schedule purges archived integrations older than this (an admin can "
+                                       "purge one earlier).")
     host: str = Field("127.0.0.1", description="Where every service binds (the demo client API stays on loopback).")
     port: Port = Field(8085, description="The receiver: webhooks, admin API, `/docs`.")
     dagster_port: Port = Field(3000, description="The Dagster UI.")

@@ -2,6 +2,8 @@
 forms validate as you type and name the wrong field; secrets are masked and kept when not retyped."""
 from __future__ import annotations
 
+import pytest
+
 from pipelines.integrations import Integration, create_integration, get_integration, list_integrations
 from tests.apptest import markdown_text, open_page, texts
 from tests.conftest import EXAMPLES
@@ -128,18 +130,17 @@ def test_import_the_plans_json(app_store):
     assert any("polls `https://api.clientexyz.com/orders?status=pending` every 300 s" in m for m in texts(at.markdown))
 
 
-def test_disable_enable_and_delete_with_confirmation(app_store):
+def test_disable_enable_and_archive(app_store):
     stored = create_integration(app_store, Integration(name="cliente_abc", type="webhook"))
     at = open_page("integrations")
     at.button(key="intg.disable").click().run()
     assert get_integration(app_store, "cliente_abc").is_active is False
     at.button(key="intg.enable").click().run()
     assert get_integration(app_store, "cliente_abc").is_active is True
-    delete = at.button(key=f"intg.delete.go.{stored.id}")
-    assert delete.disabled
-    at.text_input(key=f"intg.delete.{stored.id}").input("cliente_abc").run()
-    at.button(key=f"intg.delete.go.{stored.id}").click().run()
+    # Archiving is undone from the Archived view, so it asks for no typed name (purging does).
+    at.button(key=f"intg.archive.go.{stored.id}").click().run()
     assert list_integrations(app_store) == []
+    assert [i.id for i in list_integrations(app_store, archived=True)] == [stored.id]
     assert not at.exception
 
 
@@ -162,16 +163,34 @@ def test_a_fresh_new_integration_form_blames_no_field_before_anything_is_typed(a
     assert ":red[" not in markdown_text(at)
 
 
-def test_delete_with_acknowledged_webhooks_waiting_needs_an_explicit_discard(app_store):
+def test_delete_archives_and_the_archived_section_restores_or_purges_with_the_name_typed(app_store):
+    from pipelines.integrations import IntegrationNotFound, list_mapping_versions
     from tests.inbox_rows import insert_pending
 
     stored = create_integration(app_store, Integration(name="cliente_abc", type="webhook"))
     insert_pending(app_store, stored.id, [{"external_id": "PED-9", "client_name": "Ana", "address": "Zona 1"}])
     at = open_page("integrations")
-    assert any("1** acknowledged webhook(s) not yet processed" in w for w in texts(at.warning))
-    at.text_input(key=f"intg.delete.{stored.id}").input("cliente_abc").run()
-    assert at.button(key=f"intg.delete.go.{stored.id}").disabled  # the name alone is not enough
-    at.checkbox(key=f"intg.delete.force.{stored.id}").check().run()
-    at.button(key=f"intg.delete.go.{stored.id}").click().run()
+    assert any("1** acknowledged webhook(s) not yet processed" in i for i in texts(at.info))
+    at.button(key=f"intg.archive.go.{stored.id}").click().run()
+    assert not at.exception, at.exception
     assert list_integrations(app_store) == []
-    assert not at.exception
+    assert [i.name for i in list_integrations(app_store, archived=True)] == ["cliente_abc"]
+
+    at.segmented_control(key="intg.view").set_value("Archived").run()
+    assert not at.exception, at.exception
+    at.button(key="intg.archived.restore").click().run()
+    assert [i.name for i in list_integrations(app_store)] == ["cliente_abc"]
+    assert len(list_mapping_versions(app_store, "cliente_abc")) == 1  # restored as it was
+
+    at = open_page("integrations")
+    at.button(key=f"intg.archive.go.{stored.id}").click().run()
+    at.segmented_control(key="intg.view").set_value("Archived").run()
+    assert any("1** acknowledged webhook(s) not yet processed" in w for w in texts(at.warning))
+    at.text_input(key="intg.purge.cliente_abc").input("cliente_abc").run()
+    assert at.button(key="intg.purge.go.cliente_abc").disabled  # the name alone is not enough with work waiting
+    at.checkbox(key="intg.purge.force.cliente_abc").check().run()
+    at.button(key="intg.purge.go.cliente_abc").click().run()
+    assert not at.exception, at.exception
+    assert list_integrations(app_store, archived=True) == []
+    with pytest.raises(IntegrationNotFound, match="no archived integration"):
+        get_integration(app_store, "cliente_abc", archived=True)

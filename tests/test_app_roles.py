@@ -73,7 +73,8 @@ def test_integration_buttons_by_role(accounts, role, disable, delete, edit):
     assert not at.exception, at.exception
     keys = {b.key for b in at.button}
     assert ("intg.disable" in keys) is disable
-    assert any(str(k).startswith("intg.delete.go.") for k in keys) is delete
+    assert any(str(k).startswith("intg.archive.go.") for k in keys) is delete
+    assert ("Archived" in at.segmented_control(key="intg.view").options) is delete  # the archive: admins only
     assert ("Editing an integration needs the admin role." not in texts(at.caption)) is edit
 
 

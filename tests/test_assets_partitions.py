@@ -6,7 +6,7 @@ import dagster as dg
 from assets.definitions import defs
 from assets.partitions import integration_partitions, integration_partitions_sensor
 from assets.resources import StoreResource
-from pipelines.integrations import Integration, create_integration, delete_integration
+from pipelines.integrations import Integration, archive_integration, create_integration
 
 
 def _tick(instance: dg.DagsterInstance, url: str) -> dg.SensorResult:
@@ -28,7 +28,7 @@ def test_partitions_are_added_and_removed_with_integrations(store):
         create_integration(store, Integration(name="ClienteXYZ", type="api", endpoint="https://x.example/orders"))
         _tick(instance, url)
         assert sorted(instance.get_dynamic_partitions(integration_partitions.name)) == ["ClienteXYZ", "cliente_abc"]
-        delete_integration(store, "ClienteXYZ")
+        archive_integration(store, "ClienteXYZ")  # an archived integration has no partition
         _tick(instance, url)
         assert instance.get_dynamic_partitions(integration_partitions.name) == ["cliente_abc"]
         assert _tick(instance, url).dynamic_partitions_requests == []  # nothing to do: nothing requested

@@ -68,7 +68,7 @@ def test_every_listed_change_leaves_an_entry(sqlite_store):
     assert by_action["mapping.rolled_back"][0]["actor"] == "user:ana"
     assert by_action["order.status_set"][0]["details"]["to"] == "assigned"
     assert {e["subject"] for e in by_action["replayed"]} == {f"inbox:{dead}", f"callback:{outbox_id}"}
-    assert by_action["integration.deleted"][0]["details"]["force"] is True
+    assert by_action["integration.archived"][0]["subject"] == "integration:cliente_abc"
     assert "token.created" in by_action
     everything = json.dumps(logged, default=str)
     assert "a brand new secret" not in everything and "secreto_compartido" not in everything

@@ -76,7 +76,7 @@ def test_duplicates_and_unknown_names(tmp_path):
     assert unknown.returncode == 1 and "no integration named 'nobody'" in unknown.stderr
 
 
-def test_delete_refuses_to_discard_acknowledged_webhooks_without_force(tmp_path):
+def test_delete_archives_and_purge_refuses_to_discard_acknowledged_webhooks_without_force(tmp_path):
     from pipelines.integrations import get_integration
     from pipelines.store import connect
     from tests.inbox_rows import insert_pending
@@ -85,8 +85,19 @@ def test_delete_refuses_to_discard_acknowledged_webhooks_without_force(tmp_path)
     path.write_text(json.dumps({"name": "cliente_abc", "type": "webhook"}))
     assert crossdock("integrations", "add", "--file", str(path)).returncode == 0
     insert_pending(connect(), get_integration(connect(), "cliente_abc").id, [{"external_id": "PED-9"}])
-    refused = crossdock("integrations", "delete", "cliente_abc", "--yes")
+    archived = crossdock("integrations", "delete", "cliente_abc", "--yes")
+    assert archived.returncode == 0 and "archived cliente_abc" in archived.stdout
+    assert "1 acknowledged webhook(s) not yet processed" in archived.stdout
+    assert "cliente_abc" in crossdock("integrations", "archived").stdout
+    assert "cliente_abc" not in crossdock("integrations", "list").stdout
+    again = crossdock("integrations", "add", "--file", str(path))
+    assert again.returncode == 1 and "an archived integration has this name: restore or purge it first" in again.stderr
+    assert crossdock("integrations", "restore", "cliente_abc").returncode == 0
+    assert "cliente_abc" in crossdock("integrations", "list").stdout
+    assert crossdock("integrations", "delete", "cliente_abc", "--yes").returncode == 0
+    refused = crossdock("integrations", "purge", "cliente_abc", "--yes")
     assert refused.returncode == 1
     assert "1 acknowledged webhook(s) not yet processed" in refused.stderr and "--force" in refused.stderr
-    forced = crossdock("integrations", "delete", "cliente_abc", "--yes", "--force")
-    assert forced.returncode == 0 and "deleted cliente_abc" in forced.stdout
+    forced = crossdock("integrations", "purge", "cliente_abc", "--yes", "--force")
+    assert forced.returncode == 0 and "purged cliente_abc" in forced.stdout
+    assert "no archived integrations" in crossdock("integrations", "archived").stdout

@@ -12,8 +12,8 @@ from pipelines.integrations import (
     IntegrationExists,
     IntegrationNotFound,
     MappingRejected,
+    archive_integration,
     create_integration,
-    delete_integration,
     get_integration,
     list_integrations,
     list_mapping_versions,
@@ -122,22 +122,24 @@ def test_disable_and_delete(store):
     create_integration(store, Integration(name="cliente_abc", type="webhook"))
     assert set_active(store, "cliente_abc", False).is_active is False
     assert list_integrations(store, active_only=True) == []
-    delete_integration(store, "cliente_abc")
+    archive_integration(store, "cliente_abc")
     with pytest.raises(IntegrationNotFound):
         get_integration(store, "cliente_abc")
+    assert [i.name for i in list_integrations(store, archived=True)] == ["cliente_abc"]
 
 
-def test_delete_is_refused_while_acknowledged_work_waits(store):
-    from pipelines.integrations import IntegrationBusy, waiting_work
+def test_archiving_holds_acknowledged_work_and_purging_refuses_to_discard_it(store):
+    from pipelines.integrations import IntegrationBusy, purge_integration, waiting_work
     from tests.inbox_rows import insert_pending
 
     stored = create_integration(store, Integration(name="cliente_abc", type="webhook"))
     insert_pending(store, stored.id, [{"external_id": "PED-9"}])
     insert_pending(store, stored.id, [{"external_id": "PED-10"}])
     assert waiting_work(store, stored.id) == {"acknowledged webhook(s) not yet processed": 2}
+    assert archive_integration(store, "cliente_abc") == {"acknowledged webhook(s) not yet processed": 2}
     with pytest.raises(IntegrationBusy, match="2 acknowledged webhook"):
-        delete_integration(store, "cliente_abc")
-    assert get_integration(store, "cliente_abc").id == stored.id  # nothing deleted
-    delete_integration(store, "cliente_abc", force=True)
+        purge_integration(store, "cliente_abc")
+    assert get_integration(store, "cliente_abc", archived=True).id == stored.id  # nothing deleted
+    purge_integration(store, "cliente_abc", force=True)
     with pytest.raises(IntegrationNotFound):
-        get_integration(store, "cliente_abc")
+        get_integration(store, "cliente_abc", archived=True)

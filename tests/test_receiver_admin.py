@@ -221,13 +221,16 @@ def test_order_status_changes_through_the_receiver(store, admin):
     assert "/orders/{internal_id}/status" in paths and "/callbacks/{callback_id}/replay" in paths
 
 
-def test_delete_answers_409_while_acknowledged_webhooks_wait(sqlite_store, admin):
+def test_purge_answers_409_while_acknowledged_webhooks_wait(sqlite_store, admin):
     from tests.inbox_rows import insert_pending
 
     stored = integration(sqlite_store)
     insert_pending(sqlite_store, stored.id, [{"external_id": "PED-9"}])
     with running(sqlite_store) as url:
-        refused = requests.delete(f"{url}/integrations/cliente_abc", headers=admin)
-        forced = requests.delete(f"{url}/integrations/cliente_abc?force=true", headers=admin)
+        archived = requests.delete(f"{url}/integrations/cliente_abc", headers=admin)  # nothing is discarded
+        refused = requests.delete(f"{url}/archived-integrations/cliente_abc", headers=admin)
+        forced = requests.delete(f"{url}/archived-integrations/cliente_abc?force=true", headers=admin)
+    assert archived.status_code == 204
     assert refused.status_code == 409 and "not yet processed" in refused.json()["detail"]
+    assert "?force=true" in refused.json()["detail"]
     assert forced.status_code == 204

@@ -7,13 +7,14 @@ import streamlit as st
 import yaml
 from pydantic import ValidationError
 
-from app import auth, connection_test, integration_detail, integration_form, phrases
+from app import auth, connection_test, integration_archive, integration_detail, integration_form, phrases
 from app.auth import require_login
 from app.store import engine
 from app.ui import RED_ROW, STATUS_LABELS, TARGET_LABELS, TYPE_LABELS, highlight_rows, show_issues
 from pipelines.access.policy import Action
 from pipelines.errors import validation_issues
 from pipelines.integrations import (
+    ArchivedNameTaken,
     Integration,
     IntegrationExists,
     IntegrationNotFound,
@@ -26,6 +27,7 @@ from pipelines.monitoring import integration_health
 VIEW_KEY = "intg.view"
 GOTO_KEY = "intg.goto"
 VIEWS = ["Details", "New integration", "Import JSON"]
+ARCHIVED = "Archived"  # admins only
 
 require_login(Action.VIEW_INTEGRATIONS)
 st.title("Integrations")
@@ -51,7 +53,10 @@ else:
 for key, wanted in st.session_state.pop(GOTO_KEY, {}).items():
     st.session_state[key] = wanted
 st.session_state.setdefault(VIEW_KEY, "Details")
-view = st.segmented_control("Show", VIEWS, key=VIEW_KEY, required=True, label_visibility="collapsed")
+views = [*VIEWS, ARCHIVED] if auth.can(Action.MANAGE_INTEGRATIONS) else VIEWS
+if st.session_state[VIEW_KEY] not in views:
+    st.session_state[VIEW_KEY] = "Details"
+view = st.segmented_control("Show", views, key=VIEW_KEY, required=True, label_visibility="collapsed")
 
 
 def _created(config: Integration, secret: str | None, **resets) -> None:
@@ -66,6 +71,8 @@ def _created(config: Integration, secret: str | None, **resets) -> None:
 def _try_create(config: Integration) -> list[dict[str, str]]:
     try:
         create_integration(engine(), config, actor=auth.actor())
+    except ArchivedNameTaken as exc:
+        return [{"field": "name", "message": f"{exc} (under Archived), or choose another name"}]
     except IntegrationExists as exc:
         # After `make up` the demo already holds the seed's cliente_abc: point at it.
         return [{"field": "name", "message": f"{exc}: open it under Details (endpoint and curl are there), "
@@ -168,9 +175,9 @@ def details() -> None:
     try:
         stored = get_integration(engine(), name)
     except IntegrationNotFound:
-        st.warning(f"{name} was just deleted in another session.")
+        st.warning(f"{name} was just archived in another session.")
         return
-    overview, edit, lifecycle = st.tabs(["Overview", "Edit", "Enable / disable / delete"])
+    overview, edit, lifecycle = st.tabs(["Overview", "Edit", "Enable / disable / archive"])
     with overview:
         integration_detail.render_overview(stored)
     with edit:
@@ -183,5 +190,7 @@ if view == "New integration":
     new_integration()
 elif view == "Import JSON":
     import_json()
+elif view == ARCHIVED:
+    integration_archive.render()
 else:
     details()

@@ -16,20 +16,31 @@ from pydantic import ValidationError
 
 from connectors.receiver.admin_auth import require_admin
 from connectors.receiver.params import id_cursor
-from connectors.receiver.schemas import ADMIN_ERRORS, MALFORMED_JSON, UNKNOWN_CURSOR, IdentifierBatch, error_responses
+from connectors.receiver.schemas import (
+    ADMIN_ERRORS,
+    MALFORMED_JSON,
+    UNKNOWN_CURSOR,
+    ArchivedIntegration,
+    IdentifierBatch,
+    error_responses,
+)
 from connectors.receiver.state import receiver_state
 from pipelines.errors import field_path, validation_issues
 from pipelines.integrations import (
+    ArchivedNameTaken,
     Integration,
     IntegrationBusy,
     IntegrationExists,
     IntegrationNotFound,
     MappingRejected,
+    archive_integration,
+    archived_view,
     create_integration,
-    delete_integration,
     get_integration,
     list_integrations,
     masked_config,
+    purge_integration,
+    restore_integration,
     update_integration,
 )
 from pipelines.orders.lookup import page_orders
@@ -97,7 +108,7 @@ def _changes_schema() -> dict[str, Any]:
     "/integrations",
     status_code=status.HTTP_201_CREATED,
     summary="Create an integration (seed 000's configuration JSON as is)",
-    responses=error_responses({400: MALFORMED_JSON, 409: "an integration with that name exists",
+    responses=error_responses({400: MALFORMED_JSON, 409: "an integration (live or archived) with that name exists",
                                422: "invalid fields, each with its reason"}),
 )
 def create(request: Request, config: Integration = Body(openapi_examples={"seed 000": {"value": SEED_INTEGRATION}}),
@@ -106,6 +117,8 @@ def create(request: Request, config: Integration = Body(openapi_examples={"seed 
     _storable(config.model_dump(mode="json"))
     try:
         stored = create_integration(engine, config, actor=actor)
+    except ArchivedNameTaken as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     except IntegrationExists as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"{exc}; PATCH /integrations/{config.name} changes it") from None
     except MappingRejected as exc:
@@ -158,7 +171,8 @@ def show(name: str, request: Request) -> dict[str, Any]:
     "/integrations/{name}",
     summary="Change some fields (nested settings merge; omitted secrets stay)",
     responses=error_responses({400: MALFORMED_JSON, 404: "no integration with that name",
-                               409: "renamed to the name of another integration", 422: "invalid fields, each with its reason"}),
+                               409: "renamed to the name of another (live or archived) integration",
+                               422: "invalid fields, each with its reason"}),
     openapi_extra={"requestBody": {"content": {"application/json": {"schema": _changes_schema()}}}},
 )
 def patch(name: str, request: Request,
@@ -182,18 +196,61 @@ def patch(name: str, request: Request,
 
 
 @router.delete("/integrations/{name}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Delete an integration and everything it received",
-               responses=error_responses({404: "no integration with that name",
-                                          409: "acknowledged webhooks or callbacks still wait (see force)"}))
+               summary="Delete (archive) an integration: its data stays, restorable until purged",
+               description="Archives the integration: webhooks to it answer like an unknown integration, pollers and "
+                           "deliveries skip it, and everything it received stays as it was. "
+                           "`POST /archived-integrations/{name}/restore` undoes it; "
+                           "`DELETE /archived-integrations/{name}` (or the retention period, "
+                           "`CROSSDOCK_ARCHIVE_RETENTION_DAYS`) really deletes it.",
+               responses=error_responses({404: "no integration with that name"}))
 def delete(
     name: str,
     request: Request,
-    force: bool = Query(False, description="delete even with acknowledged webhooks or callbacks still waiting"),
+    force: bool = Query(False, description="accepted for older clients; deleting archives, so nothing waiting is "
+                                           "discarded and there is nothing to force"),
     actor: str = Depends(require_admin),
 ) -> Response:
     state = receiver_state(request)
     try:
-        delete_integration(state.engine, name, force=force, actor=actor)
+        archive_integration(state.engine, name, actor=actor)
+    except IntegrationNotFound as exc:
+        raise _not_found(exc) from None
+    state.integrations.invalidate(name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/archived-integrations", summary="Deleted (archived) integrations, newest first",
+            description="Name, type, target, when and by whom each was deleted. They are purged automatically "
+                        "`CROSSDOCK_ARCHIVE_RETENTION_DAYS` after that.")
+def archived(request: Request) -> list[ArchivedIntegration]:
+    return [ArchivedIntegration(**entry) for entry in archived_view(receiver_state(request).reader)]
+
+
+@router.post("/archived-integrations/{name}/restore", summary="Restore a deleted integration, with all its data",
+             responses=error_responses({404: "no archived integration with that name"}))
+def restore(name: str, request: Request, actor: str = Depends(require_admin)) -> dict[str, Any]:
+    state = receiver_state(request)
+    try:
+        stored = restore_integration(state.engine, name, actor=actor)
+    except IntegrationNotFound as exc:
+        raise _not_found(exc) from None
+    state.integrations.invalidate(name)
+    return _shown(stored)
+
+
+@router.delete("/archived-integrations/{name}", status_code=status.HTTP_204_NO_CONTENT,
+               summary="Purge an archived integration: delete it and everything it received, for good",
+               responses=error_responses({404: "no archived integration with that name",
+                                          409: "acknowledged webhooks or callbacks still wait (see force)"}))
+def purge(
+    name: str,
+    request: Request,
+    force: bool = Query(False, description="purge even with acknowledged webhooks or callbacks still waiting"),
+    actor: str = Depends(require_admin),
+) -> Response:
+    state = receiver_state(request)
+    try:
+        purge_integration(state.engine, name, force=force, actor=actor)
     except IntegrationNotFound as exc:
         raise _not_found(exc) from None
     except IntegrationBusy as exc:

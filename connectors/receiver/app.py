@@ -53,6 +53,14 @@ LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, dict[str, str]]]] = 
     ("get", "/integrations", "200"): [
         ("GetIntegration", "get", "/integrations/{name}", {"name": "$response.body#/0/name"}),
     ],
+    ("get", "/archived-integrations", "200"): [
+        ("RestoreIntegration", "post", "/archived-integrations/{name}/restore", {"name": "$response.body#/0/name"}),
+        ("PurgeIntegration", "delete", "/archived-integrations/{name}", {"name": "$response.body#/0/name"}),
+    ],
+    ("post", "/archived-integrations/{name}/restore", "200"): [
+        ("GetIntegration", "get", "/integrations/{name}", {"name": "$response.body#/name"}),
+        ("DeleteIntegration", "delete", "/integrations/{name}", {"name": "$response.body#/name"}),
+    ],
     ("get", "/orders", "200"): [
         ("ChangeStatus", "post", "/orders/{internal_id}/status", {"internal_id": "$response.body#/orders/0/internal_id"}),
         ("OrderCallbacks", "get", "/orders/{internal_id}/callbacks", {"internal_id": "$response.body#/orders/0/internal_id"}),

@@ -18,6 +18,7 @@ from connectors.receiver.verify import Guard
 from pipelines.clock import as_utc
 from pipelines.integrations import IntegrationNotFound, get_integration
 from pipelines.integrations.model import StoredIntegration
+from pipelines.store.joins import live
 from pipelines.store.schema import integrations
 
 
@@ -64,7 +65,7 @@ class IntegrationCache:
     def _load(self, name: str, current: Known | None) -> Known | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(integrations.c.id, integrations.c.updated_at).where(integrations.c.name == name)
+                sa.select(integrations.c.id, integrations.c.updated_at).where(integrations.c.name == name, live())
             ).first()
             if row is None:
                 return None

@@ -9,7 +9,10 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("GET", "/integrations"): Action.VIEW_INTEGRATIONS,
     ("GET", "/integrations/{name}"): Action.VIEW_INTEGRATIONS,
     ("PATCH", "/integrations/{name}"): Action.MANAGE_INTEGRATIONS,  # only is_active: ENABLE_INTEGRATION
-    ("DELETE", "/integrations/{name}"): Action.MANAGE_INTEGRATIONS,
+    ("DELETE", "/integrations/{name}"): Action.MANAGE_INTEGRATIONS,  # archives
+    ("GET", "/archived-integrations"): Action.MANAGE_INTEGRATIONS,
+    ("POST", "/archived-integrations/{name}/restore"): Action.MANAGE_INTEGRATIONS,
+    ("DELETE", "/archived-integrations/{name}"): Action.PURGE,
     ("GET", "/orders"): Action.VIEW_ORDERS,
     ("GET", "/customers"): Action.VIEW_ORDERS,
     ("GET", "/identifiers/{code}"): Action.VIEW_ORDERS,

@@ -6,6 +6,7 @@ own examples rather than validate requests.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -205,3 +206,13 @@ class IdentifierBatch(BaseModel):
 
 
 PAYLOAD_MODELS: tuple[type[BaseModel], ...] = (OrderRecord, AutentikappEvent)
+
+
+class ArchivedIntegration(BaseModel):
+    """A deleted integration waiting in the archive: restorable with all its data until purged."""
+
+    name: str
+    type: str
+    target: str
+    archived_at: datetime = Field(description="when it was deleted (UTC); purged CROSSDOCK_ARCHIVE_RETENTION_DAYS later")
+    archived_by: str | None = Field(None, description="who deleted it (user:…, token:…)")

@@ -22,7 +22,11 @@ class AuditAction(StrEnum):
     INTEGRATION_EDITED = "integration.edited"
     INTEGRATION_ENABLED = "integration.enabled"
     INTEGRATION_DISABLED = "integration.disabled"
+    # Entries written before deleting became archiving; nothing records it any more.
     INTEGRATION_DELETED = "integration.deleted"
+    INTEGRATION_ARCHIVED = "integration.archived"
+    INTEGRATION_RESTORED = "integration.restored"
+    INTEGRATION_PURGED = "integration.purged"
     MAPPING_SAVED = "mapping.saved"
     MAPPING_ROLLED_BACK = "mapping.rolled_back"
     SECRETS_ROTATED = "secrets.rotated"

@@ -19,6 +19,7 @@ from pipelines.clock import utcnow
 from pipelines.inbox.reporting import BACKLOG_MAX_AGE_SECONDS
 from pipelines.sources.health import MAX_RECORD_ERROR_RATE
 from pipelines.store.binds import Bind, connection, transaction
+from pipelines.store.joins import live
 from pipelines.store.schema import alert_rules, integrations
 
 Scope = Literal["integration", "global"]
@@ -186,7 +187,7 @@ def save_rule(bind: Bind, kind: str, *, enabled: bool, params: Mapping[str, Any]
     values = {"enabled": enabled, "params": clean_params(kind, params), "updated_at": utcnow(), "updated_by": actor}
     with transaction(bind) as conn:
         if integration_id is not None and conn.execute(
-                sa.select(integrations.c.id).where(integrations.c.id == integration_id)).first() is None:
+                sa.select(integrations.c.id).where(integrations.c.id == integration_id, live())).first() is None:
             raise RuleError(f"no integration with id {integration_id}")
         where = _where(kind, integration_id)
         if conn.execute(alert_rules.update().where(*where).values(**values)).rowcount == 0:

@@ -35,7 +35,7 @@ from pipelines.callbacks.targets import CallbackTarget
 from pipelines.clock import as_utc
 from pipelines.integrations.callback_settings import CallbackSettings
 from pipelines.store.binds import Bind, connection, inserted_id
-from pipelines.store.joins import integration_of
+from pipelines.store.joins import integration_of, live
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations
 from pipelines.vocabulary import AttemptVerdict, OutboxStatus
 
@@ -127,6 +127,7 @@ def due_query(now: datetime, limit: int, integration_ids: Sequence[int] | None =
             row.c.status == OutboxStatus.PENDING,
             row.c.next_attempt_at <= now,
             integrations.c.callbacks_disabled_reason.is_(None),
+            live(),  # an archived integration's callbacks wait for a restore
             ~earlier_pending,
         )
         .order_by(row.c.next_attempt_at, row.c.id)

@@ -13,7 +13,7 @@ from pipelines.integrations import get_integration
 from pipelines.orders.errors import OrderNotFound
 from pipelines.paging import Page, page_of
 from pipelines.store.binds import Bind, connection
-from pipelines.store.joins import integration_of
+from pipelines.store.joins import integration_of, live
 from pipelines.store.schema import callback_attempts, callback_outbox, integrations, orders
 from pipelines.vocabulary import OutboxStatus
 
@@ -142,7 +142,7 @@ def callback_summary(bind: Bind) -> list[dict[str, Any]]:
         }
         configured = conn.execute(
             sa.select(integrations.c.id, integrations.c.name, integrations.c.config, integrations.c.callbacks_disabled_reason)
-            .order_by(integrations.c.name)
+            .where(live()).order_by(integrations.c.name)
         ).mappings().all()
     summary = []
     for integration in configured:

@@ -34,7 +34,7 @@ from pipelines.integrations import IntegrationNotFound, StoredIntegration, get_i
 from pipelines.paging import Page, page_of
 from pipelines.store.binds import connection
 from pipelines.store.engine import reader
-from pipelines.store.joins import integration_of
+from pipelines.store.joins import integration_of, live
 from pipelines.store.schema import inbox, integrations, sync_runs
 
 DEFAULT_BATCH_SIZE = 200
@@ -138,8 +138,10 @@ class BatchReport:
 
 def pending_ids(bind: sa.Engine | sa.Connection, *, limit: int) -> list[int]:
     """The next micro-batch: ids of up to `limit` pending rows, oldest first (ids grow with arrival).
-    Reading them claims nothing; `process_row` claims each."""
-    query = sa.select(inbox.c.id).where(inbox.c.status == PENDING).order_by(inbox.c.id).limit(limit)
+    Reading them claims nothing; `process_row` claims each. Rows of an archived integration wait
+    (held for a restore) rather than fail."""
+    query = (sa.select(inbox.c.id).join(*integration_of(inbox)).where(inbox.c.status == PENDING, live())
+             .order_by(inbox.c.id).limit(limit))
     with connection(bind) as conn:
         return list(conn.execute(query).scalars())
 
@@ -257,7 +259,8 @@ def follow(
 
 def newest_pending_id(bind: sa.Engine | sa.Connection) -> int | None:
     with connection(bind) as conn:
-        return conn.execute(sa.select(sa.func.max(inbox.c.id)).where(inbox.c.status == PENDING)).scalar()
+        return conn.execute(sa.select(sa.func.max(inbox.c.id)).join(*integration_of(inbox))
+                            .where(inbox.c.status == PENDING, live())).scalar()
 
 
 def _integration(

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pipelines.clock import as_utc
 from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.inbox.processing import PROCESSED_BY
-from pipelines.store.joins import integration_of
+from pipelines.store.joins import integration_of, live
 from pipelines.store.schema import inbox, integrations, sync_runs
 
 
@@ -105,7 +105,7 @@ def backlog(conn: sa.Connection) -> list[IntegrationBacklog]:
             sa.func.min(inbox.c.received_at).label("oldest"),
         )
         .join(*integration_of(inbox))
-        .where(inbox.c.status.in_([PENDING, DEAD]))
+        .where(inbox.c.status.in_([PENDING, DEAD]), live())
         .group_by(integrations.c.name, inbox.c.status)
         .order_by(integrations.c.name)
     )

@@ -58,6 +58,14 @@ def record_created(conn: sa.Connection, actor: str, config: Integration) -> None
                  {"type": config.type, "target": config.target, "secrets": {path: MASK for path in secrets if _secret(secrets[path])}})
 
 
-def record_deleted(conn: sa.Connection, actor: str, name: str, forced: bool, discarded: dict[str, int]) -> None:
-    audit.record(conn, actor, AuditAction.INTEGRATION_DELETED, f"integration:{name}",
-                 {"force": forced, "discarded": discarded})
+def record_archived(conn: sa.Connection, actor: str, name: str, held: dict[str, int]) -> None:
+    audit.record(conn, actor, AuditAction.INTEGRATION_ARCHIVED, f"integration:{name}", {"held": held})
+
+
+def record_restored(conn: sa.Connection, actor: str, name: str) -> None:
+    audit.record(conn, actor, AuditAction.INTEGRATION_RESTORED, f"integration:{name}")
+
+
+def record_purged(conn: sa.Connection, actor: str, name: str, discarded: dict[str, int], *, reason: str) -> None:
+    audit.record(conn, actor, AuditAction.INTEGRATION_PURGED, f"integration:{name}",
+                 {"discarded": discarded, "reason": reason})

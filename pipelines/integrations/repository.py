@@ -1,4 +1,9 @@
-"""Integrations in the store: create, read, update, delete, and the history of their mappings."""
+"""Integrations in the store: create, read, update, archive (what deleting does), restore, purge,
+and the history of their mappings.
+
+Deleting only archives: the row and everything it received stay, and every lookup that acts on
+integrations ignores it (`pipelines.store.joins.live`), so an undo is possible for the retention
+period. Purging is the one path that really deletes rows."""
 from __future__ import annotations
 
 import base64
@@ -17,6 +22,7 @@ from pipelines.integrations.model import STORED, Integration, StoredIntegration
 from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
 from pipelines.mapping import MappingError, compile_mapping
 from pipelines.store.binds import connection, inserted_id, transaction
+from pipelines.store.joins import live
 from pipelines.store.schema import callback_outbox, inbox, integrations, mapping_versions
 from pipelines.targets import FIELDS
 
@@ -28,8 +34,29 @@ class IntegrationExists(ValueError):
     pass
 
 
+class ArchivedNameTaken(IntegrationExists):
+    """The name belongs to an archived integration: names are unique across live and archived ones,
+    so the archived one must be restored or purged before the name is used again."""
+
+    def __init__(self) -> None:
+        super().__init__("an archived integration has this name: restore or purge it first")
+
+
 class IntegrationNotFound(LookupError):
     pass
+
+
+def _name_clash(conn: sa.Connection, name: str, *, other_than: int | None = None) -> None:
+    """Raise `IntegrationExists` (or `ArchivedNameTaken`) when `name`, in any case, is taken."""
+    query = sa.select(integrations.c.archived_at).where(sa.func.lower(integrations.c.name) == name.lower())
+    if other_than is not None:
+        query = query.where(integrations.c.id != other_than)
+    row = conn.execute(query).first()
+    if row is None:
+        return
+    if row.archived_at is not None:
+        raise ArchivedNameTaken()
+    raise IntegrationExists(f"an integration named {name!r} already exists")
 
 
 class MappingRejected(ValueError):
@@ -112,11 +139,7 @@ def create_integration(engine: sa.Engine, config: Integration, *, actor: str = U
     config = _prepare(config)
     now = utcnow()
     with engine.begin() as conn:
-        exists = conn.execute(
-            sa.select(integrations.c.id).where(sa.func.lower(integrations.c.name) == config.name.lower())
-        ).first()
-        if exists:
-            raise IntegrationExists(f"an integration named {config.name!r} already exists")
+        _name_clash(conn, config.name)
         new_id = inserted_id(conn.execute(
             integrations.insert().values(**_row_values(config), mapping_version=1, created_at=now, updated_at=now)
         ))
@@ -130,11 +153,14 @@ def create_integration(engine: sa.Engine, config: Integration, *, actor: str = U
     return _from_row(row)
 
 
-def get_integration(engine: sa.Engine | sa.Connection, name: str) -> StoredIntegration:
+def get_integration(engine: sa.Engine | sa.Connection, name: str, *, archived: bool = False) -> StoredIntegration:
+    """The live integration of that name; with `archived`, the archived one instead (an archived
+    integration is unknown to every other caller)."""
+    archived_or_live = integrations.c.archived_at.is_not(None) if archived else live()
     with connection(engine) as conn:
-        row = conn.execute(sa.select(integrations).where(integrations.c.name == name)).first()
+        row = conn.execute(sa.select(integrations).where(integrations.c.name == name, archived_or_live)).first()
     if row is None:
-        raise IntegrationNotFound(f"no integration named {name!r}")
+        raise IntegrationNotFound(f"no {'archived ' if archived else ''}integration named {name!r}")
     return _from_row(row)
 
 
@@ -146,8 +172,10 @@ def get_integration_by_id(engine: sa.Engine | sa.Connection, integration_id: int
     return _from_row(row)
 
 
-def list_integrations(engine: sa.Engine, *, active_only: bool = False) -> list[StoredIntegration]:
+def list_integrations(engine: sa.Engine, *, active_only: bool = False, archived: bool = False) -> list[StoredIntegration]:
+    """Live integrations by name; with `archived`, only the archived ones."""
     query = sa.select(integrations).order_by(integrations.c.name)
+    query = query.where(integrations.c.archived_at.is_not(None) if archived else live())
     if active_only:
         query = query.where(integrations.c.is_active.is_(True))
     with engine.connect() as conn:
@@ -169,13 +197,7 @@ def update_integration(
     config = _keep_previous_callback_secret(current.config, config, changes, now)
     with engine.begin() as conn:
         if config.name != current.name:
-            clash = conn.execute(
-                sa.select(integrations.c.id).where(
-                    sa.func.lower(integrations.c.name) == config.name.lower(), integrations.c.id != current.id
-                )
-            ).first()
-            if clash:
-                raise IntegrationExists(f"an integration named {config.name!r} already exists")
+            _name_clash(conn, config.name, other_than=current.id)
         version = current.mapping_version + 1 if mapping_changed else current.mapping_version
         conn.execute(
             integrations.update()
@@ -202,12 +224,12 @@ def set_active(engine: sa.Engine, name: str, active: bool, *, actor: str = UNKNO
 
 
 class IntegrationBusy(ValueError):
-    """Deleting would discard acknowledged work: webhooks not yet processed, callbacks not yet sent."""
+    """Purging would discard acknowledged work: webhooks not yet processed, callbacks not yet sent."""
 
     def __init__(self, name: str, waiting: dict[str, int]):
         self.waiting = waiting
         listed = ", ".join(f"{count} {what}" for what, count in waiting.items())
-        super().__init__(f"{name} still has {listed}; deleting it would discard them")
+        super().__init__(f"{name} still has {listed}; purging it would discard them")
 
 
 def waiting_work(bind: sa.Engine | sa.Connection, integration_id: int) -> dict[str, int]:
@@ -227,16 +249,73 @@ def waiting_work(bind: sa.Engine | sa.Connection, integration_id: int) -> dict[s
     return {what: count for what, count in found.items() if count}
 
 
-def delete_integration(engine: sa.Engine, name: str, *, force: bool = False, actor: str = UNKNOWN_ACTOR) -> None:
-    """Delete an integration and everything stored for it. Refused (`IntegrationBusy`) while it has
-    acknowledged webhooks or callbacks waiting, unless `force`."""
+def archive_integration(engine: sa.Engine, name: str, *, actor: str = UNKNOWN_ACTOR) -> dict[str, int]:
+    """What deleting does: archive the live integration. Nothing it received is touched; receivers,
+    pollers and deliveries ignore it until it is restored. Returns the acknowledged work it holds
+    (processed again after a restore, discarded by a purge)."""
     current = get_integration(engine, name)
+    with engine.begin() as conn:
+        held = waiting_work(conn, current.id)
+        conn.execute(integrations.update().where(integrations.c.id == current.id, live())
+                     .values(archived_at=utcnow(), archived_by=actor[:255]))
+        audit_trail.record_archived(conn, actor, current.name, held)
+    return held
+
+
+def restore_integration(engine: sa.Engine, name: str, *, actor: str = UNKNOWN_ACTOR) -> StoredIntegration:
+    """Undo a delete: the archived integration is live again, as it was, with all its data."""
+    current = get_integration(engine, name, archived=True)
+    with engine.begin() as conn:
+        conn.execute(integrations.update().where(integrations.c.id == current.id)
+                     .values(archived_at=None, archived_by=None, updated_at=utcnow()))
+        audit_trail.record_restored(conn, actor, current.name)
+        row = conn.execute(sa.select(integrations).where(integrations.c.id == current.id)).one()
+    return _from_row(row)
+
+
+def purge_integration(engine: sa.Engine, name: str, *, force: bool = False, actor: str = UNKNOWN_ACTOR) -> None:
+    """Really delete an archived integration and everything stored for it (no undo). Refused
+    (`IntegrationBusy`) while it holds acknowledged webhooks or callbacks, unless `force`."""
+    current = get_integration(engine, name, archived=True)
     with engine.begin() as conn:
         waiting = waiting_work(conn, current.id)
         if waiting and not force:
             raise IntegrationBusy(current.name, waiting)
         conn.execute(integrations.delete().where(integrations.c.id == current.id))
-        audit_trail.record_deleted(conn, actor, current.name, force, waiting)
+        audit_trail.record_purged(conn, actor, current.name, waiting, reason="requested")
+
+
+def purge_expired(engine: sa.Engine, retention_days: int, *, now: datetime | None = None) -> list[str]:
+    """Purge every integration archived more than `retention_days` ago, as the system (the daily
+    retention schedule); held work is discarded with it. Returns the purged names."""
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    purged: list[str] = []
+    with engine.connect() as conn:
+        expired = conn.execute(sa.select(integrations.c.id, integrations.c.name)
+                               .where(integrations.c.archived_at < cutoff).order_by(integrations.c.id)).all()
+    for row in expired:
+        with engine.begin() as conn:
+            waiting = waiting_work(conn, row.id)
+            gone = conn.execute(integrations.delete().where(integrations.c.id == row.id,
+                                                            integrations.c.archived_at < cutoff)).rowcount
+            if gone:
+                audit_trail.record_purged(conn, UNKNOWN_ACTOR, row.name, waiting,
+                                          reason=f"archived more than {retention_days} day(s) ago")
+                purged.append(row.name)
+    return purged
+
+
+def archived_view(engine: sa.Engine) -> list[dict[str, Any]]:
+    """The archived integrations as the archive lists show them: name, type, target, when and by
+    whom they were deleted. No configuration: an archived integration is not edited, only restored."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(integrations.c.name, integrations.c.type, integrations.c.target,
+                      integrations.c.archived_at, integrations.c.archived_by)
+            .where(integrations.c.archived_at.is_not(None)).order_by(integrations.c.archived_at.desc())
+        ).all()
+    return [{"name": r.name, "type": r.type, "target": r.target, "archived_at": as_utc(r.archived_at),
+             "archived_by": r.archived_by} for r in rows]
 
 
 def set_callbacks_disabled(engine: sa.Engine | sa.Connection, integration_id: int, reason: str | None) -> None:

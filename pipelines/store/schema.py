@@ -38,6 +38,10 @@ integrations = sa.Table(
     sa.Column("callbacks_disabled_reason", sa.Text, nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    # Deleting archives: set when (and by whom) the integration was deleted. Its data stays until an
+    # admin purges it or the retention period (CROSSDOCK_ARCHIVE_RETENTION_DAYS) passes; NULL = live.
+    sa.Column("archived_at", Timestamp, nullable=True, index=True),
+    sa.Column("archived_by", sa.String(255), nullable=True),
 )
 
 mapping_versions = sa.Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 19:15:58.936564
+Create Date: 2026-11-26 22:19:57.059949
 """
 from alembic import op
 import sqlalchemy as sa
@@ -57,9 +57,14 @@ def upgrade() -> None:
     sa.Column('callbacks_disabled_reason', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('archived_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('archived_by', sa.String(length=255), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_integrations')),
     sa.UniqueConstraint('name', name=op.f('uq_integrations_name'))
     )
+    with op.batch_alter_table('integrations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_integrations_archived_at'), ['archived_at'], unique=False)
+
     op.create_table('store_meta',
     sa.Column('key', sa.String(length=64), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
@@ -508,6 +513,9 @@ def downgrade() -> None:
     op.drop_table('alert_rules')
     op.drop_table('users')
     op.drop_table('store_meta')
+    with op.batch_alter_table('integrations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_integrations_archived_at'))
+
     op.drop_table('integrations')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_action_id')
