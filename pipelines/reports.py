@@ -208,13 +208,14 @@ REPORT_COLUMNS = [
 
 
 def period_report(bind: sa.Engine, start: datetime, end: datetime) -> pd.DataFrame:
-    """Totals per integration for a period (every integration listed, idle ones with zeros), and a
-    final TOTAL row. Columns: REPORT_COLUMNS."""
+    """Totals per integration for a period (every live integration listed, idle ones with zeros; an
+    archived one only when it did something in the period), and a final TOTAL row. Columns: REPORT_COLUMNS."""
     runs = sync_runs_frame(bind, start, end)
     with bind.connect() as conn:
         known = pd.DataFrame(
-            conn.execute(sa.select(integrations.c.name, integrations.c.type, integrations.c.target)).all(),
-            columns=["integration", "type", "target"],
+            conn.execute(sa.select(integrations.c.name, integrations.c.type, integrations.c.target,
+                                   integrations.c.archived_at.is_not(None))).all(),
+            columns=["integration", "type", "target", "archived"],
         )
     callbacks = _callback_totals(bind, start, end)
     con = duck()
@@ -238,6 +239,7 @@ def period_report(bind: sa.Engine, start: datetime, end: datetime) -> pd.DataFra
                coalesce(callbacks_delivered, 0)::BIGINT AS callbacks_delivered,
                coalesce(callbacks_dead, 0)::BIGINT AS callbacks_dead, round(callback_p95_ms, 1) AS callback_p95_ms
         FROM known LEFT JOIN totals USING (integration) LEFT JOIN callbacks USING (integration)
+        WHERE NOT known.archived OR totals.runs IS NOT NULL OR callbacks.callback_attempts IS NOT NULL
         ORDER BY known.integration
         """
     ).df()

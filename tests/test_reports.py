@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from pipelines.ingest import ingest
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import Integration, archive_integration, create_integration
 from pipelines.reports import (
     callback_delivery,
     duck,
@@ -121,6 +121,19 @@ def test_period_report_lists_every_integration_and_a_total(store):
     parsed = list(csv.DictReader(io.StringIO(report_csv(report).decode("utf-8-sig"))))
     assert parsed[0]["integration"] == "cliente_abc" and parsed[-1]["integration"] == "TOTAL"
     assert parsed[-1]["received"] == "20"
+
+
+def test_an_archived_integration_is_in_the_report_only_for_a_period_it_worked_in(store):
+    """Deleting archives: the periods it worked in still count it by name; later periods do not list it idle."""
+    _two_days(store)
+    create_integration(store, Integration(name="gone_idle", type="file"))
+    archive_integration(store, "cliente_xyz", actor="user:admin")
+    archive_integration(store, "gone_idle", actor="user:admin")
+    first_day = period_report(store, DAY, DAY + timedelta(days=1)).set_index("integration")
+    assert list(first_day.index) == ["cliente_abc", "cliente_xyz", "idle", "TOTAL"]
+    assert first_day.loc["cliente_xyz", "received"] == 12
+    second_day = period_report(store, DAY + timedelta(days=1), DAY + timedelta(days=2)).set_index("integration")
+    assert list(second_day.index) == ["cliente_abc", "idle", "TOTAL"]
 
 
 def test_duckdb_is_in_memory_and_never_fetches_extensions():
