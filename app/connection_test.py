@@ -19,8 +19,8 @@ from app.ui import show_issues
 from connectors.rest.probe import probe_api
 from connectors.sql.probe import probe_db
 from pipelines.integrations import Integration
-from pipelines.preview import stored_values
 from pipelines.sources.probe import Probe
+from pipelines.studio.preview import stored_values
 
 PROBES: dict[str, Callable[[Integration], Probe]] = {"api": probe_api, "db": probe_db}
 _UNIT = {"api": ("record", "on the first page"), "db": ("row", "read")}

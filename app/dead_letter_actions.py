@@ -16,8 +16,8 @@ from app.store import engine
 from pipelines.access.policy import Action
 from pipelines.callbacks import ReplayRejected, replay_dead_callbacks, resume_callbacks
 from pipelines.clock import utcnow
-from pipelines.dead_letter_lists import Filters
-from pipelines.dead_letter_replay import ReplayOutcome, replay_callback_rows, replay_inbox_rows
+from pipelines.dead_letters.lists import Filters
+from pipelines.dead_letters.replay import ReplayOutcome, replay_callback_rows, replay_inbox_rows
 from pipelines.inbox.processing import replay
 from pipelines.integrations import IntegrationNotFound, get_integration, list_integrations
 

@@ -27,9 +27,9 @@ from pipelines.integrations import (
     waiting_work,
 )
 from pipelines.integrations.file_settings import folder_path
-from pipelines.monitoring import latest_syncs
+from pipelines.onboarding.webhook_example import auth_header_line, curl_example, signature_header_line, webhook_url
+from pipelines.ops.monitoring import latest_syncs
 from pipelines.secrets import mask
-from pipelines.webhook_example import auth_header_line, curl_example, signature_header_line, webhook_url
 
 REVEAL_KEY = "intg.reveal"
 

@@ -16,11 +16,11 @@ from app.auth import actor
 from app.store import engine
 from app.ui import when
 from connectors.guide_render import FORMATS, RenderFailed, file_name, render
-from pipelines.client_status import new_status_token, revoke_status_token
 from pipelines.guide import build_guide, staging_url, status_url
 from pipelines.integrations import StoredIntegration
+from pipelines.onboarding.client_status import new_status_token, revoke_status_token
+from pipelines.onboarding.staging import back_to_staging, list_test_deliveries, promote
 from pipelines.secrets import mask
-from pipelines.staging import back_to_staging, list_test_deliveries, promote
 
 GUIDE_KEY = "intg.guide"
 LINK_KEY = "intg.status_link"

@@ -11,7 +11,7 @@ import streamlit as st
 
 from app.ui import json_text, when
 from pipelines.clock import as_utc
-from pipelines.order_lookup import OrderDetail
+from pipelines.orders.search import OrderDetail
 from pipelines.vocabulary import OrderStatus
 
 STATUS_LABELS = {OrderStatus.PENDING: "Pending", OrderStatus.ASSIGNED: "Assigned", OrderStatus.IN_ROUTE: "In route",

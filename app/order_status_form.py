@@ -17,8 +17,8 @@ from app.order_detail import STATUS_LABELS
 from app.store import engine
 from pipelines.access.policy import Action
 from pipelines.clock import utcnow
-from pipelines.order_lookup import OrderDetail
-from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
+from pipelines.errors import OrderNotFound, StatusChangeRejected
+from pipelines.orders.search import OrderDetail
 from pipelines.orders.status import StatusChange, change_status, next_statuses
 from pipelines.vocabulary import OrderEvent, OrderStatus, OutboxStatus
 

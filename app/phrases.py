@@ -1,12 +1,12 @@
 """The seed's voice on screen ("Monitoreo de Integraciones"): "hace 5 min", "+5 pedidos, 0 errores",
-"1 error (campo faltante)". Presentation only: the numbers come from `pipelines.monitoring`, which
+"1 error (campo faltante)". Presentation only: the numbers come from `pipelines.ops.monitoring`, which
 stays language-neutral so alerts, Dagster and the CLI do not inherit the dashboard's wording."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from pipelines.clock import as_utc, utcnow
-from pipelines.monitoring import IntegrationHealth, SyncLine, first_reason
+from pipelines.ops.monitoring import IntegrationHealth, SyncLine, first_reason
 from pipelines.vocabulary import SyncRunStatus
 
 

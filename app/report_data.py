@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from app.store import engine
-from pipelines import reports
-from pipelines.reports import Grain
+from pipelines.ops import reports
+from pipelines.ops.reports import Grain
 
 # Long enough for a burst of clicks, short enough that a new sync shows up without a manual refresh.
 TTL_SECONDS = 30

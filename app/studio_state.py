@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from pipelines.backtest import BacktestResult
+from pipelines.studio.backtest import BacktestResult
 
 
 def _key(kind: str, name: str) -> str:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.capacity import QUEUE_TAG, RUNNING_STATUSES
-from pipelines.monitoring import duration
+from pipelines.ops.monitoring import duration
 
 # Queued longer than this means the queue is behind (a run normally leaves it within seconds).
 BEHIND_AFTER_SECONDS = 60.0

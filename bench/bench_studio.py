@@ -36,7 +36,7 @@ def _median_ms(action, repeat: int) -> float:
 
 
 def _preview_computation(mapping: dict, sample: list[dict]) -> float:
-    from pipelines.preview import preview_sample
+    from pipelines.studio.preview import preview_sample
 
     def once() -> None:
         preview_sample(mapping, "order", sample).record(mapping, "order", 0)
@@ -99,9 +99,9 @@ def _stored_payloads(mapping: dict) -> tuple[object, object]:
 
 def _naive_backtest(engine, integration, edited: dict) -> float:
     """The straightforward way: jmespath's interpreter and one validation per record, both mappings."""
-    from pipelines.backtest import active_mapping
     from pipelines.mapping import InterpretedMapping
-    from pipelines.samples import backtest_payloads
+    from pipelines.studio.backtest import active_mapping
+    from pipelines.studio.samples import backtest_payloads
     from pipelines.targets import validate_record
 
     started = time.perf_counter()
@@ -117,7 +117,7 @@ def _naive_backtest(engine, integration, edited: dict) -> float:
 
 
 def run() -> list[dict]:
-    from pipelines.backtest import run_backtest
+    from pipelines.studio.backtest import run_backtest
 
     mapping = shopify_mapping()
     sample = shopify_orders(20)

@@ -16,7 +16,7 @@ import typer
 from crossdock.files import UnusableFile, read_document, read_records
 from pipelines.ingest.prepare import prepare
 from pipelines.mapping import MappingError, compile_mapping
-from pipelines.preview import stored_values
+from pipelines.studio.preview import stored_values
 from pipelines.targets import FIELDS, TARGETS
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2

@@ -30,7 +30,7 @@ def set_status(
     actor: str = typer.Option(None, "--actor", help="who makes the change (default cli:<your user>)"),
 ) -> None:
     """Move an order to a new status; its callback is queued when the integration subscribed to the event."""
-    from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
+    from pipelines.errors import OrderNotFound, StatusChangeRejected
     from pipelines.orders.status import change_status
     from pipelines.store import connect
 
@@ -64,7 +64,7 @@ def show(
 ) -> None:
     """Show an order's status, its history (who changed what) and its callbacks with every attempt."""
     from pipelines.callbacks import order_callbacks
-    from pipelines.orders.errors import OrderNotFound
+    from pipelines.errors import OrderNotFound
     from pipelines.orders.history import get_order, status_history
     from pipelines.store import connect
 

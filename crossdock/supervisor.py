@@ -1,6 +1,6 @@
 """Keeps `crossdock up`'s services running: each in its own process group; one that exits is
 restarted after a backoff (1 s, doubling to a minute, back to 1 s once it has stayed up a minute),
-said in the log and in `services.json` (`pipelines.service_status`, read by `/health`), while the
+said in the log and in `services.json` (`pipelines.ops.service_status`, read by `/health`), while the
 others carry on. Ctrl-C or SIGTERM stops them all: SIGTERM, then SIGKILL after a grace period.
 
 Why restart rather than stop everything: one crashed process (the Dagster daemon killed by the OOM
@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from pipelines.clock import iso, utcnow
-from pipelines.service_status import RESTARTING, RUNNING, STOPPED, ServiceState, SupervisorStatus, write_status
+from pipelines.ops.service_status import RESTARTING, RUNNING, STOPPED, ServiceState, SupervisorStatus, write_status
 
 STOP_GRACE_SECONDS = 15
 FIRST_BACKOFF_SECONDS = 1.0

@@ -27,3 +27,12 @@ def validation_issues(exc: ValidationError) -> list[dict[str, str]]:
 
 def describe(issues: list[dict[str, str]]) -> str:
     return "; ".join(f"{i['field']}: {i['message']}" for i in issues)
+
+
+class OrderNotFound(LookupError):
+    """No order with that internal id (HTTP 404, CLI exit 1). Here, not in `pipelines.orders`, because
+    the callbacks package raises it too and orders depend on callbacks, never the other way round."""
+
+
+class StatusChangeRejected(ValueError):
+    """An order status move that is not allowed, or lacks what it needs; the message is the reason (HTTP 409)."""

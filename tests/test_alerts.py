@@ -21,7 +21,7 @@ from pipelines.alerts.channels import ChannelError, failing_channels, list_chann
 from pipelines.alerts.conditions import alert_key, classify
 from pipelines.alerts.outbox import notifications_for
 from pipelines.clock import utcnow
-from pipelines.monitoring import Problem, ProblemKind, integration_health
+from pipelines.ops.monitoring import Problem, ProblemKind, integration_health
 from pipelines.sources import PullError
 from pipelines.store.schema import alert_channels, alert_notifications
 from tests.callback_sink import CallbackSink, Drop, Reply

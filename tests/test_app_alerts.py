@@ -8,7 +8,7 @@ import pytest
 from pipelines.access import audit
 from pipelines.alerts import alert_events_for, evaluate_alerts, live_alerts, load_rules
 from pipelines.alerts.channels import list_channels, save_channel
-from pipelines.manager_reports import list_schedules
+from pipelines.ops.manager_reports import list_schedules
 from tests.apptest import open_page, texts
 from tests.callback_sink import CallbackSink, Drop
 from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
@@ -171,7 +171,7 @@ def test_an_operator_acknowledges_and_snoozes_and_the_audit_log_says_who(firing_
 
 @pytest.mark.parametrize(("role", "manages"), [("viewer", False), ("operator", False), ("admin", True)])
 def test_recipient_lists_of_the_reports_are_changed_by_admins_only(accounts, role, manages):
-    from pipelines.manager_reports import save_schedule
+    from pipelines.ops.manager_reports import save_schedule
 
     _synced(accounts, 3)  # the page shows its recipient lists below a report with something in it
     channel = save_channel(accounts, "mail", "email", {"host": "127.0.0.1", "sender": "crossdock@example.com"}, actor="test")

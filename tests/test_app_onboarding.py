@@ -7,7 +7,7 @@ import json
 
 from pipelines.access import audit
 from pipelines.integrations import Integration, create_integration, get_integration
-from pipelines.staging import record_test_delivery
+from pipelines.onboarding.staging import record_test_delivery
 from tests.apptest import markdown_text, open_page, texts
 
 SECRET = "secreto_compartido"

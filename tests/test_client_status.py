@@ -6,8 +6,8 @@ import requests
 import sqlalchemy as sa
 
 from connectors.callback_sender import CallbackSender
-from pipelines.client_status import new_status_token, revoke_status_token
 from pipelines.guide import status_url
+from pipelines.onboarding.client_status import new_status_token, revoke_status_token
 from pipelines.orders.status import change_status
 from pipelines.store.schema import orders
 from tests.callback_sink import CallbackSink

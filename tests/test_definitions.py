@@ -17,7 +17,7 @@ def test_the_definitions_load():
         "manager_reports_job"}
     assert {sensor.name for sensor in repository.sensor_defs} == {
         "inbox_sensor", "sync_run_reporter", "inbox_health_sensor", "callbacks_due", "pull_poll", "pull_health_checks",
-        "integration_partitions", "alerts"}
+        "integration_partitions", "alerts", "archive_retention"}
 
 
 def test_every_job_has_a_work_class_and_every_computed_asset_a_pool():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pipelines.clock import utcnow
-from pipelines.dead_letter_lists import (
+from pipelines.dead_letters.lists import (
     Filters,
     callback_dead_letters,
     callback_letter,
@@ -16,7 +16,7 @@ from pipelines.dead_letter_lists import (
 )
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, create_integration
-from pipelines.order_lookup import order_detail, search_orders
+from pipelines.orders.search import order_detail, search_orders
 from pipelines.store.binds import inserted_id
 from pipelines.store.schema import callback_attempts, callback_outbox, inbox, order_status_history, orders
 from tests.conftest import load_example

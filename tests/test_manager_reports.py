@@ -17,8 +17,8 @@ from connectors.notify.report import report_pdf
 from connectors.pull import pull
 from pipelines.alerts.channels import save_channel
 from pipelines.clock import utcnow
-from pipelines.manager_reports import ReportError, build_report, deliveries, period_for, save_schedule
-from pipelines.reports import period_report
+from pipelines.ops.manager_reports import ReportError, build_report, deliveries, period_for, save_schedule
+from pipelines.ops.reports import period_report
 from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
 from tests.smtp_server import smtp_server
 from tests.test_alerts import _api_integration

@@ -12,7 +12,7 @@ from connectors.sql import pull_db
 from pipelines.clock import as_utc, utcnow
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, create_integration, set_active
-from pipelines.monitoring import SyncLine, backlog, duration, integration_health, latest_syncs
+from pipelines.ops.monitoring import SyncLine, backlog, duration, integration_health, latest_syncs
 from pipelines.store.schema import callback_outbox, inbox, sync_runs
 from tests.conftest import load_example
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.mapping.diff import diff_mappings
-from pipelines.preview import (
+from pipelines.studio.preview import (
     caret,
     mapping_rows,
     path_values,

@@ -9,7 +9,7 @@ import pandas as pd
 
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, archive_integration, create_integration
-from pipelines.reports import (
+from pipelines.ops.reports import (
     callback_delivery,
     duck,
     error_reasons,

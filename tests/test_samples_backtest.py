@@ -7,19 +7,19 @@ import dataclasses
 import pytest
 import sqlalchemy as sa
 
-from pipelines.backtest import run_backtest
 from pipelines.clock import utcnow
 from pipelines.ingest import ingest
 from pipelines.integrations import Integration, create_integration
 from pipelines.mapping import MappingError
-from pipelines.samples import (
+from pipelines.store.schema import inbox, orders
+from pipelines.studio.backtest import run_backtest
+from pipelines.studio.samples import (
     UnusableSample,
     backtest_payloads,
     parse_records,
     parse_upload,
     stored_samples,
 )
-from pipelines.store.schema import inbox, orders
 
 PLAN_MAPPING = {"external_id": "order_number", "client_name": "customer.name", "address": "shipping_address.full"}
 

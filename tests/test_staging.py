@@ -12,8 +12,9 @@ import requests
 import sqlalchemy as sa
 
 from pipelines.guide import staging_url
-from pipelines.reports import sync_runs_frame
-from pipelines.staging import KEEP_TEST_DELIVERIES, list_test_deliveries, promote, record_test_delivery
+from pipelines.onboarding.staging import KEEP_TEST_DELIVERIES, list_test_deliveries, promote, record_test_delivery
+from pipelines.onboarding.webhook_example import SALE_BODY
+from pipelines.ops.reports import sync_runs_frame
 from pipelines.store.schema import (
     callback_outbox,
     customers,
@@ -25,7 +26,6 @@ from pipelines.store.schema import (
     sync_runs,
     test_deliveries,
 )
-from pipelines.webhook_example import SALE_BODY
 from tests.receiver_helpers import integration, running
 
 KEY = {"X-API-Key": "secreto_compartido"}

@@ -12,7 +12,7 @@ import requests
 
 from crossdock.local_dagster import wait_until
 from crossdock.supervisor import Service, Supervisor, backoff_seconds
-from pipelines.service_status import RESTARTING, RUNNING, STOPPED, ServiceState, SupervisorStatus, read_status, write_status
+from pipelines.ops.service_status import RESTARTING, RUNNING, STOPPED, ServiceState, SupervisorStatus, read_status, write_status
 from tests.receiver_helpers import running
 
 

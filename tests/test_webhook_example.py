@@ -16,7 +16,7 @@ import pytest
 
 from connectors.receiver.verify import Guard, Unauthorized
 from pipelines.integrations import Integration
-from pipelines.webhook_example import (
+from pipelines.onboarding.webhook_example import (
     ORDER_BODY,
     SALE_BODY,
     auth_header_line,

@@ -18,7 +18,7 @@ from pipelines.access.policy import Action
 from pipelines.alerts import alert_key, classify, classify_dagster, live_by_key
 from pipelines.alerts.channels import failing_channels
 from pipelines.clock import utcnow
-from pipelines.monitoring import backlog, integration_health, latest_syncs, waiting_for
+from pipelines.ops.monitoring import backlog, integration_health, latest_syncs, waiting_for
 
 require_login(Action.VIEW_DASHBOARD)
 st.title("Dashboard")

@@ -10,7 +10,7 @@ from app.auth import require_login
 from app.store import engine
 from app.ui import date_range_picker, json_text, when
 from pipelines.access.policy import Action
-from pipelines.dead_letter_lists import (
+from pipelines.dead_letters.lists import (
     Filters,
     callback_dead_letters,
     callback_letter,

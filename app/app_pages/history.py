@@ -1,5 +1,5 @@
 """Sync history for managers: records per integration over time, rejection reasons ranked, callback
-delivery success and latency. Aggregated by DuckDB from the store (pipelines.reports)."""
+delivery success and latency. Aggregated by DuckDB from the store (pipelines.ops.reports)."""
 from __future__ import annotations
 
 import streamlit as st

@@ -22,7 +22,7 @@ from pipelines.integrations import (
     create_integration,
     get_integration,
 )
-from pipelines.monitoring import integration_health
+from pipelines.ops.monitoring import integration_health
 
 VIEW_KEY = "intg.view"
 GOTO_KEY = "intg.goto"

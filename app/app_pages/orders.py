@@ -12,7 +12,7 @@ from app.store import engine
 from app.ui import when
 from pipelines.access.policy import Action
 from pipelines.integrations import list_integrations
-from pipelines.order_lookup import ORDER_STATUSES, SEARCH_LIMIT, order_detail, search_orders
+from pipelines.orders.search import ORDER_STATUSES, SEARCH_LIMIT, order_detail, search_orders
 
 GENERATION_KEY = "orders.table.generation"
 KEEP_OPEN_KEY = "orders.keep_open"

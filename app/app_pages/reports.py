@@ -15,7 +15,7 @@ from pipelines import settings
 from pipelines.access.policy import Action
 from pipelines.alerts.channels import list_channels
 from pipelines.clock import utcnow
-from pipelines.manager_reports import (
+from pipelines.ops.manager_reports import (
     CADENCES,
     Period,
     ReportError,
@@ -25,7 +25,7 @@ from pipelines.manager_reports import (
     list_schedules,
     save_schedule,
 )
-from pipelines.reports import report_csv
+from pipelines.ops.reports import report_csv
 
 PERIODS = ["Today", "Yesterday", "Last 7 days", "Last 30 days", "This month", "Last month", "Custom"]
 

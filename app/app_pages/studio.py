@@ -20,7 +20,6 @@ from app.auth import require_login
 from app.store import engine
 from app.ui import AMBER_ROW, RED_ROW, TYPE_LABELS, highlight_rows, json_text, show_issues, when
 from pipelines.access.policy import Action
-from pipelines.backtest import BacktestResult, active_mapping, run_backtest
 from pipelines.integrations import (
     IntegrationNotFound,
     MappingRejected,
@@ -33,8 +32,9 @@ from pipelines.integrations import (
 )
 from pipelines.mapping import FUNCTIONS, MappingError, source_paths
 from pipelines.mapping.diff import diff_mappings
-from pipelines.preview import caret, mapping_rows, path_values, preview_sample, rows_to_mapping, with_field
-from pipelines.samples import MAX_BACKTEST, UnusableSample, parse_records, parse_upload, stored_samples
+from pipelines.studio.backtest import BacktestResult, active_mapping, run_backtest
+from pipelines.studio.preview import caret, mapping_rows, path_values, preview_sample, rows_to_mapping, with_field
+from pipelines.studio.samples import MAX_BACKTEST, UnusableSample, parse_records, parse_upload, stored_samples
 from pipelines.targets import FIELDS, REQUIRED
 
 SAMPLE_SOURCES = ["Paste", "Upload", "Inbox", "Stored records"]

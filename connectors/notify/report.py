@@ -18,7 +18,7 @@ from xhtml2pdf import pisa
 from connectors.notify.email import smtp_send
 from connectors.notify.http import SendFailed
 from pipelines.alerts.channels import ChannelNotFound, EmailSettings, channel_for_sending
-from pipelines.manager_reports import (
+from pipelines.ops.manager_reports import (
     ManagerReport,
     Period,
     already_sent,
@@ -27,7 +27,7 @@ from pipelines.manager_reports import (
     period_for,
     record_sent,
 )
-from pipelines.reports import report_csv
+from pipelines.ops.reports import report_csv
 
 MAX_CHART_BARS = 15
 

@@ -43,10 +43,10 @@ from pipelines.integrations import (
     restore_integration,
     update_integration,
 )
+from pipelines.onboarding.webhook_example import webhook_url
 from pipelines.orders.lookup import page_orders
 from pipelines.paging import MAX_LIMIT, InvalidCursor
 from pipelines.sales.lookup import get_identifier, page_customers, register_codes
-from pipelines.webhook_example import webhook_url
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)], responses=ADMIN_ERRORS)
 

@@ -30,8 +30,8 @@ from pipelines.callbacks import (
     resume_callbacks,
 )
 from pipelines.callbacks.queries import page_callbacks
+from pipelines.errors import OrderNotFound, StatusChangeRejected
 from pipelines.integrations import IntegrationNotFound
-from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
 from pipelines.orders.status import DeliveryProof, change_status
 from pipelines.paging import MAX_LIMIT, InvalidCursor
 from pipelines.store import connect

@@ -12,7 +12,7 @@ from connectors.receiver.state import receiver_state
 from pipelines import settings
 from pipelines.clock import as_utc, utcnow
 from pipelines.inbox import DEAD, PENDING
-from pipelines.service_status import read_status, unhealthy_services
+from pipelines.ops.service_status import read_status, unhealthy_services
 from pipelines.store.schema import inbox
 
 router = APIRouter(tags=["health"])

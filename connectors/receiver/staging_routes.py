@@ -1,4 +1,4 @@
-"""The staging URLs: the production webhook paths under `/staging` (see `pipelines.staging`).
+"""The staging URLs: the production webhook paths under `/staging` (see `pipelines.onboarding.staging`).
 
 The same gate as production runs first (`webhooks._admit`: unknown 404, size 413, credentials and
 signature 401, inactive 403, content type 415, malformed JSON 400, provider events not ingested),
@@ -20,7 +20,7 @@ from connectors.receiver.schemas import error_responses
 from connectors.receiver.state import receiver_state
 from pipelines.guide.urls import STAGING_PREFIX
 from pipelines.inbox.body import read_body
-from pipelines.staging import judge, record_test_delivery
+from pipelines.onboarding.staging import judge, record_test_delivery
 
 router = APIRouter(tags=["staging"])
 

@@ -17,8 +17,8 @@ from jinja2 import Environment, select_autoescape
 
 from connectors.receiver.schemas import error_responses
 from connectors.receiver.state import receiver_state
-from pipelines.client_status import client_status, token_opens
 from pipelines.guide.urls import STATUS_PREFIX
+from pipelines.onboarding.client_status import client_status, token_opens
 
 router = APIRouter(tags=["client status"])
 

@@ -34,7 +34,7 @@ from pipelines.inbox.body import UnreadableBody, read_body
 from pipelines.inbox.intake import IncomingRequest, kept_headers
 from pipelines.integrations.providers import event_name, is_woocommerce_ping, rules, skip_reason
 from pipelines.integrations.webhook_settings import BODY_SIGNATURE_PRESETS
-from pipelines.staging import production_refusal
+from pipelines.onboarding.staging import production_refusal
 
 router = APIRouter(tags=["webhooks"])
 

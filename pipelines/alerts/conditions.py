@@ -2,10 +2,10 @@
 the dashboard and the Reports page use, and the conditions the enabled rules find in them.
 
 The dashboard's "needs a person" lines and these conditions come from one source: the dashboard
-draws `pipelines.monitoring.integration_health`'s problems, and `classify` turns the same problem
+draws `pipelines.ops.monitoring.integration_health`'s problems, and `classify` turns the same problem
 phrases into rule kinds here (and, for the dashboard, into the key of the alert to link to). Facts the
 dashboard does not show as a line (rejection rate over a window, signature failures, a drop folder not
-looked at, Dagster's failed runs) come from `pipelines.reports`, the inbox's refused rows,
+looked at, Dagster's failed runs) come from `pipelines.ops.reports`, the inbox's refused rows,
 `pipelines.sources.health` and the Dagster instance.
 """
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pipelines.alerts.rules import RULES, RuleBook
 from pipelines.callbacks import callback_summary
 from pipelines.clock import as_utc, iso
 from pipelines.inbox import REJECTED
-from pipelines.monitoring import Backlog, IntegrationHealth, Problem, ProblemKind, backlog, integration_health, waiting_for
-from pipelines.reports import error_reasons, period_report
+from pipelines.ops.monitoring import Backlog, IntegrationHealth, Problem, ProblemKind, backlog, integration_health, waiting_for
+from pipelines.ops.reports import error_reasons, period_report
 from pipelines.sources.health import STALE_FACTOR, PullHealth, pull_health
 from pipelines.store.engine import reader
 from pipelines.store.schema import inbox

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.clock import as_utc
+from pipelines.errors import OrderNotFound
 from pipelines.integrations import get_integration
-from pipelines.orders.errors import OrderNotFound
 from pipelines.paging import Page, page_of
 from pipelines.store.binds import Bind, connection
 from pipelines.store.joins import integration_of, live

@@ -21,8 +21,8 @@ from pipelines.integrations.model import Integration
 from pipelines.integrations.providers import default_events, rules
 from pipelines.mapping import compile_mapping
 from pipelines.mapping.codegen import plain_path
+from pipelines.onboarding.webhook_example import ORDER_BODY, SALE_BODY
 from pipelines.targets import FIELDS, REQUIRED, SCHEMAS, default_mapping
-from pipelines.webhook_example import ORDER_BODY, SALE_BODY
 
 # Values for the generated example, per target field: the seeds' own examples where they give one.
 SAMPLE_VALUES: dict[str, Any] = {

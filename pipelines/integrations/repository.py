@@ -16,7 +16,6 @@ from pydantic import SecretStr
 
 from pipelines import secrets
 from pipelines.clock import as_utc, utcnow
-from pipelines.inbox import PENDING
 from pipelines.integrations import audit_trail
 from pipelines.integrations.model import STORED, Integration, StoredIntegration
 from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
@@ -25,6 +24,7 @@ from pipelines.store.binds import connection, inserted_id, transaction
 from pipelines.store.joins import live
 from pipelines.store.schema import callback_outbox, inbox, integrations, mapping_versions
 from pipelines.targets import FIELDS
+from pipelines.vocabulary import InboxStatus
 
 # Who a change is recorded as when the caller does not say (seeding, scripts): never a person's name.
 UNKNOWN_ACTOR = "system"
@@ -238,7 +238,7 @@ def waiting_work(bind: sa.Engine | sa.Connection, integration_id: int) -> dict[s
     with connection(bind) as conn:
         pending_webhooks = conn.execute(
             sa.select(sa.func.count()).select_from(inbox)
-            .where(inbox.c.integration_id == integration_id, inbox.c.status == PENDING)
+            .where(inbox.c.integration_id == integration_id, inbox.c.status == InboxStatus.PENDING)
         ).scalar_one()
         queued_callbacks = conn.execute(
             sa.select(sa.func.count()).select_from(callback_outbox)

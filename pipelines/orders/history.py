@@ -6,7 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.clock import as_utc
-from pipelines.orders.errors import OrderNotFound
+from pipelines.errors import OrderNotFound
 from pipelines.store.binds import Bind, connection
 from pipelines.store.joins import integration_of
 from pipelines.store.schema import integrations, order_status_history, orders

@@ -25,8 +25,7 @@ from pipelines.callbacks.outbox import enqueue
 from pipelines.callbacks.payload import build_payload
 from pipelines.callbacks.targets import subscription_of
 from pipelines.clock import as_utc, iso, utcnow
-from pipelines.errors import describe, validation_issues
-from pipelines.orders.errors import OrderNotFound, StatusChangeRejected
+from pipelines.errors import OrderNotFound, StatusChangeRejected, describe, validation_issues
 from pipelines.store.binds import Bind, transaction
 from pipelines.store.schema import order_status_history, orders
 from pipelines.vocabulary import FINAL_ORDER_STATUSES, ORDER_MOVES, OrderEvent, OrderStatus, OutboxStatus

@@ -86,7 +86,7 @@ inbox = sa.Table(
 
 # Deliveries to an integration's staging URL ("test deliveries"): kept apart from the inbox so nothing
 # processes, replays, reports or counts them, with the same detail an inbox row has (headers, body,
-# verification, the answer given, the error). Bounded per integration (see pipelines.staging).
+# verification, the answer given, the error). Bounded per integration (see pipelines.onboarding.staging).
 test_deliveries = sa.Table(
     "test_deliveries",
     metadata,

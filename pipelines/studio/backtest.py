@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from pipelines.ingest.prepare import PreparedRecord, prepare
 from pipelines.integrations.model import StoredIntegration
 from pipelines.mapping import CompiledMapping, MappingError, compile_mapping
-from pipelines.preview import json_value, stored_values
-from pipelines.samples import StoredRecord, backtest_payloads
+from pipelines.studio.preview import json_value, stored_values
+from pipelines.studio.samples import StoredRecord, backtest_payloads
 from pipelines.targets import FIELDS, default_mapping
 
 EXAMPLES_PER_KIND = 3
@@ -38,7 +38,7 @@ class Change:
 @dataclass(frozen=True)
 class Example:
     """One payload's outcome under both mappings; `stored` is the record as the edited mapping would
-    store it (see `pipelines.preview.stored_values`), `reasons` why it would be rejected."""
+    store it (see `pipelines.studio.preview.stored_values`), `reasons` why it would be rejected."""
 
     origin: str
     source: Any

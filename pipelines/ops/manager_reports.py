@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pipelines.clock import as_utc, utcnow
-from pipelines.reports import error_reasons, period_report
+from pipelines.ops.reports import error_reasons, period_report
 from pipelines.store.binds import Bind, connection, inserted_id, transaction
 from pipelines.store.schema import alert_channels, report_deliveries, report_schedules
 
