@@ -75,7 +75,7 @@ def test_a_service_that_dies_is_restarted_with_backoff_while_the_others_carry_on
     assert (tmp_path / "runs").read_text() == "3"
     final = json.loads((tmp_path / "services.json").read_text())
     assert {entry["state"] for entry in final["services"].values()} == {STOPPED}
-    for pid in (steady_pid, crasher["pid"]):
+    for pid in (steady_pid, crasher.pid):
         assert not _alive(pid)
 
 
