@@ -95,24 +95,24 @@ def test_dead_letter_lists_filter_and_mask(store):
                 webhook_id=webhook_id, status=status, attempts=8, next_attempt_at=now, created_at=now,
                 last_status_code=410 if status == "disabled" else 503, last_error=f"HTTP {status}"))
     letters = inbox_dead_letters(store)
-    assert [(r["integration"], r["error"]) for r in letters] == [
+    assert [(r.integration, r.error) for r in letters] == [
         ("cliente_abc", "unknown integration state"), ("shopify_store", "body is not valid JSON")]
-    assert letters[1]["body_start"] == '{"nombre": "María' and letters[1]["size_bytes"] == 18
-    assert [r["id"] for r in inbox_dead_letters(store, Filters(integration="shopify_store"))] == [letters[1]["id"]]
-    assert [r["id"] for r in inbox_dead_letters(store, Filters(text="JSON"))] == [letters[1]["id"]]
-    assert [r["id"] for r in inbox_dead_letters(store, Filters(since=now - timedelta(hours=1)))] == [letters[0]["id"]]
-    full = inbox_letter(store, letters[0]["id"])
+    assert letters[1].body_start == '{"nombre": "María' and letters[1].size_bytes == 18
+    assert [r.id for r in inbox_dead_letters(store, Filters(integration="shopify_store"))] == [letters[1].id]
+    assert [r.id for r in inbox_dead_letters(store, Filters(text="JSON"))] == [letters[1].id]
+    assert [r.id for r in inbox_dead_letters(store, Filters(since=now - timedelta(hours=1)))] == [letters[0].id]
+    full = inbox_letter(store, letters[0].id)
     assert full["headers"] == {"X-API-Key": "••••••••"}
     assert full["body"] == "[]"
 
     callbacks = callback_dead_letters(store)
-    assert sorted(r["status"] for r in callbacks) == ["dead", "disabled"]
-    assert {r["external_id"] for r in callbacks} == {"PED-001"}
-    assert [r["status"] for r in callback_dead_letters(store, Filters(text="disabled"))] == ["disabled"]
-    assert callback_letter(store, callbacks[0]["id"])["payload"] == {"event": "delivered"}
+    assert sorted(r.status for r in callbacks) == ["dead", "disabled"]
+    assert {r.external_id for r in callbacks} == {"PED-001"}
+    assert [r.status for r in callback_dead_letters(store, Filters(text="disabled"))] == ["disabled"]
+    assert callback_letter(store, callbacks[0].id)["payload"] == {"event": "delivered"}
 
     (rejected,) = rejected_records(store)
-    assert (rejected["integration"], rejected["external_id"], rejected["reason"]) == (
+    assert (rejected.integration, rejected.external_id, rejected.reason) == (
         "shopify_store", "shopify-9", "address: required field is missing")
     assert rejected_records(store, Filters(text="address")) and not rejected_records(store, Filters(text="priority"))
 
