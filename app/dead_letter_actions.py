@@ -16,7 +16,7 @@ from app.store import engine
 from pipelines.access.policy import Action
 from pipelines.callbacks import ReplayRejected, replay_dead_callbacks, resume_callbacks
 from pipelines.clock import utcnow
-from pipelines.dead_letters.lists import Filters
+from pipelines.dead_letters.lists import Filters, RejectedRecordRow
 from pipelines.dead_letters.replay import ReplayOutcome, replay_callback_rows, replay_inbox_rows
 from pipelines.inbox.processing import replay
 from pipelines.integrations import IntegrationNotFound, get_integration, list_integrations
@@ -202,13 +202,13 @@ def _reingest(inbox_ids: list[int]) -> None:
             "the sync that made them; the new sync shows on the dashboard.")
 
 
-def rejected_actions(records: list[dict]) -> None:
+def rejected_actions(records: list[RejectedRecordRow]) -> None:
     if not auth.can(Action.REPLAY):
         st.caption("Re-ingesting needs the operator role.")
         return
     """Under the rejected records: send the payloads they came in back through ingest (after a fix)."""
-    inbox_ids = list(dict.fromkeys(r["inbox_id"] for r in records if r["inbox_id"] is not None))
-    pulled = sum(1 for r in records if r["inbox_id"] is None)
+    inbox_ids = list(dict.fromkeys(r.inbox_id for r in records if r.inbox_id is not None))
+    pulled = sum(1 for r in records if r.inbox_id is None)
     left, right = st.columns([1.3, 3], vertical_alignment="center")
     left.button(f"Re-ingest payloads ({len(inbox_ids)})", icon=":material/replay:", disabled=not inbox_ids,
                 key="dead.rejected.replay", on_click=_reingest, args=(inbox_ids,))

@@ -86,7 +86,7 @@ def test_reports_page_prepares_the_pdf_and_adds_a_recipient_list(app_store):
     add.click().run()
     assert not at.exception, at.exception
     [schedule] = list_schedules(app_store)
-    assert (schedule["name"], schedule["recipients"], schedule["channel_id"]) == (
+    assert (schedule.name, schedule.recipients, schedule.channel_id) == (
         "managers", ["boss@example.com", "ceo@example.com"], channel)
 
 

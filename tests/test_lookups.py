@@ -33,13 +33,13 @@ def _two_integrations(store):
 
 def test_search_orders_by_integration_id_part_and_status(store):
     abc, _ = _two_integrations(store)
-    assert {o["external_id"] for o in search_orders(store)} == {"PED-001", "ORD-12345", "shopify-5678"}
-    assert [o["external_id"] for o in search_orders(store, integration="shopify_store")] == ["shopify-5678"]
-    assert [o["external_id"] for o in search_orders(store, external_id="ped-0")] == ["PED-001"]
+    assert {o.external_id for o in search_orders(store)} == {"PED-001", "ORD-12345", "shopify-5678"}
+    assert [o.external_id for o in search_orders(store, integration="shopify_store")] == ["shopify-5678"]
+    assert [o.external_id for o in search_orders(store, external_id="ped-0")] == ["PED-001"]
     assert search_orders(store, external_id="%") == []  # wildcards are text, not patterns
     with store.begin() as conn:
         conn.execute(orders.update().where(orders.c.external_id == "PED-001").values(status="assigned"))
-    assert [o["external_id"] for o in search_orders(store, statuses=["assigned", "delivered"])] == ["PED-001"]
+    assert [o.external_id for o in search_orders(store, statuses=["assigned", "delivered"])] == ["PED-001"]
     assert len(search_orders(store, limit=1)) == 1
 
 
@@ -49,13 +49,13 @@ def test_order_detail_has_payload_mapped_record_history_and_callbacks(store):
     now = utcnow()
     with store.begin() as conn:
         conn.execute(order_status_history.insert(), [
-            {"order_id": order["id"], "from_status": "pending", "to_status": "assigned", "actor": "cli",
+            {"order_id": order.id, "from_status": "pending", "to_status": "assigned", "actor": "cli",
              "changed_at": now - timedelta(minutes=5), "details": None},
-            {"order_id": order["id"], "from_status": "assigned", "to_status": "in_route", "actor": "api:admin",
+            {"order_id": order.id, "from_status": "assigned", "to_status": "in_route", "actor": "api:admin",
              "changed_at": now, "details": {"eta": "2024-01-15T15:00:00Z"}},
         ])
         outbox_id = inserted_id(conn.execute(callback_outbox.insert().values(
-            integration_id=abc.id, order_id=order["id"], event="assigned", payload={"event": "assigned"},
+            integration_id=abc.id, order_id=order.id, event="assigned", payload={"event": "assigned"},
             webhook_id="msg_a", status="delivered", attempts=2, next_attempt_at=now, created_at=now)))
         conn.execute(callback_attempts.insert(), [
             {"outbox_id": outbox_id, "attempted_at": now, "status_code": 503, "latency_ms": 80.0, "error": "503",
@@ -63,7 +63,7 @@ def test_order_detail_has_payload_mapped_record_history_and_callbacks(store):
             {"outbox_id": outbox_id, "attempted_at": now + timedelta(seconds=5), "status_code": 200, "latency_ms": 40.0,
              "error": None, "succeeded": True},
         ])
-    detail = order_detail(store, order["id"])
+    detail = order_detail(store, order.id)
     assert detail.integration == "cliente_abc"
     assert detail.source_record == load_example("webhook_order.json")
     assert detail.mapped == {"external_id": "ORD-12345", "client_name": "Juan Pérez", "address": "Zona 10, Guatemala Ciudad",
@@ -71,12 +71,12 @@ def test_order_detail_has_payload_mapped_record_history_and_callbacks(store):
                              "notes": "Entregar en recepción"}
     assert [h["to_status"] for h in detail.history] == ["assigned", "in_route"]
     assert [a["status_code"] for a in detail.callbacks[0]["attempt_log"]] == [503, 200]
-    assert order_detail(store, order["id"] + 999) is None
+    assert order_detail(store, order.id + 999) is None
 
 
 def test_dead_letter_lists_filter_and_mask(store):
     abc, shop = _two_integrations(store)
-    order_id = search_orders(store, external_id="PED-001")[0]["id"]
+    order_id = search_orders(store, external_id="PED-001")[0].id
     now = utcnow()
     with store.begin() as conn:
         conn.execute(inbox.insert(), [
@@ -95,24 +95,24 @@ def test_dead_letter_lists_filter_and_mask(store):
                 webhook_id=webhook_id, status=status, attempts=8, next_attempt_at=now, created_at=now,
                 last_status_code=410 if status == "disabled" else 503, last_error=f"HTTP {status}"))
     letters = inbox_dead_letters(store)
-    assert [(r["integration"], r["error"]) for r in letters] == [
+    assert [(r.integration, r.error) for r in letters] == [
         ("cliente_abc", "unknown integration state"), ("shopify_store", "body is not valid JSON")]
-    assert letters[1]["body_start"] == '{"nombre": "María' and letters[1]["size_bytes"] == 18
-    assert [r["id"] for r in inbox_dead_letters(store, Filters(integration="shopify_store"))] == [letters[1]["id"]]
-    assert [r["id"] for r in inbox_dead_letters(store, Filters(text="JSON"))] == [letters[1]["id"]]
-    assert [r["id"] for r in inbox_dead_letters(store, Filters(since=now - timedelta(hours=1)))] == [letters[0]["id"]]
-    full = inbox_letter(store, letters[0]["id"])
+    assert letters[1].body_start == '{"nombre": "María' and letters[1].size_bytes == 18
+    assert [r.id for r in inbox_dead_letters(store, Filters(integration="shopify_store"))] == [letters[1].id]
+    assert [r.id for r in inbox_dead_letters(store, Filters(text="JSON"))] == [letters[1].id]
+    assert [r.id for r in inbox_dead_letters(store, Filters(since=now - timedelta(hours=1)))] == [letters[0].id]
+    full = inbox_letter(store, letters[0].id)
     assert full["headers"] == {"X-API-Key": "••••••••"}
     assert full["body"] == "[]"
 
     callbacks = callback_dead_letters(store)
-    assert sorted(r["status"] for r in callbacks) == ["dead", "disabled"]
-    assert {r["external_id"] for r in callbacks} == {"PED-001"}
-    assert [r["status"] for r in callback_dead_letters(store, Filters(text="disabled"))] == ["disabled"]
-    assert callback_letter(store, callbacks[0]["id"])["payload"] == {"event": "delivered"}
+    assert sorted(r.status for r in callbacks) == ["dead", "disabled"]
+    assert {r.external_id for r in callbacks} == {"PED-001"}
+    assert [r.status for r in callback_dead_letters(store, Filters(text="disabled"))] == ["disabled"]
+    assert callback_letter(store, callbacks[0].id)["payload"] == {"event": "delivered"}
 
     (rejected,) = rejected_records(store)
-    assert (rejected["integration"], rejected["external_id"], rejected["reason"]) == (
+    assert (rejected.integration, rejected.external_id, rejected.reason) == (
         "shopify_store", "shopify-9", "address: required field is missing")
     assert rejected_records(store, Filters(text="address")) and not rejected_records(store, Filters(text="priority"))
 

@@ -62,7 +62,7 @@ def test_daily_report_email_has_the_reports_page_numbers_chart_and_csv_and_is_se
     for column in ("received", "created", "updated", "errors", "runs", "failed_runs"):
         assert sent[column].tolist() == expected[column].tolist()
     assert sent["availability_pct"].tolist()[0] == 100.0
-    assert [d["sent_by"].startswith("dagster:") for d in deliveries(sqlite_store)] == [True]
+    assert [d.sent_by.startswith("dagster:") for d in deliveries(sqlite_store)] == [True]
 
 
 def test_a_failing_list_fails_the_run_and_is_sent_when_re_run(sqlite_store, tmp_path):
@@ -77,7 +77,7 @@ def test_a_failing_list_fails_the_run_and_is_sent_when_re_run(sqlite_store, tmp_
         assert _run(cadence="daily").success
         [mail] = smtp.mailbox.wait_for(1)
     assert mail["Subject"] == f"Crossdock daily sync report: {yesterday:%Y-%m-%d}"
-    assert [d["period"] for d in deliveries(sqlite_store)] == [f"daily:{yesterday:%Y-%m-%d}"]
+    assert [d.period for d in deliveries(sqlite_store)] == [f"daily:{yesterday:%Y-%m-%d}"]
 
 
 def test_bad_config_and_bad_lists_say_why(sqlite_store):

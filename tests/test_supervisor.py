@@ -12,7 +12,17 @@ import requests
 
 from crossdock.local_dagster import wait_until
 from crossdock.supervisor import Service, Supervisor, backoff_seconds
-from pipelines.ops.service_status import RESTARTING, RUNNING, STOPPED, ServiceState, SupervisorStatus, read_status, write_status
+from pipelines.ops.service_status import (
+    RESTARTING,
+    RUNNING,
+    STOPPED,
+    ServiceState,
+    SupervisorStatus,
+    read_status,
+    status_path,
+    unhealthy_services,
+    write_status,
+)
 from tests.receiver_helpers import running
 
 
@@ -42,27 +52,30 @@ def test_a_service_that_dies_is_restarted_with_backoff_while_the_others_carry_on
     watcher.start()
     try:
         def back_for_good() -> bool:
-            status = read_status(tmp_path) or {}
-            crasher = status.get("services", {}).get("crasher", {})
+            status = read_status(tmp_path)
+            crasher = status.services.get("crasher") if status else None
+            if crasher is None:
+                return False
             # Running for the third time, and that third process has started (it counts itself first).
             third_started = (tmp_path / "runs").exists() and (tmp_path / "runs").read_text() == "3"
-            return crasher.get("state") == RUNNING and crasher.get("restarts") == 2 and third_started
+            return crasher.state == RUNNING and crasher.restarts == 2 and third_started
         assert wait_until(back_for_good, 30, every_s=0.1) is not None, lines
         status = read_status(tmp_path)
     finally:
         supervisor.stop_requested.set()
         watcher.join()
         supervisor.stop_all()
-    crasher = status["services"]["crasher"]
-    assert crasher["last_exit_code"] == 3 and crasher["pid"] != steady_pid
-    steady_now = status["services"]["steady"]
-    assert (steady_now["state"], steady_now["pid"], steady_now["restarts"]) == (RUNNING, steady_pid, 0)
+    assert status is not None
+    crasher = status.services["crasher"]
+    assert crasher.last_exit_code == 3 and crasher.pid != steady_pid
+    steady_now = status.services["steady"]
+    assert (steady_now.state, steady_now.pid, steady_now.restarts) == (RUNNING, steady_pid, 0)
     assert any(line.startswith("crasher exited with code 3") and "restarting in 1 s (restart 1)" in line for line in lines)
     assert any("restarting in 2 s (restart 2)" in line for line in lines)
     assert (tmp_path / "runs").read_text() == "3"
     final = json.loads((tmp_path / "services.json").read_text())
     assert {entry["state"] for entry in final["services"].values()} == {STOPPED}
-    for pid in (steady_pid, crasher["pid"]):
+    for pid in (steady_pid, crasher.pid):
         assert not _alive(pid)
 
 
@@ -100,3 +113,14 @@ def test_a_status_left_by_a_dead_supervisor_is_ignored(tmp_path):
     gone = SupervisorStatus(2**22 + 12345, "2026-11-26T10:00:00Z", {"receiver": ServiceState("receiver", RESTARTING)})
     write_status(tmp_path, gone)
     assert read_status(tmp_path) is None
+
+
+def test_a_status_file_of_the_wrong_shape_reads_as_no_supervisor_and_unknown_keys_are_dropped(tmp_path):
+    alive = os.getpid()
+    status_path(tmp_path).write_text(json.dumps({"supervisor_pid": alive, "services": ["receiver"]}))
+    assert read_status(tmp_path) is None
+    status_path(tmp_path).write_text(json.dumps({"supervisor_pid": alive, "updated_at": "2026-11-26T10:00:00Z",
+                                                 "services": {"receiver": {"state": RUNNING, "from_the_future": 1}}}))
+    status = read_status(tmp_path)
+    assert status is not None and status.services["receiver"] == ServiceState("receiver", RUNNING)
+    assert unhealthy_services(status) == []

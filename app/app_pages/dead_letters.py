@@ -36,13 +36,13 @@ def inbox_tab(filters: Filters) -> list[int]:
         st.success("No dead inbox payloads. A payload lands here when processing it fails as a whole (for "
                    "example the body is not JSON); it keeps its reason and can be replayed once fixed.")
         return []
-    frame = pd.DataFrame([{"Id": r["id"], "Integration": r["integration"], "Received": when(r["received_at"]),
-                           "Source": r["source_kind"], "Attempts": r["attempts"], "Reason": r["error"] or "",
-                           "Replayed": f"{r['replay_count']}x, last by {r['replayed_by']}" if r["replay_count"] else "",
-                           "Size (bytes)": r["size_bytes"], "Body starts with": r["body_start"]} for r in letters])
+    frame = pd.DataFrame([{"Id": r.id, "Integration": r.integration, "Received": when(r.received_at),
+                           "Source": r.source_kind, "Attempts": r.attempts, "Reason": r.error or "",
+                           "Replayed": f"{r.replay_count}x, last by {r.replayed_by}" if r.replay_count else "",
+                           "Size (bytes)": r.size_bytes, "Body starts with": r.body_start} for r in letters])
     st.caption("Tick rows to see the whole body and headers, and to replay them.")
     ids = _selected(frame, actions.table_key("dead.inbox.table"))
-    actions.inbox_actions(ids, filters, names, [r["integration"] for r in letters])
+    actions.inbox_actions(ids, filters, names, [r.integration for r in letters])
     for inbox_id in ids[:3]:
         letter = inbox_letter(engine(), inbox_id)
         if letter is None:
@@ -66,13 +66,13 @@ def callbacks_tab(filters: Filters) -> list[int]:
         st.success("No undelivered callbacks. A callback lands here after its last retry fails, or when the "
                    "client's endpoint answers 410 Gone (which stops callbacks for that integration).")
         return []
-    frame = pd.DataFrame([{"Id": r["id"], "Integration": r["integration"], "Order": r["external_id"],
-                           "Event": r["event"], "Status": r["status"], "Attempts": r["attempts"],
-                           "Last HTTP status": r["last_status_code"], "Reason": r["last_error"] or "",
-                           "Queued": when(r["created_at"])} for r in letters])
+    frame = pd.DataFrame([{"Id": r.id, "Integration": r.integration, "Order": r.external_id,
+                           "Event": r.event, "Status": r.status, "Attempts": r.attempts,
+                           "Last HTTP status": r.last_status_code, "Reason": r.last_error or "",
+                           "Queued": when(r.created_at)} for r in letters])
     st.caption("Tick rows to see the payload and every delivery attempt, and to replay them.")
     ids = _selected(frame, actions.table_key("dead.callbacks.table"))
-    actions.callback_actions(ids, filters, names, [r["integration"] for r in letters])
+    actions.callback_actions(ids, filters, names, [r.integration for r in letters])
     for outbox_id in ids[:3]:
         letter = callback_letter(engine(), outbox_id)
         if letter is None:
@@ -94,17 +94,17 @@ def rejected_tab(filters: Filters) -> None:
         st.success("No rejected records. A record is rejected when it does not map to a valid order or sale; "
                    "the rest of its batch still lands.")
         return
-    frame = pd.DataFrame([{"Id": r["id"], "Integration": r["integration"], "When": when(r["created_at"]),
-                           "Sync": r["sync_run_id"], "External id": r["external_id"] or "",
-                           "Reasons": r["reason"], "Record": json_text(r["record"])} for r in records])
+    frame = pd.DataFrame([{"Id": r.id, "Integration": r.integration, "When": when(r.created_at),
+                           "Sync": r.sync_run_id, "External id": r.external_id or "",
+                           "Reasons": r.reason, "Record": json_text(r.record)} for r in records])
     st.caption("Tick rows to see the record as it was sent, and to re-ingest the payloads they came in.")
     ids = _selected(frame, actions.table_key("dead.rejected.table"))
-    by_id = {r["id"]: r for r in records}
+    by_id = {r.id: r for r in records}
     actions.rejected_actions([by_id[record_id] for record_id in ids])
     for record_id in ids[:3]:
         with st.expander(f"Rejected record #{record_id}", expanded=True):
-            st.error(by_id[record_id]["reason"])
-            st.json(by_id[record_id]["record"], expanded=True)
+            st.error(by_id[record_id].reason)
+            st.json(by_id[record_id].record, expanded=True)
     st.caption("To fix these, correct the mapping in the mapping studio (its backtest shows how many would now "
                "pass) or ask the client to send the missing fields.")
 

@@ -48,9 +48,9 @@ if not found:
 st.caption(f"{len(found)} order(s)" + (f", the newest {SEARCH_LIMIT} shown" if len(found) == SEARCH_LIMIT else "")
            + ". Select a row to open it.")
 table = pd.DataFrame(
-    [{"Internal id": o["id"], "Integration": o["integration"], "External id": o["external_id"],
-      "Client": o["client_name"], "Address": o["address"], "Status": o["status"],
-      "Last change": when(o["updated_at"])} for o in found]
+    [{"Internal id": o.id, "Integration": o.integration, "External id": o.external_id,
+      "Client": o.client_name, "Address": o.address, "Status": o.status,
+      "Last change": when(o.updated_at)} for o in found]
 )
 picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                       key="orders.table" + (f".{generation}" if generation else ""))

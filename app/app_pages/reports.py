@@ -123,10 +123,10 @@ schedules = list_schedules(engine())
 manages = can(Action.MANAGE_CHANNELS)
 for schedule in schedules:
     text, remove = st.columns([6, 1], vertical_alignment="center")
-    text.markdown(f"**{schedule['name']}** · {schedule['cadence']} · to {', '.join(schedule['recipients'])} "
-                  f"via {schedule['channel'] or '(no channel)'}{'' if schedule['enabled'] else ' · off'}")
-    if manages and remove.button("Delete", key=f"schedule.delete.{schedule['id']}"):
-        delete_schedule(engine(), schedule["id"])
+    text.markdown(f"**{schedule.name}** · {schedule.cadence} · to {', '.join(schedule.recipients)} "
+                  f"via {schedule.channel or '(no channel)'}{'' if schedule.enabled else ' · off'}")
+    if manages and remove.button("Delete", key=f"schedule.delete.{schedule.id}"):
+        delete_schedule(engine(), schedule.id)
         st.rerun()
 if not manages:
     st.caption("Adding or removing a recipient list needs the admin role.")
@@ -147,5 +147,5 @@ else:
                 st.error(str(exc))
 sent = deliveries(engine(), limit=20)
 if sent:
-    st.dataframe([{"Sent": f"{d['sent_at']:%Y-%m-%d %H:%M}", "List": d["schedule"], "Period": d["period"],
-                   "To": ", ".join(d["recipients"]), "By": d["sent_by"]} for d in sent], hide_index=True, width="stretch")
+    st.dataframe([{"Sent": f"{d.sent_at:%Y-%m-%d %H:%M}", "List": d.schedule, "Period": d.period,
+                   "To": ", ".join(d.recipients), "By": d.sent_by} for d in sent], hide_index=True, width="stretch")

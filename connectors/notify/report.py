@@ -159,19 +159,19 @@ def send_scheduled_reports(engine: sa.Engine, cadence: str, day: date | None = N
     run = ReportRun(period)
     report: ManagerReport | None = None
     for schedule in list_schedules(engine, cadence, enabled_only=True):
-        name = schedule["name"]
-        if not resend and already_sent(engine, schedule["id"], period):
+        name = schedule.name
+        if not resend and already_sent(engine, schedule.id, period):
             run.skipped.append(name)
             continue
         try:
-            if schedule["channel_id"] is None:
+            if schedule.channel_id is None:
                 raise SendFailed("its email channel was deleted: choose another one")
-            channel = channel_for_sending(engine, schedule["channel_id"])
+            channel = channel_for_sending(engine, schedule.channel_id)
             report = report or build_report(engine, period)
-            send_report(channel.settings, report, list(schedule["recipients"]))
+            send_report(channel.settings, report, list(schedule.recipients))
         except (SendFailed, ChannelNotFound) as exc:
             run.failed[name] = str(exc)
             continue
-        record_sent(engine, schedule["id"], period, list(schedule["recipients"]), sent_by)
+        record_sent(engine, schedule.id, period, list(schedule.recipients), sent_by)
         run.sent.append(name)
     return run

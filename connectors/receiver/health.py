@@ -35,8 +35,8 @@ def health(request: Request) -> JSONResponse:
                             "inbox": backlog, "intake": intake}
     supervised = read_status(settings.home())
     if supervised is not None:
-        body["services"] = {name: {key: entry.get(key) for key in SHOWN}
-                            for name, entry in supervised.get("services", {}).items()}
+        body["services"] = {name: {key: getattr(entry, key) for key in SHOWN}
+                            for name, entry in supervised.services.items()}
         if unhealthy_services(supervised):
             body["status"] = "degraded"
             body["degraded"] = unhealthy_services(supervised)

@@ -33,6 +33,55 @@ class Filters:
     until: datetime | None = None
 
 
+@dataclass(frozen=True)
+class DeadInboxRow:
+    """An inbox payload whose processing failed as a whole, as the dead-letter list shows it."""
+
+    id: int
+    integration: str
+    received_at: datetime
+    source_kind: str
+    attempts: int
+    error: str | None
+    delivery_id: str | None
+    size_bytes: int
+    replay_count: int
+    replayed_by: str | None
+    body_start: str  # the first 160 bytes as text (a cut multi-byte character is replaced)
+
+
+@dataclass(frozen=True)
+class DeadCallbackRow:
+    """A callback given up on (dead after the last retry, or disabled by a 410)."""
+
+    id: int
+    integration: str
+    external_id: str
+    internal_id: int
+    event: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RejectedRecordRow:
+    """One record a sync rejected; `reason` joins its `reasons` as `field: message; ...`."""
+
+    id: int
+    integration: str
+    created_at: datetime
+    sync_run_id: int | None
+    inbox_id: int | None  # None: the record came from a pull, not a pushed payload
+    record_index: int | None
+    external_id: str | None
+    reasons: list[dict[str, Any]]
+    record: Any
+    reason: str
+
+
 def _like(text: str) -> str:
     escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -67,7 +116,7 @@ def body_text(body: bytes) -> str:
         return f"(binary body, {len(body):,} bytes, not UTF-8)"
 
 
-def inbox_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+def inbox_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[DeadInboxRow]:
     """Inbox rows whose processing failed as a whole (status dead), newest first, with the reason."""
     query = (
         sa.select(
@@ -83,12 +132,15 @@ def inbox_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int
     )
     query = _apply(query, filters, inbox.c.received_at, inbox.c.error)
     with bind.connect() as conn:
-        rows = [dict(r) for r in conn.execute(query).mappings()]
-    for row in rows:
-        row["received_at"] = as_utc(row["received_at"])
-        # A cut may split a multi-byte character: replace it rather than call the body binary.
-        row["body_start"] = bytes(row["body_start"] or b"").decode("utf-8", errors="replace")
-    return rows
+        rows = conn.execute(query).mappings().all()
+    return [
+        DeadInboxRow(**{
+            **row, "received_at": as_utc(row["received_at"]), "size_bytes": row["size_bytes"] or 0,
+            # A cut may split a multi-byte character: replace it rather than call the body binary.
+            "body_start": bytes(row["body_start"] or b"").decode("utf-8", errors="replace"),
+        })
+        for row in rows
+    ]
 
 
 def inbox_letter(bind: sa.Engine, inbox_id: int) -> dict[str, Any] | None:
@@ -107,7 +159,8 @@ def inbox_letter(bind: sa.Engine, inbox_id: int) -> dict[str, Any] | None:
     return out
 
 
-def callback_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+def callback_dead_letters(bind: sa.Engine, filters: Filters = Filters(),
+                          limit: int = LIST_LIMIT) -> list[DeadCallbackRow]:
     """Callbacks given up on (dead after the last retry, or disabled by a 410), newest first."""
     query = (
         sa.select(
@@ -124,10 +177,8 @@ def callback_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: 
     )
     query = _apply(query, filters, callback_outbox.c.created_at, callback_outbox.c.last_error)
     with bind.connect() as conn:
-        rows = [dict(r) for r in conn.execute(query).mappings()]
-    for row in rows:
-        row["created_at"] = as_utc(row["created_at"])
-    return rows
+        rows = conn.execute(query).mappings().all()
+    return [DeadCallbackRow(**{**row, "created_at": as_utc(row["created_at"])}) for row in rows]
 
 
 def callback_letter(bind: sa.Engine, outbox_id: int) -> dict[str, Any] | None:
@@ -138,7 +189,7 @@ def callback_letter(bind: sa.Engine, outbox_id: int) -> dict[str, Any] | None:
     return {**letter, "attempt_log": attempts_for(bind, [outbox_id]).get(outbox_id, [])}
 
 
-def rejected_records(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[dict[str, Any]]:
+def rejected_records(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[RejectedRecordRow]:
     """Individual records a sync rejected, with their reasons (the rest of their batch landed)."""
     reasons_text = sa.cast(record_errors.c.reasons, sa.Text)
     query = (
@@ -153,8 +204,11 @@ def rejected_records(bind: sa.Engine, filters: Filters = Filters(), limit: int =
     )
     query = _apply(query, filters, record_errors.c.created_at, reasons_text)
     with bind.connect() as conn:
-        rows = [dict(r) for r in conn.execute(query).mappings()]
-    for row in rows:
-        row["created_at"] = as_utc(row["created_at"])
-        row["reason"] = "; ".join(f"{r.get('field')}: {r.get('message')}" for r in row["reasons"] or [])
-    return rows
+        rows = conn.execute(query).mappings().all()
+    return [
+        RejectedRecordRow(**{
+            **row, "created_at": as_utc(row["created_at"]), "reasons": list(row["reasons"] or []),
+            "reason": "; ".join(f"{r.get('field')}: {r.get('message')}" for r in row["reasons"] or []),
+        })
+        for row in rows
+    ]

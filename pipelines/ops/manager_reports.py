@@ -151,7 +151,36 @@ def delete_schedule(bind: Bind, schedule_id: int) -> None:
         conn.execute(report_schedules.delete().where(report_schedules.c.id == schedule_id))
 
 
-def list_schedules(bind: Bind, cadence: str | None = None, enabled_only: bool = False) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Schedule:
+    """A managers' recipient list: who gets the report, how often, through which email channel."""
+
+    id: int
+    name: str
+    cadence: str
+    recipients: list[str]
+    channel_id: int | None  # None: its channel was deleted; nothing is sent until one is chosen
+    channel: str | None
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class SentReport:
+    """One period's report as sent to one list (a resend updates who and when)."""
+
+    id: int
+    schedule_id: int
+    schedule: str
+    period: str
+    sent_at: datetime
+    recipients: list[str]
+    sent_by: str
+
+
+def list_schedules(bind: Bind, cadence: str | None = None, enabled_only: bool = False) -> list[Schedule]:
     query = (sa.select(report_schedules, alert_channels.c.name.label("channel"))
              .outerjoin(alert_channels, alert_channels.c.id == report_schedules.c.channel_id)
              .order_by(report_schedules.c.name))
@@ -160,7 +189,8 @@ def list_schedules(bind: Bind, cadence: str | None = None, enabled_only: bool = 
     if enabled_only:
         query = query.where(report_schedules.c.enabled.is_(True))
     with connection(bind) as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
+        return [Schedule(**{**r._mapping, "created_at": as_utc(r.created_at), "updated_at": as_utc(r.updated_at)})
+                for r in conn.execute(query)]
 
 
 def already_sent(bind: Bind, schedule_id: int, period: Period) -> bool:
@@ -180,9 +210,9 @@ def record_sent(bind: Bind, schedule_id: int, period: Period, recipients: list[s
                                                            recipients=recipients, sent_by=sent_by))
 
 
-def deliveries(bind: Bind, limit: int = 100) -> list[dict[str, Any]]:
+def deliveries(bind: Bind, limit: int = 100) -> list[SentReport]:
     query = (sa.select(report_deliveries, report_schedules.c.name.label("schedule"))
              .join(report_schedules, report_schedules.c.id == report_deliveries.c.schedule_id)
              .order_by(report_deliveries.c.sent_at.desc()).limit(limit))
     with connection(bind) as conn:
-        return [{**dict(r._mapping), "sent_at": as_utc(r.sent_at)} for r in conn.execute(query)]
+        return [SentReport(**{**r._mapping, "sent_at": as_utc(r.sent_at)}) for r in conn.execute(query)]

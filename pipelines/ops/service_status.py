@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -63,21 +63,41 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def read_status(home: Path) -> dict[str, Any] | None:
+def read_status(home: Path) -> SupervisorStatus | None:
     """The supervisor's last word, or None when no `crossdock up` supervises this home (never ran,
-    or exited). A file left by a supervisor that was killed is ignored."""
+    or exited), or when the file is not one a supervisor wrote. A file left by a supervisor that was
+    killed is ignored."""
     try:
         data = json.loads(status_path(home).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or not _alive(int(data.get("supervisor_pid", 0) or 0)):
         return None
-    return data
+    return _parsed(data)
 
 
-def unhealthy_services(status: dict[str, Any] | None) -> list[str]:
+_STATE_FIELDS = frozenset(f.name for f in fields(ServiceState))
+
+
+def _parsed(data: dict[str, Any]) -> SupervisorStatus | None:
+    """The file as typed state; keys a newer or older supervisor wrote that we do not know are dropped."""
+    services = data.get("services", {})
+    if not isinstance(services, dict) or not all(isinstance(entry, dict) for entry in services.values()):
+        return None
+    try:
+        return SupervisorStatus(
+            supervisor_pid=int(data["supervisor_pid"]), updated_at=str(data.get("updated_at", "")),
+            services={str(name): ServiceState(**{**{k: v for k, v in entry.items() if k in _STATE_FIELDS},
+                                                 "name": str(name)})
+                      for name, entry in services.items()},
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def unhealthy_services(status: SupervisorStatus | None) -> list[str]:
     """Services not running now, each as `name (state, N restarts)`."""
     if status is None:
         return []
-    return [f"{name} ({entry.get('state')}, {entry.get('restarts', 0)} restart(s))"
-            for name, entry in sorted(status.get("services", {}).items()) if entry.get("state") != RUNNING]
+    return [f"{name} ({entry.state}, {entry.restarts} restart(s))"
+            for name, entry in sorted(status.services.items()) if entry.state != RUNNING]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,8 +27,22 @@ def _like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+@dataclass(frozen=True)
+class FoundOrder:
+    """One row of the order search: what the admin app's table shows, times in UTC."""
+
+    id: int
+    integration: str
+    external_id: str
+    client_name: str
+    address: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
 def search_orders(bind: sa.Engine, *, integration: str | None = None, external_id: str | None = None,
-                  statuses: Sequence[str] | None = None, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
+                  statuses: Sequence[str] | None = None, limit: int = SEARCH_LIMIT) -> list[FoundOrder]:
     """Orders matching every given filter, newest change first. `external_id` matches any part,
     ignoring case (clients paste ids with or without their prefix)."""
     query = (
@@ -47,10 +62,11 @@ def search_orders(bind: sa.Engine, *, integration: str | None = None, external_i
     if statuses:
         query = query.where(orders.c.status.in_(list(statuses)))
     with bind.connect() as conn:
-        rows = [dict(r) for r in conn.execute(query).mappings()]
-    for row in rows:
-        row["created_at"], row["updated_at"] = as_utc(row["created_at"]), as_utc(row["updated_at"])
-    return rows
+        rows = conn.execute(query).mappings().all()
+    return [
+        FoundOrder(**{**row, "created_at": as_utc(row["created_at"]), "updated_at": as_utc(row["updated_at"])})
+        for row in rows
+    ]
 
 
 @dataclass
