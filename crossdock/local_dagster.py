@@ -91,3 +91,14 @@ def wait_until(condition: Callable[[], bool], deadline_s: float, every_s: float 
             return time.monotonic() - started
         time.sleep(every_s)
     return None
+
+
+DAEMON_SHUTDOWN_LINE = "Received interrupt, shutting down daemon threads"
+
+
+def daemon_log_while_running(log_text: str) -> str:
+    """A daemon log up to its shutdown. On SIGTERM, Dagster's threaded sensor daemon closes its workspace
+    before its thread pool has finished the ticks already queued, and those ticks log "Location ... does
+    not exist in workspace" tracebacks (Dagster 1.13; no run or data is affected). What the daemon logged
+    while it ran is what a test can hold to "no tracebacks"."""
+    return log_text.split(DAEMON_SHUTDOWN_LINE, 1)[0]

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from assets.instance import DAGSTER_PG_URL_VARIABLE, dagster_environment, dagster_pg_url, prepare_instance, write_dagster_yaml
-from crossdock.local_dagster import running_daemon, wait_until
+from crossdock.local_dagster import daemon_log_while_running, running_daemon, wait_until
 from pipelines.inbox import DONE
 from pipelines.integrations import Integration, create_integration
 from pipelines.store.engine import make_engine
@@ -76,4 +76,4 @@ def test_a_daemon_on_postgresql_processes_an_async_webhook(pg_store_url, tmp_pat
         taken = wait_until(processed, 180, every_s=0.5)
         assert taken is not None, (dagster_home / "daemon.log").read_text()[-3000:]
     engine.dispose()
-    assert "Traceback" not in (dagster_home / "daemon.log").read_text()
+    assert "Traceback" not in daemon_log_while_running((dagster_home / "daemon.log").read_text())

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from assets.capacity import QUEUE_TAG
 from assets.run_launcher import run_worker_pid
-from crossdock.local_dagster import running_daemon, wait_until
+from crossdock.local_dagster import daemon_log_while_running, running_daemon, wait_until
 from pipelines.inbox import DONE
 from pipelines.integrations import Integration, create_integration
 from pipelines.orders.status import change_status
@@ -109,7 +109,7 @@ def test_sustained_polling_webhooks_and_callbacks_keep_the_queue_bounded(sqlite_
     assert by_job.get("scheduled_polls_job", 0) <= 2, by_job
     assert by_job.get("inbox_processing_job", 0) <= 3 and by_job.get("deliver_callbacks", 0) <= 3, by_job
     assert len(sink.answered_ok()) == sent  # every status change reached the client
-    assert "Traceback" not in (dagster_home / "daemon.log").read_text()
+    assert "Traceback" not in daemon_log_while_running((dagster_home / "daemon.log").read_text())
 
 
 def _worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
