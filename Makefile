@@ -83,6 +83,7 @@ test-fast: .venv
 # The gates CI runs before the tests: style and bugs (ruff), types of the domain (mypy), the layer rule.
 lint: .venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy pipelines
 	$(BIN)/lint-imports
 

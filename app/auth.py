@@ -13,6 +13,7 @@ generated once into `.crossdock/admin.password`. A session remembers a digest of
 logged in with, so changing the password logs every session out. A signed cookie
 (`app.session_cookie`) carries the log-in across page reloads for 12 hours.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -120,13 +121,13 @@ def _provider_session() -> bool:
         return False
     current = settings.current()
     if not identities.fresh(who, current.session_hours):
-        oidc.remember_refusal(key, "Your log-in at the identity provider is older than a Crossdock session may last; "
-                                   "log in again")
+        oidc.remember_refusal(key, "Your log-in at the identity provider is older than a Crossdock session may last; log in again")
         return False
     with _engine().begin() as conn:
         # Asked again on every run (an admin may have added the user meanwhile), audited once per provider log-in.
-        result = identities.login(conn, who, default_role=identities.parse_default_role(current.oidc_default_role),
-                                  audit_refusal=not oidc.refused_before(key))
+        result = identities.login(
+            conn, who, default_role=identities.parse_default_role(current.oidc_default_role), audit_refusal=not oidc.refused_before(key)
+        )
         token = sessions.start(conn, result.user.id, current.session_hours) if result.user else None
     if token is None or result.user is None:
         oidc.remember_refusal(key, f"{str(result.reason)[0].upper()}{str(result.reason)[1:]}.")
@@ -246,8 +247,10 @@ def _password_hint() -> str:
     if _from_streamlit_secrets():
         return "The password is `admin_password` in `.streamlit/secrets.toml`."
     settings.admin_password()  # generate it now, so the file named below exists
-    return (f"No password was configured, so one was generated into `{settings.home() / 'admin.password'}`. "
-            "Set `CROSSDOCK_ADMIN_PASSWORD` to choose your own.")
+    return (
+        f"No password was configured, so one was generated into `{settings.home() / 'admin.password'}`. "
+        "Set `CROSSDOCK_ADMIN_PASSWORD` to choose your own."
+    )
 
 
 def login_page() -> None:
@@ -261,8 +264,12 @@ def login_page() -> None:
         st.caption("Integrations, mappings, health and reports.")
         with st.form("login"):
             password = st.text_input("Password", type="password", key="login.password")
-            name = st.text_input("Your name (optional)", key="login.name", max_chars=NAME_MAX,
-                                 help="Recorded with the order status changes and replays you make.")
+            name = st.text_input(
+                "Your name (optional)",
+                key="login.name",
+                max_chars=NAME_MAX,
+                help="Recorded with the order status changes and replays you make.",
+            )
             submitted = st.form_submit_button("Log in", type="primary")
         if submitted:
             said = " ".join((name or "").split())
@@ -292,8 +299,13 @@ def _record_shared(name: str, succeeded: bool) -> None:
     from pipelines.access.audit import AuditAction
 
     with _engine().begin() as conn:
-        audit.record(conn, f"streamlit:{name}" if name else "streamlit", AuditAction.LOGIN if succeeded else AuditAction.LOGIN_FAILED,
-                     None, {"door": "app", "mode": "shared_password"})
+        audit.record(
+            conn,
+            f"streamlit:{name}" if name else "streamlit",
+            AuditAction.LOGIN if succeeded else AuditAction.LOGIN_FAILED,
+            None,
+            {"door": "app", "mode": "shared_password"},
+        )
 
 
 def _account_login_page() -> None:
@@ -335,8 +347,10 @@ def _single_sign_on() -> bool:
     config = oidc.configuration()
     if config is None:
         if provider_only():
-            st.error("Single sign-on is not configured: CROSSDOCK_APP_AUTH is `oidc`, but `.streamlit/secrets.toml` has no "
-                     "`[auth]` section (or the file cannot be read). See docs/how-to/admin/people-and-roles.md.")
+            st.error(
+                "Single sign-on is not configured: CROSSDOCK_APP_AUTH is `oidc`, but `.streamlit/secrets.toml` has no "
+                "`[auth]` section (or the file cannot be read). See docs/how-to/admin/people-and-roles.md."
+            )
         return provider_only()
     refused = oidc.refusal()
     if refused:
@@ -358,8 +372,7 @@ def change_password_page() -> None:
         st.info("Your password was given to you once: choose your own before going on.")
     with st.form("change_password"):
         current = st.text_input("Current password", type="password", key="password.current")
-        new = st.text_input("New password", type="password", key="password.new",
-                            help=f"At least {users.MIN_PASSWORD} characters.")
+        new = st.text_input("New password", type="password", key="password.new", help=f"At least {users.MIN_PASSWORD} characters.")
         again = st.text_input("New password again", type="password", key="password.again")
         submitted = st.form_submit_button("Change password", type="primary")
     if submitted:

@@ -6,6 +6,7 @@ Rotating needs no flag day: the sender signs each attempt when it sends it, and 
 overlap (`callbacks.rotation_overlap_hours`, 24 h by default) with the previous secret as well, so the
 client's system keeps verifying with whichever secret it holds until its team switches.
 """
+
 from __future__ import annotations
 
 import streamlit as st
@@ -59,13 +60,22 @@ def _generate(stored: StoredIntegration, confirm_key: str) -> None:
 
 def _offer_download(stored: StoredIntegration, secret: str) -> None:
     with st.container(border=True):
-        st.success("A new callback signing secret is in force. Download it now and give the file to the client's "
-                   "team: it is offered this once and never shown on screen. Callbacks carry the previous "
-                   "secret's signature too until the overlap below ends.")
+        st.success(
+            "A new callback signing secret is in force. Download it now and give the file to the client's "
+            "team: it is offered this once and never shown on screen. Callbacks carry the previous "
+            "secret's signature too until the overlap below ends."
+        )
         download, done = st.columns(2)
-        download.download_button("Download the new secret (text file)", data=secret + "\n",
-                                 file_name=f"{stored.name}-callback-secret.txt", mime="text/plain", on_click="ignore",
-                                 icon=":material/download:", type="primary", key=f"cbsecret.file.{stored.id}")
+        download.download_button(
+            "Download the new secret (text file)",
+            data=secret + "\n",
+            file_name=f"{stored.name}-callback-secret.txt",
+            mime="text/plain",
+            on_click="ignore",
+            icon=":material/download:",
+            type="primary",
+            key=f"cbsecret.file.{stored.id}",
+        )
         if done.button("I have saved it: forget it", key=f"cbsecret.forget.{stored.id}"):
             st.session_state.pop(_DOWNLOAD_KEY.format(id=stored.id), None)
             st.rerun()
@@ -76,7 +86,8 @@ def _end_overlap(stored: StoredIntegration) -> None:
         update_integration(engine(), stored.name, {"callbacks": {"previous_secret": None}}, actor=auth.actor())
     except IntegrationNotFound:
         st.session_state[_OUTCOME_KEY.format(id=stored.id)] = [
-            {"field": "integration", "message": f"{stored.name} no longer exists (deleted in another session)"}]
+            {"field": "integration", "message": f"{stored.name} no longer exists (deleted in another session)"}
+        ]
         return
     st.session_state[_OUTCOME_KEY.format(id=stored.id)] = "overlap ended"
 
@@ -89,8 +100,10 @@ def _render_overlap(stored: StoredIntegration) -> None:
         return
     until = callbacks.previous_secret_expires_at.strftime("%Y-%m-%d %H:%M UTC")
     note, action = st.columns([3, 1], vertical_alignment="center")
-    note.info(f"Rotation overlap: the previous secret `{mask(previous)}` also signs every callback until {until}, "
-              "so the client's system verifies with either. End it once their team uses the new one.")
+    note.info(
+        f"Rotation overlap: the previous secret `{mask(previous)}` also signs every callback until {until}, "
+        "so the client's system verifies with either. End it once their team uses the new one."
+    )
     action.button("End the overlap now", key=f"cbsecret.endoverlap.{stored.id}", on_click=_end_overlap, args=(stored,))
 
 
@@ -103,15 +116,19 @@ def render_callback_secret(stored: StoredIntegration) -> None:
         return
     secret = config.callback_secret.get_secret_value() if config.callback_secret else None
     st.markdown(f"**Callback signing secret**: `{mask(secret) or 'none yet'}`")
-    st.caption("The client's system verifies each callback with it: the Standard Webhooks headers (`webhook-id`, "
-               f"`webhook-timestamp`, `webhook-signature`) or the hex HMAC-SHA256 of the body in `{SIGNATURE_HEADER}`.")
+    st.caption(
+        "The client's system verifies each callback with it: the Standard Webhooks headers (`webhook-id`, "
+        f"`webhook-timestamp`, `webhook-signature`) or the hex HMAC-SHA256 of the body in `{SIGNATURE_HEADER}`."
+    )
     generated = st.session_state.get(_DOWNLOAD_KEY.format(id=stored.id))
     outcome = st.session_state.pop(_OUTCOME_KEY.format(id=stored.id), None)
     if isinstance(outcome, list):
         show_issues(outcome, "Not saved:")
     elif outcome == "saved":
-        st.success("Saved: callbacks are signed with the secret agreed with the client from now on, queued ones "
-                   "included, and with the previous one too until the overlap below ends.")
+        st.success(
+            "Saved: callbacks are signed with the secret agreed with the client from now on, queued ones "
+            "included, and with the previous one too until the overlap below ends."
+        )
     elif outcome == "overlap ended":
         st.success("Overlap ended: callbacks are signed with the current secret only.")
     _render_overlap(stored)
@@ -122,19 +139,33 @@ def render_callback_secret(stored: StoredIntegration) -> None:
         with agreed:
             st.markdown("**Use a secret agreed with the client**")
             field_key = f"cbsecret.agreed.{stored.id}"
-            st.text_input("Secret (whsec_ followed by base64)", type="password", key=field_key,
-                          placeholder="whsec_…", help="Standard Webhooks format, as the client's library expects it.")
-            st.button("Save this secret", key=f"cbsecret.save.{stored.id}", on_click=_set_agreed,
-                      args=(stored, field_key))
+            st.text_input(
+                "Secret (whsec_ followed by base64)",
+                type="password",
+                key=field_key,
+                placeholder="whsec_…",
+                help="Standard Webhooks format, as the client's library expects it.",
+            )
+            st.button("Save this secret", key=f"cbsecret.save.{stored.id}", on_click=_set_agreed, args=(stored, field_key))
         with fresh:
             st.markdown("**Generate a new secret**")
             overlap = stored.config.callbacks.rotation_overlap_hours
-            st.caption("Offered once as a text file to download. "
-                       + (f"The current secret keeps signing alongside it for {overlap:g} h, time for the client's "
-                          "team to switch." if overlap else
-                          "The current secret stops verifying our callbacks at once (no overlap is configured): "
-                          "agree the switch with the client's team first."))
+            st.caption(
+                "Offered once as a text file to download. "
+                + (
+                    f"The current secret keeps signing alongside it for {overlap:g} h, time for the client's team to switch."
+                    if overlap
+                    else "The current secret stops verifying our callbacks at once (no overlap is configured): "
+                    "agree the switch with the client's team first."
+                )
+            )
             confirm_key = f"cbsecret.confirm.{stored.id}"
             confirmed = st.checkbox("The client's team is ready for a new secret", key=confirm_key)
-            st.button("Generate a new secret", key=f"cbsecret.generate.{stored.id}", disabled=not confirmed,
-                      icon=":material/autorenew:", on_click=_generate, args=(stored, confirm_key))
+            st.button(
+                "Generate a new secret",
+                key=f"cbsecret.generate.{stored.id}",
+                disabled=not confirmed,
+                icon=":material/autorenew:",
+                on_click=_generate,
+                args=(stored, confirm_key),
+            )

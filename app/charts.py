@@ -1,4 +1,5 @@
 """Altair charts for history and reports. Every axis has a title saying what and in which unit/zone."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,8 +14,7 @@ MEASURE_LABELS = {
     "unchanged": "Records unchanged",
     "errors": "Records rejected",
 }
-MEASURE_COLORS = {"received": "#1f77b4", "created": "#2ca02c", "updated": "#ff7f0e", "unchanged": "#9e9e9e",
-                  "errors": "#d62728"}
+MEASURE_COLORS = {"received": "#1f77b4", "created": "#2ca02c", "updated": "#ff7f0e", "unchanged": "#9e9e9e", "errors": "#d62728"}
 GRAIN_LABELS = {"day": "Day (UTC)", "hour": "Hour (UTC)"}
 _TIME_FORMAT = {"day": "%b %d", "hour": "%b %d %H:%M"}
 # One tick per bucket: without a time unit Vega-Lite puts ticks every 12 h and repeats day labels.
@@ -22,8 +22,11 @@ _TIME_UNIT = {"day": "yearmonthdate", "hour": "yearmonthdatehours"}
 
 
 def _time_axis(grain: str) -> alt.X:
-    return alt.X(f"{_TIME_UNIT[grain]}(bucket):T", title=GRAIN_LABELS[grain],
-                 axis=alt.Axis(format=_TIME_FORMAT[grain], labelAngle=-30, tickCount=grain))
+    return alt.X(
+        f"{_TIME_UNIT[grain]}(bucket):T",
+        title=GRAIN_LABELS[grain],
+        axis=alt.Axis(format=_TIME_FORMAT[grain], labelAngle=-30, tickCount=grain),
+    )
 
 
 def records_by_integration(history: pd.DataFrame, measure: str, grain: str) -> alt.Chart:
@@ -35,9 +38,11 @@ def records_by_integration(history: pd.DataFrame, measure: str, grain: str) -> a
             x=_time_axis(grain),
             y=alt.Y(f"sum({measure}):Q", title=MEASURE_LABELS[measure]),
             color=alt.Color("integration:N", title="Integration"),
-            tooltip=[alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
-                     alt.Tooltip("integration:N", title="Integration"),
-                     alt.Tooltip(f"{measure}:Q", title=MEASURE_LABELS[measure])],
+            tooltip=[
+                alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
+                alt.Tooltip("integration:N", title="Integration"),
+                alt.Tooltip(f"{measure}:Q", title=MEASURE_LABELS[measure]),
+            ],
         )
         .properties(height=300)
     )
@@ -66,11 +71,16 @@ def outcome_lines(history: pd.DataFrame, grain: str, start: datetime, end: datet
         .encode(
             x=_time_axis(grain),
             y=alt.Y("records:Q", title="Records"),
-            color=alt.Color("measure:N", title="Measure",
-                            scale=alt.Scale(domain=[MEASURE_LABELS[m] for m in shown],
-                                            range=[MEASURE_COLORS[m] for m in shown])),
-            tooltip=[alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
-                     alt.Tooltip("measure:N", title="Measure"), alt.Tooltip("records:Q", title="Records")],
+            color=alt.Color(
+                "measure:N",
+                title="Measure",
+                scale=alt.Scale(domain=[MEASURE_LABELS[m] for m in shown], range=[MEASURE_COLORS[m] for m in shown]),
+            ),
+            tooltip=[
+                alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
+                alt.Tooltip("measure:N", title="Measure"),
+                alt.Tooltip("records:Q", title="Records"),
+            ],
         )
         .properties(height=300)
     )
@@ -84,11 +94,17 @@ def ranked_reasons(reasons: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("records:Q", title="Rejected records", axis=alt.Axis(tickMinStep=1)),
             # The title sits above the labels, left-aligned: beside them it would overlap long reasons.
-            y=alt.Y("reason:N", title="Reason", sort="-x",
-                    axis=alt.Axis(labelLimit=480, titleAngle=0, titleAlign="left", titleAnchor="end", titleY=-10,
-                                  titleX=-480)),
-            tooltip=[alt.Tooltip("reason:N", title="Reason"), alt.Tooltip("records:Q", title="Rejected records"),
-                     alt.Tooltip("integrations:N", title="Integrations")],
+            y=alt.Y(
+                "reason:N",
+                title="Reason",
+                sort="-x",
+                axis=alt.Axis(labelLimit=480, titleAngle=0, titleAlign="left", titleAnchor="end", titleY=-10, titleX=-480),
+            ),
+            tooltip=[
+                alt.Tooltip("reason:N", title="Reason"),
+                alt.Tooltip("records:Q", title="Rejected records"),
+                alt.Tooltip("integrations:N", title="Integrations"),
+            ],
         )
         .properties(height=alt.Step(30))
     )
@@ -105,17 +121,19 @@ def callback_success(delivery: pd.DataFrame, grain: str) -> alt.Chart:
         .encode(
             x=_time_axis(grain),
             y=alt.Y("success_rate:Q", title="Attempts delivered (%)", scale=alt.Scale(domain=[0, 100])),
-            tooltip=[alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
-                     alt.Tooltip("attempts:Q", title="Attempts"), alt.Tooltip("delivered:Q", title="Delivered"),
-                     alt.Tooltip("success_rate:Q", title="Success (%)")],
+            tooltip=[
+                alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
+                alt.Tooltip("attempts:Q", title="Attempts"),
+                alt.Tooltip("delivered:Q", title="Delivered"),
+                alt.Tooltip("success_rate:Q", title="Success (%)"),
+            ],
         )
         .properties(height=260)
     )
 
 
 def callback_latency(delivery: pd.DataFrame, grain: str) -> alt.Chart:
-    long = delivery.melt("bucket", value_vars=["latency_p50_ms", "latency_p95_ms"], var_name="percentile",
-                         value_name="latency_ms")
+    long = delivery.melt("bucket", value_vars=["latency_p50_ms", "latency_p95_ms"], var_name="percentile", value_name="latency_ms")
     long["percentile"] = long["percentile"].map({"latency_p50_ms": "median (p50)", "latency_p95_ms": "p95"})
     return (
         _series(alt.Chart(long), grain)
@@ -123,9 +141,11 @@ def callback_latency(delivery: pd.DataFrame, grain: str) -> alt.Chart:
             x=_time_axis(grain),
             y=alt.Y("latency_ms:Q", title="Response time (ms)"),
             color=alt.Color("percentile:N", title="Percentile"),
-            tooltip=[alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
-                     alt.Tooltip("percentile:N", title="Percentile"),
-                     alt.Tooltip("latency_ms:Q", title="Response time (ms)", format=".1f")],
+            tooltip=[
+                alt.Tooltip("bucket:T", title=GRAIN_LABELS[grain], format=_TIME_FORMAT[grain]),
+                alt.Tooltip("percentile:N", title="Percentile"),
+                alt.Tooltip("latency_ms:Q", title="Response time (ms)", format=".1f"),
+            ],
         )
         .properties(height=260)
     )

@@ -1,10 +1,11 @@
-""""Test connection" for api and db integrations, saved or still in the form: the connectors' own probes
+"""The "Test connection" of api and db integrations, saved or still in the form: the connectors' own probes
 (`probe_api`, `probe_db`) fetch a sample the way a poll would, and the first record is shown beside
 what the integration's mapping makes of it, so the operator sees whether records would land.
 
 The answer stays on screen while the configuration it tested is unchanged (a digest of it, secrets
 included, is kept in the session; the secrets themselves are not).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,9 +44,13 @@ def testable(config: Integration | None) -> bool:
 
 def test_button(config: Integration, key: str) -> None:
     """The "Test connection" button; a click runs the probe and keeps its answer for `show_result`."""
-    if st.button("Test connection", key=f"{key}.test", icon=":material/network_check:",
-                 help="Fetches a sample the way a poll would (the API's first page, the query's first rows) and "
-                      "maps the first record. Nothing is stored; bounded to a few seconds."):
+    if st.button(
+        "Test connection",
+        key=f"{key}.test",
+        icon=":material/network_check:",
+        help="Fetches a sample the way a poll would (the API's first page, the query's first rows) and "
+        "maps the first record. Nothing is stored; bounded to a few seconds.",
+    ):
         with st.spinner("Testing the connection…"):
             st.session_state[f"{key}.probe"] = (_digest(config), PROBES[config.type](config))
 
@@ -71,8 +76,10 @@ def render_probe(kind: str, probe: Probe, target: str) -> None:
     if probe.ok and probe.records:
         st.success(f"Reachable ({probe.status}): {probe.records} {noun}(s) {where}, in {took}.")
     elif probe.ok:
-        st.info(f"Reachable ({probe.status}), but no {noun}s {where}: nothing to pull right now, or the "
-                f"{'endpoint filters' if kind == 'api' else 'query filters'} everything out. ({took})")
+        st.info(
+            f"Reachable ({probe.status}), but no {noun}s {where}: nothing to pull right now, or the "
+            f"{'endpoint filters' if kind == 'api' else 'query filters'} everything out. ({took})"
+        )
     elif probe.reachable:
         st.error(f"Reached ({probe.status}), but no records could be read: {probe.error}")
     else:

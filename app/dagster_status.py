@@ -1,6 +1,7 @@
 """The Dagster instance as the admin app sees it: the same `dagster.yaml` as the daemon (under
 DAGSTER_HOME, which `crossdock up` sets, else the Crossdock home's `dagster/`), opened once per
 server process, read for the dashboard's "is Dagster keeping up?" panel."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@ day, resume callbacks a 410 stopped, and re-ingest the payloads of rejected reco
 fixed. Each runs in its button's callback, before the page is drawn again, so the lists are already
 fresh when the outcome (how many, and why any row was not replayed) is shown at the top of the tab.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,10 +25,11 @@ from pipelines.integrations import IntegrationNotFound, get_integration, list_in
 GENERATION_KEY = "dead.generation"
 ACTIVE_TAB_KEY = "dead.active_tab"  # inbox | callbacks | rejected: the tab to show after the counts change
 _OUTCOME_KEY = "dead.outcome.{tab}"
-INBOX_NEXT = ("They are pending again: the inbox processor (Dagster's inbox sensor) ingests them with the "
-              "integration's current mapping on its next run.")
-CALLBACK_NEXT = ("The next delivery pass sends them, with their original webhook-id (a receiver that already "
-                 "has one ignores it).")
+INBOX_NEXT = (
+    "They are pending again: the inbox processor (Dagster's inbox sensor) ingests them with the "
+    "integration's current mapping on its next run."
+)
+CALLBACK_NEXT = "The next delivery pass sends them, with their original webhook-id (a receiver that already has one ignores it)."
 
 
 def table_key(base: str) -> str:
@@ -59,8 +61,7 @@ def _ids(values: Sequence[int]) -> str:
 
 def _report(tab: str, outcome: ReplayOutcome, noun: str, next_step: str) -> None:
     if outcome.replayed:
-        _done(tab, "success", f"Replayed {len(outcome.replayed)} {noun}: {_ids(outcome.replayed)}. {next_step}",
-              outcome.refused)
+        _done(tab, "success", f"Replayed {len(outcome.replayed)} {noun}: {_ids(outcome.replayed)}. {next_step}", outcome.refused)
     else:
         _done(tab, "error", f"Nothing was replayed ({len(outcome.refused)} {noun} refused).", outcome.refused)
 
@@ -93,8 +94,7 @@ def _replay_inbox_since() -> None:
         return
     entries = replay(engine(), actor=actor(), integration_id=integration.id, since=_since(day))
     if entries:
-        _done("inbox", "success", f"Replayed {len(entries)} dead payload(s) of {name} received since {day} (UTC). "
-              + INBOX_NEXT)
+        _done("inbox", "success", f"Replayed {len(entries)} dead payload(s) of {name} received since {day} (UTC). " + INBOX_NEXT)
     else:
         _done("inbox", "info", f"Nothing to replay: {name} has no dead inbox payloads received since {day} (UTC).")
 
@@ -105,19 +105,31 @@ def inbox_actions(ids: list[int], filters: Filters, names: list[str], listed: li
         return
     """Under the inbox table: replay the ticked rows, or an integration's dead payloads since a day."""
     left, right = st.columns([1, 3], vertical_alignment="center")
-    left.button(f"Replay selected ({len(ids)})", type="primary", icon=":material/replay:", disabled=not ids,
-                key="dead.inbox.replay", on_click=_replay_inbox, args=(ids,))
-    right.caption("Replaying sends a payload back to the inbox to be ingested again (fix the mapping first if "
-                  "that was the problem). Records that already landed come back unchanged.")
+    left.button(
+        f"Replay selected ({len(ids)})",
+        type="primary",
+        icon=":material/replay:",
+        disabled=not ids,
+        key="dead.inbox.replay",
+        on_click=_replay_inbox,
+        args=(ids,),
+    )
+    right.caption(
+        "Replaying sends a payload back to the inbox to be ingested again (fix the mapping first if "
+        "that was the problem). Records that already landed come back unchanged."
+    )
     with st.expander("Replay every dead payload of an integration since a day"):
         index, day = _bulk_defaults(filters, names, listed)
         one, two = st.columns(2)
         name = one.selectbox("Integration", names, index=index, key="dead.inbox.bulk.integration")
-        chosen = two.date_input("Received since (UTC day)", value=day, max_value=utcnow().date(),
-                                key="dead.inbox.bulk.since")
+        chosen = two.date_input("Received since (UTC day)", value=day, max_value=utcnow().date(), key="dead.inbox.bulk.since")
         st.caption("Whatever their reason: the reason filter above does not apply.")
-        st.button(f"Replay {name}'s dead payloads since {chosen}", icon=":material/replay:",
-                  key="dead.inbox.bulk.go", on_click=_replay_inbox_since)
+        st.button(
+            f"Replay {name}'s dead payloads since {chosen}",
+            icon=":material/replay:",
+            key="dead.inbox.bulk.go",
+            on_click=_replay_inbox_since,
+        )
 
 
 # Callbacks --------------------------------------------------------------------------------------
@@ -138,8 +150,7 @@ def _replay_callbacks_since() -> None:
         _done("callbacks", "error", f"{name} no longer exists.")
         return
     if count:
-        _done("callbacks", "success", f"Re-queued {count} dead callback(s) of {name} queued since {day} (UTC). "
-              + CALLBACK_NEXT)
+        _done("callbacks", "success", f"Re-queued {count} dead callback(s) of {name} queued since {day} (UTC). " + CALLBACK_NEXT)
     else:
         _done("callbacks", "info", f"Nothing to replay: {name} has no dead callbacks queued since {day} (UTC).")
 
@@ -150,8 +161,7 @@ def _resume(name: str) -> None:
     except IntegrationNotFound:
         _done("callbacks", "error", f"{name} no longer exists.")
         return
-    _done("callbacks", "success", f"Callbacks to {name} resumed; {count} stopped callback(s) re-queued. "
-          + CALLBACK_NEXT)
+    _done("callbacks", "success", f"Callbacks to {name} resumed; {count} stopped callback(s) re-queued. " + CALLBACK_NEXT)
 
 
 def callback_stops(filters: Filters) -> None:
@@ -163,13 +173,19 @@ def callback_stops(filters: Filters) -> None:
         if not reason or (filters.integration and stored.name != filters.integration):
             continue
         with st.container(border=True):
-            st.error(f"Callbacks to **{stored.name}** are stopped: {reason}. Nothing is sent to it until they "
-                     "are resumed (the button below, once its endpoint works again); meanwhile its status changes "
-                     "keep their callbacks, marked disabled.")
-            st.button(f"Resume callbacks to {stored.name}", icon=":material/play_arrow:",
-                      key=f"dead.callbacks.resume.{stored.id}", on_click=_resume, args=(stored.name,),
-                      help="Once the client's endpoint works again: clears the stop and re-queues every callback "
-                           "it stopped.")
+            st.error(
+                f"Callbacks to **{stored.name}** are stopped: {reason}. Nothing is sent to it until they "
+                "are resumed (the button below, once its endpoint works again); meanwhile its status changes "
+                "keep their callbacks, marked disabled."
+            )
+            st.button(
+                f"Resume callbacks to {stored.name}",
+                icon=":material/play_arrow:",
+                key=f"dead.callbacks.resume.{stored.id}",
+                on_click=_resume,
+                args=(stored.name,),
+                help="Once the client's endpoint works again: clears the stop and re-queues every callback it stopped.",
+            )
 
 
 def callback_actions(ids: list[int], filters: Filters, names: list[str], listed: list[str]) -> None:
@@ -178,19 +194,31 @@ def callback_actions(ids: list[int], filters: Filters, names: list[str], listed:
         return
     """Under the callbacks table: replay the ticked rows, or an integration's dead letters since a day."""
     left, right = st.columns([1, 3], vertical_alignment="center")
-    left.button(f"Replay selected ({len(ids)})", type="primary", icon=":material/replay:", disabled=not ids,
-                key="dead.callbacks.replay", on_click=_replay_callbacks, args=(ids,))
-    right.caption("Replaying puts a callback back in the queue with a fresh retry schedule; the attempts so far "
-                  "stay in its log. Callbacks stopped by a 410 are replayed by resuming their integration.")
+    left.button(
+        f"Replay selected ({len(ids)})",
+        type="primary",
+        icon=":material/replay:",
+        disabled=not ids,
+        key="dead.callbacks.replay",
+        on_click=_replay_callbacks,
+        args=(ids,),
+    )
+    right.caption(
+        "Replaying puts a callback back in the queue with a fresh retry schedule; the attempts so far "
+        "stay in its log. Callbacks stopped by a 410 are replayed by resuming their integration."
+    )
     with st.expander("Replay every dead callback of an integration since a day"):
         index, day = _bulk_defaults(filters, names, listed)
         one, two = st.columns(2)
         name = one.selectbox("Integration", names, index=index, key="dead.callbacks.bulk.integration")
-        chosen = two.date_input("Queued since (UTC day)", value=day, max_value=utcnow().date(),
-                                key="dead.callbacks.bulk.since")
+        chosen = two.date_input("Queued since (UTC day)", value=day, max_value=utcnow().date(), key="dead.callbacks.bulk.since")
         st.caption("Whatever their reason: the reason filter above does not apply.")
-        st.button(f"Replay {name}'s dead callbacks since {chosen}", icon=":material/replay:",
-                  key="dead.callbacks.bulk.go", on_click=_replay_callbacks_since)
+        st.button(
+            f"Replay {name}'s dead callbacks since {chosen}",
+            icon=":material/replay:",
+            key="dead.callbacks.bulk.go",
+            on_click=_replay_callbacks_since,
+        )
 
 
 # Rejected records -------------------------------------------------------------------------------
@@ -198,8 +226,12 @@ def callback_actions(ids: list[int], filters: Filters, names: list[str], listed:
 
 def _reingest(inbox_ids: list[int]) -> None:
     outcome = replay_inbox_rows(engine(), inbox_ids, actor=actor(), include_record_errors=True)
-    _report("rejected", outcome, "payload(s)", INBOX_NEXT + " The rejections listed here stay, as the history of "
-            "the sync that made them; the new sync shows on the dashboard.")
+    _report(
+        "rejected",
+        outcome,
+        "payload(s)",
+        INBOX_NEXT + " The rejections listed here stay, as the history of the sync that made them; the new sync shows on the dashboard.",
+    )
 
 
 def rejected_actions(records: list[RejectedRecordRow]) -> None:
@@ -210,11 +242,21 @@ def rejected_actions(records: list[RejectedRecordRow]) -> None:
     inbox_ids = list(dict.fromkeys(r.inbox_id for r in records if r.inbox_id is not None))
     pulled = sum(1 for r in records if r.inbox_id is None)
     left, right = st.columns([1.3, 3], vertical_alignment="center")
-    left.button(f"Re-ingest payloads ({len(inbox_ids)})", icon=":material/replay:", disabled=not inbox_ids,
-                key="dead.rejected.replay", on_click=_reingest, args=(inbox_ids,))
-    note = ("Once the mapping is fixed (or the client resent the missing data), re-ingesting the webhook payloads "
-            "the ticked records came in lands them; the payload's other records come back unchanged.")
+    left.button(
+        f"Re-ingest payloads ({len(inbox_ids)})",
+        icon=":material/replay:",
+        disabled=not inbox_ids,
+        key="dead.rejected.replay",
+        on_click=_reingest,
+        args=(inbox_ids,),
+    )
+    note = (
+        "Once the mapping is fixed (or the client resent the missing data), re-ingesting the webhook payloads "
+        "the ticked records came in lands them; the payload's other records come back unchanged."
+    )
     if pulled:
-        note += (f" {pulled} ticked record(s) came from a pull (API, database, file) rather than a webhook: pull "
-                 "again instead (`crossdock pull`, or a backfill in the Dagster UI).")
+        note += (
+            f" {pulled} ticked record(s) came from a pull (API, database, file) rather than a webhook: pull "
+            "again instead (`crossdock pull`, or a backfill in the Dagster UI)."
+        )
     right.caption(note)

@@ -1,6 +1,7 @@
 """The Integrations page's Archived section (admins): deleted integrations, each restorable with all
 its data, or purged for good once its name is typed (the only way, besides the retention schedule,
 that an integration's rows are really deleted)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -28,14 +29,30 @@ def render() -> None:
     days = settings.current().archive_retention_days
     entries = archived_view(engine())
     if not entries:
-        st.info(f"No archived integrations. Deleting an integration archives it here for {days} day(s): "
-                "restorable with all its data, then purged.")
+        st.info(
+            f"No archived integrations. Deleting an integration archives it here for {days} day(s): "
+            "restorable with all its data, then purged."
+        )
         return
-    st.caption(f"Deleted integrations keep their data for {days} day(s) (CROSSDOCK_ARCHIVE_RETENTION_DAYS), "
-               "then a daily schedule purges them.")
-    st.dataframe(pd.DataFrame([{"Name": e["name"], "Type": e["type"], "Target": e["target"],
-                                "Archived": phrases.time_ago(e["archived_at"]), "By": e["archived_by"]}
-                               for e in entries]), hide_index=True, width="stretch")
+    st.caption(
+        f"Deleted integrations keep their data for {days} day(s) (CROSSDOCK_ARCHIVE_RETENTION_DAYS), then a daily schedule purges them."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Name": e["name"],
+                    "Type": e["type"],
+                    "Target": e["target"],
+                    "Archived": phrases.time_ago(e["archived_at"]),
+                    "By": e["archived_by"],
+                }
+                for e in entries
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     name = st.selectbox("Archived integration", [e["name"] for e in entries], key="intg.archived.selected")
     if st.button("Restore", icon=":material/unarchive:", type="primary", key="intg.archived.restore"):
         try:
@@ -52,8 +69,7 @@ def render() -> None:
 def _purge(name: str) -> None:
     """Purge with the name typed as confirmation; work still waiting needs an explicit discard."""
     st.divider()
-    st.markdown(f"**Purge {name}**: deletes it with its orders, inbox, sync history and callbacks. "
-                "This cannot be undone.")
+    st.markdown(f"**Purge {name}**: deletes it with its orders, inbox, sync history and callbacks. This cannot be undone.")
     try:
         waiting = waiting_work(engine(), get_integration(engine(), name, archived=True).id)
     except IntegrationNotFound:
@@ -63,8 +79,12 @@ def _purge(name: str) -> None:
         st.warning(f"{name} still holds {listed}. Purging discards them: the client was told they were received.")
     discard = st.checkbox("Discard them and purge anyway", key=f"intg.purge.force.{name}") if waiting else False
     typed = st.text_input("Type the integration's name to confirm", key=f"intg.purge.{name}")
-    if st.button("Purge permanently", icon=":material/delete_forever:", key=f"intg.purge.go.{name}",
-                 disabled=typed != name or bool(waiting and not discard)):
+    if st.button(
+        "Purge permanently",
+        icon=":material/delete_forever:",
+        key=f"intg.purge.go.{name}",
+        disabled=typed != name or bool(waiting and not discard),
+    ):
         try:
             purge_integration(engine(), name, force=discard, actor=auth.actor())
         except IntegrationBusy as exc:  # work arrived since the page was drawn (a restore in between)

@@ -4,6 +4,7 @@ switching it on and off, archiving it.
 Each section is its own function so the page composes them; the overview carries the actions on the
 integration as it is saved: testing an api/db connection, handing over the callback signing secret.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -70,24 +71,30 @@ def render_client_instructions(stored: StoredIntegration) -> None:
             headers.append(line)
     st.markdown("Headers:\n" + "\n".join(f"- `{h}`" for h in headers))
     example = "sale" if stored.target == "sale" else "order"
-    st.markdown(f"**Try it** (the seed's example {example}; send what the client's system really sends once the "
-                "mapping is set up)")
+    st.markdown(f"**Try it** (the seed's example {example}; send what the client's system really sends once the mapping is set up)")
     st.code(curl_example(stored.name, config.auth_type, shown, stored.target, preset, shown_signing), language="bash")
-    masked = [value for value, typed in ((shown, reveal.get("secret")), (shown_signing, reveal.get("signing_secret")))
-              if value and not typed]
+    masked = [
+        value for value, typed in ((shown, reveal.get("secret")), (shown_signing, reveal.get("signing_secret"))) if value and not typed
+    ]
     if reveal:
-        st.success("The secret is shown in full this once, so you can copy the command complete and share it "
-                   "with the client. Afterwards it is masked.")
+        st.success(
+            "The secret is shown in full this once, so you can copy the command complete and share it "
+            "with the client. Afterwards it is masked."
+        )
         if st.button("I have copied it: mask the secret", key="intg.reveal.done"):
             st.session_state.pop(REVEAL_KEY, None)
             st.rerun()
     if masked:
-        st.caption(f"Replace {' and '.join(f'`{m}`' for m in masked)} with the integration's secret"
-                   f"{'s' if len(masked) > 1 else ''}: shown in full only once, right after saving. Set a new one "
-                   "on the Edit tab if it was lost.")
+        st.caption(
+            f"Replace {' and '.join(f'`{m}`' for m in masked)} with the integration's secret"
+            f"{'s' if len(masked) > 1 else ''}: shown in full only once, right after saving. Set a new one "
+            "on the Edit tab if it was lost."
+        )
     if preset != "none":
-        st.caption(f"The command signs the body as the `{preset}` verification expects (openssl, in the shell); the "
-                   "client's system must sign every request the same way with the signing secret.")
+        st.caption(
+            f"The command signs the body as the `{preset}` verification expects (openssl, in the shell); the "
+            "client's system must sign every request the same way with the signing secret."
+        )
     if config.webhook.ack_mode == "async" or preset == "autentikapp":
         st.caption("Acknowledgement mode is async: the receiver answers 202 at once and processes in the background.")
 
@@ -97,11 +104,13 @@ def render_source(stored: StoredIntegration) -> None:
     config = stored.config
     if config.type == "api":
         auth = "" if config.auth_type == "none" else f", signing in with {config.auth_type}"
-        st.markdown(f"**Source**: polls `{config.endpoint}` every {config.poll_interval_seconds} s "
-                    f"(pagination: {config.api.pagination}{auth})")
+        st.markdown(
+            f"**Source**: polls `{config.endpoint}` every {config.poll_interval_seconds} s (pagination: {config.api.pagination}{auth})"
+        )
     elif config.type == "db":
-        st.markdown(f"**Source**: runs this query every {config.poll_interval_seconds} s against "
-                    f"`{config.db.url or 'no database URL set yet'}`")
+        st.markdown(
+            f"**Source**: runs this query every {config.poll_interval_seconds} s against `{config.db.url or 'no database URL set yet'}`"
+        )
         st.code(config.db.query or "-- no query set yet", language="sql")
     elif config.type == "file":
         try:
@@ -122,17 +131,19 @@ def render_overview(stored: StoredIntegration) -> None:
     callback_secret.render_callback_secret(stored)
     onboarding.render_onboarding(stored)
     fields = len(stored.config.field_mapping)
-    st.markdown(f"**Mapping**: version {stored.mapping_version}, " + (f"{fields} field(s)" if fields else
-                "empty: records are read as the target's own fields"))
+    st.markdown(
+        f"**Mapping**: version {stored.mapping_version}, "
+        + (f"{fields} field(s)" if fields else "empty: records are read as the target's own fields")
+    )
     if auth.can(Action.USE_STUDIO):  # the page is not registered for a role that may not use it
         st.page_link("app_pages/studio.py", label="Open in the mapping studio", icon=":material/schema:")
     syncs = latest_syncs(engine(), limit=5, integration_id=stored.id)
     st.markdown("**Latest syncs**")
     if syncs:
         st.dataframe(
-            pd.DataFrame([{"Started": when(s.started_at), "Source": s.source_kind, "Result": phrases.sync_summary(s)}
-                          for s in syncs]),
-            hide_index=True, width="stretch",
+            pd.DataFrame([{"Started": when(s.started_at), "Source": s.source_kind, "Result": phrases.sync_summary(s)} for s in syncs]),
+            hide_index=True,
+            width="stretch",
         )
     else:
         st.caption("No syncs yet.")
@@ -150,8 +161,7 @@ def render_edit(stored: StoredIntegration) -> None:
     flag = f"{prefix}.submitted"
     result = integration_form.render("edit", stored.config.type, stored, prefix, st.session_state.get(flag, False))
     with st.container(horizontal=True):
-        clicked = st.button("Save changes", type="primary", key=f"{prefix}.save",
-                            on_click=lambda: st.session_state.update({flag: True}))
+        clicked = st.button("Save changes", type="primary", key=f"{prefix}.save", on_click=lambda: st.session_state.update({flag: True}))
         if connection_test.testable(result.config):
             connection_test.test_button(result.config, prefix)
     if connection_test.testable(result.config):
@@ -176,8 +186,9 @@ def render_edit(stored: StoredIntegration) -> None:
     except IntegrationNotFound:
         st.error(f"{stored.name} no longer exists (deleted in another session).")
         return
-    remember_secret_once(stored.name, result.secrets_typed.get("auth_value"),
-                         first_secret(result.secrets_typed.get("webhook.signing_secrets")))
+    remember_secret_once(
+        stored.name, result.secrets_typed.get("auth_value"), first_secret(result.secrets_typed.get("webhook.signing_secrets"))
+    )
     st.session_state.pop(flag, None)
     st.toast(f"Saved {stored.name}.", icon=":material/check:")
     st.rerun(scope="app")
@@ -202,9 +213,11 @@ def render_lifecycle(stored: StoredIntegration) -> None:
         return
     st.divider()
     days = settings.current().archive_retention_days
-    st.markdown(f"**Archive {stored.name}**: it stops receiving (webhooks answer like an unknown integration) and "
-                "pulling; its orders, inbox, sync history and callbacks stay untouched. An admin can restore it from "
-                f"**Archived** below, for {days} day(s); after that it is purged.")
+    st.markdown(
+        f"**Archive {stored.name}**: it stops receiving (webhooks answer like an unknown integration) and "
+        "pulling; its orders, inbox, sync history and callbacks stay untouched. An admin can restore it from "
+        f"**Archived** below, for {days} day(s); after that it is purged."
+    )
     waiting = waiting_work(engine(), stored.id)
     if waiting:
         listed = ", ".join(f"**{count}** {what}" for what, count in waiting.items())

@@ -8,6 +8,7 @@ with its description as help, without touching this file.
 Secrets are password inputs that start empty: in the edit form, leaving one empty keeps the stored
 secret, which never travels back to the browser.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,17 @@ AUTH_FOR_TYPE = {
     "api": ["none", "apikey", "bearer", "basic"],
 }
 LONG_TEXT = {"query", "write_back", "write_back_rejected"}
-_TOP_LEVEL = ("name", "target", "endpoint", "auth_type", "auth_value", "poll_interval_seconds", "callback_url",
-              "callback_events", "is_active")
+_TOP_LEVEL = (
+    "name",
+    "target",
+    "endpoint",
+    "auth_type",
+    "auth_value",
+    "poll_interval_seconds",
+    "callback_url",
+    "callback_events",
+    "is_active",
+)
 
 
 @dataclass
@@ -114,15 +124,16 @@ class _Form:
         if value != (self.initial.get(path) if initial is _UNSET else initial):
             self.touched.add(path)
 
-    def text(self, path: str, label: str, help: str | None = None, long: bool = False, disabled: bool = False,
-             placeholder: str | None = None) -> str | None:
+    def text(
+        self, path: str, label: str, help: str | None = None, long: bool = False, disabled: bool = False, placeholder: str | None = None
+    ) -> str | None:
         current = self.initial.get(path)
         if long:
-            value = st.text_area(label, value=current or "", key=self.key(path), help=help, disabled=disabled,
-                                 placeholder=placeholder)
+            value = st.text_area(label, value=current or "", key=self.key(path), help=help, disabled=disabled, placeholder=placeholder)
         else:
-            value = st.text_input(label, value=current or "", key=self.key(path), help=help, disabled=disabled,
-                                  placeholder=placeholder, live=True)
+            value = st.text_input(
+                label, value=current or "", key=self.key(path), help=help, disabled=disabled, placeholder=placeholder, live=True
+            )
         value = value.strip() if value else None
         # An empty box is None whether the model's default is None or "" (a new integration's name):
         # only what the person typed counts as touching the field.
@@ -132,8 +143,7 @@ class _Form:
     def secret(self, path: str, label: str, help: str | None = None) -> str | None:
         stored = self.stored_secrets.get(path)
         placeholder = f"stored {stored}: leave empty to keep it" if stored else None
-        typed = st.text_input(label, type="password", key=self.key(path), help=help, placeholder=placeholder,
-                              live=True)
+        typed = st.text_input(label, type="password", key=self.key(path), help=help, placeholder=placeholder, live=True)
         self.slots[path] = st.empty()
         if typed:
             self.secrets_typed[path] = typed
@@ -148,8 +158,7 @@ class _Form:
             shown = stored[index] if index < len(stored) else None
             placeholder = f"stored {shown}: leave empty to keep it" if shown else None
             title = label if index == 0 else f"{label} #{index + 1} (during a rotation)"
-            typed = st.text_input(title, type="password", key=self.key(f"{path}.{index}"), help=help,
-                                  placeholder=placeholder, live=True)
+            typed = st.text_input(title, type="password", key=self.key(f"{path}.{index}"), help=help, placeholder=placeholder, live=True)
             typed_any = typed_any or bool(typed)
             merged.append(typed or (_KEEP if shown else None))
         self.slots[path] = st.empty()
@@ -159,25 +168,47 @@ class _Form:
 
     def number(self, path: str, label: str, integer: bool, help: str | None = None) -> Any:
         current = self.initial.get(path)
-        value = st.number_input(label, value=current, step=1 if integer else None, key=self.key(path), help=help,
-                                format=None if integer else "%.1f", placeholder="not set")
+        value = st.number_input(
+            label,
+            value=current,
+            step=1 if integer else None,
+            key=self.key(path),
+            help=help,
+            format=None if integer else "%.1f",
+            placeholder="not set",
+        )
         if integer and isinstance(value, float) and value.is_integer():
             value = int(value)
         self._record(path, value)
         return value
 
-    def choice(self, path: str, label: str, options: list[Any], labels: dict[Any, str] | None = None,
-               help: str | None = None, disabled: bool = False) -> Any:
+    def choice(
+        self,
+        path: str,
+        label: str,
+        options: list[Any],
+        labels: dict[Any, str] | None = None,
+        help: str | None = None,
+        disabled: bool = False,
+    ) -> Any:
         current = self.initial.get(path)
         index = options.index(current) if current in options else 0
-        value = st.selectbox(label, options, index=index, key=self.key(path), help=help, disabled=disabled,
-                             format_func=(lambda option: labels.get(option, str(option))) if labels else str)
+        value = st.selectbox(
+            label,
+            options,
+            index=index,
+            key=self.key(path),
+            help=help,
+            disabled=disabled,
+            format_func=(lambda option: labels.get(option, str(option))) if labels else str,
+        )
         self._record(path, value)
         return value
 
     def many(self, path: str, label: str, options: list[Any], help: str | None = None) -> list[Any]:
-        value = st.multiselect(label, options, default=[o for o in self.initial.get(path) or [] if o in options],
-                               key=self.key(path), help=help)
+        value = st.multiselect(
+            label, options, default=[o for o in self.initial.get(path) or [] if o in options], key=self.key(path), help=help
+        )
         self._record(path, value)
         return value
 
@@ -188,8 +219,7 @@ class _Form:
 
     def int_list(self, path: str, label: str, help: str | None = None) -> None:
         current = self.initial.get(path) or []
-        text = st.text_input(label, value=", ".join(str(v) for v in current), key=self.key(path), help=help,
-                             live=True)
+        text = st.text_input(label, value=", ".join(str(v) for v in current), key=self.key(path), help=help, live=True)
         items: list[Any] = []
         for token in (text or "").split(","):
             token = token.strip()
@@ -199,8 +229,9 @@ class _Form:
 
     def json_value(self, path: str, label: str, help: str | None = None) -> None:
         current = self.initial.get(path)
-        text = st.text_area(label, value=json.dumps(current, ensure_ascii=False) if current is not None else "",
-                            key=self.key(path), help=help)
+        text = st.text_area(
+            label, value=json.dumps(current, ensure_ascii=False) if current is not None else "", key=self.key(path), help=help
+        )
         try:
             value = json.loads(text) if text.strip() else None
         except json.JSONDecodeError:
@@ -305,33 +336,44 @@ def attribute(issue: dict[str, str], paths: list[str]) -> str:
     return max(mentioned)[1] if mentioned else "(record)"
 
 
-def render(mode: Mode, integration_type: str, stored: StoredIntegration | None, prefix: str,
-           show_all_errors: bool) -> FormResult:
+def render(mode: Mode, integration_type: str, stored: StoredIntegration | None, prefix: str, show_all_errors: bool) -> FormResult:
     """Draw the form for `integration_type` and validate what it holds."""
     initial, masks = _initial(integration_type, stored)
     form = _Form(prefix, initial, masks)
     record_slot = st.empty()
 
     st.markdown("**General**")
-    form.text("name", "Name", help=Integration.model_fields["name"].description, disabled=mode == "edit",
-              placeholder="cliente_abc")
-    form.choice("target", "Target", ["order", "sale"], TARGET_LABELS,
-                help="What the records become: delivery orders (Logitrack) or sales (Autentikapp).")
+    form.text("name", "Name", help=Integration.model_fields["name"].description, disabled=mode == "edit", placeholder="cliente_abc")
+    form.choice(
+        "target",
+        "Target",
+        ["order", "sale"],
+        TARGET_LABELS,
+        help="What the records become: delivery orders (Logitrack) or sales (Autentikapp).",
+    )
     form.toggle("is_active", "Active", help="Inactive integrations accept and pull nothing.")
 
     if integration_type in AUTH_FOR_TYPE:
-        st.markdown("**Authentication**" + (" (how clients prove it is them)" if integration_type == "webhook"
-                                             else " (how Crossdock signs in to the client's API)"))
+        st.markdown(
+            "**Authentication**"
+            + (" (how clients prove it is them)" if integration_type == "webhook" else " (how Crossdock signs in to the client's API)")
+        )
         auth_type = form.choice("auth_type", "Auth type", AUTH_FOR_TYPE[integration_type], AUTH_LABELS)
         if auth_type != "none":
-            form.secret("auth_value", "Secret" + (" (user:password)" if auth_type == "basic" else ""),
-                        help=Integration.model_fields["auth_value"].description)
+            form.secret(
+                "auth_value",
+                "Secret" + (" (user:password)" if auth_type == "basic" else ""),
+                help=Integration.model_fields["auth_value"].description,
+            )
     if integration_type == "api":
-        form.text("endpoint", "Endpoint", help="The client's REST URL to poll, e.g. https://api.clientexyz.com/orders",
-                  placeholder="https://api.clientexyz.com/orders?status=pending")
+        form.text(
+            "endpoint",
+            "Endpoint",
+            help="The client's REST URL to poll, e.g. https://api.clientexyz.com/orders",
+            placeholder="https://api.clientexyz.com/orders?status=pending",
+        )
     if integration_type in ("api", "db"):
-        form.number("poll_interval_seconds", "Poll interval (seconds)", True,
-                    help="How often to fetch new records (10 s to 7 days).")
+        form.number("poll_interval_seconds", "Poll interval (seconds)", True, help="How often to fetch new records (10 s to 7 days).")
 
     section = TYPE_SECTIONS[integration_type]
     with st.expander(SECTION_TITLES[section], expanded=integration_type in ("db", "file")):
@@ -339,8 +381,12 @@ def render(mode: Mode, integration_type: str, stored: StoredIntegration | None, 
 
     if (form.values.get("target") or "order") == "order":
         st.markdown("**Status callbacks** (optional: where Crossdock reports order status changes)")
-        form.text("callback_url", "Callback URL", help=Integration.model_fields["callback_url"].description,
-                  placeholder="https://api.cliente.com/logitrack/updates")
+        form.text(
+            "callback_url",
+            "Callback URL",
+            help=Integration.model_fields["callback_url"].description,
+            placeholder="https://api.cliente.com/logitrack/updates",
+        )
         form.many("callback_events", "Callback events", ["assigned", "in_route", "delivered", "cancelled"])
         with st.expander(SECTION_TITLES["callbacks"]):
             form.model_fields("callbacks", Integration.model_fields["callbacks"].annotation)
@@ -378,8 +424,11 @@ def _validate(mode: Mode, integration_type: str, stored: StoredIntegration | Non
 def _friendly(issue: dict[str, str]) -> dict[str, str]:
     """The name's regex, said in words."""
     if issue["field"] == "name" and issue["message"].startswith("String should match pattern"):
-        return {"field": "name", "message": "use letters, digits and _ . - (at most 64), starting with a letter or "
-                                            "digit: the name becomes part of the webhook URL"}
+        return {
+            "field": "name",
+            "message": "use letters, digits and _ . - (at most 64), starting with a letter or "
+            "digit: the name becomes part of the webhook URL",
+        }
     return issue
 
 
@@ -388,8 +437,7 @@ def _whole_form_issues(draft: dict[str, Any], issues: list[dict[str, str]]) -> l
     valid. To show all problems at once, check it again with the wrong fields set aside."""
     if any(issue["field"] == "(record)" for issue in issues):
         return []
-    trial = json.loads(json.dumps(draft, default=lambda value: value.get_secret_value()
-                                  if isinstance(value, SecretStr) else str(value)))
+    trial = json.loads(json.dumps(draft, default=lambda value: value.get_secret_value() if isinstance(value, SecretStr) else str(value)))
     for issue in issues:
         path = issue["field"].split("[", 1)[0]
         if path == "name":
@@ -437,8 +485,7 @@ def changes_for_update(result: FormResult, stored: StoredIntegration) -> dict[st
         after, before = _get(new, path), _get(old, path)
         if isinstance(after, SecretStr) or (isinstance(after, list) and after and isinstance(after[0], SecretStr)):
             if path in result.secrets_typed:
-                _set(changes, path, [s.get_secret_value() for s in after] if isinstance(after, list)
-                     else after.get_secret_value())
+                _set(changes, path, [s.get_secret_value() for s in after] if isinstance(after, list) else after.get_secret_value())
             continue
         if after != before:
             _set(changes, path, after)

@@ -3,6 +3,7 @@
 Until a session logs in, the login page is the only page registered, so no other page can be reached
 even by URL; every page also checks the session itself.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -23,8 +24,10 @@ def _store_unusable() -> str | None:
     try:
         engine()
     except sa.exc.OperationalError as exc:
-        return (f"The store `{store_label()}` cannot be reached: {exc.orig or exc}. Check CROSSDOCK_DATABASE_URL "
-                "and that the database is running, then reload.")
+        return (
+            f"The store `{store_label()}` cannot be reached: {exc.orig or exc}. Check CROSSDOCK_DATABASE_URL "
+            "and that the database is running, then reload."
+        )
     except StoreOutdated as exc:
         return f"{str(exc)[0].upper()}{str(exc)[1:]}."
     return None
@@ -38,8 +41,7 @@ auth.sync_cookie()
 if not auth.logged_in():
     st.navigation([st.Page(auth.login_page, title="Log in", icon=":material/lock:")], position="hidden").run()
 elif auth.must_change_password():
-    st.navigation([st.Page(auth.change_password_page, title="Change password", icon=":material/key:")],
-                  position="hidden").run()
+    st.navigation([st.Page(auth.change_password_page, title="Change password", icon=":material/key:")], position="hidden").run()
     sidebar.render()
 else:
     # (section, file, title, icon, the action the page needs): a role sees only the pages it may use.
@@ -61,7 +63,8 @@ else:
             pages.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=not pages))
     if auth.accounts_mode() and not auth.signed_in_by_provider():
         pages.setdefault("Account", []).append(
-            st.Page(auth.change_password_page, title="Change password", icon=":material/key:", url_path="password"))
+            st.Page(auth.change_password_page, title="Change password", icon=":material/key:", url_path="password")
+        )
     page = st.navigation(pages)
     sidebar.render()
     # The two ways the whole app can be unusable get a plain answer instead of a generic error.
@@ -69,8 +72,10 @@ else:
         engine()
         page.run()
     except sa.exc.OperationalError as exc:
-        st.error(f"The store `{store_label()}` cannot be reached: {exc.orig or exc}. Check CROSSDOCK_DATABASE_URL "
-                 "and that the database is running, then reload.")
+        st.error(
+            f"The store `{store_label()}` cannot be reached: {exc.orig or exc}. Check CROSSDOCK_DATABASE_URL "
+            "and that the database is running, then reload."
+        )
     except StoreOutdated as exc:
         st.error(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
     except SecretKeyError as exc:

@@ -9,6 +9,7 @@ in Crossdock and with which role, and the app then starts an ordinary server-sid
 (`pipelines.access.sessions`), so roles, expiry, disabling and the audit log work as for a password log-in.
 A configuration Streamlit would refuse is found here first and said on the log-in page.
 """
+
 from __future__ import annotations
 
 import threading
@@ -64,17 +65,23 @@ def _problem(section: Mapping[str, Any], providers: list[Provider]) -> str | Non
 
     where = "`[auth]` of `.streamlit/secrets.toml`"
     if not providers:
-        return (f"{where} names no identity provider: give it `client_id`, `client_secret` and `server_metadata_url` "
-                "(or an `[auth.<name>]` section with them)")
+        return (
+            f"{where} names no identity provider: give it `client_id`, `client_secret` and `server_metadata_url` "
+            "(or an `[auth.<name>]` section with them)"
+        )
     if not is_authlib_installed():
         return "single sign-on needs the Authlib package, which is not installed (`make .venv` installs it)"
     redirect = str(section.get("redirect_uri", ""))
     if not redirect.startswith(("http://", "https://")) or not redirect.endswith("/oauth2callback"):
-        return (f"`redirect_uri` in {where} is {redirect!r}: it must be the app's own address followed by "
-                "`/oauth2callback`, e.g. `https://crossdock.example.com/oauth2callback`, registered with the identity provider")
+        return (
+            f"`redirect_uri` in {where} is {redirect!r}: it must be the app's own address followed by "
+            "`/oauth2callback`, e.g. `https://crossdock.example.com/oauth2callback`, registered with the identity provider"
+        )
     if len(str(section.get("cookie_secret", ""))) < MIN_COOKIE_SECRET:
-        return (f"`cookie_secret` in {where} is missing or shorter than {MIN_COOKIE_SECRET} characters: it signs the "
-                "identity cookie, so make it long and random (`python -c \"import secrets; print(secrets.token_urlsafe(32))\"`)")
+        return (
+            f"`cookie_secret` in {where} is missing or shorter than {MIN_COOKIE_SECRET} characters: it signs the "
+            'identity cookie, so make it long and random (`python -c "import secrets; print(secrets.token_urlsafe(32))"`)'
+        )
     for provider in providers:
         settings = section if provider.name == _DEFAULT else section[provider.name]
         named = "" if provider.name == _DEFAULT else f" for the provider `{provider.name}`"
@@ -85,10 +92,12 @@ def _problem(section: Mapping[str, Any], providers: list[Provider]) -> str | Non
             return f"the provider name `{provider.name}` has an underscore, which Streamlit does not allow: use a hyphen"
         url = str(settings["server_metadata_url"])
         if not url.startswith(("http://", "https://")):
-            return (f"`server_metadata_url`{named} is {url!r}: it must be the provider's full discovery URL "
-                    "(…/.well-known/openid-configuration)")
+            return (
+                f"`server_metadata_url`{named} is {url!r}: it must be the provider's full discovery URL "
+                "(…/.well-known/openid-configuration)"
+            )
         if not isinstance(settings.get("client_kwargs", {}), Mapping):
-            return f"`client_kwargs`{named} must be a table, e.g. `client_kwargs = {{ prompt = \"login\" }}`"
+            return f'`client_kwargs`{named} must be a table, e.g. `client_kwargs = {{ prompt = "login" }}`'
     return None
 
 
@@ -118,8 +127,9 @@ def login_buttons(config: Configuration) -> None:
     from connectors import oidc_discovery
 
     for provider in config.providers:
-        if st.button(f"Log in with {provider.label}", key=f"login.oidc.{provider.name}", type="primary",
-                     icon=":material/badge:", width="stretch"):
+        if st.button(
+            f"Log in with {provider.label}", key=f"login.oidc.{provider.name}", type="primary", icon=":material/badge:", width="stretch"
+        ):
             unusable = oidc_discovery.problem(_metadata_url(provider))
             if unusable:
                 st.error(f"Single sign-on is not usable: {unusable}.")

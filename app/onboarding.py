@@ -5,6 +5,7 @@ The guide is rendered on request (a PDF takes about a second) and kept in the se
 download button. The status link's token is shown in full once, right after it is made, like a
 secret: afterwards only its mask, and replacing it is how a leaked link is revoked.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,29 +43,44 @@ def render_guide_download(stored: StoredIntegration) -> None:
     """The client's integration guide (no secret in it), in the language and format chosen."""
     with st.container(horizontal=True, vertical_alignment="bottom"):
         lang = st.selectbox("Guide language", list(LANG_LABELS), format_func=LANG_LABELS.get, key=f"{GUIDE_KEY}.lang")
-        fmt = st.selectbox("Format", [f for f in ("pdf", "html", "md") if f in FORMATS], format_func=FORMAT_LABELS.get,
-                           key=f"{GUIDE_KEY}.format")
+        fmt = st.selectbox(
+            "Format", [f for f in ("pdf", "html", "md") if f in FORMATS], format_func=FORMAT_LABELS.get, key=f"{GUIDE_KEY}.format"
+        )
         if st.button("Prepare the client's guide", icon=":material/description:", key=f"{GUIDE_KEY}.make"):
             guide = build_guide(stored.config, lang)
             try:
-                st.session_state[GUIDE_KEY] = {"name": stored.name, "file": file_name(guide, fmt), "format": fmt,
-                                               "data": render(guide, fmt)}
+                st.session_state[GUIDE_KEY] = {
+                    "name": stored.name,
+                    "file": file_name(guide, fmt),
+                    "format": fmt,
+                    "data": render(guide, fmt),
+                }
             except RenderFailed as exc:
                 st.error(f"The guide could not be rendered: {exc}")
     ready = st.session_state.get(GUIDE_KEY)
     if ready and ready["name"] == stored.name:
-        st.download_button(f"Download {ready['file']}", ready["data"], file_name=ready["file"],
-                           mime=MIME[ready["format"]], icon=":material/download:", key=f"{GUIDE_KEY}.download")
-    st.caption("Endpoint, signing, payload schema and example, answers, retries, callbacks and tested code in curl, "
-               "Python, Node.js and PHP. It holds no secret: hand those over separately.")
+        st.download_button(
+            f"Download {ready['file']}",
+            ready["data"],
+            file_name=ready["file"],
+            mime=MIME[ready["format"]],
+            icon=":material/download:",
+            key=f"{GUIDE_KEY}.download",
+        )
+    st.caption(
+        "Endpoint, signing, payload schema and example, answers, retries, callbacks and tested code in curl, "
+        "Python, Node.js and PHP. It holds no secret: hand those over separately."
+    )
 
 
 def render_stage(stored: StoredIntegration) -> None:
     config = stored.config
     st.markdown(f"Staging URL: `{staging_url(stored.name, config.webhook.verification)}`")
     if config.onboarding.stage == "staging":
-        st.warning("**In staging**: the production URL answers 403. Deliveries to the staging URL are checked and "
-                   "answered but store nothing; promote once the client's tests pass.")
+        st.warning(
+            "**In staging**: the production URL answers 403. Deliveries to the staging URL are checked and "
+            "answered but store nothing; promote once the client's tests pass."
+        )
         if st.button("Promote to production", type="primary", icon=":material/rocket_launch:", key="intg.promote"):
             promote(engine(), stored.name, actor=actor())
             st.toast(f"{stored.name} is in production.", icon=":material/check:")
@@ -83,10 +99,22 @@ def render_test_deliveries(stored: StoredIntegration) -> None:
     if not deliveries:
         st.caption("None yet: the client's tests against the staging URL show up here.")
         return
-    st.dataframe(pd.DataFrame([
-        {"#": d.id, "Received": when(d.received_at), "Answer": d.status_code, "Signature ok": d.verified,
-         "Result": d.error or f"{d.response.get('valid', 0)} valid, {d.response.get('errors', 0)} errors"}
-        for d in deliveries]), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "#": d.id,
+                    "Received": when(d.received_at),
+                    "Answer": d.status_code,
+                    "Signature ok": d.verified,
+                    "Result": d.error or f"{d.response.get('valid', 0)} valid, {d.response.get('errors', 0)} errors",
+                }
+                for d in deliveries
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     chosen = st.selectbox("Look at a test delivery", [d.id for d in deliveries], key=f"intg.test.{stored.id}")
     delivery = next(d for d in deliveries if d.id == chosen)
     with st.expander(f"Test delivery #{delivery.id}: answered {delivery.status_code}", expanded=False):

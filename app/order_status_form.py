@@ -5,6 +5,7 @@ for delivered, a confirmation for cancelled. The machine (`change_status`) judge
 The change runs in the button's callback, before the page is drawn again, so the status history and
 the callbacks below the form already include it, and the outcome is shown once at the top of the form.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
@@ -45,13 +46,16 @@ def _outcome(change: StatusChange, integration: str) -> tuple[str, str]:
     """(kind, message) for a change that happened: says whether the client will be told."""
     moved = f"**{change.external_id}**: {_label(change.from_status)} → {_label(change.to_status)}."
     if change.callback_status == OutboxStatus.PENDING:
-        return "success", (f"{moved} Callback #{change.outbox_id} queued for {integration}: the next delivery "
-                           "pass sends it.")
+        return "success", (f"{moved} Callback #{change.outbox_id} queued for {integration}: the next delivery pass sends it.")
     if change.callback_status == "disabled":
-        return "warning", (f"{moved} Callback #{change.outbox_id} kept but not sent: callbacks to {integration} are "
-                           "stopped. Resume them on the Dead letters page once the client's endpoint works.")
-    return "success", (f"{moved} No callback queued: {integration} is not subscribed to {change.to_status} "
-                       "(its callback URL and events are set on the Integrations page).")
+        return "warning", (
+            f"{moved} Callback #{change.outbox_id} kept but not sent: callbacks to {integration} are "
+            "stopped. Resume them on the Dead letters page once the client's endpoint works."
+        )
+    return "success", (
+        f"{moved} No callback queued: {integration} is not subscribed to {change.to_status} "
+        "(its callback URL and events are set on the Integrations page)."
+    )
 
 
 def _apply(order_id: int, external_id: str, integration: str, to_status: str, prefix: str) -> None:
@@ -100,8 +104,9 @@ def render_status_form(detail: OrderDetail) -> None:
             return
         # Keys carry the status, so the widgets of the next move start fresh after a change.
         prefix = f"orders.set.{order['id']}.{status}"
-        to_status = st.segmented_control(f"From {_label(status)} to", moves, format_func=_label, default=moves[0],
-                                         required=True, key=f"{prefix}.to")
+        to_status = st.segmented_control(
+            f"From {_label(status)} to", moves, format_func=_label, default=moves[0], required=True, key=f"{prefix}.to"
+        )
         st.caption(_HINTS[to_status])
         now = utcnow()
         if to_status == OrderStatus.IN_ROUTE:
@@ -110,19 +115,29 @@ def render_status_form(detail: OrderDetail) -> None:
             day.date_input("ETA date (UTC)", value=soon.date(), key=f"{prefix}.eta_date")
             moment.time_input("ETA time (UTC)", value=soon.time(), step=timedelta(minutes=15), key=f"{prefix}.eta_time")
         elif to_status == OrderStatus.DELIVERED:
-            if not st.toggle("Delivered just now", value=True, key=f"{prefix}.now",
-                             help="Off: give the date and time of the delivery (UTC)."):
+            if not st.toggle(
+                "Delivered just now", value=True, key=f"{prefix}.now", help="Off: give the date and time of the delivery (UTC)."
+            ):
                 day, moment = st.columns(2)
                 day.date_input("Delivered on (UTC)", value=now.date(), max_value=now.date(), key=f"{prefix}.at_date")
-                moment.time_input("Delivered at (UTC)", value=now.time().replace(second=0, microsecond=0),
-                                  step=timedelta(minutes=1), key=f"{prefix}.at_time")
+                moment.time_input(
+                    "Delivered at (UTC)",
+                    value=now.time().replace(second=0, microsecond=0),
+                    step=timedelta(minutes=1),
+                    key=f"{prefix}.at_time",
+                )
             signature, photo = st.columns(2)
             signature.text_input("Signature URL", key=f"{prefix}.signature", placeholder="https://…/signature.png")
             photo.text_input("Photo URL", key=f"{prefix}.photo", placeholder="https://…/photo.jpg")
         confirmed = True
         if to_status == OrderStatus.CANCELLED:
-            confirmed = st.checkbox(f"Yes, cancel {order['external_id']}: this cannot be undone",
-                                    key=f"{prefix}.confirm")
-        st.button(f"Mark as {_label(to_status).lower()}", type="primary", disabled=not confirmed,
-                  key=f"{prefix}.go", icon=":material/cancel:" if to_status == OrderStatus.CANCELLED else ":material/check:",
-                  on_click=_apply, args=(order["id"], order["external_id"], detail.integration, to_status, prefix))
+            confirmed = st.checkbox(f"Yes, cancel {order['external_id']}: this cannot be undone", key=f"{prefix}.confirm")
+        st.button(
+            f"Mark as {_label(to_status).lower()}",
+            type="primary",
+            disabled=not confirmed,
+            key=f"{prefix}.go",
+            icon=":material/cancel:" if to_status == OrderStatus.CANCELLED else ":material/check:",
+            on_click=_apply,
+            args=(order["id"], order["external_id"], detail.integration, to_status, prefix),
+        )

@@ -1,6 +1,7 @@
 """The seed's voice on screen ("Monitoreo de Integraciones"): "hace 5 min", "+5 pedidos, 0 errores",
 "1 error (campo faltante)". Presentation only: the numbers come from `pipelines.ops.monitoring`, which
 stays language-neutral so alerts, Dagster and the CLI do not inherit the dashboard's wording."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,5 +1,6 @@
 """The history and reports pages' queries, cached for a short while per set of filters: moving a chart's
 control reruns the whole page, and without the cache each rerun aggregated the same rows again."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,8 +27,7 @@ def error_reasons(store_url: str, start: datetime, end: datetime, names: tuple[s
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def callback_delivery(store_url: str, start: datetime, end: datetime, grain: Grain,
-                      names: tuple[str, ...] | None) -> pd.DataFrame:
+def callback_delivery(store_url: str, start: datetime, end: datetime, grain: Grain, names: tuple[str, ...] | None) -> pd.DataFrame:
     return reports.callback_delivery(engine(), start, end, grain, list(names) if names else None)
 
 

@@ -8,6 +8,7 @@ It cannot be HttpOnly for that reason; it is Secure whenever the page is served 
 accounts (`CROSSDOCK_APP_AUTH=accounts`) the cookie holds a server-side session's token instead,
 which log-out, a password change or disabling the account revoke in the store.
 """
+
 from __future__ import annotations
 
 import base64

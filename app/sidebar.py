@@ -1,4 +1,5 @@
 """The sidebar under the page list: which store this is, where the other consoles are, log out."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -17,8 +18,8 @@ def render() -> None:
     with st.sidebar:
         st.caption("Store")
         st.code(store_label(), language=None, wrap_lines=True)
-        st.link_button("Dagster UI (runs, sensors, backfills)", dagster_url(), icon=":material/open_in_new:",
-                       width="stretch")
-        st.link_button("Receiver API docs (/docs)", f"{settings.public_receiver_url()}/docs",
-                       icon=":material/open_in_new:", width="stretch")
+        st.link_button("Dagster UI (runs, sensors, backfills)", dagster_url(), icon=":material/open_in_new:", width="stretch")
+        st.link_button(
+            "Receiver API docs (/docs)", f"{settings.public_receiver_url()}/docs", icon=":material/open_in_new:", width="stretch"
+        )
         st.button("Log out", icon=":material/logout:", width="stretch", key="logout", on_click=auth.log_out)

@@ -1,4 +1,5 @@
 """The store engine for the app: one per database URL per server process, shared by every session."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

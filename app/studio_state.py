@@ -5,6 +5,7 @@ the table currently holds, and the last backtest.
 the rows (a path picked, a mapping pasted, a version rolled back), the editor gets new data and a new
 key (the revision), so old deltas never apply to new rows.
 """
+
 from __future__ import annotations
 
 from typing import Any

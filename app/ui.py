@@ -3,6 +3,7 @@
 Language rule: the app's chrome is English; the phrases the Logitrack plan's dashboard speaks to its
 users stay in its Spanish ("✔ Activo", "hace 5 min", "+5 pedidos, 0 errores").
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,13 @@ def day_range(first: date, last: date) -> tuple[datetime, datetime]:
 def date_range_picker(label: str, key: str, default_days: int = 7) -> tuple[datetime, datetime] | None:
     """A from-to date picker (UTC days); None, with a hint on screen, until both ends are chosen."""
     today = utcnow().date()
-    picked = st.date_input(label, value=(today - timedelta(days=default_days - 1), today), max_value=today,
-                           key=key, help="Whole days in UTC, both ends included.")
+    picked = st.date_input(
+        label,
+        value=(today - timedelta(days=default_days - 1), today),
+        max_value=today,
+        key=key,
+        help="Whole days in UTC, both ends included.",
+    )
     if not isinstance(picked, (tuple, list)) or len(picked) != 2:
         st.info("Pick the last day of the range too.")
         return None

@@ -7,6 +7,7 @@ second, and a run per tick would fill the run queue with work that does nothing 
 (and an alert about a full queue could never be sent from behind it). Every tick ends in a
 SkipReason that says what changed, so the Dagster UI's tick history is the evaluator's log.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,14 +36,19 @@ def dagster_facts(instance: dg.DagsterInstance, book: RuleBook, now: float | Non
     now = time.time() if now is None else now
     load = dagster_load(instance, now)
     facts = DagsterFacts(
-        queued=load.queued, oldest_queued_seconds=load.oldest_queued_seconds, oldest_queued_job=load.oldest_queued_job,
+        queued=load.queued,
+        oldest_queued_seconds=load.oldest_queued_seconds,
+        oldest_queued_job=load.oldest_queued_job,
         queued_per_class={name: entry.queued for name, entry in load.per_class.items()},
     )
     if book.any_enabled("dagster_failed_runs"):
         for window in book.windows("dagster_failed_runs"):
-            records = instance.get_run_records(filters=dg.RunsFilter(
-                statuses=[dg.DagsterRunStatus.FAILURE], updated_after=datetime.fromtimestamp(now - window * 60, tz=UTC)),
-                limit=200)
+            records = instance.get_run_records(
+                filters=dg.RunsFilter(
+                    statuses=[dg.DagsterRunStatus.FAILURE], updated_after=datetime.fromtimestamp(now - window * 60, tz=UTC)
+                ),
+                limit=200,
+            )
             facts.failed_runs[window] = [(r.dagster_run.run_id, r.dagster_run.job_name) for r in records]
     return facts
 

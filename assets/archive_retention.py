@@ -6,6 +6,7 @@ alerts sensor's work, so no run is queued for it; the tick history says what was
 retention setting purges nothing (deleting by a value nobody meant is the one thing to avoid) and
 says so in the tick.
 """
+
 from __future__ import annotations
 
 import dagster as dg

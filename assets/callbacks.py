@@ -8,6 +8,7 @@ No run storms and no late retries: the sensor launches a run when a callback is 
 within the next few seconds (a run takes that long to start), and no delivery run is queued or
 running. Delivery is latency work (`assets/capacity.py`): its own pool slot, dequeued before pulls.
 """
+
 # No `from __future__ import annotations` here: Dagster reads the config class from the real annotation.
 from datetime import timedelta
 
@@ -42,17 +43,19 @@ class CallbackDeliveryConfig(dg.Config):
     "callback_url, in order per order, retried on the backoff schedule; the run keeps watching for new "
     "ones for a while.",
 )
-def callback_deliveries(
-    context: dg.AssetExecutionContext, config: CallbackDeliveryConfig, store: StoreResource
-) -> dg.MaterializeResult:
+def callback_deliveries(context: dg.AssetExecutionContext, config: CallbackDeliveryConfig, store: StoreResource) -> dg.MaterializeResult:
     def log_pass(report: DeliveryReport) -> None:
         context.log.info(report.summary())
 
     try:
         report = follow_outbox(
-            store.engine(), idle_seconds=config.idle_seconds, budget_seconds=config.budget_seconds,
-            poll_seconds=config.poll_seconds, stay_for_retry_seconds=LAUNCH_LEAD_SECONDS + SENSOR_INTERVAL_SECONDS,
-            workers=config.workers, on_pass=log_pass,
+            store.engine(),
+            idle_seconds=config.idle_seconds,
+            budget_seconds=config.budget_seconds,
+            poll_seconds=config.poll_seconds,
+            stay_for_retry_seconds=LAUNCH_LEAD_SECONDS + SENSOR_INTERVAL_SECONDS,
+            workers=config.workers,
+            on_pass=log_pass,
         )
     except dg.DagsterExecutionInterruptedError:
         # A shutdown is the normal end of a resident sender: a callback it was sending keeps its claim's lease

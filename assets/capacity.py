@@ -12,6 +12,7 @@ when slots free up, latency work is dequeued first. The total is the pools' sum 
 A sensor decides "busy" from the `crossdock/queue` tag its own job sets on every run, never from a
 run's asset selection (a job run has none) and never from run keys.
 """
+
 from __future__ import annotations
 
 import time
@@ -130,6 +131,5 @@ def launch_blocker(instance: dg.DagsterInstance, work: WorkClass) -> str | None:
     backoff = failure_backoff(finished, time.time())
     if backoff:
         failures, left = backoff
-        return (f"the last {failures} {work.queue} run(s) failed (newest: {finished[0].dagster_run.run_id}); "
-                f"the next starts in {left:.0f} s")
+        return f"the last {failures} {work.queue} run(s) failed (newest: {finished[0].dagster_run.run_id}); the next starts in {left:.0f} s"
     return None

@@ -5,6 +5,7 @@ worker needs the same environment as the code location (`CROSSDOCK_DATABASE_URL`
 the broker and queue settings) and nothing written to disk; `dagster-celery worker start -y` would
 write the broker URL, password included, into a file under DAGSTER_HOME.
 """
+
 from __future__ import annotations
 
 from dagster_celery.make_app import make_app

@@ -1,6 +1,7 @@
 """The Dagster code location (`workspace.yaml` loads `assets.definitions`): every part's definitions merged,
 with the store resource bound once. With the Celery executor selected, assets materialized from the
 UI (asset backfills included) run on the Celery workers too; jobs that set their own executor keep it."""
+
 from __future__ import annotations
 
 import dagster as dg
@@ -17,6 +18,8 @@ defs = dg.Definitions.merge(
     alerts.defs,
     archive_retention.defs,
     manager_reports.defs,
-    dg.Definitions(resources={"store": StoreResource(database_url=dg.EnvVar("CROSSDOCK_DATABASE_URL"))},
-                   executor=pull_executor() if distributed() else None),
+    dg.Definitions(
+        resources={"store": StoreResource(database_url=dg.EnvVar("CROSSDOCK_DATABASE_URL"))},
+        executor=pull_executor() if distributed() else None,
+    ),
 )

@@ -10,6 +10,7 @@ more than the step itself, so their jobs stay in-process (their executors are se
 The broker and backend URLs reach Dagster as environment-variable references when they are set,
 so a password in them is never written into a run's configuration, the UI or the event log.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,8 +44,9 @@ def celery_app_args() -> dict[str, Any]:
     from dagster_celery.executor import CeleryExecutor
 
     config = celery_config()
-    return CeleryExecutor.for_cli(broker=settings.celery_broker_url(), backend=settings.celery_backend_url(),
-                                  config_source=config["config_source"]).app_args()
+    return CeleryExecutor.for_cli(
+        broker=settings.celery_broker_url(), backend=settings.celery_backend_url(), config_source=config["config_source"]
+    ).app_args()
 
 
 def distributed() -> bool:

@@ -18,6 +18,7 @@ So:
 - when runs keep failing (the store unreachable, a full disk), the sensor backs off: 10 s after one
   failed run, doubling per consecutive failure up to 5 min, instead of a new run every tick.
 """
+
 import dagster as dg
 from pydantic import Field
 
@@ -55,9 +56,7 @@ class InboxBatchConfig(dg.Config):
         "counts land on `webhook_ingestions` partitions."
     ),
 )
-def inbox_processing(
-    context: dg.AssetExecutionContext, config: InboxBatchConfig, store: StoreResource
-) -> dg.MaterializeResult:
+def inbox_processing(context: dg.AssetExecutionContext, config: InboxBatchConfig, store: StoreResource) -> dg.MaterializeResult:
     busy_ms = 0.0  # time spent on batches that found rows; the rest of the run was lingering
 
     def report_batch(batch: BatchReport) -> None:
@@ -68,40 +67,49 @@ def inbox_processing(
         for name, tally in tallies.items():
             context.log_event(
                 dg.AssetMaterialization(
-                    asset_key=webhook_ingestions.key, partition=name,
+                    asset_key=webhook_ingestions.key,
+                    partition=name,
                     metadata=ingestion_metadata(
-                        counts=tally.counts(), duration_ms=tally.ingest_ms, error_reasons=reasons_text(tally.reasons),
-                        mode="async (Dagster inbox processor)", sync_run_ids=tally.sync_run_ids,
+                        counts=tally.counts(),
+                        duration_ms=tally.ingest_ms,
+                        error_reasons=reasons_text(tally.reasons),
+                        mode="async (Dagster inbox processor)",
+                        sync_run_ids=tally.sync_run_ids,
                     ),
                 )
             )
 
     try:
         report = follow(
-            store.engine(), batch_size=config.batch_size, idle_seconds=config.linger_seconds,
-            budget_seconds=config.budget_seconds, poll_seconds=config.poll_seconds,
-            details={"dagster_run_id": context.run_id}, on_batch=report_batch,
+            store.engine(),
+            batch_size=config.batch_size,
+            idle_seconds=config.linger_seconds,
+            budget_seconds=config.budget_seconds,
+            poll_seconds=config.poll_seconds,
+            details={"dagster_run_id": context.run_id},
+            on_batch=report_batch,
         )
     except dg.DagsterExecutionInterruptedError:
         # A shutdown is the normal end of a resident processor: a batch it was in rolls back and stays
         # pending for the next run, so nothing acknowledged is lost by ending here.
         context.log.info("stopped for a shutdown; rows not yet processed stay pending for the next run")
         return dg.MaterializeResult(metadata={"stopped": "shutdown"})
-    context.log.info(
-        f"processed {len(report.outcomes)} inbox row(s) in {busy_ms:.0f} ms of work over {report.duration_ms / 1000:.1f} s"
-    )
+    context.log.info(f"processed {len(report.outcomes)} inbox row(s) in {busy_ms:.0f} ms of work over {report.duration_ms / 1000:.1f} s")
     return dg.MaterializeResult(metadata=_run_metadata(report, busy_ms))
 
 
 def _run_metadata(report: BatchReport, busy_ms: float) -> dict[str, dg.MetadataValue]:
     tallies = report.per_integration()
-    totals = {key: sum(t.counts()[key] for t in tallies.values()) for key in
-              ("rows", "received", "created", "updated", "unchanged", "errors", "dead")}
+    totals = {
+        key: sum(t.counts()[key] for t in tallies.values())
+        for key in ("rows", "received", "created", "updated", "unchanged", "errors", "dead")
+    }
     lines = ["| integration | rows | received | created | updated | unchanged | errors | dead |", "|---|---|---|---|---|---|---|---|"]
     for name, tally in sorted(tallies.items()):
         c = tally.counts()
-        lines.append(f"| {name} | {c['rows']} | {c['received']} | {c['created']} | {c['updated']} | "
-                     f"{c['unchanged']} | {c['errors']} | {c['dead']} |")
+        lines.append(
+            f"| {name} | {c['rows']} | {c['received']} | {c['created']} | {c['updated']} | {c['unchanged']} | {c['errors']} | {c['dead']} |"
+        )
     return {
         **{key: dg.MetadataValue.int(value) for key, value in totals.items()},
         "duration_ms": dg.MetadataValue.float(round(busy_ms, 1)),

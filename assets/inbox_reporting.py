@@ -5,6 +5,7 @@ processing run materializes a partition for each integration it ingested (async 
 `sync_run_reporter` sensor does the same for rows the receiver ingested itself (sync ack mode), so
 the catalog shows every ingestion with its counts whichever path it took.
 """
+
 from __future__ import annotations
 
 import json
@@ -158,12 +159,13 @@ def build_sync_run_reporter(settle_seconds: float = SYNC_REPORT_SETTLE_SECONDS) 
         after = reporter_position(context.cursor, current)
         with reader(engine).connect() as conn:
             runs = inbox_sync_runs(
-                conn, after_id=after, started_before=utcnow() - timedelta(seconds=settle_seconds),
+                conn,
+                after_id=after,
+                started_before=utcnow() - timedelta(seconds=settle_seconds),
                 limit=MAX_EVENTS_PER_TICK,
             )
         if not runs:
-            return dg.SensorResult(cursor=json.dumps({"store": current, "after": after}),
-                                   skip_reason=f"no new sync runs after id {after}")
+            return dg.SensorResult(cursor=json.dumps({"store": current, "after": after}), skip_reason=f"no new sync runs after id {after}")
         receiver_runs = [run for run in runs if by_receiver(run)]
         ensure_partitions(context.instance, (run.integration for run in receiver_runs))
         events = [
@@ -171,8 +173,11 @@ def build_sync_run_reporter(settle_seconds: float = SYNC_REPORT_SETTLE_SECONDS) 
                 asset_key=webhook_ingestions.key,
                 partition=run.integration,
                 metadata=ingestion_metadata(
-                    counts={**run.counts(), "rows": 1}, duration_ms=run.duration_ms,
-                    error_reasons=run.message or "", mode="sync (receiver)", sync_run_ids=[run.id],
+                    counts={**run.counts(), "rows": 1},
+                    duration_ms=run.duration_ms,
+                    error_reasons=run.message or "",
+                    mode="sync (receiver)",
+                    sync_run_ids=[run.id],
                 ),
                 description=f"inbox row {run.inbox_id}, ingested by the receiver",
             )

@@ -16,6 +16,7 @@ change → first callback attempt p95 ≤ 10 s):
 - Sensors and schedules evaluated on threads, so a slow sensor never delays the inbox's.
 - Old sensor ticks purged: the inbox sensor ticks every 5 s. Telemetry off.
 """
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ operator re-runs a missed report from the launchpad (`day: "2025-01-14"`); a per
 a list is skipped unless `resend` is set. The work is a few queries and an email: it runs in the
 callbacks' class of work (short latency work) so a long backfill never holds a report back.
 """
+
 # No `from __future__ import annotations` here: Dagster reads the config class from the real annotation.
 from datetime import date
 
@@ -40,8 +41,7 @@ def manager_reports(context: dg.AssetExecutionContext, config: ManagerReportConf
         day = date.fromisoformat(config.day) if config.day else None
     except ValueError:
         raise dg.Failure(f"day must be YYYY-MM-DD, got {config.day!r}") from None
-    run = send_scheduled_reports(store.engine(), config.cadence, day, resend=config.resend,
-                                 sent_by=f"dagster:{context.run_id[:8]}")
+    run = send_scheduled_reports(store.engine(), config.cadence, day, resend=config.resend, sent_by=f"dagster:{context.run_id[:8]}")
     context.log.info(run.summary())
     if run.failed:
         raise dg.Failure(run.summary(), metadata={"sent": len(run.sent), "failed": len(run.failed)})
@@ -73,5 +73,4 @@ def _schedule(cadence: str, cron: str) -> dg.ScheduleDefinition:
 daily_manager_report = _schedule("daily", f"0 {SEND_AT_HOUR_UTC} * * *")
 weekly_manager_report = _schedule("weekly", f"0 {SEND_AT_HOUR_UTC} * * 1")
 
-defs = dg.Definitions(assets=[manager_reports], jobs=[manager_reports_job],
-                      schedules=[daily_manager_report, weekly_manager_report])
+defs = dg.Definitions(assets=[manager_reports], jobs=[manager_reports_job], schedules=[daily_manager_report, weekly_manager_report])

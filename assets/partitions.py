@@ -6,6 +6,7 @@
   pull, so its partition grid and backfill dialog offer nothing else (assets/pull_partitions.py
   combines them with the day).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -22,8 +23,7 @@ integration_dimension = {kind: dg.DynamicPartitionsDefinition(name=f"{kind}_inte
 # Each dynamic definition, and which integrations belong in it.
 _MEMBERSHIP: list[tuple[dg.DynamicPartitionsDefinition, Callable[[StoredIntegration], bool]]] = [
     (integration_partitions, lambda integration: True),
-    *[(dimension, lambda integration, kind=kind: integration.config.type == kind)
-      for kind, dimension in integration_dimension.items()],
+    *[(dimension, lambda integration, kind=kind: integration.config.type == kind) for kind, dimension in integration_dimension.items()],
 ]
 
 
@@ -44,8 +44,7 @@ def partition_requests(instance: dg.DagsterInstance, integrations: list[StoredIn
     name="integration_partitions",
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Keeps the integration partitions (all, and per pull kind) in step with the store: "
-    "added, renamed, deleted.",
+    description="Keeps the integration partitions (all, and per pull kind) in step with the store: added, renamed, deleted.",
 )
 def integration_partitions_sensor(context: dg.SensorEvaluationContext, store: StoreResource) -> dg.SensorResult:
     return dg.SensorResult(dynamic_partitions_requests=partition_requests(context.instance, list_integrations(store.engine())))

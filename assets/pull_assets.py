@@ -7,7 +7,6 @@ Every run of these draws from the pull pool (`assets/capacity.py`), however it w
 backfill of many partitions waits its turn instead of taking the slots of webhooks and callbacks.
 A partition whose integration is being polled right now waits for that poll to finish."""
 
-
 import dagster as dg
 from pydantic import Field
 
@@ -64,13 +63,17 @@ def _run_pull(context: dg.AssetExecutionContext, store: StoreResource, config: P
     context.log.info(f"pulling {name} ({config.mode}{'' if window is None else ' ' + str(window)})")
     try:
         report = pull(
-            store.engine(), name, window=window, holder=f"Dagster run {context.run_id[:8]} ({name} {day})",
+            store.engine(),
+            name,
+            window=window,
+            holder=f"Dagster run {context.run_id[:8]} ({name} {day})",
             wait_for_lease_seconds=LEASE_WAIT_SECONDS,
             on_wait=lambda holder: context.log.info(f"waiting for {holder} to finish pulling {name}"),
         )
     except IntegrationNotFound:
-        raise dg.Failure(description=f"no integration named {name!r}: deleted or renamed since this partition was made",
-                         allow_retries=False) from None
+        raise dg.Failure(
+            description=f"no integration named {name!r}: deleted or renamed since this partition was made", allow_retries=False
+        ) from None
     except PullError as exc:
         metadata = report_metadata(exc.report) if exc.report else {}
         raise dg.Failure(description=str(exc), metadata=metadata, allow_retries=False) from None
@@ -108,4 +111,3 @@ PULL_JOBS = {
     )
     for kind, asset in PULL_ASSETS.items()
 }
-

@@ -5,6 +5,7 @@ They are evaluated by the `pull_health_checks` sensor every minute, reported whe
 (and every 10 minutes regardless, so the UI shows they are current), and by hand from the UI.
 A sensor rather than a scheduled run: a run is a process start for a few milliseconds of queries,
 and it would queue behind pulls exactly when the checks matter."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,10 @@ def freshness_fields(engine: sa.Engine, kind: str) -> dict[str, Any]:
         "passed": not stale,
         "severity": dg.AssetCheckSeverity.WARN,
         "description": f"{len(stale)} of {len(health)} stale" if stale else f"all {len(health)} fresh",
-        "metadata": {"integrations": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none"),
-                     "stale": dg.MetadataValue.int(len(stale))},
+        "metadata": {
+            "integrations": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none"),
+            "stale": dg.MetadataValue.int(len(stale)),
+        },
     }
 
 
@@ -67,16 +70,21 @@ def error_rate_fields(engine: sa.Engine, kind: str) -> dict[str, Any]:
         "passed": not erring,
         "severity": dg.AssetCheckSeverity.ERROR,
         "description": f"{len(erring)} of {len(health)} over the limits" if erring else f"all {len(health)} within limits",
-        "metadata": {"integrations": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none"),
-                     "erring": dg.MetadataValue.int(len(erring))},
+        "metadata": {
+            "integrations": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none"),
+            "erring": dg.MetadataValue.int(len(erring)),
+        },
     }
 
 
 _HOURS = int(ERROR_RATE_PERIOD.total_seconds() // 3600)
 CHECKS = {
     "freshness": (freshness_fields, f"Every active {{kind}} integration synced successfully within {STALE_FACTOR}× its poll interval."),
-    "error_rate": (error_rate_fields, f"Over {_HOURS} h, at most {MAX_RECORD_ERROR_RATE:.0%} of records invalid and "
-                                      f"{MAX_FAILED_POLL_RATE:.0%} of sync runs failed, per integration."),
+    "error_rate": (
+        error_rate_fields,
+        f"Over {_HOURS} h, at most {MAX_RECORD_ERROR_RATE:.0%} of records invalid and "
+        f"{MAX_FAILED_POLL_RATE:.0%} of sync runs failed, per integration.",
+    ),
 }
 
 

@@ -4,6 +4,7 @@ Each pull kind has its own integration dimension (assets/partitions.py keeps it 
 store), so an asset's partition grid and backfill dialog offer only the integrations it can pull.
 The daily dimension is what an operator backfills: one partition re-pulls that day's window.
 """
+
 from __future__ import annotations
 
 import dagster as dg
@@ -16,6 +17,5 @@ BACKFILL_START = "2024-01-01"
 # end_offset=1: today is a partition too, the one scheduled polls materialize.
 pull_days = dg.DailyPartitionsDefinition(start_date=BACKFILL_START, end_offset=1)
 pull_partitions = {
-    kind: dg.MultiPartitionsDefinition({"integration": integration_dimension[kind], "date": pull_days})
-    for kind in PULL_TYPES
+    kind: dg.MultiPartitionsDefinition({"integration": integration_dimension[kind], "date": pull_days}) for kind in PULL_TYPES
 }

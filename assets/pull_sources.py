@@ -2,6 +2,7 @@
 integration × day and their backfill jobs, the scheduled-poll worker and its sensor, and the
 freshness and error-rate checks (the integration partitions themselves are kept by
 assets/partitions.py)."""
+
 from __future__ import annotations
 
 import dagster as dg

@@ -9,6 +9,7 @@ slots and never the ones reserved for webhooks and callbacks. The queue stays bo
 construction: at most one scheduled-poll run is queued or running, whatever the number of
 integrations or how slow they are.
 """
+
 # No `from __future__ import annotations` here: Dagster reads the config class from the real annotation.
 import dagster as dg
 from pydantic import Field
@@ -32,10 +33,10 @@ MAX_RUNTIME_SECONDS = 3_600
 
 class ScheduledPollsConfig(dg.Config):
     workers: int = Field(4, ge=1, le=32, description="polls running at once (a slow integration holds one)")
-    budget_seconds: float = Field(BUDGET_SECONDS, ge=5, le=MAX_RUNTIME_SECONDS / 2,
-                                  description="stop starting polls after this; running ones finish")
-    linger_seconds: float = Field(120.0, ge=0, le=900,
-                                  description="stay up while the next poll falls due within this")
+    budget_seconds: float = Field(
+        BUDGET_SECONDS, ge=5, le=MAX_RUNTIME_SECONDS / 2, description="stop starting polls after this; running ones finish"
+    )
+    linger_seconds: float = Field(120.0, ge=0, le=900, description="stay up while the next poll falls due within this")
 
 
 def _record_poll(context: dg.AssetExecutionContext, outcome: PollOutcome) -> None:
@@ -69,8 +70,10 @@ def _summary(report: WorkerReport) -> dict[str, dg.MetadataValue]:
         row["skipped_busy"] += outcome.busy
         row["seconds"] += outcome.seconds
     lines = ["| integration | polls | failed | skipped (busy) | poll seconds |", "|---|---|---|---|---|"]
-    lines += [f"| {name} | {int(r['polls'])} | {int(r['failed'])} | {int(r['skipped_busy'])} | {r['seconds']:.1f} |"
-              for name, r in sorted(per.items())]
+    lines += [
+        f"| {name} | {int(r['polls'])} | {int(r['failed'])} | {int(r['skipped_busy'])} | {r['seconds']:.1f} |"
+        for name, r in sorted(per.items())
+    ]
     return {
         "polls": dg.MetadataValue.int(len(report.outcomes)),
         "succeeded": dg.MetadataValue.int(report.count("ok")),
@@ -90,13 +93,14 @@ def _summary(report: WorkerReport) -> dict[str, dg.MetadataValue]:
         "poll reported on its integration's partition of api_pull, db_pull or file_pull."
     ),
 )
-def scheduled_polls(
-    context: dg.AssetExecutionContext, config: ScheduledPollsConfig, store: StoreResource
-) -> dg.MaterializeResult:
+def scheduled_polls(context: dg.AssetExecutionContext, config: ScheduledPollsConfig, store: StoreResource) -> dg.MaterializeResult:
     try:
         report = follow_polls(
-            store.engine(), holder=f"Dagster run {context.run_id[:8]} (scheduled polls)", workers=config.workers,
-            budget_seconds=config.budget_seconds, linger_seconds=config.linger_seconds,
+            store.engine(),
+            holder=f"Dagster run {context.run_id[:8]} (scheduled polls)",
+            workers=config.workers,
+            budget_seconds=config.budget_seconds,
+            linger_seconds=config.linger_seconds,
             on_poll=lambda outcome: _record_poll(context, outcome),
         )
     except dg.DagsterExecutionInterruptedError:
@@ -104,8 +108,10 @@ def scheduled_polls(
         # not a failure: the polls it started have finished and are recorded; the next worker takes over.
         context.log.info("stopped for a shutdown; the polls it started finished and are recorded")
         return dg.MaterializeResult(metadata={"stopped": "shutdown"})
-    context.log.info(f"{len(report.outcomes)} poll(s) in {report.seconds:.0f} s: {report.count('ok')} ok, "
-                     f"{report.count('failed')} failed, {report.count('busy')} skipped while another pull ran")
+    context.log.info(
+        f"{len(report.outcomes)} poll(s) in {report.seconds:.0f} s: {report.count('ok')} ok, "
+        f"{report.count('failed')} failed, {report.count('busy')} skipped while another pull ran"
+    )
     return dg.MaterializeResult(metadata=_summary(report))
 
 

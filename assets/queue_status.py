@@ -3,6 +3,7 @@ long, per class of work (`assets/capacity.py`), which are running, and whether t
 launches queued runs and evaluates sensors) is alive. Read from the Dagster instance's storage, so
 the admin app can show it whether or not Dagster's own UI is open.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,8 +18,13 @@ from pipelines.ops.monitoring import duration
 # Queued longer than this means the queue is behind (a run normally leaves it within seconds).
 BEHIND_AFTER_SECONDS = 60.0
 DAEMON_SILENT_AFTER_SECONDS = 60.0
-CLASS_LABELS = {"inbox": "async webhooks", "callbacks": "callbacks", "scheduled_polls": "scheduled polls",
-                "pull_partitions": "backfills", "other": "other runs"}
+CLASS_LABELS = {
+    "inbox": "async webhooks",
+    "callbacks": "callbacks",
+    "scheduled_polls": "scheduled polls",
+    "pull_partitions": "backfills",
+    "other": "other runs",
+}
 
 
 @dataclass
@@ -47,14 +53,20 @@ class DagsterLoad:
     def problems(self) -> list[str]:
         found = []
         if self.daemon_silent_seconds is not None:
-            since = ("has never reported" if self.daemon_silent_seconds == float("inf")
-                     else f"has not reported for {duration(self.daemon_silent_seconds)}")
+            since = (
+                "has never reported"
+                if self.daemon_silent_seconds == float("inf")
+                else f"has not reported for {duration(self.daemon_silent_seconds)}"
+            )
             found.append(f"the Dagster daemon {since}: no sensor ticks and no queued run starts until it runs")
         if (self.oldest_queued_seconds or 0) > BEHIND_AFTER_SECONDS:
-            waiting = ", ".join(f"{load.queued} {CLASS_LABELS.get(name, name)}"
-                                for name, load in sorted(self.per_class.items()) if load.queued)
-            found.append(f"Dagster is behind: {self.queued} run(s) queued ({waiting}), the oldest "
-                         f"({self.oldest_queued_job}) for {duration(self.oldest_queued_seconds or 0)}")
+            waiting = ", ".join(
+                f"{load.queued} {CLASS_LABELS.get(name, name)}" for name, load in sorted(self.per_class.items()) if load.queued
+            )
+            found.append(
+                f"Dagster is behind: {self.queued} run(s) queued ({waiting}), the oldest "
+                f"({self.oldest_queued_job}) for {duration(self.oldest_queued_seconds or 0)}"
+            )
         return found
 
 
@@ -84,6 +96,7 @@ def dagster_load(instance: dg.DagsterInstance, now: float | None = None) -> Dags
         load.daemon_silent_seconds = float("inf")
     elif now - newest > DAEMON_SILENT_AFTER_SECONDS:
         load.daemon_silent_seconds = now - newest
-    load.failed_last_hour = instance.get_runs_count(dg.RunsFilter(
-        statuses=[dg.DagsterRunStatus.FAILURE], updated_after=datetime.fromtimestamp(now - 3_600, tz=UTC)))
+    load.failed_last_hour = instance.get_runs_count(
+        dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE], updated_after=datetime.fromtimestamp(now - 3_600, tz=UTC))
+    )
     return load

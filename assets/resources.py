@@ -1,4 +1,5 @@
 """Resources shared by every Crossdock asset."""
+
 from __future__ import annotations
 
 import dagster as dg

@@ -11,6 +11,7 @@ slot for the next run.
 Only valid where runs execute on the daemon's machine, which is what the default launcher does.
 Loaded by `dagster.yaml` (`assets/instance.py`), so it imports nothing of the code location.
 """
+
 from __future__ import annotations
 
 import psutil

@@ -3,6 +3,7 @@
 Each module exposes `run() -> list[dict]` with keys name, figure, unit, target, met, baseline.
 `python -m bench mapping ingest` runs only the modules whose names contain those words.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -16,6 +16,7 @@ is measured under it. Messages received twice are counted.
 Baseline: DESIGN.md §4 names none for alerts. What it replaces is no alerting at all (nobody is told
 until someone opens the dashboard), so there is nothing to run beside it; the output says so.
 """
+
 from __future__ import annotations
 
 import os
@@ -93,10 +94,18 @@ def _sync(engine: sa.Engine, integration_id: int, failed: bool) -> float:
 
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        conn.execute(sync_runs.insert().values(
-            integration_id=integration_id, source_kind="bench", started_at=now, finished_at=now, status="failed" if failed else "ok",
-            message="bench: the client's API answered HTTP 500" if failed else None, total_received=0 if failed else 1,
-            created=0 if failed else 1))
+        conn.execute(
+            sync_runs.insert().values(
+                integration_id=integration_id,
+                source_kind="bench",
+                started_at=now,
+                finished_at=now,
+                status="failed" if failed else "ok",
+                message="bench: the client's API answered HTTP 500" if failed else None,
+                total_received=0 if failed else 1,
+                created=0 if failed else 1,
+            )
+        )
     return time.time()
 
 
@@ -142,8 +151,7 @@ def _measure(product: MixedRun, sink: Sink) -> tuple[list[Lane], dict, float]:
     engine = make_engine(f"sqlite:///{product.store_path}")
     try:
         save_channel(engine, "bench chat", "slack", {"url": sink.url}, actor="bench")
-        ids = {f"{NAME}_{i}": create_integration(engine, Integration(name=f"{NAME}_{i}", type="webhook")).id
-               for i in range(LANES)}
+        ids = {f"{NAME}_{i}": create_integration(engine, Integration(name=f"{NAME}_{i}", type="webhook")).id for i in range(LANES)}
         started = product.begin_workload()
         print(f"  mixed workload running; {LANES} lanes of alert trials for {SECONDS:.0f} s ...", flush=True)
         lanes = [Lane(engine, sink, name, integration_id, started + SECONDS) for name, integration_id in ids.items()]
@@ -193,23 +201,38 @@ def _rows(lanes: list[Lane], workload: dict, under_load: float, sink: Sink) -> l
     repeats = len(mine) - len(fired) - len(resolved)
     others = len(sink.messages) - len(mine)
     p95, resolved_p95 = quantile(fired, 0.95), quantile(resolved, 0.95)
-    load = (f"under the mixed workload for {under_load:.0f} s: {workload['webhooks']} async webhooks "
-            f"(→ visible p95 {_s(workload['visible_p95'])}), {workload['changes']} status changes, {workload['runs']} Dagster runs "
-            f"({workload['runs_failed']} failed), queue max {workload['queue_max']}, {workload['backfill']}; "
-            f"{others} other alert messages from the load itself")
+    load = (
+        f"under the mixed workload for {under_load:.0f} s: {workload['webhooks']} async webhooks "
+        f"(→ visible p95 {_s(workload['visible_p95'])}), {workload['changes']} status changes, {workload['runs']} Dagster runs "
+        f"({workload['runs_failed']} failed), queue max {workload['queue_max']}, {workload['backfill']}; "
+        f"{others} other alert messages from the load itself"
+    )
     return [
-        {"name": f"alerts: condition start → alert received, p95 of {len(fired)} ({lost} never received or broken; "
-                 f"p50 {_s(quantile(fired, 0.5))}, max {_s(max(fired, default=None))})",
-         "figure": round(p95, 1) if p95 is not None else "n/a", "unit": "s", "target": f"p95 ≤ {TARGET_P95_SECONDS:.0f} s",
-         "met": bool(fired) and not lost and p95 is not None and p95 <= TARGET_P95_SECONDS,
-         "baseline": f"{NO_BASELINE}. Measured {load}" + (f"; lanes that broke: {errors}" if errors else "")},
-        {"name": f"alerts: condition end → resolved received, p95 of {len(resolved)} (max {_s(max(resolved, default=None))})",
-         "figure": round(resolved_p95, 1) if resolved_p95 is not None else "n/a", "unit": "s",
-         "target": f"p95 ≤ {TARGET_P95_SECONDS:.0f} s",
-         "met": bool(resolved) and not lost and resolved_p95 is not None and resolved_p95 <= TARGET_P95_SECONDS,
-         "baseline": NO_BASELINE},
-        {"name": "alerts: messages received more than once", "figure": repeats, "unit": "", "target": "0", "met": repeats == 0,
-         "baseline": NO_BASELINE},
+        {
+            "name": f"alerts: condition start → alert received, p95 of {len(fired)} ({lost} never received or broken; "
+            f"p50 {_s(quantile(fired, 0.5))}, max {_s(max(fired, default=None))})",
+            "figure": round(p95, 1) if p95 is not None else "n/a",
+            "unit": "s",
+            "target": f"p95 ≤ {TARGET_P95_SECONDS:.0f} s",
+            "met": bool(fired) and not lost and p95 is not None and p95 <= TARGET_P95_SECONDS,
+            "baseline": f"{NO_BASELINE}. Measured {load}" + (f"; lanes that broke: {errors}" if errors else ""),
+        },
+        {
+            "name": f"alerts: condition end → resolved received, p95 of {len(resolved)} (max {_s(max(resolved, default=None))})",
+            "figure": round(resolved_p95, 1) if resolved_p95 is not None else "n/a",
+            "unit": "s",
+            "target": f"p95 ≤ {TARGET_P95_SECONDS:.0f} s",
+            "met": bool(resolved) and not lost and resolved_p95 is not None and resolved_p95 <= TARGET_P95_SECONDS,
+            "baseline": NO_BASELINE,
+        },
+        {
+            "name": "alerts: messages received more than once",
+            "figure": repeats,
+            "unit": "",
+            "target": "0",
+            "met": repeats == 0,
+            "baseline": NO_BASELINE,
+        },
     ]
 
 

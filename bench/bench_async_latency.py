@@ -12,6 +12,7 @@ Every sample is a real webhook: an HTTP POST to the receiver (its own process, a
 answered 202 once durable; the clock starts when the POST is sent, and a poller notes when the order
 (or the sale's customer and linked code) becomes visible in the store.
 """
+
 from __future__ import annotations
 
 import math
@@ -76,8 +77,12 @@ def _send_sale(receiver: str, body: bytes) -> None:
     import requests
 
     signature = hmac.new(ACCOUNT_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    answer = requests.post(f"{receiver}/v1/webhooks/inbound/autentik_bench", data=body, timeout=30,
-                           headers={"Content-Type": "application/json", "X-Autentikapp-Signature": signature})
+    answer = requests.post(
+        f"{receiver}/v1/webhooks/inbound/autentik_bench",
+        data=body,
+        timeout=30,
+        headers={"Content-Type": "application/json", "X-Autentikapp-Signature": signature},
+    )
     if answer.status_code != 202:
         raise RuntimeError(f"the receiver answered {answer.status_code}: {answer.text[:300]}")
 
@@ -129,19 +134,29 @@ def run() -> list[dict]:
         env = {"CROSSDOCK_HOME": str(folder), "CROSSDOCK_DATABASE_URL": f"sqlite:///{folder / 'crossdock.db'}"}
         os.environ.update(env)
         engine = connect(env["CROSSDOCK_DATABASE_URL"])
-        create_integration(engine, Integration(name="bench_async", type="webhook", auth_type="apikey",
-                                               auth_value=API_KEY, webhook={"ack_mode": "async"}))
-        account = create_integration(engine, Integration(
-            name="autentik_bench", type="webhook", target="sale",
-            webhook={"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [ACCOUNT_SECRET]}))
+        create_integration(
+            engine, Integration(name="bench_async", type="webhook", auth_type="apikey", auth_value=API_KEY, webhook={"ack_mode": "async"})
+        )
+        account = create_integration(
+            engine,
+            Integration(
+                name="autentik_bench",
+                type="webhook",
+                target="sale",
+                webhook={"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [ACCOUNT_SECRET]},
+            ),
+        )
         with engine.begin() as conn:
             register_identifiers(conn, account.id, [{"code": SEED_CODE}], utcnow())
         dagster_home = folder / "dagster"
         dagster_home.mkdir()
         port = free_port()
         receiver = f"http://127.0.0.1:{port}"
-        with server(["-m", "crossdock", "receiver"], f"{receiver}/health", env={**env, "CROSSDOCK_PORT": str(port)}), \
-             running_daemon(dagster_home, env), dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        with (
+            server(["-m", "crossdock", "receiver"], f"{receiver}/health", env={**env, "CROSSDOCK_PORT": str(port)}),
+            running_daemon(dagster_home, env),
+            dg.DagsterInstance.from_config(str(dagster_home)) as instance,
+        ):
             idle = lambda: _idle(instance)  # noqa: E731
             # Warm-up: the daemon loads the code location and launches its first run.
             _send_order(receiver, _order(-1))
@@ -172,8 +187,7 @@ def run() -> list[dict]:
             "unit": "s",
             "target": f"<= {TARGET_P95_S:.0f} s",
             "met": p95 <= TARGET_P95_S,
-            "baseline": f"none named; p50 {p50:.1f} s, max {max(latencies):.1f} s; "
-            f"{runs} processing runs for {N + COLD + 1} rows in all",
+            "baseline": f"none named; p50 {p50:.1f} s, max {max(latencies):.1f} s; {runs} processing runs for {N + COLD + 1} rows in all",
         },
         {
             "name": f"cold start (no inbox run alive), worst of {COLD}; the first is the seed 004 sale "

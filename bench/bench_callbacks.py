@@ -8,6 +8,7 @@ only a pass where every callback was delivered once, signed, in order.
 DESIGN.md §4 names no baseline; for scale, the same pass run the naive way (one worker, each result
 committed on its own) is measured beside it on a smaller outbox.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,6 @@ WORKERS = int(os.environ.get("BENCH_CALLBACKS_WORKERS", "16"))
 TARGET = 1_000
 
 
-
-
 def _fill(engine, sink_url: str, orders: int, secret: str) -> None:
     from pipelines.ingest import ingest
     from pipelines.integrations import Integration, create_integration
@@ -36,7 +35,10 @@ def _fill(engine, sink_url: str, orders: int, secret: str) -> None:
     integration = create_integration(
         engine,
         Integration(
-            name="bench_client", type="webhook", callback_url=sink_url, callback_secret=secret,
+            name="bench_client",
+            type="webhook",
+            callback_url=sink_url,
+            callback_secret=secret,
             callback_events=["assigned", "in_route", "delivered"],
         ),
     )
@@ -53,7 +55,9 @@ def _fill(engine, sink_url: str, orders: int, secret: str) -> None:
 
 def _sink(secret: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.callback_sink", secret], stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "bench.callback_sink", secret],
+        stdout=subprocess.PIPE,
+        text=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
     port = int(process.stdout.readline())
@@ -80,9 +84,7 @@ def _pass(folder: Path, name: str, orders: int, secret: str, **sender_options) -
             elapsed = time.perf_counter() - started
         stats = requests.get(base + "/stats", timeout=30).json()
         with engine.connect() as conn:
-            delivered = conn.execute(
-                sa.select(sa.func.count()).where(callback_outbox.c.status == "delivered")
-            ).scalar_one()
+            delivered = conn.execute(sa.select(sa.func.count()).where(callback_outbox.c.status == "delivered")).scalar_one()
         engine.dispose()
         return report.total("delivered") / elapsed, stats, delivered
     finally:
@@ -92,8 +94,11 @@ def _pass(folder: Path, name: str, orders: int, secret: str, **sender_options) -
 
 def _clean(stats: dict, delivered: int, expected: int) -> bool:
     return (
-        delivered == expected and stats["unique"] == expected and stats["duplicates"] == 0
-        and stats["out_of_order"] == 0 and stats["bad_signatures"] == 0
+        delivered == expected
+        and stats["unique"] == expected
+        and stats["duplicates"] == 0
+        and stats["out_of_order"] == 0
+        and stats["bad_signatures"] == 0
     )
 
 

@@ -3,6 +3,7 @@ LIMIT 100` with its write-back, 1,234 waiting rows, on a SQLite file and on Mari
 database). Target: all 1,234 land and are marked in ONE pull. Baseline: one pass per poll, as before,
 took 13 polls, i.e. about 65 minutes at the default 300 s interval.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,10 @@ def _fill(url: str) -> None:
     engine = sa.create_engine(url)
     table = client_orders_table(sa.MetaData())
     table.metadata.create_all(engine)
-    rows = [{**row, "status": "ready_to_ship", "customer_name": row["customer_name"] or "Ana López"}
-            for row in demo_rows(N, now=datetime(2024, 1, 15, 0, 30))]
+    rows = [
+        {**row, "status": "ready_to_ship", "customer_name": row["customer_name"] or "Ana López"}
+        for row in demo_rows(N, now=datetime(2024, 1, 15, 0, 30))
+    ]
     with engine.begin() as conn:
         conn.execute(table.insert(), rows)
     engine.dispose()
@@ -44,8 +47,9 @@ def _pull(url: str, folder: Path) -> dict:
     try:
         store = make_engine(f"sqlite:///{folder / 'store.db'}")
         upgrade(store)
-        integration = create_integration(store, Integration(name="erp_cliente", type="db", db={
-            "url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK}))
+        integration = create_integration(
+            store, Integration(name="erp_cliente", type="db", db={"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK})
+        )
         started = time.perf_counter()
         report = pull_db(store, integration)
         seconds = time.perf_counter() - started
@@ -55,17 +59,23 @@ def _pull(url: str, folder: Path) -> dict:
             os.environ.pop("CROSSDOCK_HOME", None)
         else:
             os.environ["CROSSDOCK_HOME"] = home
-    return {"seconds": seconds, "created": report.counts["created"], "marked": report.read.get("marked", 0),
-            "passes": report.read.get("passes", 0)}
+    return {
+        "seconds": seconds,
+        "created": report.counts["created"],
+        "marked": report.read.get("marked", 0),
+        "passes": report.read.get("passes", 0),
+    }
 
 
 def _row(kind: str, result: dict) -> dict:
     polls_before = -(-N // LIMIT)
     return {
         "name": f"seed 000 LIMIT {LIMIT} query, {N:,} waiting rows, {kind}: rows landed and marked in one pull "
-                f"({result['passes']} passes, {result['seconds']:.2f} s)",
-        "figure": result["marked"], "unit": "rows",
-        "target": f"{N:,} in one pull", "met": result["created"] == result["marked"] == N,
+        f"({result['passes']} passes, {result['seconds']:.2f} s)",
+        "figure": result["marked"],
+        "unit": "rows",
+        "target": f"{N:,} in one pull",
+        "met": result["created"] == result["marked"] == N,
         "baseline": f"one pass per poll: {polls_before} polls, about {polls_before * POLL_SECONDS // 60} min at {POLL_SECONDS} s",
     }
 

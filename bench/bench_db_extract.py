@@ -6,6 +6,7 @@ Each side runs in a fresh child process, so its peak RSS (getrusage) is its own,
 The Crossdock side is the real `pull_db`: the query, watermark, chunked streaming, map, validate,
 upsert and sync-run bookkeeping.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -22,9 +23,11 @@ N = int(os.environ.get("BENCH_DB_N", "1000000"))
 POSTGRES_URL = os.environ.get("CROSSDOCK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TARGET_RATE = 50_000
 TARGET_RSS_MB = 300
-QUERY = ("SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, "
-         "COALESCE(lat, 0) AS latitude, COALESCE(lng, 0) AS longitude, created_at FROM orders "
-         "WHERE status = 'ready_to_ship'")
+QUERY = (
+    "SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, "
+    "COALESCE(lat, 0) AS latitude, COALESCE(lng, 0) AS longitude, created_at FROM orders "
+    "WHERE status = 'ready_to_ship'"
+)
 
 
 def _fill(url: str, n: int) -> None:
@@ -35,12 +38,15 @@ def _fill(url: str, n: int) -> None:
             "delivery_address varchar(255) NOT NULL, lat numeric(9,6), lng numeric(9,6), status varchar(32) NOT NULL, "
             "logitrack_synced boolean NOT NULL DEFAULT false, created_at timestamp NOT NULL)"
         )
-        conn.execute(sa.text(
-            "INSERT INTO orders SELECT 'ERP-' || g, 'Cliente ' || g, "
-            "(g % 30 + 1) || 'a Avenida ' || (g % 20) || '-' || (g % 90) || ', Zona ' || (g % 25) || ', Guatemala', "
-            "14.5 + (g % 1000) / 10000.0, -90.5 - (g % 1000) / 10000.0, 'ready_to_ship', false, "
-            "timestamp '2024-01-01' + g * interval '1 second' FROM generate_series(1, :n) AS g"
-        ), {"n": n})
+        conn.execute(
+            sa.text(
+                "INSERT INTO orders SELECT 'ERP-' || g, 'Cliente ' || g, "
+                "(g % 30 + 1) || 'a Avenida ' || (g % 20) || '-' || (g % 90) || ', Zona ' || (g % 25) || ', Guatemala', "
+                "14.5 + (g % 1000) / 10000.0, -90.5 - (g % 1000) / 10000.0, 'ready_to_ship', false, "
+                "timestamp '2024-01-01' + g * interval '1 second' FROM generate_series(1, :n) AS g"
+            ),
+            {"n": n},
+        )
         conn.exec_driver_sql("CREATE INDEX ON orders (created_at)")
         conn.exec_driver_sql("ANALYZE orders")
     engine.dispose()
@@ -59,9 +65,14 @@ def _crossdock_child(url: str, folder: str, out: multiprocessing.Queue) -> None:
     os.environ["CROSSDOCK_HOME"] = folder
     engine = make_engine(f"sqlite:///{Path(folder) / 'store.db'}")
     upgrade(engine)
-    integration = create_integration(engine, Integration(
-        name="bench_db", type="db", db={"url": url, "query": QUERY, "watermark_column": "created_at"},
-    ))
+    integration = create_integration(
+        engine,
+        Integration(
+            name="bench_db",
+            type="db",
+            db={"url": url, "query": QUERY, "watermark_column": "created_at"},
+        ),
+    )
     started = time.perf_counter()
     report = pull_db(engine, integration)
     elapsed = time.perf_counter() - started
@@ -74,8 +85,12 @@ def _dlt_child(url: str, folder: str, out: multiprocessing.Queue) -> None:
     from dlt.sources.sql_database import sql_table
 
     table = sql_table(credentials=url, table="orders", backend="sqlalchemy", chunk_size=5_000)
-    pipeline = dlt.pipeline(pipeline_name="bench_sql", pipelines_dir=str(Path(folder) / "dlt"),
-                            destination=dlt.destinations.duckdb(str(Path(folder) / "dlt.duckdb")), dataset_name="bench")
+    pipeline = dlt.pipeline(
+        pipeline_name="bench_sql",
+        pipelines_dir=str(Path(folder) / "dlt"),
+        destination=dlt.destinations.duckdb(str(Path(folder) / "dlt.duckdb")),
+        dataset_name="bench",
+    )
     started = time.perf_counter()
     pipeline.run(table)
     elapsed = time.perf_counter() - started
@@ -110,18 +125,26 @@ def run() -> list[dict]:
         admin.dispose()
     assert ours["created"] == N, ours
     rate, their_rate = N / ours["seconds"], N / theirs["seconds"]
-    baseline = (f"dlt sql_database (SQLAlchemy backend) -> DuckDB, same table, same run: {their_rate:,.0f} rows/s, "
-                f"peak RSS {theirs['rss_mb']:.0f} MB")
+    baseline = (
+        f"dlt sql_database (SQLAlchemy backend) -> DuckDB, same table, same run: {their_rate:,.0f} rows/s, "
+        f"peak RSS {theirs['rss_mb']:.0f} MB"
+    )
     return [
         {
             "name": f"DB extraction, {N:,} rows PostgreSQL -> store (SQLite), watermark + 5k-row chunks",
-            "figure": round(rate), "unit": "rows/s", "target": f">= {TARGET_RATE:,} rows/s",
-            "met": rate >= TARGET_RATE, "baseline": baseline,
+            "figure": round(rate),
+            "unit": "rows/s",
+            "target": f">= {TARGET_RATE:,} rows/s",
+            "met": rate >= TARGET_RATE,
+            "baseline": baseline,
         },
         {
             "name": "DB extraction peak RSS of the extracting process (imports included)",
-            "figure": round(ours["rss_mb"]), "unit": "MB", "target": f"<= {TARGET_RSS_MB} MB",
-            "met": ours["rss_mb"] <= TARGET_RSS_MB, "baseline": None,
+            "figure": round(ours["rss_mb"]),
+            "unit": "MB",
+            "target": f"<= {TARGET_RSS_MB} MB",
+            "met": ours["rss_mb"] <= TARGET_RSS_MB,
+            "baseline": None,
         },
     ]
 

@@ -4,6 +4,7 @@ beside dlt merging the same mapped rows into DuckDB (DESIGN.md §4 baseline, abo
 The dlt run uses the rows our mapping produced, so both sides write the same data; only the
 write path differs.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,9 +27,7 @@ def _crossdock(records: list[dict], folder: Path) -> tuple[float, dict]:
     os.environ["CROSSDOCK_HOME"] = str(folder)
     engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
     upgrade(engine)
-    integration = create_integration(
-        engine, Integration(name="shopify_bench", type="webhook", field_mapping=shopify_mapping())
-    )
+    integration = create_integration(engine, Integration(name="shopify_bench", type="webhook", field_mapping=shopify_mapping()))
     started = time.perf_counter()
     result = ingest(engine, integration, records, source_kind="bench")
     elapsed = time.perf_counter() - started
@@ -69,7 +68,7 @@ def run() -> list[dict]:
             "target": f"<= {TARGET_SECONDS} s",
             "met": elapsed <= TARGET_SECONDS,
             "baseline": f"dlt merge of the same mapped rows into DuckDB: {baseline:.1f} s "
-                        f"({N / elapsed:,.0f} vs {N / baseline:,.0f} records/s)",
+            f"({N / elapsed:,.0f} vs {N / baseline:,.0f} records/s)",
         }
     ]
 

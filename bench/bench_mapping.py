@@ -8,6 +8,7 @@ same compiled-versus-interpreted gap the seed mapping shows, at least 3x.
 
 Both sides produce the same records; the run checks that before printing anything.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,13 +44,27 @@ def stripe_sessions(n: int) -> list[dict]:
     template = json.loads((EXAMPLES / "mapping_stripe_session.json").read_text(encoding="utf-8"))
     sessions = []
     for i in range(n):
-        lines = [{"description": f"Producto {j}", "quantity": j % 3 + 1, "amount_total": 0,
-                  "price": {"unit_amount": 1000 + 37 * i % 9000 + j, "product": f"SKU-{j}"}} for j in range(i % 3 + 1)]
+        lines = [
+            {
+                "description": f"Producto {j}",
+                "quantity": j % 3 + 1,
+                "amount_total": 0,
+                "price": {"unit_amount": 1000 + 37 * i % 9000 + j, "product": f"SKU-{j}"},
+            }
+            for j in range(i % 3 + 1)
+        ]
         local = f"{i % 28 + 1:02d}/{i % 12 + 1:02d}/2024 {i % 24:02d}:{i % 60:02d}"
-        sessions.append({**template, "id": f"cs_{i}", "amount_total": 1999 + i % 100_000, "payment_status": STATUSES[i % 5],
-                         "customer_details": {**template["customer_details"], "name": NAMES[i % 4]},
-                         "metadata": {**template["metadata"], "fecha_local": local},
-                         "line_items": {"data": lines}})
+        sessions.append(
+            {
+                **template,
+                "id": f"cs_{i}",
+                "amount_total": 1999 + i % 100_000,
+                "payment_status": STATUSES[i % 5],
+                "customer_details": {**template["customer_details"], "name": NAMES[i % 4]},
+                "metadata": {**template["metadata"], "fecha_local": local},
+                "line_items": {"data": lines},
+            }
+        )
     return sessions
 
 

@@ -11,6 +11,7 @@ attempt p95 ≤ 10 s; after the endpoint returns, every waiting callback deliver
 scheduled retry + 10 s, in order per order; queued runs ≤ 2 × integrations, back to ≤ 3 within
 60 s after the load stops; no run failed without executing.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,37 +53,57 @@ def _rows(ours: dict, theirs: dict) -> list[dict]:
     bound = 2 * ours["integrations"]
     waited = ours["waited_lateness_max"]
     return [
-        {"name": f"mixed: async webhook → order visible, p95 of {ours['webhooks']} (p99 {side(ours, 'visible_p99')}, "
-                 f"never visible {ours['webhooks_never_visible']})",
-         "figure": round(ours["visible_p95"] or float("inf"), 2), "unit": "s", "target": "p95 <= 15 s, p99 <= 30 s",
-         "met": (ours["visible_p95"] or 99) <= 15 and (ours["visible_p99"] or 99) <= 30 and not ours["webhooks_never_visible"],
-         "baseline": f"p95 {side(theirs, 'visible_p95')}, p99 {side(theirs, 'visible_p99')}, "
-                     f"never visible {theirs['webhooks_never_visible']} of {theirs['webhooks']}"},
-        {"name": f"mixed: status change → first callback attempt, p95 of {ours['callbacks']} (max {side(ours, 'first_attempt_max')})",
-         "figure": round(ours["first_attempt_p95"] or float("inf"), 2), "unit": "s", "target": "p95 <= 10 s",
-         "met": (ours["first_attempt_p95"] or 99) <= 10,
-         "baseline": f"p95 {side(theirs, 'first_attempt_p95')}, max {side(theirs, 'first_attempt_max')}, "
-                     f"{theirs['callbacks_attempted']} of {theirs['callbacks']} attempted"},
-        {"name": f"mixed: callbacks that waited out the 60 s outage, latest delivery after its scheduled retry "
-                 f"({ours['waited_out_outage']} callbacks; all {ours['retries_measured']} retries p95 "
-                 f"{side(ours, 'retry_lateness_p95')}; undelivered {ours['callbacks_undelivered']}; "
-                 f"orders out of order {ours['orders_out_of_order']})",
-         "figure": round(waited, 2) if waited is not None else "n/a", "unit": "s", "target": "<= 10 s, in order per order",
-         "met": waited is not None and waited <= 10 and not ours["callbacks_undelivered"] and not ours["orders_out_of_order"],
-         "baseline": f"latest {side(theirs, 'waited_lateness_max')} ({theirs['waited_out_outage']} callbacks), retries p95 "
-                     f"{side(theirs, 'retry_lateness_p95')}, undelivered {theirs['callbacks_undelivered']}, "
-                     f"out of order {theirs['orders_out_of_order']}"},
-        {"name": f"mixed: queued Dagster runs, maximum ({ours['integrations']} integrations; "
-                 f"back to <= 3 {side(ours, 'queue_recovered_after_s')} after the load stopped)",
-         "figure": ours["queue_max"], "unit": "runs", "target": f"<= {bound} (2 × integrations), <= 3 within 60 s after",
-         "met": ours["queue_max"] <= bound and ours["queue_recovered_after_s"] is not None and ours["queue_recovered_after_s"] <= 60,
-         "baseline": f"maximum {theirs['queue_max']}, back to <= 3 {side(theirs, 'queue_recovered_after_s')} after"},
-        {"name": f"mixed: runs failed without executing ({ours['runs']} runs, {ours['runs_per_minute']:.1f}/min, "
-                 f"{ours['runs_failed']} failed in all; {ours['backfill']})",
-         "figure": ours["runs_failed_without_executing"], "unit": "runs", "target": "0",
-         "met": ours["runs_failed_without_executing"] == 0,
-         "baseline": f"{theirs['runs_failed_without_executing']} ({theirs['runs']} runs, {theirs['runs_per_minute']:.1f}/min, "
-                     f"{theirs['runs_failed']} failed in all; {theirs['backfill']})"},
+        {
+            "name": f"mixed: async webhook → order visible, p95 of {ours['webhooks']} (p99 {side(ours, 'visible_p99')}, "
+            f"never visible {ours['webhooks_never_visible']})",
+            "figure": round(ours["visible_p95"] or float("inf"), 2),
+            "unit": "s",
+            "target": "p95 <= 15 s, p99 <= 30 s",
+            "met": (ours["visible_p95"] or 99) <= 15 and (ours["visible_p99"] or 99) <= 30 and not ours["webhooks_never_visible"],
+            "baseline": f"p95 {side(theirs, 'visible_p95')}, p99 {side(theirs, 'visible_p99')}, "
+            f"never visible {theirs['webhooks_never_visible']} of {theirs['webhooks']}",
+        },
+        {
+            "name": f"mixed: status change → first callback attempt, p95 of {ours['callbacks']} (max {side(ours, 'first_attempt_max')})",
+            "figure": round(ours["first_attempt_p95"] or float("inf"), 2),
+            "unit": "s",
+            "target": "p95 <= 10 s",
+            "met": (ours["first_attempt_p95"] or 99) <= 10,
+            "baseline": f"p95 {side(theirs, 'first_attempt_p95')}, max {side(theirs, 'first_attempt_max')}, "
+            f"{theirs['callbacks_attempted']} of {theirs['callbacks']} attempted",
+        },
+        {
+            "name": f"mixed: callbacks that waited out the 60 s outage, latest delivery after its scheduled retry "
+            f"({ours['waited_out_outage']} callbacks; all {ours['retries_measured']} retries p95 "
+            f"{side(ours, 'retry_lateness_p95')}; undelivered {ours['callbacks_undelivered']}; "
+            f"orders out of order {ours['orders_out_of_order']})",
+            "figure": round(waited, 2) if waited is not None else "n/a",
+            "unit": "s",
+            "target": "<= 10 s, in order per order",
+            "met": waited is not None and waited <= 10 and not ours["callbacks_undelivered"] and not ours["orders_out_of_order"],
+            "baseline": f"latest {side(theirs, 'waited_lateness_max')} ({theirs['waited_out_outage']} callbacks), retries p95 "
+            f"{side(theirs, 'retry_lateness_p95')}, undelivered {theirs['callbacks_undelivered']}, "
+            f"out of order {theirs['orders_out_of_order']}",
+        },
+        {
+            "name": f"mixed: queued Dagster runs, maximum ({ours['integrations']} integrations; "
+            f"back to <= 3 {side(ours, 'queue_recovered_after_s')} after the load stopped)",
+            "figure": ours["queue_max"],
+            "unit": "runs",
+            "target": f"<= {bound} (2 × integrations), <= 3 within 60 s after",
+            "met": ours["queue_max"] <= bound and ours["queue_recovered_after_s"] is not None and ours["queue_recovered_after_s"] <= 60,
+            "baseline": f"maximum {theirs['queue_max']}, back to <= 3 {side(theirs, 'queue_recovered_after_s')} after",
+        },
+        {
+            "name": f"mixed: runs failed without executing ({ours['runs']} runs, {ours['runs_per_minute']:.1f}/min, "
+            f"{ours['runs_failed']} failed in all; {ours['backfill']})",
+            "figure": ours["runs_failed_without_executing"],
+            "unit": "runs",
+            "target": "0",
+            "met": ours["runs_failed_without_executing"] == 0,
+            "baseline": f"{theirs['runs_failed_without_executing']} ({theirs['runs']} runs, {theirs['runs_per_minute']:.1f}/min, "
+            f"{theirs['runs_failed']} failed in all; {theirs['backfill']})",
+        },
     ]
 
 

@@ -5,6 +5,7 @@ dlt's `rest_api` source pulling the same pages from the same server into DuckDB,
 The server runs in its own process with every page pre-rendered, so neither side is measuring the
 server. Both sides follow the `next` URL in the body (1,000 requests each) and land every order.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -18,8 +19,13 @@ from urllib.parse import parse_qs, urlsplit
 N = int(os.environ.get("BENCH_POLLING_N", "100000"))
 PAGE = 100
 TARGET_RATIO = 3.0
-SEED_MAPPING = {"external_id": "order_number", "client_name": "customer.name", "address": "shipping_address.full",
-                "latitude": "shipping_address.lat", "longitude": "shipping_address.lng"}
+SEED_MAPPING = {
+    "external_id": "order_number",
+    "client_name": "customer.name",
+    "address": "shipping_address.full",
+    "latitude": "shipping_address.lat",
+    "longitude": "shipping_address.lng",
+}
 
 
 def _pages(n: int) -> list[bytes]:
@@ -28,10 +34,17 @@ def _pages(n: int) -> list[bytes]:
     pages = []
     for start in range(0, n, PAGE):
         data = [
-            {"order_number": f"ORD-{i:07d}", "customer": {"name": f"Cliente {i}"},
-             "shipping_address": {"full": f"{i % 30 + 1}a Avenida {i % 20}-{i % 90}, Zona {i % 25}, Guatemala",
-                                  "lat": 14.5 + (i % 1000) / 10_000, "lng": -90.5 - (i % 1000) / 10_000},
-             "status": "pending", "updated_at": f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:00:00Z"}
+            {
+                "order_number": f"ORD-{i:07d}",
+                "customer": {"name": f"Cliente {i}"},
+                "shipping_address": {
+                    "full": f"{i % 30 + 1}a Avenida {i % 20}-{i % 90}, Zona {i % 25}, Guatemala",
+                    "lat": 14.5 + (i % 1000) / 10_000,
+                    "lng": -90.5 - (i % 1000) / 10_000,
+                },
+                "status": "pending",
+                "updated_at": f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:00:00Z",
+            }
             for i in range(start, min(start + PAGE, n))
         ]
         following = f"/orders?page={start // PAGE + 2}" if start + PAGE < n else None
@@ -72,10 +85,16 @@ def _crossdock(base_url: str, folder: Path) -> tuple[float, dict]:
     os.environ["CROSSDOCK_HOME"] = str(folder)
     engine = make_engine(f"sqlite:///{folder / 'store.db'}")
     upgrade(engine)
-    integration = create_integration(engine, Integration(
-        name="bench_api", type="api", endpoint=f"{base_url}/orders", field_mapping=SEED_MAPPING,
-        api={"pagination": "next_url", "records_path": "data", "next_url_path": "next", "max_pages": 100_000},
-    ))
+    integration = create_integration(
+        engine,
+        Integration(
+            name="bench_api",
+            type="api",
+            endpoint=f"{base_url}/orders",
+            field_mapping=SEED_MAPPING,
+            api={"pagination": "next_url", "records_path": "data", "next_url_path": "next", "max_pages": 100_000},
+        ),
+    )
     started = time.perf_counter()
     report = poll_api(engine, integration)
     elapsed = time.perf_counter() - started
@@ -88,12 +107,18 @@ def _dlt(base_url: str, folder: Path) -> tuple[float, int]:
     import dlt
     from dlt.sources.rest_api import rest_api_source
 
-    source = rest_api_source({
-        "client": {"base_url": base_url, "paginator": {"type": "json_link", "next_url_path": "next"}},
-        "resources": [{"name": "orders", "endpoint": {"path": "orders", "data_selector": "data"}}],
-    })
-    pipeline = dlt.pipeline(pipeline_name="bench_rest", pipelines_dir=str(folder / "dlt"),
-                            destination=dlt.destinations.duckdb(str(folder / "dlt.duckdb")), dataset_name="bench")
+    source = rest_api_source(
+        {
+            "client": {"base_url": base_url, "paginator": {"type": "json_link", "next_url_path": "next"}},
+            "resources": [{"name": "orders", "endpoint": {"path": "orders", "data_selector": "data"}}],
+        }
+    )
+    pipeline = dlt.pipeline(
+        pipeline_name="bench_rest",
+        pipelines_dir=str(folder / "dlt"),
+        destination=dlt.destinations.duckdb(str(folder / "dlt.duckdb")),
+        dataset_name="bench",
+    )
     started = time.perf_counter()
     pipeline.run(source)
     elapsed = time.perf_counter() - started
@@ -124,8 +149,9 @@ def run() -> list[dict]:
             "unit": "orders/s",
             "target": f">= {TARGET_RATIO:g}x dlt rest_api",
             "met": ratio >= TARGET_RATIO,
-            "baseline": (f"dlt rest_api -> DuckDB, same server, same run: {N / theirs:,.0f} orders/s "
-                         f"({ours:.1f} s vs {theirs:.1f} s: {ratio:.1f}x)"),
+            "baseline": (
+                f"dlt rest_api -> DuckDB, same server, same run: {N / theirs:,.0f} orders/s ({ours:.1f} s vs {theirs:.1f} s: {ratio:.1f}x)"
+            ),
         }
     ]
 

@@ -8,6 +8,7 @@ since the cursor (`updated_since`, pages of 50), land what is new, record the sy
 cursor. What it leaves out is Dagster's own cost around a pull (launching the run, its event log),
 which is per run, not per pull. No target: the figure sizes workers (docs/production.md).
 """
+
 from __future__ import annotations
 
 import os
@@ -48,16 +49,26 @@ def _worker(url: str, api_url: str, home: Path) -> dict:
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_before
     engine.dispose()
-    return {"first": first.counts["created"], "pulls": len(durations), "elapsed": elapsed, "cpu": cpu,
-            "durations": durations, "created": created, "unchanged": unchanged, "received": received}
+    return {
+        "first": first.counts["created"],
+        "pulls": len(durations),
+        "elapsed": elapsed,
+        "cpu": cpu,
+        "durations": durations,
+        "created": created,
+        "unchanged": unchanged,
+        "received": received,
+    }
 
 
 def run() -> list[dict]:
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp, postgres_store() as url, \
-         server(["-m", "connectors.demo.client_api", "--port", str(port), "--grow-every", str(GROW_EVERY_SECONDS)],
-                f"{api_url}/health"):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        postgres_store() as url,
+        server(["-m", "connectors.demo.client_api", "--port", str(port), "--grow-every", str(GROW_EVERY_SECONDS)], f"{api_url}/health"),
+    ):
         out = _worker(url, api_url, Path(tmp) / "home")
     if not out["first"] or not out["created"]:
         raise RuntimeError(f"the pulls landed nothing from the demo API: {out}")
@@ -65,15 +76,16 @@ def run() -> list[dict]:
     durations_ms = sorted(1000 * d for d in out["durations"])
     p50 = statistics.median(durations_ms)
     p95 = durations_ms[int(0.95 * (len(durations_ms) - 1))]
-    return [{
-        "name": f"API pulls by one worker, back-to-back, demo client API on loopback, PostgreSQL store "
-                f"({out['pulls']} pulls in {out['elapsed']:.0f} s; pull p50 {p50:.0f} ms, p95 {p95:.0f} ms; "
-                f"{out['created'] / out['pulls']:.1f} new orders per pull; worker CPU per pull "
-                f"{1000 * out['cpu'] / out['pulls']:.0f} ms)",
-        "figure": round(per_minute),
-        "unit": "pulls/min",
-        "target": "reported for sizing (no target)",
-        "met": True,
-        "baseline": f"first pull (the API's history) landed {out['first']} orders; the API adds one every "
-                    f"{GROW_EVERY_SECONDS} s",
-    }]
+    return [
+        {
+            "name": f"API pulls by one worker, back-to-back, demo client API on loopback, PostgreSQL store "
+            f"({out['pulls']} pulls in {out['elapsed']:.0f} s; pull p50 {p50:.0f} ms, p95 {p95:.0f} ms; "
+            f"{out['created'] / out['pulls']:.1f} new orders per pull; worker CPU per pull "
+            f"{1000 * out['cpu'] / out['pulls']:.0f} ms)",
+            "figure": round(per_minute),
+            "unit": "pulls/min",
+            "target": "reported for sizing (no target)",
+            "met": True,
+            "baseline": f"first pull (the API's history) landed {out['first']} orders; the API adds one every {GROW_EVERY_SECONDS} s",
+        }
+    ]

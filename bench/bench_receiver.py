@@ -9,6 +9,7 @@ neighbour's load on this shared machine falls on both alike. wrk (C) generates t
 Then the same workload on a PostgreSQL store (`BENCH_POSTGRES_URL`, a schema of its own): one
 receiver, and two receivers behind HAProxy, with the CPU each request costs (bench/receiver_postgres.py).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,9 @@ ROUNDS = int(os.environ.get("BENCH_RECEIVER_ROUNDS", "3"))
 RATIO_TARGET = 0.8
 P99_TARGET_MS = 100.0
 SECRET = "bench-secret"
-BODY = ('{"external_id": "PED-001", "client_name": "María García", "address": "Zona 15, Guatemala", '
-        '"latitude": 14.58, "longitude": -90.49}').encode()
+BODY = (
+    '{"external_id": "PED-001", "client_name": "María García", "address": "Zona 15, Guatemala", "latitude": 14.58, "longitude": -90.49}'
+).encode()
 
 
 def _setup(home: Path, url: str | None = None) -> tuple[dict[str, str], int]:
@@ -43,8 +45,9 @@ def _setup(home: Path, url: str | None = None) -> tuple[dict[str, str], int]:
 
     engine = make_engine(env["CROSSDOCK_DATABASE_URL"])
     upgrade(engine)
-    stored = create_integration(engine, Integration(
-        name="bench", type="webhook", auth_type="hmac", auth_value=SECRET, webhook={"ack_mode": "async"}))
+    stored = create_integration(
+        engine, Integration(name="bench", type="webhook", auth_type="hmac", auth_value=SECRET, webhook={"ack_mode": "async"})
+    )
     engine.dispose()
     return env, stored.id
 
@@ -69,20 +72,27 @@ def run() -> list[dict]:
         echo, receiver = [], []
         acknowledged = 0
         receiver_cpu = 0.0
-        with server(uvicorn_args("bench.echo_app:app", echo_port), f"http://127.0.0.1:{echo_port}/docs"), \
-             server(["-m", "crossdock", "receiver"], f"http://127.0.0.1:{receiver_port}/health",
-                    env={**env, "CROSSDOCK_PORT": str(receiver_port)}) as receiver_proc:
+        with (
+            server(uvicorn_args("bench.echo_app:app", echo_port), f"http://127.0.0.1:{echo_port}/docs"),
+            server(
+                ["-m", "crossdock", "receiver"],
+                f"http://127.0.0.1:{receiver_port}/health",
+                env={**env, "CROSSDOCK_PORT": str(receiver_port)},
+            ) as receiver_proc,
+        ):
             for _ in range(ROUNDS):
                 echo.append(run_wrk(f"http://127.0.0.1:{echo_port}/echo", script, connections=CONNECTIONS, seconds=SECONDS))
                 cpu_before = cpu_seconds({receiver_proc.pid})
-                result = run_wrk(f"http://127.0.0.1:{receiver_port}/webhook/bench", script,
-                                 connections=CONNECTIONS, seconds=SECONDS)
+                result = run_wrk(f"http://127.0.0.1:{receiver_port}/webhook/bench", script, connections=CONNECTIONS, seconds=SECONDS)
                 receiver_cpu += sum(cpu_seconds({receiver_proc.pid}).values()) - sum(cpu_before.values())
                 receiver.append(result)
                 acknowledged += result.requests - result.non_2xx
         stored = _inbox_rows(env["CROSSDOCK_DATABASE_URL"])
-        with server(uvicorn_args("bench.naive_app:app", naive_port), f"http://127.0.0.1:{naive_port}/docs",
-                    env={**env, "BENCH_HMAC_SECRET": SECRET, "BENCH_INTEGRATION_ID": str(integration_id)}):
+        with server(
+            uvicorn_args("bench.naive_app:app", naive_port),
+            f"http://127.0.0.1:{naive_port}/docs",
+            env={**env, "BENCH_HMAC_SECRET": SECRET, "BENCH_INTEGRATION_ID": str(integration_id)},
+        ):
             naive = run_wrk(f"http://127.0.0.1:{naive_port}/webhook/bench", script, connections=CONNECTIONS, seconds=SECONDS)
         with postgres_store() as pg_url:
             pg_env, _ = _setup(folder / "pg-home", pg_url)
@@ -106,13 +116,15 @@ def run() -> list[dict]:
     echo_p99 = statistics.median(r.p99_ms for r in echo)
     ratio = rps / echo_rps
     sqlite_cpu_ms = 1000 * receiver_cpu / max(acknowledged, 1)
-    baseline = (f"bare FastAPI echo {echo_rps:,.0f} req/s (p99 {echo_p99:.0f} ms); naive commit-per-request "
-                f"{naive.requests_per_second:,.0f} req/s (p50 {naive.p50_ms:.0f} ms, p99 {naive.p99_ms:.0f} ms); "
-                f"medians of {ROUNDS} alternating {SECONDS}-s rounds")
+    baseline = (
+        f"bare FastAPI echo {echo_rps:,.0f} req/s (p99 {echo_p99:.0f} ms); naive commit-per-request "
+        f"{naive.requests_per_second:,.0f} req/s (p50 {naive.p50_ms:.0f} ms, p99 {naive.p99_ms:.0f} ms); "
+        f"medians of {ROUNDS} alternating {SECONDS}-s rounds"
+    )
     return [
         {
             "name": f"durable verified webhook intake, {CONNECTIONS} connections, HMAC, async ack "
-                    f"(p50 {p50:.1f} ms, {ratio:.2f}× echo, {stored:,} rows stored, receiver CPU per request {sqlite_cpu_ms:.2f} ms)",
+            f"(p50 {p50:.1f} ms, {ratio:.2f}× echo, {stored:,} rows stored, receiver CPU per request {sqlite_cpu_ms:.2f} ms)",
             "figure": round(rps),
             "unit": "req/s",
             "target": f">= {RATIO_TARGET}× echo = {RATIO_TARGET * echo_rps:,.0f} req/s",
@@ -126,10 +138,9 @@ def run() -> list[dict]:
             "target": f"<= {P99_TARGET_MS:.0f} ms",
             "met": p99 <= P99_TARGET_MS,
             "baseline": f"bare FastAPI echo p99 {echo_p99:.0f} ms (the machine's own tail); "
-                        f"naive commit-per-request p99 {naive.p99_ms:.0f} ms",
+            f"naive commit-per-request p99 {naive.p99_ms:.0f} ms",
         },
-        *[_postgres_row(label, measured, rps, p99) for label, measured in
-          (("one receiver", one), ("two receivers behind HAProxy", two))],
+        *[_postgres_row(label, measured, rps, p99) for label, measured in (("one receiver", one), ("two receivers behind HAProxy", two))],
     ]
 
 
@@ -140,14 +151,14 @@ def _postgres_row(label: str, measured: Measured, sqlite_rps: float, sqlite_p99:
     total = sum(cpu.values())
     return {
         "name": f"PostgreSQL store, {label}: durable verified webhook intake, {CONNECTIONS} connections, HMAC, "
-                f"async ack (p50 {measured.p50:.1f} ms, p99 {measured.p99:.1f} ms; CPU per request {total:.2f} ms = "
-                f"receivers {cpu['receivers']:.2f} + PostgreSQL backends {cpu['postgres']:.2f} + HAProxy {cpu['haproxy']:.2f})",
+        f"async ack (p50 {measured.p50:.1f} ms, p99 {measured.p99:.1f} ms; CPU per request {total:.2f} ms = "
+        f"receivers {cpu['receivers']:.2f} + PostgreSQL backends {cpu['postgres']:.2f} + HAProxy {cpu['haproxy']:.2f})",
         "figure": round(measured.rps),
         "unit": "req/s",
         "target": "reported for sizing (2 cores: no target)",
         "met": True,
         "baseline": f"SQLite store, one receiver, same run: {sqlite_rps:,.0f} req/s, p99 {sqlite_p99:.1f} ms; "
-                    f"medians of {len(measured.runs)} alternating {SECONDS}-s rounds",
+        f"medians of {len(measured.runs)} alternating {SECONDS}-s rounds",
     }
 
 

@@ -7,6 +7,7 @@
 - backtest: `run_backtest` end to end (read 10,000 stored payloads from SQLite, map and validate them
   under both mappings, compare), beside the naive way: jmespath's interpreter and per-record validation.
 """
+
 from __future__ import annotations
 
 import json
@@ -67,9 +68,7 @@ def _studio_rerun(mapping: dict, sample: list[dict]) -> tuple[float, float]:
     edits = iter(range(10_000))
 
     def edit_and_rerun() -> None:
-        at.session_state[editor_key] = {
-            "edited_rows": {3: {"expression": f"'branch-{next(edits)}'"}}, "added_rows": [], "deleted_rows": []
-        }
+        at.session_state[editor_key] = {"edited_rows": {3: {"expression": f"'branch-{next(edits)}'"}}, "added_rows": [], "deleted_rows": []}
         at.run()
 
     edit_and_rerun()
@@ -124,8 +123,7 @@ def run() -> list[dict]:
     edited = dict(mapping, address="join_nonempty(', ', [shipping_address.address1, shipping_address.city])")
     saved = {k: os.environ.get(k) for k in ("CROSSDOCK_HOME", "CROSSDOCK_DATABASE_URL", "CROSSDOCK_ADMIN_PASSWORD")}
     with tempfile.TemporaryDirectory() as folder:
-        os.environ.update(CROSSDOCK_HOME=folder, CROSSDOCK_DATABASE_URL=f"sqlite:///{folder}/studio.db",
-                          CROSSDOCK_ADMIN_PASSWORD=PASSWORD)
+        os.environ.update(CROSSDOCK_HOME=folder, CROSSDOCK_DATABASE_URL=f"sqlite:///{folder}/studio.db", CROSSDOCK_ADMIN_PASSWORD=PASSWORD)
         try:
             compute_ms = _preview_computation(mapping, sample)
             page_ms, floor_ms = _studio_rerun(mapping, sample)
@@ -162,8 +160,7 @@ def run() -> list[dict]:
             "unit": "s",
             "target": f"<= {BACKTEST_TARGET_S} s",
             "met": backtest_s <= BACKTEST_TARGET_S,
-            "baseline": f"jmespath interpreter + per-record validation, same payloads: {naive_s:.2f} s "
-            f"({naive_s / backtest_s:.1f}x)",
+            "baseline": f"jmespath interpreter + per-record validation, same payloads: {naive_s:.2f} s ({naive_s / backtest_s:.1f}x)",
         },
     ]
 

@@ -6,6 +6,7 @@ successful request, or the figure does not count.
 Measured at a modest concurrency (the seed's clients push one order per sale, not floods); the
 intake benchmark (`bench_receiver`) covers 64 connections.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,13 +35,16 @@ def run() -> list[dict]:
 
         engine = make_engine(url)
         upgrade(engine)
-        create_integration(engine, Integration(name="cliente_abc", type="webhook", auth_type="apikey",
-                                               auth_value="secreto_compartido"))
-        script = lua_unique_orders(folder / "orders.lua", "/webhook/cliente_abc",
-                                   {"Content-Type": "application/json", "X-API-Key": "secreto_compartido"})
+        create_integration(engine, Integration(name="cliente_abc", type="webhook", auth_type="apikey", auth_value="secreto_compartido"))
+        script = lua_unique_orders(
+            folder / "orders.lua", "/webhook/cliente_abc", {"Content-Type": "application/json", "X-API-Key": "secreto_compartido"}
+        )
         port = free_port()
-        with server(["-m", "crossdock", "receiver"], f"http://127.0.0.1:{port}/health",
-                    env={"CROSSDOCK_HOME": str(home), "CROSSDOCK_DATABASE_URL": url, "CROSSDOCK_PORT": str(port)}):
+        with server(
+            ["-m", "crossdock", "receiver"],
+            f"http://127.0.0.1:{port}/health",
+            env={"CROSSDOCK_HOME": str(home), "CROSSDOCK_DATABASE_URL": url, "CROSSDOCK_PORT": str(port)},
+        ):
             result = run_wrk(f"http://127.0.0.1:{port}", script, connections=CONNECTIONS, seconds=SECONDS, threads=1)
         with engine.connect() as conn:
             visible = conn.execute(sa.text("SELECT count(*) FROM orders")).scalar()
@@ -51,7 +55,7 @@ def run() -> list[dict]:
     return [
         {
             "name": f"webhook → order visible, sync mode, {CONNECTIONS} connections "
-                    f"(p50 {result.p50_ms:.1f} ms, {result.requests_per_second:,.0f} orders/s, {visible:,} orders)",
+            f"(p50 {result.p50_ms:.1f} ms, {result.requests_per_second:,.0f} orders/s, {visible:,} orders)",
             "figure": round(result.p99_ms, 1),
             "unit": "ms p99",
             "target": f"<= {P99_TARGET_MS:.0f} ms",

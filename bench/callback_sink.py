@@ -4,6 +4,7 @@ webhook-id, checks each order's events arrive in order, and reports what it saw 
 
 `python -m bench.callback_sink SECRET` prints its port on the first line of stdout.
 """
+
 from __future__ import annotations
 
 import socket

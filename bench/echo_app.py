@@ -1,4 +1,5 @@
 """The bare FastAPI JSON echo the receiver is measured against (DESIGN.md §4 baseline)."""
+
 from fastapi import FastAPI, Request
 
 app = FastAPI()

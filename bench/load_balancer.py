@@ -18,6 +18,7 @@ Why these settings:
   `trace=True` (the scale-out test) it logs one line per request: the receiver, the status, how
   the request ended and its `Idempotency-Key` (a delivery id, not a secret), nothing else.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,7 @@ TRACE = """    log stdout format raw local0
 """
 
 
-def haproxy_config(port: int, receivers: Sequence[int], *, host: str = "127.0.0.1", maxconn: int = 4096,
-                   trace: bool = False) -> str:
+def haproxy_config(port: int, receivers: Sequence[int], *, host: str = "127.0.0.1", maxconn: int = 4096, trace: bool = False) -> str:
     """The configuration for HAProxy on `host:port` in front of receivers on `receivers` ports."""
     servers = "\n".join(f"    server receiver{i} {host}:{p} check inter 1s fall 2 rise 1" for i, p in enumerate(receivers))
     return f"""global
@@ -85,8 +85,7 @@ def _listening(port: int) -> bool:
 
 
 @contextmanager
-def haproxy(port: int, receivers: Sequence[int], *, log_path: Path | None = None,
-            deadline_s: float = 20) -> Iterator[subprocess.Popen]:
+def haproxy(port: int, receivers: Sequence[int], *, log_path: Path | None = None, deadline_s: float = 20) -> Iterator[subprocess.Popen]:
     """Run HAProxy in the foreground on `port` until the block ends; with `log_path`, it traces each
     request there (see TRACE)."""
     binary = haproxy_binary()

@@ -10,6 +10,7 @@
 Everything measured comes from the store and Dagster's instance, read by this process: when each
 webhook's order became visible, each callback's attempts, and the run queue, sampled every 2 s.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,10 @@ WEBHOOKS_PER_SECOND = 2
 CHANGES_PER_SECOND = 1
 API_INTEGRATIONS = 5
 BACKFILL_DAYS = 7
-DB_QUERY = ("SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, "
-            "created_at FROM orders WHERE status = 'ready_to_ship'")
+DB_QUERY = (
+    "SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, "
+    "created_at FROM orders WHERE status = 'ready_to_ship'"
+)
 NEXT_STATUS = {None: "assigned", "assigned": "in_route", "in_route": "delivered"}
 
 
@@ -89,8 +92,16 @@ class MixedRun:
         self.slow_api_url, self.pg_url, self.seconds = slow_api_url, pg_url, seconds
         self.home = folder / "home"
         self.home.mkdir(parents=True)
-        self.ports = {name: free_port() for name in ("CROSSDOCK_PORT", "CROSSDOCK_DAGSTER_PORT", "CROSSDOCK_STREAMLIT_PORT",
-                                                      "CROSSDOCK_DEMO_API_PORT", "CROSSDOCK_DAGSTER_GRPC_PORT")}
+        self.ports = {
+            name: free_port()
+            for name in (
+                "CROSSDOCK_PORT",
+                "CROSSDOCK_DAGSTER_PORT",
+                "CROSSDOCK_STREAMLIT_PORT",
+                "CROSSDOCK_DEMO_API_PORT",
+                "CROSSDOCK_DAGSTER_GRPC_PORT",
+            )
+        }
         self.receiver = f"http://127.0.0.1:{self.ports['CROSSDOCK_PORT']}"
         self.dagster = f"http://127.0.0.1:{self.ports['CROSSDOCK_DAGSTER_PORT']}"
         self.sink_port = free_port()
@@ -107,12 +118,24 @@ class MixedRun:
 
     # -- the product ------------------------------------------------------------------------------
     def start(self) -> None:
-        env = {**os.environ, **{k: str(v) for k, v in self.ports.items()}, "PYTHONPATH": str(self.tree),
-               "CROSSDOCK_HOME": str(self.home), "CROSSDOCK_DATABASE_URL": f"sqlite:///{self.store_path}",
-               "CROSSDOCK_ADMIN_TOKEN": ADMIN_TOKEN, "DAGSTER_HOME": str(self.home / "dagster")}
+        env = {
+            **os.environ,
+            **{k: str(v) for k, v in self.ports.items()},
+            "PYTHONPATH": str(self.tree),
+            "CROSSDOCK_HOME": str(self.home),
+            "CROSSDOCK_DATABASE_URL": f"sqlite:///{self.store_path}",
+            "CROSSDOCK_ADMIN_TOKEN": ADMIN_TOKEN,
+            "DAGSTER_HOME": str(self.home / "dagster"),
+        }
         self.log = open(self.folder / "up.log", "wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "crossdock", "up"], cwd=self.tree, env=env,
-                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "crossdock", "up"],
+            cwd=self.tree,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 300
         for url in (f"{self.receiver}/health", f"{self.dagster}/server_info"):
             while True:
@@ -149,23 +172,47 @@ class MixedRun:
 
     # -- set-up -----------------------------------------------------------------------------------
     def create_integrations(self) -> None:
-        documents = [{
-            "name": "bench_hook", "type": "webhook", "auth_type": "hmac", "auth_value": HOOK_SECRET,
-            "webhook": {"ack_mode": "async"}, "callback_url": f"http://127.0.0.1:{self.sink_port}/callbacks",
-            "callback_events": ["assigned", "in_route", "delivered", "cancelled"],
-            "callbacks": {"retry_schedule_seconds": RETRY_SCHEDULE, "jitter_ratio": 0.2},
-        }]
-        documents += [{
-            "name": f"slow_api_{i}", "type": "api", "endpoint": f"{self.slow_api_url}/orders?client={i}",
-            "auth_type": "bearer", "auth_value": SLOW_API_TOKEN, "poll_interval_seconds": 30,
-            "field_mapping": {"external_id": "order_number", "client_name": "customer.name",
-                              "address": "shipping_address.full"},
-            "api": {"pagination": "page", "records_path": "data", "page_size": 50, "cursor_field": "updated_at",
-                    "cursor_param": "updated_since", "window_start_param": "updated_since",
-                    "window_end_param": "updated_until"},
-        } for i in range(API_INTEGRATIONS)]
-        documents.append({"name": "bench_db", "type": "db", "poll_interval_seconds": 300,
-                          "db": {"url": self.pg_url, "query": DB_QUERY, "watermark_column": "created_at"}})
+        documents = [
+            {
+                "name": "bench_hook",
+                "type": "webhook",
+                "auth_type": "hmac",
+                "auth_value": HOOK_SECRET,
+                "webhook": {"ack_mode": "async"},
+                "callback_url": f"http://127.0.0.1:{self.sink_port}/callbacks",
+                "callback_events": ["assigned", "in_route", "delivered", "cancelled"],
+                "callbacks": {"retry_schedule_seconds": RETRY_SCHEDULE, "jitter_ratio": 0.2},
+            }
+        ]
+        documents += [
+            {
+                "name": f"slow_api_{i}",
+                "type": "api",
+                "endpoint": f"{self.slow_api_url}/orders?client={i}",
+                "auth_type": "bearer",
+                "auth_value": SLOW_API_TOKEN,
+                "poll_interval_seconds": 30,
+                "field_mapping": {"external_id": "order_number", "client_name": "customer.name", "address": "shipping_address.full"},
+                "api": {
+                    "pagination": "page",
+                    "records_path": "data",
+                    "page_size": 50,
+                    "cursor_field": "updated_at",
+                    "cursor_param": "updated_since",
+                    "window_start_param": "updated_since",
+                    "window_end_param": "updated_until",
+                },
+            }
+            for i in range(API_INTEGRATIONS)
+        ]
+        documents.append(
+            {
+                "name": "bench_db",
+                "type": "db",
+                "poll_interval_seconds": 300,
+                "db": {"url": self.pg_url, "query": DB_QUERY, "watermark_column": "created_at"},
+            }
+        )
         for document in documents:
             answer = self.admin.post(f"{self.receiver}/integrations", json=document, timeout=30)
             if answer.status_code != 201:
@@ -182,8 +229,12 @@ class MixedRun:
             signature = hmac.new(HOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
             sent = time.time()
             try:
-                answer = session.post(f"{self.receiver}/webhook/bench_hook", data=body, timeout=30, headers={
-                    "Content-Type": "application/json", "X-Webhook-Signature": signature})
+                answer = session.post(
+                    f"{self.receiver}/webhook/bench_hook",
+                    data=body,
+                    timeout=30,
+                    headers={"Content-Type": "application/json", "X-Webhook-Signature": signature},
+                )
                 if answer.status_code == 202:
                     self.samples.webhook_sent[external_id] = sent
                 else:
@@ -227,8 +278,12 @@ class MixedRun:
 
     def _bench_orders(self) -> list[int]:
         with self._store() as conn:
-            return [row[0] for row in conn.execute(
-                "SELECT o.id FROM orders o JOIN integrations i ON i.id = o.integration_id WHERE i.name = 'bench_hook'")]
+            return [
+                row[0]
+                for row in conn.execute(
+                    "SELECT o.id FROM orders o JOIN integrations i ON i.id = o.integration_id WHERE i.name = 'bench_hook'"
+                )
+            ]
 
     def _serve_sink_later(self) -> ThreadingHTTPServer | None:
         if self.stop_load.wait(ENDPOINT_DOWN_SECONDS):
@@ -248,13 +303,18 @@ class MixedRun:
             deadline = time.monotonic() + 120
             while not instance.has_dynamic_partition("api_integration", "slow_api_0") and time.monotonic() < deadline:
                 time.sleep(1)
-        mutation = ("mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) "
-                    "{ __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }")
+        mutation = (
+            "mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) "
+            "{ __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"
+        )
         params = {"assetSelection": [{"path": ["api_pull"]}], "partitionNames": [f"{d}|slow_api_0" for d in days]}
         answer = requests.post(f"{self.dagster}/graphql", json={"query": mutation, "variables": {"p": params}}, timeout=60)
         result = answer.json().get("data", {}).get("launchPartitionBackfill", {})
-        self.backfill = result.get("backfillId") and f"backfill {result['backfillId']} of {BACKFILL_DAYS} days" \
+        self.backfill = (
+            result.get("backfillId")
+            and f"backfill {result['backfillId']} of {BACKFILL_DAYS} days"
             or f"backfill refused: {answer.text[:300]}"
+        )
 
     # -- observation ------------------------------------------------------------------------------
     def _store(self) -> sqlite3.Connection:
@@ -268,7 +328,7 @@ class MixedRun:
             now = time.time()
             with self._store() as conn:
                 for start in range(0, len(outstanding), 500):
-                    chunk = outstanding[start:start + 500]
+                    chunk = outstanding[start : start + 500]
                     marks = ",".join("?" * len(chunk))
                     for (external_id,) in conn.execute(f"SELECT external_id FROM orders WHERE external_id IN ({marks})", chunk):
                         self.samples.webhook_seen[external_id] = now
@@ -278,11 +338,11 @@ class MixedRun:
 
         with self.instance() as instance:
             while not self.stop_sampling.wait(1.0):
-                self.samples.queue.append((time.time(), instance.get_runs_count(
-                    dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))))
+                self.samples.queue.append((time.time(), instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))))
                 with self._store() as conn:
                     for outbox_id, attempts, due in conn.execute(
-                            "SELECT id, attempts, next_attempt_at FROM callback_outbox WHERE status = 'pending'"):
+                        "SELECT id, attempts, next_attempt_at FROM callback_outbox WHERE status = 'pending'"
+                    ):
                         self.samples.schedule.setdefault((outbox_id, attempts), _when(due))
 
     # -- the run ----------------------------------------------------------------------------------
@@ -302,8 +362,10 @@ class MixedRun:
         self.create_integrations()
         started = time.time()
         self._watchers = [threading.Thread(target=self._watch_orders, daemon=True), threading.Thread(target=self._sample, daemon=True)]
-        self._load = [threading.Thread(target=t, daemon=True) for t in
-                      (self._send_webhooks, self._change_statuses, self._serve_sink_later, self._launch_backfill)]
+        self._load = [
+            threading.Thread(target=t, daemon=True)
+            for t in (self._send_webhooks, self._change_statuses, self._serve_sink_later, self._launch_backfill)
+        ]
         for thread in self._watchers + self._load:
             thread.start()
         return started
@@ -345,8 +407,7 @@ class MixedRun:
             return bool(conn.execute("SELECT count(*) FROM callback_outbox WHERE status = 'pending'").fetchone()[0])
 
     def figures(self, started: float, stopped: float) -> dict:
-        visible = [self.samples.webhook_seen[k] - sent for k, sent in self.samples.webhook_sent.items()
-                   if k in self.samples.webhook_seen]
+        visible = [self.samples.webhook_seen[k] - sent for k, sent in self.samples.webhook_sent.items() if k in self.samples.webhook_seen]
         missing = len(self.samples.webhook_sent) - len(visible)
         callbacks = self._callback_figures()
         queue_during = [n for t, n in self.samples.queue if started <= t <= stopped]
@@ -355,23 +416,35 @@ class MixedRun:
         with self._store() as conn:
             integrations = conn.execute("SELECT count(*) FROM integrations").fetchone()[0]
         return {
-            "webhooks": len(self.samples.webhook_sent), "webhook_errors": len(self.samples.webhook_errors),
+            "webhooks": len(self.samples.webhook_sent),
+            "webhook_errors": len(self.samples.webhook_errors),
             "webhooks_never_visible": missing,
-            "visible_p95": quantile(visible, 0.95), "visible_p99": quantile(visible, 0.99), "visible_max": max(visible, default=None),
-            "changes": self.samples.changes, "change_errors": self.samples.change_errors[:5],
-            **callbacks, "integrations": integrations,
-            "queue_max": max(queue_during, default=0), "queue_recovered_after_s": recovered,
-            "backfill": self.backfill, **self._run_figures(started),
+            "visible_p95": quantile(visible, 0.95),
+            "visible_p99": quantile(visible, 0.99),
+            "visible_max": max(visible, default=None),
+            "changes": self.samples.changes,
+            "change_errors": self.samples.change_errors[:5],
+            **callbacks,
+            "integrations": integrations,
+            "queue_max": max(queue_during, default=0),
+            "queue_recovered_after_s": recovered,
+            "backfill": self.backfill,
+            **self._run_figures(started),
         }
 
     def _callback_figures(self) -> dict:
         with self._store() as conn:
-            outbox = {row[0]: (row[1], _when(row[2]), row[3]) for row in conn.execute(
-                "SELECT o.id, o.order_id, o.created_at, o.status FROM callback_outbox o "
-                "JOIN integrations i ON i.id = o.integration_id WHERE i.name = 'bench_hook'")}
+            outbox = {
+                row[0]: (row[1], _when(row[2]), row[3])
+                for row in conn.execute(
+                    "SELECT o.id, o.order_id, o.created_at, o.status FROM callback_outbox o "
+                    "JOIN integrations i ON i.id = o.integration_id WHERE i.name = 'bench_hook'"
+                )
+            }
             attempts: dict[int, list[tuple[float, bool]]] = {}
             for outbox_id, at, code, error in conn.execute(
-                    "SELECT outbox_id, attempted_at, status_code, error FROM callback_attempts ORDER BY id"):
+                "SELECT outbox_id, attempted_at, status_code, error FROM callback_attempts ORDER BY id"
+            ):
                 if outbox_id in outbox:
                     attempts.setdefault(outbox_id, []).append((_when(at), code is not None and 200 <= code < 300 and not error))
         first = [attempts[i][0][0] - created for i, (_, created, _) in outbox.items() if i in attempts]
@@ -397,12 +470,16 @@ class MixedRun:
             ids = [outbox_id for _, outbox_id in sorted(deliveries)]
             out_of_order += ids != sorted(ids)
         return {
-            "callbacks": len(outbox), "callbacks_attempted": len(first),
+            "callbacks": len(outbox),
+            "callbacks_attempted": len(first),
             "callbacks_undelivered": sum(1 for _, _, status in outbox.values() if status != "delivered"),
-            "first_attempt_p95": quantile(first, 0.95), "first_attempt_max": max(first, default=None),
-            "retries_measured": len(lateness), "retry_lateness_p95": quantile(lateness, 0.95),
+            "first_attempt_p95": quantile(first, 0.95),
+            "first_attempt_max": max(first, default=None),
+            "retries_measured": len(lateness),
+            "retry_lateness_p95": quantile(lateness, 0.95),
             "retry_lateness_max": max(lateness, default=None),
-            "waited_out_outage": len(waiting_lateness), "waited_lateness_max": max(waiting_lateness, default=None),
+            "waited_out_outage": len(waiting_lateness),
+            "waited_lateness_max": max(waiting_lateness, default=None),
             "orders_out_of_order": out_of_order,
         }
 
@@ -412,8 +489,13 @@ class MixedRun:
         with self.instance() as instance:
             runs = instance.get_run_records(limit=10_000)
             failed = [r.dagster_run for r in runs if r.dagster_run.status == dg.DagsterRunStatus.FAILURE]
-            never_ran = sum(1 for run in failed if not instance.get_records_for_run(
-                run.run_id, of_type=dg.DagsterEventType.STEP_START, limit=1).records)
+            never_ran = sum(
+                1 for run in failed if not instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START, limit=1).records
+            )
         minutes = max(1e-9, (time.time() - started) / 60)
-        return {"runs": len(runs), "runs_per_minute": len(runs) / minutes, "runs_failed": len(failed),
-                "runs_failed_without_executing": never_ran}
+        return {
+            "runs": len(runs),
+            "runs_per_minute": len(runs) / minutes,
+            "runs_failed": len(failed),
+            "runs_failed_without_executing": never_ran,
+        }

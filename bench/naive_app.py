@@ -1,5 +1,6 @@
 """The naive design the receiver's group commit replaces (DESIGN.md §4 baseline): verify the HMAC,
 then one transaction and one commit per request, in FastAPI's thread pool."""
+
 import hashlib
 import hmac
 import os
@@ -19,8 +20,16 @@ engine = connect()
 def _store(body: bytes, headers: dict) -> int:
     with engine.begin() as conn:
         return conn.execute(
-            inbox.insert().values(integration_id=INTEGRATION_ID, received_at=utcnow(), source_kind="webhook",
-                                  headers=headers, body=body, verified=True, status="pending", attempts=0)
+            inbox.insert().values(
+                integration_id=INTEGRATION_ID,
+                received_at=utcnow(),
+                source_kind="webhook",
+                headers=headers,
+                body=body,
+                verified=True,
+                status="pending",
+                attempts=0,
+            )
         ).inserted_primary_key[0]
 
 

@@ -7,6 +7,7 @@ comes from the same run.
 On a 2-core machine the load generator, the receivers, HAProxy and PostgreSQL share two cores, so
 two receivers cannot beat one; the CPU per request is what sizes a bigger machine (docs/scale-out.md).
 """
+
 from __future__ import annotations
 
 import os
@@ -87,8 +88,7 @@ def _backends(url: str, receivers: list[int]) -> set[int]:
         return set()
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        pids = set(conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE client_port = ANY(:ports)"),
-                                {"ports": ports}).scalars())
+        pids = set(conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE client_port = ANY(:ports)"), {"ports": ports}).scalars())
     engine.dispose()
     return pids
 
@@ -117,19 +117,24 @@ class _Target:
         return Measured(self.runs, {kind: 1000 * seconds / acknowledged for kind, seconds in self.cpu.items()})
 
 
-def measure(env: dict[str, str], store_url: str, script: Path, *, connections: int, seconds: int,
-            rounds: int) -> tuple[Measured, Measured]:
+def measure(env: dict[str, str], store_url: str, script: Path, *, connections: int, seconds: int, rounds: int) -> tuple[Measured, Measured]:
     """One receiver, and two behind HAProxy, on the store at `store_url`, in alternating rounds."""
     ports = [free_port(), free_port(), free_port()]
     balancer = free_port()
     with ExitStack() as stack:
-        procs = [stack.enter_context(server(["-m", "crossdock", "receiver"], f"http://127.0.0.1:{port}/health",
-                                            env={**env, "CROSSDOCK_DATABASE_URL": store_url, "CROSSDOCK_PORT": str(port)}))
-                 for port in ports]
+        procs = [
+            stack.enter_context(
+                server(
+                    ["-m", "crossdock", "receiver"],
+                    f"http://127.0.0.1:{port}/health",
+                    env={**env, "CROSSDOCK_DATABASE_URL": store_url, "CROSSDOCK_PORT": str(port)},
+                )
+            )
+            for port in ports
+        ]
         balancer_proc = stack.enter_context(haproxy(balancer, ports[1:]))
         one = _Target(f"http://127.0.0.1:{ports[0]}/webhook/bench", store_url, [procs[0].pid])
-        two = _Target(f"http://127.0.0.1:{balancer}/webhook/bench", store_url, [procs[1].pid, procs[2].pid],
-                      balancer_proc.pid)
+        two = _Target(f"http://127.0.0.1:{balancer}/webhook/bench", store_url, [procs[1].pid, procs[2].pid], balancer_proc.pid)
         for target in (one, two):  # warm up: connection pools open, code paths loaded
             run_wrk(target.url, script, connections=connections, seconds=1)
         for _ in range(rounds):

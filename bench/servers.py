@@ -1,4 +1,5 @@
 """Start a server under test as its own process (as in production), and wait until it answers."""
+
 from __future__ import annotations
 
 import os
@@ -30,15 +31,13 @@ def stop(proc: subprocess.Popen, timeout: float) -> None:
 
 
 @contextmanager
-def server(args: list[str], ready_url: str, env: dict[str, str] | None = None,
-           deadline_s: float = 60) -> Iterator[subprocess.Popen]:
+def server(args: list[str], ready_url: str, env: dict[str, str] | None = None, deadline_s: float = 60) -> Iterator[subprocess.Popen]:
     """Run `python args...` until the block ends; `ready_url` answering (any status) means it is up.
 
     Its stderr goes to a file, never an unread pipe: a full pipe would block the server's next log
     write and stall it, and the benchmark would measure the stall."""
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=log)
+    proc = subprocess.Popen([sys.executable, *args], env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=log)
     try:
         until = time.monotonic() + deadline_s
         while True:
@@ -60,5 +59,4 @@ def server(args: list[str], ready_url: str, env: dict[str, str] | None = None,
 
 def uvicorn_args(app: str, port: int) -> list[str]:
     """The same uvicorn settings for every server compared (uvloop + httptools, no access log)."""
-    return ["-c", f"import uvicorn; uvicorn.run({app!r}, host='127.0.0.1', port={port}, "
-                  "log_level='warning', access_log=False)"]
+    return ["-c", f"import uvicorn; uvicorn.run({app!r}, host='127.0.0.1', port={port}, log_level='warning', access_log=False)"]

@@ -1,4 +1,5 @@
 """Shopify-style orders for benchmarks, shaped like the Logitrack plan's example."""
+
 from __future__ import annotations
 
 import json

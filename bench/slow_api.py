@@ -5,6 +5,7 @@ integration hub must poll without letting it hold anything else up.
 token: the client's orders (spread over the last 7 days, a few new ones every minute) as
 `{"data": [...], "page": P}`. Runs on a thread per request in the benchmark's own process.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,13 +37,16 @@ class SlowApi:
     def orders(self, client: str) -> list[dict]:
         """The client's orders as of now: the 7-day history plus the ones created since the start."""
         now = datetime.now(UTC)
-        history = [self.started - timedelta(days=7) + i * timedelta(days=7) / ORDERS_PER_CLIENT
-                   for i in range(ORDERS_PER_CLIENT)]
+        history = [self.started - timedelta(days=7) + i * timedelta(days=7) / ORDERS_PER_CLIENT for i in range(ORDERS_PER_CLIENT)]
         fresh_count = int((now - self.started).total_seconds() / 60 * NEW_PER_MINUTE)
         fresh = [self.started + timedelta(seconds=30 * i) for i in range(fresh_count)]
         return [
-            {"order_number": f"SLOW-{client}-{i:05d}", "customer": {"name": f"Cliente {i}"},
-             "shipping_address": {"full": f"Zona {i % 25}, Guatemala"}, "updated_at": _iso(moment)}
+            {
+                "order_number": f"SLOW-{client}-{i:05d}",
+                "customer": {"name": f"Cliente {i}"},
+                "shipping_address": {"full": f"Zona {i % 25}, Guatemala"},
+                "updated_at": _iso(moment),
+            }
             for i, moment in enumerate(history + fresh)
         ]
 
@@ -71,7 +75,7 @@ def _handler(api: SlowApi) -> type[BaseHTTPRequestHandler]:
             if "updated_until" in query:
                 rows = [r for r in rows if r["updated_at"] < query["updated_until"]]
             page, size = int(query.get("page", 1)), int(query.get("per_page", 50))
-            return self._send(200, {"data": rows[(page - 1) * size: page * size], "page": page})
+            return self._send(200, {"data": rows[(page - 1) * size : page * size], "page": page})
 
         def _send(self, status: int, body: object) -> None:
             data = json.dumps(body).encode()

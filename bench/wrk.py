@@ -1,4 +1,5 @@
 """Drive wrk (a C load generator: it leaves the CPU to the server under test) and read its figures."""
+
 from __future__ import annotations
 
 import re
@@ -65,8 +66,8 @@ def lua_unique_orders(path: Path, url_path: str, headers: dict[str, str]) -> Pat
         "function setup(thread) created = created + 1; thread:set('tid', created) end\n"
         "function request()\n"
         "  count = count + 1\n"
-        "  local body = string.format('{\"external_id\": \"t%d-%d\", \"client_name\": \"Mar\\195\\173a Garc\\195\\173a\", "
-        "\"address\": \"Zona 15, Guatemala\", \"latitude\": 14.58, \"longitude\": -90.49}', tid, count)\n"
+        '  local body = string.format(\'{"external_id": "t%d-%d", "client_name": "Mar\\195\\173a Garc\\195\\173a", '
+        '"address": "Zona 15, Guatemala", "latitude": 14.58, "longitude": -90.49}\', tid, count)\n'
         f"  return wrk.format('POST', {_lua_string(url_path.encode())}, {{{header_table}}}, body)\n"
         "end\n"
     )
@@ -80,7 +81,10 @@ def _lua_string(value: bytes) -> str:
 def run_wrk(url: str, script: Path, *, connections: int = 64, seconds: int = 5, threads: int = 2) -> WrkResult:
     out = subprocess.run(
         [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
-        capture_output=True, text=True, check=True, timeout=seconds + 60,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
     ).stdout
     return WrkResult(
         requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
@@ -89,7 +93,8 @@ def run_wrk(url: str, script: Path, *, connections: int = 64, seconds: int = 5, 
         requests=int(re.search(r"(\d+) requests in", out).group(1)),
         non_2xx=int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0,
         errors=sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out.split("Socket errors:")[1]))
-        if "Socket errors:" in out else 0,
+        if "Socket errors:" in out
+        else 0,
     )
 
 

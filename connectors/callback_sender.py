@@ -20,6 +20,7 @@ and never holds the callback secret. A pass claims due callbacks, sends them on
 a thread pool (concurrency across orders; one row per order at a time, see `pipelines.callbacks.outbox`),
 and settles results in batches so the store sees a few statements per hundreds of callbacks.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -161,14 +162,15 @@ def send_callback(session: requests.Session, target: CallbackTarget, callback: D
         return AttemptResult(callback, attempted_at, None, None, error=f"{target.name} has no callback_secret")
     timeout = target.settings.timeout_seconds
     body = orjson.dumps(callback.payload)
-    headers = signed_headers(
-        target.secret, callback.webhook_id, body, utcnow(), callback.event, previous_secret=target.previous_secret
-    )
+    headers = signed_headers(target.secret, callback.webhook_id, body, utcnow(), callback.event, previous_secret=target.previous_secret)
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
     try:
         with session.send(
-            prepared_post(target.url, body, headers), timeout=timeout, allow_redirects=False, stream=True,
+            prepared_post(target.url, body, headers),
+            timeout=timeout,
+            allow_redirects=False,
+            stream=True,
             proxies=proxies_for(target.url),
         ) as response:
             latency_ms = (time.perf_counter() - started) * 1000  # the answer is its status line
@@ -212,8 +214,12 @@ class IntegrationDeliveries:
         return round(ordered[min(len(ordered) - 1, int(quantile * len(ordered)))], 2)
 
 
-_COLUMN = {AttemptVerdict.DELIVERED: "delivered", AttemptVerdict.RETRY: "retried", AttemptVerdict.DEAD: "dead",
-           AttemptVerdict.DISABLED: "disabled"}
+_COLUMN = {
+    AttemptVerdict.DELIVERED: "delivered",
+    AttemptVerdict.RETRY: "retried",
+    AttemptVerdict.DEAD: "dead",
+    AttemptVerdict.DISABLED: "disabled",
+}
 
 
 @dataclass
@@ -361,7 +367,10 @@ class CallbackSender:
             out_of_time = max_seconds is not None and time.perf_counter() - started >= max_seconds
             if may_have_due and not out_of_time and len(in_flight) <= self.max_in_flight // 2:
                 claimed = claim_due(
-                    self.engine, now=self.clock(), limit=self.max_in_flight - len(in_flight), lease=lease,
+                    self.engine,
+                    now=self.clock(),
+                    limit=self.max_in_flight - len(in_flight),
+                    lease=lease,
                     integration_ids=integration_ids,
                 )
                 may_have_due = bool(claimed)
@@ -391,8 +400,15 @@ def _log_attempt(name: str, item: Settled) -> None:
     outcome = f"HTTP {result.status_code}" if result.status_code is not None else "no response"
     message = "callback %s (id %s, %s, %s) to %s: %s%s in %s ms -> %s"
     args = (
-        result.callback.webhook_id, result.callback.id, result.callback.event, f"attempt {result.callback.attempts + 1}",
-        name, outcome, f" ({result.error})" if result.error else "", result.latency_ms, item.verdict.kind,
+        result.callback.webhook_id,
+        result.callback.id,
+        result.callback.event,
+        f"attempt {result.callback.attempts + 1}",
+        name,
+        outcome,
+        f" ({result.error})" if result.error else "",
+        result.latency_ms,
+        item.verdict.kind,
     )
     log.log(logging.DEBUG if item.verdict.kind == AttemptVerdict.DELIVERED else logging.INFO, message, *args)
 

@@ -5,6 +5,7 @@ Rendering lives here rather than in `pipelines.guide` because it is output forma
 libraries; what the guide says is decided there. The page's CSS is inline and uses only built-in PDF
 fonts, so nothing is fetched while rendering (no internet at run time).
 """
+
 from __future__ import annotations
 
 import io

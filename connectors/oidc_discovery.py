@@ -4,6 +4,7 @@ Streamlit fetches it itself when the browser reaches `/auth/login`, and on any f
 "Authentication error" page. Asking first lets the log-in page say what is wrong (an address that
 cannot be reached, or one that does not serve a discovery document) where an admin can read it.
 """
+
 from __future__ import annotations
 
 import requests

@@ -19,6 +19,7 @@ and strips every credential header before a redirect or a page elsewhere is sent
 
 Later channels (alert webhooks…) use `guarded_session()` and get the same policy.
 """
+
 from __future__ import annotations
 
 import socket
@@ -98,8 +99,13 @@ class _GuardedConnectionMixin:
 
     def _guarded(self) -> socket.socket:
         try:
-            return guarded_connect(self._dns_host, self.port, self.timeout, self.source_address,  # type: ignore[attr-defined]
-                                   self.socket_options)  # type: ignore[attr-defined]
+            return guarded_connect(
+                self._dns_host,
+                self.port,
+                self.timeout,
+                self.source_address,  # type: ignore[attr-defined]
+                self.socket_options,
+            )  # type: ignore[attr-defined]
         except socket.gaierror as exc:
             raise urllib3.exceptions.NameResolutionError(self.host, self, exc) from exc  # type: ignore[attr-defined,arg-type]
         except TimeoutError as exc:

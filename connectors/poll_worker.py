@@ -11,6 +11,7 @@ an integration is never polled twice at once (in this worker, and across process
 pull lease, which `pull` takes). A failed poll is recorded (a failed sync run) and retried one
 interval later, like any other.
 """
+
 from __future__ import annotations
 
 import logging
@@ -86,8 +87,7 @@ def follow_polls(
             return PollOutcome(due.name, due.kind, error=str(exc), seconds=time.monotonic() - began)
         except Exception as exc:
             log.exception("poll of %s failed unexpectedly", due.name)
-            return PollOutcome(due.name, due.kind, error=f"unexpected {type(exc).__name__}",
-                               seconds=time.monotonic() - began)
+            return PollOutcome(due.name, due.kind, error=f"unexpected {type(exc).__name__}", seconds=time.monotonic() - began)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
         while True:

@@ -2,6 +2,7 @@
 file), or re-pulls a backfill window, and records a failed sync run when it cannot finish, so the
 dashboards and the freshness check see failures as well as successes. Every pull holds the
 integration's pull lease (`pipelines.sources.lease`): two pulls of one integration never overlap."""
+
 from __future__ import annotations
 
 import time
@@ -48,7 +49,11 @@ def pull(
 
 
 def _pull_held(
-    engine: sa.Engine, stored: StoredIntegration, *, window: Window | None, sleep: Callable[[float], None],
+    engine: sa.Engine,
+    stored: StoredIntegration,
+    *,
+    window: Window | None,
+    sleep: Callable[[float], None],
     now: datetime | None,
 ) -> PullReport:
     kind = stored.config.type

@@ -4,6 +4,7 @@ requests' timeout applies to each socket read, so a server that drips its body a
 never timed out. Reading with `read1` (whatever one socket read brings) lets the caller's deadline be
 checked between reads however slowly the bytes come.
 """
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """`Retry-After` (RFC 9110 §10.2.3), as both the REST poller and the callback sender must honour it."""
+
 from __future__ import annotations
 
 from datetime import datetime

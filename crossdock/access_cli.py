@@ -4,6 +4,7 @@
 shared machine can hand an analyst a token that cannot delete integrations). Unset: whoever runs the
 CLI holds the store and its keys on this machine, which is the bootstrap admin (`cli:<os user>`).
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@ delivery pass (for operators without Dagster running).
 
 Exit status: 0 done, 1 refused (unknown id or integration, not replayable), 2 unusable input.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ from crossdock.cli_common import fail, json_default, parse_time
 from pipelines.access.policy import Action
 from pipelines.clock import iso
 
-app = typer.Typer(help="Status callbacks to client systems: the outbox, dead letters, replay, delivery.",
-                  no_args_is_help=True, rich_markup_mode=None)
+app = typer.Typer(
+    help="Status callbacks to client systems: the outbox, dead letters, replay, delivery.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @app.command("list")
@@ -46,11 +48,19 @@ def list_(
     rows = page.items
     stopped = [s for s in callback_summary(engine) if s["disabled_reason"] and integration in (None, s["integration"])]
     if as_json:
-        typer.echo(json.dumps(
-            {"callbacks": rows, "next_cursor": page.next_cursor, "total": page.total,
-             "stopped": {s["integration"]: s["disabled_reason"] for s in stopped}},
-            default=json_default, ensure_ascii=False, indent=2,
-        ))
+        typer.echo(
+            json.dumps(
+                {
+                    "callbacks": rows,
+                    "next_cursor": page.next_cursor,
+                    "total": page.total,
+                    "stopped": {s["integration"]: s["disabled_reason"] for s in stopped},
+                },
+                default=json_default,
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     for summary in stopped:
         typer.echo(f"callbacks to {summary['integration']} are STOPPED: {summary['disabled_reason']}")

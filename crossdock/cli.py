@@ -1,4 +1,5 @@
 """`crossdock`: the single command that runs and operates Crossdock."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,8 +64,9 @@ def receiver() -> None:
 
 
 @app.command("role")
-def role(name: str = typer.Argument(
-        ..., help="migrate, receiver, dagster-code-server, dagster-webserver, dagster-daemon or streamlit")) -> None:
+def role(
+    name: str = typer.Argument(..., help="migrate, receiver, dagster-code-server, dagster-webserver, dagster-daemon or streamlit"),
+) -> None:
     """Run one service of the product on its own, as a container of docker-compose.yml does: `migrate`
     (one-shot: the store's migrations and Dagster's instance) or a long-running server in its place."""
     from crossdock.roles import RoleError, run
@@ -152,6 +154,8 @@ def _store_problem(exc: Exception) -> str | None:
         return str(exc)
     if isinstance(exc, sa.exc.OperationalError):
         reason = str(exc.orig or exc).strip().splitlines()[0]
-        return (f"the store {_safe_url(settings.database_url())} cannot be used: {reason} "
-                "(check CROSSDOCK_DATABASE_URL and that the database is running)")
+        return (
+            f"the store {_safe_url(settings.database_url())} cannot be used: {reason} "
+            "(check CROSSDOCK_DATABASE_URL and that the database is running)"
+        )
     return None

@@ -1,4 +1,5 @@
 """Small things every `crossdock` sub-command shares: clear errors with exit codes, time options, the actor."""
+
 from __future__ import annotations
 
 import getpass

@@ -8,6 +8,7 @@
   is an admin creating it (`POST /integrations`, or the admin app's form), so the printed walkthrough
   starts there, with the admin token read from its file rather than shown.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -42,8 +43,7 @@ class DemoReport:
 
 
 def demo_secret() -> str:
-    return settings.generated_secret("demo_autentikapp_secret", SECRET_FILE,
-                                     lambda: "whsec_" + secrets.token_urlsafe(24))
+    return settings.generated_secret("demo_autentikapp_secret", SECRET_FILE, lambda: "whsec_" + secrets.token_urlsafe(24))
 
 
 def seed_demo(engine: sa.Engine) -> DemoReport:
@@ -51,10 +51,15 @@ def seed_demo(engine: sa.Engine) -> DemoReport:
     report = DemoReport()
     secret = demo_secret()
     wanted = [
-        Integration.model_validate({
-            "name": ACCOUNT_DEMO, "type": "webhook", "target": "sale", "is_active": True,
-            "webhook": {"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [secret]},
-        }),
+        Integration.model_validate(
+            {
+                "name": ACCOUNT_DEMO,
+                "type": "webhook",
+                "target": "sale",
+                "is_active": True,
+                "webhook": {"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [secret]},
+            }
+        ),
     ]
     for config in wanted:
         try:
@@ -65,8 +70,7 @@ def seed_demo(engine: sa.Engine) -> DemoReport:
             report.created.append(config.name)
     account = get_integration(engine, ACCOUNT_DEMO)
     if account.target == "sale":
-        report.codes_added = register_codes(engine, account.id, [{"code": c, "product_sku": "BOLSO-CUERO-01"}
-                                                                  for c in DEMO_CODES])["added"]
+        report.codes_added = register_codes(engine, account.id, [{"code": c, "product_sku": "BOLSO-CUERO-01"} for c in DEMO_CODES])["added"]
     stored = account.config.webhook.signing_secrets
     report.account_secret_masked = mask(stored[0].get_secret_value()) if stored else None
     report.secret_path = settings.home() / SECRET_FILE
@@ -128,8 +132,12 @@ def print_demo(report: DemoReport) -> None:
     print(f"{report.codes_added} identifier code(s) registered for {ACCOUNT_DEMO} (including {SEED_CODE})")
     print(f"{ACCOUNT_DEMO} signing secret: {report.account_secret_masked} (full value in {report.secret_path})")
     settings.admin_token()  # generated now, so the file the command reads exists
-    print(f"\nseed 000, step 1 (admin): create {ORDERS_DEMO} with the plan's body (or add it on the admin app's "
-          "Integrations page):\n" + create_seed_integration_curl(base))
-    print(f"\nseed 000, step 3 (step 2 is sharing the endpoint and key with the client): the client sends an "
-          f"order to {ORDERS_DEMO}:\n" + seed_curl(base))
+    print(
+        f"\nseed 000, step 1 (admin): create {ORDERS_DEMO} with the plan's body (or add it on the admin app's "
+        "Integrations page):\n" + create_seed_integration_curl(base)
+    )
+    print(
+        f"\nseed 000, step 3 (step 2 is sharing the endpoint and key with the client): the client sends an "
+        f"order to {ORDERS_DEMO}:\n" + seed_curl(base)
+    )
     print("\nseed 004, a signed Autentikapp sale:\n" + autentikapp_commands(base, report.secret_path))

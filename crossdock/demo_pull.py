@@ -1,6 +1,7 @@
 """Demo pull integrations for `make up`: the demo client API (polled), the demo client database (the
 plan's query and write-back) and a drop folder with a Latin-1, semicolon-separated export, so a new
 user sees all three pull modes working without configuring anything."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,13 @@ SEED_API_MAPPING = {
     "longitude": "shipping_address.lng",
 }
 CSV_MAPPING = {
-    "external_id": "pedido", "client_name": "cliente", "address": "\"dirección\"", "client_phone": "telefono",
-    "latitude": "to_float(latitud)", "longitude": "to_float(longitud)", "notes": "notas",
+    "external_id": "pedido",
+    "client_name": "cliente",
+    "address": '"dirección"',
+    "client_phone": "telefono",
+    "latitude": "to_float(latitud)",
+    "longitude": "to_float(longitud)",
+    "notes": "notas",
 }
 SAMPLE_CSV = (
     "pedido;cliente;dirección;telefono;latitud;longitud;notas\n"
@@ -49,20 +55,40 @@ def seed_pull_demo(engine: sa.Engine, api_base_url: str, home: Path) -> list[str
     """Create (once) the three demo pull integrations; returns their names. Run again, it only points
     the API integration at `api_base_url` if that moved."""
     endpoint = f"{api_base_url.rstrip('/')}/orders?status=pending"
-    created = _ensure(engine, Integration(
-        name=API_NAME, type="api", endpoint=endpoint, auth_type="bearer", auth_value=DEMO_TOKEN,
-        poll_interval_seconds=60, field_mapping=SEED_API_MAPPING,
-        api={"pagination": "page", "records_path": "data", "page_size": 50, "cursor_field": "updated_at",
-             "cursor_param": "updated_since", "window_start_param": "updated_since", "window_end_param": "updated_until"},
-    ))
+    created = _ensure(
+        engine,
+        Integration(
+            name=API_NAME,
+            type="api",
+            endpoint=endpoint,
+            auth_type="bearer",
+            auth_value=DEMO_TOKEN,
+            poll_interval_seconds=60,
+            field_mapping=SEED_API_MAPPING,
+            api={
+                "pagination": "page",
+                "records_path": "data",
+                "page_size": 50,
+                "cursor_field": "updated_at",
+                "cursor_param": "updated_since",
+                "window_start_param": "updated_since",
+                "window_end_param": "updated_until",
+            },
+        ),
+    )
     if not created and get_integration(engine, API_NAME).config.endpoint != endpoint:
         update_integration(engine, API_NAME, {"endpoint": endpoint})
 
     client_db = build_demo_client_db(home / "demo" / "client_orders.db")
-    _ensure(engine, Integration(
-        name=DB_NAME, type="db", poll_interval_seconds=60,
-        db={"url": f"sqlite:///{client_db}", "query": SEED_QUERY, "write_back": SEED_WRITE_BACK},
-    ))
+    _ensure(
+        engine,
+        Integration(
+            name=DB_NAME,
+            type="db",
+            poll_interval_seconds=60,
+            db={"url": f"sqlite:///{client_db}", "query": SEED_QUERY, "write_back": SEED_WRITE_BACK},
+        ),
+    )
 
     # No folder: the default, <drops root>/demo_files (CROSSDOCK_DROPS_ROOT, default <home>/drops).
     if _ensure(engine, Integration(name=FILE_NAME, type="file", poll_interval_seconds=30, field_mapping=CSV_MAPPING)):
@@ -74,5 +100,7 @@ def seed_pull_demo(engine: sa.Engine, api_base_url: str, home: Path) -> list[str
 
 
 def print_pull_demo(names: list[str]) -> None:
-    print(f"demo pull integrations: {', '.join(names)} (an API polled every 60 s, a client database with the "
-          "plan's query and write-back, a drop folder with a Latin-1 CSV export)")
+    print(
+        f"demo pull integrations: {', '.join(names)} (an API polled every 60 s, a client database with the "
+        "plan's query and write-back, a drop folder with a Latin-1 CSV export)"
+    )

@@ -1,4 +1,5 @@
 """Reading the JSON/YAML files people hand the CLI, with errors that say where the file is wrong."""
+
 from __future__ import annotations
 
 import json

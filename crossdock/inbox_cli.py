@@ -3,6 +3,7 @@
 Exit status: 0 done (also when nothing matched), 1 the row or integration does not exist or the row
 is in no replayable state, 2 unusable options.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ if TYPE_CHECKING:  # annotations only: the CLI imports these when a command runs
 
 STATUSES: tuple[InboxStatus, ...] = tuple(InboxStatus)
 
-app = typer.Typer(help="Look into the webhook inbox (what clients pushed, and what became of it).",
-                  no_args_is_help=True, rich_markup_mode=None)
+app = typer.Typer(
+    help="Look into the webhook inbox (what clients pushed, and what became of it).", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def register(root: typer.Typer) -> None:
@@ -86,10 +88,17 @@ def _table(entries: list[InboxRow]) -> None:
 def _as_json(entry: InboxRow) -> dict:
 
     return {
-        "id": entry.id, "integration": entry.integration, "status": entry.status,
-        "received_at": entry.received_at.isoformat(), "attempts": entry.attempts, "error": entry.error,
-        "sync_run_id": entry.sync_run_id, "record_errors": entry.record_errors, "delivery_id": entry.delivery_id,
-        "replay_count": entry.replay_count, "replayed_by": entry.replayed_by,
+        "id": entry.id,
+        "integration": entry.integration,
+        "status": entry.status,
+        "received_at": entry.received_at.isoformat(),
+        "attempts": entry.attempts,
+        "error": entry.error,
+        "sync_run_id": entry.sync_run_id,
+        "record_errors": entry.record_errors,
+        "delivery_id": entry.delivery_id,
+        "replay_count": entry.replay_count,
+        "replayed_by": entry.replayed_by,
         "replayed_at": entry.replayed_at.isoformat() if entry.replayed_at else None,
     }
 
@@ -116,8 +125,13 @@ def list_command(
     except InvalidCursor as exc:
         fail(str(exc), 2)
     if as_json:
-        typer.echo(json.dumps({"rows": [_as_json(e) for e in page.items], "next_cursor": page.next_cursor,
-                               "total": page.total}, ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {"rows": [_as_json(e) for e in page.items], "next_cursor": page.next_cursor, "total": page.total},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     if not page.items:
         typer.echo("the inbox has no such rows")
@@ -150,8 +164,13 @@ def replay_command(
         fail("--since only applies with --integration", 2)
     try:
         entries = replay(
-            connect(), actor=acting(Action.REPLAY, actor), inbox_id=inbox_id, integration_id=_integration_id(integration),
-            since=_since(since), include_record_errors=with_record_errors, dry_run=dry_run,
+            connect(),
+            actor=acting(Action.REPLAY, actor),
+            inbox_id=inbox_id,
+            integration_id=_integration_id(integration),
+            since=_since(since),
+            include_record_errors=with_record_errors,
+            dry_run=dry_run,
         )
     except (InboxRowNotFound, NotReplayable) as exc:
         fail(str(exc))

@@ -1,5 +1,6 @@
 """`crossdock integrations ...`: add from a file, list, show (secrets masked), disable, enable, delete
 (archive), archived, restore, purge, and the client's integration guide."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ from pipelines.access.policy import Action
 if TYPE_CHECKING:  # annotations only: the CLI imports these when a command runs
     from pipelines.integrations import Integration
 
-app = typer.Typer(help="Configure integrations (client systems sending or serving orders and sales).",
-                  no_args_is_help=True, rich_markup_mode=None)
+app = typer.Typer(
+    help="Configure integrations (client systems sending or serving orders and sales).", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -126,8 +128,7 @@ def delete(
     from pipelines.store import connect
 
     actor = require(Action.MANAGE_INTEGRATIONS)
-    if not yes and not typer.confirm(f"Delete (archive) {name}? It stays restorable for "
-                                     f"{current().archive_retention_days} day(s)."):
+    if not yes and not typer.confirm(f"Delete (archive) {name}? It stays restorable for {current().archive_retention_days} day(s)."):
         fail("not deleted")
     held = _guard(lambda: archive_integration(connect(), name, actor=actor))
     suffix = f"; held until restored: {', '.join(f'{n} {what}' for what, n in held.items())}" if held else ""
@@ -150,8 +151,10 @@ def archived(as_json: bool = typer.Option(False, "--json", help="machine-readabl
         return
     typer.echo(f"{'NAME':<24} {'TYPE':<8} {'TARGET':<7} {'ARCHIVED AT':<26} BY")
     for item in items:
-        typer.echo(f"{item['name']:<24} {item['type']:<8} {item['target']:<7} "
-                   f"{item['archived_at'].isoformat(timespec='seconds'):<26} {item['archived_by'] or ''}")
+        typer.echo(
+            f"{item['name']:<24} {item['type']:<8} {item['target']:<7} "
+            f"{item['archived_at'].isoformat(timespec='seconds'):<26} {item['archived_by'] or ''}"
+        )
 
 
 @app.command("restore")
@@ -191,8 +194,9 @@ def guide(
     name: str,
     fmt: str = typer.Option("md", "--format", help="md, html or pdf"),
     lang: str = typer.Option("es", "--lang", help="es (Spanish) or en (English)"),
-    output: Path = typer.Option(None, "--output", "-o", help="file to write (default: stdout for md/html, "
-                                                             "crossdock-guide-NAME-LANG.pdf for pdf)"),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="file to write (default: stdout for md/html, crossdock-guide-NAME-LANG.pdf for pdf)"
+    ),
 ) -> None:
     """Write the client's integration guide: endpoint, signing, payload schema, answers, retries,
     callbacks and tested code in curl, Python, Node.js and PHP. It holds no secret."""

@@ -1,6 +1,7 @@
 """A real Dagster as `crossdock up` runs it (one code server, the daemon: sensors, run queue, run
 launcher, run monitoring) on a DAGSTER_HOME of the caller's, without the UI or the supervision: for
 the end-to-end tests and the benchmarks, which need the product's Dagster and nothing else."""
+
 from __future__ import annotations
 
 import os
@@ -46,14 +47,29 @@ def running_daemon(dagster_home: Path, env: dict[str, str] | None = None) -> Ite
     prepare_instance(dagster_home, store_url)
     environment.update({**dagster_environment(store_url), "DAGSTER_HOME": str(dagster_home)})
     with _process(
-        [str(BIN / "dagster"), "api", "grpc", "-h", "127.0.0.1", "-p", str(port), "-m", "assets.definitions",
-         "-a", "defs", "--location-name", "crossdock"], environment, dagster_home / "code-server.log",
+        [
+            str(BIN / "dagster"),
+            "api",
+            "grpc",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-m",
+            "assets.definitions",
+            "-a",
+            "defs",
+            "--location-name",
+            "crossdock",
+        ],
+        environment,
+        dagster_home / "code-server.log",
     ) as code_server:
-        if wait_until(lambda: _accepts(port) or code_server.poll() is not None, 120, every_s=0.2) is None \
-                or code_server.poll() is not None:
+        if wait_until(lambda: _accepts(port) or code_server.poll() is not None, 120, every_s=0.2) is None or code_server.poll() is not None:
             raise RuntimeError(f"the code server did not come up: {(dagster_home / 'code-server.log').read_text()[-2000:]}")
-        with _process([str(BIN / "dagster-daemon"), "run", "-w", str(dagster_home / "workspace.yaml")], environment,
-                      dagster_home / "daemon.log") as daemon:
+        with _process(
+            [str(BIN / "dagster-daemon"), "run", "-w", str(dagster_home / "workspace.yaml")], environment, dagster_home / "daemon.log"
+        ) as daemon:
             yield daemon
 
 

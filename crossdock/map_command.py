@@ -5,6 +5,7 @@ The records printed are what ingest would store: after the target's coercion (a 
 results of the expressions. A rejected record prints its valid fields the same way and its failing
 ones as the mapping produced them; the reasons go to stderr.
 """
+
 from __future__ import annotations
 
 import json

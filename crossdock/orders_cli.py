@@ -2,6 +2,7 @@
 
 Exit status: 0 done, 1 refused (unknown order, illegal move), 2 unusable input (bad date, unknown status).
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,11 @@ from pipelines.access.policy import Action
 from pipelines.clock import iso
 from pipelines.vocabulary import OrderEvent, OutboxStatus
 
-app = typer.Typer(help="Order status: move orders along (assigned, in_route, delivered, cancelled) and show their history.",
-                  no_args_is_help=True, rich_markup_mode=None)
+app = typer.Typer(
+    help="Order status: move orders along (assigned, in_route, delivered, cancelled) and show their history.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 
 
 @app.command("set-status")
@@ -41,8 +45,13 @@ def set_status(
         proof = {"signature_url": signature_url, "photo_url": photo_url}
     try:
         change = change_status(
-            connect(), internal_id, status, actor=acting(Action.SET_ORDER_STATUS, actor),
-            eta=parse_time("--eta", eta), delivered_at=parse_time("--delivered-at", delivered_at), proof=proof,
+            connect(),
+            internal_id,
+            status,
+            actor=acting(Action.SET_ORDER_STATUS, actor),
+            eta=parse_time("--eta", eta),
+            delivered_at=parse_time("--delivered-at", delivered_at),
+            proof=proof,
         )
     except OrderNotFound as exc:
         fail(str(exc))

@@ -1,4 +1,5 @@
 """Listening ports: claim one for a server, or check one is free, with an error that names the variable."""
+
 from __future__ import annotations
 
 import errno

@@ -1,5 +1,6 @@
 """`crossdock pull NAME [--since --until]`: one pull, now, outside the schedule (a first test of a new
 integration, or a backfill from a terminal). Exit status: 0 pulled, 1 the pull failed, 2 unusable input."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,10 @@ def summary(report: PullReport) -> str:
 
     c, r = report.counts, report.read
     scope = f"window {report.window}" if report.window else "incremental"
-    parts = [f"{report.integration} ({report.source_kind}, {scope}): {c['total_received']} received, "
-             f"{c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged, {c['errors']} errors"]
+    parts = [
+        f"{report.integration} ({report.source_kind}, {scope}): {c['total_received']} received, "
+        f"{c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged, {c['errors']} errors"
+    ]
     read = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in r.items() if value)
     if read:
         parts.append(f"  read: {read}")

@@ -1,4 +1,5 @@
 """`crossdock receiver`: the webhook receiver and admin API under uvicorn."""
+
 from __future__ import annotations
 
 import uvicorn
@@ -22,7 +23,13 @@ def serve() -> None:
     host, port = settings.host(), settings.receiver_port()
     sock = claim(host, port, "CROSSDOCK_PORT")
     connect()  # migrate before announcing readiness, so the first webhook never waits for it
-    config = uvicorn.Config(create_app(), log_level="info", access_log=access_log_enabled(), lifespan="on",
-                            timeout_graceful_shutdown=10, http=JsonErrorsProtocol)
+    config = uvicorn.Config(
+        create_app(),
+        log_level="info",
+        access_log=access_log_enabled(),
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+        http=JsonErrorsProtocol,
+    )
     print(f"crossdock receiver listening on http://{host}:{port} (docs: {settings.public_receiver_url()}/docs)", flush=True)
     uvicorn.Server(config).run(sockets=[sock])

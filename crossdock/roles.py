@@ -11,6 +11,7 @@ a workspace pointing at the code server at `CROSSDOCK_DAGSTER_GRPC_HOST`, storag
 into `<home>/dagster`, before any other role starts. Every other role replaces this process with its
 server (`exec`), so signals from the container engine reach the server itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,21 +47,55 @@ def _workspace() -> str:
 
 
 def _code_server() -> list[str]:
-    return [str(BIN / "dagster"), "api", "grpc", "-h", settings.host(), "-p", str(settings.dagster_grpc_port()),
-            "-m", "assets.definitions", "-a", "defs", "--location-name", "crossdock", "--log-level", "warning"]
+    return [
+        str(BIN / "dagster"),
+        "api",
+        "grpc",
+        "-h",
+        settings.host(),
+        "-p",
+        str(settings.dagster_grpc_port()),
+        "-m",
+        "assets.definitions",
+        "-a",
+        "defs",
+        "--location-name",
+        "crossdock",
+        "--log-level",
+        "warning",
+    ]
 
 
 def _streamlit() -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
-            "--server.port", str(settings.streamlit_port()), "--server.address", settings.host(),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app" / "main.py"),
+        "--server.port",
+        str(settings.streamlit_port()),
+        "--server.address",
+        settings.host(),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
 
 
 COMMANDS: dict[str, Callable[[], list[str]]] = {
     "receiver": lambda: [sys.executable, "-m", "crossdock", "receiver"],
     "dagster-code-server": _code_server,
-    "dagster-webserver": lambda: [str(BIN / "dagster-webserver"), "-h", settings.host(),
-                                  "-p", str(settings.dagster_port()), "-w", _workspace()],
+    "dagster-webserver": lambda: [
+        str(BIN / "dagster-webserver"),
+        "-h",
+        settings.host(),
+        "-p",
+        str(settings.dagster_port()),
+        "-w",
+        _workspace(),
+    ],
     "dagster-daemon": lambda: [str(BIN / "dagster-daemon"), "run", "-w", _workspace()],
     "streamlit": _streamlit,
 }
@@ -72,8 +107,14 @@ def role_environment() -> dict[str, str]:
     from assets.instance import dagster_environment
 
     store_url = settings.database_url()
-    return {**os.environ, **dagster_environment(store_url), "CROSSDOCK_DATABASE_URL": store_url,
-            "CROSSDOCK_HOME": str(settings.home()), "DAGSTER_HOME": str(dagster_home()), "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        **dagster_environment(store_url),
+        "CROSSDOCK_DATABASE_URL": store_url,
+        "CROSSDOCK_HOME": str(settings.home()),
+        "DAGSTER_HOME": str(dagster_home()),
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def command(role: str) -> list[str]:
@@ -97,8 +138,10 @@ def migrate() -> str:
     write_code_server_workspace(home, settings.dagster_grpc_host(), settings.dagster_grpc_port())
     prepare_instance(home, store_url)
     made = f"; first admin `{FIRST_ADMIN}`, its one-time password in {first_admin}" if first_admin else ""
-    return (f"store migrated{made}; Dagster instance prepared in {home} "
-            f"(code server at {settings.dagster_grpc_host()}:{settings.dagster_grpc_port()})")
+    return (
+        f"store migrated{made}; Dagster instance prepared in {home} "
+        f"(code server at {settings.dagster_grpc_host()}:{settings.dagster_grpc_port()})"
+    )
 
 
 def run(role: str) -> None:

@@ -7,6 +7,7 @@ Why restart rather than stop everything: one crashed process (the Dagster daemon
 killer, a code server that lost its gRPC deadline) used to take the whole product down with it, and
 with it webhook intake, which needs nothing but the receiver.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -85,8 +86,9 @@ class Supervisor:
 
     def _spawn(self, child: _Child) -> None:
         service = child.service
-        child.proc = subprocess.Popen(service.argv(), cwd=self.cwd, env={**self.env, **service.extra_env},
-                                      start_new_session=True, preexec_fn=_die_with_parent)
+        child.proc = subprocess.Popen(
+            service.argv(), cwd=self.cwd, env={**self.env, **service.extra_env}, start_new_session=True, preexec_fn=_die_with_parent
+        )
         child.started = time.monotonic()
         child.restart_at = None
         state = self.status.services.setdefault(service.name, ServiceState(service.name))
@@ -142,8 +144,7 @@ class Supervisor:
         state.next_start_at = iso(utcnow() + timedelta(seconds=wait))
         self._publish()
         how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        self.log(f"{child.service.name} {how} after {up_for:.0f} s; restarting in {wait:.0f} s "
-                 f"(restart {state.restarts})")
+        self.log(f"{child.service.name} {how} after {up_for:.0f} s; restarting in {wait:.0f} s (restart {state.restarts})")
 
     def stop_all(self) -> None:
         running = [child for child in reversed(self.children) if child.proc is not None]

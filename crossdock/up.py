@@ -13,6 +13,7 @@ demo client API's address and port (`demo_outbound_allow`) to whatever the opera
 (it seeds the demo_api integration) and its services, so the demo polls work and nothing else on this
 machine (the receiver's admin API, Dagster, Redis) becomes reachable.
 """
+
 from __future__ import annotations
 
 import os
@@ -41,30 +42,78 @@ def services() -> list[Service]:
     """Everything `crossdock up` runs, in start order."""
     host = settings.host
     return [
-        Service("receiver", lambda: [sys.executable, "-m", "crossdock", "receiver"],
-                "CROSSDOCK_PORT", settings.receiver_port, lambda: f"{settings.public_receiver_url()}/docs", host=host),
+        Service(
+            "receiver",
+            lambda: [sys.executable, "-m", "crossdock", "receiver"],
+            "CROSSDOCK_PORT",
+            settings.receiver_port,
+            lambda: f"{settings.public_receiver_url()}/docs",
+            host=host,
+        ),
         # One code server for the webserver, the daemon and every run they launch (runs are its processes).
-        Service("dagster-code-server",
-                lambda: [str(BIN / "dagster"), "api", "grpc", "-h", "127.0.0.1", "-p", str(settings.dagster_grpc_port()),
-                         "-m", "assets.definitions", "-a", "defs", "--location-name", "crossdock", "--log-level", "warning"],
-                "CROSSDOCK_DAGSTER_GRPC_PORT", settings.dagster_grpc_port,
-                ready=lambda: _accepts("127.0.0.1", settings.dagster_grpc_port())),
-        Service("dagster-webserver",
-                lambda: [str(BIN / "dagster-webserver"), "-h", host(), "-p", str(settings.dagster_port()), "-w", _workspace()],
-                "CROSSDOCK_DAGSTER_PORT", settings.dagster_port, lambda: f"http://{_shown(host())}:{settings.dagster_port()}",
-                host=host),
+        Service(
+            "dagster-code-server",
+            lambda: [
+                str(BIN / "dagster"),
+                "api",
+                "grpc",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(settings.dagster_grpc_port()),
+                "-m",
+                "assets.definitions",
+                "-a",
+                "defs",
+                "--location-name",
+                "crossdock",
+                "--log-level",
+                "warning",
+            ],
+            "CROSSDOCK_DAGSTER_GRPC_PORT",
+            settings.dagster_grpc_port,
+            ready=lambda: _accepts("127.0.0.1", settings.dagster_grpc_port()),
+        ),
+        Service(
+            "dagster-webserver",
+            lambda: [str(BIN / "dagster-webserver"), "-h", host(), "-p", str(settings.dagster_port()), "-w", _workspace()],
+            "CROSSDOCK_DAGSTER_PORT",
+            settings.dagster_port,
+            lambda: f"http://{_shown(host())}:{settings.dagster_port()}",
+            host=host,
+        ),
         Service("dagster-daemon", lambda: [str(BIN / "dagster-daemon"), "run", "-w", _workspace()]),
-        Service("streamlit",
-                lambda: [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"),
-                         "--server.port", str(settings.streamlit_port()), "--server.address", host(),
-                         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                "CROSSDOCK_STREAMLIT_PORT", settings.streamlit_port,
-                lambda: f"http://{_shown(host())}:{settings.streamlit_port()}", host=host),
+        Service(
+            "streamlit",
+            lambda: [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app" / "main.py"),
+                "--server.port",
+                str(settings.streamlit_port()),
+                "--server.address",
+                host(),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            "CROSSDOCK_STREAMLIT_PORT",
+            settings.streamlit_port,
+            lambda: f"http://{_shown(host())}:{settings.streamlit_port()}",
+            host=host,
+        ),
         # A stand-in for a client's order API, polled by the demo_api integration (seed 000, option 1).
-        Service("demo-client-api",
-                lambda: [sys.executable, "-m", "connectors.demo.client_api", "--host", "127.0.0.1",
-                         "--port", str(settings.demo_api_port())],
-                "CROSSDOCK_DEMO_API_PORT", settings.demo_api_port, demo_api_url, host=lambda: "127.0.0.1"),
+        Service(
+            "demo-client-api",
+            lambda: [sys.executable, "-m", "connectors.demo.client_api", "--host", "127.0.0.1", "--port", str(settings.demo_api_port())],
+            "CROSSDOCK_DEMO_API_PORT",
+            settings.demo_api_port,
+            demo_api_url,
+            host=lambda: "127.0.0.1",
+        ),
     ]
 
 
@@ -161,9 +210,14 @@ def run_up(wanted: list[Service] | None = None) -> int:
     write_dagster_yaml(home, store_url)
     write_code_server_workspace(home, "127.0.0.1", settings.dagster_grpc_port())
     prepare_instance(home, store_url)
-    env = {**os.environ, **dagster_environment(store_url), "CROSSDOCK_HOME": str(settings.home()),
-           "CROSSDOCK_DATABASE_URL": store_url,
-           "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        **dagster_environment(store_url),
+        "CROSSDOCK_HOME": str(settings.home()),
+        "CROSSDOCK_DATABASE_URL": store_url,
+        "DAGSTER_HOME": str(home),
+        "PYTHONUNBUFFERED": "1",
+    }
     supervisor = Supervisor(env, ROOT, settings.home())
 
     def request_stop(_signum, _frame) -> None:

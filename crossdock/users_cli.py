@@ -3,6 +3,7 @@
 Passwords are never taken as options (they would land in shell history): `add` and `reset-password`
 print a one-time password, to hand over once; it must be changed at the first log-in.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,12 @@ from crossdock.access_cli import require
 from crossdock.cli_common import fail, json_default, parse_time
 from pipelines.access.policy import Action, Role
 
-users_app = typer.Typer(help="Local accounts of the admin app: add, list, disable, enable, set-role, reset-password.",
-                        no_args_is_help=True, rich_markup_mode=None)
-tokens_app = typer.Typer(help="Admin API tokens: add (shown once), list, revoke.", no_args_is_help=True,
-                         rich_markup_mode=None)
+users_app = typer.Typer(
+    help="Local accounts of the admin app: add, list, disable, enable, set-role, reset-password.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+tokens_app = typer.Typer(help="Admin API tokens: add (shown once), list, revoke.", no_args_is_help=True, rich_markup_mode=None)
 ROLES = ", ".join(Role)
 
 
@@ -34,8 +37,10 @@ def _engine():
 
 
 @users_app.command("add")
-def add(username: str = typer.Argument(..., help="lowercase letters, digits and . _ @ -"),
-        role: str = typer.Option(..., "--role", "-r", help=ROLES)) -> None:
+def add(
+    username: str = typer.Argument(..., help="lowercase letters, digits and . _ @ -"),
+    role: str = typer.Option(..., "--role", "-r", help=ROLES),
+) -> None:
     """Create an account; prints its one-time password (changed at the first log-in)."""
     actor = require(Action.MANAGE_USERS)
     users = _accounts()
@@ -57,10 +62,23 @@ def list_(as_json: bool = typer.Option(False, "--json", help="machine-readable")
         accounts = users.listing(conn)
     now = datetime.now().astimezone()
     if as_json:
-        typer.echo(json.dumps([{"username": u.username, "role": u.role.value, "disabled": u.disabled,
-                                "locked_until": u.locked_until if u.locked(now) else None,
-                                "failed_logins": u.failed_logins, "last_login_at": u.last_login_at}
-                               for u in accounts], default=json_default, indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "username": u.username,
+                        "role": u.role.value,
+                        "disabled": u.disabled,
+                        "locked_until": u.locked_until if u.locked(now) else None,
+                        "failed_logins": u.failed_logins,
+                        "last_login_at": u.last_login_at,
+                    }
+                    for u in accounts
+                ],
+                default=json_default,
+                indent=2,
+            )
+        )
         return
     if not accounts:
         typer.echo("no users yet (crossdock up creates the first admin)")
@@ -118,10 +136,12 @@ def reset_password(username: str) -> None:
 
 
 @tokens_app.command("add")
-def add_token(name: str = typer.Argument(..., help="unique: letters, digits and . _ -"),
-              role: str = typer.Option(..., "--role", "-r", help=ROLES),
-              user: str = typer.Option(None, "--user", "-u", help="the user it acts for (default: a service token)"),
-              expires: str = typer.Option(None, "--expires", help="ISO 8601 expiry (default: until revoked)")) -> None:
+def add_token(
+    name: str = typer.Argument(..., help="unique: letters, digits and . _ -"),
+    role: str = typer.Option(..., "--role", "-r", help=ROLES),
+    user: str = typer.Option(None, "--user", "-u", help="the user it acts for (default: a service token)"),
+    expires: str = typer.Option(None, "--expires", help="ISO 8601 expiry (default: until revoked)"),
+) -> None:
     """Create an admin API token; it is printed once and stored only as a digest."""
     from pipelines.access import tokens
     from pipelines.clock import as_utc
@@ -130,8 +150,7 @@ def add_token(name: str = typer.Argument(..., help="unique: letters, digits and 
     expires_at = parse_time("--expires", expires)
     try:
         with _engine().begin() as conn:
-            token = tokens.create(conn, name, role, actor=actor, username=user,
-                                  expires_at=as_utc(expires_at) if expires_at else None)
+            token = tokens.create(conn, name, role, actor=actor, username=user, expires_at=as_utc(expires_at) if expires_at else None)
     except tokens.TokenError as exc:
         fail(str(exc), 2)
     typer.echo(f"created token {name} ({role}); it is shown this once:\n{token}")

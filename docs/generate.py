@@ -13,6 +13,7 @@ this runs (and `tests/test_docs.py` fails until it has):
 The output is deterministic: same code in, byte-identical files out (no timestamps, no temporary
 paths, stable ordering), so the committed pages can be compared with a fresh run.
 """
+
 from __future__ import annotations
 
 import json
@@ -168,9 +169,7 @@ class SchemaText:
         if target.get("format") == "password" or target.get("writeOnly"):
             return True
         options = target.get("anyOf", []) + target.get("oneOf", [])
-        return any(self.is_secret(o) for o in options) or (
-            isinstance(target.get("items"), dict) and self.is_secret(target["items"])
-        )
+        return any(self.is_secret(o) for o in options) or (isinstance(target.get("items"), dict) and self.is_secret(target["items"]))
 
     def default(self, schema: dict[str, Any], required: bool, fallback: dict[str, Any], name: str) -> str:
         if required:
@@ -195,13 +194,15 @@ class SchemaText:
                 description = f"{description.rstrip('.')} (maintained by Crossdock; forms leave it out)"
             if self.is_secret(prop):
                 description = f"{description.rstrip('.')} (secret: encrypted at rest, shown masked)"
-            rows.append([
-                code(name),
-                one_line(self.kind(prop)),
-                self.default(prop, name in required, fallback or {}, name),
-                one_line("; ".join(self.constraints(prop))),
-                one_line(description),
-            ])
+            rows.append(
+                [
+                    code(name),
+                    one_line(self.kind(prop)),
+                    self.default(prop, name in required, fallback or {}, name),
+                    one_line("; ".join(self.constraints(prop))),
+                    one_line(description),
+                ]
+            )
         return rows
 
 
@@ -255,16 +256,17 @@ def settings_page() -> str:
 
     rows = []
     for name, field in Settings.model_fields.items():
-        rows.append([
-            code(variable(name)),
-            one_line(_type_name(field.annotation)),
-            _setting_default(field),
-            one_line(_field_constraints(field.metadata)),
-            one_line(field.description),
-        ])
+        rows.append(
+            [
+                code(variable(name)),
+                one_line(_type_name(field.annotation)),
+                _setting_default(field),
+                one_line(_field_constraints(field.metadata)),
+                one_line(field.description),
+            ]
+        )
     return (
-        header("pipelines.settings.Settings")
-        + "# Settings (environment variables)\n\n"
+        header("pipelines.settings.Settings") + "# Settings (environment variables)\n\n"
         f"Every setting is read from an environment variable named `{ENV_PREFIX}` plus the field's name in "
         "capitals, each time it is needed (a changed variable needs no restart of the code that reads it). "
         "An empty variable means the default. A switch takes `1`, `true`, `yes` or `on` and `0`, `false`, "
@@ -456,21 +458,45 @@ def cli_page() -> str:
                 usage.append("COMMAND [ARGS]...")
             part = [f"## `{name}` {{#{anchor}}}\n\n", "```text\n" + " ".join(usage) + "\n```\n\n", _paragraphs(command.help)]
             if is_group:
-                part.append(table(["command", "what it does"], [
-                    [f"[`{name} {sub}`](#{slug(*path, sub)})", one_line(_first_sentence(child.help))]
-                    for sub, child in _commands(command)
-                ]) + "\n")
+                part.append(
+                    table(
+                        ["command", "what it does"],
+                        [
+                            [f"[`{name} {sub}`](#{slug(*path, sub)})", one_line(_first_sentence(child.help))]
+                            for sub, child in _commands(command)
+                        ],
+                    )
+                    + "\n"
+                )
             if arguments:
-                part.append("**Arguments**\n\n" + table(["argument", "type", "default", "description"], [
-                    [code(a.name.upper()), one_line(_param_type(a, ctx)), _param_default(a), one_line(getattr(a, "help", "") or "")]
-                    for a in arguments
-                ]) + "\n")
+                part.append(
+                    "**Arguments**\n\n"
+                    + table(
+                        ["argument", "type", "default", "description"],
+                        [
+                            [code(a.name.upper()), one_line(_param_type(a, ctx)), _param_default(a), one_line(getattr(a, "help", "") or "")]
+                            for a in arguments
+                        ],
+                    )
+                    + "\n"
+                )
             if options:
-                part.append("**Options**\n\n" + table(["option", "type", "default", "description"], [
-                    [", ".join(code(o) for o in [*sorted(p.opts, key=len, reverse=True), *p.secondary_opts]),
-                     one_line(_param_type(p, ctx)), _param_default(p), one_line(p.help or "")]
-                    for p in options
-                ]) + "\n")
+                part.append(
+                    "**Options**\n\n"
+                    + table(
+                        ["option", "type", "default", "description"],
+                        [
+                            [
+                                ", ".join(code(o) for o in [*sorted(p.opts, key=len, reverse=True), *p.secondary_opts]),
+                                one_line(_param_type(p, ctx)),
+                                _param_default(p),
+                                one_line(p.help or ""),
+                            ]
+                            for p in options
+                        ],
+                    )
+                    + "\n"
+                )
             sections.append("".join(part))
         if is_group:
             for sub, child in _commands(command):
@@ -551,12 +577,15 @@ def http_api_page(spec: dict[str, Any]) -> str:
         "(default `127.0.0.1:8085`), and the same spec interactively at `/docs` (Swagger UI served from the installed "
         "package, so it works offline). The raw spec: [openapi.json](openapi.json). "
         "Admin routes need `Authorization: Bearer` with the admin token (`CROSSDOCK_ADMIN_TOKEN`, else the file "
-        "`.crossdock/admin.token`). Every answer is JSON; errors carry `{\"detail\": ...}`.\n\n",
+        '`.crossdock/admin.token`). Every answer is JSON; errors carry `{"detail": ...}`.\n\n',
         "## Routes {#routes}\n\n",
-        table(["method", "path", "summary"], [
-            [method.upper(), f"[`{path}`](#{slug('op', method, path)})", one_line(op.get("summary"))]
-            for _tag, path, method, op in operations
-        ]),
+        table(
+            ["method", "path", "summary"],
+            [
+                [method.upper(), f"[`{path}`](#{slug('op', method, path)})", one_line(op.get("summary"))]
+                for _tag, path, method, op in operations
+            ],
+        ),
     ]
     current_tag = None
     for tag, path, method, operation in operations:
@@ -571,13 +600,24 @@ def http_api_page(spec: dict[str, Any]) -> str:
         out.append(f"Authentication: {_security(operation, spec)}.\n\n")
         parameters = operation.get("parameters", [])
         if parameters:
-            out.append("**Parameters**\n\n" + table(["name", "in", "type", "required", "default", "description"], [
-                [code(p["name"]), p.get("in", ""), one_line(text.kind(p.get("schema", {}))),
-                 "yes" if p.get("required") else "no",
-                 code(json_value(p["schema"]["default"])) if "default" in p.get("schema", {}) else "—",
-                 one_line(p.get("description") or p.get("schema", {}).get("description", ""))]
-                for p in parameters
-            ]) + "\n")
+            out.append(
+                "**Parameters**\n\n"
+                + table(
+                    ["name", "in", "type", "required", "default", "description"],
+                    [
+                        [
+                            code(p["name"]),
+                            p.get("in", ""),
+                            one_line(text.kind(p.get("schema", {}))),
+                            "yes" if p.get("required") else "no",
+                            code(json_value(p["schema"]["default"])) if "default" in p.get("schema", {}) else "—",
+                            one_line(p.get("description") or p.get("schema", {}).get("description", "")),
+                        ]
+                        for p in parameters
+                    ],
+                )
+                + "\n"
+            )
         body = operation.get("requestBody")
         if body:
             for media, content in sorted(body.get("content", {}).items()):

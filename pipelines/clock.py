@@ -1,4 +1,5 @@
 """Time in one place: aware UTC everywhere, including values read back from SQLite (which drops tzinfo)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

@@ -1,4 +1,5 @@
 """Readable errors shared by every entry point (HTTP, CLI, Streamlit): which field, and why."""
+
 from __future__ import annotations
 
 from pydantic import ValidationError

@@ -23,6 +23,7 @@ it; a host name admits whatever internal addresses that name resolves to, when a
 that host. Without a port, any port. It is read from the environment on every check (cheaply: the
 parsed list is cached per value), like every other setting.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -46,15 +47,29 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Metadata services outside link-local (which is refused whole): AWS's IPv6 endpoint, Alibaba Cloud,
 # Azure's wire server, Oracle Cloud's IMDS.
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "fd00:ec2::254", "100.100.100.200", "168.63.129.16", "192.0.0.192",
-))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "fd00:ec2::254",
+        "100.100.100.200",
+        "168.63.129.16",
+        "192.0.0.192",
+    )
+)
 # Names of metadata services: they resolve to a refused address on their cloud anyway, and are refused
 # by name too, so the reason is clear even where they do not resolve.
-METADATA_NAMES = frozenset({
-    "metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal",
-    "metadata.azure.com", "metadata.tencentyun.com", "metadata.platformequinix.com",
-})
+METADATA_NAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.azure.com",
+        "metadata.tencentyun.com",
+        "metadata.platformequinix.com",
+    }
+)
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 _BROADCAST = ipaddress.ip_address("255.255.255.255")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -109,7 +124,7 @@ def judge(address: IPAddress) -> Judgement:
     if address.is_unspecified:
         return Judgement(address, never, "the unspecified address (it reaches this machine)")
     if isinstance(address, ipaddress.IPv4Address) and address in _THIS_NETWORK:
-        return Judgement(address, never, "a \"this network\" address (0.0.0.0/8)")
+        return Judgement(address, never, 'a "this network" address (0.0.0.0/8)')
     if address.is_multicast:
         return Judgement(address, never, "a multicast address")
     if address.is_loopback:
@@ -140,8 +155,7 @@ class AllowEntry:
         if self.port is not None and self.port != port:
             return False
         if self.network is not None:
-            return any(candidate.version == self.network.version and candidate in self.network
-                       for candidate in {address, reached(address)})
+            return any(candidate.version == self.network.version and candidate in self.network for candidate in {address, reached(address)})
         return self.host == host
 
     def __str__(self) -> str:
@@ -201,6 +215,7 @@ def with_entry(value: str, entry: str) -> str:
 
 # --- decisions ------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Refusal:
     """Why a destination is refused, in words an operator can act on."""
@@ -232,8 +247,12 @@ def decide(host: str, address: IPAddress, port: int, allowed: tuple[AllowEntry, 
     if any(entry.admits(name, address, port) for entry in entries):
         return None
     suggestion = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
-    return Refusal(name, address, f"{shown} is {judged.what}: Crossdock sends requests there only when "
-                                  f"{ALLOW_VARIABLE} lists it (e.g. {ALLOW_VARIABLE}={suggestion})")
+    return Refusal(
+        name,
+        address,
+        f"{shown} is {judged.what}: Crossdock sends requests there only when "
+        f"{ALLOW_VARIABLE} lists it (e.g. {ALLOW_VARIABLE}={suggestion})",
+    )
 
 
 def refused_name(host: str) -> Refusal | None:
@@ -277,8 +296,12 @@ def disguise(host: str) -> Refusal | None:
     address = literal_address(name)
     if address is None or ":" in name or name == str(address):
         return None
-    return Refusal(name, address, f"{host} is the address {address} in disguise: write addresses in the usual "
-                                  f"dotted form ({address}); Crossdock refuses the numeric disguises")
+    return Refusal(
+        name,
+        address,
+        f"{host} is the address {address} in disguise: write addresses in the usual "
+        f"dotted form ({address}); Crossdock refuses the numeric disguises",
+    )
 
 
 def check_url(url: str) -> str:
@@ -292,8 +315,10 @@ def check_url(url: str) -> str:
     except ValueError as exc:
         raise ValueError(f"is not a usable URL ({exc})") from None
     if "@" in parts.netloc:
-        raise ValueError("must not carry credentials (user:password@): they would be stored and shown in clear; "
-                         "use the integration's auth settings instead")
+        raise ValueError(
+            "must not carry credentials (user:password@): they would be stored and shown in clear; "
+            "use the integration's auth settings instead"
+        )
     host = parts.hostname
     if not host:
         raise ValueError("has no host")
@@ -336,13 +361,39 @@ def excerpt(content: bytes | str, secrets: tuple[str | None, ...] = (), limit: i
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name
 # Headers that steer the connection, the proxy or the server's idea of who is asking, and those cloud
 # metadata services require: none of them is ever a place for a credential.
-DENIED_HEADERS = frozenset(name.lower() for name in (
-    "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Content-Length",
-    "Content-Encoding", "Expect", "Forwarded", "Via", "Cookie", "Cookie2", "Set-Cookie", "X-Real-IP", "X-Client-IP",
-    "True-Client-IP", "X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
-    "Metadata-Flavor", "Metadata", "X-Google-Metadata-Request", "X-aws-ec2-metadata-token",
-    "X-aws-ec2-metadata-token-ttl-seconds",
-))
+DENIED_HEADERS = frozenset(
+    name.lower()
+    for name in (
+        "Host",
+        "Connection",
+        "Keep-Alive",
+        "Transfer-Encoding",
+        "TE",
+        "Trailer",
+        "Upgrade",
+        "Content-Length",
+        "Content-Encoding",
+        "Expect",
+        "Forwarded",
+        "Via",
+        "Cookie",
+        "Cookie2",
+        "Set-Cookie",
+        "X-Real-IP",
+        "X-Client-IP",
+        "True-Client-IP",
+        "X-Original-URL",
+        "X-Rewrite-URL",
+        "X-HTTP-Method-Override",
+        "X-HTTP-Method",
+        "X-Method-Override",
+        "Metadata-Flavor",
+        "Metadata",
+        "X-Google-Metadata-Request",
+        "X-aws-ec2-metadata-token",
+        "X-aws-ec2-metadata-token-ttl-seconds",
+    )
+)
 DENIED_HEADER_PREFIXES = ("proxy-", "x-forwarded-", "sec-")
 
 
@@ -352,7 +403,9 @@ def check_header_name(name: Any) -> str:
         raise ValueError("must be a header name: letters, digits and !#$%&'*+.^_`|~- only (no spaces, colons or line breaks)")
     lowered = name.lower()
     if lowered in DENIED_HEADERS or lowered.startswith(DENIED_HEADER_PREFIXES):
-        raise ValueError(f"{name} cannot carry a credential: it steers the connection, a proxy or a cloud metadata "
-                         "service (Host, Connection, Transfer-Encoding, Content-Length, Upgrade, Cookie, Forwarded, "
-                         "X-Forwarded-*, Proxy-*, Metadata-Flavor and the like are refused)")
+        raise ValueError(
+            f"{name} cannot carry a credential: it steers the connection, a proxy or a cloud metadata "
+            "service (Host, Connection, Transfer-Encoding, Content-Length, Upgrade, Cookie, Forwarded, "
+            "X-Forwarded-*, Proxy-*, Metadata-Flavor and the like are refused)"
+        )
     return name

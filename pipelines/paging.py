@@ -2,6 +2,7 @@
 opaque `next_cursor` that picks up exactly after the last item shown, however many rows arrive
 meanwhile (an offset would skip or repeat rows on a table that grows while someone pages through it).
 Each page also says how many items match in all."""
+
 from __future__ import annotations
 
 import base64

@@ -3,6 +3,7 @@
 Secrets leave this module in two forms only: decrypted, to the code that must use them, and masked,
 for anything a person or a log can see.
 """
+
 from __future__ import annotations
 
 import base64
@@ -52,9 +53,7 @@ def decrypt(token: str | None) -> dict:
     try:
         return json.loads(_fernet(_key_material()).decrypt(token.encode()))
     except InvalidToken as exc:
-        raise SecretKeyError(
-            "stored secrets cannot be decrypted: CROSSDOCK_SECRET_KEY differs from the key they were saved with"
-        ) from exc
+        raise SecretKeyError("stored secrets cannot be decrypted: CROSSDOCK_SECRET_KEY differs from the key they were saved with") from exc
 
 
 def mask(secret: str | None, *, password: bool = False) -> str | None:

@@ -7,6 +7,7 @@ processes they start, and a changed variable must not need a restart of the read
 Everything defaults to a `.crossdock/` folder in the working directory, so one laptop runs the whole
 product with nothing to install; production points `CROSSDOCK_DATABASE_URL` at PostgreSQL.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,74 +39,102 @@ class Settings(BaseSettings):
 
     home: Path = Field(Path(".crossdock"), description="Local state: the SQLite store, generated keys, Dagster's home, file drops.")
     drops_root: Path | None = Field(
-        None, description="The folder every file integration's `file.folder` must be inside (a folder outside it, after "
-                          "resolving `..` and symbolic links, is refused); a relative `file.folder` is relative to it. "
-                          "Default: `<home>/drops`.")
+        None,
+        description="The folder every file integration's `file.folder` must be inside (a folder outside it, after "
+        "resolving `..` and symbolic links, is refused); a relative `file.folder` is relative to it. "
+        "Default: `<home>/drops`.",
+    )
     database_url: str | None = Field(
-        None, description="The store, as a SQLAlchemy URL (`postgresql+psycopg://…` for production). "
-                          "Default: `sqlite:///<home>/crossdock.db`.")
+        None,
+        description="The store, as a SQLAlchemy URL (`postgresql+psycopg://…` for production). Default: `sqlite:///<home>/crossdock.db`.",
+    )
     secret_key: SecretStr | None = Field(
-        None, description="Encrypts integration secrets at rest (a Fernet key or any passphrase). "
-                          "Default: generated once into `<home>/secret.key`.")
+        None,
+        description="Encrypts integration secrets at rest (a Fernet key or any passphrase). "
+        "Default: generated once into `<home>/secret.key`.",
+    )
     admin_token: SecretStr | None = Field(
-        None, description="Bearer token of the admin API. Default: generated once into `<home>/admin.token`.")
+        None, description="Bearer token of the admin API. Default: generated once into `<home>/admin.token`."
+    )
     admin_password: SecretStr | None = Field(
-        None, description="The admin app's password (or `admin_password` in `.streamlit/secrets.toml`). "
-                          "Default: generated once into `<home>/admin.password`.")
+        None,
+        description="The admin app's password (or `admin_password` in `.streamlit/secrets.toml`). "
+        "Default: generated once into `<home>/admin.password`.",
+    )
     app_auth: Literal["accounts", "oidc", "shared_password"] = Field(
-        "accounts", description="How the admin app signs people in: `accounts` (local users with roles, "
-                                "`crossdock users`; the first admin is made by `crossdock up`; when `.streamlit/secrets.toml` "
-                                "has an `[auth]` section the log-in page also offers the identity provider), `oidc` (only "
-                                "the identity provider of `[auth]`, OpenID Connect; no password form) or, only when chosen, "
-                                "`shared_password` (one password for everyone, all admins, the old mode).")
+        "accounts",
+        description="How the admin app signs people in: `accounts` (local users with roles, "
+        "`crossdock users`; the first admin is made by `crossdock up`; when `.streamlit/secrets.toml` "
+        "has an `[auth]` section the log-in page also offers the identity provider), `oidc` (only "
+        "the identity provider of `[auth]`, OpenID Connect; no password form) or, only when chosen, "
+        "`shared_password` (one password for everyone, all admins, the old mode).",
+    )
     oidc_default_role: Literal["none", "viewer", "analyst", "operator", "admin"] = Field(
-        "viewer", description="The role of a person the identity provider signs in whose e-mail address is no "
-                              "Crossdock user name: they become a user of this role (named after the address), or, with "
-                              "`none`, are refused and told to ask an admin.")
-    session_hours: float = Field(12, gt=0, le=24 * 30, description="How long an admin app session lasts before "
-                                                                  "its user must log in again.")
+        "viewer",
+        description="The role of a person the identity provider signs in whose e-mail address is no "
+        "Crossdock user name: they become a user of this role (named after the address), or, with "
+        "`none`, are refused and told to ask an admin.",
+    )
+    session_hours: float = Field(12, gt=0, le=24 * 30, description="How long an admin app session lasts before its user must log in again.")
     archive_retention_days: int = Field(
-        30, ge=1, le=3650, description="How long a deleted (archived) integration keeps its data and can be restored; "
-                                       "a daily schedule purges archived integrations older than this (an admin can "
-                                       "purge one earlier).")
+        30,
+        ge=1,
+        le=3650,
+        description="How long a deleted (archived) integration keeps its data and can be restored; "
+        "a daily schedule purges archived integrations older than this (an admin can "
+        "purge one earlier).",
+    )
     host: str = Field("127.0.0.1", description="Where every service binds (the demo client API stays on loopback).")
     port: Port = Field(8085, description="The receiver: webhooks, admin API, `/docs`.")
     dagster_port: Port = Field(3000, description="The Dagster UI.")
     dagster_grpc_port: Port = Field(4266, description="The Dagster code server `crossdock up` runs on loopback.")
     dagster_grpc_host: str = Field(
-        "127.0.0.1", description="Where the Dagster webserver and daemon reach the code server when each runs as "
-                                 "its own service (`crossdock role`; `dagster-code-server` in docker-compose.yml).")
+        "127.0.0.1",
+        description="Where the Dagster webserver and daemon reach the code server when each runs as "
+        "its own service (`crossdock role`; `dagster-code-server` in docker-compose.yml).",
+    )
     streamlit_port: Port = Field(8501, description="The admin app.")
     demo_api_port: Port = Field(8090, description="The demo client API `crossdock up` runs for the `demo_api` integration.")
     public_url: str | None = Field(
-        None, description="The base URL given to clients (endpoint URLs, curl examples). "
-                          "Default: `http://<host>:<port>` of the receiver.")
+        None, description="The base URL given to clients (endpoint URLs, curl examples). Default: `http://<host>:<port>` of the receiver."
+    )
     receiver_max_pending: int = Field(
-        1024, ge=1, le=1_000_000, description="Requests waiting for a commit before the receiver answers 429.")
+        1024, ge=1, le=1_000_000, description="Requests waiting for a commit before the receiver answers 429."
+    )
     access_log: bool = Field(False, description="Log every request (the inbox records them anyway).")
     receiver_fast_path: bool = Field(
-        True, description="Serve webhooks on the lean ASGI path; off: through FastAPI's routing (same answers, slower).")
+        True, description="Serve webhooks on the lean ASGI path; off: through FastAPI's routing (same answers, slower)."
+    )
     outbound_allow: str = Field(
-        "", description="Internal addresses Crossdock may send requests to (polls, their pages and redirects, Test "
-                        "connection, callbacks), comma-separated: addresses, networks (CIDR) or host names, each with an "
-                        "optional port, e.g. `127.0.0.1:8090,10.20.0.0/16,[::1]:8090,erp.corp.internal:8443`. Loopback, "
-                        "private and other non-public addresses are refused unless listed; link-local and cloud metadata "
-                        "addresses (169.254.0.0/16, fe80::/10, metadata.google.internal…) are refused even when listed. "
-                        "Default: none (public addresses only).")
+        "",
+        description="Internal addresses Crossdock may send requests to (polls, their pages and redirects, Test "
+        "connection, callbacks), comma-separated: addresses, networks (CIDR) or host names, each with an "
+        "optional port, e.g. `127.0.0.1:8090,10.20.0.0/16,[::1]:8090,erp.corp.internal:8443`. Loopback, "
+        "private and other non-public addresses are refused unless listed; link-local and cloud metadata "
+        "addresses (169.254.0.0/16, fe80::/10, metadata.google.internal…) are refused even when listed. "
+        "Default: none (public addresses only).",
+    )
     dagster_executor: Literal["in_process", "celery"] = Field(
-        "in_process", description="Where pull runs (backfills, one-off pulls) execute their steps: `in_process` in the "
-                                  "run's own process; `celery` on Celery workers (`celery -A assets.celery_worker worker`), "
-                                  "over as many machines as run a worker (docs/scale-out.md).")
+        "in_process",
+        description="Where pull runs (backfills, one-off pulls) execute their steps: `in_process` in the "
+        "run's own process; `celery` on Celery workers (`celery -A assets.celery_worker worker`), "
+        "over as many machines as run a worker (docs/scale-out.md).",
+    )
     celery_broker_url: SecretStr | None = Field(
-        None, description=f"The Celery broker of the `celery` executor (RabbitMQ or Redis). Default: `{DEFAULT_CELERY_BROKER}`.")
+        None, description=f"The Celery broker of the `celery` executor (RabbitMQ or Redis). Default: `{DEFAULT_CELERY_BROKER}`."
+    )
     celery_backend_url: SecretStr | None = Field(
-        None, description=f"Where Celery workers report step results. Default: `{DEFAULT_CELERY_BACKEND}`.")
+        None, description=f"Where Celery workers report step results. Default: `{DEFAULT_CELERY_BACKEND}`."
+    )
     celery_queue: str = Field(
-        "crossdock", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$",
-        description="The Celery queue pull steps are sent to, and the one workers must listen on (`-Q`).")
+        "crossdock",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="The Celery queue pull steps are sent to, and the one workers must listen on (`-Q`).",
+    )
     demo_autentikapp_secret: SecretStr | None = Field(
-        None, description="The demo Autentikapp account's signing secret. "
-                          "Default: generated once into `<home>/autentikapp_demo.secret`.")
+        None, description="The demo Autentikapp account's signing secret. Default: generated once into `<home>/autentikapp_demo.secret`."
+    )
 
 
 def variable(field: str) -> str:

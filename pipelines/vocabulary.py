@@ -6,6 +6,7 @@ Why `StrEnum`: the members are the strings the store, the APIs and client system
 code that misspells one fails at import instead of silently matching nothing. Imports nothing, so any
 module (the CLI's option parsing included) can use it for free.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum

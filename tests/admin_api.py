@@ -1,5 +1,6 @@
 """An admin API router served on loopback, with a session carrying the admin token: how the route tests
 talk to the API a client's technical team would call."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

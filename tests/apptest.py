@@ -1,4 +1,5 @@
 """Driving the admin app in-process with `streamlit.testing.v1.AppTest`: log in, open a page, read it."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Shared set-up for the status and callback tests: the seed's `cliente_abc` with a callback URL,
 PED-001 ingested through the real ingest, and a clock tests move by hand."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

@@ -6,6 +6,7 @@ the sender's timeout, slow answers.
 Stalls wait on an Event the test releases (never a sleep as synchronisation); `slow` is a real
 delay shorter than the sender's timeout, the behaviour under test.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,6 +1,7 @@
 """The deployment files as docker-compose reads them, for the static checks and the loopback run of
 the same topology: `.env` parsed as compose parses it, `${VAR}`, `${VAR:-default}`, `${VAR:?error}`
 and `$$` interpolated as compose interpolates them, and each service's environment resolved."""
+
 from __future__ import annotations
 
 import re
@@ -68,6 +69,7 @@ def interpolate(value: str, env: dict[str, str]) -> str:
                 raise Unset(f"{name}: {argument}")
             return current
         return current or ""
+
     return REFERENCE.sub(substitute, value)
 
 

@@ -6,6 +6,7 @@ markers every test gets from what it touches, so `make test-fast` can pick the q
 - `db`: a real store (SQLite; with `postgres`/`mariadb` also those servers);
 - `unit`: nothing but Python.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,20 @@ from tests.services import postgres_schema
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 pytest_plugins = ["tests.apptest"]  # the admin app's fixtures (app_store), for every test module
 
-END_TO_END = {"test_app_browser", "test_callback_restart", "test_dagster_postgres", "test_dagster_under_load",
-              "test_inbox_crash", "test_inbox_daemon", "test_receiver_durability", "test_supervisor", "test_receivers_race",
-              "test_guide_samples",
-              "test_receivers_load_balancer", "test_dagster_celery"}
+END_TO_END = {
+    "test_app_browser",
+    "test_callback_restart",
+    "test_dagster_postgres",
+    "test_dagster_under_load",
+    "test_inbox_crash",
+    "test_inbox_daemon",
+    "test_receiver_durability",
+    "test_supervisor",
+    "test_receivers_race",
+    "test_guide_samples",
+    "test_receivers_load_balancer",
+    "test_dagster_celery",
+}
 STORE_FIXTURES = {"store", "sqlite_store", "app_store"}
 
 

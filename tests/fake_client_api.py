@@ -5,6 +5,7 @@ response slower than the client's timeout, a server that ignores paging and repe
 Orders are shaped like the Logitrack plan's API example (`order_number`, `customer.name`,
 `shipping_address.full/lat/lng`) plus `updated_at`, and can be filtered by `updated_since`/`updated_until`.
 """
+
 from __future__ import annotations
 
 import base64

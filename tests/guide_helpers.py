@@ -3,6 +3,7 @@
 Node.js, PHP and openssl come from Debian (`make guide-tools`); a test needing one that is absent skips
 with the reason, and fails under CROSSDOCK_REQUIRE_SERVICES=1.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,8 +41,12 @@ def require_tools(language: str) -> None:
 
 
 def command(language: str, script: Path) -> list[str]:
-    return {"curl": ["bash", str(script)], "python": [sys.executable, str(script)], "node": ["node", str(script)],
-            "php": ["php", str(script)]}[language]
+    return {
+        "curl": ["bash", str(script)],
+        "python": [sys.executable, str(script)],
+        "node": ["node", str(script)],
+        "php": ["php", str(script)],
+    }[language]
 
 
 def run_sample(language: str, code: str, folder: Path, env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
@@ -49,8 +54,7 @@ def run_sample(language: str, code: str, folder: Path, env: dict[str, str], time
     require_tools(language)
     script = folder / f"send{SUFFIX[language]}"
     script.write_text(code, encoding="utf-8")
-    done = subprocess.run(command(language, script), env=env, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    done = subprocess.run(command(language, script), env=env, capture_output=True, text=True, timeout=timeout, check=False)
     assert done.returncode == 0, f"{language} sample failed ({done.returncode}): {done.stderr[-2000:]}"
     lines = done.stdout.strip().splitlines()
     if language == "curl":  # curl prints the body, then the status on the last line

@@ -2,6 +2,7 @@
 
 Stands in for the receiver's intake in the processing tests and the async latency benchmark.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,9 +27,15 @@ def insert_pending(
     """A verified, acknowledged webhook waiting for the processor; `body` is raw bytes or a JSON value."""
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
     values = {
-        "integration_id": integration_id, "received_at": utcnow(), "source_kind": "webhook",
-        "delivery_id": delivery_id, "headers": headers or {"content-type": "application/json"},
-        "body": raw, "verified": True, "status": PENDING, "attempts": 0,
+        "integration_id": integration_id,
+        "received_at": utcnow(),
+        "source_kind": "webhook",
+        "delivery_id": delivery_id,
+        "headers": headers or {"content-type": "application/json"},
+        "body": raw,
+        "verified": True,
+        "status": PENDING,
+        "attempts": 0,
     }
     if isinstance(bind, sa.Connection):
         return inserted_id(bind.execute(inbox.insert().values(**values)))

@@ -3,6 +3,7 @@
 `make oidc-provider` installs its pinned package into tests/oidc/node_modules; without node or the
 package the tests that need it skip with the reason (fail under CROSSDOCK_REQUIRE_SERVICES=1).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -48,9 +49,22 @@ def openid_provider(redirect_uri: str, log: Path) -> Iterator[OpenIdProvider]:
     client = OpenIdProvider(f"http://127.0.0.1:{port}", "crossdock-admin", "test client secret, not a real one")
     with log.open("w") as output:
         process = subprocess.Popen(
-            [node, str(FOLDER / "provider.mjs"), "--port", str(port), "--client-id", client.client_id,
-             "--client-secret", client.client_secret, "--redirect-uri", redirect_uri],
-            cwd=FOLDER, stdout=output, stderr=subprocess.STDOUT)
+            [
+                node,
+                str(FOLDER / "provider.mjs"),
+                "--port",
+                str(port),
+                "--client-id",
+                client.client_id,
+                "--client-secret",
+                client.client_secret,
+                "--redirect-uri",
+                redirect_uri,
+            ],
+            cwd=FOLDER,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
         try:
             wait_for_http(client.metadata_url, process, STARTUP_SECONDS)

@@ -1,4 +1,5 @@
 """Crossdock commands as real subprocesses for tests: free ports, readiness with a bounded deadline."""
+
 from __future__ import annotations
 
 import os

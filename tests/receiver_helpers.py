@@ -1,4 +1,5 @@
 """Shared by the receiver tests: integrations made through the repository, and a running receiver."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

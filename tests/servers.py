@@ -3,6 +3,7 @@
 Each binds port 0 and is listening before the context manager yields, so a test can connect at once:
 the kernel queues connections until the server thread accepts them. No sleeps, no polling.
 """
+
 from __future__ import annotations
 
 import socket

@@ -3,6 +3,7 @@
 Absent PostgreSQL/MariaDB/RabbitMQ/Redis/Chromium skip a test with the reason, except under
 `CROSSDOCK_REQUIRE_SERVICES=1` (CI), where the same absence fails it.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """A real SMTP server on loopback for the alert and report tests (aiosmtpd): STARTTLS with a
 certificate made for 127.0.0.1 at test time, login required, every accepted message kept as parsed
 email so a test reads back what a person would receive."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,16 +33,21 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = folder / "smtp.crt", folder / "smtp.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return cert_path, key_path
 
 
@@ -79,9 +85,18 @@ class SmtpServer:
     mailbox: Mailbox
 
     def channel_settings(self, **changes) -> dict:
-        return {"host": self.host, "port": self.port, "security": "starttls", "username": USER, "password": PASSWORD,
-                "sender": "crossdock@example.com", "recipients": ["ops@example.com"], "ca_file": self.ca_file,
-                "timeout_seconds": 10, **changes}
+        return {
+            "host": self.host,
+            "port": self.port,
+            "security": "starttls",
+            "username": USER,
+            "password": PASSWORD,
+            "sender": "crossdock@example.com",
+            "recipients": ["ops@example.com"],
+            "ca_file": self.ca_file,
+            "timeout_seconds": 10,
+            **changes,
+        }
 
 
 @contextmanager
@@ -91,8 +106,16 @@ def smtp_server(folder: Path) -> Iterator[SmtpServer]:
     context.load_cert_chain(cert, key)
     mailbox = Mailbox()
     port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-                            authenticator=_authenticator, auth_required=True, ready_timeout=30)
+    controller = Controller(
+        mailbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=_authenticator,
+        auth_required=True,
+        ready_timeout=30,
+    )
     controller.start()
     try:
         yield SmtpServer("127.0.0.1", port, str(cert), mailbox)

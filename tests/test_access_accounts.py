@@ -1,4 +1,5 @@
 """Local accounts, API tokens and their audit entries against the real store (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -67,8 +68,11 @@ def test_login_locks_out_after_max_failed_even_with_the_right_password(store):
 def test_reset_lifts_a_lockout_ends_sessions_and_forces_a_change(store):
     with store.begin() as conn:
         user = users.add(conn, "ana", "viewer", PASSWORD, actor="t", must_change=False)
-        conn.execute(user_sessions.insert().values(user_id=user.id, token_hash="x" * 64, created_at=utcnow(),
-                                                   expires_at=utcnow() + timedelta(hours=1)))
+        conn.execute(
+            user_sessions.insert().values(
+                user_id=user.id, token_hash="x" * 64, created_at=utcnow(), expires_at=utcnow() + timedelta(hours=1)
+            )
+        )
         conn.execute(users_table.update().values(locked_until=utcnow() + timedelta(hours=1)))
         fresh = users.reset_password(conn, "ana", actor="cli:root")
     with store.begin() as conn:
@@ -125,8 +129,9 @@ def test_first_admin_is_made_once_with_a_private_one_time_password(sqlite_store)
 
 
 def test_field_diff_masks_secrets():
-    diff = audit.field_diff({"endpoint": "a", "auth_value": "s1", "same": 1},
-                            {"endpoint": "b", "auth_value": "s2", "same": 1}, {"auth_value"})
+    diff = audit.field_diff(
+        {"endpoint": "a", "auth_value": "s1", "same": 1}, {"endpoint": "b", "auth_value": "s2", "same": 1}, {"auth_value"}
+    )
     assert diff == {"endpoint": {"from": "a", "to": "b"}, "auth_value": {"from": "••••••••", "to": "••••••••"}}
 
 

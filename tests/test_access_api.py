@@ -1,6 +1,7 @@
 """Role × route over a real receiver: every admin route refuses a role the policy table does not allow
 with 403 and the reason, and lets an allowed one through to the route itself; tokens and the audit log
 over the API."""
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,12 @@ def _concrete(path: str) -> str:
 def test_every_admin_route_is_in_the_table():
     from connectors.receiver import access_routes, admin, callback_routes, inbox_routes
 
-    routes = {(method, route.path) for module in (admin, callback_routes, inbox_routes, access_routes)
-              for route in module.router.routes for method in route.methods}
+    routes = {
+        (method, route.path)
+        for module in (admin, callback_routes, inbox_routes, access_routes)
+        for route in module.router.routes
+        for method in route.methods
+    }
     assert routes == set(ROUTE_ACTIONS)
 
 
@@ -39,8 +44,13 @@ def test_role_by_route(sqlite_store, role_tokens):
     with running(sqlite_store) as url:
         for (method, path), action in ROUTE_ACTIONS.items():
             for role, token in role_tokens.items():
-                answer = requests.request(method, url + _concrete(path), json=BODIES.get((method, path), {}),
-                                          headers={"Authorization": f"Bearer {token}"}, timeout=30)
+                answer = requests.request(
+                    method,
+                    url + _concrete(path),
+                    json=BODIES.get((method, path), {}),
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=30,
+                )
                 expected = allowed(role, action if (method, path) not in BODIES else Action.ENABLE_INTEGRATION)
                 if expected:
                     assert answer.status_code not in (401, 403), (role, method, path, answer.text)

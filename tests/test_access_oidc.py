@@ -1,6 +1,7 @@
 """Who an OpenID Connect identity is in Crossdock (pipelines.access.oidc), on a real store: matched by
 e-mail address to a user name, given the default role as a new user or refused, never matched by
 `preferred_username`, disabled users refused, stale provider log-ins not taken, all audited."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -56,8 +57,12 @@ def test_an_identity_is_the_user_its_email_names_with_that_users_role(store):
         result = oidc.login(conn, who("ANA@corp.example"), default_role=Role.VIEWER)
     assert result.user is not None and result.user.username == "ana@corp.example" and result.user.role is Role.OPERATOR
     assert result.user.last_login_at is not None
-    assert audit(store)[-1] == (AuditAction.LOGIN, "user:ana@corp.example", "user:ana@corp.example",
-                                {"door": "app", "via": "oidc", "provider": "corp", "sub": "0001"})
+    assert audit(store)[-1] == (
+        AuditAction.LOGIN,
+        "user:ana@corp.example",
+        "user:ana@corp.example",
+        {"door": "app", "via": "oidc", "provider": "corp", "sub": "0001"},
+    )
 
 
 def test_an_unknown_identity_gets_the_default_role_as_a_new_user(store):
@@ -67,18 +72,26 @@ def test_an_unknown_identity_gets_the_default_role_as_a_new_user(store):
     assert result.user is not None and result.user.role is Role.ANALYST and not result.user.must_change_password
     assert again.user is not None and again.user.role is Role.ANALYST
     assert [(action, actor) for action, actor, _, _ in audit(store)] == [
-        (AuditAction.USER_ADDED, "oidc:corp"), (AuditAction.LOGIN, "user:new@corp.example"),
-        (AuditAction.LOGIN, "user:new@corp.example")]
+        (AuditAction.USER_ADDED, "oidc:corp"),
+        (AuditAction.LOGIN, "user:new@corp.example"),
+        (AuditAction.LOGIN, "user:new@corp.example"),
+    ]
     with store.begin() as conn:  # the account's password is one nobody knows
         assert users.login(conn, "new@corp.example", PASSWORD, door="app").user is None
 
 
-@pytest.mark.parametrize(("identity", "reason", "message"), [
-    (lambda: who("stranger@elsewhere.example"), "unknown identity",
-     "no Crossdock user is named stranger@elsewhere.example: ask an admin to add one"),
-    (lambda: who(None), "no email", "the identity provider gave no e-mail address for you"),
-    (lambda: who("ana@corp.example", email_verified=False), "email not verified", "is not verified"),
-])
+@pytest.mark.parametrize(
+    ("identity", "reason", "message"),
+    [
+        (
+            lambda: who("stranger@elsewhere.example"),
+            "unknown identity",
+            "no Crossdock user is named stranger@elsewhere.example: ask an admin to add one",
+        ),
+        (lambda: who(None), "no email", "the identity provider gave no e-mail address for you"),
+        (lambda: who("ana@corp.example", email_verified=False), "email not verified", "is not verified"),
+    ],
+)
 def test_refusals_say_why_and_are_audited(store, identity, reason, message):
     with store.begin() as conn:
         users.add(conn, "ana@corp.example", "admin", PASSWORD, actor="test")

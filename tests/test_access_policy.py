@@ -1,4 +1,5 @@
 """The policy table, cell by cell: what each role may do, and the reason a refusal gives."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """Every admin list pages: 2,476 orders are all reachable (the old list stopped at 1,000), newest
 first, with a total, through a real receiver; a cursor we did not give out is a 400 with the reason."""
+
 from __future__ import annotations
 
 import requests
@@ -16,8 +17,7 @@ ORDERS = 2_476
 def _pages(url: str, path: str, key: str, headers: dict[str, str], **params) -> tuple[list[dict], list[int]]:
     items, totals, cursor = [], [], None
     while True:
-        answer = requests.get(f"{url}{path}", params={**params, **({"cursor": cursor} if cursor else {})}, headers=headers,
-                              timeout=30)
+        answer = requests.get(f"{url}{path}", params={**params, **({"cursor": cursor} if cursor else {})}, headers=headers, timeout=30)
         assert answer.status_code == 200, answer.text
         body = answer.json()
         items += body[key]
@@ -30,8 +30,12 @@ def _pages(url: str, path: str, key: str, headers: dict[str, str], **params) -> 
 def test_every_order_callback_and_inbox_row_is_reachable_page_by_page(sqlite_store):
     admin = {"Authorization": f"Bearer {settings.admin_token()}"}
     stored = integration(sqlite_store, callback_url="https://cliente.example/cb", callback_events=["assigned"])
-    result = ingest(sqlite_store, stored, [{"external_id": f"PED-{i:05d}", "client_name": "Cliente", "address": "Zona 1"}
-                                           for i in range(ORDERS)], source_kind="test")
+    result = ingest(
+        sqlite_store,
+        stored,
+        [{"external_id": f"PED-{i:05d}", "client_name": "Cliente", "address": "Zona 1"} for i in range(ORDERS)],
+        source_kind="test",
+    )
     for internal_id in result.internal_ids[:250]:
         change_status(sqlite_store, internal_id, "assigned", actor="test")
     for i in range(120):

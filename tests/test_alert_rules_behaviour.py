@@ -10,6 +10,7 @@
 Time moves through the `now` the alert evaluator and the outbox accept (never by sleeping); the
 callback sender runs on the tests' hand-moved clock.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -38,6 +39,7 @@ def _deliver_callbacks(engine, clock: FakeClock):
 
 
 # -- callbacks stopped by a 410 ---------------------------------------------------------------------
+
 
 def test_a_410_from_the_callback_endpoint_fires_the_callbacks_stopped_alert_naming_the_integration(sqlite_store):
     chat, endpoint = CallbackSink(), CallbackSink()
@@ -78,6 +80,7 @@ def test_a_410_from_the_callback_endpoint_fires_the_callbacks_stopped_alert_nami
 
 # -- dead letters -----------------------------------------------------------------------------------
 
+
 def _dead_letter(engine, integration) -> None:
     """One payload dead-lettered as the processor does it: it arrived while the integration was off."""
     set_active(engine, integration.name, False)
@@ -88,8 +91,7 @@ def _dead_letter(engine, integration) -> None:
 
 def test_dead_letters_notify_once_then_at_once_when_more_arrive_then_remind_then_resolve(sqlite_store):
     chat = CallbackSink()
-    hook_integration = create_integration(sqlite_store, Integration(name="cliente_abc", type="webhook",
-                                                                    webhook={"ack_mode": "async"}))
+    hook_integration = create_integration(sqlite_store, Integration(name="cliente_abc", type="webhook", webhook={"ack_mode": "async"}))
     save_rule(sqlite_store, "dead_letters", enabled=True, params={"renotify_minutes": 60}, actor="test")
     start = utcnow()
 
@@ -126,13 +128,13 @@ def test_dead_letters_notify_once_then_at_once_when_more_arrive_then_remind_then
     assert len(texts) == 4 and texts[3].startswith("[RESOLVED] cliente_abc: Dead letters")
     [history] = alert_history(sqlite_store, kind="dead_letters")
     events = [(e["event"], e["detail"] or "") for e in alert_events_for(sqlite_store, history["id"])]
-    assert [event for event, _ in events] == ["fired", "notified", "reminded", "notified", "reminded", "notified",
-                                              "resolved", "notified"]
+    assert [event for event, _ in events] == ["fired", "notified", "reminded", "notified", "reminded", "notified", "resolved", "notified"]
     assert events[2][1].startswith("grew: ") and not events[4][1].startswith("grew: ")
     assert not live_by_key(sqlite_store)
 
 
 # -- at-least-once delivery: the lease --------------------------------------------------------------
+
 
 def _one_queued_alert(engine, api_url: str, hook: str):
     """cliente_abc's sync failed and the evaluator queued its one 'fired' message; returns when."""
@@ -193,6 +195,7 @@ def test_a_late_failure_of_a_dead_claim_leaves_the_new_claim_alone(sqlite_store)
 
 # -- who changed the rules and channels -------------------------------------------------------------
 
+
 def test_rule_and_channel_changes_are_audited_with_secrets_masked(sqlite_store):
     from pipelines.access import audit
     from pipelines.access.audit import MASK
@@ -201,8 +204,9 @@ def test_rule_and_channel_changes_are_audited_with_secrets_masked(sqlite_store):
 
     hook = "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX"
     channel = save_channel(sqlite_store, "ops chat", "slack", {"url": hook}, actor="user:ana")
-    save_channel(sqlite_store, "ops chat", "slack", {"url": hook.replace("XXXX", "YYYY")}, actor="user:ana",
-                 enabled=False, channel_id=channel)
+    save_channel(
+        sqlite_store, "ops chat", "slack", {"url": hook.replace("XXXX", "YYYY")}, actor="user:ana", enabled=False, channel_id=channel
+    )
     save_rule(sqlite_store, "inbox_backlog", enabled=True, params={"max_age_minutes": 15}, actor="user:ana")
     assert reset_rule(sqlite_store, "inbox_backlog", actor="user:luis")
     assert not reset_rule(sqlite_store, "inbox_backlog", actor="user:luis")  # nothing to reset: nothing recorded
@@ -210,9 +214,12 @@ def test_rule_and_channel_changes_are_audited_with_secrets_masked(sqlite_store):
     with sqlite_store.connect() as conn:
         entries = list(reversed(audit.entries(conn).items))
     assert [(e["actor"], e["action"], e["subject"]) for e in entries] == [
-        ("user:ana", "channel.saved", "channel:ops chat"), ("user:ana", "channel.saved", "channel:ops chat"),
-        ("user:ana", "alert_rule.saved", "alert_rule:inbox_backlog"), ("user:luis", "alert_rule.reset", "alert_rule:inbox_backlog"),
-        ("user:luis", "channel.deleted", "channel:ops chat")]
+        ("user:ana", "channel.saved", "channel:ops chat"),
+        ("user:ana", "channel.saved", "channel:ops chat"),
+        ("user:ana", "alert_rule.saved", "alert_rule:inbox_backlog"),
+        ("user:luis", "alert_rule.reset", "alert_rule:inbox_backlog"),
+        ("user:luis", "channel.deleted", "channel:ops chat"),
+    ]
     assert entries[1]["details"]["changes"] == {"enabled": {"from": True, "to": False}, "url": {"from": MASK, "to": MASK}}
     assert entries[2]["details"]["params"] == {"max_age_minutes": 15}
     assert "secret" not in str([e["details"] for e in entries])

@@ -1,6 +1,7 @@
 """Alerts: the rules find what the dashboard shows, the life cycle notifies once, reminds, resolves and
 never repeats itself across evaluators; channels send to a real SMTP server (STARTTLS and login) and
 to real HTTP sinks on loopback; a failing channel never blocks the others and shows as failing."""
+
 from __future__ import annotations
 
 import subprocess
@@ -53,6 +54,7 @@ def _chat_texts(sink: CallbackSink) -> list[str]:
 
 # -- channels ---------------------------------------------------------------------------------------
 
+
 def test_email_goes_through_starttls_and_login_and_reads_back(sqlite_store, tmp_path):
     with smtp_server(tmp_path) as smtp:
         channel = save_channel(sqlite_store, "ops mail", "email", smtp.channel_settings(), actor="test")
@@ -83,8 +85,14 @@ def test_channel_secrets_are_encrypted_at_rest_and_masked(sqlite_store, tmp_path
     # Saving the form back with the masks keeps the real secrets.
     save_channel(sqlite_store, "ops mail", "email", shown["ops mail"], actor="test", channel_id=channel)
     with smtp_server(tmp_path) as smtp:  # a new server, same password: the stored one still logs in
-        save_channel(sqlite_store, "ops mail", "email", {**shown["ops mail"], "port": smtp.port, "ca_file": smtp.ca_file},
-                     actor="test", channel_id=channel)
+        save_channel(
+            sqlite_store,
+            "ops mail",
+            "email",
+            {**shown["ops mail"], "port": smtp.port, "ca_file": smtp.ca_file},
+            actor="test",
+            channel_id=channel,
+        )
         assert send_test(sqlite_store, channel) == (True, "email to ops@example.com")
     with pytest.raises(ChannelError, match="url"):
         save_channel(sqlite_store, "teams", "teams", {"url": "ftp://example.com"}, actor="test")
@@ -116,6 +124,7 @@ def test_generic_webhook_is_signed_like_callbacks(sqlite_store):
 
 
 # -- rules and life cycle ---------------------------------------------------------------------------
+
 
 def test_the_alerts_and_the_dashboard_come_from_the_same_problems(sqlite_store):
     api = ClientApi(seed_orders(3), faults=[500] * 50)
@@ -226,6 +235,7 @@ def test_a_rule_turned_off_closes_its_alert_without_a_resolved_message(sqlite_st
 
 # -- end to end -------------------------------------------------------------------------------------
 
+
 def _sensor_tick(instance: dg.DagsterInstance) -> str:
     """One tick of the real `alerts` sensor, as the daemon runs it."""
     context = dg.build_sensor_context(instance=instance, resources={"store": StoreResource()})
@@ -235,10 +245,11 @@ def _sensor_tick(instance: dg.DagsterInstance) -> str:
 
 def _tick_in_another_process(engine) -> str:
     """One evaluation and delivery pass by a separate Python process over the same store."""
-    code = ("import sys; from assets.alerts import alerts_tick; from pipelines.store.engine import make_engine; "
-            "print(alerts_tick(make_engine(sys.argv[1]), None).summary())")
-    done = subprocess.run([sys.executable, "-c", code, str(engine.url)], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, check=False)
+    code = (
+        "import sys; from assets.alerts import alerts_tick; from pipelines.store.engine import make_engine; "
+        "print(alerts_tick(make_engine(sys.argv[1]), None).summary())"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(engine.url)], capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -247,8 +258,7 @@ def test_end_to_end_client_api_fails_email_and_chat_arrive_then_resolved_and_not
     """The `alerts` sensor's ticks, each with a fresh evaluator over the same store (a restarted daemon)."""
     chat = CallbackSink()
     api = ClientApi(seed_orders(3), faults=[500] * 50)
-    with smtp_server(tmp_path) as smtp, chat.serve() as hook, serve_client_api(api) as url, \
-            dg.instance_for_test() as instance:
+    with smtp_server(tmp_path) as smtp, chat.serve() as hook, serve_client_api(api) as url, dg.instance_for_test() as instance:
         save_channel(sqlite_store, "ops mail", "email", smtp.channel_settings(), actor="test")
         save_channel(sqlite_store, "ops chat", "slack", {"url": hook}, actor="test")
         _api_integration(sqlite_store, url)
@@ -287,11 +297,16 @@ def test_a_signature_failure_spike_at_the_real_receiver_fires_once(sqlite_store)
     integration(sqlite_store)
     save_rule(sqlite_store, "signature_failures", enabled=True, params={"threshold": 5, "window_minutes": 5}, actor="test")
     with running(sqlite_store) as url:
-        refused = [requests.post(f"{url}/webhook/cliente_abc", data=b"{}", headers={"X-API-Key": f"guess-{i}",
-                                 "Content-Type": "application/json"}).status_code for i in range(6)]
+        refused = [
+            requests.post(
+                f"{url}/webhook/cliente_abc", data=b"{}", headers={"X-API-Key": f"guess-{i}", "Content-Type": "application/json"}
+            ).status_code
+            for i in range(6)
+        ]
         # An accepted request after them proves their diagnostic rows were written (same queue, in order).
-        requests.post(f"{url}/webhook/cliente_abc", data=b'{"x": 1}',
-                      headers={"X-API-Key": "secreto_compartido", "Content-Type": "application/json"})
+        requests.post(
+            f"{url}/webhook/cliente_abc", data=b'{"x": 1}', headers={"X-API-Key": "secreto_compartido", "Content-Type": "application/json"}
+        )
     assert refused == [401] * 6
     first = evaluate_alerts(sqlite_store, None)
     again = evaluate_alerts(sqlite_store, None)
@@ -346,8 +361,9 @@ def test_rejection_rate_over_the_window_fires_with_the_top_reason(sqlite_store):
     good = [{"external_id": f"G-{i}", "client_name": f"Cliente {i}", "address": "Zona 10"} for i in range(15)]
     bad = [{"external_id": f"B-{i}", "address": "Zona 10"} for i in range(5)]  # no client name
     ingest(sqlite_store, hook, good + bad, source_kind="test")
-    save_rule(sqlite_store, "rejection_rate", enabled=True, params={"threshold_pct": 20, "min_records": 20},
-              actor="test", integration_id=hook.id)
+    save_rule(
+        sqlite_store, "rejection_rate", enabled=True, params={"threshold_pct": 20, "min_records": 20}, actor="test", integration_id=hook.id
+    )
     fired = evaluate_alerts(sqlite_store, None)
     [condition] = [c for c in fired.conditions if c.kind == "rejection_rate"]
     assert condition.summary.startswith("25.0 % of records rejected over the last 60 min (5 of 20), mostly client_name")
@@ -355,10 +371,17 @@ def test_rejection_rate_over_the_window_fires_with_the_top_reason(sqlite_store):
     assert evaluate_alerts(sqlite_store, None).transitions.resolved == fired.transitions.fired
 
 
-@pytest.mark.parametrize(("kind", "rule"), [
-    (ProblemKind.SYNC_FAILED, "sync_failed"), (ProblemKind.STALE, "freshness"), (ProblemKind.DEAD_LETTERS, "dead_letters"),
-    (ProblemKind.CALLBACKS_UNDELIVERED, "callbacks_failing"), (ProblemKind.CALLBACKS_STOPPED, "callbacks_disabled"),
-    (ProblemKind.REJECTED, "rejection_rate"), (ProblemKind.REJECTED_REPEAT, "rejection_rate"),
-])
+@pytest.mark.parametrize(
+    ("kind", "rule"),
+    [
+        (ProblemKind.SYNC_FAILED, "sync_failed"),
+        (ProblemKind.STALE, "freshness"),
+        (ProblemKind.DEAD_LETTERS, "dead_letters"),
+        (ProblemKind.CALLBACKS_UNDELIVERED, "callbacks_failing"),
+        (ProblemKind.CALLBACKS_STOPPED, "callbacks_disabled"),
+        (ProblemKind.REJECTED, "rejection_rate"),
+        (ProblemKind.REJECTED_REPEAT, "rejection_rate"),
+    ],
+)
 def test_a_dashboard_line_links_to_its_rule_by_kind_whatever_its_wording(kind, rule):
     assert classify(Problem(kind, "hace 5 min: algo se ha reformulado")) == rule

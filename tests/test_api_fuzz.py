@@ -19,6 +19,7 @@ account's HMAC for Autentikapp) so their bodies reach parsing, mapping and inges
 Bounded in time: a fixed seed, derandomized generation, no example database, `MAX_EXAMPLES` per
 operation and `STATEFUL_EXAMPLES` scenarios: about 3,500 requests in about a minute on two cores.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -80,8 +81,11 @@ CONFIG = {
         # The webhook routes of the seeded integrations: their bodies get past authentication.
         # A sync integration validates each record against its own mapping (422 when none is valid, the
         # reasons per record); the documented body is the default mapping's shape, not those rules.
-        {"include-path": ORDERS_WEBHOOK, "parameters": {"integration": "cliente_abc"},
-         "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "422"]}}},
+        {
+            "include-path": ORDERS_WEBHOOK,
+            "parameters": {"integration": "cliente_abc"},
+            "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "422"]}},
+        },
         {"include-path": SALES_WEBHOOK, "parameters": {"account_id": "cuenta"}},
         # A cursor is opaque: any string matches its schema, and only the ones a list gave out are
         # accepted (400 otherwise).
@@ -111,8 +115,7 @@ def seed(engine: sa.Engine) -> None:
     """Something for every route to find: orders, a dead callback, a dead inbox row, an account."""
     sink = CallbackSink(default=Reply(500))
     with sink.serve() as url:
-        stored, ids = make_integration(engine, url, callbacks={"retry_schedule_seconds": []},
-                                       orders=order_records(3))
+        stored, ids = make_integration(engine, url, callbacks={"retry_schedule_seconds": []}, orders=order_records(3))
         change_status(engine, ids["PED-001"], OrderEvent.ASSIGNED, actor="seed")
         with CallbackSender(engine) as sender:
             sender.deliver_due()  # 500 with no retries left: dead, replayable
@@ -120,10 +123,17 @@ def seed(engine: sa.Engine) -> None:
     change_status(engine, ids["PED-002"], OrderEvent.CANCELLED, actor="seed")  # a pending callback
     insert_pending(engine, stored.id, b'{"external_id": "PED-9", ')
     assert process_batch(engine).count("dead") == 1
-    create_integration(engine, Integration.model_validate({
-        "name": "cuenta", "type": "webhook", "target": "sale",
-        "webhook": {"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [ACCOUNT_SECRET]},
-    }))
+    create_integration(
+        engine,
+        Integration.model_validate(
+            {
+                "name": "cuenta",
+                "type": "webhook",
+                "target": "sale",
+                "webhook": {"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [ACCOUNT_SECRET]},
+            }
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -181,23 +191,27 @@ def request_options(case: schemathesis.Case, base_url: str) -> dict[str, Any]:
     if case.operation.path not in (ORDERS_WEBHOOK, SALES_WEBHOOK) or isinstance(case.body, NotSet):
         return {"base_url": base_url}
     serialized = case.as_transport_kwargs(base_url=base_url)
-    prepared = requests.Request(**{key: serialized[key] for key in ("method", "url", "data", "json", "files", "headers")
-                                   if key in serialized}).prepare()
+    prepared = requests.Request(
+        **{key: serialized[key] for key in ("method", "url", "data", "json", "files", "headers") if key in serialized}
+    ).prepare()
     body = prepared.body if isinstance(prepared.body, bytes) else (prepared.body or "").encode()
     if case.operation.path == ORDERS_WEBHOOK:
         credentials = {"X-API-Key": API_KEY}
     else:
         credentials = {"X-Autentikapp-Signature": hmac.new(ACCOUNT_SECRET.encode(), body, hashlib.sha256).hexdigest()}
     content_type = prepared.headers.get("Content-Type")
-    return {"base_url": base_url, "data": body,
-            "headers": {**credentials, **({"Content-Type": content_type} if content_type else {})}}
+    return {"base_url": base_url, "data": body, "headers": {**credentials, **({"Content-Type": content_type} if content_type else {})}}
 
 
-@pytest.mark.parametrize("raw", [
-    b"GET /integrations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \x01\r\n\r\n",  # a control character
-    b"GET /integrations/a b HTTP/1.1\r\nHost: x\r\n\r\n",  # a space in the path
-    b"POST /webhook/cliente_abc HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n",
-], ids=["control character", "space in path", "Content-Length"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /integrations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \x01\r\n\r\n",  # a control character
+        b"GET /integrations/a b HTTP/1.1\r\nHost: x\r\n\r\n",  # a space in the path
+        b"POST /webhook/cliente_abc HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n",
+    ],
+    ids=["control character", "space in path", "Content-Length"],
+)
 def test_an_unparsable_request_is_answered_with_the_json_error_body(receiver, raw):
     """requests sends a header value with a control character as is; uvicorn answered it in plain text."""
     host, port = receiver.removeprefix("http://").split(":")
@@ -228,8 +242,9 @@ def test_workflows_that_follow_the_links(receiver, seeded, monkeypatch):
     and leaves the list out of them, so no scenario listed orders and followed them to a status change
     and its callbacks: the list is made a start too."""
     likely_root = stateful.is_likely_root_transition
-    monkeypatch.setattr(stateful, "is_likely_root_transition", lambda operation, *args: (
-        operation.label == "GET /orders" or likely_root(operation, *args)))
+    monkeypatch.setattr(
+        stateful, "is_likely_root_transition", lambda operation, *args: operation.label == "GET /orders" or likely_root(operation, *args)
+    )
 
     class Workflows(schema.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:
@@ -245,26 +260,42 @@ def test_workflows_that_follow_the_links(receiver, seeded, monkeypatch):
             if case.operation.label == "PATCH /integrations/{name}" and response.status_code == 200:
                 self.renamed_to.add(response.json()["name"].lower())
 
-        def validate_response(self, response: schemathesis.Response, case: schemathesis.Case,
-                              additional_checks: list | None = None, **kwargs: Any) -> None:
+        def validate_response(
+            self, response: schemathesis.Response, case: schemathesis.Case, additional_checks: list | None = None, **kwargs: Any
+        ) -> None:
             """`PATCH /integrations/{name}` renames too: an integration renamed to the name of one this
             scenario deleted is found there again, which schemathesis's use-after-free check (it knows only
             POST and PUT as re-creating a resource) would report as the deleted one still served."""
             name = (case.path_parameters or {}).get("name")
             if case.path.startswith("/integrations/{name}") and str(name).lower() in self.renamed_to:
-                case.validate_response(response, additional_checks=additional_checks, transport_kwargs=kwargs or None,
-                                       recorder=self.recorder, excluded_checks=[schemathesis.checks.use_after_free])
+                case.validate_response(
+                    response,
+                    additional_checks=additional_checks,
+                    transport_kwargs=kwargs or None,
+                    recorder=self.recorder,
+                    excluded_checks=[schemathesis.checks.use_after_free],
+                )
             else:
                 super().validate_response(response, case, additional_checks, **kwargs)
 
-    links = sum(len(answer.get("links", {})) for operations in schema.raw_schema["paths"].values()
-                for operation in operations.values() for answer in operation["responses"].values())
+    links = sum(
+        len(answer.get("links", {}))
+        for operations in schema.raw_schema["paths"].values()
+        for operation in operations.values()
+        for answer in operation["responses"].values()
+    )
     assert links >= 10, "the receiver's OpenAPI lost its links: the stateful phase would test nothing"
     assert {"GET /orders", "POST /integrations", "GET /inbox", "GET /callbacks"} <= Workflows._root_labels
     try:
-        Workflows.run(settings=hypothesis.settings(
-            max_examples=STATEFUL_EXAMPLES, stateful_step_count=STATEFUL_STEPS, derandomize=True, database=None,
-            deadline=None, suppress_health_check=list(hypothesis.HealthCheck),
-        ))
+        Workflows.run(
+            settings=hypothesis.settings(
+                max_examples=STATEFUL_EXAMPLES,
+                stateful_step_count=STATEFUL_STEPS,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                suppress_health_check=list(hypothesis.HealthCheck),
+            )
+        )
     finally:
         seeded()  # the seed again for whatever runs after

@@ -1,6 +1,7 @@
 """`api` settings: pagination is a union keyed on its style, yet configurations written flat, as the
 README documents and stores hold them, read as before; a dump is that flat shape and validates again to
 the same settings; problems are named where the person wrote them; PATCHes merge as they always did."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,12 +22,29 @@ from tests.conftest import load_example
 
 # `api` exactly as a store written before the union holds it: every key of every style, with defaults.
 STORED_BEFORE_THE_UNION = {
-    "apikey_header": "X-API-Key", "pagination": "page", "records_path": "data", "page_size": 50,
-    "offset_param": "offset", "limit_param": "limit", "page_param": "page", "page_size_param": "per_page",
-    "first_page": 1, "next_cursor_path": "next_cursor", "cursor_request_param": "cursor", "next_url_path": "next",
-    "max_pages": 10000, "cursor_field": "updated_at", "cursor_param": "updated_since", "cursor_start": None,
-    "window_start_param": "updated_since", "window_end_param": "updated_until", "window_format": "iso",
-    "timeout_seconds": 30.0, "max_retries": 5, "backoff_seconds": 1.0, "max_backoff_seconds": 60.0,
+    "apikey_header": "X-API-Key",
+    "pagination": "page",
+    "records_path": "data",
+    "page_size": 50,
+    "offset_param": "offset",
+    "limit_param": "limit",
+    "page_param": "page",
+    "page_size_param": "per_page",
+    "first_page": 1,
+    "next_cursor_path": "next_cursor",
+    "cursor_request_param": "cursor",
+    "next_url_path": "next",
+    "max_pages": 10000,
+    "cursor_field": "updated_at",
+    "cursor_param": "updated_since",
+    "cursor_start": None,
+    "window_start_param": "updated_since",
+    "window_end_param": "updated_until",
+    "window_format": "iso",
+    "timeout_seconds": 30.0,
+    "max_retries": 5,
+    "backoff_seconds": 1.0,
+    "max_backoff_seconds": 60.0,
     "ingest_batch_size": 10000,
 }
 
@@ -34,10 +52,14 @@ FLAT_CONFIGS = [
     ({}, NoPagination()),
     ({"pagination": "offset", "records_path": "data"}, OffsetPagination()),
     ({"pagination": "offset", "offset_param": "skip", "limit_param": "take"}, OffsetPagination(offset_param="skip", limit_param="take")),
-    ({"pagination": "page", "page_param": "p", "page_size_param": None, "first_page": 0},
-     PagePagination(page_param="p", page_size_param=None, first_page=0)),
-    ({"pagination": "cursor", "next_cursor_path": "meta.next_cursor", "cursor_request_param": "after"},
-     CursorPagination(next_cursor_path="meta.next_cursor", cursor_request_param="after")),
+    (
+        {"pagination": "page", "page_param": "p", "page_size_param": None, "first_page": 0},
+        PagePagination(page_param="p", page_size_param=None, first_page=0),
+    ),
+    (
+        {"pagination": "cursor", "next_cursor_path": "meta.next_cursor", "cursor_request_param": "after"},
+        CursorPagination(next_cursor_path="meta.next_cursor", cursor_request_param="after"),
+    ),
     ({"pagination": "next_url", "records_path": "data", "next_url_path": "next", "max_pages": 100_000}, NextUrlPagination()),
     ({"pagination": "link_header"}, LinkHeaderPagination()),
     (STORED_BEFORE_THE_UNION, PagePagination()),
@@ -80,19 +102,31 @@ def test_the_nested_union_is_read_too_and_dumps_flat():
 
 def test_a_flat_key_beside_the_nested_style_wins():
     """What a PATCH naming a flat key merges into a nested configuration: the PATCH is the newer word."""
-    merged = ApiSettings.model_validate({"pagination": {"style": "page", "page_param": "p"}, "page_param": "pagina",
-                                         "next_url_path": "links.next"})
+    merged = ApiSettings.model_validate(
+        {"pagination": {"style": "page", "page_param": "p"}, "page_param": "pagina", "next_url_path": "links.next"}
+    )
     assert merged.pagination == PagePagination(page_param="pagina")
 
 
 def test_the_seed_readme_and_demo_configurations_read_as_before():
     seed = Integration.model_validate(load_example("api_polling_integration.json"))
     assert seed.api.pagination == NoPagination() and seed.api.page_size == 100
-    demo = Integration.model_validate({
-        "name": "demo_api", "type": "api", "endpoint": "http://127.0.0.1:8090/orders?status=pending",
-        "api": {"pagination": "page", "records_path": "data", "page_size": 50, "cursor_field": "updated_at",
-                "cursor_param": "updated_since", "window_start_param": "updated_since", "window_end_param": "updated_until"},
-    })
+    demo = Integration.model_validate(
+        {
+            "name": "demo_api",
+            "type": "api",
+            "endpoint": "http://127.0.0.1:8090/orders?status=pending",
+            "api": {
+                "pagination": "page",
+                "records_path": "data",
+                "page_size": 50,
+                "cursor_field": "updated_at",
+                "cursor_param": "updated_since",
+                "window_start_param": "updated_since",
+                "window_end_param": "updated_until",
+            },
+        }
+    )
     assert demo.api.pagination == PagePagination() and demo.api.page_size == 50
     assert f"pagination: {demo.api.pagination}" == "pagination: page"  # how the admin app names it
 
@@ -101,20 +135,25 @@ def test_problems_are_named_where_they_were_written():
     assert _problems(pagination="page", page_size=20_000) == "api.page_size: Input should be less than or equal to 10000"
     assert _problems(pagination="page", first_page=2) == "api.first_page: Input should be less than or equal to 1"
     assert _problems(pagination={"style": "page", "first_page": 2}) == (
-        "api.pagination.first_page: Input should be less than or equal to 1")
+        "api.pagination.first_page: Input should be less than or equal to 1"
+    )
     assert _problems(pagination="pages") == (
-        "api.pagination: Input should be 'none', 'offset', 'page', 'cursor', 'next_url' or 'link_header'")
+        "api.pagination: Input should be 'none', 'offset', 'page', 'cursor', 'next_url' or 'link_header'"
+    )
     assert _problems(pagination={"style": "cursor", "cursor_param_name": "after"}) == (
-        "api.pagination.cursor_param_name: Extra inputs are not permitted")
+        "api.pagination.cursor_param_name: Extra inputs are not permitted"
+    )
     assert _problems(pagination="cursor", cursor_param_name="after") == "api.cursor_param_name: Extra inputs are not permitted"
     assert _problems(pagination="page", cursor_param="since") == (
-        "api: cursor_param needs a cursor_field (the record field whose last value is sent)")
+        "api: cursor_param needs a cursor_field (the record field whose last value is sent)"
+    )
 
 
 def test_a_bad_value_for_another_style_is_still_refused_and_every_problem_is_listed():
     assert _problems(pagination="none", first_page=5, max_pages=0, offset_param=3) == (
         "api.offset_param: Input should be a valid string; api.first_page: Input should be less than or equal to 1; "
-        "api.max_pages: Input should be greater than or equal to 1")
+        "api.max_pages: Input should be greater than or equal to 1"
+    )
 
 
 def test_the_json_schema_documents_the_flat_keys():

@@ -1,4 +1,5 @@
 """The password gate (AppTest): nothing but the login page exists for a session until it logs in."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,14 @@ def test_wrong_password_is_refused_and_no_page_is_reachable(app_store):
 def test_right_password_opens_every_page_and_log_out_closes_them(app_store):
     at = log_in(start())
     assert texts(at.title) == ["Dashboard"]
-    for page, title in [("integrations", "Integrations"), ("studio", "Mapping studio"), ("orders", "Orders"),
-                        ("dead_letters", "Dead letters"), ("history", "Sync history"), ("reports", "Reports")]:
+    for page, title in [
+        ("integrations", "Integrations"),
+        ("studio", "Mapping studio"),
+        ("orders", "Orders"),
+        ("dead_letters", "Dead letters"),
+        ("history", "Sync history"),
+        ("reports", "Reports"),
+    ]:
         at.switch_page(f"app_pages/{page}.py").run()
         assert not at.exception, (page, at.exception)
         assert texts(at.title) == [title]
@@ -38,8 +45,7 @@ def test_changing_the_password_logs_sessions_out(app_store, monkeypatch):
     assert texts(at.run().title) == ["Crossdock admin"]
 
 
-def test_without_a_configured_password_one_is_generated_and_its_file_named(sqlite_store, monkeypatch,
-                                                                           crossdock_home):
+def test_without_a_configured_password_one_is_generated_and_its_file_named(sqlite_store, monkeypatch, crossdock_home):
     monkeypatch.delenv("CROSSDOCK_ADMIN_PASSWORD", raising=False)
     monkeypatch.setenv("CROSSDOCK_APP_AUTH", "shared_password")
     at = start()

@@ -1,6 +1,7 @@
 """The Alerts page and the dashboard's links to it, through AppTest: open alerts acknowledged and
 snoozed by the logged-in person, a channel's "send a test" reaching a real HTTP sink on loopback,
 a rule changed from the page, and each "needs a person" line pointing at its alert."""
+
 from __future__ import annotations
 
 import pytest
@@ -86,8 +87,7 @@ def test_reports_page_prepares_the_pdf_and_adds_a_recipient_list(app_store):
     add.click().run()
     assert not at.exception, at.exception
     [schedule] = list_schedules(app_store)
-    assert (schedule.name, schedule.recipients, schedule.channel_id) == (
-        "managers", ["boss@example.com", "ceo@example.com"], channel)
+    assert (schedule.name, schedule.recipients, schedule.channel_id) == ("managers", ["boss@example.com", "ceo@example.com"], channel)
 
 
 def test_a_failing_channel_shows_on_the_dashboard_and_history_lists_the_alert(firing, app_store):
@@ -111,6 +111,7 @@ def test_a_failing_channel_shows_on_the_dashboard_and_history_lists_the_alert(fi
 
 
 # -- by role ----------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def accounts(sqlite_store, monkeypatch):
@@ -136,9 +137,15 @@ def firing_for_accounts(accounts):
     return alert
 
 
-@pytest.mark.parametrize(("role", "acts", "manages"), [
-    ("viewer", False, False), ("analyst", False, False), ("operator", True, False), ("admin", True, True),
-])
+@pytest.mark.parametrize(
+    ("role", "acts", "manages"),
+    [
+        ("viewer", False, False),
+        ("analyst", False, False),
+        ("operator", True, False),
+        ("admin", True, True),
+    ],
+)
 def test_the_alerts_page_by_role(firing_for_accounts, role, acts, manages):
     at = log_in(role)
     at.switch_page("app_pages/alerts.py").run()
@@ -161,10 +168,13 @@ def test_an_operator_acknowledges_and_snoozes_and_the_audit_log_says_who(firing_
     at.button(key=f"unsnooze.{alert_id}").click().run()
     assert not at.exception, at.exception
     with accounts.connect() as conn:
-        entries = [(e["actor"], e["action"], e["subject"], e["details"]["about"])
-                   for e in audit.entries(conn, subject=f"alert:{alert_id}").items]
-    assert entries == [("user:operator", action, f"alert:{alert_id}", "cliente_abc")
-                       for action in ("alert.unsnoozed", "alert.snoozed", "alert.acknowledged")]  # newest first
+        entries = [
+            (e["actor"], e["action"], e["subject"], e["details"]["about"]) for e in audit.entries(conn, subject=f"alert:{alert_id}").items
+        ]
+    assert entries == [
+        ("user:operator", action, f"alert:{alert_id}", "cliente_abc")
+        for action in ("alert.unsnoozed", "alert.snoozed", "alert.acknowledged")
+    ]  # newest first
     [alert] = live_alerts(accounts)
     assert alert["acknowledged_by"] == "user:operator" and alert["snoozed_until"] is None
 

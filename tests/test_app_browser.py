@@ -5,6 +5,7 @@ moves an order to assigned and replays a dead inbox payload.
 
 Set CROSSDOCK_SCREENSHOTS=<folder> to keep a 1280x800 screenshot of each step there.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,16 @@ from tests.services import require_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "e2e password"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 STARTUP_SECONDS = 90
 UI_TIMEOUT_MS = 60_000
 
@@ -59,16 +68,37 @@ def app_url(tmp_path, monkeypatch):
     home = tmp_path / "crossdock"
     port = _free_port()
     # The test process shares the app's home (and so its secret key) to seed the store it reads.
-    for name, value in {"CROSSDOCK_HOME": str(home), "CROSSDOCK_DATABASE_URL": f"sqlite:///{home / 'crossdock.db'}",
-                        "CROSSDOCK_APP_AUTH": "shared_password", "CROSSDOCK_ADMIN_PASSWORD": PASSWORD, "CROSSDOCK_PUBLIC_URL": "https://api.logitrack.app"}.items():
+    for name, value in {
+        "CROSSDOCK_HOME": str(home),
+        "CROSSDOCK_DATABASE_URL": f"sqlite:///{home / 'crossdock.db'}",
+        "CROSSDOCK_APP_AUTH": "shared_password",
+        "CROSSDOCK_ADMIN_PASSWORD": PASSWORD,
+        "CROSSDOCK_PUBLIC_URL": "https://api.logitrack.app",
+    }.items():
         monkeypatch.setenv(name, value)
     env = dict(os.environ)
     log = tmp_path / "streamlit.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app/main.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, log)

@@ -3,6 +3,7 @@ the form, against a real loopback API and a real SQLite database; handing over t
 secret (set the agreed one, or generate one offered only as a download), and rotating it while a
 callback is queued, which is then delivered signed with the new secret and, during the rotation's
 overlap, the previous one."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,7 @@ def _api_document(base_url: str, **changes) -> dict:
 
 def _everything_shown(at) -> str:
     """Every text the page draws (markdown, captions, code, JSON, alerts, widget labels and values)."""
-    parts = [e.value for kind in ("markdown", "caption", "code", "json", "success", "info", "warning", "error")
-             for e in getattr(at, kind)]
+    parts = [e.value for kind in ("markdown", "caption", "code", "json", "success", "info", "warning", "error") for e in getattr(at, kind)]
     parts += [str(w.value) for w in at.text_input] + [w.label for w in at.button]
     return "\n".join(parts)
 
@@ -91,8 +91,9 @@ def test_test_connection_of_a_db_integration_reads_a_few_rows(app_store, tmp_pat
     table.metadata.create_all(client)
     with client.begin() as conn:
         conn.execute(table.insert(), demo_rows(12))
-    stored = create_integration(app_store, Integration(name="erp_cliente", type="db",
-                                                       db={"url": f"sqlite:///{tmp_path / 'erp.db'}", "query": SEED_QUERY}))
+    stored = create_integration(
+        app_store, Integration(name="erp_cliente", type="db", db={"url": f"sqlite:///{tmp_path / 'erp.db'}", "query": SEED_QUERY})
+    )
     at = open_page("integrations")
     at.button(key=f"intg.probe.{stored.id}.test").click().run()
     assert not at.exception
@@ -111,8 +112,7 @@ def test_set_the_callback_secret_agreed_with_the_client(app_store):
     assert f"**Callback signing secret**: `••••••••{secret_of(stored)[-4:]}`" in markdown_text(at)
     at.text_input(key=f"cbsecret.agreed.{stored.id}").input("not-a-whsec").run()
     at.button(key=f"cbsecret.save.{stored.id}").click().run()
-    assert any("**callback_secret**: must be a Standard Webhooks secret: whsec_ followed by base64" in e
-               for e in texts(at.error))
+    assert any("**callback_secret**: must be a Standard Webhooks secret: whsec_ followed by base64" in e for e in texts(at.error))
     assert secret_of(get_integration(app_store, "cliente_abc")) == secret_of(stored)
 
     at.text_input(key=f"cbsecret.agreed.{stored.id}").input(AGREED).run()

@@ -1,5 +1,6 @@
 """The Integrations page (AppTest): a new user adds the seed's cliente_abc and gets its URL and curl;
 forms validate as you type and name the wrong field; secrets are masked and kept when not retyped."""
+
 from __future__ import annotations
 
 import pytest
@@ -91,8 +92,9 @@ def test_duplicate_names_are_refused_on_the_name(app_store):
 
 
 def test_edit_without_retyping_the_secret_keeps_it(app_store):
-    stored = create_integration(app_store, Integration(name="cliente_abc", type="webhook", auth_type="apikey",
-                                                       auth_value="secreto_compartido"))
+    stored = create_integration(
+        app_store, Integration(name="cliente_abc", type="webhook", auth_type="apikey", auth_value="secreto_compartido")
+    )
     at = open_page("integrations")
     prefix = f"intg.edit.{stored.id}"
     secret_box = at.text_input(key=f"{prefix}.auth_value")

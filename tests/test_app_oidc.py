@@ -2,6 +2,7 @@
 provider log-in): the log-in page per mode and per `[auth]` configuration (a misconfiguration is a
 message, never a traceback), a provider identity becoming a session with its user's role, log-out
 ending it. The real provider, cookie and browser are in test_app_oidc_browser.py."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,15 @@ from tests.apptest import APP, texts
 from tests.processes import free_port
 from tests.servers import serve_http
 
-GOOD = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 40,
-        "corp": {"client_id": "crossdock", "client_secret": "s", "server_metadata_url":
-                 "https://idp.corp.example/.well-known/openid-configuration"}}
+GOOD = {
+    "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+    "cookie_secret": "x" * 40,
+    "corp": {
+        "client_id": "crossdock",
+        "client_secret": "s",
+        "server_metadata_url": "https://idp.corp.example/.well-known/openid-configuration",
+    },
+}
 
 
 def app(auth: dict | None = None, user: dict | None = None) -> AppTest:
@@ -69,17 +76,22 @@ def test_oidc_mode_without_auth_says_so(oidc_store):
     assert message.startswith("Single sign-on is not configured: CROSSDOCK_APP_AUTH is `oidc`")
 
 
-@pytest.mark.parametrize(("auth", "says"), [
-    ({k: v for k, v in GOOD.items() if k != "cookie_secret"}, "`cookie_secret` in `[auth]` of `.streamlit/secrets.toml` is missing"),
-    ({**GOOD, "cookie_secret": "short"}, "shorter than 32 characters"),
-    ({k: v for k, v in GOOD.items() if k != "redirect_uri"}, "`redirect_uri` in `[auth]` of `.streamlit/secrets.toml` is ''"),
-    ({**GOOD, "redirect_uri": "http://127.0.0.1:8501/"}, "followed by `/oauth2callback`"),
-    ({k: v for k, v in GOOD.items() if k != "corp"}, "names no identity provider"),
-    ({**GOOD, "corp": {"client_id": "crossdock", "server_metadata_url": "https://idp/.well-known/openid-configuration"}},
-     "lacks `client_secret` for the provider `corp`"),
-    ({**GOOD, "corp": {**GOOD["corp"], "server_metadata_url": "idp.corp.example"}}, "must be the provider's full discovery URL"),
-    ({**{k: v for k, v in GOOD.items() if k != "corp"}, "my_idp": GOOD["corp"]}, "has an underscore"),
-])
+@pytest.mark.parametrize(
+    ("auth", "says"),
+    [
+        ({k: v for k, v in GOOD.items() if k != "cookie_secret"}, "`cookie_secret` in `[auth]` of `.streamlit/secrets.toml` is missing"),
+        ({**GOOD, "cookie_secret": "short"}, "shorter than 32 characters"),
+        ({k: v for k, v in GOOD.items() if k != "redirect_uri"}, "`redirect_uri` in `[auth]` of `.streamlit/secrets.toml` is ''"),
+        ({**GOOD, "redirect_uri": "http://127.0.0.1:8501/"}, "followed by `/oauth2callback`"),
+        ({k: v for k, v in GOOD.items() if k != "corp"}, "names no identity provider"),
+        (
+            {**GOOD, "corp": {"client_id": "crossdock", "server_metadata_url": "https://idp/.well-known/openid-configuration"}},
+            "lacks `client_secret` for the provider `corp`",
+        ),
+        ({**GOOD, "corp": {**GOOD["corp"], "server_metadata_url": "idp.corp.example"}}, "must be the provider's full discovery URL"),
+        ({**{k: v for k, v in GOOD.items() if k != "corp"}, "my_idp": GOOD["corp"]}, "has an underscore"),
+    ],
+)
 def test_a_misconfigured_auth_section_is_a_message_on_the_log_in_page(oidc_store, monkeypatch, auth, says):
     for mode in ("oidc", "accounts"):
         monkeypatch.setenv("CROSSDOCK_APP_AUTH", mode)
@@ -125,8 +137,10 @@ def test_a_refused_person_gets_in_once_an_admin_adds_them_and_the_refusal_is_aud
 
 def test_refused_and_stale_identities_stay_on_the_log_in_page_with_the_reason(oidc_store):
     at = app(GOOD, identity("stranger@corp.example"))
-    assert texts(at.error) == ["No Crossdock user is named stranger@corp.example: ask an admin to add one "
-                               "(`crossdock users add stranger@corp.example --role viewer`)."]
+    assert texts(at.error) == [
+        "No Crossdock user is named stranger@corp.example: ask an admin to add one "
+        "(`crossdock users add stranger@corp.example --role viewer`)."
+    ]
     assert [b.label for b in at.button] == ["Log out of the identity provider", "Log in with Corp"]
     at = app(GOOD, identity("ana@corp.example", hours_ago=13))  # older than CROSSDOCK_SESSION_HOURS (12)
     assert texts(at.error) == ["Your log-in at the identity provider is older than a Crossdock session may last; log in again"]
@@ -155,10 +169,13 @@ def test_a_provider_that_cannot_be_used_is_said_when_log_in_is_clicked(oidc_stor
     at = app({**GOOD, "corp": {**GOOD["corp"], "server_metadata_url": unreachable}})
     at.button[0].click().run()
     assert not at.exception
-    assert texts(at.error) == [f"Single sign-on is not usable: the identity provider's discovery URL {unreachable} "
-                               "cannot be reached (ConnectionError)."]
+    assert texts(at.error) == [
+        f"Single sign-on is not usable: the identity provider's discovery URL {unreachable} cannot be reached (ConnectionError)."
+    ]
     with serve_http(NotAProvider) as base:
         at = app({**GOOD, "corp": {**GOOD["corp"], "server_metadata_url": f"{base}/health"}})
         at.button[0].click().run()
-    assert texts(at.error) == [f"Single sign-on is not usable: the document at {base}/health is not an OpenID provider's: "
-                               "it lacks issuer, authorization_endpoint, token_endpoint, jwks_uri."]
+    assert texts(at.error) == [
+        f"Single sign-on is not usable: the document at {base}/health is not an OpenID provider's: "
+        "it lacks issuer, authorization_endpoint, token_endpoint, jwks_uri."
+    ]

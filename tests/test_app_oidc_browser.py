@@ -6,6 +6,7 @@ the Crossdock user their e-mail address names, with that user's role (its pages 
 logs out through the provider. An identity no user matches, with the default role `none`, is refused
 with the reason on the log-in page. The audit log holds each log-in and refusal.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,16 @@ from tests.processes import free_port, stop, wait_for_http
 from tests.services import require_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 STARTUP_SECONDS = 90
 UI_TIMEOUT_MS = 60_000
 OPERATOR = "ana@corp.example"
@@ -70,14 +79,36 @@ def _app(tmp_path: Path, default_role: str) -> Iterator[tuple[str, sa.Engine]]:
         site = tmp_path / "site"
         (site / ".streamlit").mkdir(parents=True)
         (site / ".streamlit" / "secrets.toml").write_text(_secrets(port, provider))
-        env = {**os.environ, "CROSSDOCK_HOME": str(home), "CROSSDOCK_DATABASE_URL": store, "CROSSDOCK_APP_AUTH": "oidc",
-               "CROSSDOCK_OIDC_DEFAULT_ROLE": default_role}
+        env = {
+            **os.environ,
+            "CROSSDOCK_HOME": str(home),
+            "CROSSDOCK_DATABASE_URL": store,
+            "CROSSDOCK_APP_AUTH": "oidc",
+            "CROSSDOCK_OIDC_DEFAULT_ROLE": default_role,
+        }
         log = tmp_path / "streamlit.log"
         with log.open("w") as output:
             process = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py"), "--server.port", str(port),
-                 "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                cwd=site, env=env, stdout=output, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    str(ROOT / "app" / "main.py"),
+                    "--server.port",
+                    str(port),
+                    "--server.address",
+                    "127.0.0.1",
+                    "--server.headless",
+                    "true",
+                    "--browser.gatherUsageStats",
+                    "false",
+                ],
+                cwd=site,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         try:
             try:
                 wait_for_http(f"http://127.0.0.1:{port}/_stcore/health", process, STARTUP_SECONDS)
@@ -121,8 +152,7 @@ def _sign_in_at_provider(page, login: str) -> None:
 
 def _audit(engine: sa.Engine) -> list[tuple[str, str, str | None, dict | None]]:
     with engine.connect() as conn:
-        return [(row.action, row.actor, row.subject, row.details)
-                for row in conn.execute(sa.select(audit_log).order_by(audit_log.c.id))]
+        return [(row.action, row.actor, row.subject, row.details) for row in conn.execute(sa.select(audit_log).order_by(audit_log.c.id))]
 
 
 def test_single_sign_on_logs_in_as_the_matching_user_with_its_role(tmp_path):
@@ -200,6 +230,12 @@ def test_an_unknown_identity_is_refused_when_the_default_role_is_none(tmp_path):
         assert users.get(conn, "stranger@elsewhere.example") is None
     entries = [entry for entry in _audit(engine) if entry[1] != "test"]
     assert [(action, actor, subject) for action, actor, subject, _ in entries] == [
-        ("login.failed", "oidc:stranger@elsewhere.example", None)]
-    assert entries[0][3] == {"door": "app", "via": "oidc", "provider": "corp", "sub": "stranger@elsewhere.example",
-                             "reason": "unknown identity"}
+        ("login.failed", "oidc:stranger@elsewhere.example", None)
+    ]
+    assert entries[0][3] == {
+        "door": "app",
+        "via": "oidc",
+        "provider": "corp",
+        "sub": "stranger@elsewhere.example",
+        "reason": "unknown identity",
+    }

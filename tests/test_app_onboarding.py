@@ -1,6 +1,7 @@
 """Client onboarding on the Integrations page (AppTest): the guide downloads in the chosen language and
 format, a staged integration shows its test deliveries and is promoted with one click, and the status
 link is shown in full once."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,12 @@ SECRET = "secreto_compartido"
 
 
 def _staged(store):
-    return create_integration(store, Integration.model_validate({
-        "name": "cliente_abc", "type": "webhook", "auth_type": "apikey", "auth_value": SECRET,
-        "onboarding": {"stage": "staging"}}))
+    return create_integration(
+        store,
+        Integration.model_validate(
+            {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey", "auth_value": SECRET, "onboarding": {"stage": "staging"}}
+        ),
+    )
 
 
 def test_the_guide_downloads_without_secrets(app_store, monkeypatch):
@@ -39,9 +43,15 @@ def test_the_guide_downloads_without_secrets(app_store, monkeypatch):
 
 def test_a_staged_integration_shows_its_test_deliveries_and_is_promoted(app_store):
     stored = _staged(app_store)
-    record_test_delivery(app_store, stored.id, headers={"content-type": "application/json"},
-                         body=b'[{"external_id": "PED-001"}]', verified=True, status_code=422,
-                         response={"staging": True, "valid": 0, "errors": 1, "results": []})
+    record_test_delivery(
+        app_store,
+        stored.id,
+        headers={"content-type": "application/json"},
+        body=b'[{"external_id": "PED-001"}]',
+        verified=True,
+        status_code=422,
+        response={"staging": True, "valid": 0, "errors": 1, "results": []},
+    )
     at = open_page("integrations")
     assert any("In staging" in w for w in texts(at.warning))
     assert "Test deliveries" in markdown_text(at)

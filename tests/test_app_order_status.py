@@ -1,5 +1,6 @@
 """Setting an order's status on the Orders page (AppTest): only the legal moves are offered, each move
 records who made it and queues its callback, a refused move says why, final statuses offer nothing."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time

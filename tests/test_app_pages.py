@@ -1,4 +1,5 @@
 """Dashboard, sync history, reports, orders and dead letters (AppTest), on a store with real ingests."""
+
 from __future__ import annotations
 
 import json
@@ -19,17 +20,27 @@ from tests.conftest import load_example
 def _traffic(store):
     """cliente_abc synced 5 min ago; shopify_store just rejected a record and has a dead inbox payload."""
     abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
-    shop = create_integration(store, Integration(name="shopify_store", type="webhook",
-                                                 field_mapping=load_example("shopify_mapping.json")["field_mapping"]))
+    shop = create_integration(
+        store, Integration(name="shopify_store", type="webhook", field_mapping=load_example("shopify_mapping.json")["field_mapping"])
+    )
     ingest(store, abc, load_example("webhook_batch.json"), source_kind="webhook")
     with store.begin() as conn:
         conn.execute(sync_runs.update().values(started_at=utcnow() - timedelta(minutes=5, seconds=10)))
     ingest(store, shop, [load_example("shopify_order.json"), {"customer": {"first_name": "Ana"}}], source_kind="webhook")
     with store.begin() as conn:
-        conn.execute(inbox.insert().values(
-            integration_id=shop.id, received_at=utcnow(), source_kind="webhook", headers={"X-API-Key": "k"},
-            body=b'{"id": 77, "customer": ', verified=True, status="dead", attempts=3,
-            error="body is not valid JSON: line 1 column 24"))
+        conn.execute(
+            inbox.insert().values(
+                integration_id=shop.id,
+                received_at=utcnow(),
+                source_kind="webhook",
+                headers={"X-API-Key": "k"},
+                body=b'{"id": 77, "customer": ',
+                verified=True,
+                status="dead",
+                attempts=3,
+                error="body is not valid JSON: line 1 column 24",
+            )
+        )
     return abc, shop
 
 
@@ -42,12 +53,17 @@ def test_dashboard_shows_status_last_sync_and_what_needs_a_person(app_store):
     at = open_page("dashboard")
     integrations = _table(at, "Last sync").set_index("Integration")
     assert integrations.loc["cliente_abc"].to_dict() == {
-        "Type": "Webhook", "Status": "✔ Activo", "Last sync": "hace 5 min", "Last error": ""}
+        "Type": "Webhook",
+        "Status": "✔ Activo",
+        "Last sync": "hace 5 min",
+        "Last error": "",
+    }
     assert integrations.loc["shopify_store", "Status"] == "⚠ Error"
     syncs = _table(at, "Result")
     assert syncs["Result"].tolist() == [
         "+1 pedido, 1 error (external_id: required field is missing (format('shopify-{}', id) gave no value))",
-        "+1 pedido, 0 errores"]
+        "+1 pedido, 0 errores",
+    ]
     (attention,) = texts(at.error)
     assert "**shopify_store**: last sync rejected 1 record" in attention
     assert "**shopify_store**: 1 dead letter in the inbox" in attention
@@ -106,12 +122,14 @@ def test_dead_letters_list_reasons_and_filters(app_store):
     at = open_page("dead_letters")
     inbox_rows = _table(at, "Body starts with")
     assert inbox_rows[["Integration", "Reason"]].to_dict("records") == [
-        {"Integration": "shopify_store", "Reason": "body is not valid JSON: line 1 column 24"}]
+        {"Integration": "shopify_store", "Reason": "body is not valid JSON: line 1 column 24"}
+    ]
     rejected = _table(at, "Reasons")
     assert rejected["Reasons"].tolist() == [
         "external_id: required field is missing (format('shopify-{}', id) gave no value); address: required field "
         "is missing (join_nonempty(', ', [shipping_address.address1, join_nonempty(' ', [shipping_address.city, "
-        "shipping_address.zip])]) gave no value)"]
+        "shipping_address.zip])]) gave no value)"
+    ]
     at.session_state["dead.inbox.table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     assert '{"id": 77, "customer": ' in [c.value for c in at.code]
@@ -129,15 +147,20 @@ def test_dashboard_says_when_a_db_query_is_stuck_on_rejected_rows(app_store, tmp
     table.metadata.create_all(client)
     rows = sorted(demo_rows(150), key=lambda r: r["created_at"])
     with client.begin() as conn:  # the 100 oldest lack a customer name: the plan's LIMIT 100 only ever sees them
-        conn.execute(table.insert(), [{**row, "status": "ready_to_ship", "customer_name": "" if i < 100 else "Ana López"}
-                                      for i, row in enumerate(rows)])
+        conn.execute(
+            table.insert(),
+            [{**row, "status": "ready_to_ship", "customer_name": "" if i < 100 else "Ana López"} for i, row in enumerate(rows)],
+        )
     client.dispose()
-    erp = create_integration(app_store, Integration(name="erp_cliente", type="db", db={
-        "url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK}))
+    erp = create_integration(
+        app_store, Integration(name="erp_cliente", type="db", db={"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK})
+    )
     pull_db(app_store, erp)
 
     at = open_page("dashboard")
     (attention,) = texts(at.error)
-    assert ("**erp_cliente**: stuck: the query keeps returning the same 100 rejected rows and hold back the rows "
-            "behind them (first reasons: client_name: ") in attention
+    assert (
+        "**erp_cliente**: stuck: the query keeps returning the same 100 rejected rows and hold back the rows "
+        "behind them (first reasons: client_name: "
+    ) in attention
     assert {m.label: m.value for m in at.metric}["Need a person"] == "1"

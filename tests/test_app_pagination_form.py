@@ -1,6 +1,7 @@
 """The integration form's pagination (AppTest): a style is chosen from a list, and only that style's
 settings are shown, flat beside it as the configuration is written; switching style on edit starts the
 new style from its defaults and keeps the settings every style shares; a wrong value is marked on its field."""
+
 from __future__ import annotations
 
 from pipelines.integrations import Integration, create_integration, get_integration
@@ -38,9 +39,15 @@ def test_create_an_api_integration_with_page_pagination(app_store):
 
 
 def test_switch_style_when_editing(app_store):
-    stored = create_integration(app_store, Integration(
-        name="ClienteXYZ", type="api", endpoint="https://api.clientexyz.com/orders",
-        api={"pagination": "page", "page_param": "pagina", "page_size": 50, "records_path": "data"}))
+    stored = create_integration(
+        app_store,
+        Integration(
+            name="ClienteXYZ",
+            type="api",
+            endpoint="https://api.clientexyz.com/orders",
+            api={"pagination": "page", "page_param": "pagina", "page_size": 50, "records_path": "data"},
+        ),
+    )
     at = open_page("integrations")
     prefix = f"intg.edit.{stored.id}"
     assert at.selectbox(key=f"{prefix}.api.pagination").value == "page"

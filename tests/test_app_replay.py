@@ -2,6 +2,7 @@
 queues with counts and per-row reasons for the rest, an integration's dead letters since a day, a 410
 stop resumed, and the payloads of rejected records re-ingested after the mapping was fixed. Dead letters
 are made the real way: the inbox processor on a broken body, the callback sender against a loopback sink."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -187,14 +188,14 @@ def test_a_410_stop_is_shown_refuses_replays_and_is_resumed(app_store):
 
 
 def test_reingest_the_payload_of_rejected_records_after_fixing_the_mapping(app_store):
-    shop = create_integration(app_store, Integration(name="tienda", type="webhook",
-                                                     field_mapping={"external_id": "id", "client_name": "cliente",
-                                                                    "address": "direccion"}))
+    shop = create_integration(
+        app_store,
+        Integration(name="tienda", type="webhook", field_mapping={"external_id": "id", "client_name": "cliente", "address": "direccion"}),
+    )
     inbox_id = insert_pending(app_store, shop.id, [{"id": "T-1", "nombre": "Ana", "direccion": "Zona 1"}])
     process_batch(app_store)
     assert _inbox_status(app_store, inbox_id) == "done"  # done, with its one record rejected
-    update_integration(app_store, "tienda", {"field_mapping": {"external_id": "id", "client_name": "nombre",
-                                                               "address": "direccion"}})
+    update_integration(app_store, "tienda", {"field_mapping": {"external_id": "id", "client_name": "nombre", "address": "direccion"}})
 
     at = _dead_letters_page()
     assert "client_name: required field is missing" in _table(at, "Reasons")["Reasons"][0]

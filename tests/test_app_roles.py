@@ -1,6 +1,7 @@
 """Accounts in the admin app (AppTest): log-in by user name, the one-time password changed first,
 pages by role (a page a role may not use is not even registered), buttons by role, lockout, log-out
 ending the server-side session, and the audit entries each of these leaves."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,9 +13,18 @@ from pipelines.store.schema import audit_log, user_sessions
 from tests.apptest import APP, texts
 
 PASSWORD = "a long enough password"
-PAGES = {"dashboard": "Dashboard", "alerts": "Alerts", "integrations": "Integrations", "studio": "Mapping studio", "orders": "Orders",
-         "dead_letters": "Dead letters", "history": "Sync history", "reports": "Reports", "audit": "Audit log",
-         "users": "Users and tokens"}
+PAGES = {
+    "dashboard": "Dashboard",
+    "alerts": "Alerts",
+    "integrations": "Integrations",
+    "studio": "Mapping studio",
+    "orders": "Orders",
+    "dead_letters": "Dead letters",
+    "history": "Sync history",
+    "reports": "Reports",
+    "audit": "Audit log",
+    "users": "Users and tokens",
+}
 # The pages each role is shown (the policy table's view_* / use_studio / manage_users rows).
 VISIBLE = {
     "viewer": {"dashboard", "alerts", "integrations", "orders", "dead_letters", "history", "reports"},
@@ -60,10 +70,15 @@ def test_pages_by_role(accounts, role):
                 at.switch_page(f"app_pages/{page}.py")
 
 
-@pytest.mark.parametrize(("role", "disable", "delete", "edit"), [
-    ("viewer", False, False, False), ("analyst", False, False, False),
-    ("operator", True, False, False), ("admin", True, True, True),
-])
+@pytest.mark.parametrize(
+    ("role", "disable", "delete", "edit"),
+    [
+        ("viewer", False, False, False),
+        ("analyst", False, False, False),
+        ("operator", True, False, False),
+        ("admin", True, True, True),
+    ],
+)
 def test_integration_buttons_by_role(accounts, role, disable, delete, edit):
     from tests.receiver_helpers import integration
 
@@ -100,8 +115,7 @@ def test_one_time_password_must_be_changed_first_and_log_out_ends_the_session(ac
     at.button(key="logout").click().run()
     assert texts(at.title) == ["Crossdock admin"]
     with accounts.connect() as conn:
-        live = conn.execute(sa.select(sa.func.count()).select_from(user_sessions)
-                            .where(user_sessions.c.revoked_at.is_(None))).scalar_one()
+        live = conn.execute(sa.select(sa.func.count()).select_from(user_sessions).where(user_sessions.c.revoked_at.is_(None))).scalar_one()
     assert live == 0
     assert audit_actions(accounts)[-3:] == ["login", "user.password_changed", "logout"]
 

@@ -1,4 +1,5 @@
 """The session cookie: a log-in survives a reload, and only the right password's signature counts."""
+
 from __future__ import annotations
 
 from app.session_cookie import LIFETIME_SECONDS, issue, verify

@@ -1,6 +1,7 @@
 """The mapping studio as an analyst uses it (AppTest): the seed's Shopify sample and mapping give the
 seed's Logitrack record; a broken path turns the field red with its reason; a backtest counts; a save
 that would reject records landing today waits for an explicit confirmation."""
+
 from __future__ import annotations
 
 import json
@@ -58,9 +59,7 @@ def test_a_broken_path_marks_the_field_with_its_reason(app_store):
     at = _import_mapping(_studio_with_seed(app_store), SHOPIFY_MAPPING)
     at = _edit_row(at, 0, "format('shopify-{}', idd)")
     table = _preview_table(at)
-    assert table.loc["external_id *", "Result"] == (
-        "✗ required field is missing (format('shopify-{}', idd) gave no value)"
-    )
+    assert table.loc["external_id *", "Result"] == ("✗ required field is missing (format('shopify-{}', idd) gave no value)")
     assert table.loc["client_name *", "Result"] == "✓"
     assert any("would be rejected" in e and "external_id" in e for e in texts(at.error))
     assert at.button(key="studio.save.shopify_store").disabled is False  # a rejected sample may still be saved
@@ -112,8 +111,7 @@ def test_save_versions_diff_and_rollback(app_store):
 
 
 def test_backtest_counts_pass_fail_changed(app_store):
-    integration = create_integration(app_store, Integration(name="shopify_store", type="webhook",
-                                                            field_mapping=SHOPIFY_MAPPING))
+    integration = create_integration(app_store, Integration(name="shopify_store", type="webhook", field_mapping=SHOPIFY_MAPPING))
     good = [dict(load_example("shopify_order.json"), id=i) for i in range(8)]
     no_city = [{"id": 100 + i, "customer": {"first_name": "Ana"}} for i in range(2)]  # no address at all
     ingest(app_store, integration, good + no_city, source_kind="webhook")
@@ -202,9 +200,22 @@ def test_the_preview_shows_values_as_ingest_stores_them(app_store):
     at = open_page("studio")
     sample = {"id": 7, "name": "Ana", "address": "Zona 1", "lat": "14.59", "when": "15/01/2024 14:00"}
     at.text_area(key="studio.paste.shopify_store").input(json.dumps(sample)).run()
-    at = _import_mapping(at, {"external_id": "id", "client_name": "name", "address": "address", "latitude": "lat",
-                              "scheduled_time": "to_datetime(when, '%d/%m/%Y %H:%M', 'America/Guatemala')"})
+    at = _import_mapping(
+        at,
+        {
+            "external_id": "id",
+            "client_name": "name",
+            "address": "address",
+            "latitude": "lat",
+            "scheduled_time": "to_datetime(when, '%d/%m/%Y %H:%M', 'America/Guatemala')",
+        },
+    )
     assert not at.exception
     shown = json.loads(at.json[-1].value)
-    assert shown == {"external_id": "7", "client_name": "Ana", "address": "Zona 1", "latitude": 14.59,
-                     "scheduled_time": "2024-01-15T20:00:00Z"}
+    assert shown == {
+        "external_id": "7",
+        "client_name": "Ana",
+        "address": "Zona 1",
+        "latitude": 14.59,
+        "scheduled_time": "2024-01-15T20:00:00Z",
+    }

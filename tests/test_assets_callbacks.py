@@ -1,5 +1,6 @@
 """Callback delivery in Dagster: the sensor (launches ahead of a retry, never beside a run in flight),
 the delivery asset's metadata, the health check."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -41,8 +42,9 @@ def test_the_sensor_launches_one_run_when_callbacks_are_due(store):
         request = _tick(instance, store)
         assert isinstance(request, dg.RunRequest) and request.run_key.startswith("callbacks-")
         # While a delivery run is in progress (found by the tag its job sets), the sensor waits for it.
-        running = instance.add_run(dg.DagsterRun(job_name=deliver_callbacks_job.name, status=dg.DagsterRunStatus.STARTED,
-                                                 tags=dict(deliver_callbacks_job.tags)))
+        running = instance.add_run(
+            dg.DagsterRun(job_name=deliver_callbacks_job.name, status=dg.DagsterRunStatus.STARTED, tags=dict(deliver_callbacks_job.tags))
+        )
         busy = _tick(instance, store)
         assert isinstance(busy, dg.SkipReason) and running.run_id in busy.skip_message
         instance.report_run_canceled(running)
@@ -60,8 +62,7 @@ def test_the_delivery_asset_records_counts_per_integration_and_the_check_flags_t
     sink = CallbackSink()
     with sink.serve() as url:
         _, good = make_integration(store, url, name="cliente_abc", orders=order_records(3))
-        _, bad = make_integration(store, url, name="cliente_xyz", orders=order_records(2, "XYZ"),
-                                  callbacks={"retry_schedule_seconds": []})
+        _, bad = make_integration(store, url, name="cliente_xyz", orders=order_records(2, "XYZ"), callbacks={"retry_schedule_seconds": []})
         sink.plan_for("XYZ-001", Reply(500))
         sink.plan_for("XYZ-002", Reply(410))
         for order in good.values():

@@ -1,4 +1,5 @@
 """The integration partitions follow the store: Dagster's own sensor test context, a real store."""
+
 from __future__ import annotations
 
 import dagster as dg

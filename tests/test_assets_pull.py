@@ -1,6 +1,7 @@
 """The pull assets in Dagster: the poll sensor (Dagster's sensor test context), the scheduled-poll
 worker and a three-day backfill executed in-process against a real loopback API, materialization
 metadata, failures, and the freshness and error-rate checks (and the sensor that reports them)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -22,8 +23,14 @@ from pipelines.store.schema import orders, sync_runs
 from tests.conftest import load_example
 from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
 
-WINDOWED = {"pagination": "page", "records_path": "data", "cursor_field": "updated_at", "cursor_param": "updated_since",
-            "window_start_param": "updated_since", "window_end_param": "updated_until"}
+WINDOWED = {
+    "pagination": "page",
+    "records_path": "data",
+    "cursor_field": "updated_at",
+    "cursor_param": "updated_since",
+    "window_start_param": "updated_since",
+    "window_end_param": "updated_until",
+}
 
 
 def _url(engine: sa.Engine) -> str:
@@ -76,8 +83,7 @@ def test_due_polls_follow_each_interval_most_overdue_first_and_skip_busy_inactiv
 
 
 def _sensor(sensor, instance, engine, cursor=None):
-    return sensor(dg.build_sensor_context(instance=instance, cursor=cursor,
-                                          resources={"store": StoreResource(database_url=_url(engine))}))
+    return sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources={"store": StoreResource(database_url=_url(engine))}))
 
 
 def _queued_run(instance: dg.DagsterInstance, job_name: str) -> None:
@@ -112,15 +118,13 @@ def test_the_poll_worker_polls_every_due_integration_and_reports_each_on_its_par
     good = ClientApi(seed_orders(7), style="page")
     refusing = ClientApi(seed_orders(3), style="page")
     refusing.faults = [401] * 5
-    with serve_client_api(good) as base_url, serve_client_api(refusing) as refusing_url, \
-            dg.instance_for_test() as instance:
+    with serve_client_api(good) as base_url, serve_client_api(refusing) as refusing_url, dg.instance_for_test() as instance:
         _api_integration(sqlite_store, base_url)
         _api_integration(sqlite_store, refusing_url, name="Refusing")
         resources = {"store": StoreResource(database_url=_url(sqlite_store))}
         config = {"ops": {"scheduled_polls": {"config": {"budget_seconds": 5, "linger_seconds": 0}}}}
         result = dg.materialize([scheduled_polls], instance=instance, resources=resources, run_config=config)
-        [summary] = [m.metadata for m in result.asset_materializations_for_node("scheduled_polls")
-                     if m.asset_key == scheduled_polls.key]
+        [summary] = [m.metadata for m in result.asset_materializations_for_node("scheduled_polls") if m.asset_key == scheduled_polls.key]
         assert (summary["polls"].value, summary["succeeded"].value, summary["failed"].value) == (2, 1, 1)
         event = instance.get_latest_materialization_event(dg.AssetKey("api_pull"))
         today = datetime.now(UTC).date().isoformat()
@@ -129,8 +133,10 @@ def test_the_poll_worker_polls_every_due_integration_and_reports_each_on_its_par
         assert (metadata["created"].value, metadata["mode"].value) == (7, "incremental")
         assert metadata["cursor_after"].value == good.orders[-1]["updated_at"]
         # Both polls were started now: neither is due again within its interval.
-        assert due_polls([get_integration(sqlite_store, n) for n in ("ClienteXYZ", "Refusing")], utcnow(),
-                         last_poll_starts(sqlite_store)) == []
+        assert (
+            due_polls([get_integration(sqlite_store, n) for n in ("ClienteXYZ", "Refusing")], utcnow(), last_poll_starts(sqlite_store))
+            == []
+        )
     with sqlite_store.connect() as conn:
         statuses = dict(conn.execute(sa.select(sync_runs.c.integration_id, sync_runs.c.status)).all())
     assert sorted(statuses.values()) == ["failed", "ok"]
@@ -143,9 +149,11 @@ def test_partition_sensor_keeps_each_kind_in_step(sqlite_store):
         instance.add_dynamic_partitions("api_integration", ["renamed_away"])
         result = integration_partitions_sensor(dg.build_sensor_context(instance=instance, resources=resources))
         changes = {(type(r).__name__, r.partitions_def_name): r.partition_keys for r in result.dynamic_partitions_requests}
-        assert changes == {("AddDynamicPartitionsRequest", "integration"): ["api_b"],
-                           ("AddDynamicPartitionsRequest", "api_integration"): ["api_b"],
-                           ("DeleteDynamicPartitionsRequest", "api_integration"): ["renamed_away"]}
+        assert changes == {
+            ("AddDynamicPartitionsRequest", "integration"): ["api_b"],
+            ("AddDynamicPartitionsRequest", "api_integration"): ["api_b"],
+            ("DeleteDynamicPartitionsRequest", "api_integration"): ["renamed_away"],
+        }
 
 
 def test_backfilling_three_days_repulls_exactly_those_windows(store):
@@ -180,8 +188,9 @@ def test_a_partition_run_fails_with_the_poll_error(sqlite_store):
         resources = {"store": StoreResource(database_url=_url(sqlite_store))}
         today = datetime.now(UTC).date().isoformat()
         api.faults = [401]
-        failed = dg.materialize([api_pull], partition_key=_key("ClienteXYZ", today), instance=instance,
-                                resources=resources, raise_on_error=False)
+        failed = dg.materialize(
+            [api_pull], partition_key=_key("ClienteXYZ", today), instance=instance, resources=resources, raise_on_error=False
+        )
         assert not failed.success
         failure = next(e for e in failed.all_events if e.is_step_failure)
         assert "HTTP 401" in failure.step_failure_data.user_failure_data.description

@@ -1,6 +1,7 @@
 """An audit entry for every change the issue lists, made through the real receiver with role tokens
 (so the actor is the token, not a shared name), the store's domain functions where no route exists,
 and secrets never appearing in an entry. Accounts, tokens and log-ins: tests/test_access_accounts.py."""
+
 from __future__ import annotations
 
 import json
@@ -28,6 +29,7 @@ def test_every_listed_change_leaves_an_entry(sqlite_store):
         operator = {"Authorization": f"Bearer {tokens.create(conn, 'night-shift', 'operator', actor='test')}"}
     config = {**load_example("cliente_abc_integration.json"), "webhook": {"ack_mode": "async"}}
     with running(sqlite_store) as url:
+
         def call(method: str, path: str, headers: dict, **kwargs) -> requests.Response:
             answer = requests.request(method, url + path, headers=headers, timeout=30, **kwargs)
             assert answer.status_code < 300, (method, path, answer.text)
@@ -60,8 +62,10 @@ def test_every_listed_change_leaves_an_entry(sqlite_store):
         by_action.setdefault(entry["action"], []).append(entry)
     assert by_action["integration.created"][0]["actor"] == "token:ops-admin"
     edited = by_action["integration.edited"][0]
-    assert edited["details"]["changes"]["callback_url"] == {"from": "https://api.cliente.com/logitrack/updates",
-                                                            "to": "https://x.example/cb"}
+    assert edited["details"]["changes"]["callback_url"] == {
+        "from": "https://api.cliente.com/logitrack/updates",
+        "to": "https://x.example/cb",
+    }
     assert by_action["secrets.rotated"][0]["details"] == {"secrets": {"auth_value": {"from": "••••••••", "to": "••••••••"}}}
     assert [e["actor"] for e in by_action["integration.disabled"] + by_action["integration.enabled"]] == ["token:night-shift"] * 2
     assert by_action["mapping.saved"][0]["subject"] == "integration:cliente_abc"
@@ -78,8 +82,7 @@ def test_a_done_row_sent_back_is_a_reingest(sqlite_store):
     from pipelines.inbox.processing import replay
     from pipelines.integrations import Integration, create_integration
 
-    stored = create_integration(sqlite_store, Integration(name="abc", type="webhook", webhook={"ack_mode": "async"}),
-                                actor="cli:ana")
+    stored = create_integration(sqlite_store, Integration(name="abc", type="webhook", webhook={"ack_mode": "async"}), actor="cli:ana")
     row = insert_pending(sqlite_store, stored.id, [{"external_id": "PED-1"}])  # no client_name: a record error
     process_batch(sqlite_store)
     replay(sqlite_store, actor="cli:ana", inbox_id=row, include_record_errors=True)

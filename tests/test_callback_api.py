@@ -1,4 +1,5 @@
 """The admin API's status and callback routes, mounted on a bare FastAPI app served on loopback."""
+
 from __future__ import annotations
 
 import pytest
@@ -69,8 +70,13 @@ def test_unknown_things_are_404_and_the_token_is_required(store, api):
     assert call(api, "POST", "/callbacks/999/replay").status_code == 404
     assert call(api, "POST", "/integrations/nobody/callbacks/replay").status_code == 404
     assert call(api, "POST", "/integrations/nobody/callbacks/resume").status_code == 404
-    for method, path in [("POST", "/orders/1/status"), ("GET", "/orders/1/callbacks"), ("POST", "/callbacks/1/replay"),
-                         ("POST", "/integrations/x/callbacks/replay"), ("POST", "/integrations/x/callbacks/resume")]:
+    for method, path in [
+        ("POST", "/orders/1/status"),
+        ("GET", "/orders/1/callbacks"),
+        ("POST", "/callbacks/1/replay"),
+        ("POST", "/integrations/x/callbacks/replay"),
+        ("POST", "/integrations/x/callbacks/resume"),
+    ]:
         assert requests.request(method, api.base + path, json={"status": "assigned"}, timeout=30).status_code == 401
 
 

@@ -1,5 +1,6 @@
 """Callback delivery against a real HTTP sink on loopback that fails on demand, on SQLite and
 PostgreSQL. Retries are driven by a clock the test moves: nothing waits for the schedule."""
+
 from __future__ import annotations
 
 import hashlib

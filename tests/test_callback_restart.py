@@ -1,6 +1,7 @@
 """Crossdock stopped mid-delivery and started again: nothing queued is lost, nothing recorded as
 delivered is sent again, and what the dead pass sent but never recorded is re-sent with the same
 webhook-id (so a deduplicating receiver processes every callback exactly once, in order)."""
+
 from __future__ import annotations
 
 import os
@@ -23,9 +24,7 @@ ANSWERED_BEFORE_THE_STOP = 25
 
 def _delivered(engine) -> set[str]:
     with engine.connect() as conn:
-        return set(
-            conn.execute(sa.select(callback_outbox.c.webhook_id).where(callback_outbox.c.status == "delivered")).scalars()
-        )
+        return set(conn.execute(sa.select(callback_outbox.c.webhook_id).where(callback_outbox.c.status == "delivered")).scalars())
 
 
 def test_a_pass_killed_mid_batch_then_restarted(store):
@@ -41,7 +40,9 @@ def test_a_pass_killed_mid_batch_then_restarted(store):
 
         process = subprocess.Popen(
             [sys.executable, "-m", "crossdock", "callbacks", "deliver", "--workers", "4"],
-            env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         try:
             assert sink.count_reached.wait(60), "the delivery pass never reached the sink"

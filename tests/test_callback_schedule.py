@@ -1,4 +1,5 @@
 """The retry policy as pure functions: schedule, jitter, Retry-After, dead letters, 410, signing."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,8 +20,13 @@ NOW = datetime(2024, 1, 15, 15, 30, tzinfo=UTC)
 
 def verdict(code, *, error=None, attempts=1, retry_after=None, settings=None, seed=1):
     return decide(
-        status_code=code, error=error, retry_after=retry_after, attempts_made=attempts,
-        settings=settings or CallbackSettings(jitter_ratio=0), now=NOW, rng=random.Random(seed),
+        status_code=code,
+        error=error,
+        retry_after=retry_after,
+        attempts_made=attempts,
+        settings=settings or CallbackSettings(jitter_ratio=0),
+        now=NOW,
+        rng=random.Random(seed),
     )
 
 

@@ -1,5 +1,6 @@
 """`crossdock integrations guide` as a person runs it: a real subprocess writes the guide to a file
 or stdout, and bad input gets a specific message and exit code."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,7 @@ from tests.conftest import EXAMPLES
 
 def crossdock(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "CROSSDOCK_PUBLIC_URL": "https://api.logitrack.app"}
-    return subprocess.run([sys.executable, "-m", "crossdock", *args], capture_output=True, env=env, timeout=120,
-                          cwd=cwd, check=False)
+    return subprocess.run([sys.executable, "-m", "crossdock", *args], capture_output=True, env=env, timeout=120, cwd=cwd, check=False)
 
 
 def test_the_guide_in_each_format_and_language(tmp_path):

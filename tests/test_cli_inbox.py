@@ -1,4 +1,5 @@
 """`crossdock replay` and `crossdock inbox list` as an operator runs them: real subprocesses, real store."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """`crossdock integrations ...` as a person runs it: real subprocesses, real files, real store."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,12 @@ from tests.conftest import EXAMPLES
 
 def crossdock(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "crossdock", *args], capture_output=True, text=True, input=input,
-        env=os.environ.copy(), timeout=60,
+        [sys.executable, "-m", "crossdock", *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        env=os.environ.copy(),
+        timeout=60,
     )
 
 

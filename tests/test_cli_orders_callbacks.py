@@ -1,5 +1,6 @@
 """`crossdock orders ...` and `crossdock callbacks ...` as an operator runs them: real subprocesses,
 the real store, a real callback endpoint on loopback."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,16 @@ def test_set_status_show_list_and_deliver():
         assert "callback queued: id 1, webhook-id msg_" in assigned.stdout
         assert crossdock("orders", "set-status", order, "in_route", "--eta", "2024-01-15T15:00:00Z").returncode == 0
         done = crossdock(
-            "orders", "set-status", order, "delivered", "--delivered-at", "2024-01-15T15:28:00Z",
-            "--signature-url", "https://x.test/s.png", "--photo-url", "https://x.test/p.jpg",
+            "orders",
+            "set-status",
+            order,
+            "delivered",
+            "--delivered-at",
+            "2024-01-15T15:28:00Z",
+            "--signature-url",
+            "https://x.test/s.png",
+            "--photo-url",
+            "https://x.test/p.jpg",
         )
         assert done.returncode == 0, done.stderr
 

@@ -1,4 +1,5 @@
 """`crossdock pull` as a person runs it: real subprocesses, a real loopback API, the seed's JSON."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,11 @@ def _add_seed_integration(tmp_path, base_url: str, **changes) -> None:
 def test_pull_then_again_unchanged_then_a_window(tmp_path):
     api = ClientApi(seed_orders(6), style="page")
     with serve_client_api(api) as url:
-        _add_seed_integration(tmp_path, url, api={"pagination": "page", "records_path": "data",
-                                                  "window_start_param": "updated_since", "window_end_param": "updated_until"})
+        _add_seed_integration(
+            tmp_path,
+            url,
+            api={"pagination": "page", "records_path": "data", "window_start_param": "updated_since", "window_end_param": "updated_until"},
+        )
         first = crossdock("pull", "ClienteXYZ")
         again = crossdock("pull", "ClienteXYZ", "--json")
         window = crossdock("pull", "ClienteXYZ", "--since", "2024-01-15")

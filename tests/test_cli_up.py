@@ -1,4 +1,5 @@
 """`crossdock receiver`, `crossdock demo` and `crossdock up` as a user runs them (real processes)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,7 @@ from tests.conftest import EXAMPLES
 from tests.processes import crossdock, free_port, wait_for_http
 from tests.receiver_helpers import SEED_BODY
 
-SEED_CONFIG = {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey",
-               "auth_value": "secreto_compartido", "is_active": True}
+SEED_CONFIG = {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey", "auth_value": "secreto_compartido", "is_active": True}
 
 
 def _occupied() -> socket.socket:
@@ -60,10 +60,18 @@ def test_demo_is_idempotent_and_never_prints_the_secret(crossdock_home):
 def test_up_refuses_a_busy_port_before_starting_anything():
     with _occupied() as sock:
         port = sock.getsockname()[1]
-        proc = crossdock("up", env={"CROSSDOCK_PORT": str(free_port()), "CROSSDOCK_DAGSTER_PORT": str(port),
-                                    "CROSSDOCK_STREAMLIT_PORT": str(free_port()), "CROSSDOCK_DEMO_API_PORT": str(free_port()),
-                                    "CROSSDOCK_DAGSTER_GRPC_PORT": str(free_port())},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = crossdock(
+            "up",
+            env={
+                "CROSSDOCK_PORT": str(free_port()),
+                "CROSSDOCK_DAGSTER_PORT": str(port),
+                "CROSSDOCK_STREAMLIT_PORT": str(free_port()),
+                "CROSSDOCK_DEMO_API_PORT": str(free_port()),
+                "CROSSDOCK_DAGSTER_GRPC_PORT": str(free_port()),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use; set CROSSDOCK_DAGSTER_PORT" in err.decode()
@@ -73,6 +81,7 @@ def test_up_refuses_a_busy_port_before_starting_anything():
 def _printed_commands(log: str) -> tuple[str, str]:
     """The two seed 000 commands `up` printed (create cliente_abc, send the order), as shell text:
     each is the block under its heading, up to the next blank line."""
+
     def command_after(heading: str) -> str:
         block = log.split(heading, 1)[1].split("\n\n", 1)[0]
         return block.split("\n", 1)[1]
@@ -106,8 +115,13 @@ def _alive(pid: int) -> bool:
 
 
 def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home, tmp_path):
-    ports = {"CROSSDOCK_PORT": free_port(), "CROSSDOCK_DAGSTER_PORT": free_port(), "CROSSDOCK_STREAMLIT_PORT": free_port(),
-             "CROSSDOCK_DEMO_API_PORT": free_port(), "CROSSDOCK_DAGSTER_GRPC_PORT": free_port()}
+    ports = {
+        "CROSSDOCK_PORT": free_port(),
+        "CROSSDOCK_DAGSTER_PORT": free_port(),
+        "CROSSDOCK_STREAMLIT_PORT": free_port(),
+        "CROSSDOCK_DEMO_API_PORT": free_port(),
+        "CROSSDOCK_DAGSTER_GRPC_PORT": free_port(),
+    }
     # Output to a file, not an unread pipe: a full pipe would block every service's next log line.
     log = (tmp_path / "up.log").open("wb")
     # No allow list of its own: `up` opens the demo client API's port for the demo_api integration it seeds.
@@ -127,14 +141,21 @@ def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home,
         again = requests.post(f"{receiver}/integrations", json=SEED_CONFIG, headers=admin)
         first = json.loads(subprocess.run(["bash", "-c", send + " -s"], capture_output=True, check=True, timeout=30).stdout)
         second = json.loads(subprocess.run(["bash", "-c", send + " -s"], capture_output=True, check=True, timeout=30).stdout)
-        wrong = requests.post(f"{receiver}/webhook/cliente_abc", data=SEED_BODY.encode(),
-                              headers={"Content-Type": "application/json", "X-API-Key": "otra"})
+        wrong = requests.post(
+            f"{receiver}/webhook/cliente_abc", data=SEED_BODY.encode(), headers={"Content-Type": "application/json", "X-API-Key": "otra"}
+        )
         payload = (EXAMPLES / "autentikapp_sale.json").read_bytes()
         secret = (crossdock_home / "autentikapp_demo.secret").read_text().strip().encode()
-        signed = requests.post(f"{receiver}/v1/webhooks/inbound/autentikapp_demo", data=payload, headers={
-            "Content-Type": "application/json", "X-Autentikapp-Signature": hmac.new(secret, payload, hashlib.sha256).hexdigest()})
-        forged = requests.post(f"{receiver}/v1/webhooks/inbound/autentikapp_demo", data=payload, headers={
-            "Content-Type": "application/json", "X-Autentikapp-Signature": "0" * 64})
+        signed = requests.post(
+            f"{receiver}/v1/webhooks/inbound/autentikapp_demo",
+            data=payload,
+            headers={"Content-Type": "application/json", "X-Autentikapp-Signature": hmac.new(secret, payload, hashlib.sha256).hexdigest()},
+        )
+        forged = requests.post(
+            f"{receiver}/v1/webhooks/inbound/autentikapp_demo",
+            data=payload,
+            headers={"Content-Type": "application/json", "X-Autentikapp-Signature": "0" * 64},
+        )
         family = _descendants(proc.pid)
         assert len(family) >= 6  # receiver, code server, dagster webserver and daemon, streamlit, demo API
         # A service that dies is restarted and reported; intake never stopped.
@@ -144,6 +165,7 @@ def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home,
         def daemon_back() -> bool:
             daemon = requests.get(f"{receiver}/health").json()["services"]["dagster-daemon"]
             return daemon["state"] == "running" and daemon["restarts"] == 1
+
         assert wait_until(daemon_back, 60, every_s=0.2) is not None
         health = requests.get(f"{receiver}/health").json()
         family |= _descendants(proc.pid)
@@ -155,8 +177,12 @@ def test_up_runs_everything_accepts_both_seeds_and_stops_cleanly(crossdock_home,
     assert demo_names == {"autentikapp_demo", "demo_api", "demo_db", "demo_files"}
     assert created["name"] == "cliente_abc" and created["auth_type"] == "apikey"
     assert again.status_code == 409 and "already exists" in again.json()["detail"]
-    assert {k: first[k] for k in ("total_received", "created", "updated", "errors")} == \
-        {"total_received": 1, "created": 1, "updated": 0, "errors": 0}
+    assert {k: first[k] for k in ("total_received", "created", "updated", "errors")} == {
+        "total_received": 1,
+        "created": 1,
+        "updated": 0,
+        "errors": 0,
+    }
     assert second["created"] == 0 and second["unchanged"] == 1
     assert wrong.status_code == 401
     assert signed.status_code == 202 and forged.status_code == 401

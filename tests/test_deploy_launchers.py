@@ -3,6 +3,7 @@ Docker or Kubernetes allows: `deploy/dagster/dagster.yaml` (DockerRunLauncher) a
 instance schema and dagster-docker's launcher schema, and `deploy/helm/values.yaml` for Dagster's
 official chart: the user-code deployment's keys are the chart's, it loads Crossdock's code location,
 its run launcher block satisfies dagster-k8s' K8sRunLauncher schema, and no secret is written in it."""
+
 from __future__ import annotations
 
 import importlib
@@ -21,14 +22,39 @@ from assets.instance import DAGSTER_PG_URL_VARIABLE
 from pipelines.settings import Settings, variable
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
-KNOWN_VARIABLES = {variable(name) for name in Settings.model_fields} | {DAGSTER_PG_URL_VARIABLE, "CROSSDOCK_IMAGE",
-                                                                         "CROSSDOCK_DOCKER_NETWORK"}
+KNOWN_VARIABLES = {variable(name) for name in Settings.model_fields} | {
+    DAGSTER_PG_URL_VARIABLE,
+    "CROSSDOCK_IMAGE",
+    "CROSSDOCK_DOCKER_NETWORK",
+}
 # The keys of one entry of `deployments` in the chart's dagster-user-deployments values (chart 1.13).
 CHART_DEPLOYMENT_KEYS = {
-    "name", "image", "dagsterApiGrpcArgs", "codeServerArgs", "port", "includeConfigInLaunchedRuns", "volumes",
-    "volumeMounts", "env", "envConfigMaps", "envSecrets", "initContainers", "sidecarContainers", "annotations",
-    "nodeSelector", "affinity", "tolerations", "podSecurityContext", "securityContext", "resources", "labels",
-    "schedulerName", "readinessProbe", "livenessProbe", "startupProbe", "service",
+    "name",
+    "image",
+    "dagsterApiGrpcArgs",
+    "codeServerArgs",
+    "port",
+    "includeConfigInLaunchedRuns",
+    "volumes",
+    "volumeMounts",
+    "env",
+    "envConfigMaps",
+    "envSecrets",
+    "initContainers",
+    "sidecarContainers",
+    "annotations",
+    "nodeSelector",
+    "affinity",
+    "tolerations",
+    "podSecurityContext",
+    "securityContext",
+    "resources",
+    "labels",
+    "schedulerName",
+    "readinessProbe",
+    "livenessProbe",
+    "startupProbe",
+    "service",
 }
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_URL$|KEY$")
 

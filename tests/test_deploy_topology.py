@@ -4,6 +4,7 @@ deploy/install.sh makes of `.env.example`; only what a container has of its own 
 the address it listens on, the PostgreSQL host and the ports) is swapped for loopback values. The
 one-shot migrate role runs first, every role then becomes healthy by its own probe (the compose
 healthchecks' command), and seed 000's webhook curl lands an order."""
+
 from __future__ import annotations
 
 import json
@@ -47,18 +48,23 @@ def pg_url() -> Iterator[str]:
 
 def _loopback(environment: dict[str, str], home: Path, pg_url: str, ports: dict[str, str]) -> dict[str, str]:
     assert set(environment) >= CONTAINER_ONLY
-    swapped = {"CROSSDOCK_HOME": str(home), "CROSSDOCK_HOST": "127.0.0.1", "CROSSDOCK_DATABASE_URL": pg_url,
-               "CROSSDOCK_DAGSTER_GRPC_HOST": "127.0.0.1", **ports}
-    inherited = {key: value for key, value in os.environ.items()
-                 if not key.startswith(("CROSSDOCK_", "DAGSTER_", "CLIENT_DB_"))}
+    swapped = {
+        "CROSSDOCK_HOME": str(home),
+        "CROSSDOCK_HOST": "127.0.0.1",
+        "CROSSDOCK_DATABASE_URL": pg_url,
+        "CROSSDOCK_DAGSTER_GRPC_HOST": "127.0.0.1",
+        **ports,
+    }
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith(("CROSSDOCK_", "DAGSTER_", "CLIENT_DB_"))}
     return {**inherited, **environment, **swapped}
 
 
 @contextmanager
 def _role(role: str, env: dict[str, str], logs: Path) -> Iterator[subprocess.Popen]:
     log = open(logs / f"{role}.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "crossdock", "role", role], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crossdock", "role", role], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         yield process
     finally:
@@ -79,8 +85,7 @@ def _role(role: str, env: dict[str, str], logs: Path) -> Iterator[subprocess.Pop
 
 
 def _healthy(role: str, env: dict[str, str]) -> bool:
-    done = subprocess.run([sys.executable, "-m", "crossdock", "health", role], cwd=ROOT, env=env,
-                          capture_output=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "crossdock", "health", role], cwd=ROOT, env=env, capture_output=True, timeout=60)
     return done.returncode == 0
 
 
@@ -107,17 +112,21 @@ SEED_CURL = """curl -sS -o {out} -w '%{{http_code}}' -X POST {url}/webhook/clien
 def test_the_compose_topology_runs_as_processes_from_the_same_env_and_takes_seed_000s_webhook(pg_url, tmp_path):
     compose = load(COMPOSE)
     dotenv = installed_env()
-    ports = {"CROSSDOCK_PORT": str(free_port()), "CROSSDOCK_DAGSTER_PORT": str(free_port()),
-             "CROSSDOCK_DAGSTER_GRPC_PORT": str(free_port()), "CROSSDOCK_STREAMLIT_PORT": str(free_port())}
+    ports = {
+        "CROSSDOCK_PORT": str(free_port()),
+        "CROSSDOCK_DAGSTER_PORT": str(free_port()),
+        "CROSSDOCK_DAGSTER_GRPC_PORT": str(free_port()),
+        "CROSSDOCK_STREAMLIT_PORT": str(free_port()),
+    }
     home, logs = tmp_path / "home", tmp_path / "logs"
     logs.mkdir()
-    envs = {role: _loopback(service_environment(compose, role, dotenv), home, pg_url, ports)
-            for role in [MIGRATE, *START_ORDER]}
+    envs = {role: _loopback(service_environment(compose, role, dotenv), home, pg_url, ports) for role in [MIGRATE, *START_ORDER]}
     assert set(START_ORDER) == set(COMMANDS)
     receiver = f"http://127.0.0.1:{ports['CROSSDOCK_PORT']}"
 
-    migrated = subprocess.run([sys.executable, "-m", "crossdock", "role", MIGRATE], cwd=ROOT, env=envs[MIGRATE],
-                              capture_output=True, text=True, timeout=300)
+    migrated = subprocess.run(
+        [sys.executable, "-m", "crossdock", "role", MIGRATE], cwd=ROOT, env=envs[MIGRATE], capture_output=True, text=True, timeout=300
+    )
     assert migrated.returncode == 0, migrated.stderr[-3000:]
     assert (home / "dagster" / "dagster.yaml").exists() and (home / "dagster" / "workspace.yaml").exists()
     assert dotenv["POSTGRES_PASSWORD"] not in (home / "dagster" / "dagster.yaml").read_text()
@@ -134,13 +143,15 @@ def test_the_compose_topology_runs_as_processes_from_the_same_env_and_takes_seed
         health = requests.get(f"{receiver}/health", timeout=10).json()
         assert health["status"] == "ok" and health["store"]["dialect"] == "postgresql"
         token = {"Authorization": f"Bearer {dotenv['CROSSDOCK_ADMIN_TOKEN']}"}
-        created = requests.post(f"{receiver}/integrations", headers=token, timeout=30, json={
-            "name": "cliente_abc", "type": "webhook", "auth_type": "apikey", "auth_value": "secreto_compartido",
-            "is_active": True})
+        created = requests.post(
+            f"{receiver}/integrations",
+            headers=token,
+            timeout=30,
+            json={"name": "cliente_abc", "type": "webhook", "auth_type": "apikey", "auth_value": "secreto_compartido", "is_active": True},
+        )
         assert created.status_code == 201, created.text
         answer = tmp_path / "answer.json"
-        sent = subprocess.run(["bash", "-c", SEED_CURL.format(out=answer, url=receiver)], capture_output=True,
-                              text=True, timeout=60)
+        sent = subprocess.run(["bash", "-c", SEED_CURL.format(out=answer, url=receiver)], capture_output=True, text=True, timeout=60)
         assert sent.returncode == 0, sent.stderr
         assert 200 <= int(sent.stdout) < 300, (sent.stdout, answer.read_text())
         assert json.loads(answer.read_text())["created"] == 1
@@ -162,12 +173,16 @@ def test_the_compose_topology_runs_as_processes_from_the_same_env_and_takes_seed
 
 def test_a_role_answers_bad_input_and_a_missing_migration_with_a_message_not_a_traceback(tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("CROSSDOCK_", "DAGSTER_"))}
-    env.update({"CROSSDOCK_HOME": str(tmp_path / "home"), "CROSSDOCK_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
-                "CROSSDOCK_PORT": str(free_port())})
+    env.update(
+        {
+            "CROSSDOCK_HOME": str(tmp_path / "home"),
+            "CROSSDOCK_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+            "CROSSDOCK_PORT": str(free_port()),
+        }
+    )
 
     def crossdock(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "crossdock", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
+        return subprocess.run([sys.executable, "-m", "crossdock", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
     unknown = crossdock("role", "integration-service")
     assert unknown.returncode == 2 and "unknown role 'integration-service': one of migrate, receiver" in unknown.stderr

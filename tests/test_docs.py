@@ -1,6 +1,7 @@
 """The documentation site (docs/, mkdocs.yml): the generated reference pages match the code, the site
 builds with `mkdocs build --strict` and loads nothing from the internet, the README's links lead to
 files that exist, and the hand-written reference pages name everything they list."""
+
 from __future__ import annotations
 
 import difflib
@@ -28,8 +29,11 @@ def generator() -> ModuleType:
 
 def first_difference(committed: Path, fresh: Path, lines: int = 12) -> str:
     diff = difflib.unified_diff(
-        committed.read_text(encoding="utf-8").splitlines(), fresh.read_text(encoding="utf-8").splitlines(),
-        fromfile=f"committed {committed.relative_to(ROOT)}", tofile="generated from the code now", lineterm="",
+        committed.read_text(encoding="utf-8").splitlines(),
+        fresh.read_text(encoding="utf-8").splitlines(),
+        fromfile=f"committed {committed.relative_to(ROOT)}",
+        tofile="generated from the code now",
+        lineterm="",
     )
     return "\n".join(list(diff)[:lines])
 
@@ -50,8 +54,7 @@ def test_generated_reference_pages_match_the_code(tmp_path):
         "or route changed): run `make docs` and commit docs/reference/.\n\n" + "\n\n".join(stale)
     )
     produced = {p.name for p in written}
-    orphans = [p.name for p in REFERENCE.glob("*.md")
-               if p.read_text(encoding="utf-8").startswith(docs.MARKER) and p.name not in produced]
+    orphans = [p.name for p in REFERENCE.glob("*.md") if p.read_text(encoding="utf-8").startswith(docs.MARKER) and p.name not in produced]
     assert not orphans, f"generated pages the generator no longer writes: {orphans}; delete them and run `make docs`"
 
 
@@ -63,7 +66,11 @@ def test_site_builds_strict_and_offline(tmp_path):
     site = tmp_path / "site"
     built = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"), "--site-dir", str(site)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert built.returncode == 0, f"mkdocs build --strict failed:\n{built.stdout}\n{built.stderr}"
     pages = sorted(site.rglob("*.html"))

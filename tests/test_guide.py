@@ -1,6 +1,7 @@
 """The integration guide: what it says comes from the integration and the receiver (its answers are the
 ones the receiver really gives), it never holds a secret, its schema accepts its example, it speaks
 Spanish or English, and its PDF renders into pages a person can read."""
+
 from __future__ import annotations
 
 import json
@@ -25,16 +26,26 @@ from tests.services import unavailable
 SIGNING = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 CALLBACK = "whsec_QkFTRTY0U0VDUkVUS0VZRk9SVEVTVFM="
 CONFIGS = {
-    "apikey+callbacks": {"auth_type": "apikey", "auth_value": "secreto_compartido", "callback_url": "https://c.example/u",
-                         "callback_events": ["delivered"], "callback_secret": CALLBACK},
-    "hmac+shopify-mapping": {"auth_type": "hmac", "auth_value": "clave-hmac-larga",
-                             "field_mapping": load_example("shopify_mapping.json")["field_mapping"]},
+    "apikey+callbacks": {
+        "auth_type": "apikey",
+        "auth_value": "secreto_compartido",
+        "callback_url": "https://c.example/u",
+        "callback_events": ["delivered"],
+        "callback_secret": CALLBACK,
+    },
+    "hmac+shopify-mapping": {
+        "auth_type": "hmac",
+        "auth_value": "clave-hmac-larga",
+        "field_mapping": load_example("shopify_mapping.json")["field_mapping"],
+    },
     "autentikapp": {"target": "sale", "webhook": {"verification": "autentikapp", "signing_secrets": [SIGNING]}},
-    "standard": {"auth_type": "basic", "auth_value": "user:pa55word",
-                 "webhook": {"verification": "standard_webhooks", "signing_secrets": [SIGNING]}},
+    "standard": {
+        "auth_type": "basic",
+        "auth_value": "user:pa55word",
+        "webhook": {"verification": "standard_webhooks", "signing_secrets": [SIGNING]},
+    },
     "api": {"type": "api", "endpoint": "https://api.clientexyz.com/orders", "auth_type": "bearer", "auth_value": "sk_live_x1"},
-    "db": {"type": "db", "db": {"url": "mysql+pymysql://reader@db/erp", "password": "db-pass-secret",
-                                "query": "SELECT 1"}},
+    "db": {"type": "db", "db": {"url": "mysql+pymysql://reader@db/erp", "password": "db-pass-secret", "query": "SELECT 1"}},
 }
 
 
@@ -44,6 +55,7 @@ def _config(label: str) -> Integration:
 
 def _secrets(label: str) -> list[str]:
     found = []
+
     def walk(value):
         if isinstance(value, dict):
             for key, child in value.items():
@@ -51,6 +63,7 @@ def _secrets(label: str) -> list[str]:
                     found.extend(child if isinstance(child, list) else [child])
                 else:
                     walk(child)
+
     walk(CONFIGS[label])
     return found
 

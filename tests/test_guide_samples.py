@@ -2,6 +2,7 @@
 against a live receiver on loopback (the record lands, or is accepted), each callback verifier as a
 real server that Crossdock's callback sender delivers to (a genuine callback is accepted, a forged one
 refused). If the guide and the product drift apart, these fail."""
+
 from __future__ import annotations
 
 import json
@@ -33,17 +34,29 @@ SHOPIFY_MAPPING = load_example("shopify_mapping.json")["field_mapping"]
 # (label, integration fields, credential sent, signing secret sent, expected status)
 CASES = [
     ("apikey", {"auth_type": "apikey", "auth_value": "secreto_compartido"}, "secreto_compartido", None, 200),
-    ("hmac-mapped", {"auth_type": "hmac", "auth_value": "clave-hmac", "field_mapping": SHOPIFY_MAPPING},
-     "clave-hmac", None, 200),
-    ("autentikapp", {"target": "sale", "webhook": {"verification": "autentikapp", "signing_secrets": [SIGNING]}},
-     None, SIGNING, 202),
-    ("bearer-standard", {"auth_type": "bearer", "auth_value": "tok-123",
-                         "webhook": {"verification": "standard_webhooks", "signing_secrets": [SIGNING]}},
-     "tok-123", SIGNING, 200),
-    ("basic-shopify", {"auth_type": "basic", "auth_value": "shop:pa55",
-                       "webhook": {"verification": "shopify", "signing_secrets": ["shpss_abc"]}}, "shop:pa55", "shpss_abc", 200),
-    ("secret-stripe", {"auth_type": "webhook_secret", "auth_value": "s3cr3t",
-                       "webhook": {"verification": "stripe", "signing_secrets": [SIGNING]}}, "s3cr3t", SIGNING, 200),
+    ("hmac-mapped", {"auth_type": "hmac", "auth_value": "clave-hmac", "field_mapping": SHOPIFY_MAPPING}, "clave-hmac", None, 200),
+    ("autentikapp", {"target": "sale", "webhook": {"verification": "autentikapp", "signing_secrets": [SIGNING]}}, None, SIGNING, 202),
+    (
+        "bearer-standard",
+        {"auth_type": "bearer", "auth_value": "tok-123", "webhook": {"verification": "standard_webhooks", "signing_secrets": [SIGNING]}},
+        "tok-123",
+        SIGNING,
+        200,
+    ),
+    (
+        "basic-shopify",
+        {"auth_type": "basic", "auth_value": "shop:pa55", "webhook": {"verification": "shopify", "signing_secrets": ["shpss_abc"]}},
+        "shop:pa55",
+        "shpss_abc",
+        200,
+    ),
+    (
+        "secret-stripe",
+        {"auth_type": "webhook_secret", "auth_value": "s3cr3t", "webhook": {"verification": "stripe", "signing_secrets": [SIGNING]}},
+        "s3cr3t",
+        SIGNING,
+        200,
+    ),
     ("github", {"webhook": {"verification": "github", "signing_secrets": ["gh-secret"]}}, None, "gh-secret", 200),
     ("woocommerce", {"webhook": {"verification": "woocommerce", "signing_secrets": ["wc-secret"]}}, None, "wc-secret", 200),
 ]
@@ -60,14 +73,12 @@ def _env(credential: str | None, signing: str | None, **extra: str) -> dict[str,
 
 def _count(engine: sa.Engine, table: sa.Table, integration_id: int) -> int:
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(table)
-                            .where(table.c.integration_id == integration_id)).scalar_one()
+        return conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.integration_id == integration_id)).scalar_one()
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize(("label", "fields", "credential", "signing", "expected"), CASES, ids=[c[0] for c in CASES])
-def test_the_guides_sending_sample_lands_the_example(sqlite_store, tmp_path, language, label, fields, credential,
-                                                     signing, expected):
+def test_the_guides_sending_sample_lands_the_example(sqlite_store, tmp_path, language, label, fields, credential, signing, expected):
     require_tools(language)
     config = Integration.model_validate({"name": f"g_{label}_{language}", "type": "webhook", **fields})
     stored = create_integration(sqlite_store, config)
@@ -134,8 +145,7 @@ def _start_verifier(language: str, code: str, folder: Path, secret: str) -> tupl
 
 
 @pytest.mark.parametrize("language", ["python", "node", "php"])
-def test_the_guides_callback_verifier_accepts_crossdocks_callbacks_and_refuses_forged_ones(sqlite_store, tmp_path,
-                                                                                           language):
+def test_the_guides_callback_verifier_accepts_crossdocks_callbacks_and_refuses_forged_ones(sqlite_store, tmp_path, language):
     require_tools(language)
     document = {**load_example("cliente_abc_integration.json"), "name": f"cb_{language}"}
     config = Integration.model_validate({**document, "callback_url": "http://127.0.0.1:9/placeholder"})
@@ -143,23 +153,27 @@ def test_the_guides_callback_verifier_accepts_crossdocks_callbacks_and_refuses_f
     secret = "whsec_" + "QkFTRTY0U0VDUkVUS0VZRk9SVEVTVFM="
     proc, url = _start_verifier(language, code, tmp_path, secret)
     try:
-        stored = create_integration(sqlite_store, Integration.model_validate(
-            {**document, "callback_url": url, "callback_events": ["assigned"], "callback_secret": secret}))
+        stored = create_integration(
+            sqlite_store,
+            Integration.model_validate({**document, "callback_url": url, "callback_events": ["assigned"], "callback_secret": secret}),
+        )
         result = ingest(sqlite_store, stored, load_example("webhook_batch.json")[:1], source_kind="webhook")
         change_status(sqlite_store, result.internal_ids[0], "assigned", actor="test")
         with CallbackSender(sqlite_store, workers=1) as sender:
             sender.deliver_due()
         with sqlite_store.connect() as conn:
-            row = conn.execute(sa.select(callback_outbox.c.status, callback_outbox.c.last_status_code)
-                               .where(callback_outbox.c.integration_id == stored.id)).one()
+            row = conn.execute(
+                sa.select(callback_outbox.c.status, callback_outbox.c.last_status_code).where(callback_outbox.c.integration_id == stored.id)
+            ).one()
         assert (row.status, row.last_status_code) == ("delivered", 204)
         body = b'{"event":"delivered","order":{"external_id":"PED-001"}}'
         forged = signed_headers("whsec_" + "Rk9SR0VEU0VDUkVUS0VZRk9SVEVTVA==", "msg_1", body, datetime.now(UTC), "delivered")
         assert requests.post(url, data=body, headers=forged, timeout=10).status_code == 401
         genuine = signed_headers(secret, "msg_2", body, datetime.now(UTC), "delivered")
         assert requests.post(url, data=body, headers=genuine, timeout=10).status_code == 204
-        rotated = signed_headers("whsec_" + "TkVXU0VDUkVUS0VZRk9SUk9UQVRJT04=", "msg_3", body, datetime.now(UTC), "delivered",
-                                 previous_secret=secret)
+        rotated = signed_headers(
+            "whsec_" + "TkVXU0VDUkVUS0VZRk9SUk9UQVRJT04=", "msg_3", body, datetime.now(UTC), "delivered", previous_secret=secret
+        )
         assert requests.post(url, data=body, headers=rotated, timeout=10).status_code == 204  # mid-rotation
     finally:
         proc.terminate()
@@ -176,8 +190,7 @@ def test_the_guides_shell_verifier_tells_genuine_from_forged(tmp_path):
     body.write_bytes('{"event":"assigned","order":{"external_id":"PED-001","client":"María"}}'.encode())
     headers = signed_headers(secret, "msg_1", body.read_bytes(), datetime.now(UTC), "assigned")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), CALLBACK_SECRET_ENV: secret}
-    good = subprocess.run(["bash", str(script), str(body), headers[SIGNATURE_HEADER]], env=env, capture_output=True,
-                          text=True, check=False)
+    good = subprocess.run(["bash", str(script), str(body), headers[SIGNATURE_HEADER]], env=env, capture_output=True, text=True, check=False)
     assert (good.returncode, good.stdout.strip()) == (0, "genuine")
     bad = subprocess.run(["bash", str(script), str(body), "0" * 64], env=env, capture_output=True, text=True, check=False)
     assert (bad.returncode, bad.stdout.strip()) == (1, "forged")
@@ -186,9 +199,18 @@ def test_the_guides_shell_verifier_tells_genuine_from_forged(tmp_path):
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_same_samples_try_the_staging_url_and_store_nothing(sqlite_store, tmp_path, language):
     require_tools(language)
-    stored = create_integration(sqlite_store, Integration.model_validate(
-        {"name": f"stage_{language}", "type": "webhook", "auth_type": "hmac", "auth_value": "clave-hmac",
-         "onboarding": {"stage": "staging"}}))
+    stored = create_integration(
+        sqlite_store,
+        Integration.model_validate(
+            {
+                "name": f"stage_{language}",
+                "type": "webhook",
+                "auth_type": "hmac",
+                "auth_value": "clave-hmac",
+                "onboarding": {"stage": "staging"},
+            }
+        ),
+    )
     with running(sqlite_store) as url:
         guide = build_guide(stored.config, "en", base=url)
         code = code_blocks(guide.markdown, "Authentication")[language]

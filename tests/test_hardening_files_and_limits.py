@@ -1,5 +1,6 @@
 """Files and limits: everything under the Crossdock home is the user's only; every common HTTP client
 reads the 413 of an oversized body instead of a connection reset; masks never show a password's end."""
+
 from __future__ import annotations
 
 import stat
@@ -47,9 +48,28 @@ def test_every_client_reads_the_413_of_a_body_it_is_still_sending(sqlite_store):
         except urllib.error.HTTPError as error:
             urllib_code = error.code
         curl = subprocess.run(
-            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", target, "-H", "Content-Type: application/json",
-             "-H", "X-API-Key: secreto_compartido", "--data-binary", "@-"],
-            input=FIVE_MB, capture_output=True, timeout=60, check=False)
+            [
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "POST",
+                target,
+                "-H",
+                "Content-Type: application/json",
+                "-H",
+                "X-API-Key: secreto_compartido",
+                "--data-binary",
+                "@-",
+            ],
+            input=FIVE_MB,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
     assert with_requests.status_code == 413 and "over this integration's limit" in with_requests.json()["detail"]
     assert with_httpx.status_code == 413
     assert urllib_code == 413
@@ -57,12 +77,21 @@ def test_every_client_reads_the_413_of_a_body_it_is_still_sending(sqlite_store):
 
 
 def test_masks_show_the_end_of_a_long_token_but_nothing_of_a_password(sqlite_store):
-    create_integration(sqlite_store, Integration(name="basic_client", type="webhook", auth_type="basic",
-                                                 auth_value="logitrack:una-contraseña-bastante-larga-2026"))
-    create_integration(sqlite_store, Integration(name="token_client", type="webhook", auth_type="bearer",
-                                                 auth_value="sk_live_0123456789abcdefghijWXYZ"))
-    create_integration(sqlite_store, Integration(name="erp", type="db", db={
-        "url": "postgresql+psycopg://reader@db.example/erp", "password": "otra-contraseña-muy-larga-de-30", "query": "SELECT 1"}))
+    create_integration(
+        sqlite_store,
+        Integration(name="basic_client", type="webhook", auth_type="basic", auth_value="logitrack:una-contraseña-bastante-larga-2026"),
+    )
+    create_integration(
+        sqlite_store, Integration(name="token_client", type="webhook", auth_type="bearer", auth_value="sk_live_0123456789abcdefghijWXYZ")
+    )
+    create_integration(
+        sqlite_store,
+        Integration(
+            name="erp",
+            type="db",
+            db={"url": "postgresql+psycopg://reader@db.example/erp", "password": "otra-contraseña-muy-larga-de-30", "query": "SELECT 1"},
+        ),
+    )
     assert masked_config(get_integration(sqlite_store, "basic_client"))["auth_value"] == "••••••••"
     assert masked_config(get_integration(sqlite_store, "token_client"))["auth_value"] == "••••••••WXYZ"
     assert masked_config(get_integration(sqlite_store, "erp"))["db"]["password"] == "••••••••"

@@ -1,5 +1,6 @@
 """The admin API's inbox dead-letter routes, mounted on a bare FastAPI app served on loopback, over a
 real store: list with reasons, replay one or an integration's, who replayed recorded, clear refusals."""
+
 from __future__ import annotations
 
 import pytest
@@ -44,8 +45,7 @@ def test_list_dead_rows_then_replay_one_and_the_rest(store, api):
     rest = call(api, "POST", "/integrations/cliente_abc/inbox/replay")
     assert rest.status_code == 200 and rest.json()["ids"] == [second]
     replayed = {e.id: e for e in list_entries(store, status=PENDING)}
-    assert {i: (e.replay_count, e.replayed_by) for i, e in replayed.items()} == {
-        first: (1, "api:admin"), second: (1, "api:admin")}
+    assert {i: (e.replay_count, e.replayed_by) for i, e in replayed.items()} == {first: (1, "api:admin"), second: (1, "api:admin")}
 
 
 def test_unknown_integration_is_404_and_the_token_is_required(store, api):

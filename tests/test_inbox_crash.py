@@ -1,5 +1,6 @@
 """A processor killed half-way, and a database that fails under it: nothing acknowledged is lost,
 nothing is ingested twice. Real processes, real SIGKILL, real locks."""
+
 from __future__ import annotations
 
 import os
@@ -76,7 +77,11 @@ def test_a_processor_killed_mid_transaction_loses_and_doubles_nothing(store):
         url = url.update_query_dict({"application_name": application_name})
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, url.render_as_string(hide_password=False)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
     )
     try:
         line = child.stdout.readline()

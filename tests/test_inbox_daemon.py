@@ -1,6 +1,7 @@
 """End to end through a real Dagster daemon: the workspace loads, the inbox sensor fires, the queued
 run coordinator launches a run process, and the seed 004 sale lands. Only eventual processing is
 asserted (bounded wait on real processes); latency is the benchmark's business."""
+
 from __future__ import annotations
 
 import dagster as dg

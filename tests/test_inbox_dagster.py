@@ -1,6 +1,7 @@
 """The inbox in Dagster, with Dagster's own test tooling (sensor contexts, in-process runs on a test
 instance) over a real store on SQLite and PostgreSQL. The tests play the daemon's part: they turn a
 sensor's run request into a run and report a sensor's asset events to the instance."""
+
 from __future__ import annotations
 
 import json
@@ -52,9 +53,7 @@ NO_LINGER = {"ops": {"inbox_processing": {"config": {"linger_seconds": 0}}}}
 def run_request(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
     """What the daemon does with a sensor's run request, in this process."""
     job = defs.resolve_job_def(inbox_processing_job.name)
-    return job.execute_in_process(
-        run_config=NO_LINGER, instance=instance, tags={**request.tags, "dagster/run_key": request.run_key}
-    )
+    return job.execute_in_process(run_config=NO_LINGER, instance=instance, tags={**request.tags, "dagster/run_key": request.run_key})
 
 
 def report(instance: dg.DagsterInstance, result: dg.SensorResult) -> None:
@@ -98,7 +97,11 @@ def test_one_run_processes_a_micro_batch_and_records_counts_per_integration(stor
         assert statuses(store) == [DONE, DONE, DONE, DONE, DEAD]
         batch = run.asset_materializations_for_node("inbox_processing")[-1].metadata
         assert {k: batch[k].value for k in ("rows", "received", "created", "errors", "dead")} == {
-            "rows": 5, "received": 5, "created": 5, "errors": 0, "dead": 1,
+            "rows": 5,
+            "received": 5,
+            "created": 5,
+            "errors": 0,
+            "dead": 1,
         }
         assert "| otro | 2 | 2 | 2 |" in batch["per_integration"].value
         assert batch["duration_ms"].value > 0 and batch["run_seconds"].value >= 0
@@ -125,8 +128,7 @@ def test_ticks_never_launch_a_second_run_while_one_is_queued_or_running(store):
         first = tick(inbox_sensor, instance, store)
         assert first.cursor == "1"
         # The daemon turned the request into a run; more rows arrive before it starts, and while it runs.
-        launched = instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED,
-                                               tags={**job.tags, "dagster/run_key": "inbox-1"})
+        launched = instance.create_run_for_job(job, status=dg.DagsterRunStatus.NOT_STARTED, tags={**job.tags, "dagster/run_key": "inbox-1"})
         insert_pending(store, abc.id, order(2))
         waiting = tick(inbox_sensor, instance, store, first.cursor)
         assert isinstance(waiting, dg.SkipReason) and launched.run_id in waiting.skip_message
@@ -164,9 +166,7 @@ def test_failed_runs_back_off_doubling_up_to_five_minutes(store):
 
 
 def test_seed_004_sale_through_the_sensor_and_a_run(store):
-    account = create_integration(
-        store, Integration(name="autentik_demo", type="webhook", target="sale", webhook={"ack_mode": "async"})
-    )
+    account = create_integration(store, Integration(name="autentik_demo", type="webhook", target="sale", webhook={"ack_mode": "async"}))
     with store.begin() as conn:
         register_identifiers(conn, account.id, [{"code": SEED_CODE, "product_sku": "BOLSO-CUERO-01"}], utcnow())
     insert_pending(store, account.id, (EXAMPLES / "autentikapp_sale.json").read_bytes())

@@ -2,6 +2,7 @@
 
 Rows are written as the receiver writes them (tests/inbox_rows.py). Runs on SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 import threading
@@ -52,9 +53,7 @@ def async_orders(engine, name: str = "cliente_abc"):
 
 
 def sale_account(engine, *, register: bool = True):
-    account = create_integration(
-        engine, Integration(name="autentik_demo", type="webhook", target="sale", webhook={"ack_mode": "async"})
-    )
+    account = create_integration(engine, Integration(name="autentik_demo", type="webhook", target="sale", webhook={"ack_mode": "async"}))
     if register:
         with engine.begin() as conn:
             register_identifiers(conn, account.id, [{"code": SEED_CODE, "product_sku": "BOLSO-CUERO-01"}], utcnow())
@@ -219,8 +218,13 @@ def test_a_run_ends_when_its_budget_is_spent_even_with_rows_waiting(store):
         insert_pending(store, integration.id, order(i))
     clock = FakeClock()
     report = follow(
-        store, batch_size=1, idle_seconds=60, budget_seconds=2,
-        on_batch=lambda _batch: setattr(clock, "now", clock.now + 1), clock=clock, wait=clock.wait,
+        store,
+        batch_size=1,
+        idle_seconds=60,
+        budget_seconds=2,
+        on_batch=lambda _batch: setattr(clock, "now", clock.now + 1),
+        clock=clock,
+        wait=clock.wait,
     )
     assert len(report.outcomes) == 2
     assert count(store, inbox, inbox.c.status == PENDING) == 2

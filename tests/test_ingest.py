@@ -1,5 +1,6 @@
 """The one ingest path: idempotent upserts, honest counts, invalid records kept with reasons, sales
 linking customers and identifiers. Runs on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -16,8 +17,14 @@ SEED_CODE = "a1b2c3d4-e5f6-7890-1234-567890abcdef"
 
 def _orders(n: int, start: int = 0) -> list[dict]:
     return [
-        {"external_id": f"PED-{i:05d}", "client_name": f"Cliente {i}", "address": f"Zona {i % 25}, Guatemala",
-         "latitude": 14.58, "longitude": -90.49, "priority": 1 + i % 5}
+        {
+            "external_id": f"PED-{i:05d}",
+            "client_name": f"Cliente {i}",
+            "address": f"Zona {i % 25}, Guatemala",
+            "latitude": 14.58,
+            "longitude": -90.49,
+            "priority": 1 + i % 5,
+        }
         for i in range(start, start + n)
     ]
 
@@ -109,11 +116,18 @@ def test_same_order_twice_in_one_batch_is_applied_in_order(store):
 def test_non_objects_and_mapping_errors_are_record_errors(store):
     integration = create_integration(
         store,
-        Integration(name="mapped", type="webhook", field_mapping={
-            "external_id": "id", "client_name": "name", "address": "addr", "priority": "to_int(prio)"}),
+        Integration(
+            name="mapped",
+            type="webhook",
+            field_mapping={"external_id": "id", "client_name": "name", "address": "addr", "priority": "to_int(prio)"},
+        ),
     )
-    result = ingest(store, integration, [42, {"id": 1, "name": "a", "addr": "b", "prio": "alta"},
-                                         {"id": 2, "name": "a", "addr": "b", "prio": "2"}], source_kind="webhook")
+    result = ingest(
+        store,
+        integration,
+        [42, {"id": 1, "name": "a", "addr": "b", "prio": "alta"}, {"id": 2, "name": "a", "addr": "b", "prio": "2"}],
+        source_kind="webhook",
+    )
     assert [r.status for r in result.results] == ["error", "error", "created"]
     assert "expected a JSON object" in result.results[0].reasons[0]["message"]
     assert result.results[1].reasons[0]["field"] == "priority"
@@ -127,7 +141,11 @@ def test_seed_shopify_mapping_lands_the_seed_record(store):
     with store.connect() as conn:
         row = conn.execute(sa.select(orders)).one()
     assert (row.external_id, row.client_name, row.address, row.branch) == (
-        "shopify-5678", "Juan Pérez", "5ta Avenida 10-20, Guatemala 01010", "central")
+        "shopify-5678",
+        "Juan Pérez",
+        "5ta Avenida 10-20, Guatemala 01010",
+        "central",
+    )
 
 
 def _sale_account(store):
@@ -172,9 +190,7 @@ def test_unknown_identifier_code_is_a_record_error(store):
     sale["transaction_data"]["line_items"][0]["autentikapp_code"] = "no-such-code"
     result = ingest(store, integration, [sale], source_kind="webhook")
     assert result.errors == 1
-    assert result.results[0].reasons == [
-        {"field": "line_items[0].identifier_code", "message": "unknown identifier code 'no-such-code'"}
-    ]
+    assert result.results[0].reasons == [{"field": "line_items[0].identifier_code", "message": "unknown identifier code 'no-such-code'"}]
     assert _count(store, customers) == 0 and _count(store, sales) == 0
     assert _count(store, record_errors) == 1
 
@@ -234,8 +250,7 @@ def test_registering_codes_reports_those_another_account_holds(store):
     with store.begin() as conn:
         registration = register_identifiers(conn, other.id, [{"code": SEED_CODE}, {"code": "nuevo-1"}], utcnow())
         again = register_identifiers(conn, other.id, [{"code": "nuevo-1"}], utcnow())
-    assert (registration.added, registration.already_registered, registration.registered_to_another_account) == (
-        1, 0, [SEED_CODE])
+    assert (registration.added, registration.already_registered, registration.registered_to_another_account) == (1, 0, [SEED_CODE])
     assert (again.added, again.already_registered) == (0, 1)
     with store.connect() as conn:
         owner = conn.execute(sa.select(identifiers.c.integration_id).where(identifiers.c.code == SEED_CODE)).scalar_one()

@@ -2,6 +2,7 @@
 mapping versions stay; receivers, the inbox processor and callback deliveries ignore it; a restore
 brings it back as it was; only a purge (an admin's, or the retention sensor's) deletes rows. Each of
 archive, restore and purge is audited. The store tests run on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -38,17 +39,17 @@ from tests.callback_helpers import make_integration
 from tests.inbox_rows import insert_pending
 from tests.receiver_helpers import SEED_BODY, integration, order_count, running
 
-KEPT = {"orders": orders, "inbox": inbox, "sync_runs": sync_runs, "callback_outbox": callback_outbox,
-        "mapping_versions": mapping_versions}
+KEPT = {"orders": orders, "inbox": inbox, "sync_runs": sync_runs, "callback_outbox": callback_outbox, "mapping_versions": mapping_versions}
 WEBHOOK_HEADERS = {"Content-Type": "application/json", "X-API-Key": "secreto_compartido"}
 
 
 def counts(engine: sa.Engine, integration_id: int) -> dict[str, int]:
     """How many rows of each table that belongs to an integration are stored for it."""
     with engine.connect() as conn:
-        return {name: conn.execute(sa.select(sa.func.count()).select_from(table)
-                                   .where(table.c.integration_id == integration_id)).scalar_one()
-                for name, table in KEPT.items()}
+        return {
+            name: conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.integration_id == integration_id)).scalar_one()
+            for name, table in KEPT.items()
+        }
 
 
 def audit_of(engine: sa.Engine, subject: str) -> list[tuple[str, str]]:
@@ -81,8 +82,7 @@ def test_delete_archives_with_every_row_kept_and_restore_brings_it_back_as_it_wa
     assert (restored.id, restored.mapping_version, restored.config.field_mapping["notes"]) == (stored.id, 2, "notes")
     assert counts(store, stored.id) == before
     assert process_batch(store).count("done") == 1  # the held webhook is processed once restored
-    assert audit_of(store, "integration:cliente_abc")[-2:] == [("integration.archived", "user:ana"),
-                                                                ("integration.restored", "user:ana")]
+    assert audit_of(store, "integration:cliente_abc")[-2:] == [("integration.archived", "user:ana"), ("integration.restored", "user:ana")]
 
 
 def test_purge_deletes_the_rows_and_only_an_archived_integration_can_be_purged(store):
@@ -106,8 +106,7 @@ def test_the_retention_purge_removes_only_integrations_archived_longer_than_the_
     archive_integration(store, "old_one")
     archive_integration(store, "recent_one")
     with store.begin() as conn:
-        conn.execute(integrations.update().where(integrations.c.id == old.id)
-                     .values(archived_at=utcnow() - timedelta(days=31)))
+        conn.execute(integrations.update().where(integrations.c.id == old.id).values(archived_at=utcnow() - timedelta(days=31)))
     assert purge_expired(store, 30) == ["old_one"]
     assert counts(store, old.id) == dict.fromkeys(KEPT, 0)
     assert [i.name for i in list_integrations(store, archived=True)] == ["recent_one"]
@@ -123,6 +122,7 @@ def test_the_retention_sensor_reads_the_setting(sqlite_store, monkeypatch):
         conn.execute(integrations.update().values(archived_at=utcnow() - timedelta(days=3)))
     url = sqlite_store.url.render_as_string(hide_password=False)
     with dg.instance_for_test() as instance:
+
         def tick() -> str:
             context = dg.build_sensor_context(instance=instance, resources={"store": StoreResource(database_url=url)})
             return archive_retention_sensor(context).skip_message
@@ -139,8 +139,10 @@ def test_an_archived_integration_keeps_its_name(store):
     integration(store)
     integration(store, name="cliente_xyz")
     archive_integration(store, "cliente_abc")
-    for attempt in (lambda: integration(store, name="CLIENTE_ABC"),
-                    lambda: update_integration(store, "cliente_xyz", {"name": "cliente_abc"})):
+    for attempt in (
+        lambda: integration(store, name="CLIENTE_ABC"),
+        lambda: update_integration(store, "cliente_xyz", {"name": "cliente_abc"}),
+    ):
         with pytest.raises(ArchivedNameTaken, match="an archived integration has this name: restore or purge it first"):
             attempt()
     purge_integration(store, "cliente_abc")

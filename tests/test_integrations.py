@@ -1,5 +1,6 @@
 """Integrations in the store: the seed's configurations round-trip, secrets stay encrypted and masked,
 mappings are versioned. Runs on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import pytest

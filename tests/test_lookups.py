@@ -1,5 +1,6 @@
 """Read-only lookups for the Orders and Dead letters pages: filters, detail, masked headers.
 Runs on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -26,8 +27,15 @@ def _two_integrations(store):
     abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
     shop = create_integration(store, Integration(name="shopify_store", type="webhook"))
     ingest(store, abc, load_example("webhook_batch.json") + [load_example("webhook_order.json")], source_kind="webhook")
-    ingest(store, shop, [{"external_id": "shopify-5678", "client_name": "Juan", "address": "5ta Avenida"},
-                         {"external_id": "shopify-9", "client_name": "Sin dirección"}], source_kind="webhook")
+    ingest(
+        store,
+        shop,
+        [
+            {"external_id": "shopify-5678", "client_name": "Juan", "address": "5ta Avenida"},
+            {"external_id": "shopify-9", "client_name": "Sin dirección"},
+        ],
+        source_kind="webhook",
+    )
     return abc, shop
 
 
@@ -48,27 +56,68 @@ def test_order_detail_has_payload_mapped_record_history_and_callbacks(store):
     (order,) = search_orders(store, external_id="ORD-12345")
     now = utcnow()
     with store.begin() as conn:
-        conn.execute(order_status_history.insert(), [
-            {"order_id": order.id, "from_status": "pending", "to_status": "assigned", "actor": "cli",
-             "changed_at": now - timedelta(minutes=5), "details": None},
-            {"order_id": order.id, "from_status": "assigned", "to_status": "in_route", "actor": "api:admin",
-             "changed_at": now, "details": {"eta": "2024-01-15T15:00:00Z"}},
-        ])
-        outbox_id = inserted_id(conn.execute(callback_outbox.insert().values(
-            integration_id=abc.id, order_id=order.id, event="assigned", payload={"event": "assigned"},
-            webhook_id="msg_a", status="delivered", attempts=2, next_attempt_at=now, created_at=now)))
-        conn.execute(callback_attempts.insert(), [
-            {"outbox_id": outbox_id, "attempted_at": now, "status_code": 503, "latency_ms": 80.0, "error": "503",
-             "succeeded": False},
-            {"outbox_id": outbox_id, "attempted_at": now + timedelta(seconds=5), "status_code": 200, "latency_ms": 40.0,
-             "error": None, "succeeded": True},
-        ])
+        conn.execute(
+            order_status_history.insert(),
+            [
+                {
+                    "order_id": order.id,
+                    "from_status": "pending",
+                    "to_status": "assigned",
+                    "actor": "cli",
+                    "changed_at": now - timedelta(minutes=5),
+                    "details": None,
+                },
+                {
+                    "order_id": order.id,
+                    "from_status": "assigned",
+                    "to_status": "in_route",
+                    "actor": "api:admin",
+                    "changed_at": now,
+                    "details": {"eta": "2024-01-15T15:00:00Z"},
+                },
+            ],
+        )
+        outbox_id = inserted_id(
+            conn.execute(
+                callback_outbox.insert().values(
+                    integration_id=abc.id,
+                    order_id=order.id,
+                    event="assigned",
+                    payload={"event": "assigned"},
+                    webhook_id="msg_a",
+                    status="delivered",
+                    attempts=2,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+        )
+        conn.execute(
+            callback_attempts.insert(),
+            [
+                {"outbox_id": outbox_id, "attempted_at": now, "status_code": 503, "latency_ms": 80.0, "error": "503", "succeeded": False},
+                {
+                    "outbox_id": outbox_id,
+                    "attempted_at": now + timedelta(seconds=5),
+                    "status_code": 200,
+                    "latency_ms": 40.0,
+                    "error": None,
+                    "succeeded": True,
+                },
+            ],
+        )
     detail = order_detail(store, order.id)
     assert detail.integration == "cliente_abc"
     assert detail.source_record == load_example("webhook_order.json")
-    assert detail.mapped == {"external_id": "ORD-12345", "client_name": "Juan Pérez", "address": "Zona 10, Guatemala Ciudad",
-                             "latitude": 14.59, "longitude": -90.52, "client_phone": "+502 5555-1234",
-                             "notes": "Entregar en recepción"}
+    assert detail.mapped == {
+        "external_id": "ORD-12345",
+        "client_name": "Juan Pérez",
+        "address": "Zona 10, Guatemala Ciudad",
+        "latitude": 14.59,
+        "longitude": -90.52,
+        "client_phone": "+502 5555-1234",
+        "notes": "Entregar en recepción",
+    }
     assert [h["to_status"] for h in detail.history] == ["assigned", "in_route"]
     assert [a["status_code"] for a in detail.callbacks[0]["attempt_log"]] == [503, 200]
     assert order_detail(store, order.id + 999) is None
@@ -79,24 +128,65 @@ def test_dead_letter_lists_filter_and_mask(store):
     order_id = search_orders(store, external_id="PED-001")[0].id
     now = utcnow()
     with store.begin() as conn:
-        conn.execute(inbox.insert(), [
-            {"integration_id": shop.id, "received_at": now - timedelta(days=2), "source_kind": "webhook",
-             "headers": {"X-Shopify-Hmac-Sha256": "c2lnbmF0dXJlLXZhbHVlLWxvbmctZW5vdWdo", "Content-Type": "application/json"},
-             "body": '{"nombre": "María'.encode(), "verified": True, "status": "dead", "attempts": 3,
-             "error": "body is not valid JSON"},
-            {"integration_id": abc.id, "received_at": now, "source_kind": "webhook", "headers": {"X-API-Key": "secreto_compartido"},
-             "body": b"[]", "verified": True, "status": "dead", "attempts": 1, "error": "unknown integration state"},
-            {"integration_id": abc.id, "received_at": now, "source_kind": "webhook", "headers": {}, "body": b"[]",
-             "verified": True, "status": "done", "attempts": 1, "error": None},
-        ])
+        conn.execute(
+            inbox.insert(),
+            [
+                {
+                    "integration_id": shop.id,
+                    "received_at": now - timedelta(days=2),
+                    "source_kind": "webhook",
+                    "headers": {"X-Shopify-Hmac-Sha256": "c2lnbmF0dXJlLXZhbHVlLWxvbmctZW5vdWdo", "Content-Type": "application/json"},
+                    "body": '{"nombre": "María'.encode(),
+                    "verified": True,
+                    "status": "dead",
+                    "attempts": 3,
+                    "error": "body is not valid JSON",
+                },
+                {
+                    "integration_id": abc.id,
+                    "received_at": now,
+                    "source_kind": "webhook",
+                    "headers": {"X-API-Key": "secreto_compartido"},
+                    "body": b"[]",
+                    "verified": True,
+                    "status": "dead",
+                    "attempts": 1,
+                    "error": "unknown integration state",
+                },
+                {
+                    "integration_id": abc.id,
+                    "received_at": now,
+                    "source_kind": "webhook",
+                    "headers": {},
+                    "body": b"[]",
+                    "verified": True,
+                    "status": "done",
+                    "attempts": 1,
+                    "error": None,
+                },
+            ],
+        )
         for status, webhook_id in (("dead", "m1"), ("disabled", "m2"), ("delivered", "m3")):
-            conn.execute(callback_outbox.insert().values(
-                integration_id=abc.id, order_id=order_id, event="delivered", payload={"event": "delivered"},
-                webhook_id=webhook_id, status=status, attempts=8, next_attempt_at=now, created_at=now,
-                last_status_code=410 if status == "disabled" else 503, last_error=f"HTTP {status}"))
+            conn.execute(
+                callback_outbox.insert().values(
+                    integration_id=abc.id,
+                    order_id=order_id,
+                    event="delivered",
+                    payload={"event": "delivered"},
+                    webhook_id=webhook_id,
+                    status=status,
+                    attempts=8,
+                    next_attempt_at=now,
+                    created_at=now,
+                    last_status_code=410 if status == "disabled" else 503,
+                    last_error=f"HTTP {status}",
+                )
+            )
     letters = inbox_dead_letters(store)
     assert [(r.integration, r.error) for r in letters] == [
-        ("cliente_abc", "unknown integration state"), ("shopify_store", "body is not valid JSON")]
+        ("cliente_abc", "unknown integration state"),
+        ("shopify_store", "body is not valid JSON"),
+    ]
     assert letters[1].body_start == '{"nombre": "María' and letters[1].size_bytes == 18
     assert [r.id for r in inbox_dead_letters(store, Filters(integration="shopify_store"))] == [letters[1].id]
     assert [r.id for r in inbox_dead_letters(store, Filters(text="JSON"))] == [letters[1].id]
@@ -113,11 +203,14 @@ def test_dead_letter_lists_filter_and_mask(store):
 
     (rejected,) = rejected_records(store)
     assert (rejected.integration, rejected.external_id, rejected.reason) == (
-        "shopify_store", "shopify-9", "address: required field is missing")
+        "shopify_store",
+        "shopify-9",
+        "address: required field is missing",
+    )
     assert rejected_records(store, Filters(text="address")) and not rejected_records(store, Filters(text="priority"))
 
 
 def test_masked_headers():
-    assert masked_headers({"Authorization": "Bearer sk_live_0123456789abcdefghijkl", "X-Webhook-Signature": "ab",
-                           "User-Agent": "curl/8"}) == {
-        "Authorization": "••••••••ijkl", "X-Webhook-Signature": "••••••••", "User-Agent": "curl/8"}
+    assert masked_headers(
+        {"Authorization": "Bearer sk_live_0123456789abcdefghijkl", "X-Webhook-Signature": "ab", "User-Agent": "curl/8"}
+    ) == {"Authorization": "••••••••ijkl", "X-Webhook-Signature": "••••••••", "User-Agent": "curl/8"}

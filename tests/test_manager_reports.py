@@ -1,6 +1,7 @@
 """Managers' sync reports: the Dagster asset sends the period's report as an HTML email with the chart
 inline and the CSV attached to a real SMTP server on loopback, with the Reports page's numbers; a
 re-run sends nothing twice (unless asked to resend); the PDF carries the same numbers."""
+
 from __future__ import annotations
 
 import io
@@ -31,8 +32,12 @@ def _synced(engine, orders: int = 7) -> None:
 
 
 def _run(**config) -> dg.ExecuteInProcessResult:
-    return dg.materialize([manager_reports], resources={"store": StoreResource()},
-                          run_config={"ops": {"manager_reports": {"config": config}}}, raise_on_error=False)
+    return dg.materialize(
+        [manager_reports],
+        resources={"store": StoreResource()},
+        run_config={"ops": {"manager_reports": {"config": config}}},
+        raise_on_error=False,
+    )
 
 
 def test_daily_report_email_has_the_reports_page_numbers_chart_and_csv_and_is_sent_once(sqlite_store, tmp_path):
@@ -55,8 +60,10 @@ def test_daily_report_email_has_the_reports_page_numbers_chart_and_csv_and_is_se
     assert f"cid:{chart['Content-ID'][1:-1]}" in html
     [attachment] = list(mail.iter_attachments())
     assert attachment.get_filename() == f"crossdock-daily-{today:%Y-%m-%d}.csv"
-    sent = pd.read_csv(io.BytesIO(attachment.get_content().encode() if isinstance(attachment.get_content(), str)
-                                  else attachment.get_content()), encoding="utf-8-sig")
+    sent = pd.read_csv(
+        io.BytesIO(attachment.get_content().encode() if isinstance(attachment.get_content(), str) else attachment.get_content()),
+        encoding="utf-8-sig",
+    )
     period = period_for("daily", today)
     expected = period_report(sqlite_store, period.start, period.end)
     for column in ("received", "created", "updated", "errors", "runs", "failed_runs"):

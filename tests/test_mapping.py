@@ -1,5 +1,6 @@
 """The mapping engine: the seed's transformation exactly, every expression form the issue names,
 errors with positions, and the compiler agreeing with jmespath's own interpreter."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,10 +26,14 @@ def test_seed_shopify_example_comes_out_exactly_as_the_seed_shows():
 
 def test_seed_api_mapping_is_plain_dot_paths():
     mapping = load_example("api_polling_integration.json")["field_mapping"]
-    record = {"order_number": "A-1", "customer": {"name": "Ana"},
-              "shipping_address": {"full": "Zona 1", "lat": 14.6, "lng": -90.5}}
+    record = {"order_number": "A-1", "customer": {"name": "Ana"}, "shipping_address": {"full": "Zona 1", "lat": 14.6, "lng": -90.5}}
     assert compile_mapping(mapping).apply(record).values == {
-        "external_id": "A-1", "client_name": "Ana", "address": "Zona 1", "latitude": 14.6, "longitude": -90.5}
+        "external_id": "A-1",
+        "client_name": "Ana",
+        "address": "Zona 1",
+        "latitude": 14.6,
+        "longitude": -90.5,
+    }
 
 
 @pytest.mark.parametrize(
@@ -68,8 +73,7 @@ def test_seed_api_mapping_is_plain_dot_paths():
         ('lookup(p, `{"alta": 1}`, `5`)', {"p": "rara"}, 5),
         ("upper(trim(b))", {"b": " central "}, "CENTRAL"),
         ("replace(phone, '-', '')", {"phone": "5555-1234"}, "55551234"),
-        ("items[].{sku: sku, code: autentikapp_code}", {"items": [{"sku": "A", "autentikapp_code": "c1"}]},
-         [{"sku": "A", "code": "c1"}]),
+        ("items[].{sku: sku, code: autentikapp_code}", {"items": [{"sku": "A", "autentikapp_code": "c1"}]}, [{"sku": "A", "code": "c1"}]),
         ("items[?qty > `1`].sku", {"items": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]}, ["B"]),
         ("items[0].sku", {"items": [{"sku": "A"}]}, "A"),
         ("length(items)", {"items": [1, 2]}, 2),
@@ -118,14 +122,16 @@ def test_one_bad_field_does_not_hide_the_others():
 
 def test_compile_errors_list_every_field_with_positions():
     with pytest.raises(MappingError) as info:
-        compile_mapping({
-            "address": "join_nonempty(', ', [a, b]))",
-            "notes": "concat('abc",
-            "branch": "no_such_function(a)",
-            "priority": "to_int(a, b)",
-            "client_name": "",
-            "latitude": {"nested": "object"},
-        })
+        compile_mapping(
+            {
+                "address": "join_nonempty(', ', [a, b]))",
+                "notes": "concat('abc",
+                "branch": "no_such_function(a)",
+                "priority": "to_int(a, b)",
+                "client_name": "",
+                "latitude": {"nested": "object"},
+            }
+        )
     issues = {issue.field: issue for issue in info.value.issues}
     assert set(issues) == {"address", "notes", "branch", "priority", "client_name", "latitude"}
     assert issues["address"].position == 27 and "position 28" in issues["address"].message
@@ -158,18 +164,48 @@ def test_source_paths_for_autocompletion():
 # --- the compiler against jmespath's interpreter, on generated records --------------------------
 
 EXPRESSIONS = [
-    "a", "a.b", "a.b.c", "a[0]", "a[-1]", "a[1:3]", "a[::-1]", "a[*].b", "a[].b", "a[]", "*.b", "a.*",
-    "a || b", "a && b", "!a", "a == b", "a != b", "a < b", "a >= b", "[a, b]", "{x: a, y: b.c}",
-    "a[?b == `1`]", "a[?b > `0`].c", "a | [0]", "length(a || `[]`)", "sort_by(a || `[]`, &to_string(@))",
-    "not_null(a, b, 'z')", "to_string(a)", "type(a)", "concat(a, b)", "join_nonempty('-', [a, b])",
-    "default(a, 'd')", "coalesce(a, b)", "to_array(a)", "keys(@)", "a.b || a", "max_by(a || `[]`, &to_string(@))",
+    "a",
+    "a.b",
+    "a.b.c",
+    "a[0]",
+    "a[-1]",
+    "a[1:3]",
+    "a[::-1]",
+    "a[*].b",
+    "a[].b",
+    "a[]",
+    "*.b",
+    "a.*",
+    "a || b",
+    "a && b",
+    "!a",
+    "a == b",
+    "a != b",
+    "a < b",
+    "a >= b",
+    "[a, b]",
+    "{x: a, y: b.c}",
+    "a[?b == `1`]",
+    "a[?b > `0`].c",
+    "a | [0]",
+    "length(a || `[]`)",
+    "sort_by(a || `[]`, &to_string(@))",
+    "not_null(a, b, 'z')",
+    "to_string(a)",
+    "type(a)",
+    "concat(a, b)",
+    "join_nonempty('-', [a, b])",
+    "default(a, 'd')",
+    "coalesce(a, b)",
+    "to_array(a)",
+    "keys(@)",
+    "a.b || a",
+    "max_by(a || `[]`, &to_string(@))",
 ]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.sampled_from(["", "x", "y", "1"]))
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3)),
     max_leaves=12,
 )
 records = st.dictionaries(st.sampled_from(["a", "b", "c"]), values, max_size=3)

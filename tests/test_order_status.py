@@ -1,4 +1,5 @@
 """The order status machine and its transactional outbox, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -42,8 +43,14 @@ def test_illegal_moves_are_rejected_with_the_reason(current, to, reason):
 
 @pytest.mark.parametrize(
     ("current", "to"),
-    [("pending", "assigned"), ("assigned", "in_route"), ("in_route", "delivered"),
-     ("pending", "cancelled"), ("assigned", "cancelled"), ("in_route", "cancelled")],
+    [
+        ("pending", "assigned"),
+        ("assigned", "in_route"),
+        ("in_route", "delivered"),
+        ("pending", "cancelled"),
+        ("assigned", "cancelled"),
+        ("in_route", "cancelled"),
+    ],
 )
 def test_legal_moves(current, to):
     assert check_move(current, to) is None
@@ -55,15 +62,22 @@ def test_the_seed_flow_records_history_and_queues_each_callback(store):
     change_status(store, order, "assigned", actor="cli:ana", now=NOW)
     moved = change_status(store, order, "in_route", actor="api:admin", eta=ETA, now=NOW + timedelta(minutes=1))
     done = change_status(
-        store, order, "delivered", actor="streamlit:supervisor", delivered_at=datetime(2024, 1, 15, 15, 28, tzinfo=UTC),
-        proof=PROOF, now=NOW + timedelta(minutes=2),
+        store,
+        order,
+        "delivered",
+        actor="streamlit:supervisor",
+        delivered_at=datetime(2024, 1, 15, 15, 28, tzinfo=UTC),
+        proof=PROOF,
+        now=NOW + timedelta(minutes=2),
     )
     assert (moved.from_status, moved.to_status, moved.callback_status) == ("assigned", "in_route", "pending")
     assert done.outbox_id and done.webhook_id.startswith("msg_")
 
     history = status_history(store, order)
     assert [(h["from_status"], h["to_status"], h["actor"]) for h in history] == [
-        ("pending", "assigned", "cli:ana"), ("assigned", "in_route", "api:admin"), ("in_route", "delivered", "streamlit:supervisor"),
+        ("pending", "assigned", "cli:ana"),
+        ("assigned", "in_route", "api:admin"),
+        ("in_route", "delivered", "streamlit:supervisor"),
     ]
     assert history[1]["details"] == {"eta": "2024-01-15T15:00:00Z"}
     shown = get_order(store, order)
@@ -169,9 +183,7 @@ def _install_failing_outbox_trigger(conn: sa.Connection) -> None:
         conn.exec_driver_sql(
             "CREATE FUNCTION refuse_outbox() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'outbox refused'; END $$ LANGUAGE plpgsql"
         )
-        conn.exec_driver_sql(
-            "CREATE TRIGGER refuse_outbox BEFORE INSERT ON callback_outbox FOR EACH ROW EXECUTE FUNCTION refuse_outbox()"
-        )
+        conn.exec_driver_sql("CREATE TRIGGER refuse_outbox BEFORE INSERT ON callback_outbox FOR EACH ROW EXECUTE FUNCTION refuse_outbox()")
 
 
 def test_no_change_without_its_callback(store):

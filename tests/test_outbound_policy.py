@@ -6,6 +6,7 @@ what of a response is read back into messages.
 The test session allows loopback (tests/conftest.py); each test that needs the policy closed sets
 CROSSDOCK_OUTBOUND_ALLOW itself.
 """
+
 from __future__ import annotations
 
 import json
@@ -121,8 +122,14 @@ def test_numeric_disguises_of_an_address_are_refused_even_when_it_is_allowed(url
 
 def test_loopback_and_private_need_the_allow_list_and_only_the_ports_it_names(monkeypatch):
     monkeypatch.setenv(ALLOW, "")
-    for url in ("http://127.0.0.1:8090/", "http://[::1]:8090/", "http://localhost:3000/", "http://10.1.2.3/",
-                "http://192.168.1.10:8080/", "http://100.64.0.1/"):
+    for url in (
+        "http://127.0.0.1:8090/",
+        "http://[::1]:8090/",
+        "http://localhost:3000/",
+        "http://10.1.2.3/",
+        "http://192.168.1.10:8080/",
+        "http://100.64.0.1/",
+    ):
         with pytest.raises(ValueError, match=f"only when {ALLOW} lists it"):
             check_url(url)
     monkeypatch.setenv(ALLOW, "127.0.0.1:8090,10.0.0.0/8")
@@ -132,17 +139,19 @@ def test_loopback_and_private_need_the_allow_list_and_only_the_ports_it_names(mo
     assert check_url("https://api.clientexyz.com/orders")  # public names are judged when connecting
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("callback_url", "http://169.254.169.254/"),
-    ("callback_url", "http://0x7f000001:6379/"),
-    ("callback_url", "https://user:pa55word@hooks.example.com/in"),
-    ("endpoint", "http://metadata.google.internal/computeMetadata/v1/"),
-    ("endpoint", "http://2130706433/orders"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("callback_url", "http://169.254.169.254/"),
+        ("callback_url", "http://0x7f000001:6379/"),
+        ("callback_url", "https://user:pa55word@hooks.example.com/in"),
+        ("endpoint", "http://metadata.google.internal/computeMetadata/v1/"),
+        ("endpoint", "http://2130706433/orders"),
+    ],
+)
 def test_the_admin_api_answers_422_naming_the_field(sqlite_store, monkeypatch, field, value):
     monkeypatch.setenv(ALLOW, "")
-    document = _document("https://api.clientexyz.com/orders") if field == "endpoint" else \
-        {**load_example("cliente_abc_integration.json")}
+    document = _document("https://api.clientexyz.com/orders") if field == "endpoint" else {**load_example("cliente_abc_integration.json")}
     document[field] = value
     admin = {"Authorization": f"Bearer {settings.admin_token()}"}
     with running(sqlite_store) as url:
@@ -162,9 +171,22 @@ def test_credentials_in_a_callback_url_are_refused_with_a_clear_message():
     assert "must not carry credentials (user:password@)" in issues[0]["message"] and "pa55word" not in str(issues)
 
 
-@pytest.mark.parametrize("name", ["Metadata-Flavor", "Host", "host", "Connection", "Transfer-Encoding",
-                                  "X-Forwarded-For", "Proxy-Authorization", "Content-Length", "X-API-Key: x",
-                                  "X-Key\r\nHost", "Bad Header"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Metadata-Flavor",
+        "Host",
+        "host",
+        "Connection",
+        "Transfer-Encoding",
+        "X-Forwarded-For",
+        "Proxy-Authorization",
+        "Content-Length",
+        "X-API-Key: x",
+        "X-Key\r\nHost",
+        "Bad Header",
+    ],
+)
 def test_header_names_that_steer_the_request_are_refused(name):
     with pytest.raises(ValidationError):
         ApiSettings(apikey_header=name)
@@ -197,8 +219,7 @@ def test_the_address_is_judged_after_resolution_so_a_name_cannot_smuggle_a_refus
         return real("127.0.0.1" if host == "orders.rebind.example" else host, *args, **kwargs)
 
     with api.serve() as url:
-        config = Integration.model_validate(_document(f"http://orders.rebind.example:{_port(url)}/orders",
-                                                      api={"records_path": "data"}))
+        config = Integration.model_validate(_document(f"http://orders.rebind.example:{_port(url)}/orders", api={"records_path": "data"}))
         monkeypatch.setenv(ALLOW, "")
         monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
         probe = probe_api(config)
@@ -210,9 +231,11 @@ def test_the_address_is_judged_after_resolution_so_a_name_cannot_smuggle_a_refus
 
 def test_test_connection_refuses_metadata_and_disguises_saved_before_the_policy(monkeypatch):
     stored_before = {"stored": True}  # as a configuration saved before these checks loads
-    for endpoint, why in [("http://169.254.169.254/latest/meta-data/", "link-local"),
-                          ("http://metadata.google.internal/computeMetadata/v1/", "cloud metadata service"),
-                          ("http://0x7f000001:9/orders", "in disguise")]:
+    for endpoint, why in [
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://metadata.google.internal/computeMetadata/v1/", "cloud metadata service"),
+        ("http://0x7f000001:9/orders", "in disguise"),
+    ]:
         config = Integration.model_validate(_document(endpoint), context=stored_before)
         probe = probe_api(config)
         assert not probe.ok and not probe.reachable and why in probe.error, probe.error
@@ -259,13 +282,18 @@ def test_later_channels_get_the_same_policy_from_guarded_session(monkeypatch):
 # --- credentials stay with the configured origin -----------------------------------------------------
 
 
-@pytest.mark.parametrize("auth", [{"auth_type": "bearer"}, {"auth_type": "apikey"},
-                                  {"auth_type": "apikey", "api": {"apikey_header": "X-Token", "records_path": "data"}}])
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"auth_type": "bearer"},
+        {"auth_type": "apikey"},
+        {"auth_type": "apikey", "api": {"apikey_header": "X-Token", "records_path": "data"}},
+    ],
+)
 def test_a_next_url_on_another_host_gets_no_credentials(sqlite_store, auth):
     elsewhere = Api({"/steal": _page([{**RECORD, "order_number": "ORD-2"}])})
     with elsewhere.serve() as other:
-        api = Api({"/orders": _page([RECORD], next=f"{other}/steal"),
-                   "/orders2": _page([])})
+        api = Api({"/orders": _page([RECORD], next=f"{other}/steal"), "/orders2": _page([])})
         with api.serve() as url:
             settings_ = {"records_path": "data", "pagination": {"style": "next_url", "next_url_path": "next"}}
             if "api" in auth:
@@ -281,13 +309,18 @@ def test_a_next_url_on_another_host_gets_no_credentials(sqlite_store, auth):
 def test_a_redirect_to_another_host_gets_no_credentials_and_the_same_origin_keeps_them(sqlite_store):
     elsewhere = Api({"/steal": _page([RECORD])})
     with elsewhere.serve() as other:
-        api = Api({"/orders": (302, {"Location": f"{other}/steal"}, b""),
-                   "/moved": (301, {"Location": "/orders-v2"}, b""),
-                   "/orders-v2": _page([RECORD])})
+        api = Api(
+            {
+                "/orders": (302, {"Location": f"{other}/steal"}, b""),
+                "/moved": (301, {"Location": "/orders-v2"}, b""),
+                "/orders-v2": _page([RECORD]),
+            }
+        )
         with api.serve() as url:
             for path in ("/orders", "/moved"):
-                stored = _saved(sqlite_store, f"{url}{path}", name=f"api{path.strip('/')}", auth_type="apikey",
-                                api={"records_path": "data"})
+                stored = _saved(
+                    sqlite_store, f"{url}{path}", name=f"api{path.strip('/')}", auth_type="apikey", api={"records_path": "data"}
+                )
                 assert poll_api(sqlite_store, stored).counts["errors"] == 0
     assert [s["path"] for s in api.seen] == ["/orders", "/moved", "/orders-v2"]
     assert all(s["x-api-key"] == TOKEN for s in api.seen)
@@ -335,8 +368,7 @@ def test_the_admin_app_refuses_a_metadata_endpoint_naming_the_field(app_store):
     at = open_page("integrations")
     at.segmented_control(key="intg.view").set_value("Import JSON").run()
     at.text_area(key="intg.import.text").input(json.dumps(document)).run()
-    assert any("**endpoint**: refused: metadata.google.internal is a cloud metadata service" in e
-               for e in texts(at.error)), texts(at.error)
+    assert any("**endpoint**: refused: metadata.google.internal is a cloud metadata service" in e for e in texts(at.error)), texts(at.error)
     assert list_integrations(app_store) == [] and not at.exception
 
 
@@ -348,8 +380,7 @@ def test_crossdock_up_opens_the_demo_client_api_and_nothing_else(monkeypatch):
     assert demo_outbound_allow("10.0.0.0/8, 127.0.0.1:8123") == "10.0.0.0/8,127.0.0.1:8123"
     monkeypatch.setenv(ALLOW, demo_outbound_allow(""))
     assert check_url("http://127.0.0.1:8123/orders?status=pending")
-    for other in ("http://127.0.0.1:8000/integrations", "http://127.0.0.1:3000/graphql", "http://127.0.0.1:6379/",
-                  "http://[::1]:8123/"):
+    for other in ("http://127.0.0.1:8000/integrations", "http://127.0.0.1:3000/graphql", "http://127.0.0.1:6379/", "http://[::1]:8123/"):
         with pytest.raises(ValueError, match="only when"):
             check_url(other)
 
@@ -362,10 +393,8 @@ def test_through_a_proxy_the_destination_is_still_judged(monkeypatch):
         monkeypatch.setenv("HTTP_PROXY", proxy_url)
         monkeypatch.setenv(ALLOW, "")  # the proxy is the operator's: it needs no allow-list entry
         stored_before = {"stored": True}
-        refused = probe_api(Integration.model_validate(_document("http://169.254.169.254/latest/meta-data/"),
-                                                       context=stored_before))
-        public = probe_api(Integration.model_validate(_document("http://orders.client.invalid/orders",
-                                                                api={"records_path": "data"})))
+        refused = probe_api(Integration.model_validate(_document("http://169.254.169.254/latest/meta-data/"), context=stored_before))
+        public = probe_api(Integration.model_validate(_document("http://orders.client.invalid/orders", api={"records_path": "data"})))
     assert "link-local" in refused.error
     assert public.ok and [seen["path"] for seen in proxy.seen] == ["http://orders.client.invalid/orders"]
 

@@ -1,6 +1,7 @@
 """The page walk against a real loopback API, one pagination style at a time: the requests each
 paginator makes, where each style decides it has read the last page, and why a walk stopped
 (`StopReason`) when the server misbehaves: a page repeated, a link already followed, the page limit."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -96,8 +97,7 @@ def test_offset_parameters_go_by_the_configured_names():
     the repeat guard ends the walk instead of reading that page forever."""
     api = ClientApi(seed_orders(300), style="offset")
     with serve_client_api(api) as url:
-        walk = _walk(url, {"pagination": {"style": "offset", "offset_param": "skip", "limit_param": "take"},
-                           "records_path": "data"})
+        walk = _walk(url, {"pagination": {"style": "offset", "offset_param": "skip", "limit_param": "take"}, "records_path": "data"})
         assert _read(walk) == [100]
     assert [(r["query"]["skip"], r["query"]["take"]) for r in api.requests] == [("0", "100"), ("100", "100")]
     assert walk.stop.reason is StopReason.PAGE_REPEATED
@@ -124,9 +124,17 @@ def test_page_numbers_without_a_size_parameter_read_until_an_empty_page():
 def test_cursor_is_sent_back_with_the_rest_of_the_query():
     api = ClientApi(seed_orders(150), style="cursor")
     with serve_client_api(api) as url:
-        walk = _walk(url, {"pagination": "cursor", "records_path": "orders", "next_cursor_path": "meta.next_cursor",
-                           "cursor_field": "updated_at", "cursor_param": "updated_since"},
-                     params={"updated_since": "2024-01-15T08:00:00Z"})
+        walk = _walk(
+            url,
+            {
+                "pagination": "cursor",
+                "records_path": "orders",
+                "next_cursor_path": "meta.next_cursor",
+                "cursor_field": "updated_at",
+                "cursor_param": "updated_since",
+            },
+            params={"updated_since": "2024-01-15T08:00:00Z"},
+        )
         assert _read(walk) == [100, 50]
     assert "cursor" not in api.requests[0]["query"] and "cursor" in api.requests[1]["query"]
     assert all(r["query"]["updated_since"] == "2024-01-15T08:00:00Z" for r in api.requests)
@@ -138,8 +146,7 @@ def test_a_server_that_ignores_paging_stops_on_the_repeated_page():
         walk = _walk(url, {"pagination": "offset", "records_path": "data"})
         assert _read(walk) == [100]  # the repeat is never handed on
     assert walk.stop.reason is StopReason.PAGE_REPEATED and walk.stop.page == 2
-    assert walk.warning() == ("stopped at page 2: same records as page 1 (does the API ignore the offset pagination "
-                              "parameters?)")
+    assert walk.warning() == ("stopped at page 2: same records as page 1 (does the API ignore the offset pagination parameters?)")
     assert len(api.requests) == 2
 
 

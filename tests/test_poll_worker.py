@@ -1,6 +1,7 @@
 """The scheduled-poll worker against real loopback client APIs: a slow integration holds one thread
 and never the others, a failing one is recorded and does not stop the rest, one being pulled
 elsewhere is skipped (not failed), and the worker ends when nothing falls due within its linger."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -16,9 +17,18 @@ MAPPING = {"external_id": "order_number", "client_name": "customer.name", "addre
 
 
 def _api(store, name: str, base_url: str):
-    return create_integration(store, Integration(name=name, type="api", endpoint=f"{base_url}/orders",
-                                                 auth_type="bearer", auth_value="sk_live_xxxxx", field_mapping=MAPPING,
-                                                 poll_interval_seconds=300))
+    return create_integration(
+        store,
+        Integration(
+            name=name,
+            type="api",
+            endpoint=f"{base_url}/orders",
+            auth_type="bearer",
+            auth_value="sk_live_xxxxx",
+            field_mapping=MAPPING,
+            poll_interval_seconds=300,
+        ),
+    )
 
 
 def test_a_slow_integration_holds_one_thread_while_the_others_are_polled(sqlite_store):
@@ -35,8 +45,7 @@ def test_a_slow_integration_holds_one_thread_while_the_others_are_polled(sqlite_
     with serve_client_api(slow) as slow_url, serve_client_api(fast) as fast_url, serve_client_api(failing) as failing_url:
         for name, url in (("slow", slow_url), ("fast", fast_url), ("failing", failing_url)):
             _api(sqlite_store, name, url)
-        report = follow_polls(sqlite_store, holder="test worker", workers=2, budget_seconds=30, linger_seconds=0,
-                              on_poll=on_poll)
+        report = follow_polls(sqlite_store, holder="test worker", workers=2, budget_seconds=30, linger_seconds=0, on_poll=on_poll)
     assert [o.name for o in heard] in (["fast", "failing", "slow"], ["failing", "fast", "slow"])
     by_name = {o.name: o for o in report.outcomes}
     assert by_name["fast"].report.counts["created"] == 4 and by_name["slow"].report is not None

@@ -1,5 +1,6 @@
 """The studio's preview: the seed's Shopify example, broken paths, compile errors with positions, and the
 editor-table conversions (pure functions, no store)."""
+
 from __future__ import annotations
 
 import pytest
@@ -45,8 +46,7 @@ def test_a_broken_path_is_the_fields_error_with_the_expression():
 def test_an_optional_path_with_nothing_is_flagged_not_failed():
     preview = preview_record(dict(SHOPIFY, notes="note_attributes.gift"), "order", SAMPLE)
     assert preview.ok
-    assert (_rows(preview)["notes"].state, _rows(preview)["notes"].message) == (
-        "empty", "no value: the source has nothing at this path")
+    assert (_rows(preview)["notes"].state, _rows(preview)["notes"].message) == ("empty", "no value: the source has nothing at this path")
 
 
 def test_compile_errors_keep_the_rest_of_the_preview():
@@ -55,7 +55,7 @@ def test_compile_errors_keep_the_rest_of_the_preview():
     (issue,) = preview.compile_issues
     assert issue.field == "client_name" and "position" in issue.message
     expression, pointer = caret(issue).split("\n")
-    assert expression[len(pointer) - 1:].startswith("customer.last_name")
+    assert expression[len(pointer) - 1 :].startswith("customer.last_name")
     rows = _rows(preview)
     assert rows["client_name"].state == "not_compiled"
     assert rows["external_id"].value == "shopify-5678"
@@ -79,10 +79,13 @@ def test_whole_sample_counts_and_record_level_reasons():
     assert sale.record_messages == ["national_id: a sale needs the customer's national_id or email"]
 
 
-@pytest.mark.parametrize("mapping", [
-    SHOPIFY,
-    {"external_id": "id", "priority": 1, "branch": "'central'", "notes": None, "latitude": 14.59, "is": True},
-])
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        SHOPIFY,
+        {"external_id": "id", "priority": 1, "branch": "'central'", "notes": None, "latitude": 14.59, "is": True},
+    ],
+)
 def test_editor_rows_round_trip_unchanged(mapping):
     mapping_back, problems = rows_to_mapping(mapping_rows(mapping))
     assert (mapping_back, problems) == (mapping, [])
@@ -90,8 +93,13 @@ def test_editor_rows_round_trip_unchanged(mapping):
 
 
 def test_editor_rows_problems():
-    rows = [{"field": "address", "expression": "a"}, {"field": None, "expression": "b"},
-            {"field": "address", "expression": "c"}, {"field": "", "expression": ""}, {"field": "notes", "expression": None}]
+    rows = [
+        {"field": "address", "expression": "a"},
+        {"field": None, "expression": "b"},
+        {"field": "address", "expression": "c"},
+        {"field": "", "expression": ""},
+        {"field": "notes", "expression": None},
+    ]
     mapping, problems = rows_to_mapping(rows)
     assert mapping == {"address": "a", "notes": ""}
     assert problems == ["row 2: choose the target field for 'b'", "row 3: address is mapped twice; only the first row counts"]
@@ -102,26 +110,46 @@ def test_with_field_and_path_values():
     assert rows_to_mapping(rows)[0]["branch"] == "shipping_address.city"
     assert rows_to_mapping(with_field(rows, "notes", "name"))[0]["notes"] == "name"
     assert path_values(SAMPLE, ["customer.last_name", "shipping_address", "missing.path"]) == {
-        "customer.last_name": "Pérez", "shipping_address": SAMPLE["shipping_address"], "missing.path": None}
+        "customer.last_name": "Pérez",
+        "shipping_address": SAMPLE["shipping_address"],
+        "missing.path": None,
+    }
 
 
 def test_mapping_diff():
     diff = diff_mappings({"a": "x", "b": "y", "c": "z"}, {"a": "x", "b": "Y", "d": "w"})
     assert [(d.field, d.change, d.before, d.after) for d in diff] == [
-        ("b", "changed", "y", "Y"), ("d", "added", None, "w"), ("c", "removed", "z", None)]
+        ("b", "changed", "y", "Y"),
+        ("d", "added", None, "w"),
+        ("c", "removed", "z", None),
+    ]
     assert [d.change for d in diff_mappings({"a": 1}, {"a": 1}, include_same=True)] == ["same"]
 
 
 def test_values_are_shown_as_ingest_would_store_them():
     """The issue's case: a latitude sent as "14.59" is stored as the number 14.59, so that is what shows."""
-    mapping = {"external_id": "id", "client_name": "name", "address": "address", "latitude": "lat", "priority": "p",
-               "scheduled_time": "to_datetime(when, '%d/%m/%Y %H:%M', 'America/Guatemala')", "notes": "when"}
+    mapping = {
+        "external_id": "id",
+        "client_name": "name",
+        "address": "address",
+        "latitude": "lat",
+        "priority": "p",
+        "scheduled_time": "to_datetime(when, '%d/%m/%Y %H:%M', 'America/Guatemala')",
+        "notes": "when",
+    }
     record = {"id": 5678, "name": "  Ana ", "address": "Zona 1", "lat": "14.59", "p": "2", "when": "15/01/2024 08:00"}
     preview = preview_record(mapping, "order", record)
     assert preview.ok
     assert preview.mapped["latitude"] == "14.59" and preview.mapped["external_id"] == 5678  # what the expressions gave
-    assert preview.stored == {"external_id": "5678", "client_name": "Ana", "address": "Zona 1", "latitude": 14.59,
-                              "priority": 2, "scheduled_time": "2024-01-15T14:00:00Z", "notes": "15/01/2024 08:00"}
+    assert preview.stored == {
+        "external_id": "5678",
+        "client_name": "Ana",
+        "address": "Zona 1",
+        "latitude": 14.59,
+        "priority": 2,
+        "scheduled_time": "2024-01-15T14:00:00Z",
+        "notes": "15/01/2024 08:00",
+    }
     assert _rows(preview)["latitude"].value == 14.59 and _rows(preview)["priority"].value == 2
 
 

@@ -1,6 +1,7 @@
 """Testing an api integration's connection against a real loopback API: the first page only, as the
 first poll would ask for it, with the first record mapped; refused credentials, server errors, a
 timeout, a wrong records path and a closed port each reported with the reason, never a secret."""
+
 from __future__ import annotations
 
 import socket
@@ -27,20 +28,35 @@ def test_the_seed_api_answers_with_records_that_would_land():
     assert probe.source == f"GET {url}/orders"
     assert probe.records == 25 and probe.first == seed_orders(25)[0]
     assert probe.verdict.ok and probe.verdict.mapped == {
-        "external_id": "ORD-00000", "client_name": "Cliente 0", "address": "Zona 0, Guatemala Ciudad",
-        "latitude": 14.59, "longitude": -90.52}
+        "external_id": "ORD-00000",
+        "client_name": "Cliente 0",
+        "address": "Zona 0, Guatemala Ciudad",
+        "latitude": 14.59,
+        "longitude": -90.52,
+    }
     assert api.requests == [{"path": "/orders", "query": {"status": "pending"}}]
 
 
 def test_only_the_first_page_is_fetched_with_the_pagination_parameters():
     api = ClientApi(seed_orders(250), style="offset")
     with serve_client_api(api) as url:
-        probe = probe_api(_config(url, api={"pagination": "offset", "records_path": "data", "page_size": 50,
-                                            "cursor_field": "updated_at", "cursor_param": "updated_since",
-                                            "cursor_start": "2024-01-15T10:00:00Z"}))
+        probe = probe_api(
+            _config(
+                url,
+                api={
+                    "pagination": "offset",
+                    "records_path": "data",
+                    "page_size": 50,
+                    "cursor_field": "updated_at",
+                    "cursor_param": "updated_since",
+                    "cursor_start": "2024-01-15T10:00:00Z",
+                },
+            )
+        )
     assert probe.ok and probe.records == 50
-    assert api.requests == [{"path": "/orders", "query": {"status": "pending", "offset": "0", "limit": "50",
-                                                          "updated_since": "2024-01-15T10:00:00Z"}}]
+    assert api.requests == [
+        {"path": "/orders", "query": {"status": "pending", "offset": "0", "limit": "50", "updated_since": "2024-01-15T10:00:00Z"}}
+    ]
     assert probe.first["order_number"] == "ORD-00004"  # the first poll starts at cursor_start
     assert "only the first page was fetched (offset pagination)" in probe.notes
 
@@ -56,8 +72,7 @@ def test_a_paged_api_with_a_single_page_is_not_said_to_have_more():
 def test_the_first_page_is_asked_for_as_the_nested_pagination_says():
     api = ClientApi(seed_orders(250), style="page")
     with serve_client_api(api) as url:
-        probe = probe_api(_config(url, api={"pagination": {"style": "page", "first_page": 1}, "page_size": 20,
-                                            "records_path": "data"}))
+        probe = probe_api(_config(url, api={"pagination": {"style": "page", "first_page": 1}, "page_size": 20, "records_path": "data"}))
     assert probe.ok and probe.records == 20
     assert api.requests == [{"path": "/orders", "query": {"status": "pending", "page": "1", "per_page": "20"}}]
     assert "only the first page was fetched (page pagination)" in probe.notes
@@ -67,8 +82,9 @@ def test_refused_credentials_are_reported_without_the_secret():
     with serve_client_api(ClientApi(seed_orders(3))) as url:
         probe = probe_api(_config(url, auth_value="sk_live_wrong_key_123"))
     assert (probe.ok, probe.reachable, probe.status) == (False, True, "HTTP 401 Unauthorized")
-    assert probe.error == (f"GET {url}/orders: HTTP 401 Unauthorized: the client API refused the credentials "
-                           "(auth_type bearer); check auth_value")
+    assert probe.error == (
+        f"GET {url}/orders: HTTP 401 Unauthorized: the client API refused the credentials (auth_type bearer); check auth_value"
+    )
     assert "sk_live_wrong" not in repr(probe)
 
 

@@ -2,6 +2,7 @@
 schema/database per test): the plan's query gives its first rows, mapped; the transaction is read-only
 and rolled back; a query that runs too long is stopped; wrong queries, unreachable servers and unset
 environment variables are reported with the reason and never the password."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,8 +18,7 @@ from tests.services import client_database
 T0 = datetime(2024, 1, 15, 0, 30)
 # Queries that run far longer than the probe's timeout on each database.
 LONG_QUERIES = {
-    "sqlite": "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1000000000) "
-              "SELECT max(n) AS external_id FROM c",
+    "sqlite": "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1000000000) SELECT max(n) AS external_id FROM c",
     "postgres": "SELECT pg_sleep(60) AS external_id",
     "mariadb": "SELECT SLEEP(60) AS external_id",
 }
@@ -62,8 +62,11 @@ def test_the_query_cannot_write(client_db, tmp_path):
     else:
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE SEQUENCE probe_seq")
-        probe = probe_db(_config(url, query="SELECT nextval(probe_seq) AS external_id" if kind == "mariadb"
-                                 else "SELECT nextval('probe_seq') AS external_id"))
+        probe = probe_db(
+            _config(
+                url, query="SELECT nextval(probe_seq) AS external_id" if kind == "mariadb" else "SELECT nextval('probe_seq') AS external_id"
+            )
+        )
         assert (probe.reachable, probe.ok) == (True, False)
         assert "read-only" in probe.error.lower().replace("read only", "read-only")
     with engine.connect() as conn:

@@ -1,6 +1,7 @@
 """Real providers' payloads (examples/providers/, modelled on each provider's documented sample) sent
 through a real receiver the way each provider sends and signs them, with the mapping in the example
 integration file: what lands, and that every verified delivery gets the 2xx the provider needs."""
+
 from __future__ import annotations
 
 import base64
@@ -53,23 +54,35 @@ def test_a_shopify_order_lands_and_an_invalid_one_is_200_with_the_record_rejecte
     no_address["id"], no_address["shipping_address"] = 820982911946154509, None
     invalid = json.dumps(no_address).encode()
     with running(sqlite_store) as url:
+
         def send(payload: bytes, delivery: str, topic: str = "orders/create") -> requests.Response:
-            return requests.post(f"{url}/webhook/{config.name}", data=payload, headers={
-                "Content-Type": "application/json", "X-Shopify-Topic": topic, "X-Shopify-Hmac-Sha256": _b64_hmac(payload),
-                "X-Shopify-Webhook-Id": delivery, "X-Shopify-Shop-Domain": "tienda.myshopify.com"})
+            return requests.post(
+                f"{url}/webhook/{config.name}",
+                data=payload,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Shopify-Topic": topic,
+                    "X-Shopify-Hmac-Sha256": _b64_hmac(payload),
+                    "X-Shopify-Webhook-Id": delivery,
+                    "X-Shopify-Shop-Domain": "tienda.myshopify.com",
+                },
+            )
+
         created = send(body, "w-1")
         rejected = send(invalid, "w-2")
         unmapped = send(body, "w-3", topic="products/update")
-        tampered = requests.post(f"{url}/webhook/{config.name}", data=body + b" ", headers={
-            "Content-Type": "application/json", "X-Shopify-Topic": "orders/create", "X-Shopify-Hmac-Sha256": _b64_hmac(body)})
+        tampered = requests.post(
+            f"{url}/webhook/{config.name}",
+            data=body + b" ",
+            headers={"Content-Type": "application/json", "X-Shopify-Topic": "orders/create", "X-Shopify-Hmac-Sha256": _b64_hmac(body)},
+        )
     assert created.status_code == 200 and created.json()["created"] == 1
     assert rejected.status_code == 200 and rejected.json()["errors"] == 1  # never 422: Shopify would retry, then disable
     assert unmapped.status_code == 200 and unmapped.json()["ingested"] is False
     assert "products/update" in unmapped.json()["reason"]
     assert tampered.status_code == 401
     [order] = _stored(sqlite_store, orders, "external_id", "client_name", "address", "latitude", "client_email")
-    assert order == ("shopify-820982911946154508", "Steve Shipper", "5a Avenida 10-20, Zona 10, Guatemala", 14.5986,
-                     "jon@example.com")
+    assert order == ("shopify-820982911946154508", "Steve Shipper", "5a Avenida 10-20, Zona 10, Guatemala", 14.5986, "jon@example.com")
     [(external_id, reasons)] = _stored(sqlite_store, record_errors, "external_id", "reasons")
     assert external_id == "shopify-820982911946154509" and reasons[0]["field"] in ("address", "client_name")
 
@@ -78,12 +91,21 @@ def test_a_woocommerce_order_lands_and_its_unsigned_save_ping_gets_200(sqlite_st
     config = _integration(sqlite_store, "woocommerce")
     body = _sample("woocommerce_order_created.json")
     with running(sqlite_store) as url:
-        ping = requests.post(f"{url}/webhook/{config.name}", data=b"webhook_id=14",
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        ping = requests.post(
+            f"{url}/webhook/{config.name}", data=b"webhook_id=14", headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
         unsigned_order = requests.post(f"{url}/webhook/{config.name}", data=body, headers={"Content-Type": "application/json"})
-        created = requests.post(f"{url}/webhook/{config.name}", data=body, headers={
-            "Content-Type": "application/json", "X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Signature": _b64_hmac(body),
-            "X-WC-Webhook-Delivery-ID": "d-727", "X-WC-Webhook-Source": "https://tienda.example.com/"})
+        created = requests.post(
+            f"{url}/webhook/{config.name}",
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-WC-Webhook-Topic": "order.created",
+                "X-WC-Webhook-Signature": _b64_hmac(body),
+                "X-WC-Webhook-Delivery-ID": "d-727",
+                "X-WC-Webhook-Source": "https://tienda.example.com/",
+            },
+        )
     assert ping.status_code == 200 and ping.json()["ingested"] is False
     assert unsigned_order.status_code == 401  # only the bare save ping is let through unsigned
     assert created.status_code == 200 and created.json()["created"] == 1
@@ -94,23 +116,44 @@ def test_a_woocommerce_order_lands_and_its_unsigned_save_ping_gets_200(sqlite_st
 def test_a_github_ping_is_acknowledged_and_recorded_and_a_form_encoded_delivery_is_read(sqlite_store):
     config = _integration(sqlite_store, "github")
     ping_json = _sample("github_ping.json")
-    pull = json.dumps({"action": "opened", "pull_request": {"number": 7, "title": "Zona 1, Guatemala",
-                                                            "user": {"login": "octocat"}}}).encode()
+    pull = json.dumps(
+        {"action": "opened", "pull_request": {"number": 7, "title": "Zona 1, Guatemala", "user": {"login": "octocat"}}}
+    ).encode()
     form = urlencode({"payload": pull.decode()}).encode()  # GitHub's default content type
 
     def signature(body: bytes) -> str:
         return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
 
     with running(sqlite_store) as url:
-        ping = requests.post(f"{url}/webhook/{config.name}", data=ping_json, headers={
-            "Content-Type": "application/json", "X-GitHub-Event": "ping", "X-GitHub-Delivery": "g-1",
-            "X-Hub-Signature-256": signature(ping_json)})
-        pushed = requests.post(f"{url}/webhook/{config.name}", data=form, headers={
-            "Content-Type": "application/x-www-form-urlencoded", "X-GitHub-Event": "pull_request",
-            "X-GitHub-Delivery": "g-2", "X-Hub-Signature-256": signature(form)})
-        forged = requests.post(f"{url}/webhook/{config.name}", data=form, headers={
-            "Content-Type": "application/x-www-form-urlencoded", "X-GitHub-Event": "pull_request",
-            "X-Hub-Signature-256": signature(pull)})  # signed over the JSON, not the form body that was sent
+        ping = requests.post(
+            f"{url}/webhook/{config.name}",
+            data=ping_json,
+            headers={
+                "Content-Type": "application/json",
+                "X-GitHub-Event": "ping",
+                "X-GitHub-Delivery": "g-1",
+                "X-Hub-Signature-256": signature(ping_json),
+            },
+        )
+        pushed = requests.post(
+            f"{url}/webhook/{config.name}",
+            data=form,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-GitHub-Event": "pull_request",
+                "X-GitHub-Delivery": "g-2",
+                "X-Hub-Signature-256": signature(form),
+            },
+        )
+        forged = requests.post(
+            f"{url}/webhook/{config.name}",
+            data=form,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-GitHub-Event": "pull_request",
+                "X-Hub-Signature-256": signature(pull),
+            },
+        )  # signed over the JSON, not the form body that was sent
     assert ping.status_code == 200 and ping.json()["ingested"] is False and "ping" in ping.json()["reason"]
     assert pushed.status_code == 200 and pushed.json()["created"] == 1
     assert forged.status_code == 401
@@ -125,11 +168,18 @@ def test_a_svix_signed_message_lands_and_stale_or_tampered_ones_are_401(sqlite_s
     body = _sample("svix_order_created.json")
     sent_at = datetime.now(UTC)
     svix_signature = Webhook(SW_SECRET).sign("msg_2Kt1", sent_at, body.decode())  # what the svix library sends
-    headers = {"Content-Type": "application/json", "svix-id": "msg_2Kt1", "svix-timestamp": str(int(sent_at.timestamp())),
-               "svix-signature": svix_signature}
+    headers = {
+        "Content-Type": "application/json",
+        "svix-id": "msg_2Kt1",
+        "svix-timestamp": str(int(sent_at.timestamp())),
+        "svix-signature": svix_signature,
+    }
     old = datetime.fromtimestamp(time.time() - 3_600, tz=UTC)
-    stale_headers = {**headers, "svix-timestamp": str(int(old.timestamp())),
-                     "svix-signature": Webhook(SW_SECRET).sign("msg_2Kt1", old, body.decode())}
+    stale_headers = {
+        **headers,
+        "svix-timestamp": str(int(old.timestamp())),
+        "svix-signature": Webhook(SW_SECRET).sign("msg_2Kt1", old, body.decode()),
+    }
     with running(sqlite_store) as url:
         created = requests.post(f"{url}/webhook/{config.name}", data=body, headers=headers)
         again = requests.post(f"{url}/webhook/{config.name}", data=body, headers=headers)
@@ -157,17 +207,25 @@ def test_a_stripe_checkout_session_becomes_a_sale_in_units_and_other_events_are_
         return f"t={ts},v1={hmac.new(SECRET.encode(), f'{ts}.'.encode() + payload, hashlib.sha256).hexdigest()}"
 
     with running(sqlite_store) as url:
-        completed = requests.post(f"{url}/webhook/{config.name}", data=body,
-                                  headers={"Content-Type": "application/json", "Stripe-Signature": stripe_signature(body)})
-        other = requests.post(f"{url}/webhook/{config.name}", data=refund,
-                              headers={"Content-Type": "application/json", "Stripe-Signature": stripe_signature(refund)})
-        forged = requests.post(f"{url}/webhook/{config.name}", data=body.replace(b"40300", b"40"),
-                               headers={"Content-Type": "application/json", "Stripe-Signature": stripe_signature(body)})
+        completed = requests.post(
+            f"{url}/webhook/{config.name}",
+            data=body,
+            headers={"Content-Type": "application/json", "Stripe-Signature": stripe_signature(body)},
+        )
+        other = requests.post(
+            f"{url}/webhook/{config.name}",
+            data=refund,
+            headers={"Content-Type": "application/json", "Stripe-Signature": stripe_signature(refund)},
+        )
+        forged = requests.post(
+            f"{url}/webhook/{config.name}",
+            data=body.replace(b"40300", b"40"),
+            headers={"Content-Type": "application/json", "Stripe-Signature": stripe_signature(body)},
+        )
     assert completed.status_code == 200 and completed.json()["created"] == 1
     assert other.status_code == 200 and other.json()["ingested"] is False and "charge.refunded" in other.json()["reason"]
     assert forged.status_code == 401
-    [(external_id, event_type, currency, total)] = _stored(sqlite_store, sales, "external_id", "event_type", "currency",
-                                                           "total_amount")
+    [(external_id, event_type, currency, total)] = _stored(sqlite_store, sales, "external_id", "event_type", "currency", "total_amount")
     assert (external_id, event_type, currency) == ("cs_test_a1B2c3D4", "purchase", "GTQ")
     assert total == Decimal("403.00")  # Stripe's 40300 cents, divided exactly
     [(email, national_id, first, last)] = _stored(sqlite_store, customers, "email", "national_id", "first_name", "last_name")

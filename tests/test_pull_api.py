@@ -2,6 +2,7 @@
 auth, retries (429 + Retry-After, 500s, a timeout) with an injected sleeper, the repeat guard, the
 incremental cursor and whether it moves for each reason paging stopped. Runs on SQLite and PostgreSQL
 stores."""
+
 from __future__ import annotations
 
 from datetime import UTC
@@ -55,7 +56,10 @@ def test_seed_configuration_pulls_then_an_unchanged_poll_creates_nothing(store):
     with store.connect() as conn:
         row = conn.execute(sa.select(orders).where(orders.c.external_id == "ORD-00003")).one()
     assert (row.client_name, row.address, row.latitude, row.longitude) == (
-        "Cliente 3", "Zona 3, Guatemala Ciudad", 14.59, -90.52,
+        "Cliente 3",
+        "Zona 3, Guatemala Ciudad",
+        14.59,
+        -90.52,
     )
 
 
@@ -139,9 +143,7 @@ def test_a_timeout_is_retried(sqlite_store, fault):
 def test_persistent_500s_give_up_after_max_retries_and_keep_the_cursor(sqlite_store):
     api = ClientApi(seed_orders(5), faults=[500] * 3)
     with serve_client_api(api) as url:
-        integration = _integration(
-            sqlite_store, url, api={"max_retries": 2, "cursor_field": "updated_at", "cursor_param": "updated_since"}
-        )
+        integration = _integration(sqlite_store, url, api={"max_retries": 2, "cursor_field": "updated_at", "cursor_param": "updated_since"})
         with pytest.raises(PullError, match="HTTP 500; gave up after 2 retries"):
             poll_api(sqlite_store, integration, sleep=Sleeper())
     assert get_state(sqlite_store, integration.id, "cursor") is None
@@ -202,8 +204,10 @@ def test_the_cursor_stays_when_max_pages_stopped_the_poll(sqlite_store):
     assert _stopped(sqlite_store) == "max_pages"
     assert report.counts["created"] == 200  # what was read landed...
     assert get_state(sqlite_store, integration.id, "cursor") is None and report.cursor_after is None  # ...the cursor stayed
-    assert report.warnings == ["stopped after api.max_pages = 2 pages; the rest waits for the next poll",
-                               "cursor kept where it was: the pages were not all read"]
+    assert report.warnings == [
+        "stopped after api.max_pages = 2 pages; the rest waits for the next poll",
+        "cursor kept where it was: the pages were not all read",
+    ]
 
 
 def test_the_cursor_stays_when_a_link_loop_stopped_the_poll(sqlite_store):
@@ -257,8 +261,14 @@ def test_incremental_cursor_resumes_from_the_newest_updated_at(store):
 
 def test_a_failed_page_leaves_the_cursor_so_nothing_is_skipped(sqlite_store):
     api = ClientApi(seed_orders(250), style="page")
-    settings = {"pagination": "page", "records_path": "data", "cursor_field": "updated_at",
-                "cursor_param": "updated_since", "max_retries": 0, "ingest_batch_size": 100}
+    settings = {
+        "pagination": "page",
+        "records_path": "data",
+        "cursor_field": "updated_at",
+        "cursor_param": "updated_since",
+        "max_retries": 0,
+        "ingest_batch_size": 100,
+    }
     with serve_client_api(api) as url:
         integration = _integration(sqlite_store, url, api=settings)
         api.faults = [None, None, 500]  # pages 1 and 2 answer, page 3 fails
@@ -272,8 +282,14 @@ def test_a_failed_page_leaves_the_cursor_so_nothing_is_skipped(sqlite_store):
 
 def test_window_mode_sends_the_bounds_and_keeps_only_that_day(sqlite_store):
     api = ClientApi(seed_orders(96, step=__import__("datetime").timedelta(hours=1)), style="page")
-    settings = {"pagination": "page", "records_path": "data", "cursor_field": "updated_at",
-                "cursor_param": "updated_since", "window_start_param": "updated_since", "window_end_param": "updated_until"}
+    settings = {
+        "pagination": "page",
+        "records_path": "data",
+        "cursor_field": "updated_at",
+        "cursor_param": "updated_since",
+        "window_start_param": "updated_since",
+        "window_end_param": "updated_until",
+    }
     with serve_client_api(api) as url:
         integration = _integration(sqlite_store, url, api=settings)
         report = poll_api(sqlite_store, integration, window=Window.day("2024-01-16"))

@@ -1,6 +1,7 @@
 """Direct database extraction against real databases: the Logitrack plan's query and write-back on
 SQLite, PostgreSQL and MariaDB (a fresh schema/database per test, so the table is `orders` verbatim),
 watermarks, backfill windows, chunking, and credentials from the environment or encrypted secrets."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -79,10 +80,7 @@ def test_mariadb_limit_100_takes_the_oldest_first_then_the_rest(sqlite_store, tm
         engine = sa.create_engine(url)
         table = client_orders_table(sa.MetaData())
         table.metadata.create_all(engine)
-        rows = [
-            {**row, "status": "ready_to_ship", "customer_name": row["customer_name"] or "Ana López"}
-            for row in demo_rows(130, now=T0)
-        ]
+        rows = [{**row, "status": "ready_to_ship", "customer_name": row["customer_name"] or "Ana López"} for row in demo_rows(130, now=T0)]
         _add(engine, table, rows[::-1])  # inserted newest first: ORDER BY created_at must still win
         one_pass = _db_integration(sqlite_store, url, name="erp_one_pass", max_passes=1)
         first = pull_db(sqlite_store, one_pass)
@@ -96,8 +94,7 @@ def test_mariadb_limit_100_takes_the_oldest_first_then_the_rest(sqlite_store, tm
 def test_watermark_streams_in_chunks_and_resumes(client_db, sqlite_store):
     url, engine, table = client_db
     _add(engine, table, [dict(r, customer_name=r["customer_name"] or "Ana") for r in demo_rows(23, now=T0)])
-    query = ("SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, "
-             "created_at FROM orders")
+    query = "SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, created_at FROM orders"
     integration = create_integration(
         sqlite_store,
         Integration(name="erp_wm", type="db", db={"url": url, "query": query, "watermark_column": "created_at", "chunk_size": 5}),
@@ -115,10 +112,13 @@ def test_watermark_streams_in_chunks_and_resumes(client_db, sqlite_store):
 def test_a_query_ending_in_a_comment_still_gets_its_watermark(client_db, sqlite_store):
     url, engine, table = client_db
     _add(engine, table, [dict(r, customer_name=r["customer_name"] or "Ana") for r in demo_rows(3, now=T0)])
-    query = ("SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, "
-             "created_at FROM orders -- exported for Crossdock")
-    integration = create_integration(sqlite_store, Integration(
-        name="erp_commented", type="db", db={"url": url, "query": query, "watermark_column": "created_at"}))
+    query = (
+        "SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, "
+        "created_at FROM orders -- exported for Crossdock"
+    )
+    integration = create_integration(
+        sqlite_store, Integration(name="erp_commented", type="db", db={"url": url, "query": query, "watermark_column": "created_at"})
+    )
     assert pull_db(sqlite_store, integration).counts["created"] == 3
 
 
@@ -145,9 +145,13 @@ def test_credentials_from_environment_variables_as_on_premise(sqlite_store, tmp_
         table = client_orders_table(sa.MetaData())
         table.metadata.create_all(engine)
         _add(engine, table, demo_rows(6, now=T0))
-        for key, value in {"CLIENT_DB_HOST": parsed.host, "CLIENT_DB_PORT": str(parsed.port or 3306),
-                           "CLIENT_DB_USER": parsed.username, "CLIENT_DB_NAME": parsed.database,
-                           "CLIENT_DB_PASSWORD": ""}.items():
+        for key, value in {
+            "CLIENT_DB_HOST": parsed.host,
+            "CLIENT_DB_PORT": str(parsed.port or 3306),
+            "CLIENT_DB_USER": parsed.username,
+            "CLIENT_DB_NAME": parsed.database,
+            "CLIENT_DB_PASSWORD": "",
+        }.items():
             monkeypatch.setenv(key, value)
         env_url = "mysql+pymysql://${CLIENT_DB_USER}@${CLIENT_DB_HOST}:${CLIENT_DB_PORT}/${CLIENT_DB_NAME}"
         integration = _db_integration(sqlite_store, env_url, password_env="CLIENT_DB_PASSWORD")
@@ -161,8 +165,11 @@ def test_credentials_from_environment_variables_as_on_premise(sqlite_store, tmp_
 def test_the_database_password_is_stored_encrypted_and_never_in_the_url(sqlite_store):
     create_integration(
         sqlite_store,
-        Integration(name="erp_pw", type="db", db={"url": "mysql+pymysql://logitrack_reader@10.0.0.5/erp",
-                                                  "password": "Zr!9-clave", "query": "SELECT 1"}),
+        Integration(
+            name="erp_pw",
+            type="db",
+            db={"url": "mysql+pymysql://logitrack_reader@10.0.0.5/erp", "password": "Zr!9-clave", "query": "SELECT 1"},
+        ),
     )
     with sqlite_store.connect() as conn:
         row = conn.execute(sa.select(integrations.c.config, integrations.c.secrets)).one()

@@ -9,6 +9,7 @@ SQLite, PostgreSQL and MariaDB client databases (a fresh schema/database per tes
 - `max_passes` stops a query whose write-back moves rows without ever taking them out of the result, and a
   write-back that changes nothing the query filters on stops the pull at its second pass.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -27,14 +28,19 @@ from pipelines.store.schema import orders, record_errors, sync_runs
 from tests.services import client_database
 
 T0 = datetime(2024, 1, 15, 0, 30)
-COLUMNS = ("SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, "
-           "COALESCE(lat, 0) AS latitude, COALESCE(lng, 0) AS longitude")
+COLUMNS = (
+    "SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, "
+    "COALESCE(lat, 0) AS latitude, COALESCE(lng, 0) AS longitude"
+)
 # The plan's query, leaving out the rows write_back_rejected marked.
-QUERY_WITHOUT_REJECTED = (f"{COLUMNS} FROM orders WHERE status = 'ready_to_ship' AND logitrack_synced = FALSE "
-                          "AND logitrack_error = FALSE ORDER BY created_at LIMIT 100")
+QUERY_WITHOUT_REJECTED = (
+    f"{COLUMNS} FROM orders WHERE status = 'ready_to_ship' AND logitrack_synced = FALSE "
+    "AND logitrack_error = FALSE ORDER BY created_at LIMIT 100"
+)
 # The plan's query with its watermark column in the result.
-QUERY_WITH_WATERMARK = (f"{COLUMNS}, created_at FROM orders WHERE status = 'ready_to_ship' AND logitrack_synced = FALSE "
-                        "ORDER BY created_at LIMIT 100")
+QUERY_WITH_WATERMARK = (
+    f"{COLUMNS}, created_at FROM orders WHERE status = 'ready_to_ship' AND logitrack_synced = FALSE ORDER BY created_at LIMIT 100"
+)
 WRITE_BACK_REJECTED = "UPDATE orders SET logitrack_error = TRUE WHERE order_id IN :ids"
 
 
@@ -164,8 +170,7 @@ def test_rows_rejected_again_and_again_are_flagged_with_their_reason(client_db, 
     assert (report.counts["total_received"], report.counts["errors"], report.read["passes"]) == (100, 100, 2)
     assert (report.read.get("marked", 0), report.read["reread"], _kept_errors(sqlite_store)) == (0, 100, 100)
     assert _landed(sqlite_store) == set()
-    expected = ("the query keeps returning the same 100 rejected rows and hold back the rows behind them "
-                "(first reasons: client_name: ")
+    expected = "the query keeps returning the same 100 rejected rows and hold back the rows behind them (first reasons: client_name: "
     assert report.warnings[-1].startswith(expected)
     assert report.warnings[-1].endswith("(x100)): add db.write_back_rejected, a db.watermark_column, or fix the rows")
     details = _last_run_details(sqlite_store, report)
@@ -212,13 +217,22 @@ def test_a_rejected_row_at_the_watermark_is_not_taken_again_by_the_next_pull(cli
 
 def test_max_passes_stops_a_query_whose_write_back_takes_nothing_out(client_db, sqlite_store):
     url, engine, _ = client_db
-    tickets = sa.Table("tickets", sa.MetaData(), sa.Column("id", sa.String(16), primary_key=True),
-                       sa.Column("name", sa.String(64)), sa.Column("address", sa.String(64)), sa.Column("n", sa.Integer))
+    tickets = sa.Table(
+        "tickets",
+        sa.MetaData(),
+        sa.Column("id", sa.String(16), primary_key=True),
+        sa.Column("name", sa.String(64)),
+        sa.Column("address", sa.String(64)),
+        sa.Column("n", sa.Integer),
+    )
     tickets.create(engine)
     _add(engine, tickets, [{"id": f"T-{i:02}", "name": "Ana", "address": "Zona 1", "n": 0} for i in range(25)])
     # The write-back moves each row to the back of the queue: every pass is full and different, forever.
     integration = _integration(
-        sqlite_store, url, name="erp_queue", max_passes=7,
+        sqlite_store,
+        url,
+        name="erp_queue",
+        max_passes=7,
         query="SELECT id AS external_id, name AS client_name, address FROM tickets ORDER BY n, id LIMIT 10",
         write_back="UPDATE tickets SET n = n + 1 WHERE id IN :ids",
     )
@@ -263,8 +277,11 @@ def test_a_backfill_window_drains_a_limited_query_by_its_watermark(client_db, sq
 def test_the_probe_keeps_the_querys_own_limit_under_a_watermark(client_db):
     url, engine, table = client_db
     _add(engine, table, _ready(6))
-    config = Integration(name="erp_probe", type="db", db={
-        "url": url, "query": f"{COLUMNS}, created_at FROM orders ORDER BY created_at LIMIT 2", "watermark_column": "created_at"})
+    config = Integration(
+        name="erp_probe",
+        type="db",
+        db={"url": url, "query": f"{COLUMNS}, created_at FROM orders ORDER BY created_at LIMIT 2", "watermark_column": "created_at"},
+    )
     assert probe_db(config, limit=5).records == 2
 
 
@@ -274,27 +291,42 @@ def test_missing_columns_are_explained(sqlite_store, tmp_path):
         table = client_orders_table(sa.MetaData())
         table.metadata.create_all(engine)
         _add(engine, table, _ready(3))
-        no_key = _integration(sqlite_store, url, name="erp_no_key", write_back=None, write_back_rejected=WRITE_BACK_REJECTED,
-                              query="SELECT customer_name AS client_name, delivery_address AS address FROM orders LIMIT 10")
+        no_key = _integration(
+            sqlite_store,
+            url,
+            name="erp_no_key",
+            write_back=None,
+            write_back_rejected=WRITE_BACK_REJECTED,
+            query="SELECT customer_name AS client_name, delivery_address AS address FROM orders LIMIT 10",
+        )
         with pytest.raises(PullError, match="db.key_column 'external_id' is not a column of the query's result"):
             pull_db(sqlite_store, no_key)
-        no_watermark = _integration(sqlite_store, url, name="erp_no_watermark", write_back=None, watermark_column="updated_at",
-                                    query=f"{COLUMNS} FROM orders ORDER BY created_at LIMIT 10")
+        no_watermark = _integration(
+            sqlite_store,
+            url,
+            name="erp_no_watermark",
+            write_back=None,
+            watermark_column="updated_at",
+            query=f"{COLUMNS} FROM orders ORDER BY created_at LIMIT 10",
+        )
         with pytest.raises(PullError, match="updated_at"):
             pull_db(sqlite_store, no_watermark)
         engine.dispose()
 
 
-@pytest.mark.parametrize(("query", "body", "limit", "limited"), [
-    ("SELECT a FROM t ORDER BY a LIMIT 100", "SELECT a FROM t ORDER BY a", 100, True),
-    ("SELECT a FROM t\nLIMIT 100 -- the plan's page", "SELECT a FROM t -- the plan's page", 100, True),
-    ("SELECT a FROM t ORDER BY a FETCH FIRST 50 ROWS ONLY", "SELECT a FROM t ORDER BY a", 50, True),
-    ("SELECT a FROM t -- LIMIT 100", "SELECT a FROM t -- LIMIT 100", None, False),
-    ("SELECT a FROM t LIMIT 100 OFFSET 10", "SELECT a FROM t LIMIT 100 OFFSET 10", None, True),
-    ("SELECT TOP 100 a FROM t", "SELECT TOP 100 a FROM t", None, True),
-    ("SELECT a FROM t WHERE a IN (SELECT b FROM u LIMIT 3)", "SELECT a FROM t WHERE a IN (SELECT b FROM u LIMIT 3)", None, True),
-    ("SELECT a, limit_kg FROM t", "SELECT a, limit_kg FROM t", None, False),
-])
+@pytest.mark.parametrize(
+    ("query", "body", "limit", "limited"),
+    [
+        ("SELECT a FROM t ORDER BY a LIMIT 100", "SELECT a FROM t ORDER BY a", 100, True),
+        ("SELECT a FROM t\nLIMIT 100 -- the plan's page", "SELECT a FROM t -- the plan's page", 100, True),
+        ("SELECT a FROM t ORDER BY a FETCH FIRST 50 ROWS ONLY", "SELECT a FROM t ORDER BY a", 50, True),
+        ("SELECT a FROM t -- LIMIT 100", "SELECT a FROM t -- LIMIT 100", None, False),
+        ("SELECT a FROM t LIMIT 100 OFFSET 10", "SELECT a FROM t LIMIT 100 OFFSET 10", None, True),
+        ("SELECT TOP 100 a FROM t", "SELECT TOP 100 a FROM t", None, True),
+        ("SELECT a FROM t WHERE a IN (SELECT b FROM u LIMIT 3)", "SELECT a FROM t WHERE a IN (SELECT b FROM u LIMIT 3)", None, True),
+        ("SELECT a, limit_kg FROM t", "SELECT a, limit_kg FROM t", None, False),
+    ],
+)
 def test_the_query_shape_reads_a_trailing_limit(query, body, limit, limited):
     shape = query_shape(query)
     assert (shape.body, shape.limit, shape.limited) == (body, limit, limited)

@@ -1,6 +1,7 @@
 """File drops on a real folder and a real store: a Latin-1 CSV with `;`, Windows-1252, XLSX, JSON
 Lines, Parquet; once-only by content; failures moved aside with their reason; no DuckDB extension
 is ever installed or loaded from the network."""
+
 from __future__ import annotations
 
 import json
@@ -22,14 +23,17 @@ LATIN1_CSV = (
     "P-002;María Peñate;Calle Ñandú 5, Antigua;14.5570;-90.7330\n"
     "P-003;Ángel Güell;Boulevard Los Próceres 18;;\n"
 )
-CSV_MAPPING = {"external_id": "pedido", "client_name": "cliente", "address": "\"dirección\"",
-               "latitude": "to_float(latitud)", "longitude": "to_float(longitud)"}
+CSV_MAPPING = {
+    "external_id": "pedido",
+    "client_name": "cliente",
+    "address": '"dirección"',
+    "latitude": "to_float(latitud)",
+    "longitude": "to_float(longitud)",
+}
 
 
 def _integration(store, name="erp_files", **file):
-    return create_integration(
-        store, Integration(name=name, type="file", field_mapping=CSV_MAPPING, file={"min_age_seconds": 0, **file})
-    )
+    return create_integration(store, Integration(name=name, type="file", field_mapping=CSV_MAPPING, file={"min_age_seconds": 0, **file}))
 
 
 def _stored(store) -> dict[str, tuple]:
@@ -62,7 +66,7 @@ def test_windows_1252_characters_survive(sqlite_store):
 
 def test_ids_keep_leading_zeros_and_utf8_with_comma_works(sqlite_store):
     integration = _integration(sqlite_store)
-    text = "pedido,cliente,dirección\n000123,Ana López,\"Zona 4, Guatemala\"\n"
+    text = 'pedido,cliente,dirección\n000123,Ana López,"Zona 4, Guatemala"\n'
     (drop_folder(integration) / "a.csv").write_text(text, encoding="utf-8")
     pull_files(sqlite_store, integration)
     assert _stored(sqlite_store) == {"000123": ("Ana López", "Zona 4, Guatemala", None)}
@@ -156,9 +160,11 @@ def test_a_window_reingests_what_was_processed_that_day(sqlite_store):
 
 def test_duckdb_never_installs_or_autoloads_extensions(sqlite_store, tmp_path):
     connection = duckdb_connection()
-    settings = dict(connection.execute(
-        "SELECT name, value FROM duckdb_settings() WHERE name IN ('autoinstall_known_extensions', 'autoload_known_extensions')"
-    ).fetchall())
+    settings = dict(
+        connection.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN ('autoinstall_known_extensions', 'autoload_known_extensions')"
+        ).fetchall()
+    )
     assert settings == {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
     # What the readers need is compiled in: the extension directory stays empty after reading every format.
     extensions = dict(connection.execute("SELECT extension_name, install_mode FROM duckdb_extensions() WHERE loaded").fetchall())

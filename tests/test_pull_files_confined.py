@@ -4,6 +4,7 @@ it is pulled; its pattern is a file-name glob; symbolic links are never followed
 even a file swapped for one between the listing and the opening; files only move into `processed/`
 and `failed/` inside the folder. Refused configurations are refused by the admin API (422) and the CLI
 (exit 2) with the field and the reason."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,7 +28,7 @@ from pipelines.store.schema import orders
 from tests.receiver_helpers import running
 
 HEADER = "pedido;cliente;dirección\n"
-MAPPING = {"external_id": "pedido", "client_name": "cliente", "address": "\"dirección\""}
+MAPPING = {"external_id": "pedido", "client_name": "cliente", "address": '"dirección"'}
 
 
 def _csv(*ids: str) -> bytes:
@@ -280,7 +281,9 @@ def test_files_move_only_into_the_folders_own_outboxes(sqlite_store):
     (folder / "roto.xlsx").write_bytes(b"not a workbook")
     pull_files(sqlite_store, integration)
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
-        "failed/roto.xlsx", "failed/roto.xlsx.reason.txt", "processed/a.csv",
+        "failed/roto.xlsx",
+        "failed/roto.xlsx.reason.txt",
+        "processed/a.csv",
     ]
     assert "not a readable XLSX workbook" in (folder / "failed" / "roto.xlsx.reason.txt").read_text()
 
@@ -295,11 +298,14 @@ def test_the_admin_api_refuses_a_folder_outside_the_root_and_a_pattern_leaving_i
         created = requests.post(f"{url}/integrations", json=document, headers=admin, timeout=30)
         assert created.status_code == 422, created.text
         assert created.json()["errors"] == [
-            {"field": "file.folder", "message": f"'/etc' is outside the drops root {_root()}: files are only picked up "
-                                                "from folders inside it (CROSSDOCK_DROPS_ROOT sets it)"}]
+            {
+                "field": "file.folder",
+                "message": f"'/etc' is outside the drops root {_root()}: files are only picked up "
+                "from folders inside it (CROSSDOCK_DROPS_ROOT sets it)",
+            }
+        ]
         document["file"] = {"pattern": "../elsewhere/victim.csv"}
-        assert requests.post(f"{url}/integrations", json=document, headers=admin, timeout=30).json()["errors"][0]["field"] \
-            == "file.pattern"
+        assert requests.post(f"{url}/integrations", json=document, headers=admin, timeout=30).json()["errors"][0]["field"] == "file.pattern"
         document["file"] = {}
         assert requests.post(f"{url}/integrations", json=document, headers=admin, timeout=30).status_code == 201
         patched = requests.patch(f"{url}/integrations/erp_files", json={"file": {"folder": "/etc"}}, headers=admin, timeout=30)
@@ -312,7 +318,8 @@ def test_a_folder_in_the_home_of_no_user_is_refused_with_a_reason_not_a_server_e
     RuntimeError, which the admin API answered with a 500 (found by the stateful fuzz)."""
     assert _refusal(folder="~no_such_user_here/exports")["file.folder"] == (
         "'~no_such_user_here/exports' starts with '~no_such_user_here', but there is no user 'no_such_user_here' "
-        "to expand it to: give a folder relative to the drops root, or an absolute one")
+        "to expand it to: give a folder relative to the drops root, or an absolute one"
+    )
     admin = {"Authorization": f"Bearer {settings.admin_token()}"}
     document = {"name": "erp_files", "type": "file", "file": {"folder": "~;z"}}
     with running(sqlite_store) as url:
@@ -323,10 +330,14 @@ def test_a_folder_in_the_home_of_no_user_is_refused_with_a_reason_not_a_server_e
 
 def test_the_cli_refuses_a_folder_outside_the_root_with_exit_2(tmp_path):
     path = tmp_path / "erp.json"
-    path.write_text(json.dumps({"name": "erp_files", "type": "file",
-                                "file": {"folder": "/etc", "pattern": "../elsewhere/victim.csv"}}))
-    result = subprocess.run([sys.executable, "-m", "crossdock", "integrations", "add", "--file", str(path)],
-                            capture_output=True, text=True, env=os.environ.copy(), timeout=60)
+    path.write_text(json.dumps({"name": "erp_files", "type": "file", "file": {"folder": "/etc", "pattern": "../elsewhere/victim.csv"}}))
+    result = subprocess.run(
+        [sys.executable, "-m", "crossdock", "integrations", "add", "--file", str(path)],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=60,
+    )
     assert result.returncode == 2, result.stderr
     assert f"file.folder: '/etc' is outside the drops root {_root()}" in result.stderr
     assert "file.pattern: '../elsewhere/victim.csv' is not a file-name pattern" in result.stderr

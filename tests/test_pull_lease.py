@@ -1,5 +1,6 @@
 """One pull per integration at a time, across processes: the lease in the store (SQLite and
 PostgreSQL), and `pull` refusing or waiting while another pull holds it."""
+
 from __future__ import annotations
 
 import threading
@@ -17,10 +18,17 @@ from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
 
 
 def _integration(store, url: str = "https://x.example/orders"):
-    return create_integration(store, Integration(name="ClienteXYZ", type="api", endpoint=url, auth_type="bearer",
-                                                 auth_value="sk_live_xxxxx", field_mapping={
-                                                     "external_id": "order_number", "client_name": "customer.name",
-                                                     "address": "shipping_address.full"}))
+    return create_integration(
+        store,
+        Integration(
+            name="ClienteXYZ",
+            type="api",
+            endpoint=url,
+            auth_type="bearer",
+            auth_value="sk_live_xxxxx",
+            field_mapping={"external_id": "order_number", "client_name": "customer.name", "address": "shipping_address.full"},
+        ),
+    )
 
 
 def test_the_lease_has_one_holder_until_released_or_expired(store):
@@ -65,10 +73,8 @@ def test_a_backfill_waits_for_the_running_poll_then_pulls(store):
             waited_for.append(holder)
             threading.Thread(target=release, args=(store, integration.id, "Dagster run ddd (scheduled polls)#y")).start()
 
-        report = pull(store, "ClienteXYZ", holder="Dagster run eee (backfill)", wait_for_lease_seconds=60,
-                      on_wait=poll_finishes)
+        report = pull(store, "ClienteXYZ", holder="Dagster run eee (backfill)", wait_for_lease_seconds=60, on_wait=poll_finishes)
     assert waited_for == ["Dagster run ddd (scheduled polls)"]
     assert report.counts["created"] == 5
     with store.connect() as conn:  # released when the pull ended
-        assert conn.execute(sa.select(sa.func.count()).select_from(source_state).where(
-            source_state.c.key == LEASE_KEY)).scalar_one() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(source_state).where(source_state.c.key == LEASE_KEY)).scalar_one() == 0

@@ -1,5 +1,6 @@
 """Read-ahead of pulled chunks: order kept, the producer's error surfaces in the consumer, and
 leaving early stops the producer and closes its source (the client connection)."""
+
 from __future__ import annotations
 
 import threading

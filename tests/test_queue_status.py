@@ -1,5 +1,6 @@
 """What the dashboard says about Dagster's queue: runs queued and running per kind of work, the oldest
 queued run and its age, and plain words when Dagster is behind or its daemon is silent."""
+
 from __future__ import annotations
 
 import time
@@ -35,7 +36,10 @@ def test_load_per_kind_of_work_and_the_oldest_queued_run():
         later = dagster_load(instance, now + BEHIND_AFTER_SECONDS + 30)
     assert (fresh.queued, fresh.running) == (2, 1)
     assert {name: (load.queued, load.running) for name, load in fresh.per_class.items()} == {
-        "inbox": (0, 1), "scheduled_polls": (1, 0), "pull_partitions": (1, 0)}
+        "inbox": (0, 1),
+        "scheduled_polls": (1, 0),
+        "pull_partitions": (1, 0),
+    }
     assert fresh.problems() == [] and not fresh.behind
     assert later.behind and later.oldest_queued_job in ("scheduled_polls_job", "__ASSET_JOB")
     [silent, behind] = later.problems()
@@ -47,4 +51,5 @@ def test_a_daemon_that_never_ran_is_said_plainly():
     with dg.instance_for_test() as instance:
         load = dagster_load(instance)
     assert load.behind and load.problems() == [
-        "the Dagster daemon has never reported: no sensor ticks and no queued run starts until it runs"]
+        "the Dagster daemon has never reported: no sensor ticks and no queued run starts until it runs"
+    ]

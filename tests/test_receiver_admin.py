@@ -1,4 +1,5 @@
 """The admin API, the Autentikapp route (seed 004) and the OpenAPI document, through a real uvicorn."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,7 @@ from pipelines.integrations import get_integration
 from tests.conftest import EXAMPLES
 from tests.receiver_helpers import SEED_BODY, inbox_rows, integration, running
 
-SEED_CONFIG = {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey",
-               "auth_value": "secreto_compartido", "is_active": True}
+SEED_CONFIG = {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey", "auth_value": "secreto_compartido", "is_active": True}
 ACCOUNT_SECRET = "whsec_demo_account_secret_0123456789"
 SEED_CODE = "a1b2c3d4-e5f6-7890-1234-567890abcdef"
 
@@ -34,10 +34,14 @@ def test_admin_api_needs_the_token(sqlite_store):
         posted = requests.post(f"{url}/integrations", json=SEED_CONFIG)
         # Who is asking is checked before what was sent: no body error reaches an unknown caller.
         garbled = requests.post(f"{url}/integrations", data=b'{"name": ', headers={"Content-Type": "application/json"})
-        garbled_wrong = requests.patch(f"{url}/integrations/x", data=b"{", headers={
-            "Content-Type": "application/json", "Authorization": "Bearer nope"})
-        garbled_admin = requests.post(f"{url}/integrations", data=b'{"name": ', headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {settings.admin_token()}"})
+        garbled_wrong = requests.patch(
+            f"{url}/integrations/x", data=b"{", headers={"Content-Type": "application/json", "Authorization": "Bearer nope"}
+        )
+        garbled_admin = requests.post(
+            f"{url}/integrations",
+            data=b'{"name": ',
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {settings.admin_token()}"},
+        )
     assert (missing.status_code, wrong.status_code, posted.status_code) == (401, 401, 401)
     assert missing.json()["detail"].startswith("admin API")
     assert (garbled.status_code, garbled_wrong.status_code) == (401, 401)
@@ -53,11 +57,17 @@ def test_integration_lifecycle_with_the_seed_body(store, admin):
         fresh = requests.post(f"{url}/integrations", json={**SEED_CONFIG, "name": "cliente_nuevo"}, headers=admin)
         listed = requests.get(f"{url}/integrations", headers=admin)
         shown = requests.get(f"{url}/integrations/cliente_abc", headers=admin)
-        accepted = requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(),
-                                 headers={"Content-Type": "application/json", "X-API-Key": "secreto_compartido"})
+        accepted = requests.post(
+            f"{url}/webhook/cliente_abc",
+            data=SEED_BODY.encode(),
+            headers={"Content-Type": "application/json", "X-API-Key": "secreto_compartido"},
+        )
         patched = requests.patch(f"{url}/integrations/cliente_abc", json={"is_active": False}, headers=admin)
-        refused = requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(),
-                                headers={"Content-Type": "application/json", "X-API-Key": "secreto_compartido"})
+        refused = requests.post(
+            f"{url}/webhook/cliente_abc",
+            data=SEED_BODY.encode(),
+            headers={"Content-Type": "application/json", "X-API-Key": "secreto_compartido"},
+        )
         deleted = requests.delete(f"{url}/integrations/cliente_nuevo", headers=admin)
         gone = requests.get(f"{url}/integrations/cliente_nuevo", headers=admin)
     assert created.status_code == 201 and created.json()["webhook_url"].endswith("/webhook/cliente_abc")
@@ -76,16 +86,11 @@ def test_integration_lifecycle_with_the_seed_body(store, admin):
 def test_invalid_integrations_are_422_with_each_field(sqlite_store, admin):
     integration(sqlite_store)
     with running(sqlite_store) as url:
-        bad = requests.post(f"{url}/integrations", headers=admin,
-                            json={"name": "con espacio", "type": "ftp", "poll_interval_seconds": 1})
-        needs_value = requests.post(f"{url}/integrations", headers=admin,
-                                    json={"name": "x", "type": "webhook", "auth_type": "apikey"})
-        bad_patch = requests.patch(f"{url}/integrations/cliente_abc", headers=admin,
-                                   json={"webhook": {"ack_mode": "later"}})
-        bad_mapping = requests.patch(f"{url}/integrations/cliente_abc", headers=admin,
-                                     json={"field_mapping": {"external_id": "id["}})
-        broken_json = requests.post(f"{url}/integrations", headers={**admin, "Content-Type": "application/json"},
-                                    data=b'{"name": ')
+        bad = requests.post(f"{url}/integrations", headers=admin, json={"name": "con espacio", "type": "ftp", "poll_interval_seconds": 1})
+        needs_value = requests.post(f"{url}/integrations", headers=admin, json={"name": "x", "type": "webhook", "auth_type": "apikey"})
+        bad_patch = requests.patch(f"{url}/integrations/cliente_abc", headers=admin, json={"webhook": {"ack_mode": "later"}})
+        bad_mapping = requests.patch(f"{url}/integrations/cliente_abc", headers=admin, json={"field_mapping": {"external_id": "id["}})
+        broken_json = requests.post(f"{url}/integrations", headers={**admin, "Content-Type": "application/json"}, data=b'{"name": ')
         missing = requests.patch(f"{url}/integrations/nadie", headers=admin, json={"is_active": True})
     assert bad.status_code == 422
     fields = {e["field"] for e in bad.json()["errors"]}
@@ -111,8 +116,14 @@ def test_order_lookup(sqlite_store, admin):
 
 
 def _account(engine):
-    return integration(engine, name="autentikapp_demo", target="sale", auth_type="none", auth_value=None,
-                       webhook={"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [ACCOUNT_SECRET]})
+    return integration(
+        engine,
+        name="autentikapp_demo",
+        target="sale",
+        auth_type="none",
+        auth_value=None,
+        webhook={"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [ACCOUNT_SECRET]},
+    )
 
 
 def test_autentikapp_route_seed_004(store):
@@ -122,15 +133,21 @@ def test_autentikapp_route_seed_004(store):
     signature = hmac.new(ACCOUNT_SECRET.encode(), payload, hashlib.sha256).hexdigest()
     json_type = {"Content-Type": "application/json"}
     with running(store) as url:
-        good = requests.post(f"{url}/v1/webhooks/inbound/autentikapp_demo", data=payload,
-                             headers={**json_type, "X-Autentikapp-Signature": signature})
-        wrong = requests.post(f"{url}/v1/webhooks/inbound/autentikapp_demo", data=payload,
-                              headers={**json_type, "X-Autentikapp-Signature": "0" * 64})
+        good = requests.post(
+            f"{url}/v1/webhooks/inbound/autentikapp_demo", data=payload, headers={**json_type, "X-Autentikapp-Signature": signature}
+        )
+        wrong = requests.post(
+            f"{url}/v1/webhooks/inbound/autentikapp_demo", data=payload, headers={**json_type, "X-Autentikapp-Signature": "0" * 64}
+        )
         missing = requests.post(f"{url}/v1/webhooks/inbound/autentikapp_demo", data=payload, headers=json_type)
-        tampered = requests.post(f"{url}/v1/webhooks/inbound/autentikapp_demo", data=payload.replace(b"950000", b"1"),
-                                 headers={**json_type, "X-Autentikapp-Signature": signature})
-        not_account = requests.post(f"{url}/v1/webhooks/inbound/cliente_abc", data=payload,
-                                    headers={**json_type, "X-Autentikapp-Signature": signature})
+        tampered = requests.post(
+            f"{url}/v1/webhooks/inbound/autentikapp_demo",
+            data=payload.replace(b"950000", b"1"),
+            headers={**json_type, "X-Autentikapp-Signature": signature},
+        )
+        not_account = requests.post(
+            f"{url}/v1/webhooks/inbound/cliente_abc", data=payload, headers={**json_type, "X-Autentikapp-Signature": signature}
+        )
     assert good.status_code == 202 and good.json()["status"] == PENDING
     assert (wrong.status_code, missing.status_code, tampered.status_code) == (401, 401, 401)
     assert not_account.status_code == 404
@@ -141,21 +158,26 @@ def test_autentikapp_route_seed_004(store):
 def test_identifiers_and_customers(store, admin):
     account = _account(store)
     with running(store) as url:
-        registered = requests.post(f"{url}/identifiers", headers=admin, json={
-            "account": "autentikapp_demo", "codes": [SEED_CODE, {"code": "otro-codigo", "product_sku": "BOLSO"}]})
+        registered = requests.post(
+            f"{url}/identifiers",
+            headers=admin,
+            json={"account": "autentikapp_demo", "codes": [SEED_CODE, {"code": "otro-codigo", "product_sku": "BOLSO"}]},
+        )
         again = requests.post(f"{url}/identifiers", headers=admin, json={"account": "autentikapp_demo", "codes": [SEED_CODE]})
         wrong_account = requests.post(f"{url}/identifiers", headers=admin, json={"account": "nadie", "codes": ["x"]})
         empty = requests.post(f"{url}/identifiers", headers=admin, json={"account": "autentikapp_demo", "codes": []})
         unlinked = requests.get(f"{url}/identifiers/{SEED_CODE}", headers=admin)
-        ingest(store, get_integration(store, "autentikapp_demo"),
-               [json.loads((EXAMPLES / "autentikapp_sale.json").read_text())], source_kind="test")
+        ingest(
+            store,
+            get_integration(store, "autentikapp_demo"),
+            [json.loads((EXAMPLES / "autentikapp_sale.json").read_text())],
+            source_kind="test",
+        )
         linked = requests.get(f"{url}/identifiers/{SEED_CODE}", headers=admin)
-        customers = requests.get(f"{url}/customers", params={"account": "autentikapp_demo", "national_id": "123456789"},
-                                 headers=admin)
+        customers = requests.get(f"{url}/customers", params={"account": "autentikapp_demo", "national_id": "123456789"}, headers=admin)
         by_email = requests.get(f"{url}/customers", params={"email": "CLIENTE@email.com"}, headers=admin)
         unknown = requests.get(f"{url}/identifiers/no-existe", headers=admin)
-    assert registered.json() == {"account": "autentikapp_demo", "added": 2, "already_registered": 0,
-                                 "registered_to_another_account": []}
+    assert registered.json() == {"account": "autentikapp_demo", "added": 2, "already_registered": 0, "registered_to_another_account": []}
     assert again.json()["added"] == 0 and again.json()["already_registered"] == 1
     assert wrong_account.status_code == 404 and empty.status_code == 422
     assert unlinked.json()["linked"] is False and unlinked.json()["account"] == "autentikapp_demo"
@@ -174,10 +196,20 @@ def test_openapi_describes_every_route_and_the_payloads(sqlite_store):
         docs = requests.get(f"{url}/docs")
         bundle = requests.get(f"{url}/static-offline-docs/swagger-ui-bundle.js")
     paths = schema["paths"]
-    for path, method in [("/health", "get"), ("/webhook/{integration}", "post"), ("/v1/webhooks/inbound/{account_id}", "post"),
-                         ("/integrations", "post"), ("/integrations", "get"), ("/integrations/{name}", "get"),
-                         ("/integrations/{name}", "patch"), ("/integrations/{name}", "delete"), ("/orders", "get"),
-                         ("/customers", "get"), ("/identifiers/{code}", "get"), ("/identifiers", "post")]:
+    for path, method in [
+        ("/health", "get"),
+        ("/webhook/{integration}", "post"),
+        ("/v1/webhooks/inbound/{account_id}", "post"),
+        ("/integrations", "post"),
+        ("/integrations", "get"),
+        ("/integrations/{name}", "get"),
+        ("/integrations/{name}", "patch"),
+        ("/integrations/{name}", "delete"),
+        ("/orders", "get"),
+        ("/customers", "get"),
+        ("/identifiers/{code}", "get"),
+        ("/identifiers", "post"),
+    ]:
         assert method in paths[path], (path, method)
     webhook_body = paths["/webhook/{integration}"]["post"]["requestBody"]["content"]["application/json"]
     assert webhook_body["examples"]["seed curl (array)"]["value"][0]["client_name"] == "María García"
@@ -203,11 +235,20 @@ def test_unexpected_errors_answer_json_without_a_traceback(sqlite_store, admin):
 def test_order_status_changes_through_the_receiver(store, admin):
     """The callbacks router is part of the receiver: the seed's order moves and its callback is queued."""
     with running(store) as url:
-        requests.post(f"{url}/integrations", headers=admin, json={
-            **SEED_CONFIG, "callback_url": "https://api.cliente.com/logitrack/updates",
-            "callback_events": ["assigned", "in_route", "delivered", "cancelled"]})
-        created = requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(),
-                                headers={"Content-Type": "application/json", "X-API-Key": "secreto_compartido"})
+        requests.post(
+            f"{url}/integrations",
+            headers=admin,
+            json={
+                **SEED_CONFIG,
+                "callback_url": "https://api.cliente.com/logitrack/updates",
+                "callback_events": ["assigned", "in_route", "delivered", "cancelled"],
+            },
+        )
+        created = requests.post(
+            f"{url}/webhook/cliente_abc",
+            data=SEED_BODY.encode(),
+            headers={"Content-Type": "application/json", "X-API-Key": "secreto_compartido"},
+        )
         internal_id = created.json()["results"][0]["internal_id"]
         anonymous = requests.post(f"{url}/orders/{internal_id}/status", json={"status": "assigned"})
         assigned = requests.post(f"{url}/orders/{internal_id}/status", json={"status": "assigned"}, headers=admin)

@@ -1,6 +1,7 @@
 """What the API fuzz (tests/test_api_fuzz.py) found, one plain test each: values the store cannot hold are
 the caller's 4xx, never a 500; every error is the documented JSON body; the OpenAPI documents every status
 the receiver answers."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,12 @@ from pipelines.paging import encode_cursor
 from tests.receiver_helpers import integration, running
 
 HUGE = [2**63, 2**64, 0]  # past SQLite's INTEGER, past 64 bits, below the first id
-ID_ROUTES = [("POST", "/inbox/{id}/replay"), ("POST", "/orders/{id}/status"),
-             ("GET", "/orders/{id}/callbacks"), ("POST", "/callbacks/{id}/replay")]
+ID_ROUTES = [
+    ("POST", "/inbox/{id}/replay"),
+    ("POST", "/orders/{id}/status"),
+    ("GET", "/orders/{id}/callbacks"),
+    ("POST", "/callbacks/{id}/replay"),
+]
 LISTS = ["/integrations", "/orders", "/customers", "/callbacks", "/inbox", "/audit"]
 
 
@@ -24,9 +29,13 @@ def admin() -> dict[str, str]:
 
 def test_path_ids_the_store_cannot_hold_are_422(sqlite_store, admin):
     with running(sqlite_store) as url:
-        answers = {(method, path, number): requests.request(
-            method, url + path.format(id=number), headers=admin, json={"status": "assigned"}, timeout=30)
-            for method, path in ID_ROUTES for number in HUGE}
+        answers = {
+            (method, path, number): requests.request(
+                method, url + path.format(id=number), headers=admin, json={"status": "assigned"}, timeout=30
+            )
+            for method, path in ID_ROUTES
+            for number in HUGE
+        }
     for (method, path, number), answer in answers.items():
         assert answer.status_code == 422, (method, path, number, answer.status_code, answer.text)
         body = answer.json()
@@ -37,12 +46,18 @@ def test_path_ids_the_store_cannot_hold_are_422(sqlite_store, admin):
 @pytest.mark.parametrize("number", [2**63, 2**70])
 def test_config_integers_past_64_bits_are_422_on_create_and_patch(sqlite_store, admin, number):
     integration(sqlite_store, "existing")
-    config = {"name": "big", "type": "webhook", "auth_type": "apikey", "auth_value": "secreto_compartido",
-              "callbacks": {"retry_schedule_seconds": [number]}}
+    config = {
+        "name": "big",
+        "type": "webhook",
+        "auth_type": "apikey",
+        "auth_value": "secreto_compartido",
+        "callbacks": {"retry_schedule_seconds": [number]},
+    }
     with running(sqlite_store) as url:
         created = requests.post(f"{url}/integrations", headers=admin, json=config, timeout=30)
-        patched = requests.patch(f"{url}/integrations/existing", headers=admin, timeout=30,
-                                 json={"callbacks": {"retry_schedule_seconds": [number]}})
+        patched = requests.patch(
+            f"{url}/integrations/existing", headers=admin, timeout=30, json={"callbacks": {"retry_schedule_seconds": [number]}}
+        )
         listed = requests.get(f"{url}/integrations", headers=admin, timeout=30)
     for answer in (created, patched):
         assert answer.status_code == 422, answer.text
@@ -61,10 +76,8 @@ def test_a_cursor_past_the_store_s_ids_is_400(sqlite_store, admin, path):
 def test_a_number_is_not_a_date_time(sqlite_store, admin):
     integration(sqlite_store)
     with running(sqlite_store) as url:
-        since = requests.post(f"{url}/integrations/cliente_abc/callbacks/replay", params={"since": "12345"},
-                              headers=admin, timeout=30)
-        eta = requests.post(f"{url}/orders/1/status", json={"status": "in_route", "eta": 1700000000},
-                            headers=admin, timeout=30)
+        since = requests.post(f"{url}/integrations/cliente_abc/callbacks/replay", params={"since": "12345"}, headers=admin, timeout=30)
+        eta = requests.post(f"{url}/orders/1/status", json={"status": "in_route", "eta": 1700000000}, headers=admin, timeout=30)
     for answer in (since, eta):
         assert answer.status_code == 422, answer.text
         assert "ISO 8601" in answer.json()["errors"][0]["message"]

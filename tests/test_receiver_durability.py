@@ -1,4 +1,5 @@
 """Killing the receiver (SIGKILL) during a flood of async webhooks loses no acknowledged request."""
+
 from __future__ import annotations
 
 import signal
@@ -25,8 +26,9 @@ def test_sigkill_during_a_flood_loses_no_acknowledged_webhook(crossdock_home):
     upgrade(engine)
     integration(engine, webhook={"ack_mode": "async"})
     port = free_port()
-    proc = crossdock("receiver", env={"CROSSDOCK_PORT": str(port), "CROSSDOCK_DATABASE_URL": url},
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = crossdock(
+        "receiver", env={"CROSSDOCK_PORT": str(port), "CROSSDOCK_DATABASE_URL": url}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     acknowledged: dict[str, tuple[int, bytes]] = {}
     lock = threading.Lock()
     enough = threading.Event()
@@ -40,9 +42,12 @@ def test_sigkill_during_a_flood_loses_no_acknowledged_webhook(crossdock_home):
             body = f'{{"external_id": "{key}", "client_name": "Ana", "address": "Zona {n}"}}'.encode()
             n += 1
             try:
-                answer = session.post(f"http://127.0.0.1:{port}/webhook/cliente_abc", data=body, timeout=10,
-                                      headers={"Content-Type": "application/json", "X-API-Key": "secreto_compartido",
-                                               "Idempotency-Key": key})
+                answer = session.post(
+                    f"http://127.0.0.1:{port}/webhook/cliente_abc",
+                    data=body,
+                    timeout=10,
+                    headers={"Content-Type": "application/json", "X-API-Key": "secreto_compartido", "Idempotency-Key": key},
+                )
             except requests.RequestException:
                 continue  # killed mid-request: never acknowledged, the client would retry
             if answer.status_code == 202:
@@ -67,8 +72,10 @@ def test_sigkill_during_a_flood_loses_no_acknowledged_webhook(crossdock_home):
             proc.wait()
 
     with engine.connect() as conn:
-        stored = {row.delivery_id: (row.id, bytes(row.body)) for row in conn.execute(
-            sa.select(inbox.c.delivery_id, inbox.c.id, inbox.c.body).where(inbox.c.status == "pending"))}
+        stored = {
+            row.delivery_id: (row.id, bytes(row.body))
+            for row in conn.execute(sa.select(inbox.c.delivery_id, inbox.c.id, inbox.c.body).where(inbox.c.status == "pending"))
+        }
     engine.dispose()
     assert len(acknowledged) >= ACKS_BEFORE_KILL
     lost = {key for key in acknowledged if key not in stored}

@@ -1,5 +1,6 @@
 """What the receiver refuses at the door instead of acknowledging what cannot be processed, and what
 one large request may cost the others, through a real receiver on loopback."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def test_a_request_over_the_record_limit_is_413_and_writes_nothing_but_its_diagn
         refused = requests.post(f"{url}/webhook/cliente_abc", data=tiny, headers=KEY, timeout=60)
         after = requests.post(f"{url}/webhook/cliente_abc", data=json.dumps(_nested(1)).encode(), headers=KEY, timeout=30)
     assert refused.status_code == 413
-    assert refused.json()["detail"] == ("250,000 records in one request; this integration takes at most 1,000 "
-                                        "(webhook.max_records): split the batch")
+    assert refused.json()["detail"] == (
+        "250,000 records in one request; this integration takes at most 1,000 (webhook.max_records): split the batch"
+    )
     assert after.status_code == 200
     with sqlite_store.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(record_errors)).scalar_one() == 0
@@ -65,9 +67,11 @@ def test_record_errors_kept_per_run_are_capped_with_the_rest_counted(sqlite_stor
 
 def test_a_summary_says_how_many_more_reasons_there_are(sqlite_store):
     stored = integration(sqlite_store)
-    records = [{"external_id": "A", "client_name": "x", "address": "y", "priority": 9},
-               {"external_id": "B", "client_name": "x", "address": "y", "latitude": 200},
-               {"external_id": "C", "client_name": "x", "address": "y", "client_email": "not an email"},
-               {"external_id": "D", "client_name": "x"}]
+    records = [
+        {"external_id": "A", "client_name": "x", "address": "y", "priority": 9},
+        {"external_id": "B", "client_name": "x", "address": "y", "latitude": 200},
+        {"external_id": "C", "client_name": "x", "address": "y", "client_email": "not an email"},
+        {"external_id": "D", "client_name": "x"},
+    ]
     summary = ingest(sqlite_store, stored, records, source_kind="webhook").error_summary()
     assert summary.count("; ") == 3 and summary.endswith("; and 1 more reason(s)")

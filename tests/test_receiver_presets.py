@@ -1,4 +1,5 @@
 """Provider signature presets: the published test vectors, a real client library, rotation, tolerance."""
+
 from __future__ import annotations
 
 import base64
@@ -22,10 +23,15 @@ ORDER = {"external_id": "SW-1", "client_name": "Ana", "address": "Zona 1"}
 
 
 def guard(preset: str, secrets: list[str], tolerance: int = 300) -> Guard:
-    return Guard.of(Integration.model_validate({
-        "name": "g", "type": "webhook",
-        "webhook": {"verification": preset, "signing_secrets": secrets, "tolerance_seconds": tolerance},
-    }))
+    return Guard.of(
+        Integration.model_validate(
+            {
+                "name": "g",
+                "type": "webhook",
+                "webhook": {"verification": preset, "signing_secrets": secrets, "tolerance_seconds": tolerance},
+            }
+        )
+    )
 
 
 def sw_headers(signature: str = SW_SIGNATURE, ts: int = SW_TS) -> dict[str, str]:
@@ -62,15 +68,19 @@ def test_github_published_vector():
 
 def test_standard_webhooks_end_to_end_with_rotation_and_duplicates(store):
     old, new = "whsec_" + base64.b64encode(b"o" * 24).decode(), SW_SECRET
-    integration(store, name="sw", auth_type="none", auth_value=None,
-                webhook={"verification": "standard_webhooks", "signing_secrets": [new, old]})
+    integration(
+        store, name="sw", auth_type="none", auth_value=None, webhook={"verification": "standard_webhooks", "signing_secrets": [new, old]}
+    )
     body = json.dumps(ORDER)
     now = datetime.now(tz=UTC)
 
     def send(url, secret, msg_id):
-        headers = {"Content-Type": "application/json", "webhook-id": msg_id,
-                   "webhook-timestamp": str(int(now.timestamp())),
-                   "webhook-signature": Webhook(secret).sign(msg_id, now, body)}
+        headers = {
+            "Content-Type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": Webhook(secret).sign(msg_id, now, body),
+        }
         return requests.post(f"{url}/webhook/sw", data=body.encode(), headers=headers)
 
     with running(store) as url:
@@ -85,8 +95,13 @@ def test_standard_webhooks_end_to_end_with_rotation_and_duplicates(store):
 
 
 def test_stale_timestamp_is_refused_by_the_receivers_clock(sqlite_store):
-    integration(sqlite_store, name="sw", auth_type="none", auth_value=None,
-                webhook={"verification": "standard_webhooks", "signing_secrets": [SW_SECRET]})
+    integration(
+        sqlite_store,
+        name="sw",
+        auth_type="none",
+        auth_value=None,
+        webhook={"verification": "standard_webhooks", "signing_secrets": [SW_SECRET]},
+    )
     with running(sqlite_store, clock=lambda: SW_TS + 10) as url:
         fresh = requests.post(f"{url}/webhook/sw", data=SW_BODY, headers={"Content-Type": "application/json", **sw_headers()})
     with running(sqlite_store, clock=lambda: SW_TS + 3600) as url:
@@ -104,23 +119,33 @@ def _b64_hmac(secret: str, body: bytes) -> str:
 @pytest.mark.parametrize("preset", ["stripe", "shopify", "woocommerce", "github", "hmac"])
 def test_provider_presets_through_the_receiver(sqlite_store, preset):
     secret = "whsec_test_" + preset
-    integration(sqlite_store, name=preset, auth_type="none", auth_value=None,
-                webhook={"verification": preset, "signing_secrets": [secret]})
+    integration(sqlite_store, name=preset, auth_type="none", auth_value=None, webhook={"verification": preset, "signing_secrets": [secret]})
     body = json.dumps({**ORDER, "id": "evt_1"}).encode()
     ts = 1_700_000_000
     signed = {
         "stripe": {"Stripe-Signature": f"t={ts},v1={hmac.new(secret.encode(), f'{ts}.'.encode() + body, hashlib.sha256).hexdigest()}"},
         "shopify": {"X-Shopify-Hmac-Sha256": _b64_hmac(secret, body), "X-Shopify-Webhook-Id": "d1"},
         "woocommerce": {"X-WC-Webhook-Signature": _b64_hmac(secret, body), "X-WC-Webhook-Delivery-ID": "d1"},
-        "github": {"X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
-                   "X-GitHub-Delivery": "d1"},
+        "github": {
+            "X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+            "X-GitHub-Delivery": "d1",
+        },
         "hmac": {"X-Webhook-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(), "Idempotency-Key": "d1"},
     }[preset]
-    forged = {name: ("t=1700000000,v1=" + "0" * 64 if name == "Stripe-Signature" else
-                     "sha256=" + "0" * 64 if name == "X-Hub-Signature-256" else
-                     base64.b64encode(b"0" * 32).decode() if "Sha256" in name or name == "X-WC-Webhook-Signature" else
-                     "0" * 64 if "Signature" in name else value)
-              for name, value in signed.items()}
+    forged = {
+        name: (
+            "t=1700000000,v1=" + "0" * 64
+            if name == "Stripe-Signature"
+            else "sha256=" + "0" * 64
+            if name == "X-Hub-Signature-256"
+            else base64.b64encode(b"0" * 32).decode()
+            if "Sha256" in name or name == "X-WC-Webhook-Signature"
+            else "0" * 64
+            if "Signature" in name
+            else value
+        )
+        for name, value in signed.items()
+    }
     headers = {"Content-Type": "application/json"}
     with running(sqlite_store, clock=lambda: ts + 5) as url:
         good = requests.post(f"{url}/webhook/{preset}", data=body, headers={**headers, **signed})

@@ -1,4 +1,5 @@
 """`POST /webhook/{integration}` (seed 000) through a real uvicorn: auth types, ack modes, every status code."""
+
 from __future__ import annotations
 
 import base64
@@ -26,12 +27,27 @@ KEY = {**JSON, "X-API-Key": "secreto_compartido"}
 def test_seed_curl_verbatim_creates_then_reports_no_creation(store):
     integration(store)
     with running(store) as url:
-        command = ["curl", "-s", "-X", "POST", f"{url}/webhook/cliente_abc",
-                   "-H", "Content-Type: application/json", "-H", "X-API-Key: secreto_compartido", "-d", SEED_BODY]
+        command = [
+            "curl",
+            "-s",
+            "-X",
+            "POST",
+            f"{url}/webhook/cliente_abc",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "X-API-Key: secreto_compartido",
+            "-d",
+            SEED_BODY,
+        ]
         first = json.loads(subprocess.run(command, capture_output=True, check=True, timeout=30).stdout)
         second = json.loads(subprocess.run(command, capture_output=True, check=True, timeout=30).stdout)
-    assert {k: first[k] for k in ("total_received", "created", "updated", "errors")} == \
-        {"total_received": 1, "created": 1, "updated": 0, "errors": 0}
+    assert {k: first[k] for k in ("total_received", "created", "updated", "errors")} == {
+        "total_received": 1,
+        "created": 1,
+        "updated": 0,
+        "errors": 0,
+    }
     assert first["results"][0]["internal_id"] > 0
     assert (second["created"], second["updated"], second["unchanged"], second["errors"]) == (0, 0, 1, 0)
     assert second["results"][0]["internal_id"] == first["results"][0]["internal_id"]
@@ -60,8 +76,9 @@ def test_wrong_key_is_401_and_stores_no_order(store):
 def test_one_record_without_array(sqlite_store):
     integration(sqlite_store)
     with running(sqlite_store) as url:
-        answer = requests.post(f"{url}/webhook/cliente_abc", headers=KEY,
-                               json={"external_id": "ORD-12345", "client_name": "Juan Pérez", "address": "Zona 10"})
+        answer = requests.post(
+            f"{url}/webhook/cliente_abc", headers=KEY, json={"external_id": "ORD-12345", "client_name": "Juan Pérez", "address": "Zona 10"}
+        )
     assert answer.status_code == 200 and answer.json()["created"] == 1
 
 
@@ -69,8 +86,12 @@ def test_one_record_without_array(sqlite_store):
     ("auth_type", "auth_value", "good", "bad"),
     [
         ("bearer", "tok_123", {"Authorization": "Bearer tok_123"}, {"Authorization": "Bearer tok_124"}),
-        ("basic", "ana:clave", {"Authorization": "Basic " + base64.b64encode(b"ana:clave").decode()},
-         {"Authorization": "Basic " + base64.b64encode(b"ana:otra").decode()}),
+        (
+            "basic",
+            "ana:clave",
+            {"Authorization": "Basic " + base64.b64encode(b"ana:clave").decode()},
+            {"Authorization": "Basic " + base64.b64encode(b"ana:otra").decode()},
+        ),
         ("webhook_secret", "secreto_compartido", {"X-Webhook-Secret": "secreto_compartido"}, {"X-Webhook-Secret": "x"}),
         ("hmac", "k3y", {"X-Webhook-Signature": "SIG"}, {"X-Webhook-Signature": "00" * 32}),
     ],
@@ -91,8 +112,10 @@ def test_previous_auth_value_still_works_during_rotation(sqlite_store):
     integration(sqlite_store, auth_value="new_key", webhook={"previous_auth_value": "old_key"})
     body = b'{"external_id": "A-1", "client_name": "Ana", "address": "Zona 1"}'
     with running(sqlite_store) as url:
-        codes = [requests.post(f"{url}/webhook/cliente_abc", data=body, headers={**JSON, "X-API-Key": key}).status_code
-                 for key in ("new_key", "old_key", "other")]
+        codes = [
+            requests.post(f"{url}/webhook/cliente_abc", data=body, headers={**JSON, "X-API-Key": key}).status_code
+            for key in ("new_key", "old_key", "other")
+        ]
     assert codes == [200, 200, 401]
 
 
@@ -114,10 +137,12 @@ def test_inactive_unknown_and_non_webhook_integrations(sqlite_store):
 def test_content_type_and_malformed_json(sqlite_store):
     integration(sqlite_store)
     with running(sqlite_store) as url:
-        form = requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(),
-                             headers={"X-API-Key": "secreto_compartido", "Content-Type": "application/x-www-form-urlencoded"})
-        broken = requests.post(f"{url}/webhook/cliente_abc", data=b'[\n  {"external_id": "A-1",\n   "client_name": }\n]',
-                               headers=KEY)
+        form = requests.post(
+            f"{url}/webhook/cliente_abc",
+            data=SEED_BODY.encode(),
+            headers={"X-API-Key": "secreto_compartido", "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        broken = requests.post(f"{url}/webhook/cliente_abc", data=b'[\n  {"external_id": "A-1",\n   "client_name": }\n]', headers=KEY)
         scalar = requests.post(f"{url}/webhook/cliente_abc", data=b'"just text"', headers=KEY)
         empty = requests.post(f"{url}/webhook/cliente_abc", data=b"[]", headers=KEY)
     assert form.status_code == 415 and "application/json" in form.json()["detail"]
@@ -140,9 +165,11 @@ def test_body_over_the_limit_is_413_with_or_without_content_length(sqlite_store)
 
 def test_partly_valid_batch_is_200_and_all_invalid_is_422(store):
     integration(store)
-    mixed = [{"external_id": "OK-1", "client_name": "Ana", "address": "Zona 1"},
-             {"external_id": "BAD-1", "client_name": "Beto"},
-             {"external_id": "OK-2", "client_name": "Ceci", "address": "Zona 2", "priority": 9}]
+    mixed = [
+        {"external_id": "OK-1", "client_name": "Ana", "address": "Zona 1"},
+        {"external_id": "BAD-1", "client_name": "Beto"},
+        {"external_id": "OK-2", "client_name": "Ceci", "address": "Zona 2", "priority": 9},
+    ]
     with running(store) as url:
         partly = requests.post(f"{url}/webhook/cliente_abc", json=mixed, headers=KEY)
         none_valid = requests.post(f"{url}/webhook/cliente_abc", json=[{"client_name": "x"}], headers=KEY)
@@ -179,8 +206,9 @@ def test_repeated_delivery_id_is_answered_once_and_different_body_is_409(store):
         other = requests.post(f"{url}/webhook/cliente_abc", data=b'{"external_id": "X"}', headers=headers)
     assert first.status_code == again.status_code == 200
     assert again.json()["duplicate"] is True
-    assert {k: again.json()[k] for k in ("created", "inbox_id", "sync_run_id")} == \
-        {k: first.json()[k] for k in ("created", "inbox_id", "sync_run_id")}
+    assert {k: again.json()[k] for k in ("created", "inbox_id", "sync_run_id")} == {
+        k: first.json()[k] for k in ("created", "inbox_id", "sync_run_id")
+    }
     assert other.status_code == 409 and "different body" in other.json()["detail"]
     assert len(inbox_rows(store)) == 1
     with store.connect() as conn:
@@ -192,8 +220,12 @@ def test_concurrent_repeats_of_one_delivery_id_are_processed_once(sqlite_store):
     headers = {**KEY, "Idempotency-Key": "same"}
     with running(sqlite_store) as url:
         answers = []
-        threads = [threading.Thread(target=lambda: answers.append(
-            requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(), headers=headers))) for _ in range(8)]
+        threads = [
+            threading.Thread(
+                target=lambda: answers.append(requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(), headers=headers))
+            )
+            for _ in range(8)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -211,8 +243,9 @@ def test_sheds_load_with_429_when_the_commit_queue_is_full(sqlite_store, tmp_pat
         blocker = sqlite3.connect(database, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")  # another process holding the write lock: the first request waits
         first: list[requests.Response] = []
-        waiting = threading.Thread(target=lambda: first.append(
-            requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(), headers=KEY, timeout=60)))
+        waiting = threading.Thread(
+            target=lambda: first.append(requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(), headers=KEY, timeout=60))
+        )
         waiting.start()
         deadline = time.monotonic() + 30
         while requests.get(f"{url}/health", timeout=5).json()["intake"]["waiting_for_commit"] < 1:
@@ -239,8 +272,7 @@ def test_rejected_rows_are_bounded(sqlite_store):
     from pipelines.inbox.intake import IncomingRequest, prune_rejected, write_batch
 
     stored = integration(sqlite_store)
-    write_batch(sqlite_store, [IncomingRequest(stored, b"x" * 10_000, {}, "rejected", verified=False, error="401: no")
-                               for _ in range(5)])
+    write_batch(sqlite_store, [IncomingRequest(stored, b"x" * 10_000, {}, "rejected", verified=False, error="401: no") for _ in range(5)])
     assert prune_rejected(sqlite_store, stored.id, keep=3) == 2
     rows = inbox_rows(sqlite_store)
     assert len(rows) == 3 and all(len(r["body"]) == 4_096 for r in rows)
@@ -253,24 +285,30 @@ def test_sync_requests_batched_together_get_their_own_answers(store):
     stored = integration(store)
     first = [{"external_id": "A-1", "client_name": "Ana", "address": "Zona 1"}, {"external_id": "A-2"}]
     second = [{"client_name": "sin id"}, {"external_id": "A-1", "client_name": "Ana", "address": "Zona 9"}]
-    outcomes = write_batch(store, [IncomingRequest(stored, b"1", {}, "sync", records=first),
-                                   IncomingRequest(stored, b"2", {}, "sync", records=second)])
+    outcomes = write_batch(
+        store, [IncomingRequest(stored, b"1", {}, "sync", records=first), IncomingRequest(stored, b"2", {}, "sync", records=second)]
+    )
     one, two = (o.payload() for o in outcomes)
     assert (one["total_received"], one["created"], one["errors"]) == (2, 1, 1)
     assert (two["total_received"], two["updated"], two["errors"]) == (2, 1, 1)
     assert [r["index"] for r in two["results"]] == [0, 1]
     assert two["results"][1]["internal_id"] == one["results"][0]["internal_id"]
     with store.connect() as conn:
-        errors = conn.execute(sa.select(record_errors.c.inbox_id, record_errors.c.record_index)
-                              .order_by(record_errors.c.inbox_id)).all()
+        errors = conn.execute(sa.select(record_errors.c.inbox_id, record_errors.c.record_index).order_by(record_errors.c.inbox_id)).all()
     assert [tuple(e) for e in errors] == [(one["inbox_id"], 1), (two["inbox_id"], 0)]
     assert [r["status"] for r in inbox_rows(store)] == [DONE, DONE]
 
 
 def test_fast_path_and_fastapi_routes_answer_alike(sqlite_store):
     integration(sqlite_store)
-    integration(sqlite_store, name="cuenta", target="sale", auth_type="none", auth_value=None,
-                webhook={"ack_mode": "async", "verification": "autentikapp", "signing_secrets": ["whsec_x"]})
+    integration(
+        sqlite_store,
+        name="cuenta",
+        target="sale",
+        auth_type="none",
+        auth_value=None,
+        webhook={"ack_mode": "async", "verification": "autentikapp", "signing_secrets": ["whsec_x"]},
+    )
 
     def requests_to_send(run: str) -> list[tuple[str, bytes, dict[str, str]]]:
         # Each run its own sale: an identical body signed without a timestamp is (rightly) a duplicate.
@@ -281,8 +319,11 @@ def test_fast_path_and_fastapi_routes_answer_alike(sqlite_store):
             ("/webhook/cliente_abc", b"[{]", KEY),
             ("/webhook/cliente_abc", SEED_BODY.encode(), {"X-API-Key": "secreto_compartido", "Content-Type": "text/csv"}),
             ("/webhook/nadie", SEED_BODY.encode(), KEY),
-            ("/v1/webhooks/inbound/cuenta", sale,
-             {**JSON, "X-Autentikapp-Signature": hmac.new(b"whsec_x", sale, hashlib.sha256).hexdigest()}),
+            (
+                "/v1/webhooks/inbound/cuenta",
+                sale,
+                {**JSON, "X-Autentikapp-Signature": hmac.new(b"whsec_x", sale, hashlib.sha256).hexdigest()},
+            ),
             ("/v1/webhooks/inbound/cuenta", sale, {**JSON, "X-Autentikapp-Signature": "00"}),
         ]
 
@@ -291,8 +332,7 @@ def test_fast_path_and_fastapi_routes_answer_alike(sqlite_store):
             out = []
             for path, body, headers in requests_to_send("fast" if fast else "plain"):
                 answer = requests.post(url + path, data=body, headers=headers)
-                out.append((answer.status_code, {k: v for k, v in answer.json().items()
-                                                 if k not in ("inbox_id", "sync_run_id")}))
+                out.append((answer.status_code, {k: v for k, v in answer.json().items() if k not in ("inbox_id", "sync_run_id")}))
             return out
 
     fast, plain = answers(True), answers(False)
@@ -352,8 +392,10 @@ def test_a_client_hanging_up_mid_body_is_not_an_error(sqlite_store, caplog, fast
         address = urlsplit(url)
         for _ in range(5):
             with socket.create_connection((address.hostname, address.port)) as sock:
-                sock.sendall(b"POST /webhook/cliente_abc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                             b"X-API-Key: secreto_compartido\r\nContent-Length: 500\r\n\r\n[{\"external_id\": ")
+                sock.sendall(
+                    b"POST /webhook/cliente_abc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b'X-API-Key: secreto_compartido\r\nContent-Length: 500\r\n\r\n[{"external_id": '
+                )
         after = requests.post(f"{url}/webhook/cliente_abc", data=SEED_BODY.encode(), headers=KEY)
     assert after.status_code == 200 and after.json()["created"] == 1
     assert len(inbox_rows(sqlite_store)) == 1

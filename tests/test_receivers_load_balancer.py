@@ -3,6 +3,7 @@ configured as `bench/load_balancer.py` and `deploy/haproxy/haproxy.cfg` say): a 
 each sent twice at once, raced across both receivers, and one receiver killed with SIGKILL
 mid-flood. Nothing acknowledged is lost, nothing is stored twice, the only 5xx are the requests the
 killed receiver was serving, and no request body reaches a log."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,9 @@ def haproxy_installed() -> None:
 
 def test_the_deployed_haproxy_configuration_is_valid(haproxy_installed):
     binary = haproxy_binary()
-    checked = subprocess.run([binary, "-c", "-f", str(ROOT / "deploy" / "haproxy" / "haproxy.cfg")],
-                             capture_output=True, text=True, timeout=30)
+    checked = subprocess.run(
+        [binary, "-c", "-f", str(ROOT / "deploy" / "haproxy" / "haproxy.cfg")], capture_output=True, text=True, timeout=30
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
@@ -56,23 +58,34 @@ def test_two_receivers_behind_haproxy_survive_races_and_a_kill(haproxy_installed
         ports, balancer = [free_port(), free_port()], free_port()
         env = {"CROSSDOCK_DATABASE_URL": url, "CROSSDOCK_HOME": str(tmp_path / "home")}
         logs = [open(tmp_path / f"receiver-{i}.log", "wb") for i in range(2)]
-        receivers = [crossdock("receiver", env={**env, "CROSSDOCK_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT)
-                     for port, log in zip(ports, logs, strict=True)]
+        receivers = [
+            crossdock("receiver", env={**env, "CROSSDOCK_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT)
+            for port, log in zip(ports, logs, strict=True)
+        ]
         answers: list[tuple[str, int | None, str, dict]] = []  # (delivery, status, served by, body)
         lock = threading.Lock()
         try:
             for port, proc in zip(ports, receivers, strict=True):
                 wait_for_http(f"http://127.0.0.1:{port}/health", proc, deadline_s=60)
             with haproxy(balancer, ports, log_path=tmp_path / "haproxy.log"):
+
                 def send(body: bytes, delivery: str) -> None:
                     # One connection per request: on a kept-alive connection HAProxy answers a request
                     # whose receiver vanished by closing the connection silently (the sender's cue to
                     # retry) instead of with a 502, and does not log it, so it could not be traced.
                     try:
-                        answer = requests.post(f"http://127.0.0.1:{balancer}/webhook/cliente_abc", data=body,
-                                              headers={**KEY, "Idempotency-Key": delivery}, timeout=60)
-                        got = (delivery, answer.status_code, answer.headers.get(SERVED_BY, ""),
-                               answer.json() if answer.status_code < 500 else {})
+                        answer = requests.post(
+                            f"http://127.0.0.1:{balancer}/webhook/cliente_abc",
+                            data=body,
+                            headers={**KEY, "Idempotency-Key": delivery},
+                            timeout=60,
+                        )
+                        got = (
+                            delivery,
+                            answer.status_code,
+                            answer.headers.get(SERVED_BY, ""),
+                            answer.json() if answer.status_code < 500 else {},
+                        )
                     except requests.ConnectionError:
                         got = (delivery, None, "", {})
                     with lock:
@@ -92,9 +105,15 @@ def test_two_receivers_behind_haproxy_survive_races_and_a_kill(haproxy_installed
                         future.result()
                 # What failed in flight, the sender retries with the same delivery id.
                 failed = [(delivery, code) for delivery, code, _, _ in answers if code is None or code >= 500]
-                retried = [requests.post(f"http://127.0.0.1:{balancer}/webhook/cliente_abc",
-                                         data=_order(("RACE-" if d.startswith("d-") else "PLAIN-") + d.split("-", 1)[1]),
-                                         headers={**KEY, "Idempotency-Key": d}, timeout=60) for d, _ in failed]
+                retried = [
+                    requests.post(
+                        f"http://127.0.0.1:{balancer}/webhook/cliente_abc",
+                        data=_order(("RACE-" if d.startswith("d-") else "PLAIN-") + d.split("-", 1)[1]),
+                        headers={**KEY, "Idempotency-Key": d},
+                        timeout=60,
+                    )
+                    for d, _ in failed
+                ]
         finally:
             for proc in receivers:
                 if proc.poll() is None:
@@ -109,12 +128,14 @@ def test_two_receivers_behind_haproxy_survive_races_and_a_kill(haproxy_installed
 
     served_by = {served for _, code, served, _ in answers if code == 200}
     assert served_by == {"receiver0", "receiver1"}, served_by  # the balancer spread the flood over both
-    split = [i for i in range(DELIVERIES)
-             if len({s for d, code, s, _ in answers[:killed_at] if d == f"d-{i}" and code == 200}) == 2]
+    split = [i for i in range(DELIVERIES) if len({s for d, code, s, _ in answers[:killed_at] if d == f"d-{i}" and code == 200}) == 2]
     assert split, "no delivery was raced across both receivers"
     # The only failures are requests the killed receiver was serving (HAProxy answers them 502).
-    trace = [dict(field.split("=", 1) for field in line.split()) for line in (tmp_path / "haproxy.log").read_text().splitlines()
-             if line.startswith("served_by=") and "delivery={" in line]  # not the readiness probe's connection
+    trace = [
+        dict(field.split("=", 1) for field in line.split())
+        for line in (tmp_path / "haproxy.log").read_text().splitlines()
+        if line.startswith("served_by=") and "delivery={" in line
+    ]  # not the readiness probe's connection
     killed_in_flight = {line["delivery"].strip("{}") for line in trace if line["served_by"] == "receiver1" and line["status"] != "200"}
     assert {delivery for delivery, _ in failed} <= killed_in_flight, (failed, killed_in_flight)
     assert all(code is not None for _, code, _, _ in answers)

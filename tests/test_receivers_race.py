@@ -1,6 +1,7 @@
 """Two receivers on one PostgreSQL store, as a production install runs them: deliveries raced across
 both are answered like any duplicate and never fail a batch, unrelated requests in the same group
 commit never pay for a conflict, and one receiver killed mid-flood loses nothing it acknowledged."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,10 @@ def test_raced_deliveries_across_two_receivers_and_a_kill(tmp_path):
         ports = [free_port(), free_port()]
         env = {"CROSSDOCK_DATABASE_URL": url, "CROSSDOCK_HOME": str(tmp_path / "home")}
         logs = [open(tmp_path / f"receiver-{i}.log", "wb") for i in range(2)]
-        receivers = [crossdock("receiver", env={**env, "CROSSDOCK_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT)
-                     for port, log in zip(ports, logs, strict=True)]
+        receivers = [
+            crossdock("receiver", env={**env, "CROSSDOCK_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT)
+            for port, log in zip(ports, logs, strict=True)
+        ]
         try:
             for port, proc in zip(ports, receivers, strict=True):
                 wait_for_http(f"http://127.0.0.1:{port}/health", proc, deadline_s=60)
@@ -102,17 +105,30 @@ def test_a_batch_meeting_rows_another_receiver_is_writing_waits_then_answers_the
         stored = integration(engine)
         body = _order("RACED")
         batch = [IncomingRequest(stored, body, {}, "async", delivery_id=f"d-{i}") for i in (5, 1, 4, 3, 2)]
-        batch += [IncomingRequest(stored, _order("PLAIN"), {}, "async"),
-                  IncomingRequest(stored, b"{}", {}, "ignored", delivery_id="ping-1", error="a ping")]
+        batch += [
+            IncomingRequest(stored, _order("PLAIN"), {}, "async"),
+            IncomingRequest(stored, b"{}", {}, "ignored", delivery_id="ping-1", error="a ping"),
+        ]
         other = engine.connect()
         try:
             with other.begin():
                 other_ids = {
-                    delivery: other.execute(inbox.insert().values(
-                        integration_id=stored.id, received_at=sa.func.now(), source_kind="webhook", delivery_id=delivery,
-                        headers={}, body=body, verified=True, status="pending", attempts=0,
-                        response={"status_code": 202, "body": {"accepted": True, "status": "pending"}},
-                    ).returning(inbox.c.id)).scalar()
+                    delivery: other.execute(
+                        inbox.insert()
+                        .values(
+                            integration_id=stored.id,
+                            received_at=sa.func.now(),
+                            source_kind="webhook",
+                            delivery_id=delivery,
+                            headers={},
+                            body=body,
+                            verified=True,
+                            status="pending",
+                            attempts=0,
+                            response={"status_code": 202, "body": {"accepted": True, "status": "pending"}},
+                        )
+                        .returning(inbox.c.id)
+                    ).scalar()
                     for delivery in ("d-2", "d-4")
                 }
                 other_pid = other.exec_driver_sql("SELECT pg_backend_pid()").scalar()
@@ -120,8 +136,9 @@ def test_a_batch_meeting_rows_another_receiver_is_writing_waits_then_answers_the
                     writing = pool.submit(write_batch, engine, batch)
                     with engine.connect() as watch:
                         deadline = time.monotonic() + 30
-                        while not watch.execute(sa.text("SELECT count(*) FROM pg_stat_activity "
-                                                        "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": other_pid}).scalar():
+                        while not watch.execute(
+                            sa.text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": other_pid}
+                        ).scalar():
                             assert not writing.done(), writing.result()
                             assert time.monotonic() < deadline, "the batch never waited on the other receiver's rows"
                             watch.rollback()

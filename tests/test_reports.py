@@ -1,4 +1,5 @@
 """History and period reports aggregated by DuckDB from the store. Runs on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -33,8 +34,7 @@ def _sync_at(store, integration, records, when: datetime) -> None:
     result = ingest(store, integration, records, source_kind="webhook")
     with store.begin() as conn:
         conn.execute(sync_runs.update().where(sync_runs.c.id == result.sync_run_id).values(started_at=when))
-        conn.execute(record_errors.update().where(record_errors.c.sync_run_id == result.sync_run_id)
-                     .values(created_at=when))
+        conn.execute(record_errors.update().where(record_errors.c.sync_run_id == result.sync_run_id).values(created_at=when))
 
 
 def _two_days(store):
@@ -71,8 +71,7 @@ def test_the_range_is_half_open_and_empty_ranges_are_empty(store):
 
 def test_error_reasons_ranked(store):
     abc, xyz = _two_days(store)
-    _sync_at(store, xyz, [{"external_id": "P-1", "client_name": "Ana", "address": "Zona 1", "priority": 9}],
-             DAY + timedelta(hours=16))
+    _sync_at(store, xyz, [{"external_id": "P-1", "client_name": "Ana", "address": "Zona 1", "priority": 9}], DAY + timedelta(hours=16))
     reasons = error_reasons(store, DAY, DAY + timedelta(days=2))
     assert reasons[["reason", "records", "integrations"]].to_dict("records") == [
         {"reason": "address: required field is missing", "records": 2, "integrations": "cliente_abc, cliente_xyz"},
@@ -83,24 +82,53 @@ def test_error_reasons_ranked(store):
 
 def _callbacks(store, integration, order_id: int, attempts: list[tuple[datetime, int | None, float]]) -> None:
     with store.begin() as conn:
-        outbox_id = inserted_id(conn.execute(callback_outbox.insert().values(
-            integration_id=integration.id, order_id=order_id, event="delivered", payload={}, webhook_id=f"msg_{order_id}",
-            status="delivered", attempts=len(attempts), next_attempt_at=DAY, created_at=DAY)))
-        conn.execute(callback_attempts.insert(), [
-            {"outbox_id": outbox_id, "attempted_at": when, "status_code": code, "latency_ms": latency,
-             "error": None if code == 200 else "failed", "succeeded": code == 200} for when, code, latency in attempts
-        ])
+        outbox_id = inserted_id(
+            conn.execute(
+                callback_outbox.insert().values(
+                    integration_id=integration.id,
+                    order_id=order_id,
+                    event="delivered",
+                    payload={},
+                    webhook_id=f"msg_{order_id}",
+                    status="delivered",
+                    attempts=len(attempts),
+                    next_attempt_at=DAY,
+                    created_at=DAY,
+                )
+            )
+        )
+        conn.execute(
+            callback_attempts.insert(),
+            [
+                {
+                    "outbox_id": outbox_id,
+                    "attempted_at": when,
+                    "status_code": code,
+                    "latency_ms": latency,
+                    "error": None if code == 200 else "failed",
+                    "succeeded": code == 200,
+                }
+                for when, code, latency in attempts
+            ],
+        )
 
 
 def test_callback_success_and_latency(store):
     abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
     order_id = ingest(store, abc, _orders("A", 1), source_kind="webhook").internal_ids[0]
     assert callback_delivery(store, DAY, DAY + timedelta(days=2)).empty
-    _callbacks(store, abc, order_id, [
-        (DAY + timedelta(hours=1), 503, 100.0), (DAY + timedelta(hours=2), 200, 200.0),
-        (DAY + timedelta(hours=3), None, 300.0), (DAY + timedelta(hours=4), 200, 400.0),
-        (DAY + timedelta(days=1, hours=1), 200, 50.0),
-    ])
+    _callbacks(
+        store,
+        abc,
+        order_id,
+        [
+            (DAY + timedelta(hours=1), 503, 100.0),
+            (DAY + timedelta(hours=2), 200, 200.0),
+            (DAY + timedelta(hours=3), None, 300.0),
+            (DAY + timedelta(hours=4), 200, 400.0),
+            (DAY + timedelta(days=1, hours=1), 200, 50.0),
+        ],
+    )
     delivery = callback_delivery(store, DAY, DAY + timedelta(days=2), "day")
     first = delivery.iloc[0]
     assert (first["attempts"], first["delivered"], first["failed"], first["success_rate"]) == (4, 2, 2, 50.0)
@@ -152,13 +180,11 @@ def test_a_2xx_after_the_timeout_is_a_failure_in_the_outbox_the_reports_and_the_
     from pipelines.orders.status import change_status
     from tests.callback_helpers import make_integration, order_records
 
-    _, ids = make_integration(store, "https://cliente.example/callbacks", orders=order_records(1),
-                              callbacks={"timeout_seconds": 1.0})
+    _, ids = make_integration(store, "https://cliente.example/callbacks", orders=order_records(1), callbacks={"timeout_seconds": 1.0})
     changed = change_status(store, ids["PED-001"], "assigned", actor="test")
     [due] = claim_due(store, now=changed.changed_at, limit=10, lease=timedelta(minutes=1))
     late = AttemptResult(due, changed.changed_at, 200, 1_300.0, error="answered 200 after 1.3 s, over the 1 s timeout")
-    [item] = settle(store, [late], targets=load_targets(store, changed.changed_at), now=changed.changed_at,
-                    rng=random.Random(1))
+    [item] = settle(store, [late], targets=load_targets(store, changed.changed_at), now=changed.changed_at, rng=random.Random(1))
     assert item.verdict.kind == "retry"
     day = changed.changed_at.replace(hour=0, minute=0, second=0, microsecond=0)
     delivery = callback_delivery(store, day, day + timedelta(days=1))

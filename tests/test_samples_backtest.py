@@ -1,5 +1,6 @@
 """Sample payloads (pasted, uploaded, stored) and the backtest over stored traffic. Store tests run on
 SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,12 +32,17 @@ def test_parse_object_array_and_json_lines():
     assert parse_upload("a.json", '\ufeff{"n": "María"}'.encode()) == [{"n": "María"}]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "the sample is empty: give a JSON object, a JSON array or JSON Lines"),
-    ('{"id": 1,\n "x": }', "invalid JSON at line 2, column 7: Expecting value"),
-    ('{"id": 1}\n{"id": 2', "invalid JSON Lines: line 2, column 9: Expecting ',' delimiter "
-                            "(JSON Lines needs one complete JSON value per line)"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "the sample is empty: give a JSON object, a JSON array or JSON Lines"),
+        ('{"id": 1,\n "x": }', "invalid JSON at line 2, column 7: Expecting value"),
+        (
+            '{"id": 1}\n{"id": 2',
+            "invalid JSON Lines: line 2, column 9: Expecting ',' delimiter (JSON Lines needs one complete JSON value per line)",
+        ),
+    ],
+)
 def test_unreadable_samples_say_where(text, message):
     with pytest.raises(UnusableSample) as caught:
         parse_records(text)
@@ -49,22 +55,40 @@ def test_uploads_must_be_utf8():
 
 
 def _plan_orders(n: int, without_address: int = 0) -> list[dict]:
-    records = [{"order_number": f"O-{i}", "customer": {"name": "Ana"}, "shipping_address": {"full": "Zona 10"}}
-               for i in range(n - without_address)]
-    return records + [{"order_number": f"N-{i}", "customer": {"name": "Bea"}, "shipping_address": {"city": "Mixco"}}
-                      for i in range(without_address)]
+    records = [
+        {"order_number": f"O-{i}", "customer": {"name": "Ana"}, "shipping_address": {"full": "Zona 10"}} for i in range(n - without_address)
+    ]
+    return records + [
+        {"order_number": f"N-{i}", "customer": {"name": "Bea"}, "shipping_address": {"city": "Mixco"}} for i in range(without_address)
+    ]
 
 
 def test_stored_samples_from_inbox_bodies_and_landed_orders(store):
     xyz = create_integration(store, Integration(name="ClienteXYZ", type="webhook", field_mapping=PLAN_MAPPING))
     now = utcnow()
     with store.begin() as conn:
-        conn.execute(inbox.insert(), [
-            {"integration_id": xyz.id, "received_at": now, "source_kind": "webhook", "headers": {}, "verified": True,
-             "attempts": 0, "error": None, "status": status, "body": body}
-            for status, body in [("done", b'[{"n": 1}, {"n": 2}]'), ("dead", b"not json"),
-                                 ("rejected", b'{"n": "refused at the door"}'), ("pending", b'[{"n": 3}, {"n": 4}]')]
-        ])
+        conn.execute(
+            inbox.insert(),
+            [
+                {
+                    "integration_id": xyz.id,
+                    "received_at": now,
+                    "source_kind": "webhook",
+                    "headers": {},
+                    "verified": True,
+                    "attempts": 0,
+                    "error": None,
+                    "status": status,
+                    "body": body,
+                }
+                for status, body in [
+                    ("done", b'[{"n": 1}, {"n": 2}]'),
+                    ("dead", b"not json"),
+                    ("rejected", b'{"n": "refused at the door"}'),
+                    ("pending", b'[{"n": 3}, {"n": 4}]'),
+                ]
+            ],
+        )
     from_inbox = stored_samples(store, xyz.id, "order", "inbox", 10)
     assert [s.record for s in from_inbox] == [{"n": 3}, {"n": 4}, {"n": 1}, {"n": 2}]
     assert from_inbox[0].origin.startswith("inbox #")
@@ -90,7 +114,8 @@ def test_backtest_counts_fixed_and_broken(store):
     same = run_backtest(store, xyz, PLAN_MAPPING, 1000)
     assert (same.total, same.passed, same.failed, same.changed) == (10, 7, 3, 0)
     assert same.examples["fail"][0].reasons == [
-        {"field": "address", "message": "required field is missing (shipping_address.full gave no value)"}]
+        {"field": "address", "message": "required field is missing (shipping_address.full gave no value)"}
+    ]
 
     fallback = dict(PLAN_MAPPING, address="coalesce(shipping_address.full, shipping_address.city)")
     fixed = run_backtest(store, xyz, fallback, 1000)
@@ -133,15 +158,17 @@ def test_backtest_compares_what_would_be_stored_and_keeps_broken_examples(store)
     broken = run_backtest(store, xyz, dict(mapping, client_name="customer.nme"), 1000)
     assert broken.broken == 4 and len(broken.examples["broken"]) == 3
     assert broken.examples["broken"][0].reasons == [
-        {"field": "client_name", "message": "required field is missing (customer.nme gave no value)"}]
+        {"field": "client_name", "message": "required field is missing (customer.nme gave no value)"}
+    ]
 
 
 def test_backtest_when_the_active_mapping_no_longer_compiles(store):
     xyz = create_integration(store, Integration(name="ClienteXYZ", type="webhook", field_mapping=PLAN_MAPPING))
     ingest(store, xyz, _plan_orders(3), source_kind="api")
     # Saved before a rule it breaks existed (the store checks mappings when they are saved).
-    stale = dataclasses.replace(xyz, config=xyz.config.model_copy(
-        update={"field_mapping": {"external_id": "regex_extract(order_number, '(')"}}))
+    stale = dataclasses.replace(
+        xyz, config=xyz.config.model_copy(update={"field_mapping": {"external_id": "regex_extract(order_number, '(')"}})
+    )
     result = run_backtest(store, stale, PLAN_MAPPING, 1000)
     assert result.active_problem == "the active mapping does not compile"
     assert (result.passed, result.fixed, result.broken) == (3, 3, 0)

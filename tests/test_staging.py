@@ -1,6 +1,7 @@
 """The staging URL checks exactly as production does and leaves nothing behind: no order, sale,
 customer, identifier, sync run (reports), record error, inbox row or callback. Its traffic is kept
 as test deliveries; promoting the integration opens the production URL."""
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,9 @@ def _counts(engine: sa.Engine, tables=LEFT_BEHIND) -> dict[str, int]:
 
 
 def _staged(engine: sa.Engine, **fields):
-    return integration(engine, callback_url="https://client.example/updates", callback_events=["assigned"],
-                       onboarding={"stage": "staging"}, **fields)
+    return integration(
+        engine, callback_url="https://client.example/updates", callback_events=["assigned"], onboarding={"stage": "staging"}, **fields
+    )
 
 
 def test_staging_answers_each_records_verdict_and_leaves_nothing_behind(store):
@@ -96,14 +98,24 @@ def test_production_waits_for_promotion(store):
 
 def test_an_autentikapp_sale_in_staging_writes_no_sale_customer_or_identifier(store):
     secret = "whsec_autentik"
-    stored = integration(store, "acct_42", auth_type="none", auth_value=None, target="sale",
-                         onboarding={"stage": "staging"},
-                         webhook={"verification": "autentikapp", "signing_secrets": [secret]})
+    stored = integration(
+        store,
+        "acct_42",
+        auth_type="none",
+        auth_value=None,
+        target="sale",
+        onboarding={"stage": "staging"},
+        webhook={"verification": "autentikapp", "signing_secrets": [secret]},
+    )
     body = json.dumps(SALE_BODY).encode()
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     with running(store) as url:
-        answer = requests.post(staging_url(stored.name, "autentikapp", base=url), data=body, timeout=10,
-                               headers={"Content-Type": "application/json", "X-Autentikapp-Signature": signature})
+        answer = requests.post(
+            staging_url(stored.name, "autentikapp", base=url),
+            data=body,
+            timeout=10,
+            headers={"Content-Type": "application/json", "X-Autentikapp-Signature": signature},
+        )
     assert answer.status_code == 200, answer.text
     [result] = answer.json()["results"]
     assert result["status"] == "valid" and result["record"]["line_items"][0]["identifier_code"].startswith("a1b2")
@@ -113,8 +125,7 @@ def test_an_autentikapp_sale_in_staging_writes_no_sale_customer_or_identifier(st
 def test_test_deliveries_are_bounded_per_integration(sqlite_store):
     stored = integration(sqlite_store)
     for i in range(KEEP_TEST_DELIVERIES + 3):
-        record_test_delivery(sqlite_store, stored.id, headers={}, body=str(i).encode(), verified=True, status_code=200,
-                             response={})
+        record_test_delivery(sqlite_store, stored.id, headers={}, body=str(i).encode(), verified=True, status_code=200, response={})
     with sqlite_store.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(test_deliveries)).scalar_one() == KEEP_TEST_DELIVERIES
     assert list_test_deliveries(sqlite_store, stored.id, limit=1)[0].body == str(KEEP_TEST_DELIVERIES + 2).encode()

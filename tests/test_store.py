@@ -1,4 +1,5 @@
 """The store: migrations produce exactly the declared schema, SQLite is tuned for many processes."""
+
 from __future__ import annotations
 
 import subprocess
@@ -103,11 +104,11 @@ def test_a_store_from_an_earlier_development_build_is_named_not_used(sqlite_stor
         conn.exec_driver_sql("ALTER TABLE inbox DROP COLUMN replayed_by")
     assert missing_schema(sqlite_store) == ["inbox.replayed_by"]
     monkeypatch.setenv("CROSSDOCK_HOME", str(tmp_path / "home"))
-    done = subprocess.run([sys.executable, "-m", "crossdock", "integrations", "list"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-m", "crossdock", "integrations", "list"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert done.stderr.startswith(f"error: the store sqlite:///{tmp_path / 'store.db'} was made by an earlier "
-                                  "development build (it lacks inbox.replayed_by)")
+    assert done.stderr.startswith(
+        f"error: the store sqlite:///{tmp_path / 'store.db'} was made by an earlier development build (it lacks inbox.replayed_by)"
+    )
     assert "make clean" in done.stderr
 
 
@@ -115,8 +116,7 @@ def test_a_store_from_an_earlier_development_build_is_named_not_used(sqlite_stor
 def test_an_unreachable_store_is_one_line_not_a_traceback(tmp_path, monkeypatch):
     monkeypatch.setenv("CROSSDOCK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CROSSDOCK_DATABASE_URL", "postgresql+psycopg://nobody:hidden@127.0.0.1:1/none")
-    done = subprocess.run([sys.executable, "-m", "crossdock", "integrations", "list"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-m", "crossdock", "integrations", "list"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr and "hidden" not in done.stderr
     assert done.stderr.startswith("error: the store postgresql+psycopg://nobody:***@127.0.0.1:1/none cannot be used: ")
 
@@ -131,8 +131,7 @@ def test_migrate_refuses_a_postgresql_database_not_encoded_utf8_with_a_message(t
     try:
         url = sa.make_url(base).set(database=name).render_as_string(hide_password=False)
         env = {"PATH": "/usr/bin:/bin", "CROSSDOCK_HOME": str(tmp_path / "home"), "CROSSDOCK_DATABASE_URL": url}
-        result = subprocess.run([sys.executable, "-m", "crossdock", "migrate"], env=env, capture_output=True, text=True,
-                                timeout=120)
+        result = subprocess.run([sys.executable, "-m", "crossdock", "migrate"], env=env, capture_output=True, text=True, timeout=120)
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP DATABASE {name}")

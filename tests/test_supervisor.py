@@ -1,6 +1,7 @@
 """`crossdock up` keeps the product up: a service that dies is restarted with backoff and reported
 (the log, `services.json`, the receiver's `/health`), the others carry on; a stop ends them all.
 Real child processes; the receiver answers over loopback."""
+
 from __future__ import annotations
 
 import json
@@ -51,6 +52,7 @@ def test_a_service_that_dies_is_restarted_with_backoff_while_the_others_carry_on
     watcher = threading.Thread(target=supervisor.supervise)
     watcher.start()
     try:
+
         def back_for_good() -> bool:
             status = read_status(tmp_path)
             crasher = status.services.get("crasher") if status else None
@@ -59,6 +61,7 @@ def test_a_service_that_dies_is_restarted_with_backoff_while_the_others_carry_on
             # Running for the third time, and that third process has started (it counts itself first).
             third_started = (tmp_path / "runs").exists() and (tmp_path / "runs").read_text() == "3"
             return crasher.state == RUNNING and crasher.restarts == 2 and third_started
+
         assert wait_until(back_for_good, 30, every_s=0.1) is not None, lines
         status = read_status(tmp_path)
     finally:
@@ -89,11 +92,16 @@ def _alive(pid: int) -> bool:
 
 
 def test_health_reports_supervised_services_and_degrades_while_one_restarts(sqlite_store, crossdock_home):
-    status = SupervisorStatus(os.getpid(), "2026-11-26T10:00:00Z", {
-        "receiver": ServiceState("receiver", RUNNING, pid=os.getpid()),
-        "dagster-daemon": ServiceState("dagster-daemon", RESTARTING, restarts=3, last_exit_code=-9,
-                                       next_start_at="2026-11-26T10:00:04Z"),
-    })
+    status = SupervisorStatus(
+        os.getpid(),
+        "2026-11-26T10:00:00Z",
+        {
+            "receiver": ServiceState("receiver", RUNNING, pid=os.getpid()),
+            "dagster-daemon": ServiceState(
+                "dagster-daemon", RESTARTING, restarts=3, last_exit_code=-9, next_start_at="2026-11-26T10:00:04Z"
+            ),
+        },
+    )
     with running(sqlite_store) as url:
         plain = requests.get(f"{url}/health", timeout=10).json()
         write_status(crossdock_home, status)
@@ -119,8 +127,15 @@ def test_a_status_file_of_the_wrong_shape_reads_as_no_supervisor_and_unknown_key
     alive = os.getpid()
     status_path(tmp_path).write_text(json.dumps({"supervisor_pid": alive, "services": ["receiver"]}))
     assert read_status(tmp_path) is None
-    status_path(tmp_path).write_text(json.dumps({"supervisor_pid": alive, "updated_at": "2026-11-26T10:00:00Z",
-                                                 "services": {"receiver": {"state": RUNNING, "from_the_future": 1}}}))
+    status_path(tmp_path).write_text(
+        json.dumps(
+            {
+                "supervisor_pid": alive,
+                "updated_at": "2026-11-26T10:00:00Z",
+                "services": {"receiver": {"state": RUNNING, "from_the_future": 1}},
+            }
+        )
+    )
     status = read_status(tmp_path)
     assert status is not None and status.services["receiver"] == ServiceState("receiver", RUNNING)
     assert unhealthy_services(status) == []

@@ -1,20 +1,27 @@
 """Order and sale validation: per-record, per-field reasons a person can act on."""
+
 from __future__ import annotations
 
 from pipelines.targets import default_mapping, validate_many, validate_record
 
 
 def test_missing_required_fields_are_named():
-    assert validate_record("order", {"external_id": "A1", "client_name": "Juan"}) == {
-        "address": "required field is missing"
-    }
+    assert validate_record("order", {"external_id": "A1", "client_name": "Juan"}) == {"address": "required field is missing"}
 
 
 def test_ranges_and_formats():
     errors = validate_record(
         "order",
-        {"external_id": "A1", "client_name": "Juan", "address": "Zona 10", "priority": 7,
-         "latitude": 123.0, "longitude": -200, "scheduled_time": "mañana", "client_email": "not-an-email"},
+        {
+            "external_id": "A1",
+            "client_name": "Juan",
+            "address": "Zona 10",
+            "priority": 7,
+            "latitude": 123.0,
+            "longitude": -200,
+            "scheduled_time": "mañana",
+            "client_email": "not-an-email",
+        },
     )
     assert set(errors) == {"priority", "latitude", "longitude", "scheduled_time", "client_email"}
     assert "less than or equal to 5" in errors["priority"]
@@ -33,16 +40,12 @@ def test_unknown_fields_are_reported():
 
 
 def test_a_sale_needs_national_id_or_email():
-    assert validate_record("sale", {"external_id": "FACT-1"}) == {
-        "national_id": "a sale needs the customer's national_id or email"
-    }
+    assert validate_record("sale", {"external_id": "FACT-1"}) == {"national_id": "a sale needs the customer's national_id or email"}
     assert validate_record("sale", {"external_id": "FACT-1", "email": "cliente@email.com"}) == {}
 
 
 def test_sale_line_item_errors_point_at_the_item():
-    errors = validate_record(
-        "sale", {"external_id": "F", "national_id": "1", "line_items": [{"quantity": 1}, {"quantity": 0}]}
-    )
+    errors = validate_record("sale", {"external_id": "F", "national_id": "1", "line_items": [{"quantity": 1}, {"quantity": 0}]})
     assert list(errors) == ["line_items[1].quantity"]
 
 

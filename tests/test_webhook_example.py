@@ -1,6 +1,7 @@
 """The curl example the Integrations page hands a client works as pasted: run with bash against a real
 loopback server, it sends the seed's body with the header the integration's auth_type requires and
 the signature its verification preset requires, which the receiver's own checks accept."""
+
 from __future__ import annotations
 
 import base64
@@ -56,12 +57,15 @@ def _send(monkeypatch, auth_type: str, secret: str, target: str = "order", **pre
     return request
 
 
-@pytest.mark.parametrize("auth_type, header, value", [
-    ("apikey", "X-API-Key", "secreto_compartido"),
-    ("bearer", "Authorization", "Bearer secreto_compartido"),
-    ("webhook_secret", "X-Webhook-Secret", "secreto_compartido"),
-    ("basic", "Authorization", "Basic " + base64.b64encode(b"logitrack:s3cr3t 'x'").decode()),
-])
+@pytest.mark.parametrize(
+    "auth_type, header, value",
+    [
+        ("apikey", "X-API-Key", "secreto_compartido"),
+        ("bearer", "Authorization", "Bearer secreto_compartido"),
+        ("webhook_secret", "X-Webhook-Secret", "secreto_compartido"),
+        ("basic", "Authorization", "Basic " + base64.b64encode(b"logitrack:s3cr3t 'x'").decode()),
+    ],
+)
 def test_the_header_matches_the_auth_type(monkeypatch, auth_type, header, value):
     secret = "logitrack:s3cr3t 'x'" if auth_type == "basic" else "secreto_compartido"
     path, headers, body = _send(monkeypatch, auth_type, secret)
@@ -106,14 +110,23 @@ PRESET_SECRETS = {
 def test_the_signature_satisfies_the_receivers_own_check(monkeypatch, preset):
     secret = PRESET_SECRETS[preset]
     target = "sale" if preset == "autentikapp" else "order"
-    path, headers, body = _send(monkeypatch, "apikey", "secreto_compartido", target,
-                                verification=preset, signing_secret=secret)
-    config = Integration(name="cliente_abc", type="webhook", auth_type="apikey", auth_value="secreto_compartido",
-                         webhook={"verification": preset, "signing_secrets": [secret]})
+    path, headers, body = _send(monkeypatch, "apikey", "secreto_compartido", target, verification=preset, signing_secret=secret)
+    config = Integration(
+        name="cliente_abc",
+        type="webhook",
+        auth_type="apikey",
+        auth_value="secreto_compartido",
+        webhook={"verification": preset, "signing_secrets": [secret]},
+    )
     lowered = {k.lower(): v for k, v in headers.items()}
     Guard.of(config).check(lowered, body, time.time())  # raises Unauthorized when the command signed wrongly
-    wrong = Integration(name="cliente_abc", type="webhook", auth_type="apikey", auth_value="secreto_compartido",
-                        webhook={"verification": preset, "signing_secrets": ["whsec_b3RoZXIgc2VjcmV0"]})
+    wrong = Integration(
+        name="cliente_abc",
+        type="webhook",
+        auth_type="apikey",
+        auth_value="secreto_compartido",
+        webhook={"verification": preset, "signing_secrets": ["whsec_b3RoZXIgc2VjcmV0"]},
+    )
     with pytest.raises(Unauthorized):
         Guard.of(wrong).check(lowered, body, time.time())
     assert path == ("/v1/webhooks/inbound/cliente_abc" if preset == "autentikapp" else "/webhook/cliente_abc")

@@ -1,5 +1,6 @@
 """Audit log: who changed what (integrations, mappings, secrets, statuses, replays, users, log-ins),
 newest first, filterable, pageable and exportable as CSV. Admins only."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -22,10 +23,13 @@ subject = right.text_input("Subject", placeholder="integration:abc, user:ana", k
 limit = 200
 cursor = st.session_state.get("audit.cursor")
 with engine().connect() as conn:
-    page = audit.entries(conn, action=None if action == "(any)" else action, actor=actor or None,
-                         subject=subject or None, cursor=cursor, limit=limit)
-frame = pd.DataFrame([{**item, "details": "" if item["details"] is None else str(item["details"])} for item in page.items],
-                     columns=["id", "at", "actor", "action", "subject", "details"])
+    page = audit.entries(
+        conn, action=None if action == "(any)" else action, actor=actor or None, subject=subject or None, cursor=cursor, limit=limit
+    )
+frame = pd.DataFrame(
+    [{**item, "details": "" if item["details"] is None else str(item["details"])} for item in page.items],
+    columns=["id", "at", "actor", "action", "subject", "details"],
+)
 st.caption(f"{len(page.items)} of {page.total} entries")
 st.dataframe(frame, hide_index=True, width="stretch")
 buttons = st.columns(3)
@@ -35,5 +39,6 @@ if cursor and buttons[0].button("First page", key="audit.first"):
 if page.next_cursor and buttons[1].button("Older entries", key="audit.older"):
     st.session_state["audit.cursor"] = page.next_cursor
     st.rerun()
-buttons[2].download_button("Export this page as CSV", frame.to_csv(index=False).encode("utf-8"),
-                           file_name="crossdock-audit.csv", mime="text/csv", key="audit.csv")
+buttons[2].download_button(
+    "Export this page as CSV", frame.to_csv(index=False).encode("utf-8"), file_name="crossdock-audit.csv", mime="text/csv", key="audit.csv"
+)

@@ -1,5 +1,6 @@
 """Dead letters: inbox payloads that failed as a whole, callbacks given up on, and the individual records
 syncs rejected, each with its reason; filterable. Select rows to inspect them and replay them."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -23,8 +24,7 @@ from pipelines.integrations import list_integrations
 
 def _selected(frame: pd.DataFrame, key: str) -> list[int]:
     """The ids of the rows ticked in a table (one or many)."""
-    state = st.dataframe(frame, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
-                         key=key)
+    state = st.dataframe(frame, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key=key)
     return [int(frame.iloc[i]["Id"]) for i in (state.selection.rows if state else [])]
 
 
@@ -33,13 +33,27 @@ def inbox_tab(filters: Filters) -> list[int]:
     actions.show_outcome("inbox")
     letters = inbox_dead_letters(engine(), filters)
     if not letters:
-        st.success("No dead inbox payloads. A payload lands here when processing it fails as a whole (for "
-                   "example the body is not JSON); it keeps its reason and can be replayed once fixed.")
+        st.success(
+            "No dead inbox payloads. A payload lands here when processing it fails as a whole (for "
+            "example the body is not JSON); it keeps its reason and can be replayed once fixed."
+        )
         return []
-    frame = pd.DataFrame([{"Id": r.id, "Integration": r.integration, "Received": when(r.received_at),
-                           "Source": r.source_kind, "Attempts": r.attempts, "Reason": r.error or "",
-                           "Replayed": f"{r.replay_count}x, last by {r.replayed_by}" if r.replay_count else "",
-                           "Size (bytes)": r.size_bytes, "Body starts with": r.body_start} for r in letters])
+    frame = pd.DataFrame(
+        [
+            {
+                "Id": r.id,
+                "Integration": r.integration,
+                "Received": when(r.received_at),
+                "Source": r.source_kind,
+                "Attempts": r.attempts,
+                "Reason": r.error or "",
+                "Replayed": f"{r.replay_count}x, last by {r.replayed_by}" if r.replay_count else "",
+                "Size (bytes)": r.size_bytes,
+                "Body starts with": r.body_start,
+            }
+            for r in letters
+        ]
+    )
     st.caption("Tick rows to see the whole body and headers, and to replay them.")
     ids = _selected(frame, actions.table_key("dead.inbox.table"))
     actions.inbox_actions(ids, filters, names, [r.integration for r in letters])
@@ -63,13 +77,27 @@ def callbacks_tab(filters: Filters) -> list[int]:
     actions.callback_stops(filters)
     letters = callback_dead_letters(engine(), filters)
     if not letters:
-        st.success("No undelivered callbacks. A callback lands here after its last retry fails, or when the "
-                   "client's endpoint answers 410 Gone (which stops callbacks for that integration).")
+        st.success(
+            "No undelivered callbacks. A callback lands here after its last retry fails, or when the "
+            "client's endpoint answers 410 Gone (which stops callbacks for that integration)."
+        )
         return []
-    frame = pd.DataFrame([{"Id": r.id, "Integration": r.integration, "Order": r.external_id,
-                           "Event": r.event, "Status": r.status, "Attempts": r.attempts,
-                           "Last HTTP status": r.last_status_code, "Reason": r.last_error or "",
-                           "Queued": when(r.created_at)} for r in letters])
+    frame = pd.DataFrame(
+        [
+            {
+                "Id": r.id,
+                "Integration": r.integration,
+                "Order": r.external_id,
+                "Event": r.event,
+                "Status": r.status,
+                "Attempts": r.attempts,
+                "Last HTTP status": r.last_status_code,
+                "Reason": r.last_error or "",
+                "Queued": when(r.created_at),
+            }
+            for r in letters
+        ]
+    )
     st.caption("Tick rows to see the payload and every delivery attempt, and to replay them.")
     ids = _selected(frame, actions.table_key("dead.callbacks.table"))
     actions.callback_actions(ids, filters, names, [r.integration for r in letters])
@@ -80,10 +108,22 @@ def callbacks_tab(filters: Filters) -> list[int]:
         with st.expander(f"Callback #{outbox_id} ({letter['event']}) to {letter['integration']}", expanded=True):
             st.json(letter["payload"], expanded=True)
             if letter["attempt_log"]:
-                st.dataframe(pd.DataFrame([{"When": when(a["attempted_at"]), "HTTP status": a["status_code"],
-                                            "Latency (ms)": a["latency_ms"], "Error": a["error"] or "",
-                                            "Response": a["response_excerpt"] or ""} for a in letter["attempt_log"]]),
-                             hide_index=True, width="stretch")
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {
+                                "When": when(a["attempted_at"]),
+                                "HTTP status": a["status_code"],
+                                "Latency (ms)": a["latency_ms"],
+                                "Error": a["error"] or "",
+                                "Response": a["response_excerpt"] or "",
+                            }
+                            for a in letter["attempt_log"]
+                        ]
+                    ),
+                    hide_index=True,
+                    width="stretch",
+                )
     return ids
 
 
@@ -91,12 +131,24 @@ def rejected_tab(filters: Filters) -> None:
     actions.show_outcome("rejected")
     records = rejected_records(engine(), filters)
     if not records:
-        st.success("No rejected records. A record is rejected when it does not map to a valid order or sale; "
-                   "the rest of its batch still lands.")
+        st.success(
+            "No rejected records. A record is rejected when it does not map to a valid order or sale; the rest of its batch still lands."
+        )
         return
-    frame = pd.DataFrame([{"Id": r.id, "Integration": r.integration, "When": when(r.created_at),
-                           "Sync": r.sync_run_id, "External id": r.external_id or "",
-                           "Reasons": r.reason, "Record": json_text(r.record)} for r in records])
+    frame = pd.DataFrame(
+        [
+            {
+                "Id": r.id,
+                "Integration": r.integration,
+                "When": when(r.created_at),
+                "Sync": r.sync_run_id,
+                "External id": r.external_id or "",
+                "Reasons": r.reason,
+                "Record": json_text(r.record),
+            }
+            for r in records
+        ]
+    )
     st.caption("Tick rows to see the record as it was sent, and to re-ingest the payloads they came in.")
     ids = _selected(frame, actions.table_key("dead.rejected.table"))
     by_id = {r.id: r for r in records}
@@ -105,8 +157,10 @@ def rejected_tab(filters: Filters) -> None:
         with st.expander(f"Rejected record #{record_id}", expanded=True):
             st.error(by_id[record_id].reason)
             st.json(by_id[record_id].record, expanded=True)
-    st.caption("To fix these, correct the mapping in the mapping studio (its backtest shows how many would now "
-               "pass) or ask the client to send the missing fields.")
+    st.caption(
+        "To fix these, correct the mapping in the mapping studio (its backtest shows how many would now "
+        "pass) or ask the client to send the missing fields."
+    )
 
 
 require_login(Action.VIEW_DEAD_LETTERS)
@@ -114,8 +168,7 @@ st.title("Dead letters")
 
 names = [i.name for i in list_integrations(engine())]
 left, middle, right = st.columns([1, 1, 2])
-integration = left.selectbox("Integration", [None, *names], format_func=lambda n: n or "All integrations",
-                             key="dead.integration")
+integration = left.selectbox("Integration", [None, *names], format_func=lambda n: n or "All integrations", key="dead.integration")
 text = middle.text_input("Reason contains", key="dead.text", placeholder="missing", live=True)
 with right:
     picked = date_range_picker("Date range (UTC)", key="dead.range", default_days=30)
@@ -136,8 +189,7 @@ def _remember_tab() -> None:
 
 
 active = list(SECTIONS.values()).index(st.session_state.get(actions.ACTIVE_TAB_KEY, "inbox"))
-inbox_view, callbacks_view, rejected_view = st.tabs(labels, default=labels[active], key="dead.tabs",
-                                                    on_change=_remember_tab)
+inbox_view, callbacks_view, rejected_view = st.tabs(labels, default=labels[active], key="dead.tabs", on_change=_remember_tab)
 with inbox_view:
     inbox_tab(filters)
 with callbacks_view:

@@ -1,5 +1,6 @@
 """Sync history for managers: records per integration over time, rejection reasons ranked, callback
 delivery success and latency. Aggregated by DuckDB from the store (pipelines.ops.reports)."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -25,8 +26,7 @@ left, middle, right = st.columns([2, 1, 3])
 with left:
     picked = date_range_picker("Date range (UTC)", key="history.range")
 with middle:
-    grain = st.segmented_control("Grain", ["day", "hour"], format_func=str.capitalize, key="history.grain",
-                                 default="day", required=True)
+    grain = st.segmented_control("Grain", ["day", "hour"], format_func=str.capitalize, key="history.grain", default="day", required=True)
 with right:
     chosen = st.multiselect("Integrations", names, key="history.integrations", placeholder="All integrations")
 if picked is None:
@@ -38,17 +38,25 @@ store_url = settings.database_url()  # the cache key: the same filters on anothe
 history = report_data.sync_history(store_url, start, end, grain, selection)
 st.subheader("Records over time")
 if history.empty:
-    st.info(f"No syncs between {when(start)} and {when(end)}. Widen the date range, or check the dashboard for "
-            "integrations that have stopped syncing.")
+    st.info(
+        f"No syncs between {when(start)} and {when(end)}. Widen the date range, or check the dashboard for "
+        "integrations that have stopped syncing."
+    )
 else:
     st.altair_chart(charts.outcome_lines(history, grain, start, end), width="stretch")
-    measure = st.segmented_control("Per integration", list(charts.MEASURE_LABELS),
-                                   format_func=charts.MEASURE_LABELS.get, key="history.measure",
-                                   default="received", required=True)
+    measure = st.segmented_control(
+        "Per integration",
+        list(charts.MEASURE_LABELS),
+        format_func=charts.MEASURE_LABELS.get,
+        key="history.measure",
+        default="received",
+        required=True,
+    )
     st.altair_chart(charts.records_by_integration(history, measure, grain), width="stretch")
     with st.expander("The numbers"):
-        st.dataframe(history, hide_index=True, width="stretch",
-                     column_config={"bucket": st.column_config.DatetimeColumn(charts.GRAIN_LABELS[grain])})
+        st.dataframe(
+            history, hide_index=True, width="stretch", column_config={"bucket": st.column_config.DatetimeColumn(charts.GRAIN_LABELS[grain])}
+        )
 
 st.subheader("Why records were rejected")
 reasons = report_data.error_reasons(store_url, start, end, selection)
@@ -61,9 +69,11 @@ else:
 st.subheader("Callback delivery")
 delivery = report_data.callback_delivery(store_url, start, end, grain, selection)
 if delivery.empty:
-    st.info("No status callbacks were attempted in this range. Callbacks are sent when an order of an "
-            "integration with a callback URL changes status (assigned, in route, delivered, cancelled); their "
-            "success rate and response times appear here once they are.")
+    st.info(
+        "No status callbacks were attempted in this range. Callbacks are sent when an order of an "
+        "integration with a callback URL changes status (assigned, in route, delivered, cancelled); their "
+        "success rate and response times appear here once they are."
+    )
 else:
     total, delivered = int(delivery["attempts"].sum()), int(delivery["delivered"].sum())
     one, two, three = st.columns(3)

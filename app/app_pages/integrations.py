@@ -1,5 +1,6 @@
 """Integrations: the list with health, one integration's details, a form per type to create one, and
 import of a configuration file such as the Logitrack plan's JSON examples."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -36,16 +37,23 @@ health = integration_health(engine())
 if health:
     table = pd.DataFrame(
         [
-            {"Name": h.name, "Type": TYPE_LABELS.get(h.type, h.type), "Target": h.target,
-             "Status": STATUS_LABELS[h.status], "Last sync": phrases.time_ago(h.last_sync_at), "Last error": phrases.last_error(h)}
+            {
+                "Name": h.name,
+                "Type": TYPE_LABELS.get(h.type, h.type),
+                "Target": h.target,
+                "Status": STATUS_LABELS[h.status],
+                "Last sync": phrases.time_ago(h.last_sync_at),
+                "Last error": phrases.last_error(h),
+            }
             for h in health
         ]
     )
-    st.dataframe(highlight_rows(table, [RED_ROW if h.needs_person else None for h in health]),
-                 hide_index=True, width="stretch")
+    st.dataframe(highlight_rows(table, [RED_ROW if h.needs_person else None for h in health]), hide_index=True, width="stretch")
 else:
-    st.info("No integrations yet. Create one below: pick its type (a webhook is the quickest), fill the form, and "
-            "you get the URL and a curl command to hand the client.")
+    st.info(
+        "No integrations yet. Create one below: pick its type (a webhook is the quickest), fill the form, and "
+        "you get the URL and a curl command to hand the client."
+    )
     st.session_state.setdefault(VIEW_KEY, "New integration")
 
 # Switching views from code (after a create) goes through GOTO: a widget's own key cannot be set once
@@ -61,9 +69,7 @@ view = st.segmented_control("Show", views, key=VIEW_KEY, required=True, label_vi
 
 def _created(config: Integration, secret: str | None, **resets) -> None:
     """After a create: show the new integration with its client instructions."""
-    integration_detail.remember_secret_once(
-        config.name, secret, integration_detail.first_secret(config.webhook.signing_secrets)
-    )
+    integration_detail.remember_secret_once(config.name, secret, integration_detail.first_secret(config.webhook.signing_secrets))
     st.session_state[GOTO_KEY] = {"intg.selected": config.name, VIEW_KEY: "Details", **resets}
     st.rerun(scope="app")
 
@@ -75,8 +81,7 @@ def _try_create(config: Integration) -> list[dict[str, str]]:
         return [{"field": "name", "message": f"{exc} (under Archived), or choose another name"}]
     except IntegrationExists as exc:
         # After `make up` the demo already holds the seed's cliente_abc: point at it.
-        return [{"field": "name", "message": f"{exc}: open it under Details (endpoint and curl are there), "
-                                             "or choose another name"}]
+        return [{"field": "name", "message": f"{exc}: open it under Details (endpoint and curl are there), or choose another name"}]
     except MappingRejected as exc:
         return exc.issues
     return []
@@ -88,18 +93,23 @@ def new_integration() -> None:
     if not auth.can(Action.MANAGE_INTEGRATIONS):
         st.caption("Creating an integration needs the admin role.")
         return
-    integration_type = st.radio("Type", list(TYPE_LABELS), format_func=TYPE_LABELS.get, horizontal=True,
-                                key="intg.new.type",
-                                captions=["the client pushes to us", "we poll their REST API",
-                                          "we query their database", "they drop export files"])
+    integration_type = st.radio(
+        "Type",
+        list(TYPE_LABELS),
+        format_func=TYPE_LABELS.get,
+        horizontal=True,
+        key="intg.new.type",
+        captions=["the client pushes to us", "we poll their REST API", "we query their database", "they drop export files"],
+    )
     prefix = f"intg.new.{integration_type}"
     flag = f"{prefix}.submitted"
     left, right = st.columns([3, 2], gap="large")
     with left:
         result = integration_form.render("create", integration_type, None, prefix, st.session_state.get(flag, False))
         with st.container(horizontal=True, vertical_alignment="center"):
-            clicked = st.button("Create integration", type="primary", key=f"{prefix}.create",
-                                on_click=lambda: st.session_state.update({flag: True}))
+            clicked = st.button(
+                "Create integration", type="primary", key=f"{prefix}.create", on_click=lambda: st.session_state.update({flag: True})
+            )
             if connection_test.testable(result.config):
                 connection_test.test_button(result.config, prefix)
             elif integration_type in connection_test.PROBES:
@@ -132,9 +142,13 @@ def import_json() -> None:
     if not auth.can(Action.MANAGE_INTEGRATIONS):
         st.caption("Creating an integration needs the admin role.")
         return
-    text = st.text_area("Integration configuration (JSON or YAML)", height=260, key="intg.import.text",
-                        placeholder='{\n  "name": "cliente_abc",\n  "type": "webhook",\n  "auth_type": "apikey",\n'
-                                    '  "auth_value": "secreto_compartido",\n  "is_active": true\n}')
+    text = st.text_area(
+        "Integration configuration (JSON or YAML)",
+        height=260,
+        key="intg.import.text",
+        placeholder='{\n  "name": "cliente_abc",\n  "type": "webhook",\n  "auth_type": "apikey",\n'
+        '  "auth_value": "secreto_compartido",\n  "is_active": true\n}',
+    )
     if not text.strip():
         st.caption("The same files `crossdock integrations add --file` takes.")
         return
@@ -153,8 +167,7 @@ def import_json() -> None:
     except ValidationError as exc:
         show_issues(validation_issues(exc), "This configuration is not valid:")
         return
-    st.success(f"Valid: {TYPE_LABELS[config.type]} integration **{config.name}** for "
-               f"{TARGET_LABELS[config.target].lower()}.")
+    st.success(f"Valid: {TYPE_LABELS[config.type]} integration **{config.name}** for {TARGET_LABELS[config.target].lower()}.")
     if st.button("Create integration", type="primary", key="intg.import.create"):
         problems = _try_create(config)
         if problems:

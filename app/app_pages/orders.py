@@ -1,5 +1,6 @@
 """Orders: search by integration, external id and status; open one to see where it came from and what
 happened to it since, and move it to its next status."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -35,25 +36,39 @@ if not names:
     st.stop()
 
 left, middle, right = st.columns([1, 1, 2])
-integration = left.selectbox("Integration", [None, *names], format_func=lambda n: n or "All integrations",
-                             key="orders.integration")
-external_id = middle.text_input("External id contains", key="orders.external_id", placeholder="PED-001",
-                                live=True)
+integration = left.selectbox("Integration", [None, *names], format_func=lambda n: n or "All integrations", key="orders.integration")
+external_id = middle.text_input("External id contains", key="orders.external_id", placeholder="PED-001", live=True)
 statuses = right.multiselect("Status", ORDER_STATUSES, key="orders.status", placeholder="Any status")
 
 found = search_orders(engine(), integration=integration, external_id=external_id, statuses=statuses)
 if not found:
     st.info("No order matches these filters.")
     st.stop()
-st.caption(f"{len(found)} order(s)" + (f", the newest {SEARCH_LIMIT} shown" if len(found) == SEARCH_LIMIT else "")
-           + ". Select a row to open it.")
-table = pd.DataFrame(
-    [{"Internal id": o.id, "Integration": o.integration, "External id": o.external_id,
-      "Client": o.client_name, "Address": o.address, "Status": o.status,
-      "Last change": when(o.updated_at)} for o in found]
+st.caption(
+    f"{len(found)} order(s)" + (f", the newest {SEARCH_LIMIT} shown" if len(found) == SEARCH_LIMIT else "") + ". Select a row to open it."
 )
-picked = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                      key="orders.table" + (f".{generation}" if generation else ""))
+table = pd.DataFrame(
+    [
+        {
+            "Internal id": o.id,
+            "Integration": o.integration,
+            "External id": o.external_id,
+            "Client": o.client_name,
+            "Address": o.address,
+            "Status": o.status,
+            "Last change": when(o.updated_at),
+        }
+        for o in found
+    ]
+)
+picked = st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    on_select="rerun",
+    selection_mode="single-row",
+    key="orders.table" + (f".{generation}" if generation else ""),
+)
 rows = picked.selection.rows if picked else []
 if rows:
     st.session_state.pop(KEEP_OPEN_KEY, None)
@@ -62,8 +77,7 @@ elif st.session_state.get(KEEP_OPEN_KEY) is not None:
     open_id = st.session_state[KEEP_OPEN_KEY]
     st.caption("Showing the order you just changed; select a row to open another.")
 else:
-    st.caption("Select an order above to see its original payload, mapped record, status history and callbacks, "
-               "and to set its status.")
+    st.caption("Select an order above to see its original payload, mapped record, status history and callbacks, and to set its status.")
     st.stop()
 detail = order_detail(engine(), open_id)
 if detail is None:

@@ -1,4 +1,5 @@
 """Period report for managers: totals per integration, downloadable as CSV."""
+
 from __future__ import annotations
 
 import calendar
@@ -58,8 +59,7 @@ with left:
 days = period_days(period, today)
 with right:
     if days is None:
-        picked = st.date_input("Days (UTC)", value=(today - timedelta(days=6), today), max_value=today,
-                               key="reports.custom")
+        picked = st.date_input("Days (UTC)", value=(today - timedelta(days=6), today), max_value=today, key="reports.custom")
         if not isinstance(picked, (tuple, list)) or len(picked) != 2:
             st.info("Pick the last day of the range too.")
             st.stop()
@@ -84,21 +84,36 @@ if int(total["runs"]) == 0:
     st.info("No syncs in this period: every integration shows zeros.")
 
 st.dataframe(
-    report, hide_index=True, width="stretch",
+    report,
+    hide_index=True,
+    width="stretch",
     column_config={
-        "integration": "Integration", "type": "Type", "target": "Target", "runs": "Syncs",
-        "failed_runs": "Failed syncs", "received": "Received", "created": "Created", "updated": "Updated",
-        "unchanged": "Unchanged", "errors": "Rejected",
+        "integration": "Integration",
+        "type": "Type",
+        "target": "Target",
+        "runs": "Syncs",
+        "failed_runs": "Failed syncs",
+        "received": "Received",
+        "created": "Created",
+        "updated": "Updated",
+        "unchanged": "Unchanged",
+        "errors": "Rejected",
         "error_rate_pct": st.column_config.NumberColumn("Error rate (%)", format="%.2f"),
-        "callback_attempts": "Callback attempts", "callbacks_delivered": "Callbacks delivered",
+        "callback_attempts": "Callback attempts",
+        "callbacks_delivered": "Callbacks delivered",
         "callbacks_dead": "Callbacks dead",
         "callback_p95_ms": st.column_config.NumberColumn("Callback p95 (ms)", format="%.0f"),
     },
 )
 csv_column, pdf_column = st.columns(2)
-csv_column.download_button("Download CSV", report_csv(report), icon=":material/download:",
-                           file_name=f"crossdock-report-{days[0]:%Y%m%d}-{days[1]:%Y%m%d}.csv", mime="text/csv",
-                           key="reports.csv")
+csv_column.download_button(
+    "Download CSV",
+    report_csv(report),
+    icon=":material/download:",
+    file_name=f"crossdock-report-{days[0]:%Y%m%d}-{days[1]:%Y%m%d}.csv",
+    mime="text/csv",
+    key="reports.csv",
+)
 
 
 @st.fragment
@@ -107,24 +122,34 @@ def pdf_download() -> None:
     if st.button("Prepare PDF", icon=":material/picture_as_pdf:", key="reports.pdf.prepare"):
         cadence = "daily" if days[0] == days[1] else "period"
         pdf = report_pdf(build_report(engine(), Period(cadence, start, end)))
-        st.download_button("Download PDF", pdf, icon=":material/download:", mime="application/pdf",
-                           file_name=f"crossdock-report-{days[0]:%Y%m%d}-{days[1]:%Y%m%d}.pdf", key="reports.pdf")
+        st.download_button(
+            "Download PDF",
+            pdf,
+            icon=":material/download:",
+            mime="application/pdf",
+            file_name=f"crossdock-report-{days[0]:%Y%m%d}-{days[1]:%Y%m%d}.pdf",
+            key="reports.pdf",
+        )
 
 
 with pdf_column:
     pdf_download()
 
 st.subheader("Sent by email")
-st.caption("Daily reports (yesterday) and weekly reports (last Monday to Sunday) go out at 07:00 UTC from Dagster "
-           "(`daily_manager_report`, `weekly_manager_report`); re-run a missed one there with its day.")
+st.caption(
+    "Daily reports (yesterday) and weekly reports (last Monday to Sunday) go out at 07:00 UTC from Dagster "
+    "(`daily_manager_report`, `weekly_manager_report`); re-run a missed one there with its day."
+)
 email_channels = {c["name"]: c["id"] for c in list_channels(engine()) if c["kind"] == "email"}
 schedules = list_schedules(engine())
 # Who Crossdock emails is set up like the alert channels: by admins; everyone else sees the lists.
 manages = can(Action.MANAGE_CHANNELS)
 for schedule in schedules:
     text, remove = st.columns([6, 1], vertical_alignment="center")
-    text.markdown(f"**{schedule.name}** · {schedule.cadence} · to {', '.join(schedule.recipients)} "
-                  f"via {schedule.channel or '(no channel)'}{'' if schedule.enabled else ' · off'}")
+    text.markdown(
+        f"**{schedule.name}** · {schedule.cadence} · to {', '.join(schedule.recipients)} "
+        f"via {schedule.channel or '(no channel)'}{'' if schedule.enabled else ' · off'}"
+    )
     if manages and remove.button("Delete", key=f"schedule.delete.{schedule.id}"):
         delete_schedule(engine(), schedule.id)
         st.rerun()
@@ -147,5 +172,11 @@ else:
                 st.error(str(exc))
 sent = deliveries(engine(), limit=20)
 if sent:
-    st.dataframe([{"Sent": f"{d.sent_at:%Y-%m-%d %H:%M}", "List": d.schedule, "Period": d.period,
-                   "To": ", ".join(d.recipients), "By": d.sent_by} for d in sent], hide_index=True, width="stretch")
+    st.dataframe(
+        [
+            {"Sent": f"{d.sent_at:%Y-%m-%d %H:%M}", "List": d.schedule, "Period": d.period, "To": ", ".join(d.recipients), "By": d.sent_by}
+            for d in sent
+        ],
+        hide_index=True,
+        width="stretch",
+    )

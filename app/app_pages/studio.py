@@ -7,6 +7,7 @@ would store them (after the target's coercion). Saving backtests the new mapping
 one first: when records that land today would be rejected, it says how many, shows some, and saves
 only after an explicit confirmation.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,38 +42,47 @@ SAMPLE_SOURCES = ["Paste", "Upload", "Inbox", "Stored records"]
 # Saving checks the new mapping against this many of the newest stored payloads (a backtest of 10,000
 # takes well under 2 s).
 SAVE_CHECK_PAYLOADS = MAX_BACKTEST
-RESULT_TEXT = {"ok": "✓", "empty": "— no value", "error": "✗ ", "not_compiled": "✗ does not compile: ",
-               "missing": "✗ "}
+RESULT_TEXT = {"ok": "✓", "empty": "— no value", "error": "✗ ", "not_compiled": "✗ does not compile: ", "missing": "✗ "}
 
 
 # ---------------------------------------------------------------- sample
 def load_sample(stored: StoredIntegration) -> list:
     """The records to preview with, from wherever the analyst chose; [] with an explanation otherwise."""
-    source = st.segmented_control("Sample", SAMPLE_SOURCES, key="studio.sample_source", default="Paste",
-                                  required=True, help="What the client sends: paste it, upload a file, or take "
-                                                      "the newest payloads Crossdock stored for this integration.")
+    source = st.segmented_control(
+        "Sample",
+        SAMPLE_SOURCES,
+        key="studio.sample_source",
+        default="Paste",
+        required=True,
+        help="What the client sends: paste it, upload a file, or take the newest payloads Crossdock stored for this integration.",
+    )
     name = stored.name
     try:
         if source == "Paste":
-            text = st.text_area("Sample payload: a JSON object, a JSON array, or JSON Lines", height=200,
-                                key=f"studio.paste.{name}",
-                                placeholder='{"id": 5678, "customer": {"first_name": "Juan"}, ...}')
+            text = st.text_area(
+                "Sample payload: a JSON object, a JSON array, or JSON Lines",
+                height=200,
+                key=f"studio.paste.{name}",
+                placeholder='{"id": 5678, "customer": {"first_name": "Juan"}, ...}',
+            )
             return parse_records(text) if text.strip() else []
         if source == "Upload":
-            upload = st.file_uploader("Sample file (.json, .jsonl, .ndjson)", type=["json", "jsonl", "ndjson", "txt"],
-                                      key=f"studio.upload.{name}")
+            upload = st.file_uploader(
+                "Sample file (.json, .jsonl, .ndjson)", type=["json", "jsonl", "ndjson", "txt"], key=f"studio.upload.{name}"
+            )
             return parse_upload(upload.name, upload.getvalue()) if upload else []
-        limit = st.number_input("How many of the newest", min_value=1, max_value=500, value=20, step=10,
-                                key=f"studio.stored_limit.{name}")
+        limit = st.number_input("How many of the newest", min_value=1, max_value=500, value=20, step=10, key=f"studio.stored_limit.{name}")
         kind = "inbox" if source == "Inbox" else "landed"
         found = stored_samples(engine(), stored.id, stored.target, kind, int(limit))
         if not found:
-            where = ("inbox (webhook bodies are kept there as they arrive)" if kind == "inbox"
-                     else "store (records are kept beside each order or sale that lands)")
+            where = (
+                "inbox (webhook bodies are kept there as they arrive)"
+                if kind == "inbox"
+                else "store (records are kept beside each order or sale that lands)"
+            )
             st.info(f"Nothing from {name} in the {where} yet. Paste or upload a sample instead.")
             return []
-        st.caption(f"{len(found)} record(s), newest first: {found[0].origin} ({when(found[0].at)}) to "
-                   f"{found[-1].origin}.")
+        st.caption(f"{len(found)} record(s), newest first: {found[0].origin} ({when(found[0].at)}) to {found[-1].origin}.")
         return [item.record for item in found]
     except UnusableSample as exc:
         st.error(f"The sample cannot be read: {exc}")
@@ -89,14 +99,21 @@ def editor_and_preview(stored: StoredIntegration, records: list) -> None:
         st.markdown("**Mapping**: target field → expression")
         edited = st.data_editor(
             pd.DataFrame(state.rows(name), columns=["field", "expression"]),
-            key=state.editor_key(name), num_rows="dynamic", hide_index=True, width="stretch",
+            key=state.editor_key(name),
+            num_rows="dynamic",
+            hide_index=True,
+            width="stretch",
             column_config={
                 "field": st.column_config.SelectboxColumn(
-                    "Target field", options=list(FIELDS[target]), required=True, width="medium",
-                    help="Required: " + ", ".join(sorted(REQUIRED[target]))),
+                    "Target field",
+                    options=list(FIELDS[target]),
+                    required=True,
+                    width="medium",
+                    help="Required: " + ", ".join(sorted(REQUIRED[target])),
+                ),
                 "expression": st.column_config.TextColumn(
-                    "Expression", width="large",
-                    help="A source path like customer.name, or an expression: format('shopify-{}', id)"),
+                    "Expression", width="large", help="A source path like customer.name, or an expression: format('shopify-{}', id)"
+                ),
             },
         )
         current_rows = edited.to_dict("records")
@@ -145,12 +162,9 @@ def _import_mapping(name: str) -> None:
 
 def _table_tools(name: str) -> None:
     with st.expander("Paste a whole mapping (JSON)"):
-        st.text_area("Mapping JSON: {\"field\": \"expression\", ...}, or a file with a field_mapping",
-                     key=f"studio.import.{name}", height=140)
-        st.button("Replace the table with this mapping", key=f"studio.import.go.{name}", on_click=_import_mapping,
-                  args=(name,))
-    st.button("Reset to the active mapping", key=f"studio.reset.{name}", icon=":material/undo:", on_click=state.reset,
-              args=(name,))
+        st.text_area('Mapping JSON: {"field": "expression", ...}, or a file with a field_mapping', key=f"studio.import.{name}", height=140)
+        st.button("Replace the table with this mapping", key=f"studio.import.go.{name}", on_click=_import_mapping, args=(name,))
+    st.button("Reset to the active mapping", key=f"studio.reset.{name}", icon=":material/undo:", on_click=state.reset, args=(name,))
 
 
 def _map_picked_path(name: str) -> None:
@@ -169,14 +183,29 @@ def _path_picker(name: str, target: str, records: list) -> None:
         return
     paths = source_paths(records)
     values = path_values(records[0], paths)
-    path = st.selectbox("Source path", paths, index=None, key=f"studio.pick.path.{name}",
-                        placeholder="Type to search the sample's paths",
-                        format_func=lambda p: f"{p}   = {json_text(values.get(p))[:40]}")
+    path = st.selectbox(
+        "Source path",
+        paths,
+        index=None,
+        key=f"studio.pick.path.{name}",
+        placeholder="Type to search the sample's paths",
+        format_func=lambda p: f"{p}   = {json_text(values.get(p))[:40]}",
+    )
     field = st.selectbox("Target field", list(FIELDS[target]), key=f"studio.pick.field.{name}")
-    st.button(f"Map {field} ← {path or 'path'}", disabled=path is None, key=f"studio.pick.go.{name}",
-              icon=":material/arrow_back:", on_click=_map_picked_path, args=(name,))
-    st.dataframe(pd.DataFrame([{"Path": p, "Value in record 1": json_text(values[p])} for p in paths]),
-                 hide_index=True, width="stretch", height=min(36 * (len(paths) + 1), 280))
+    st.button(
+        f"Map {field} ← {path or 'path'}",
+        disabled=path is None,
+        key=f"studio.pick.go.{name}",
+        icon=":material/arrow_back:",
+        on_click=_map_picked_path,
+        args=(name,),
+    )
+    st.dataframe(
+        pd.DataFrame([{"Path": p, "Value in record 1": json_text(values[p])} for p in paths]),
+        hide_index=True,
+        width="stretch",
+        height=min(36 * (len(paths) + 1), 280),
+    )
 
 
 def _preview(mapping: dict, target: str, records: list, sample) -> None:
@@ -194,17 +223,29 @@ def _preview(mapping: dict, target: str, records: list, sample) -> None:
     with mapped_col:
         st.markdown(f"**Mapped {target}**")
         table = pd.DataFrame(
-            [{"Field": row.field + (" *" if row.required else ""), "Value": json_text(row.value),
-              "Result": RESULT_TEXT[row.state] + (row.message or "") if row.state not in ("ok", "empty")
-              else RESULT_TEXT[row.state]}
-             for row in preview.rows]
+            [
+                {
+                    "Field": row.field + (" *" if row.required else ""),
+                    "Value": json_text(row.value),
+                    "Result": RESULT_TEXT[row.state] + (row.message or "") if row.state not in ("ok", "empty") else RESULT_TEXT[row.state],
+                }
+                for row in preview.rows
+            ]
         )
-        styles = [RED_ROW if row.state in ("error", "not_compiled", "missing") else
-                  AMBER_ROW if row.state == "empty" else None for row in preview.rows]
-        st.dataframe(highlight_rows(table, styles), hide_index=True, width="stretch",
-                     column_config={"Field": st.column_config.TextColumn(width=120),
-                                    "Value": st.column_config.TextColumn(width=190),
-                                    "Result": st.column_config.TextColumn(width="large")})
+        styles = [
+            RED_ROW if row.state in ("error", "not_compiled", "missing") else AMBER_ROW if row.state == "empty" else None
+            for row in preview.rows
+        ]
+        st.dataframe(
+            highlight_rows(table, styles),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "Field": st.column_config.TextColumn(width=120),
+                "Value": st.column_config.TextColumn(width=190),
+                "Result": st.column_config.TextColumn(width="large"),
+            },
+        )
         st.caption("\\* required · red: the record would be rejected for this field · amber: no value")
         if preview.ok:
             st.success(f"Valid {target}: ingest would store it as shown below.")
@@ -221,8 +262,7 @@ def _save(stored: StoredIntegration, mapping: dict, row_problems: list[str], iss
     st.markdown("**Save**")
     unchanged = mapping == active_mapping(stored)
     blocked = row_problems or issues
-    note = st.text_input("Note for this version", key=f"studio.note.{stored.name}",
-                         placeholder="e.g. address now includes the city")
+    note = st.text_input("Note for this version", key=f"studio.note.{stored.name}", placeholder="e.g. address now includes the city")
     label = f"Save as version {stored.mapping_version + 1}"
     if st.button(label, type="primary", disabled=bool(blocked) or unchanged, key=f"studio.save.{stored.name}"):
         check = _check_before_saving(stored, mapping)
@@ -265,14 +305,30 @@ def _confirm_breaking_save(stored: StoredIntegration, mapping: dict, note: str) 
         "would be rejected (kept with their reasons) instead of landing. Examples:",
         icon=":material/warning:",
     )
-    st.dataframe(pd.DataFrame([{"Payload": e.origin,
-                                "Why it would be rejected": "; ".join(f"{r['field']}: {r['message']}" for r in e.reasons),
-                                "Record": json_text(e.source)} for e in result.examples["broken"]]),
-                 hide_index=True, width="stretch")
-    sure = st.checkbox(f"Yes, save it anyway and reject such records from now on ({result.broken:,} of "
-                       f"{result.total:,} here)", key=f"studio.save.sure.{stored.name}.{token}")
-    if st.button(f"Save as version {stored.mapping_version + 1} anyway", disabled=not sure, icon=":material/warning:",
-                 key=f"studio.save.anyway.{stored.name}"):
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Payload": e.origin,
+                    "Why it would be rejected": "; ".join(f"{r['field']}: {r['message']}" for r in e.reasons),
+                    "Record": json_text(e.source),
+                }
+                for e in result.examples["broken"]
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    sure = st.checkbox(
+        f"Yes, save it anyway and reject such records from now on ({result.broken:,} of {result.total:,} here)",
+        key=f"studio.save.sure.{stored.name}.{token}",
+    )
+    if st.button(
+        f"Save as version {stored.mapping_version + 1} anyway",
+        disabled=not sure,
+        icon=":material/warning:",
+        key=f"studio.save.anyway.{stored.name}",
+    ):
         _store(stored, mapping, note)
 
 
@@ -294,10 +350,11 @@ def _store(stored: StoredIntegration, mapping: dict, note: str) -> None:
 # ---------------------------------------------------------------- backtest
 def backtest_section(stored: StoredIntegration) -> None:
     st.subheader("Backtest")
-    st.caption(f"Runs the table's mapping and the active one (version {stored.mapping_version}) over the newest "
-               f"payloads {stored.name} sent (landed and rejected), and counts what would change.")
-    limit = st.number_input("Payloads", min_value=1, max_value=MAX_BACKTEST, value=1_000, step=500,
-                            key=f"studio.bt.limit.{stored.name}")
+    st.caption(
+        f"Runs the table's mapping and the active one (version {stored.mapping_version}) over the newest "
+        f"payloads {stored.name} sent (landed and rejected), and counts what would change."
+    )
+    limit = st.number_input("Payloads", min_value=1, max_value=MAX_BACKTEST, value=1_000, step=500, key=f"studio.bt.limit.{stored.name}")
     mapping, problems, issues = state.current(stored.name)
     if st.button("Run backtest", icon=":material/science:", key=f"studio.bt.go.{stored.name}"):
         if problems or issues:
@@ -312,8 +369,10 @@ def backtest_section(stored: StoredIntegration) -> None:
         return
     tested_mapping, result = kept
     if result.total == 0:
-        st.info(f"No stored payloads for {stored.name} yet: payloads are kept as they arrive (landed orders keep "
-                "their source record; rejected records are kept with their reasons).")
+        st.info(
+            f"No stored payloads for {stored.name} yet: payloads are kept as they arrive (landed orders keep "
+            "their source record; rejected records are kept with their reasons)."
+        )
         return
     if tested_mapping != mapping:
         st.caption("The table changed since this backtest: run it again to see the effect.")
@@ -325,32 +384,58 @@ def _backtest_result(result: BacktestResult) -> None:
     one.metric("Would pass", f"{result.passed:,}", help="Valid records under the table's mapping")
     two.metric("Would fail", f"{result.failed:,}", help="Records the table's mapping would reject")
     three.metric("Would change", f"{result.changed:,}", help="A different outcome than the active mapping's")
-    st.caption(f"{result.total:,} payloads in {result.seconds:.2f} s · fixed {result.fixed:,} (rejected today, "
-               f"valid with this mapping) · broken {result.broken:,} (valid today, rejected with this mapping)")
-    passing, failing, changing = st.tabs([f"Pass ({result.passed:,})", f"Fail ({result.failed:,})",
-                                         f"Changed ({result.changed:,})"])
+    st.caption(
+        f"{result.total:,} payloads in {result.seconds:.2f} s · fixed {result.fixed:,} (rejected today, "
+        f"valid with this mapping) · broken {result.broken:,} (valid today, rejected with this mapping)"
+    )
+    passing, failing, changing = st.tabs([f"Pass ({result.passed:,})", f"Fail ({result.failed:,})", f"Changed ({result.changed:,})"])
     with passing:
         if result.examples["pass"]:
-            st.dataframe(pd.DataFrame([{"Payload": e.origin, **{k: json_text(v) for k, v in e.stored.items()}}
-                                       for e in result.examples["pass"]]), hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame([{"Payload": e.origin, **{k: json_text(v) for k, v in e.stored.items()}} for e in result.examples["pass"]]),
+                hide_index=True,
+                width="stretch",
+            )
         else:
             st.caption("None.")
     with failing:
         if result.examples["fail"]:
-            st.dataframe(pd.DataFrame([{"Payload": e.origin,
-                                        "Why": "; ".join(f"{r['field']}: {r['message']}" for r in e.reasons),
-                                        "Record": json_text(e.source)} for e in result.examples["fail"]]),
-                         hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "Payload": e.origin,
+                            "Why": "; ".join(f"{r['field']}: {r['message']}" for r in e.reasons),
+                            "Record": json_text(e.source),
+                        }
+                        for e in result.examples["fail"]
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
         else:
             st.caption("None.")
     with changing:
         for example in result.examples["changed"]:
-            verdict = ("now valid" if example.reasons == [] and not example.passed_before else
-                       "now rejected" if example.reasons and example.passed_before else "values differ")
+            verdict = (
+                "now valid"
+                if example.reasons == [] and not example.passed_before
+                else "now rejected"
+                if example.reasons and example.passed_before
+                else "values differ"
+            )
             st.markdown(f"`{example.origin}` ({verdict})")
-            st.dataframe(pd.DataFrame([{"Field": c.field, "Active mapping": json_text(c.before),
-                                        "Table's mapping": json_text(c.after)} for c in example.changes]),
-                         hide_index=True, width="stretch")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {"Field": c.field, "Active mapping": json_text(c.before), "Table's mapping": json_text(c.after)}
+                        for c in example.changes
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
         if not result.examples["changed"]:
             st.caption("None: the table's mapping gives the same result as the active one.")
 
@@ -359,10 +444,22 @@ def _backtest_result(result: BacktestResult) -> None:
 def versions_section(stored: StoredIntegration) -> None:
     st.subheader("Versions")
     versions = list_mapping_versions(engine(), stored.name)
-    st.dataframe(pd.DataFrame([{"Version": v["version"], "Active": "✓" if v["active"] else "",
-                                "Fields": len(v["field_mapping"]), "Note": v["note"] or "",
-                                "Saved": when(v["created_at"])} for v in versions]),
-                 hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Version": v["version"],
+                    "Active": "✓" if v["active"] else "",
+                    "Fields": len(v["field_mapping"]),
+                    "Note": v["note"] or "",
+                    "Saved": when(v["created_at"]),
+                }
+                for v in versions
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     by_version = {v["version"]: v["field_mapping"] for v in versions}
     editing = "table"
     options = [editing, *by_version]
@@ -371,17 +468,30 @@ def versions_section(stored: StoredIntegration) -> None:
     # Keyed by the active version: after a save or rollback the comparison starts from the new active one.
     suffix = f"{stored.name}.{stored.mapping_version}"
     versions_list = list(by_version)
-    before = left.selectbox("Compare", versions_list, format_func=label.get, key=f"studio.diff.a.{suffix}",
-                            index=versions_list.index(stored.mapping_version) if stored.mapping_version in by_version else 0)
+    before = left.selectbox(
+        "Compare",
+        versions_list,
+        format_func=label.get,
+        key=f"studio.diff.a.{suffix}",
+        index=versions_list.index(stored.mapping_version) if stored.mapping_version in by_version else 0,
+    )
     after = right.selectbox("with", options, format_func=label.get, key=f"studio.diff.b.{suffix}")
     current_mapping = state.current(stored.name)[0]
     changes = diff_mappings(by_version.get(before, {}), current_mapping if after == editing else by_version[after])
     if changes:
-        st.dataframe(highlight_rows(
-            pd.DataFrame([{"Field": d.field, "Change": d.change, label[before]: json_text(d.before),
-                           label[after]: json_text(d.after)} for d in changes]),
-            [RED_ROW if d.change == "removed" else AMBER_ROW if d.change == "changed" else None for d in changes]),
-            hide_index=True, width="stretch")
+        st.dataframe(
+            highlight_rows(
+                pd.DataFrame(
+                    [
+                        {"Field": d.field, "Change": d.change, label[before]: json_text(d.before), label[after]: json_text(d.after)}
+                        for d in changes
+                    ]
+                ),
+                [RED_ROW if d.change == "removed" else AMBER_ROW if d.change == "changed" else None for d in changes],
+            ),
+            hide_index=True,
+            width="stretch",
+        )
     else:
         st.caption(f"{label[before].capitalize()} and {label[after]} are identical.")
 
@@ -389,13 +499,14 @@ def versions_section(stored: StoredIntegration) -> None:
     if not earlier:
         return
     back_to = st.selectbox("Roll back to", earlier, format_func=label.get, key=f"studio.rollback.{stored.name}")
-    sure = st.checkbox(f"Yes, make version {back_to}'s mapping active again (saved as version "
-                       f"{stored.mapping_version + 1})", key=f"studio.rollback.sure.{stored.name}")
+    sure = st.checkbox(
+        f"Yes, make version {back_to}'s mapping active again (saved as version {stored.mapping_version + 1})",
+        key=f"studio.rollback.sure.{stored.name}",
+    )
     if st.button("Roll back", disabled=not sure, icon=":material/history:", key=f"studio.rollback.go.{stored.name}"):
         restored = rollback_mapping(engine(), stored.name, back_to, actor=auth.actor())
         state.replace_rows(stored.name, mapping_rows(restored.config.field_mapping))
-        st.toast(f"Version {back_to} is active again (as version {restored.mapping_version}).",
-                 icon=":material/history:")
+        st.toast(f"Version {back_to} is active again (as version {restored.mapping_version}).", icon=":material/history:")
         st.rerun()
 
 
@@ -410,8 +521,9 @@ def functions_help() -> None:
             "- local times of the client's zone become UTC: `to_datetime(fecha, '%d/%m/%Y %H:%M', 'America/Guatemala')`\n"
             "- the preview shows values as ingest stores them: numbers as numbers, date-times in UTC"
         )
-        st.dataframe(pd.DataFrame([{"Function": f.usage, "What it does": f.summary} for f in FUNCTIONS.values()]),
-                     hide_index=True, width="stretch")
+        st.dataframe(
+            pd.DataFrame([{"Function": f.usage, "What it does": f.summary} for f in FUNCTIONS.values()]), hide_index=True, width="stretch"
+        )
 
 
 # ---------------------------------------------------------------- page
@@ -432,9 +544,11 @@ except IntegrationNotFound:
     st.warning(f"{chosen} was just deleted.")
     st.stop()
 state.ensure(current.name, mapping_rows(active_mapping(current)))
-st.caption(f"{TYPE_LABELS.get(current.config.type, current.config.type)} · target **{current.target}** · active "
-           f"mapping version {current.mapping_version}"
-           + ("" if current.config.field_mapping else " (none saved: records are read as the target's own fields)"))
+st.caption(
+    f"{TYPE_LABELS.get(current.config.type, current.config.type)} · target **{current.target}** · active "
+    f"mapping version {current.mapping_version}"
+    + ("" if current.config.field_mapping else " (none saved: records are read as the target's own fields)")
+)
 
 sample_records = load_sample(current)
 editor_and_preview(current, sample_records)

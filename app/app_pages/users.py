@@ -1,5 +1,6 @@
 """Users and tokens: local accounts (add, change role, disable, reset a password, see lockouts) and
 admin API tokens (create, shown once; revoke). Admins only; the CLI offers the same (`crossdock users`)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -16,11 +17,23 @@ st.title("Users and tokens")
 
 with engine().connect() as conn:
     accounts = users.listing(conn)
-st.dataframe(pd.DataFrame([{
-    "user": u.username, "role": u.role.value,
-    "state": "disabled" if u.disabled else "locked out" if u.locked() else "active",
-    "locked until": u.locked_until if u.locked() else None, "last log-in": u.last_login_at,
-} for u in accounts], columns=["user", "role", "state", "locked until", "last log-in"]), hide_index=True, width="stretch")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "user": u.username,
+                "role": u.role.value,
+                "state": "disabled" if u.disabled else "locked out" if u.locked() else "active",
+                "locked until": u.locked_until if u.locked() else None,
+                "last log-in": u.last_login_at,
+            }
+            for u in accounts
+        ],
+        columns=["user", "role", "state", "locked until", "last log-in"],
+    ),
+    hide_index=True,
+    width="stretch",
+)
 
 
 def _done(change) -> None:
@@ -47,8 +60,12 @@ with add.form("users.add"):
     role = st.selectbox("Role", [r.value for r in Role], key="users.add.role")
     if st.form_submit_button("Add user", type="primary"):
         password = users.one_time_password()
-        _done(lambda conn: (users.add(conn, name.strip(), role, password, actor=auth.actor()),
-                            f"{name.strip()}: one-time password {password}")[1])
+        _done(
+            lambda conn: (
+                users.add(conn, name.strip(), role, password, actor=auth.actor()),
+                f"{name.strip()}: one-time password {password}",
+            )[1]
+        )
 with change.form("users.change"):
     st.subheader("Change a user")
     who = st.selectbox("User", [u.username for u in accounts], key="users.change.name")
@@ -65,8 +82,11 @@ with change.form("users.change"):
 st.header("API tokens")
 with engine().connect() as conn:
     listed = tokens.listing(conn)
-st.dataframe(pd.DataFrame(listed, columns=["name", "role", "user", "created_by", "created_at", "expires_at",
-                                           "last_used_at", "revoked_at"]), hide_index=True, width="stretch")
+st.dataframe(
+    pd.DataFrame(listed, columns=["name", "role", "user", "created_by", "created_at", "expires_at", "last_used_at", "revoked_at"]),
+    hide_index=True,
+    width="stretch",
+)
 make, revoke = st.columns(2)
 with make.form("tokens.add"):
     token_name = st.text_input("Token name", key="tokens.add.name")

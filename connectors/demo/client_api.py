@@ -5,6 +5,7 @@ Logitrack plan's API example (`order_number`, `customer.name`, `shipping_address
 
     python -m connectors.demo.client_api --port 8090
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,15 @@ DEMO_TOKEN = "sk_live_demo_crossdock"
 HISTORY = timedelta(days=3)
 _FIRST = ["Juan", "María", "José", "Ana", "Luis", "Sofía", "Carlos", "Lucía", "Diego", "Valeria"]
 _LAST = ["Pérez", "García", "Núñez", "López", "Hernández", "Martínez", "Ramírez", "Gómez", "Castillo", "Ortiz"]
-_STREETS = ["5ta Avenida 10-20", "Calle Real 4-15", "Boulevard Los Próceres 18", "Diagonal 6 12-42", "Avenida Reforma 8-60",
-            "Calzada Roosevelt 22-43", "6a Calle 3-21"]
+_STREETS = [
+    "5ta Avenida 10-20",
+    "Calle Real 4-15",
+    "Boulevard Los Próceres 18",
+    "Diagonal 6 12-42",
+    "Avenida Reforma 8-60",
+    "Calzada Roosevelt 22-43",
+    "6a Calle 3-21",
+]
 _ZONES = ["Zona 1", "Zona 4", "Zona 9", "Zona 10", "Zona 11", "Zona 14", "Zona 15", "Mixco", "Villa Nueva"]
 
 
@@ -31,8 +39,10 @@ def demo_order(index: int, updated_at: datetime) -> dict[str, Any]:
     rng = random.Random(index)
     return {
         "order_number": f"CXYZ-{10_000 + index}",
-        "customer": {"name": f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
-                     "phone": f"+502 5{rng.randint(100, 999)}-{rng.randint(1000, 9999)}"},
+        "customer": {
+            "name": f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
+            "phone": f"+502 5{rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
+        },
         "shipping_address": {
             "full": f"{rng.choice(_STREETS)}, {rng.choice(_ZONES)}, Guatemala",
             "lat": round(14.55 + rng.random() * 0.1, 6),

@@ -2,6 +2,7 @@
 `order_id, customer_name, delivery_address, lat, lng, status, logitrack_synced, created_at`, so the
 plan's query runs against it verbatim. The same table definition builds the demo SQLite file and the
 PostgreSQL/MariaDB tables of the tests."""
+
 from __future__ import annotations
 
 import random

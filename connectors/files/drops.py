@@ -15,6 +15,7 @@ scratch copy that is what gets read, so a name swapped for a link after the list
 and what is ingested is exactly what was hashed. Moves are renames between the descriptors of the
 folder and its outboxes, and only of the file that was read. POSIX (dir_fd, O_NOFOLLOW).
 """
+
 from __future__ import annotations
 
 import errno
@@ -132,8 +133,11 @@ def _enter(parent: int, name: str, shown: Path, integration: str, report: PullRe
             except OSError:
                 link = False
             what = "a symbolic link" if link else "not a folder"
-            raise PullError(f"{integration}: {shown} is {what}: file drops are read and moved only inside real folders "
-                            "within the drops root; replace it with a folder", report) from None
+            raise PullError(
+                f"{integration}: {shown} is {what}: file drops are read and moved only inside real folders "
+                "within the drops root; replace it with a folder",
+                report,
+            ) from None
         raise PullError(f"{integration}: cannot open {shown}: {exc.strerror}", report) from None
 
 

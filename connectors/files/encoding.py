@@ -1,6 +1,7 @@
 """Which text encoding a CSV export is in. DuckDB reads UTF-8, UTF-16 and Latin-1 natively but does
 not guess; ERPs on Windows write Windows-1252 (Latin-1 plus € “ ” – … in 0x80–0x9F), which is
 transcoded to UTF-8 first so those characters survive."""
+
 from __future__ import annotations
 
 import codecs
@@ -8,8 +9,17 @@ from pathlib import Path
 
 BLOCK = 1 << 20
 NATIVE = {"utf-8", "utf-16", "latin-1"}
-_ALIASES = {"utf8": "utf-8", "utf-8-sig": "utf-8", "utf16": "utf-16", "latin1": "latin-1", "iso-8859-1": "latin-1",
-            "iso8859-1": "latin-1", "l1": "latin-1", "windows-1252": "cp1252", "cp-1252": "cp1252"}
+_ALIASES = {
+    "utf8": "utf-8",
+    "utf-8-sig": "utf-8",
+    "utf16": "utf-16",
+    "latin1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "iso8859-1": "latin-1",
+    "l1": "latin-1",
+    "windows-1252": "cp1252",
+    "cp-1252": "cp1252",
+}
 
 
 def normalise(name: str) -> str:

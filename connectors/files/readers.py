@@ -1,6 +1,7 @@
 """Records out of a dropped file, a chunk at a time: CSV, JSON Lines and Parquet through DuckDB,
 XLSX through openpyxl (DuckDB's excel extension would have to be downloaded at run time, and
 nothing in Crossdock downloads anything while running)."""
+
 from __future__ import annotations
 
 import tempfile
@@ -13,8 +14,18 @@ import duckdb
 from connectors.files.encoding import NATIVE, normalise, sniff_encoding, transcode_to_utf8
 from pipelines.integrations.file_settings import FileSettings
 
-SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
-            ".ndjson": "jsonl", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
+SUFFIXES = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 class UnreadableFile(ValueError):

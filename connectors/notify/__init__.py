@@ -5,6 +5,7 @@ Each channel sends on its own thread with its own short timeouts, so a channel t
 never holds up another; its failure is recorded on the channel (shown on the dashboard) and on the
 notification, which is retried on the outbox's backoff.
 """
+
 from __future__ import annotations
 
 import logging

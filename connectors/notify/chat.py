@@ -1,5 +1,6 @@
 """Chat incoming webhooks: Slack, Microsoft Teams (Workflows and connector webhooks, as an Adaptive
 Card) and Google Chat. Each gets the same message in the shape its service expects."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,13 +29,20 @@ def slack_payload(message: AlertMessage) -> dict[str, Any]:
 def teams_payload(message: AlertMessage) -> dict[str, Any]:
     color = "Good" if message.message == "resolved" else ("Accent" if message.message == "test" else "Attention")
     card = {
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4",
-        "body": [{"type": "TextBlock", "text": message.title, "weight": "Bolder", "size": "Medium", "color": color, "wrap": True},
-                 *({"type": "TextBlock", "text": line, "wrap": True} for line in message.lines()[:-1])],
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [
+            {"type": "TextBlock", "text": message.title, "weight": "Bolder", "size": "Medium", "color": color, "wrap": True},
+            *({"type": "TextBlock", "text": line, "wrap": True} for line in message.lines()[:-1]),
+        ],
         "actions": [{"type": "Action.OpenUrl", "title": "Open in Crossdock", "url": message.url}],
     }
-    return {"type": "message", "summary": message.title,
-            "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}]}
+    return {
+        "type": "message",
+        "summary": message.title,
+        "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}],
+    }
 
 
 def google_chat_payload(message: AlertMessage) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Email over SMTP: STARTTLS (587) or implicit TLS (465) with the system's CA bundle or the channel's
 own (`ca_file`), login when a user is set, and never a downgrade: a server that does not offer
 STARTTLS is a failure, and a password is never sent over plain text except to a relay on loopback."""
+
 from __future__ import annotations
 
 import html

@@ -7,6 +7,7 @@ Like status callbacks: no proxy or `.netrc` credentials taken from the environme
 (the environment's proxy is passed per URL), and redirects are never followed (a webhook URL that
 redirects is a failure, and a signed alert never goes anywhere else).
 """
+
 from __future__ import annotations
 
 import requests
@@ -33,9 +34,14 @@ def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
     """POST `body`; the answer's status on success, SendFailed with a safe reason otherwise."""
     with notify_session() as session:
         try:
-            answer = session.post(url, data=body, headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
-                                  timeout=(min(CONNECT_TIMEOUT, timeout), timeout), allow_redirects=False,
-                                  proxies=proxies_for(url))
+            answer = session.post(
+                url,
+                data=body,
+                headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
+                timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
+                allow_redirects=False,
+                proxies=proxies_for(url),
+            )
         except requests.RequestException as exc:
             raise SendFailed(describe_failure(exc, timeout)) from None
     if not 200 <= answer.status_code < 300:

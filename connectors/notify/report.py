@@ -1,6 +1,7 @@
 """Managers' sync report as people receive it: a bar chart (matplotlib, rendered off-screen), an HTML
 email with the chart inline and the CSV attached, and the same page as a PDF (xhtml2pdf) for the
 app's download. Everything is rendered locally: no font, image or style is fetched at run time."""
+
 from __future__ import annotations
 
 import base64
@@ -43,8 +44,7 @@ def chart_png(report: ManagerReport) -> bytes:
     axis = figure.subplots()
     axis.barh(names, created, color="#2e7d32", label="created")
     axis.barh(names, updated, left=created, color="#1565c0", label="updated")
-    axis.barh(names, rejected, left=[c + u for c, u in zip(created, updated, strict=True)], color="#c62828",
-              label="rejected")
+    axis.barh(names, rejected, left=[c + u for c, u in zip(created, updated, strict=True)], color="#c62828", label="rejected")
     axis.invert_yaxis()
     axis.set_xlabel("records")
     axis.set_title(f"Records per integration, {report.period.label} (UTC)", fontsize=10)
@@ -63,19 +63,48 @@ def _pct(value: float | None) -> str:
 def report_html(report: ManagerReport, chart_src: str, csv_note: str = "The CSV attached has every column.") -> str:
     """The report as one HTML page; `chart_src` is "cid:..." in an email, a data: URI in the PDF."""
     total = report.total
-    head = ("<tr>" + "".join(f"<th>{h}</th>" for h in ("Integration", "Received", "Created", "Updated", "Rejected",
-                                                         "Error rate", "Top reasons", "Callbacks delivered",
-                                                         "Callback p95", "Availability")) + "</tr>")
+    head = (
+        "<tr>"
+        + "".join(
+            f"<th>{h}</th>"
+            for h in (
+                "Integration",
+                "Received",
+                "Created",
+                "Updated",
+                "Rejected",
+                "Error rate",
+                "Top reasons",
+                "Callbacks delivered",
+                "Callback p95",
+                "Availability",
+            )
+        )
+        + "</tr>"
+    )
     lines = []
     for row in report.rows:
         reasons = "<br/>".join(f"{html.escape(r)} ({n})" for r, n in report.reasons.get(str(row["integration"]), [])) or "—"
         p95 = row["callback_p95_ms"]
         lines.append(
-            "<tr>" + "".join(f"<td>{cell}</td>" for cell in (
-                html.escape(str(row["integration"])), f"{int(row['received']):,}", f"{int(row['created']):,}",
-                f"{int(row['updated']):,}", f"{int(row['errors']):,}", _pct(float(row["error_rate_pct"])), reasons,
-                _pct(report.callback_success(row)), "—" if p95 is None or p95 != p95 else f"{p95:.0f} ms",
-                _pct(report.availability(row)))) + "</tr>")
+            "<tr>"
+            + "".join(
+                f"<td>{cell}</td>"
+                for cell in (
+                    html.escape(str(row["integration"])),
+                    f"{int(row['received']):,}",
+                    f"{int(row['created']):,}",
+                    f"{int(row['updated']):,}",
+                    f"{int(row['errors']):,}",
+                    _pct(float(row["error_rate_pct"])),
+                    reasons,
+                    _pct(report.callback_success(row)),
+                    "—" if p95 is None or p95 != p95 else f"{p95:.0f} ms",
+                    _pct(report.availability(row)),
+                )
+            )
+            + "</tr>"
+        )
     return f"""<html><head><meta charset="utf-8"/><style>
 @page {{ size: a4 landscape; margin: 1.5cm; }}
 body {{ font-family: Helvetica, Arial, sans-serif; font-size: 10pt; color: #222; }}
@@ -88,12 +117,12 @@ th {{ background: #eef1f5; }}
 <h1>Crossdock sync report: {html.escape(report.period.label)}</h1>
 <p>{report.period.cadence.capitalize()} report, UTC. Same numbers as the app's Reports page.</p>
 <table class="totals"><tr>
-<td><b>{int(total['received']):,}</b> received</td><td><b>{int(total['created']):,}</b> created</td>
-<td><b>{int(total['updated']):,}</b> updated</td><td><b>{int(total['errors']):,}</b> rejected</td>
-<td><b>{float(total['error_rate_pct']):.2f} %</b> error rate</td><td><b>{_pct(report.availability(total))}</b> availability</td>
+<td><b>{int(total["received"]):,}</b> received</td><td><b>{int(total["created"]):,}</b> created</td>
+<td><b>{int(total["updated"]):,}</b> updated</td><td><b>{int(total["errors"]):,}</b> rejected</td>
+<td><b>{float(total["error_rate_pct"]):.2f} %</b> error rate</td><td><b>{_pct(report.availability(total))}</b> availability</td>
 </tr></table>
 <p><img src="{chart_src}" width="560"/></p>
-<table>{head}{''.join(lines)}</table>
+<table>{head}{"".join(lines)}</table>
 <p style="color:#666">Availability: share of syncs that did not fail. Callback p95: 95th percentile of the
 client's answer time. {csv_note}</p>
 </body></html>"""
@@ -119,13 +148,14 @@ def report_email(report: ManagerReport, sender: str) -> EmailMessage:
         f"Crossdock sync report, {report.period.label} (UTC)\n\n"
         f"{int(total['received'])} received, {int(total['created'])} created, {int(total['updated'])} updated, "
         f"{int(total['errors'])} rejected ({float(total['error_rate_pct']):.2f} %).\n"
-        "The HTML part has the chart and the table; the CSV attached has every number.\n")
+        "The HTML part has the chart and the table; the CSV attached has every number.\n"
+    )
     chart_id = make_msgid(domain="crossdock")
     message.add_alternative(report_html(report, f"cid:{chart_id[1:-1]}"), subtype="html")
-    message.get_payload()[1].add_related(chart_png(report), maintype="image", subtype="png", cid=chart_id,
-                                         filename="chart.png")
-    message.add_attachment(report_csv(report.csv_frame()), maintype="text", subtype="csv",
-                           filename=f"crossdock-{report.period.key.replace(':', '-')}.csv")
+    message.get_payload()[1].add_related(chart_png(report), maintype="image", subtype="png", cid=chart_id, filename="chart.png")
+    message.add_attachment(
+        report_csv(report.csv_frame()), maintype="text", subtype="csv", filename=f"crossdock-{report.period.key.replace(':', '-')}.csv"
+    )
     return message
 
 
@@ -150,8 +180,7 @@ class ReportRun:
         return text
 
 
-def send_scheduled_reports(engine: sa.Engine, cadence: str, day: date | None = None, *, resend: bool = False,
-                           sent_by: str) -> ReportRun:
+def send_scheduled_reports(engine: sa.Engine, cadence: str, day: date | None = None, *, resend: bool = False, sent_by: str) -> ReportRun:
     """Send the period's report to every enabled schedule of `cadence` that has not had it yet (all of
     them with `resend`). One schedule's failure never stops the others; a failed one is not recorded,
     so re-running the period sends it."""

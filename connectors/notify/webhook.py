@@ -2,6 +2,7 @@
 `X-Crossdock-Signature` (hex HMAC-SHA256 of the body) and Standard Webhooks headers (`webhook-id`
 stable across retries of one notification, `webhook-timestamp`, `webhook-signature`), so a receiver
 verifies alerts with the code it already has for callbacks."""
+
 from __future__ import annotations
 
 import orjson

@@ -3,6 +3,7 @@
 - `GET /audit?action=&actor=&subject=&since=&limit=&cursor=`: entries newest first, paged like every list.
 - `GET /tokens`, `POST /tokens` (the token is in the answer once), `DELETE /tokens/{name}` (revoke).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +24,11 @@ from pipelines.paging import MAX_LIMIT, InvalidCursor
 router = APIRouter(tags=["access and audit"], dependencies=[Depends(require_admin)], responses=ADMIN_ERRORS)
 
 
-@router.get("/audit", summary="The audit log, newest first, paged (filters: action, actor, subject, since)",
-            responses=error_responses({400: UNKNOWN_CURSOR}))
+@router.get(
+    "/audit",
+    summary="The audit log, newest first, paged (filters: action, actor, subject, since)",
+    responses=error_responses({400: UNKNOWN_CURSOR}),
+)
 def get_audit(
     action: str | None = Query(None, description="e.g. integration.edited, login.failed"),
     actor: str | None = Query(None, description="e.g. user:ana, token:ci, api:admin"),
@@ -36,8 +40,9 @@ def get_audit(
 ) -> dict[str, Any]:
     try:
         with engine.connect() as conn:
-            page = audit.entries(conn, action=action, actor=actor, subject=subject,
-                                 since=as_utc(since) if since else None, cursor=cursor, limit=limit)
+            page = audit.entries(
+                conn, action=action, actor=actor, subject=subject, since=as_utc(since) if since else None, cursor=cursor, limit=limit
+            )
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
@@ -58,13 +63,18 @@ def get_tokens(engine: sa.Engine = Depends(store_engine)) -> list[dict[str, Any]
         return tokens.listing(conn)
 
 
-@router.post("/tokens", status_code=status.HTTP_201_CREATED, summary="Create an API token (shown once, in this answer)",
-             responses=error_responses({404: "no user with that name", 409: "a token with that name exists"}))
+@router.post(
+    "/tokens",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API token (shown once, in this answer)",
+    responses=error_responses({404: "no user with that name", 409: "a token with that name exists"}),
+)
 def post_token(body: TokenBody, actor: str = Depends(require_admin), engine: sa.Engine = Depends(store_engine)) -> dict[str, Any]:
     try:
         with engine.begin() as conn:
-            token = tokens.create(conn, body.name, body.role, actor=actor, username=body.user,
-                                  expires_at=as_utc(body.expires_at) if body.expires_at else None)
+            token = tokens.create(
+                conn, body.name, body.role, actor=actor, username=body.user, expires_at=as_utc(body.expires_at) if body.expires_at else None
+            )
     except tokens.TokenExists as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     except tokens.UnknownUser as exc:
@@ -74,8 +84,12 @@ def post_token(body: TokenBody, actor: str = Depends(require_admin), engine: sa.
     return {"name": body.name, "role": body.role, "token": token}
 
 
-@router.delete("/tokens/{name}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API token",
-               responses=error_responses({404: "no live token with that name"}))
+@router.delete(
+    "/tokens/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an API token",
+    responses=error_responses({404: "no live token with that name"}),
+)
 def delete_token(name: str, actor: str = Depends(require_admin), engine: sa.Engine = Depends(store_engine)) -> None:
     try:
         with engine.begin() as conn:

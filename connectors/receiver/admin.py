@@ -3,6 +3,7 @@
 Handlers are plain functions (FastAPI runs them in its thread pool) over framework-free lookups in
 `pipelines`. Secrets are masked in every answer; invalid input answers 422 with each field and why.
 """
+
 from __future__ import annotations
 
 import base64
@@ -50,8 +51,7 @@ from pipelines.sales.lookup import get_identifier, page_customers, register_code
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)], responses=ADMIN_ERRORS)
 
-SEED_INTEGRATION = {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey",
-                    "auth_value": "secreto_compartido", "is_active": True}
+SEED_INTEGRATION = {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey", "auth_value": "secreto_compartido", "is_active": True}
 
 
 class Invalid(Exception):
@@ -108,11 +108,15 @@ def _changes_schema() -> dict[str, Any]:
     "/integrations",
     status_code=status.HTTP_201_CREATED,
     summary="Create an integration (seed 000's configuration JSON as is)",
-    responses=error_responses({400: MALFORMED_JSON, 409: "an integration (live or archived) with that name exists",
-                               422: "invalid fields, each with its reason"}),
+    responses=error_responses(
+        {400: MALFORMED_JSON, 409: "an integration (live or archived) with that name exists", 422: "invalid fields, each with its reason"}
+    ),
 )
-def create(request: Request, config: Integration = Body(openapi_examples={"seed 000": {"value": SEED_INTEGRATION}}),
-           actor: str = Depends(require_admin)) -> dict[str, Any]:
+def create(
+    request: Request,
+    config: Integration = Body(openapi_examples={"seed 000": {"value": SEED_INTEGRATION}}),
+    actor: str = Depends(require_admin),
+) -> dict[str, Any]:
     engine = receiver_state(request).engine
     _storable(config.model_dump(mode="json"))
     try:
@@ -127,12 +131,16 @@ def create(request: Request, config: Integration = Body(openapi_examples={"seed 
     return _shown(stored)
 
 
-@router.get("/integrations", summary="List integrations (secrets masked), by name",
-            description="An array, `limit` at a time in name order; `X-Total-Count` says how many in all and "
-                        "`X-Next-Cursor` (absent on the last page) is the `cursor` of the next page.",
-            responses=error_responses({400: UNKNOWN_CURSOR}))
+@router.get(
+    "/integrations",
+    summary="List integrations (secrets masked), by name",
+    description="An array, `limit` at a time in name order; `X-Total-Count` says how many in all and "
+    "`X-Next-Cursor` (absent on the last page) is the `cursor` of the next page.",
+    responses=error_responses({400: UNKNOWN_CURSOR}),
+)
 def list_all(
-    request: Request, response: Response,
+    request: Request,
+    response: Response,
     limit: int = Query(MAX_LIMIT, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(None, description="the X-Next-Cursor of the previous page"),
 ) -> list[dict[str, Any]]:
@@ -158,8 +166,9 @@ def _name_cursor(cursor: str | None) -> str | None:
     return name
 
 
-@router.get("/integrations/{name}", summary="One integration (secrets masked)",
-            responses=error_responses({404: "no integration with that name"}))
+@router.get(
+    "/integrations/{name}", summary="One integration (secrets masked)", responses=error_responses({404: "no integration with that name"})
+)
 def show(name: str, request: Request) -> dict[str, Any]:
     try:
         return _shown(get_integration(receiver_state(request).reader, name))
@@ -170,15 +179,24 @@ def show(name: str, request: Request) -> dict[str, Any]:
 @router.patch(
     "/integrations/{name}",
     summary="Change some fields (nested settings merge; omitted secrets stay)",
-    responses=error_responses({400: MALFORMED_JSON, 404: "no integration with that name",
-                               409: "renamed to the name of another (live or archived) integration",
-                               422: "invalid fields, each with its reason"}),
+    responses=error_responses(
+        {
+            400: MALFORMED_JSON,
+            404: "no integration with that name",
+            409: "renamed to the name of another (live or archived) integration",
+            422: "invalid fields, each with its reason",
+        }
+    ),
     openapi_extra={"requestBody": {"content": {"application/json": {"schema": _changes_schema()}}}},
 )
-def patch(name: str, request: Request,
-          changes: dict[str, Any] = Body(openapi_examples={"deactivate": {"value": {"is_active": False}},
-                                                            "async acks": {"value": {"webhook": {"ack_mode": "async"}}}}),
-          actor: str = Depends(require_admin)) -> dict[str, Any]:
+def patch(
+    name: str,
+    request: Request,
+    changes: dict[str, Any] = Body(
+        openapi_examples={"deactivate": {"value": {"is_active": False}}, "async acks": {"value": {"webhook": {"ack_mode": "async"}}}}
+    ),
+    actor: str = Depends(require_admin),
+) -> dict[str, Any]:
     state = receiver_state(request)
     _storable(changes)
     try:
@@ -195,19 +213,23 @@ def patch(name: str, request: Request,
     return _shown(stored)
 
 
-@router.delete("/integrations/{name}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Delete (archive) an integration: its data stays, restorable until purged",
-               description="Archives the integration: webhooks to it answer like an unknown integration, pollers and "
-                           "deliveries skip it, and everything it received stays as it was. "
-                           "`POST /archived-integrations/{name}/restore` undoes it; "
-                           "`DELETE /archived-integrations/{name}` (or the retention period, "
-                           "`CROSSDOCK_ARCHIVE_RETENTION_DAYS`) really deletes it.",
-               responses=error_responses({404: "no integration with that name"}))
+@router.delete(
+    "/integrations/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete (archive) an integration: its data stays, restorable until purged",
+    description="Archives the integration: webhooks to it answer like an unknown integration, pollers and "
+    "deliveries skip it, and everything it received stays as it was. "
+    "`POST /archived-integrations/{name}/restore` undoes it; "
+    "`DELETE /archived-integrations/{name}` (or the retention period, "
+    "`CROSSDOCK_ARCHIVE_RETENTION_DAYS`) really deletes it.",
+    responses=error_responses({404: "no integration with that name"}),
+)
 def delete(
     name: str,
     request: Request,
-    force: bool = Query(False, description="accepted for older clients; deleting archives, so nothing waiting is "
-                                           "discarded and there is nothing to force"),
+    force: bool = Query(
+        False, description="accepted for older clients; deleting archives, so nothing waiting is discarded and there is nothing to force"
+    ),
     actor: str = Depends(require_admin),
 ) -> Response:
     state = receiver_state(request)
@@ -219,15 +241,21 @@ def delete(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/archived-integrations", summary="Deleted (archived) integrations, newest first",
-            description="Name, type, target, when and by whom each was deleted. They are purged automatically "
-                        "`CROSSDOCK_ARCHIVE_RETENTION_DAYS` after that.")
+@router.get(
+    "/archived-integrations",
+    summary="Deleted (archived) integrations, newest first",
+    description="Name, type, target, when and by whom each was deleted. They are purged automatically "
+    "`CROSSDOCK_ARCHIVE_RETENTION_DAYS` after that.",
+)
 def archived(request: Request) -> list[ArchivedIntegration]:
     return [ArchivedIntegration(**entry) for entry in archived_view(receiver_state(request).reader)]
 
 
-@router.post("/archived-integrations/{name}/restore", summary="Restore a deleted integration, with all its data",
-             responses=error_responses({404: "no archived integration with that name"}))
+@router.post(
+    "/archived-integrations/{name}/restore",
+    summary="Restore a deleted integration, with all its data",
+    responses=error_responses({404: "no archived integration with that name"}),
+)
 def restore(name: str, request: Request, actor: str = Depends(require_admin)) -> dict[str, Any]:
     state = receiver_state(request)
     try:
@@ -238,10 +266,14 @@ def restore(name: str, request: Request, actor: str = Depends(require_admin)) ->
     return _shown(stored)
 
 
-@router.delete("/archived-integrations/{name}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Purge an archived integration: delete it and everything it received, for good",
-               responses=error_responses({404: "no archived integration with that name",
-                                          409: "acknowledged webhooks or callbacks still wait (see force)"}))
+@router.delete(
+    "/archived-integrations/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Purge an archived integration: delete it and everything it received, for good",
+    responses=error_responses(
+        {404: "no archived integration with that name", 409: "acknowledged webhooks or callbacks still wait (see force)"}
+    ),
+)
 def purge(
     name: str,
     request: Request,
@@ -259,8 +291,11 @@ def purge(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/orders", summary="Find orders by integration and/or the client's external id",
-            responses=error_responses({400: UNKNOWN_CURSOR, 404: "no integration with that name"}))
+@router.get(
+    "/orders",
+    summary="Find orders by integration and/or the client's external id",
+    responses=error_responses({400: UNKNOWN_CURSOR, 404: "no integration with that name"}),
+)
 def orders(
     request: Request,
     integration: str | None = Query(None, description="integration name"),
@@ -276,8 +311,11 @@ def orders(
     return {"orders": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
-@router.get("/customers", summary="Find customers of an Autentikapp account by national id or email",
-            responses=error_responses({400: UNKNOWN_CURSOR, 404: "no account with that name"}))
+@router.get(
+    "/customers",
+    summary="Find customers of an Autentikapp account by national id or email",
+    responses=error_responses({400: UNKNOWN_CURSOR, 404: "no account with that name"}),
+)
 def customers(
     request: Request,
     account: str | None = Query(None, description="the account (integration) name"),
@@ -303,8 +341,11 @@ def _cursor_errors() -> Iterator[None]:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
 
 
-@router.get("/identifiers/{code}", summary="An identifier code and the customer it is linked to",
-            responses=error_responses({404: "the code is not registered"}))
+@router.get(
+    "/identifiers/{code}",
+    summary="An identifier code and the customer it is linked to",
+    responses=error_responses({404: "the code is not registered"}),
+)
 def identifier(code: str, request: Request) -> dict[str, Any]:
     found = get_identifier(receiver_state(request).reader, code)
     if found is None:
@@ -312,15 +353,21 @@ def identifier(code: str, request: Request) -> dict[str, Any]:
     return found
 
 
-@router.post("/identifiers", summary="Register identifier codes for an Autentikapp account (bulk)",
-             responses=error_responses({400: MALFORMED_JSON, 404: "no account with that name",
-                                        422: "invalid codes, or the account's target is not sale"}))
+@router.post(
+    "/identifiers",
+    summary="Register identifier codes for an Autentikapp account (bulk)",
+    responses=error_responses(
+        {400: MALFORMED_JSON, 404: "no account with that name", 422: "invalid codes, or the account's target is not sale"}
+    ),
+)
 def register(batch: IdentifierBatch, request: Request) -> dict[str, Any]:
     engine = receiver_state(request).engine
     account = _require_integration(engine, batch.account)
     if account.target != "sale":
-        raise Invalid([{"field": "account", "message": f"{batch.account!r} has target {account.target!r}, not 'sale'"}],
-                      "identifier codes belong to sale accounts")
+        raise Invalid(
+            [{"field": "account", "message": f"{batch.account!r} has target {account.target!r}, not 'sale'"}],
+            "identifier codes belong to sale accounts",
+        )
     codes = [{"code": c} if isinstance(c, str) else c.model_dump() for c in batch.codes]
     if any(not c["code"].strip() or len(c["code"]) > 128 for c in codes):
         raise Invalid([{"field": "codes", "message": "every code must be 1-128 characters"}], "invalid codes")

@@ -6,6 +6,7 @@ Accepted: `Authorization: Bearer <token>`. The scheme is case-insensitive (RFC 7
 accepted too); HTTP servers drop the whitespace around a header value, so a trailing space never
 reaches the check; a space inside the token makes it wrong.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,7 @@ def _bearer(request: Request) -> str | None:
 
 
 def _unauthorised(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=f"admin API: {detail}",
-                         headers={"WWW-Authenticate": "Bearer"})
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=f"admin API: {detail}", headers={"WWW-Authenticate": "Bearer"})
 
 
 def principal(request: Request) -> Principal | HTTPException:

@@ -2,6 +2,7 @@
 
 Routers come from one list, `ROUTERS`: adding a part of the API is adding one entry.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -78,7 +79,6 @@ LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, dict[str, str]]]] = 
 }
 
 
-
 def max_pending_setting() -> int:
     """`CROSSDOCK_RECEIVER_MAX_PENDING`: requests allowed to wait for a commit before 429."""
     return settings.current().receiver_max_pending
@@ -106,7 +106,10 @@ def create_app(
         reader = read_only(store)
         checkpoints = asyncio.create_task(checkpoint_forever(reader)) if writer is not store else None
         app.state.receiver = ReceiverState(
-            engine=store, reader=reader, integrations=IntegrationCache(reader, ttl=cache_ttl), committer=committer,
+            engine=store,
+            reader=reader,
+            integrations=IntegrationCache(reader, ttl=cache_ttl),
+            committer=committer,
             clock=clock,
         )
         try:
@@ -184,10 +187,13 @@ def _malformed_requests(schema: dict[str, Any]) -> None:
     error = {"$ref": f"#/components/schemas/{ErrorBody.__name__}"}
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
-            operation["responses"].setdefault("400", {
-                "description": "malformed HTTP request (a request line or header that cannot be parsed)",
-                "content": {"application/json": {"schema": error}},
-            })
+            operation["responses"].setdefault(
+                "400",
+                {
+                    "description": "malformed HTTP request (a request line or header that cannot be parsed)",
+                    "content": {"application/json": {"schema": error}},
+                },
+            )
             operation["responses"] = dict(sorted(operation["responses"].items()))
 
 

@@ -10,6 +10,7 @@
 The app that mounts this router may override `store_engine` (FastAPI dependency overrides).
 Handlers are plain `def`: the store is synchronous, so FastAPI runs them in its thread pool.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -71,17 +72,32 @@ class StatusChangeBody(BaseModel):
         return self
 
 
-@router.post("/orders/{internal_id}/status", summary="Change an order's status",
-             responses=error_responses({400: MALFORMED_JSON, 404: "no order with that internal id",
-                                        409: "the order cannot move to that status (`detail` says why)",
-                                        422: "invalid body: what the status needs, each field and why"}))
+@router.post(
+    "/orders/{internal_id}/status",
+    summary="Change an order's status",
+    responses=error_responses(
+        {
+            400: MALFORMED_JSON,
+            404: "no order with that internal id",
+            409: "the order cannot move to that status (`detail` says why)",
+            422: "invalid body: what the status needs, each field and why",
+        }
+    ),
+)
 def post_status(
     body: StatusChangeBody,
-    internal_id: int = store_id("the order's internal id"), actor: str = Depends(require_admin), engine: sa.Engine = Depends(store_engine)
+    internal_id: int = store_id("the order's internal id"),
+    actor: str = Depends(require_admin),
+    engine: sa.Engine = Depends(store_engine),
 ) -> dict[str, Any]:
     try:
         change = change_status(
-            engine, internal_id, body.status, actor=actor, eta=body.eta, delivered_at=body.delivered_at,
+            engine,
+            internal_id,
+            body.status,
+            actor=actor,
+            eta=body.eta,
+            delivered_at=body.delivered_at,
             proof=body.delivery_proof.model_dump() if body.delivery_proof else None,
         )
     except OrderNotFound as exc:
@@ -105,10 +121,12 @@ def post_status(
     }
 
 
-@router.get("/callbacks", summary="Callbacks, newest first, optionally of one integration and/or status",
-            description="`limit` at a time; `next_cursor` (null on the last page) fetches the next page, `total` "
-                        "counts every matching callback.",
-            responses=error_responses({400: UNKNOWN_CURSOR, 404: NO_INTEGRATION}))
+@router.get(
+    "/callbacks",
+    summary="Callbacks, newest first, optionally of one integration and/or status",
+    description="`limit` at a time; `next_cursor` (null on the last page) fetches the next page, `total` counts every matching callback.",
+    responses=error_responses({400: UNKNOWN_CURSOR, 404: NO_INTEGRATION}),
+)
 def get_callbacks(
     integration: str | None = Query(None, description="integration name"),
     status_: OutboxStatus | None = Query(None, alias="status"),
@@ -125,8 +143,11 @@ def get_callbacks(
     return {"callbacks": page.items, "next_cursor": page.next_cursor, "total": page.total}
 
 
-@router.get("/orders/{internal_id}/callbacks", summary="An order's callbacks with every attempt",
-            responses=error_responses({404: "no order with that internal id"}))
+@router.get(
+    "/orders/{internal_id}/callbacks",
+    summary="An order's callbacks with every attempt",
+    responses=error_responses({404: "no order with that internal id"}),
+)
 def get_order_callbacks(
     internal_id: int = store_id("the order's internal id"), engine: sa.Engine = Depends(store_engine)
 ) -> dict[str, Any]:
@@ -137,11 +158,16 @@ def get_order_callbacks(
     return {"internal_id": internal_id, "callbacks": callbacks}
 
 
-@router.post("/callbacks/{callback_id}/replay", summary="Re-queue one dead or disabled callback",
-             responses=error_responses({404: "no callback with that id",
-                                        409: "the callback is not dead or disabled, or the integration's callbacks are stopped"}))
+@router.post(
+    "/callbacks/{callback_id}/replay",
+    summary="Re-queue one dead or disabled callback",
+    responses=error_responses(
+        {404: "no callback with that id", 409: "the callback is not dead or disabled, or the integration's callbacks are stopped"}
+    ),
+)
 def post_replay(
-    callback_id: int = store_id("the callback's id"), actor: str = Depends(require_admin),
+    callback_id: int = store_id("the callback's id"),
+    actor: str = Depends(require_admin),
     engine: sa.Engine = Depends(store_engine),
 ) -> dict[str, Any]:
     try:
@@ -152,8 +178,11 @@ def post_replay(
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
 
 
-@router.post("/integrations/{name}/callbacks/replay", summary="Re-queue an integration's dead letters",
-             responses=error_responses({404: NO_INTEGRATION, 409: "the integration's callbacks are stopped (resume first)"}))
+@router.post(
+    "/integrations/{name}/callbacks/replay",
+    summary="Re-queue an integration's dead letters",
+    responses=error_responses({404: NO_INTEGRATION, 409: "the integration's callbacks are stopped (resume first)"}),
+)
 def post_replay_dead(
     name: str,
     since: IsoDateTime | None = Query(None, description="only callbacks queued at or after this time (ISO 8601)"),
@@ -169,8 +198,11 @@ def post_replay_dead(
     return {"integration": name, "replayed": count, "since": since}
 
 
-@router.post("/integrations/{name}/callbacks/resume", summary="Lift a 410 stop and re-queue what it stopped",
-             responses=error_responses({404: NO_INTEGRATION}))
+@router.post(
+    "/integrations/{name}/callbacks/resume",
+    summary="Lift a 410 stop and re-queue what it stopped",
+    responses=error_responses({404: NO_INTEGRATION}),
+)
 def post_resume(name: str, actor: str = Depends(require_admin), engine: sa.Engine = Depends(store_engine)) -> dict[str, Any]:
     try:
         count = resume_callbacks(engine, name, actor=actor)

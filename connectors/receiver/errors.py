@@ -4,6 +4,7 @@ Client mistakes get their 4xx with the field and the reason; a store that cannot
 Retry-After (the client's data was not acknowledged, so it must retry); anything unexpected is a
 plain 500 naming no internals, with the traceback in the server log only.
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,8 +75,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(sa.exc.OperationalError)
     async def store_unavailable(_request: Request, exc: sa.exc.OperationalError) -> JSONResponse:
         log.error("store unavailable: %s", exc.orig)
-        return JSONResponse({"detail": "the store is unavailable; retry shortly"}, status_code=503,
-                            headers={"Retry-After": "5"})
+        return JSONResponse({"detail": "the store is unavailable; retry shortly"}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(SecretKeyError)
     async def wrong_key(_request: Request, exc: SecretKeyError) -> JSONResponse:
@@ -91,8 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, ClientDisconnect):  # raised in middleware (the fast path), outside the handler above
             return _client_gone(request)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error; nothing was acknowledged. The server log has the details."},
-                            status_code=500)
+        return JSONResponse({"detail": "internal error; nothing was acknowledged. The server log has the details."}, status_code=500)
 
 
 _HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

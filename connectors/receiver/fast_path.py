@@ -9,6 +9,7 @@ hot routes is what makes the target reachable. Everything else (admin API, healt
 FastAPI as usual, the routes stay declared there (OpenAPI, and the path taken when
 `CROSSDOCK_RECEIVER_FAST_PATH=0`), and the answers are the same either way (a test checks it).
 """
+
 from __future__ import annotations
 
 import re

@@ -10,6 +10,7 @@ The queue is bounded (`max_pending`): beyond it the receiver sheds load with 429
 latency grow without limit. Rejected requests (kept for diagnosis only) ride along without being
 waited for, and are the first to be dropped under pressure.
 """
+
 from __future__ import annotations
 
 import asyncio

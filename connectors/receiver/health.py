@@ -1,5 +1,6 @@
 """`GET /health`: is the store answering, how big is the inbox backlog, how busy is intake, and how
 are the services `crossdock up` supervises (any being restarted makes the status `degraded`)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,11 @@ router = APIRouter(tags=["health"])
 SHOWN = ("state", "pid", "started_at", "restarts", "last_exit_code", "last_exit_at", "next_start_at")
 
 
-@router.get("/health", summary="Component status: store, inbox backlog, intake queue, supervised services",
-            responses={503: {"description": "the store is unreachable"}})
+@router.get(
+    "/health",
+    summary="Component status: store, inbox backlog, intake queue, supervised services",
+    responses={503: {"description": "the store is unreachable"}},
+)
 def health(request: Request) -> JSONResponse:
     state = receiver_state(request)
     intake = {"waiting_for_commit": state.committer.pending, "capacity": state.committer.max_pending}
@@ -31,12 +35,10 @@ def health(request: Request) -> JSONResponse:
             {"status": "unavailable", "store": {"ok": False, "error": type(exc).__name__}, "intake": intake},
             status_code=503,
         )
-    body: dict[str, Any] = {"status": "ok", "store": {"ok": True, "dialect": state.engine.dialect.name},
-                            "inbox": backlog, "intake": intake}
+    body: dict[str, Any] = {"status": "ok", "store": {"ok": True, "dialect": state.engine.dialect.name}, "inbox": backlog, "intake": intake}
     supervised = read_status(settings.home())
     if supervised is not None:
-        body["services"] = {name: {key: getattr(entry, key) for key in SHOWN}
-                            for name, entry in supervised.services.items()}
+        body["services"] = {name: {key: getattr(entry, key) for key in SHOWN} for name, entry in supervised.services.items()}
         if unhealthy_services(supervised):
             body["status"] = "degraded"
             body["degraded"] = unhealthy_services(supervised)

@@ -9,6 +9,7 @@ same replay `crossdock replay` and the admin app's Dead letters page offer:
 Each replay records who did it (`api:admin`). Re-ingesting is idempotent: records that already landed
 come back as unchanged.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -43,10 +44,13 @@ def _integration_id(engine: sa.Engine, name: str | None) -> int | None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
 
 
-@router.get("/inbox", summary="The newest inbox rows: status, reason, replay history (bodies left out)",
-            description="Newest first, `limit` at a time; `next_cursor` (null on the last page) fetches the next page, "
-                        "`total` counts every matching row.",
-            responses=error_responses({400: UNKNOWN_CURSOR, 404: NO_INTEGRATION}))
+@router.get(
+    "/inbox",
+    summary="The newest inbox rows: status, reason, replay history (bodies left out)",
+    description="Newest first, `limit` at a time; `next_cursor` (null on the last page) fetches the next page, "
+    "`total` counts every matching row.",
+    responses=error_responses({400: UNKNOWN_CURSOR, 404: NO_INTEGRATION}),
+)
 def get_inbox(
     status_: InboxStatus | None = Query(None, alias="status"),
     integration: str | None = Query(None, description="only this integration's rows"),
@@ -55,15 +59,17 @@ def get_inbox(
     engine: sa.Engine = Depends(store_engine),
 ) -> dict[str, Any]:
     try:
-        page = page_entries(engine, status=status_, integration_id=_integration_id(engine, integration), cursor=cursor,
-                            limit=limit)
+        page = page_entries(engine, status=status_, integration_id=_integration_id(engine, integration), cursor=cursor, limit=limit)
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     return {"rows": _shown(page.items), "next_cursor": page.next_cursor, "total": page.total}
 
 
-@router.post("/inbox/{inbox_id}/replay", summary="Send one dead inbox row back for processing",
-             responses=error_responses({404: "no inbox row with that id", 409: "the row is not replayable (`detail` says why)"}))
+@router.post(
+    "/inbox/{inbox_id}/replay",
+    summary="Send one dead inbox row back for processing",
+    responses=error_responses({404: "no inbox row with that id", 409: "the row is not replayable (`detail` says why)"}),
+)
 def post_replay_row(
     inbox_id: int = store_id("the inbox row's id"),
     include_record_errors: bool = Query(False, description="also a done row whose sync run rejected records"),
@@ -79,8 +85,11 @@ def post_replay_row(
     return {"replayed": _shown(entries), "next": "pending again: the next inbox processing run ingests it"}
 
 
-@router.post("/integrations/{name}/inbox/replay", summary="Send an integration's dead inbox rows back",
-             responses=error_responses({404: NO_INTEGRATION}))
+@router.post(
+    "/integrations/{name}/inbox/replay",
+    summary="Send an integration's dead inbox rows back",
+    responses=error_responses({404: NO_INTEGRATION}),
+)
 def post_replay_integration(
     name: str,
     since: IsoDateTime | None = Query(None, description="only rows received at or after this time (ISO 8601)"),
@@ -88,6 +97,7 @@ def post_replay_integration(
     actor: str = Depends(require_admin),
     engine: sa.Engine = Depends(store_engine),
 ) -> dict[str, Any]:
-    entries = replay(engine, actor=actor, integration_id=_integration_id(engine, name), since=since,
-                     include_record_errors=include_record_errors)
+    entries = replay(
+        engine, actor=actor, integration_id=_integration_id(engine, name), since=since, include_record_errors=include_record_errors
+    )
     return {"integration": name, "replayed": len(entries), "ids": [e.id for e in entries], "since": since}

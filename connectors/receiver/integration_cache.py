@@ -5,6 +5,7 @@ An entry is re-checked against the store at most once per `ttl` seconds (one ind
 admin API apply at once (`invalidate`); changes made elsewhere (CLI, Streamlit, another receiver)
 apply within `ttl`. Unknown names are cached too, so a flood of bad URLs cannot hammer the store.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,9 +65,7 @@ class IntegrationCache:
 
     def _load(self, name: str, current: Known | None) -> Known | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(integrations.c.id, integrations.c.updated_at).where(integrations.c.name == name, live())
-            ).first()
+            row = conn.execute(sa.select(integrations.c.id, integrations.c.updated_at).where(integrations.c.name == name, live())).first()
             if row is None:
                 return None
             if current is not None and current.integration.id == row.id and _same_time(current, row.updated_at):

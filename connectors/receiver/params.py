@@ -1,5 +1,6 @@
 """Path and query parameters the admin routes share, bounded to what the store can hold: a value the
 store cannot represent is the caller's mistake (422 or 400), never a driver error (500)."""
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,7 @@ def id_cursor(cursor: str | None = Query(None, description="the next_cursor of t
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
     if after is not None and not 1 <= after <= MAX_ID:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST,
-                            detail=f"cursor {cursor!r} is not one this list gave out; start again without it")
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"cursor {cursor!r} is not one this list gave out; start again without it")
     return cursor
 
 

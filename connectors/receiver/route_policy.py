@@ -1,5 +1,6 @@
 """Which policy action each admin route is: one table, so a new route without an entry is refused to
 everyone but admins (fail closed) rather than open to every token."""
+
 from __future__ import annotations
 
 from pipelines.access.policy import Action

@@ -4,6 +4,7 @@ The webhook routes read the raw body themselves (signatures cover the exact byte
 integration accepts any JSON shape), so these models describe the documented contracts with the seeds'
 own examples rather than validate requests.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,8 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipelines.vocabulary import InboxStatus
 
 ONE_ORDER_EXAMPLE: dict[str, Any] = {
-    "external_id": "ORD-12345", "client_name": "Juan Pérez", "client_phone": "+502 5555-1234",
-    "address": "Zona 10, Guatemala Ciudad", "latitude": 14.59, "longitude": -90.52, "notes": "Entregar en recepción",
+    "external_id": "ORD-12345",
+    "client_name": "Juan Pérez",
+    "client_phone": "+502 5555-1234",
+    "address": "Zona 10, Guatemala Ciudad",
+    "latitude": 14.59,
+    "longitude": -90.52,
+    "notes": "Entregar en recepción",
 }
 
 
@@ -69,15 +75,24 @@ AUTENTIKAPP_EXAMPLE: dict[str, Any] = {
     "event_type": "transaction.created",
     "event_timestamp": "2025-09-13T14:30:00Z",
     "customer_data": {
-        "national_id": "123456789", "email": "cliente@email.com", "phone_number": "+573001234567",
-        "first_name": "Diego", "last_name": "López", "whatsapp_number": "+573001234567",
+        "national_id": "123456789",
+        "email": "cliente@email.com",
+        "phone_number": "+573001234567",
+        "first_name": "Diego",
+        "last_name": "López",
+        "whatsapp_number": "+573001234567",
     },
     "transaction_data": {
-        "transaction_id": "FACT-00123", "currency": "COP", "total_amount": 950000.00,
+        "transaction_id": "FACT-00123",
+        "currency": "COP",
+        "total_amount": 950000.00,
         "line_items": [
             {
-                "product_sku": "BOLSO-CUERO-01", "product_name": "Bolso de Cuero Edición Limitada",
-                "quantity": 1, "unit_price": 950000.00, "autentikapp_code": "a1b2c3d4-e5f6-7890-1234-567890abcdef",
+                "product_sku": "BOLSO-CUERO-01",
+                "product_name": "Bolso de Cuero Edición Limitada",
+                "quantity": 1,
+                "unit_price": 950000.00,
+                "autentikapp_code": "a1b2c3d4-e5f6-7890-1234-567890abcdef",
             }
         ],
     },
@@ -113,10 +128,20 @@ class SyncAck(BaseModel):
     partly valid batch included), 422 when none did."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"total_received": 1, "created": 1, "updated": 0, "errors": 0, "unchanged": 0,
-                                         "inbox_id": 1, "sync_run_id": 1,
-                                         "results": [{"index": 0, "status": "created", "external_id": "PED-001",
-                                                      "internal_id": 1}]}]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "total_received": 1,
+                    "created": 1,
+                    "updated": 0,
+                    "errors": 0,
+                    "unchanged": 0,
+                    "inbox_id": 1,
+                    "sync_run_id": 1,
+                    "results": [{"index": 0, "status": "created", "external_id": "PED-001", "internal_id": 1}],
+                }
+            ]
+        }
     )
 
     total_received: int
@@ -145,9 +170,13 @@ class IgnoredAck(BaseModel):
     """200 for a verified delivery that is recorded but not ingested: a provider's ping, or an event
     outside the integration's `webhook.events`."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"accepted": True, "ingested": False, "reason": "ping: a provider ping, acknowledged and not ingested",
-         "inbox_id": 9}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"accepted": True, "ingested": False, "reason": "ping: a provider ping, acknowledged and not ingested", "inbox_id": 9}
+            ]
+        }
+    )
 
     accepted: bool = True
     ingested: bool = False
@@ -160,9 +189,16 @@ class ErrorBody(BaseModel):
     """Every error answer (400, 401, 403, 404, 409, 413, 415, 422, 429, 503; 500 too): `detail` says what
     went wrong; `errors`, on invalid input, lists each field and why."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"detail": "limit: Input should be less than or equal to 1000",
-         "errors": [{"field": "query.limit", "message": "Input should be less than or equal to 1000"}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detail": "limit: Input should be less than or equal to 1000",
+                    "errors": [{"field": "query.limit", "message": "Input should be less than or equal to 1000"}],
+                }
+            ]
+        }
+    )
 
     detail: str
     errors: list[Reason] | None = None
@@ -177,12 +213,14 @@ MALFORMED_JSON = "malformed JSON body (`errors` says where)"
 UNKNOWN_CURSOR = "`cursor` is not one this list gave out"
 
 # Every admin route can answer these (routers declare them; routes add their own).
-ADMIN_ERRORS = error_responses({
-    401: "missing or wrong admin token",
-    403: "the token's role may not do this (the answer says which role may)",
-    422: "invalid parameters or body: `errors` lists each field and why",
-    503: "the store is unavailable (retry after Retry-After), or stored secrets cannot be decrypted",
-})
+ADMIN_ERRORS = error_responses(
+    {
+        401: "missing or wrong admin token",
+        403: "the token's role may not do this (the answer says which role may)",
+        422: "invalid parameters or body: `errors` lists each field and why",
+        503: "the store is unavailable (retry after Retry-After), or stored secrets cannot be decrypted",
+    }
+)
 
 
 class IdentifierSpec(BaseModel):
@@ -195,10 +233,17 @@ class IdentifierBatch(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"account": "autentikapp_demo",
-                                         "codes": ["a1b2c3d4-e5f6-7890-1234-567890abcdef",
-                                                   {"code": "b2c3d4e5-0000-0000-0000-000000000001",
-                                                    "product_sku": "BOLSO-CUERO-01"}]}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "account": "autentikapp_demo",
+                    "codes": [
+                        "a1b2c3d4-e5f6-7890-1234-567890abcdef",
+                        {"code": "b2c3d4e5-0000-0000-0000-000000000001", "product_sku": "BOLSO-CUERO-01"},
+                    ],
+                }
+            ]
+        },
     )
 
     account: str

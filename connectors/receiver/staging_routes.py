@@ -5,6 +5,7 @@ signature 401, inactive 403, content type 415, malformed JSON 400, provider even
 with the same messages; then the records are judged and answered, and the attempt is kept as a test
 delivery. Nothing goes to the inbox, so nothing is processed, counted or called back.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,12 +26,18 @@ from pipelines.onboarding.staging import judge, record_test_delivery
 router = APIRouter(tags=["staging"])
 
 STAGING_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "each record's verdict (`valid` with the record as it would be stored, or `error` with "
-                         "reasons); nothing stored"},
+    200: {"description": "each record's verdict (`valid` with the record as it would be stored, or `error` with reasons); nothing stored"},
     422: {"description": "no record was valid (seed 000's contract; providers get 200)"},
-    **error_responses({
-        400: "malformed JSON", 401: "bad credential or signature", 403: "inactive integration", 404: "no such integration",
-        413: "too large", 415: "wrong content type"}),
+    **error_responses(
+        {
+            400: "malformed JSON",
+            401: "bad credential or signature",
+            403: "inactive integration",
+            404: "no such integration",
+            413: "too large",
+            415: "wrong content type",
+        }
+    ),
 }
 
 
@@ -38,7 +45,7 @@ STAGING_RESPONSES: dict[int | str, dict[str, Any]] = {
     STAGING_PREFIX + "/webhook/{integration}",
     summary="Staging: check orders as production would, store nothing",
     description="Verified, mapped and validated exactly as `POST /webhook/{integration}`; answered with each "
-                "record's verdict. No order, callback, report row or inbox row; kept as a test delivery.",
+    "record's verdict. No order, callback, report row or inbox row; kept as a test delivery.",
     responses=STAGING_RESPONSES,
 )
 async def stage_orders(integration: str, request: Request) -> Response:
@@ -49,7 +56,7 @@ async def stage_orders(integration: str, request: Request) -> Response:
     STAGING_PREFIX + "/v1/webhooks/inbound/{account_id}",
     summary="Staging: check an Autentikapp sale event, store nothing",
     description="Verified (`X-Autentikapp-Signature`), mapped and validated as production; answered at once with "
-                "the verdict instead of 202. No sale, customer or identifier is written; kept as a test delivery.",
+    "the verdict instead of 202. No sale, customer or identifier is written; kept as a test delivery.",
     responses=STAGING_RESPONSES,
 )
 async def stage_autentikapp(account_id: str, request: Request) -> Response:
@@ -75,18 +82,34 @@ async def receive_staging(request: Request, name: str, route: webhooks.Route) ->
     else:
         records = entry.records if entry.records is not None else read_body(entry.body)[1]
         status_code, answer = await asyncio.to_thread(judge, known.integration, records)
-    await _keep(state.engine, known, request, entry.body, True, status_code, answer, None, entry.delivery_id,
-                entry.headers)
+    await _keep(state.engine, known, request, entry.body, True, status_code, answer, None, entry.delivery_id, entry.headers)
     return _json(status_code, answer)
 
 
-async def _keep(engine, known: Known, request: Request, body: bytes, verified: bool, status_code: int,
-                answer: dict[str, Any], error: str | None, delivery_id: str | None = None,
-                headers: dict[str, str] | None = None) -> None:
+async def _keep(
+    engine,
+    known: Known,
+    request: Request,
+    body: bytes,
+    verified: bool,
+    status_code: int,
+    answer: dict[str, Any],
+    error: str | None,
+    delivery_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
     kept = headers if headers is not None else webhooks._kept(request, known)
     await asyncio.to_thread(
-        record_test_delivery, engine, known.integration.id, headers=kept, body=body, verified=verified,
-        status_code=status_code, response=answer, error=error and f"{status_code}: {error}", delivery_id=delivery_id,
+        record_test_delivery,
+        engine,
+        known.integration.id,
+        headers=kept,
+        body=body,
+        verified=verified,
+        status_code=status_code,
+        response=answer,
+        error=error and f"{status_code}: {error}",
+        delivery_id=delivery_id,
     )
 
 

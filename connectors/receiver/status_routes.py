@@ -5,6 +5,7 @@ A wrong name, a wrong token and an integration without a link all get the same 4
 tells nothing, not even whether the integration exists. The page is never cached, never indexed and
 never leaks its URL as a referrer.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -67,9 +68,11 @@ _PAGE = Environment(autoescape=select_autoescape(default=True)).from_string(PAGE
     STATUS_PREFIX + "/{name}/{token}",
     summary="A client's read-only status page (its link token)",
     description="Recent deliveries and their answers, rejected records with reasons, staging attempts and callback "
-                "attempts of one integration. Any wrong name or token is 404.",
-    responses={200: {"description": "HTML, or JSON when asked with Accept: application/json"},
-               **error_responses({404: "no such status page (wrong name or token)"})},
+    "attempts of one integration. Any wrong name or token is 404.",
+    responses={
+        200: {"description": "HTML, or JSON when asked with Accept: application/json"},
+        **error_responses({404: "no such status page (wrong name or token)"}),
+    },
 )
 async def status_page(name: str, token: str, request: Request) -> Response:
     state = receiver_state(request)

@@ -5,6 +5,7 @@ same checks serve the receiver, tests and any future intake. Every comparison is
 against every active secret (two during a rotation) without stopping at the first match, so timing
 tells an attacker neither which byte nor which secret was wrong.
 """
+
 from __future__ import annotations
 
 import base64
@@ -52,9 +53,7 @@ class Guard:
     def of(cls, config: Integration) -> Guard:
         webhook = config.webhook
         credentials = tuple(
-            secret.get_secret_value().encode()
-            for secret in (config.auth_value, webhook.previous_auth_value)
-            if secret is not None
+            secret.get_secret_value().encode() for secret in (config.auth_value, webhook.previous_auth_value) if secret is not None
         )
         return cls(
             auth_type=config.auth_type,
@@ -93,6 +92,7 @@ def delivery_id(preset: str, headers: Mapping[str, str], document: Any) -> str |
 
 # -- comparisons -------------------------------------------------------------------------------------
 
+
 def _matches_any(given: bytes, candidates: list[bytes] | tuple[bytes, ...]) -> bool:
     matched = False
     for candidate in candidates:
@@ -112,6 +112,7 @@ def _header(headers: Mapping[str, str], name: str, shown: str) -> str:
 
 
 # -- auth_type (seed 000's table) --------------------------------------------------------------------
+
 
 def _apikey(credentials, headers, _body) -> None:
     if not _matches_any(_header(headers, "x-api-key", "X-API-Key").encode(), credentials):
@@ -151,9 +152,9 @@ def _hex_signature(header: str, shown: str, prefix: str = ""):
         if prefix:
             if not given.startswith(prefix):
                 raise Unauthorized(f"{shown} must start with {prefix!r}")
-            given = given[len(prefix):]
+            given = given[len(prefix) :]
         elif given.startswith("sha256="):
-            given = given[len("sha256="):]
+            given = given[len("sha256=") :]
         try:
             digest = bytes.fromhex(given)
         except ValueError:
@@ -188,6 +189,7 @@ def _hmac_auth(credentials, headers, body) -> None:
 
 # -- timestamped presets -------------------------------------------------------------------------------
 
+
 def _fresh(timestamp: str, shown: str, now: float, tolerance: int) -> int:
     try:
         seconds = int(timestamp)
@@ -215,17 +217,15 @@ def _standard_webhooks(keys, headers, body, now, tolerance) -> None:
     prefix = "webhook" if "webhook-id" in headers or "svix-id" not in headers else "svix"
     msg_id = _header(headers, f"{prefix}-id", f"{prefix}-id")
     timestamp = _fresh(_header(headers, f"{prefix}-timestamp", f"{prefix}-timestamp"), f"{prefix}-timestamp", now, tolerance)
-    given = [part.partition(",")[2] for part in _header(headers, f"{prefix}-signature", f"{prefix}-signature").split()
-             if part.startswith("v1,")]
+    given = [
+        part.partition(",")[2] for part in _header(headers, f"{prefix}-signature", f"{prefix}-signature").split() if part.startswith("v1,")
+    ]
     try:
         text = body.decode()
     except UnicodeDecodeError:
         raise Unauthorized(f"{prefix}-signature does not match the body") from None
     signed_at = datetime.fromtimestamp(timestamp, tz=UTC)
-    expected = [
-        _standard_webhook(key).sign(msg_id=msg_id, timestamp=signed_at, data=text).partition(",")[2].encode()
-        for key in keys
-    ]
+    expected = [_standard_webhook(key).sign(msg_id=msg_id, timestamp=signed_at, data=text).partition(",")[2].encode() for key in keys]
     matched = False
     for signature in given:
         matched |= _matches_any(signature.encode(), expected)
@@ -258,6 +258,7 @@ _AUTH_CHECKS = {
     "webhook_secret": _webhook_secret,
     "hmac": _hmac_auth,
 }
+
 
 def _body_signature(header: str, encoding: str, prefix: str):
     """The check of a preset that signs the raw body alone (`BODY_SIGNATURE_PRESETS`)."""

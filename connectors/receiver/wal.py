@@ -7,6 +7,7 @@ automatic checkpoints, and a background task runs a PASSIVE checkpoint every sec
 connection: it copies what it can without blocking readers or writers, and the WAL is rewound when a
 checkpoint has caught up. Other processes (Dagster, the admin app) keep SQLite's default.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -7,6 +7,7 @@ is made durable in the inbox (group commit) and only then answered: 200/422 with
 202 (`async`, and always for Autentikapp). Refused requests of a known integration are kept as
 `rejected` inbox rows for diagnosis (bounded; see `pipelines.inbox.intake`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,8 +47,8 @@ RETRY_AFTER_SECONDS = "1"
 class Route:
     """What distinguishes the two webhook contracts."""
 
-    noun: str                    # how the URL's name is spoken of in answers
-    forced_async: bool           # seed 004 always answers 202 at once
+    noun: str  # how the URL's name is spoken of in answers
+    forced_async: bool  # seed 004 always answers 202 at once
     required_preset: str | None  # seed 004 needs its own signature scheme
 
 
@@ -56,8 +57,7 @@ AUTENTIKAPP = Route(noun="Autentikapp account", forced_async=True, required_pres
 
 
 class Refusal(Exception):
-    def __init__(self, status_code: int, detail: str, *, keep: bool = True, verified: bool = False,
-                 headers: dict[str, str] | None = None):
+    def __init__(self, status_code: int, detail: str, *, keep: bool = True, verified: bool = False, headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.status_code, self.detail, self.keep, self.verified = status_code, detail, keep, verified
         self.headers = headers or {}
@@ -96,8 +96,7 @@ ORDER_BODY = {
     ]
 }
 SEED_CURL_BODY = [
-    {"external_id": "PED-001", "client_name": "María García", "address": "Zona 15, Guatemala",
-     "latitude": 14.5800, "longitude": -90.4900}
+    {"external_id": "PED-001", "client_name": "María García", "address": "Zona 15, Guatemala", "latitude": 14.5800, "longitude": -90.4900}
 ]
 
 
@@ -113,14 +112,19 @@ SEED_CURL_BODY = [
         "valid); `async` ones answer 202 once the request is durable."
     ),
     response_model=SyncAck | IgnoredAck,
-    responses={200: {"description": "sync integration: counts and per-record outcomes; or " + IGNORED},
-               202: {"model": AsyncAck, "description": "async integration: stored, processed by Dagster"},
-               422: {"model": SyncAck, "description": "sync integration: no record was valid (per-record reasons)"},
-               **_error_responses(400, 401, 403, 404, 409, 413, 415, 429, 503)},
-    openapi_extra=_request_body(ORDER_BODY, {
-        "seed curl (array)": {"value": SEED_CURL_BODY},
-        "one record": {"value": ONE_ORDER_EXAMPLE},
-    }),
+    responses={
+        200: {"description": "sync integration: counts and per-record outcomes; or " + IGNORED},
+        202: {"model": AsyncAck, "description": "async integration: stored, processed by Dagster"},
+        422: {"model": SyncAck, "description": "sync integration: no record was valid (per-record reasons)"},
+        **_error_responses(400, 401, 403, 404, 409, 413, 415, 429, 503),
+    },
+    openapi_extra=_request_body(
+        ORDER_BODY,
+        {
+            "seed curl (array)": {"value": SEED_CURL_BODY},
+            "one record": {"value": ONE_ORDER_EXAMPLE},
+        },
+    ),
 )
 async def push_orders(integration: str, request: Request) -> Response:
     return await receive(request, integration, SEED_WEBHOOK)
@@ -136,11 +140,13 @@ async def push_orders(integration: str, request: Request) -> Response:
     ),
     status_code=202,
     response_model=AsyncAck,
-    responses={200: {"model": IgnoredAck, "description": IGNORED},
-               **_error_responses(400, 401, 403, 404, 409, 413, 415, 429, 503)},
-    openapi_extra=_request_body({"$ref": "#/components/schemas/AutentikappEvent"}, {
-        "seed 004": {"value": AUTENTIKAPP_EXAMPLE},
-    }),
+    responses={200: {"model": IgnoredAck, "description": IGNORED}, **_error_responses(400, 401, 403, 404, 409, 413, 415, 429, 503)},
+    openapi_extra=_request_body(
+        {"$ref": "#/components/schemas/AutentikappEvent"},
+        {
+            "seed 004": {"value": AUTENTIKAPP_EXAMPLE},
+        },
+    ),
 )
 async def autentikapp_event(account_id: str, request: Request) -> Response:
     return await receive(request, account_id, AUTENTIKAPP)
@@ -172,8 +178,7 @@ async def receive(request: Request, name: str, route: Route) -> Response:
     except Overloaded:
         return _json(429, {"detail": "the receiver is at capacity; retry shortly"}, {"Retry-After": RETRY_AFTER_SECONDS})
     except StoreUnavailable:
-        return _json(503, {"detail": "the request could not be stored and was not acknowledged; retry"},
-                     {"Retry-After": "5"})
+        return _json(503, {"detail": "the request could not be stored and was not acknowledged; retry"}, {"Retry-After": "5"})
     return _json(outcome.status_code, outcome.payload())
 
 
@@ -246,8 +251,12 @@ def _admit(known: Known, route: Route, request: Request, headers: dict[str, str]
     except UnreadableBody as exc:
         raise Refusal(400, str(exc), verified=True) from None
     if len(records) > config.webhook.max_records:
-        raise Refusal(413, f"{len(records):,} records in one request; this integration takes at most "
-                           f"{config.webhook.max_records:,} (webhook.max_records): split the batch", verified=True)
+        raise Refusal(
+            413,
+            f"{len(records):,} records in one request; this integration takes at most "
+            f"{config.webhook.max_records:,} (webhook.max_records): split the batch",
+            verified=True,
+        )
     delivery = delivery_id(preset, headers, document)
     if delivery is None and _signed_without_timestamp(known):
         # A body signature without a timestamp proves who sent it, not when: a captured request can be
@@ -257,12 +266,15 @@ def _admit(known: Known, route: Route, request: Request, headers: dict[str, str]
         raise Refusal(400, f"delivery id is longer than {MAX_DELIVERY_ID} characters", verified=True)
     skipped = skip_reason(preset, event_name(preset, headers, document), config.webhook.events)
     if skipped is not None:
-        return IncomingRequest(integration=known.integration, body=body, headers=kept, mode="ignored",
-                               delivery_id=delivery, error=skipped)
+        return IncomingRequest(integration=known.integration, body=body, headers=kept, mode="ignored", delivery_id=delivery, error=skipped)
     mode = "async" if route.forced_async else config.webhook.ack_mode
     return IncomingRequest(
-        integration=known.integration, body=body, headers=kept, mode=mode,
-        delivery_id=delivery, records=records if mode == "sync" else None,
+        integration=known.integration,
+        body=body,
+        headers=kept,
+        mode=mode,
+        delivery_id=delivery,
+        records=records if mode == "sync" else None,
     )
 
 
@@ -306,20 +318,29 @@ def _kept(request: Request, known: Known, headers: dict[str, str] | None = None)
     return kept_headers(pairs, remote_addr=client, verification=known.guard.describe())
 
 
-WOOCOMMERCE_PING = ("WooCommerce's unsigned ping when a webhook is saved: answered 200 so WooCommerce saves it; "
-                    "it carries nothing to ingest")
+WOOCOMMERCE_PING = "WooCommerce's unsigned ping when a webhook is saved: answered 200 so WooCommerce saves it; it carries nothing to ingest"
 
 
 def _woocommerce_ping_entry(known: Known, request: Request, body: bytes) -> IncomingRequest:
     """Kept with the bounded diagnostics (it is unsigned), answered 200 all the same."""
-    return IncomingRequest(integration=known.integration, body=body, headers=_kept(request, known), mode="rejected",
-                           verified=False, error=f"200: {WOOCOMMERCE_PING}")
+    return IncomingRequest(
+        integration=known.integration,
+        body=body,
+        headers=_kept(request, known),
+        mode="rejected",
+        verified=False,
+        error=f"200: {WOOCOMMERCE_PING}",
+    )
 
 
 def _rejected_entry(known: Known, request: Request, body: bytes, refusal: Refusal) -> IncomingRequest:
     return IncomingRequest(
-        integration=known.integration, body=body, headers=_kept(request, known), mode="rejected",
-        verified=refusal.verified, error=f"{refusal.status_code}: {refusal.detail}",
+        integration=known.integration,
+        body=body,
+        headers=_kept(request, known),
+        mode="rejected",
+        verified=refusal.verified,
+        error=f"{refusal.status_code}: {refusal.detail}",
     )
 
 

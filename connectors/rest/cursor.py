@@ -1,6 +1,7 @@
 """Comparing incremental-cursor values the way the client means them: numbers as numbers, timestamps
 as instants (whatever their offset or `Z`), anything else as text. The winning value is kept exactly
 as the API wrote it, so it goes back to the API in the API's own format."""
+
 from __future__ import annotations
 
 from datetime import datetime

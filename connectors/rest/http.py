@@ -12,6 +12,7 @@ refused destination fails the pull at once (no retries: it will not change by wa
 The sleeper is injectable so tests exercise the waits without waiting. No jitter: one poller per
 integration, so there is no herd to spread.
 """
+
 from __future__ import annotations
 
 import base64
@@ -111,8 +112,9 @@ class HttpClient:
             except requests.ConnectionError as exc:
                 problem = f"connection failed ({_reason(exc)})"
             except requests.RequestException as exc:  # e.g. a redirect or page to a file:// or gopher:// URL
-                raise PullError(f"GET {safe_url(url)}: the request could not be made ({type(exc).__name__}: "
-                                "only http and https URLs are followed)") from None
+                raise PullError(
+                    f"GET {safe_url(url)}: the request could not be made ({type(exc).__name__}: only http and https URLs are followed)"
+                ) from None
             else:
                 if response.status_code < 400:
                     return response, content

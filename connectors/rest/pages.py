@@ -2,6 +2,7 @@
 records, and asks the style's paginator for the next request; it alone guards against servers that
 ignore the paging parameters (the same page forever), loop their cursors or links (a request already
 made), or never end (`api.max_pages`). When the walk is over, `stop` says why, as a value."""
+
 from __future__ import annotations
 
 import hashlib

@@ -8,6 +8,7 @@ Unlike dlt's paginators, these keep no state between pages: the next request is 
 and the request that fetched it (an offset is the last offset plus the records read). A walk can thus
 never see a paginator half-updated, and the walk's loop guard compares the very requests paginators make.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

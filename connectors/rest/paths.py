@@ -1,5 +1,6 @@
 """Dot paths into a JSON body (`data.orders`, `meta.next_cursor`): where a page keeps its records, its
 next cursor or next link, and where a record keeps its incremental-cursor field."""
+
 from __future__ import annotations
 
 from typing import Any, Final

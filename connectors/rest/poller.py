@@ -5,6 +5,7 @@ newest `api.cursor_field` value seen once every page has landed, in the same tra
 batch. Window (a backfill): send the window bounds (`api.window_start_param`/`window_end_param`), keep
 only records whose cursor field falls in the window, and leave the incremental cursor alone.
 """
+
 from __future__ import annotations
 
 import time
@@ -48,7 +49,8 @@ def poll_api(
         if not api.window_start_param and not api.cursor_field:
             raise PullError(
                 f"{integration.name} cannot re-pull a window: set api.window_start_param/api.window_end_param "
-                "(query parameters the API filters by) or api.cursor_field (filtered here)", report
+                "(query parameters the API filters by) or api.cursor_field (filtered here)",
+                report,
             )
         if api.window_start_param:
             params[api.window_start_param] = window.bound(window.start, api.window_format)

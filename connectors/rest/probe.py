@@ -2,6 +2,7 @@
 integration's auth and session, the endpoint's own query, the pagination's first-page parameters, the
 records path), but once: no retries, and every request bounded by the probe's timeout. It is the
 poller's own page walk, limited to one page, so the two cannot disagree about the first request."""
+
 from __future__ import annotations
 
 import requests

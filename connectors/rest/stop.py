@@ -1,5 +1,6 @@
 """Why a walk over an API's pages ended, as a value the poller decides on (move the incremental cursor
 or not) rather than words it has to search; the words are for reports only."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ class Stop:
         if self.reason is StopReason.LINK_LOOP:
             return f"stopped at page {self.page}: the server sent back a page link already followed"
         if self.reason is StopReason.PAGE_REPEATED:
-            return (f"stopped at page {self.page}: same records as page {self.page - 1} (does the API ignore the "
-                    f"{style} pagination parameters?)")
+            return (
+                f"stopped at page {self.page}: same records as page {self.page - 1} (does the API ignore the "
+                f"{style} pagination parameters?)"
+            )
         if self.reason is StopReason.MAX_PAGES:
             return f"stopped after api.max_pages = {max_pages} pages; the rest waits for the next poll"
         return None

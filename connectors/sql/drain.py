@@ -22,6 +22,7 @@ returns them again skips them. When rejected rows come back (in a later pass, or
 the pull records the structured warning `rejected_repeat`, `blocking` when they were all a full pass
 returned, i.e. they hold back the rows behind them.
 """
+
 from __future__ import annotations
 
 import re
@@ -176,8 +177,7 @@ class Drain:
     def _rejected_at_bound_last_pull(self, row: dict[str, Any], ident: Any, scan: PassScan) -> bool:
         """A row the previous pull rejected, read again only because `>=` re-reads the watermark's value."""
         return (
-            ident is not None and bool(self.prior_rejected) and self._at_bound(row, scan)
-            and stored_identity(ident) in self.prior_rejected
+            ident is not None and bool(self.prior_rejected) and self._at_bound(row, scan) and stored_identity(ident) in self.prior_rejected
         )
 
     def _at_bound(self, row: dict[str, Any], scan: PassScan) -> bool:
@@ -217,9 +217,7 @@ class Drain:
         if stop in ("nothing_new", "same_rows") and self._full(scan, previous):
             self._stuck(scan, stop)
         if stop == "max_passes":
-            self.warnings.append(
-                f"stopped after db.max_passes = {self.settings.max_passes} passes; the rest waits for the next poll"
-            )
+            self.warnings.append(f"stopped after db.max_passes = {self.settings.max_passes} passes; the rest waits for the next poll")
         return False
 
     def _stop_reason(self, scan: PassScan, previous: PassScan | None) -> str | None:
@@ -255,8 +253,10 @@ class Drain:
             return
         if scan.skipped_landed or stop == "same_rows":
             if self.settings.write_back:
-                why = ("after db.write_back, so the pull stopped: the write-back must take the rows it marks out of the "
-                       "query's result (filter on the column it sets)")
+                why = (
+                    "after db.write_back, so the pull stopped: the write-back must take the rows it marks out of the "
+                    "query's result (filter on the column it sets)"
+                )
             elif self.column:
                 why = "although the watermark moved, so the pull stopped: is db.watermark_column a column that only grows?"
             else:
@@ -280,8 +280,10 @@ class Drain:
         count = len(self.repeated)
         rows = "row" if count == 1 else "rows"
         if self.settings.write_back_rejected:
-            advice = ("db.write_back_rejected ran for them but they are still in the query's result: filter the query on "
-                      "the column it sets, or fix the rows")
+            advice = (
+                "db.write_back_rejected ran for them but they are still in the query's result: filter the query on "
+                "the column it sets, or fix the rows"
+            )
         elif self.column:
             advice = "fix the rows, or keep them out of the query"
         else:

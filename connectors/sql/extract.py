@@ -14,6 +14,7 @@ validation is marked by `db.write_back_rejected` when it is set, else left unmar
 nor a watermark, rejected rows come back; a pull that sees them again records the `rejected_repeat`
 warning on its last sync run (`details`), which the dashboard shows.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -167,9 +168,7 @@ def _chunks(
                         yield kept
                 return
             with read_only(conn):
-                result = conn.execution_options(stream_results=True, max_row_buffer=settings.chunk_size).execute(
-                    statement, params
-                )
+                result = conn.execution_options(stream_results=True, max_row_buffer=settings.chunk_size).execute(statement, params)
                 keys = list(result.keys())
                 for part in result.partitions(settings.chunk_size):  # plain rows: far cheaper than RowMapping
                     kept = drain.admit(scan, [dict(zip(keys, row, strict=True)) for row in part])
@@ -237,22 +236,32 @@ def _land_chunk(
         report.bump("marked_rejected", marked_rejected)
 
 
-def write_back(
-    source: sa.Engine, settings: DbSettings, landed: Sequence[Any], rejected: Sequence[Any], url: URL
-) -> tuple[int, int]:
+def write_back(source: sa.Engine, settings: DbSettings, landed: Sequence[Any], rejected: Sequence[Any], url: URL) -> tuple[int, int]:
     """Run `write_back` for the keys of rows that landed, then `write_back_rejected` for those of rows
     that failed validation, each in a transaction of its own under `write_back_timeout_seconds`
     (`connectors.sql.guard`); returns the rows each changed."""
-    marked = _mark(source, settings, "write_back", settings.write_back, landed, url,
-                   f"{len(landed)} rows landed but are not marked (the next poll counts them unchanged)")
-    marked_rejected = _mark(source, settings, "write_back_rejected", settings.write_back_rejected, rejected, url,
-                            f"{len(rejected)} rejected rows are not marked")
+    marked = _mark(
+        source,
+        settings,
+        "write_back",
+        settings.write_back,
+        landed,
+        url,
+        f"{len(landed)} rows landed but are not marked (the next poll counts them unchanged)",
+    )
+    marked_rejected = _mark(
+        source,
+        settings,
+        "write_back_rejected",
+        settings.write_back_rejected,
+        rejected,
+        url,
+        f"{len(rejected)} rejected rows are not marked",
+    )
     return marked, marked_rejected
 
 
-def _mark(
-    source: sa.Engine, settings: DbSettings, name: str, text: str | None, keys: Sequence[Any], url: URL, lost: str
-) -> int:
+def _mark(source: sa.Engine, settings: DbSettings, name: str, text: str | None, keys: Sequence[Any], url: URL, lost: str) -> int:
     if not text or not keys:
         return 0
     try:  # checked again here: a configuration stored before the check existed loads, but never runs unsafe SQL

@@ -13,6 +13,7 @@
 The pull's engine keeps its connections for the pull's passes, so whatever is set on a connection
 (SQLite's pragma and handler, MariaDB's session timeout) is undone before it goes back to the pool.
 """
+
 from __future__ import annotations
 
 import math

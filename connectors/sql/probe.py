@@ -2,6 +2,7 @@
 password from the encrypted secret or its environment variable), run the configured query as the first
 poll would, and read at most a few rows, inside a read-only transaction that is rolled back. Connecting
 and the query are both bounded by the probe's timeout."""
+
 from __future__ import annotations
 
 import math
@@ -27,9 +28,7 @@ def _first_rows(statement: sa.Executable, limit: int, own_limit: int | None = No
     return sa.select(sa.literal_column("*")).select_from(inner).limit(limit)
 
 
-def probe_db(
-    config: Integration, *, timeout: float = PROBE_TIMEOUT_SECONDS, limit: int = PROBE_ROWS
-) -> Probe:
+def probe_db(config: Integration, *, timeout: float = PROBE_TIMEOUT_SECONDS, limit: int = PROBE_ROWS) -> Probe:
     """Connect and read the first `limit` rows of `config`'s query (saved or not); never raises for
     what the database does."""
     settings = config.db
@@ -73,4 +72,3 @@ def _run(source: sa.Engine, probe: Probe, config: Integration, timeout: float, l
     if len(rows) == limit:
         probe.notes.append(f"only the first {limit} rows were read")
     return rows
-

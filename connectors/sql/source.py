@@ -1,5 +1,6 @@
 """Reaching the client's database: the URL with `${ENV}` references resolved and the password put in
 from the encrypted secret or its environment variable (as the plan's on-premise compose file does)."""
+
 from __future__ import annotations
 
 import os

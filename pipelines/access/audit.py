@@ -2,6 +2,7 @@
 
 Rows are only ever inserted; the listing pages like every admin list (newest first, opaque cursor).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -54,11 +55,13 @@ class AuditAction(StrEnum):
     CHANNEL_DELETED = "channel.deleted"
 
 
-def record(conn: sa.Connection, actor: str, action: AuditAction, subject: str | None = None,
-           details: dict[str, Any] | None = None) -> None:
+def record(conn: sa.Connection, actor: str, action: AuditAction, subject: str | None = None, details: dict[str, Any] | None = None) -> None:
     """Append one entry (in the caller's transaction: the change and its record commit together)."""
-    conn.execute(audit_log.insert().values(at=utcnow(), actor=actor[:255], action=action.value,
-                                           subject=subject[:255] if subject else None, details=details))
+    conn.execute(
+        audit_log.insert().values(
+            at=utcnow(), actor=actor[:255], action=action.value, subject=subject[:255] if subject else None, details=details
+        )
+    )
 
 
 def field_diff(before: dict[str, Any], after: dict[str, Any], secret_fields: set[str]) -> dict[str, Any]:
@@ -75,9 +78,16 @@ def field_diff(before: dict[str, Any], after: dict[str, Any], secret_fields: set
     return diff
 
 
-def entries(conn: sa.Connection, *, action: str | None = None, actor: str | None = None,
-            subject: str | None = None, since: datetime | None = None,
-            cursor: str | None = None, limit: int = 100) -> Page[dict[str, Any]]:
+def entries(
+    conn: sa.Connection,
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    subject: str | None = None,
+    since: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> Page[dict[str, Any]]:
     """A page of entries, newest first, optionally of one action, actor and/or subject, since a time."""
     query = sa.select(audit_log)
     if action:
@@ -88,5 +98,4 @@ def entries(conn: sa.Connection, *, action: str | None = None, actor: str | None
         query = query.where(audit_log.c.subject == subject)
     if since:
         query = query.where(audit_log.c.at >= since)
-    return page_of(conn, query, audit_log.c.id, cursor=cursor, limit=limit,
-                   convert=lambda row: {**row, "at": as_utc(row["at"])})
+    return page_of(conn, query, audit_log.c.id, cursor=cursor, limit=limit, convert=lambda row: {**row, "at": as_utc(row["at"])})

@@ -1,6 +1,7 @@
 """The first admin: made once, when the store has no admin, with a one-time password written to
 `<home>/admin.first-password` (readable by this user only), the way the generated admin token and
 password files are. Logging in with it forces a new password; the file is then no use to anyone."""
+
 from __future__ import annotations
 
 import os

@@ -10,6 +10,7 @@ like a local log-in, with `"via": "oidc"` and the provider's name.
 `preferred_username` is never matched: the OpenID Connect spec says it is not unique and some
 providers let people choose it, so matching it would let anyone pick a colleague's (or `admin`'s) name.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,7 +57,8 @@ def identity(claims: Mapping[str, Any], provider: str) -> Identity | None:
     verified = claims.get("email_verified")
     issued = claims.get("iat")
     return Identity(
-        provider=provider, subject=subject,
+        provider=provider,
+        subject=subject,
         email=email.strip().lower() if isinstance(email, str) and email.strip() else None,
         email_verified=verified if isinstance(verified, bool) else None,
         issued_at=datetime.fromtimestamp(issued, UTC) if isinstance(issued, int | float) and not isinstance(issued, bool) else None,
@@ -77,8 +79,15 @@ def parse_default_role(value: str) -> Role | None:
     return None if value == NONE else Role(value)
 
 
-def login(conn: sa.Connection, who: Identity, *, default_role: Role | None, door: str = "app",
-          audit_refusal: bool = True, now: datetime | None = None) -> users.LoginResult:
+def login(
+    conn: sa.Connection,
+    who: Identity,
+    *,
+    default_role: Role | None,
+    door: str = "app",
+    audit_refusal: bool = True,
+    now: datetime | None = None,
+) -> users.LoginResult:
     """Map `who` to a user and audit the outcome (in the caller's transaction). The result's reason
     is for the person: it says what to do, never more about other accounts than they could know.
     `audit_refusal=False` asks again about an identity refused before without a second entry."""
@@ -91,25 +100,34 @@ def login(conn: sa.Connection, who: Identity, *, default_role: Role | None, door
         return users.LoginResult(None, message)
 
     if who.email is None:
-        return refused("no email", "the identity provider gave no e-mail address for you, and Crossdock finds its users by "
-                                   "e-mail address; ask your identity provider's admin to release the `email` claim")
+        return refused(
+            "no email",
+            "the identity provider gave no e-mail address for you, and Crossdock finds its users by "
+            "e-mail address; ask your identity provider's admin to release the `email` claim",
+        )
     if who.email_verified is False:
-        return refused("email not verified", f"the identity provider says your e-mail address {who.email} is not verified; "
-                                             "verify it there, then log in again")
+        return refused(
+            "email not verified",
+            f"the identity provider says your e-mail address {who.email} is not verified; verify it there, then log in again",
+        )
     user = users.get(conn, who.email) if _NAME.match(who.email) else None
     if user is not None and user.disabled:
         name = f"user:{user.username}"
         return refused("disabled", "this account is disabled; ask an admin", subject=name, actor=name)
     if user is None:
         if default_role is None:
-            return refused("unknown identity", f"no Crossdock user is named {who.email}: ask an admin to add one "
-                                               f"(`crossdock users add {who.email} --role viewer`)")
+            return refused(
+                "unknown identity",
+                f"no Crossdock user is named {who.email}: ask an admin to add one (`crossdock users add {who.email} --role viewer`)",
+            )
         if not _NAME.match(who.email):
-            return refused("email not a user name", f"your e-mail address {who.email} cannot be a Crossdock user name "
-                                                    "(lowercase letters, digits and . _ @ - only, up to 64); ask an admin")
+            return refused(
+                "email not a user name",
+                f"your e-mail address {who.email} cannot be a Crossdock user name "
+                "(lowercase letters, digits and . _ @ - only, up to 64); ask an admin",
+            )
         # A password nobody knows: the account is for single sign-on until an admin resets its password.
-        user = users.add(conn, who.email, default_role.value, secrets.token_urlsafe(32), actor=f"oidc:{who.provider}",
-                         must_change=False)
+        user = users.add(conn, who.email, default_role.value, secrets.token_urlsafe(32), actor=f"oidc:{who.provider}", must_change=False)
     conn.execute(users_table.update().where(users_table.c.id == user.id).values(last_login_at=now))
     audit.record(conn, f"user:{user.username}", AuditAction.LOGIN, f"user:{user.username}", details)
     return users.LoginResult(users.get(conn, user.username), None)

@@ -6,6 +6,7 @@ off and acknowledges or snoozes alerts (the day-to-day running), an admin also m
 secrets, users, tokens, alert rules and channels. The table is written out in full
 (not derived from the order) so a reader, and a test, see each cell.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -47,13 +48,19 @@ class Action(StrEnum):
     PURGE = "purge"
 
 
-_VIEWER = frozenset({
-    Action.VIEW_DASHBOARD, Action.VIEW_HISTORY, Action.VIEW_REPORTS, Action.VIEW_INTEGRATIONS,
-    Action.VIEW_ORDERS, Action.VIEW_DEAD_LETTERS, Action.VIEW_ALERTS,
-})
+_VIEWER = frozenset(
+    {
+        Action.VIEW_DASHBOARD,
+        Action.VIEW_HISTORY,
+        Action.VIEW_REPORTS,
+        Action.VIEW_INTEGRATIONS,
+        Action.VIEW_ORDERS,
+        Action.VIEW_DEAD_LETTERS,
+        Action.VIEW_ALERTS,
+    }
+)
 _ANALYST = _VIEWER | {Action.USE_STUDIO, Action.SAVE_MAPPING}
-_OPERATOR = _ANALYST | {Action.SET_ORDER_STATUS, Action.REPLAY, Action.BACKFILL, Action.ENABLE_INTEGRATION,
-                         Action.ACKNOWLEDGE_ALERTS}
+_OPERATOR = _ANALYST | {Action.SET_ORDER_STATUS, Action.REPLAY, Action.BACKFILL, Action.ENABLE_INTEGRATION, Action.ACKNOWLEDGE_ALERTS}
 _ADMIN = frozenset(Action)
 
 POLICY: dict[Role, frozenset[Action]] = {

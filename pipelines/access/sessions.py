@@ -1,6 +1,7 @@
 """Server-side sessions of the admin app: the browser holds a random token, the store its digest, an
 expiry and a revocation time. Log-out revokes the row; a password change, a reset or disabling the
 account revokes every row of the account (`users.end_sessions`), so no copied cookie outlives them."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,9 @@ def start(conn: sa.Connection, user_id: int, hours: float) -> str:
     """A new session of `hours`; its token (for the browser's cookie, never stored in clear)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    conn.execute(user_sessions.insert().values(user_id=user_id, token_hash=_digest(token), created_at=now,
-                                               expires_at=now + timedelta(hours=hours)))
+    conn.execute(
+        user_sessions.insert().values(user_id=user_id, token_hash=_digest(token), created_at=now, expires_at=now + timedelta(hours=hours))
+    )
     return token
 
 
@@ -36,7 +38,8 @@ def current(conn: sa.Connection, token: str | None) -> users.User | None:
     row = conn.execute(
         sa.select(user_sessions.c.expires_at, user_sessions.c.revoked_at, users_table.c.username)
         .join(users_table, users_table.c.id == user_sessions.c.user_id)
-        .where(user_sessions.c.token_hash == _digest(token))).first()
+        .where(user_sessions.c.token_hash == _digest(token))
+    ).first()
     if row is None or row.revoked_at is not None or as_utc(row.expires_at) <= utcnow():
         return None
     user = users.get(conn, row.username)
@@ -44,5 +47,8 @@ def current(conn: sa.Connection, token: str | None) -> users.User | None:
 
 
 def end(conn: sa.Connection, token: str) -> None:
-    conn.execute(user_sessions.update().where(user_sessions.c.token_hash == _digest(token),
-                                              user_sessions.c.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    conn.execute(
+        user_sessions.update()
+        .where(user_sessions.c.token_hash == _digest(token), user_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

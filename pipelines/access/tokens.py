@@ -3,6 +3,7 @@ time; shown once and stored as a SHA-256 digest (they are 256 random bits: a slo
 
 `CROSSDOCK_ADMIN_TOKEN` (or the generated `admin.token`) stays the bootstrap token with the admin role.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,6 +42,7 @@ class UnknownUser(TokenError):
 @dataclass(frozen=True)
 class Principal:
     """Who a request is: the actor recorded with its changes and the role the policy checks."""
+
     actor: str
     role: Role
 
@@ -49,8 +51,9 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create(conn: sa.Connection, name: str, role: str, *, actor: str, username: str | None = None,
-           expires_at: datetime | None = None) -> str:
+def create(
+    conn: sa.Connection, name: str, role: str, *, actor: str, username: str | None = None, expires_at: datetime | None = None
+) -> str:
     """A new token (returned once, never stored in clear)."""
     if not _NAME.match(name):
         raise TokenError(f"token name {name!r}: letters, digits and . _ - (up to 64)")
@@ -66,17 +69,31 @@ def create(conn: sa.Connection, name: str, role: str, *, actor: str, username: s
         if user_id is None:
             raise UnknownUser(f"no user {username!r}")
     token = PREFIX + secrets.token_urlsafe(32)
-    conn.execute(api_tokens.insert().values(
-        name=name, user_id=user_id, role=role_.value, token_hash=digest(token), created_by=actor[:255],
-        created_at=utcnow(), expires_at=expires_at))
-    audit.record(conn, actor, AuditAction.TOKEN_CREATED, f"token:{name}",
-                 {"role": role_.value, "user": username, "expires_at": expires_at.isoformat() if expires_at else None})
+    conn.execute(
+        api_tokens.insert().values(
+            name=name,
+            user_id=user_id,
+            role=role_.value,
+            token_hash=digest(token),
+            created_by=actor[:255],
+            created_at=utcnow(),
+            expires_at=expires_at,
+        )
+    )
+    audit.record(
+        conn,
+        actor,
+        AuditAction.TOKEN_CREATED,
+        f"token:{name}",
+        {"role": role_.value, "user": username, "expires_at": expires_at.isoformat() if expires_at else None},
+    )
     return token
 
 
 def revoke(conn: sa.Connection, name: str, *, actor: str) -> None:
-    done = conn.execute(api_tokens.update().where(api_tokens.c.name == name, api_tokens.c.revoked_at.is_(None))
-                        .values(revoked_at=utcnow())).rowcount
+    done = conn.execute(
+        api_tokens.update().where(api_tokens.c.name == name, api_tokens.c.revoked_at.is_(None)).values(revoked_at=utcnow())
+    ).rowcount
     if not done:
         raise TokenError(f"no live token named {name!r}")
     audit.record(conn, actor, AuditAction.TOKEN_REVOKED, f"token:{name}")
@@ -84,11 +101,24 @@ def revoke(conn: sa.Connection, name: str, *, actor: str) -> None:
 
 def listing(conn: sa.Connection) -> list[dict[str, Any]]:
     """Every token without its secret: name, role, owner, expiry, last use, revocation."""
-    query = (sa.select(api_tokens.c.name, api_tokens.c.role, users.c.username.label("user"), api_tokens.c.created_by,
-                       api_tokens.c.created_at, api_tokens.c.expires_at, api_tokens.c.last_used_at, api_tokens.c.revoked_at)
-             .select_from(api_tokens.outerjoin(users, users.c.id == api_tokens.c.user_id)).order_by(api_tokens.c.name))
-    return [{key: as_utc(value) if isinstance(value, datetime) else value for key, value in row._asdict().items()}
-            for row in conn.execute(query)]
+    query = (
+        sa.select(
+            api_tokens.c.name,
+            api_tokens.c.role,
+            users.c.username.label("user"),
+            api_tokens.c.created_by,
+            api_tokens.c.created_at,
+            api_tokens.c.expires_at,
+            api_tokens.c.last_used_at,
+            api_tokens.c.revoked_at,
+        )
+        .select_from(api_tokens.outerjoin(users, users.c.id == api_tokens.c.user_id))
+        .order_by(api_tokens.c.name)
+    )
+    return [
+        {key: as_utc(value) if isinstance(value, datetime) else value for key, value in row._asdict().items()}
+        for row in conn.execute(query)
+    ]
 
 
 def resolve(engine: sa.Engine, token: str) -> Principal | str:
@@ -102,7 +132,8 @@ def resolve(engine: sa.Engine, token: str) -> Principal | str:
         row = conn.execute(
             sa.select(api_tokens, users.c.username, users.c.disabled)
             .select_from(api_tokens.outerjoin(users, users.c.id == api_tokens.c.user_id))
-            .where(api_tokens.c.token_hash == digest(token))).first()
+            .where(api_tokens.c.token_hash == digest(token))
+        ).first()
         if row is None:
             return "wrong token"
         if row.revoked_at is not None:

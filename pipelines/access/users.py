@@ -4,6 +4,7 @@ A wrong password counts against the account; after `MAX_FAILED` in a row the acc
 `LOCKOUT` (an admin sees it in `crossdock users list` and can lift it with a password reset). A
 locked account is refused even with the right password, so guessing gains nothing while locked.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,8 +57,16 @@ class User:
 
 
 def _user(row: sa.Row) -> User:
-    return User(row.id, row.username, Role(row.role), row.disabled, row.must_change_password, row.failed_logins,
-                as_utc(row.locked_until), as_utc(row.last_login_at))
+    return User(
+        row.id,
+        row.username,
+        Role(row.role),
+        row.disabled,
+        row.must_change_password,
+        row.failed_logins,
+        as_utc(row.locked_until),
+        as_utc(row.last_login_at),
+    )
 
 
 def one_time_password() -> str:
@@ -88,8 +97,7 @@ def _require(conn: sa.Connection, username: str) -> User:
     return user
 
 
-def add(conn: sa.Connection, username: str, role: str, password: str, *, actor: str,
-        must_change: bool = True) -> User:
+def add(conn: sa.Connection, username: str, role: str, password: str, *, actor: str, must_change: bool = True) -> User:
     """Create an account; `must_change` makes `password` one-time (replaced at the first log-in)."""
     if not _USERNAME.match(username):
         raise AccountError(f"user name {username!r}: lowercase letters, digits and . _ @ - (up to 64)")
@@ -97,9 +105,18 @@ def add(conn: sa.Connection, username: str, role: str, password: str, *, actor: 
         raise AccountError(f"user {username!r} exists already")
     _check_password(password)
     now = utcnow()
-    conn.execute(users.insert().values(
-        username=username, role=_role(role).value, password_hash=_hasher.hash(password), disabled=False,
-        must_change_password=must_change, failed_logins=0, created_at=now, updated_at=now))
+    conn.execute(
+        users.insert().values(
+            username=username,
+            role=_role(role).value,
+            password_hash=_hasher.hash(password),
+            disabled=False,
+            must_change_password=must_change,
+            failed_logins=0,
+            created_at=now,
+            updated_at=now,
+        )
+    )
     audit.record(conn, actor, AuditAction.USER_ADDED, f"user:{username}", {"role": role})
     return _require(conn, username)
 
@@ -114,8 +131,9 @@ def any_admin(conn: sa.Connection) -> bool:
 
 def end_sessions(conn: sa.Connection, user_id: int) -> None:
     """Revoke every app session of the account (log-out everywhere)."""
-    conn.execute(user_sessions.update().where(user_sessions.c.user_id == user_id, user_sessions.c.revoked_at.is_(None))
-                 .values(revoked_at=utcnow()))
+    conn.execute(
+        user_sessions.update().where(user_sessions.c.user_id == user_id, user_sessions.c.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )
 
 
 def set_disabled(conn: sa.Connection, username: str, disabled: bool, *, actor: str) -> User:
@@ -124,8 +142,9 @@ def set_disabled(conn: sa.Connection, username: str, disabled: bool, *, actor: s
     conn.execute(users.update().where(users.c.id == user.id).values(disabled=disabled, updated_at=utcnow()))
     if disabled:
         end_sessions(conn, user.id)
-        conn.execute(api_tokens.update().where(api_tokens.c.user_id == user.id, api_tokens.c.revoked_at.is_(None))
-                     .values(revoked_at=utcnow()))
+        conn.execute(
+            api_tokens.update().where(api_tokens.c.user_id == user.id, api_tokens.c.revoked_at.is_(None)).values(revoked_at=utcnow())
+        )
     audit.record(conn, actor, AuditAction.USER_DISABLED if disabled else AuditAction.USER_ENABLED, f"user:{username}")
     return _require(conn, username)
 
@@ -144,9 +163,11 @@ def reset_password(conn: sa.Connection, username: str, *, actor: str, password: 
     user = _require(conn, username)
     password = password or one_time_password()
     _check_password(password)
-    conn.execute(users.update().where(users.c.id == user.id).values(
-        password_hash=_hasher.hash(password), must_change_password=True, failed_logins=0, locked_until=None,
-        updated_at=utcnow()))
+    conn.execute(
+        users.update()
+        .where(users.c.id == user.id)
+        .values(password_hash=_hasher.hash(password), must_change_password=True, failed_logins=0, locked_until=None, updated_at=utcnow())
+    )
     end_sessions(conn, user.id)
     audit.record(conn, actor, AuditAction.USER_PASSWORD_RESET, f"user:{username}")
     return password
@@ -160,8 +181,9 @@ def change_password(conn: sa.Connection, username: str, old: str, new: str) -> N
     if new == old:
         raise AccountError("the new password must differ from the current one")
     _check_password(new)
-    conn.execute(users.update().where(users.c.id == user.id).values(
-        password_hash=_hasher.hash(new), must_change_password=False, updated_at=utcnow()))
+    conn.execute(
+        users.update().where(users.c.id == user.id).values(password_hash=_hasher.hash(new), must_change_password=False, updated_at=utcnow())
+    )
     end_sessions(conn, user.id)
     audit.record(conn, f"user:{username}", AuditAction.USER_PASSWORD_CHANGED, f"user:{username}")
 
@@ -191,8 +213,7 @@ def login(conn: sa.Connection, username: str, password: str, *, door: str, now: 
             _hasher.verify(_dummy_hash(), password)
         except VerificationError:
             pass
-        audit.record(conn, f"{door}:{username[:64]}", AuditAction.LOGIN_FAILED, f"user:{username[:64]}",
-                     {"reason": "unknown user"})
+        audit.record(conn, f"{door}:{username[:64]}", AuditAction.LOGIN_FAILED, f"user:{username[:64]}", {"reason": "unknown user"})
         return refused
     if user.disabled:
         audit.record(conn, f"user:{username}", AuditAction.LOGIN_FAILED, f"user:{username}", {"reason": "disabled", "door": door})
@@ -206,8 +227,13 @@ def login(conn: sa.Connection, username: str, password: str, *, door: str, now: 
         if failed >= MAX_FAILED:
             values.update(locked_until=now + LOCKOUT, failed_logins=0)
         conn.execute(users.update().where(users.c.id == user.id).values(**values))
-        audit.record(conn, f"user:{username}", AuditAction.LOGIN_FAILED, f"user:{username}",
-                     {"reason": "wrong password", "door": door, "locked": failed >= MAX_FAILED})
+        audit.record(
+            conn,
+            f"user:{username}",
+            AuditAction.LOGIN_FAILED,
+            f"user:{username}",
+            {"reason": "wrong password", "door": door, "locked": failed >= MAX_FAILED},
+        )
         return refused
     conn.execute(users.update().where(users.c.id == user.id).values(failed_logins=0, locked_until=None, last_login_at=now))
     audit.record(conn, f"user:{username}", AuditAction.LOGIN, f"user:{username}", {"door": door})

@@ -3,6 +3,7 @@ kept in the store (pending → open → resolved, reminders, acknowledge, snooze
 a notification outbox. Sending is `connectors.notify`; the Dagster sensor that runs it all is
 `assets/alerts.py`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,8 +36,9 @@ class Evaluation:
     evaluated: set[str]
 
 
-def evaluate_alerts(engine: sa.Engine, dagster: DagsterFacts | None, now: datetime | None = None,
-                    book: RuleBook | None = None) -> Evaluation:
+def evaluate_alerts(
+    engine: sa.Engine, dagster: DagsterFacts | None, now: datetime | None = None, book: RuleBook | None = None
+) -> Evaluation:
     """One evaluation: read the rules and the facts, find the conditions, move the alerts, queue the
     notifications. `dagster` None: the Dagster rules are not evaluated this time (their alerts stay)."""
     now = now or utcnow()

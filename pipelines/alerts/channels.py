@@ -6,6 +6,7 @@ encrypted at rest with the integrations' key (`pipelines.secrets`) and leave thi
 except through `channel_for_sending`, which the senders use. A channel's health (failing since when,
 the last error) is written after every send, so a failing channel shows on the dashboard.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,8 +26,13 @@ from pipelines.store.binds import Bind, connection, inserted_id, transaction
 from pipelines.store.schema import alert_channels
 
 ChannelKind = Literal["email", "slack", "teams", "google_chat", "webhook"]
-KIND_LABELS: dict[str, str] = {"email": "Email (SMTP)", "slack": "Slack", "teams": "Microsoft Teams",
-                               "google_chat": "Google Chat", "webhook": "Webhook (signed)"}
+KIND_LABELS: dict[str, str] = {
+    "email": "Email (SMTP)",
+    "slack": "Slack",
+    "teams": "Microsoft Teams",
+    "google_chat": "Google Chat",
+    "webhook": "Webhook (signed)",
+}
 Timeout = Annotated[float, Field(10.0, gt=0, le=30, description="seconds to wait for the server")]
 
 
@@ -42,7 +48,8 @@ class EmailSettings(BaseModel):
     host: str = Field(min_length=1, description="SMTP server")
     port: int = Field(587, ge=1, le=65_535)
     security: Literal["starttls", "ssl", "none"] = Field(
-        "starttls", description="starttls (port 587), ssl (implicit TLS, port 465), none (a relay on loopback only)")
+        "starttls", description="starttls (port 587), ssl (implicit TLS, port 465), none (a relay on loopback only)"
+    )
     username: str | None = None
     password: SecretStr | None = None
     sender: str = Field(description="the From address")
@@ -90,8 +97,13 @@ class WebhookSettings(BaseModel):
         return value
 
 
-SETTINGS: dict[str, type[BaseModel]] = {"email": EmailSettings, "slack": ChatSettings, "teams": ChatSettings,
-                                        "google_chat": ChatSettings, "webhook": WebhookSettings}
+SETTINGS: dict[str, type[BaseModel]] = {
+    "email": EmailSettings,
+    "slack": ChatSettings,
+    "teams": ChatSettings,
+    "google_chat": ChatSettings,
+    "webhook": WebhookSettings,
+}
 SECRET_FIELDS = {"email": ("password",), "slack": ("url",), "teams": ("url",), "google_chat": ("url",), "webhook": ("secret",)}
 PASSWORDS = frozenset({"password"})
 
@@ -147,14 +159,21 @@ def _split(kind: str, model: BaseModel) -> tuple[dict[str, Any], str | None]:
 def _row_to_channel(row: Any) -> Channel:
     values = {**(row.config or {}), **decrypt(row.secrets)}
     return Channel(
-        id=row.id, name=row.name, kind=row.kind, enabled=row.enabled, settings=SETTINGS[row.kind].model_validate(values),
-        failing_since=as_utc(row.failing_since), last_error=row.last_error, last_success_at=as_utc(row.last_success_at),
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        enabled=row.enabled,
+        settings=SETTINGS[row.kind].model_validate(values),
+        failing_since=as_utc(row.failing_since),
+        last_error=row.last_error,
+        last_success_at=as_utc(row.last_success_at),
         last_failure_at=as_utc(row.last_failure_at),
     )
 
 
-def save_channel(bind: Bind, name: str, kind: str, values: dict[str, Any], *, actor: str, enabled: bool = True,
-                 channel_id: int | None = None) -> int:
+def save_channel(
+    bind: Bind, name: str, kind: str, values: dict[str, Any], *, actor: str, enabled: bool = True, channel_id: int | None = None
+) -> int:
     """Create (no `channel_id`) or update a channel. On update, a secret left empty or equal to its mask
     keeps the stored one, so a form can show masks and send them back untouched."""
     name = name.strip()
@@ -180,16 +199,28 @@ def save_channel(bind: Bind, name: str, kind: str, values: dict[str, Any], *, ac
         taken = conn.execute(sa.select(alert_channels.c.id).where(alert_channels.c.name == name)).scalar()
         if taken is not None and taken != channel_id:
             raise ChannelError(f"name: a channel called {name!r} exists already")
-        fields = {"name": name, "kind": kind, "enabled": enabled, "config": config, "secrets": secrets,
-                  "updated_at": now, "updated_by": actor}
+        fields = {
+            "name": name,
+            "kind": kind,
+            "enabled": enabled,
+            "config": config,
+            "secrets": secrets,
+            "updated_at": now,
+            "updated_by": actor,
+        }
         after = {"name": name, "kind": kind, "enabled": enabled, **config, **decrypt(secrets)}
         if channel_id is None:
             channel_id = inserted_id(conn.execute(alert_channels.insert().values(created_at=now, **fields)))
         else:
             conn.execute(alert_channels.update().where(alert_channels.c.id == channel_id).values(**fields))
         # Who changed which field; a secret's values are masked (the log says it changed, not to what).
-        audit.record(conn, actor, AuditAction.CHANNEL_SAVED, f"channel:{name}",
-                     {"kind": kind, "changes": field_diff(before, after, set(SECRET_FIELDS.get(kind, ())))})
+        audit.record(
+            conn,
+            actor,
+            AuditAction.CHANNEL_SAVED,
+            f"channel:{name}",
+            {"kind": kind, "changes": field_diff(before, after, set(SECRET_FIELDS.get(kind, ())))},
+        )
         return channel_id
 
 
@@ -221,12 +252,21 @@ def list_channels(bind: Bind) -> list[dict[str, Any]]:
     for row in rows:
         secrets = decrypt(row.secrets)
         shown = {**(row.config or {}), **{name: _masked(name, value) for name, value in secrets.items()}}
-        out.append({
-            "id": row.id, "name": row.name, "kind": row.kind, "enabled": row.enabled, "settings": shown,
-            "failing_since": as_utc(row.failing_since), "last_error": row.last_error,
-            "last_success_at": as_utc(row.last_success_at), "last_failure_at": as_utc(row.last_failure_at),
-            "updated_at": as_utc(row.updated_at), "updated_by": row.updated_by,
-        })
+        out.append(
+            {
+                "id": row.id,
+                "name": row.name,
+                "kind": row.kind,
+                "enabled": row.enabled,
+                "settings": shown,
+                "failing_since": as_utc(row.failing_since),
+                "last_error": row.last_error,
+                "last_success_at": as_utc(row.last_success_at),
+                "last_failure_at": as_utc(row.last_failure_at),
+                "updated_at": as_utc(row.updated_at),
+                "updated_by": row.updated_by,
+            }
+        )
     return out
 
 
@@ -238,16 +278,27 @@ def record_outcome(bind: Bind, channel_id: int, error: str | None, now: datetime
             values: dict[str, Any] = {"failing_since": None, "last_error": None, "last_success_at": now}
             conn.execute(alert_channels.update().where(alert_channels.c.id == channel_id).values(**values))
             return
-        conn.execute(alert_channels.update().where(alert_channels.c.id == channel_id).values(
-            failing_since=sa.func.coalesce(alert_channels.c.failing_since, now), last_error=error[:500], last_failure_at=now))
+        conn.execute(
+            alert_channels.update()
+            .where(alert_channels.c.id == channel_id)
+            .values(failing_since=sa.func.coalesce(alert_channels.c.failing_since, now), last_error=error[:500], last_failure_at=now)
+        )
 
 
 def failing_channels(bind: Bind) -> list[dict[str, Any]]:
     """Enabled channels whose latest send failed: name, kind, since when, why."""
     with connection(bind) as conn:
-        rows = conn.execute(sa.select(alert_channels.c.id, alert_channels.c.name, alert_channels.c.kind,
-                                      alert_channels.c.failing_since, alert_channels.c.last_error)
-                            .where(alert_channels.c.enabled.is_(True), alert_channels.c.failing_since.is_not(None))
-                            .order_by(alert_channels.c.name)).all()
-    return [{"id": r.id, "name": r.name, "kind": r.kind, "failing_since": as_utc(r.failing_since), "last_error": r.last_error}
-            for r in rows]
+        rows = conn.execute(
+            sa.select(
+                alert_channels.c.id,
+                alert_channels.c.name,
+                alert_channels.c.kind,
+                alert_channels.c.failing_since,
+                alert_channels.c.last_error,
+            )
+            .where(alert_channels.c.enabled.is_(True), alert_channels.c.failing_since.is_not(None))
+            .order_by(alert_channels.c.name)
+        ).all()
+    return [
+        {"id": r.id, "name": r.name, "kind": r.kind, "failing_since": as_utc(r.failing_since), "last_error": r.last_error} for r in rows
+    ]

@@ -8,6 +8,7 @@ dashboard does not show as a line (rejection rate over a window, signature failu
 looked at, Dagster's failed runs) come from `pipelines.ops.reports`, the inbox's refused rows,
 `pipelines.sources.health` and the Dagster instance.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -141,16 +142,15 @@ def _rejections(engine: sa.Engine, start: datetime, end: datetime) -> dict[str, 
 
 def _signature_failures(engine: sa.Engine, since: datetime) -> dict[int, tuple[int, str | None]]:
     """Requests refused with 401 since `since`, per integration, with the latest refusal's reason."""
-    refused = sa.and_(inbox.c.status == REJECTED, inbox.c.error.like(f"{SIGNATURE_FAILURE_PREFIX}%"),
-                      inbox.c.received_at >= since)
+    refused = sa.and_(inbox.c.status == REJECTED, inbox.c.error.like(f"{SIGNATURE_FAILURE_PREFIX}%"), inbox.c.received_at >= since)
     with engine.connect() as conn:
         counts = conn.execute(
-            sa.select(inbox.c.integration_id, sa.func.count(), sa.func.max(inbox.c.id)).where(refused)
-            .group_by(inbox.c.integration_id)
+            sa.select(inbox.c.integration_id, sa.func.count(), sa.func.max(inbox.c.id)).where(refused).group_by(inbox.c.integration_id)
         ).all()
         last_ids = [row[2] for row in counts]
-        reasons = dict(conn.execute(sa.select(inbox.c.id, inbox.c.error).where(inbox.c.id.in_(last_ids))).tuples().all()) \
-            if last_ids else {}
+        reasons = (
+            dict(conn.execute(sa.select(inbox.c.id, inbox.c.error).where(inbox.c.id.in_(last_ids))).tuples().all()) if last_ids else {}
+        )
     return {integration_id: (count, reasons.get(last_id)) for integration_id, count, last_id in counts}
 
 
@@ -180,8 +180,7 @@ def evaluate(book: RuleBook, store: StoreFacts | None, dagster: DagsterFacts | N
 
 def _condition(kind: str, item: IntegrationHealth, summary: str, **details: Any) -> Condition:
     count = details.pop("count", None)
-    return Condition(alert_key(kind, item.id), kind, item.id, item.name, summary,
-                     {"integration": item.name, **details}, count)
+    return Condition(alert_key(kind, item.id), kind, item.id, item.name, summary, {"integration": item.name, **details}, count)
 
 
 def _integration_conditions(book: RuleBook, store: StoreFacts, add) -> None:
@@ -202,32 +201,58 @@ def _integration_conditions(book: RuleBook, store: StoreFacts, add) -> None:
         if found is None or not entry["failing"]:
             continue
         code = f"HTTP {entry['last_status_code']}" if entry["last_status_code"] else entry["last_error"]
-        add(_condition("callbacks_failing", found, f"the latest callback attempt failed ({code}) at {iso(entry['last_attempt_at'])}",
-                       pending=entry["counts"].get("pending", 0)))
+        add(
+            _condition(
+                "callbacks_failing",
+                found,
+                f"the latest callback attempt failed ({code}) at {iso(entry['last_attempt_at'])}",
+                pending=entry["counts"].get("pending", 0),
+            )
+        )
     for drop in store.drops:
         found = by_name.get(drop.name)
         if found is None or not drop.stale(store.now) or any(classify(p) == "sync_failed" for p in found.problems):
             continue  # a failing drop folder is the sync_failed alert's; this one is for a folder nobody looks at
         since = drop.last_success or drop.created_at
-        add(_condition("freshness", found, f"drop folder not looked at for {waiting_for(since, store.now)} "
-                                          f"(looked at every {drop.interval} s, overdue after {STALE_FACTOR}×)"))
+        add(
+            _condition(
+                "freshness",
+                found,
+                f"drop folder not looked at for {waiting_for(since, store.now)} "
+                f"(looked at every {drop.interval} s, overdue after {STALE_FACTOR}×)",
+            )
+        )
     for item in active.values():
         rule = book.rule("rejection_rate", item.id)
         window = rule.value("window_minutes")
         received, rejected, reason = store.rejections.get(window, {}).get(item.name, (0, 0, None))
         if received and received >= rule.value("min_records") and 100.0 * rejected / received > rule.value("threshold_pct"):
             rate = 100.0 * rejected / received
-            add(_condition("rejection_rate", item,
-                           f"{rate:.1f} % of records rejected over the last {window:g} min ({rejected} of {received})"
-                           + (f", mostly {reason}" if reason else ""),
-                           received=received, rejected=rejected, top_reason=reason, rate_pct=round(rate, 2)))
+            add(
+                _condition(
+                    "rejection_rate",
+                    item,
+                    f"{rate:.1f} % of records rejected over the last {window:g} min ({rejected} of {received})"
+                    + (f", mostly {reason}" if reason else ""),
+                    received=received,
+                    rejected=rejected,
+                    top_reason=reason,
+                    rate_pct=round(rate, 2),
+                )
+            )
         rule = book.rule("signature_failures", item.id)
         window = rule.value("window_minutes")
         count, last = store.signature_failures.get(window, {}).get(item.id, (0, None))
         if count and count >= rule.value("threshold"):
-            add(_condition("signature_failures", item,
-                           f"{_plural(count, 'request', 'requests')} refused with 401 in the last {window:g} min "
-                           f"(latest: {last or 'no detail'})", count=count, latest=last))
+            add(
+                _condition(
+                    "signature_failures",
+                    item,
+                    f"{_plural(count, 'request', 'requests')} refused with 401 in the last {window:g} min (latest: {last or 'no detail'})",
+                    count=count,
+                    latest=last,
+                )
+            )
 
 
 def _global_store_conditions(book: RuleBook, store: StoreFacts, add) -> None:
@@ -235,10 +260,16 @@ def _global_store_conditions(book: RuleBook, store: StoreFacts, add) -> None:
     if waiting is not None and waiting.inbox_oldest_pending_at is not None:
         age = (store.now - as_utc(waiting.inbox_oldest_pending_at)).total_seconds()
         if age > book.rule("inbox_backlog").value("max_age_minutes") * 60:
-            add(Condition(alert_key("inbox_backlog"), "inbox_backlog", None, "Inbox",
-                          f"{waiting.inbox_pending} payload(s) waiting, the oldest for "
-                          f"{waiting_for(waiting.inbox_oldest_pending_at, store.now)}",
-                          {"pending": waiting.inbox_pending, "oldest_seconds": round(age)}))
+            add(
+                Condition(
+                    alert_key("inbox_backlog"),
+                    "inbox_backlog",
+                    None,
+                    "Inbox",
+                    f"{waiting.inbox_pending} payload(s) waiting, the oldest for {waiting_for(waiting.inbox_oldest_pending_at, store.now)}",
+                    {"pending": waiting.inbox_pending, "oldest_seconds": round(age)},
+                )
+            )
 
 
 def _dagster_conditions(book: RuleBook, dagster: DagsterFacts, add) -> None:
@@ -246,17 +277,32 @@ def _dagster_conditions(book: RuleBook, dagster: DagsterFacts, add) -> None:
     oldest = dagster.oldest_queued_seconds or 0.0
     if oldest > rule.value("max_queued_minutes") * 60:
         waiting = ", ".join(f"{n} {name}" for name, n in sorted(dagster.queued_per_class.items()) if n)
-        add(Condition(alert_key("dagster_queue"), "dagster_queue", None, "Dagster",
-                      f"{dagster.queued} run(s) queued ({waiting}), the oldest ({dagster.oldest_queued_job}) for "
-                      f"{oldest / 60:.0f} min" if oldest >= 120 else
-                      f"{dagster.queued} run(s) queued ({waiting}), the oldest ({dagster.oldest_queued_job}) for {oldest:.0f} s",
-                      {"queued": dagster.queued, "oldest_seconds": round(oldest)}))
+        add(
+            Condition(
+                alert_key("dagster_queue"),
+                "dagster_queue",
+                None,
+                "Dagster",
+                f"{dagster.queued} run(s) queued ({waiting}), the oldest ({dagster.oldest_queued_job}) for {oldest / 60:.0f} min"
+                if oldest >= 120
+                else f"{dagster.queued} run(s) queued ({waiting}), the oldest ({dagster.oldest_queued_job}) for {oldest:.0f} s",
+                {"queued": dagster.queued, "oldest_seconds": round(oldest)},
+            )
+        )
     rule = book.rule("dagster_failed_runs")
     window = rule.value("window_minutes")
     failed = dagster.failed_runs.get(window, [])
     if failed and len(failed) >= rule.value("min_runs"):
         shown = ", ".join(f"{job} ({run_id[:8]})" for run_id, job in failed[:5])
         more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
-        add(Condition(alert_key("dagster_failed_runs"), "dagster_failed_runs", None, "Dagster",
-                      f"{_plural(len(failed), 'run', 'runs')} failed in the last {window:g} min: {shown}{more}",
-                      {"runs": [run_id for run_id, _ in failed[:20]]}, len(failed)))
+        add(
+            Condition(
+                alert_key("dagster_failed_runs"),
+                "dagster_failed_runs",
+                None,
+                "Dagster",
+                f"{_plural(len(failed), 'run', 'runs')} failed in the last {window:g} min: {shown}{more}",
+                {"runs": [run_id for run_id, _ in failed[:20]]},
+                len(failed),
+            )
+        )

@@ -14,6 +14,7 @@
 Every step is an `alert_events` row: the alert's history (fired, notified where, acknowledged by whom...).
 What people do (acknowledge, snooze, unsnooze) is also an audit log entry, in the same transaction.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -58,34 +59,63 @@ class Transitions:
         return bool(self.fired or self.reminded or self.resolved or self.closed)
 
     def summary(self) -> str:
-        parts = [f"{len(ids)} {label}" for label, ids in (("fired", self.fired), ("reminded", self.reminded),
-                                                          ("resolved", self.resolved), ("closed", self.closed),
-                                                          ("pending", self.pending)) if ids]
+        parts = [
+            f"{len(ids)} {label}"
+            for label, ids in (
+                ("fired", self.fired),
+                ("reminded", self.reminded),
+                ("resolved", self.resolved),
+                ("closed", self.closed),
+                ("pending", self.pending),
+            )
+            if ids
+        ]
         return ", ".join(parts) or "nothing changed"
 
 
-def record_event(conn: sa.Connection, alert_id: int, event: str, now: datetime, actor: str = EVALUATOR,
-           detail: str | None = None, channel_id: int | None = None) -> None:
-    conn.execute(alert_events.insert().values(alert_id=alert_id, at=now, event=event, actor=actor,
-                                              channel_id=channel_id, detail=detail))
+def record_event(
+    conn: sa.Connection,
+    alert_id: int,
+    event: str,
+    now: datetime,
+    actor: str = EVALUATOR,
+    detail: str | None = None,
+    channel_id: int | None = None,
+) -> None:
+    conn.execute(alert_events.insert().values(alert_id=alert_id, at=now, event=event, actor=actor, channel_id=channel_id, detail=detail))
 
 
 def enabled_channels(conn: sa.Connection) -> dict[int, str]:
-    return dict(conn.execute(sa.select(alert_channels.c.id, alert_channels.c.name)
-                             .where(alert_channels.c.enabled.is_(True))).tuples().all())
+    return dict(
+        conn.execute(sa.select(alert_channels.c.id, alert_channels.c.name).where(alert_channels.c.enabled.is_(True))).tuples().all()
+    )
 
 
 def _queue(conn: sa.Connection, alert_id: int, channel_ids: Iterable[int], message: str, seq: int, now: datetime) -> int:
     """Outbox rows for `message`; a row that already exists (same alert, channel, message, seq) stays as it is."""
     queued = 0
     for channel_id in channel_ids:
-        exists = conn.execute(sa.select(alert_notifications.c.id).where(
-            alert_notifications.c.alert_id == alert_id, alert_notifications.c.channel_id == channel_id,
-            alert_notifications.c.message == message, alert_notifications.c.seq == seq)).first()
+        exists = conn.execute(
+            sa.select(alert_notifications.c.id).where(
+                alert_notifications.c.alert_id == alert_id,
+                alert_notifications.c.channel_id == channel_id,
+                alert_notifications.c.message == message,
+                alert_notifications.c.seq == seq,
+            )
+        ).first()
         if exists is None:
-            conn.execute(alert_notifications.insert().values(
-                alert_id=alert_id, channel_id=channel_id, message=message, seq=seq, status="pending", attempts=0,
-                next_attempt_at=now, created_at=now))
+            conn.execute(
+                alert_notifications.insert().values(
+                    alert_id=alert_id,
+                    channel_id=channel_id,
+                    message=message,
+                    seq=seq,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
             queued += 1
     return queued
 
@@ -100,8 +130,14 @@ def _renotify_at(book: RuleBook, kind: str, integration_id: int | None, now: dat
     return now + timedelta(minutes=minutes) if minutes > 0 else None
 
 
-def reconcile(bind: Bind, book: RuleBook, conditions: list[Condition], evaluated: set[str],
-              active_integrations: set[int] | None, now: datetime | None = None) -> Transitions:
+def reconcile(
+    bind: Bind,
+    book: RuleBook,
+    conditions: list[Condition],
+    evaluated: set[str],
+    active_integrations: set[int] | None,
+    now: datetime | None = None,
+) -> Transitions:
     """Bring the alerts in line with what is wrong now, queueing the notifications that follows.
     `active_integrations`: ids of the active integrations (None when unknown: nothing is closed for it)."""
     now = now or utcnow()
@@ -112,16 +148,32 @@ def reconcile(bind: Bind, book: RuleBook, conditions: list[Condition], evaluated
         for condition in conditions:
             row = live.pop(condition.key, None)
             if row is None:
-                alert_id = inserted_id(conn.execute(alerts.insert().values(
-                    key=condition.key, open_key=condition.key, kind=condition.kind, integration_id=condition.integration_id,
-                    subject=condition.subject, status=PENDING, summary=condition.summary,
-                    details=_details(condition), started_at=now, last_seen_at=now, notify_count=0)))
+                alert_id = inserted_id(
+                    conn.execute(
+                        alerts.insert().values(
+                            key=condition.key,
+                            open_key=condition.key,
+                            kind=condition.kind,
+                            integration_id=condition.integration_id,
+                            subject=condition.subject,
+                            status=PENDING,
+                            summary=condition.summary,
+                            details=_details(condition),
+                            started_at=now,
+                            last_seen_at=now,
+                            notify_count=0,
+                        )
+                    )
+                )
                 started = now
                 status = PENDING
             else:
                 alert_id, started, status = row.id, as_utc(row.started_at), row.status
-                conn.execute(alerts.update().where(alerts.c.id == alert_id).values(
-                    summary=condition.summary, details=_details(condition), last_seen_at=now))
+                conn.execute(
+                    alerts.update()
+                    .where(alerts.c.id == alert_id)
+                    .values(summary=condition.summary, details=_details(condition), last_seen_at=now)
+                )
             hold = timedelta(minutes=book.rule(condition.kind, condition.integration_id).value("for_minutes"))
             if status == PENDING:
                 if now - started >= hold:
@@ -130,16 +182,23 @@ def reconcile(bind: Bind, book: RuleBook, conditions: list[Condition], evaluated
                     done.pending.append(alert_id)
                 continue
             assert row is not None
-            grew = (condition.kind in NOTIFY_ON_GROWTH and condition.count is not None
-                    and condition.count > int((row.details or {}).get("count") or 0))
+            grew = (
+                condition.kind in NOTIFY_ON_GROWTH
+                and condition.count is not None
+                and condition.count > int((row.details or {}).get("count") or 0)
+            )
             due = row.next_notify_at is not None and now >= as_utc(row.next_notify_at)
             quiet = row.acknowledged_at is not None or (row.snoozed_until is not None and as_utc(row.snoozed_until) > now)
             if (due or grew) and not quiet:
                 seq = row.notify_count + 1
-                done.queued += _queue(conn, alert_id, _channels_for(book, condition.kind, condition.integration_id, enabled),
-                                      REMINDER, seq, now)
-                conn.execute(alerts.update().where(alerts.c.id == alert_id).values(
-                    notify_count=seq, next_notify_at=_renotify_at(book, condition.kind, condition.integration_id, now)))
+                done.queued += _queue(
+                    conn, alert_id, _channels_for(book, condition.kind, condition.integration_id, enabled), REMINDER, seq, now
+                )
+                conn.execute(
+                    alerts.update()
+                    .where(alerts.c.id == alert_id)
+                    .values(notify_count=seq, next_notify_at=_renotify_at(book, condition.kind, condition.integration_id, now))
+                )
                 record_event(conn, alert_id, "reminded", now, detail=("grew: " if grew else "") + condition.summary)
                 done.reminded.append(alert_id)
         for row in live.values():
@@ -156,8 +215,15 @@ def reconcile(bind: Bind, book: RuleBook, conditions: list[Condition], evaluated
                 record_event(conn, row.id, "closed", now, detail=why_closed)
                 done.closed.append(row.id)
                 continue
-            told = conn.execute(sa.select(alert_notifications.c.channel_id).where(
-                alert_notifications.c.alert_id == row.id, alert_notifications.c.message == FIRED)).scalars().all()
+            told = (
+                conn.execute(
+                    sa.select(alert_notifications.c.channel_id).where(
+                        alert_notifications.c.alert_id == row.id, alert_notifications.c.message == FIRED
+                    )
+                )
+                .scalars()
+                .all()
+            )
             done.queued += _queue(conn, row.id, [c for c in told if c in enabled], RESOLVED_MESSAGE, 0, now)
             record_event(conn, row.id, "resolved", now, detail=f"the condition ended: {row.summary}")
             done.resolved.append(row.id)
@@ -168,11 +234,15 @@ def _details(condition: Condition) -> dict[str, Any]:
     return {**condition.details, **({"count": condition.count} if condition.count is not None else {})}
 
 
-def _fire(conn: sa.Connection, book: RuleBook, alert_id: int, condition: Condition, enabled: dict[int, str],
-          now: datetime, done: Transitions) -> None:
+def _fire(
+    conn: sa.Connection, book: RuleBook, alert_id: int, condition: Condition, enabled: dict[int, str], now: datetime, done: Transitions
+) -> None:
     channels = _channels_for(book, condition.kind, condition.integration_id, enabled)
-    conn.execute(alerts.update().where(alerts.c.id == alert_id).values(
-        status=OPEN, fired_at=now, next_notify_at=_renotify_at(book, condition.kind, condition.integration_id, now)))
+    conn.execute(
+        alerts.update()
+        .where(alerts.c.id == alert_id)
+        .values(status=OPEN, fired_at=now, next_notify_at=_renotify_at(book, condition.kind, condition.integration_id, now))
+    )
     done.queued += _queue(conn, alert_id, channels, FIRED, 0, now)
     where = ", ".join(enabled[c] for c in channels) or "no channel is set up: visible in the app only"
     record_event(conn, alert_id, "fired", now, detail=f"{condition.summary} (to {where})")
@@ -193,6 +263,7 @@ def _closed_because(book: RuleBook, row: Any, active: set[int] | None) -> str | 
 
 
 # -- people -----------------------------------------------------------------------------------------
+
 
 def _live(conn: sa.Connection, alert_id: int) -> Any:
     row = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).first()
@@ -247,15 +318,26 @@ def unsnooze(bind: Bind, alert_id: int, actor: str, now: datetime | None = None)
 
 # -- reading ----------------------------------------------------------------------------------------
 
+
 def _alert_query() -> sa.Select:
-    return sa.select(alerts, integrations.c.name.label("integration")).outerjoin(
-        integrations, integrations.c.id == alerts.c.integration_id)
+    return sa.select(alerts, integrations.c.name.label("integration")).outerjoin(integrations, integrations.c.id == alerts.c.integration_id)
 
 
 def _clean(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
-    for key in ("started_at", "fired_at", "last_seen_at", "resolved_at", "next_notify_at", "acknowledged_at",
-                "snoozed_until", "at", "sent_at", "next_attempt_at", "created_at"):
+    for key in (
+        "started_at",
+        "fired_at",
+        "last_seen_at",
+        "resolved_at",
+        "next_notify_at",
+        "acknowledged_at",
+        "snoozed_until",
+        "at",
+        "sent_at",
+        "next_attempt_at",
+        "created_at",
+    ):
         if key in out:
             out[key] = as_utc(out[key])
     return out
@@ -264,8 +346,12 @@ def _clean(row: Any) -> dict[str, Any]:
 def live_alerts(bind: Bind) -> list[dict[str, Any]]:
     """Open and pending alerts, newest first."""
     with connection(bind) as conn:
-        return [_clean(r) for r in conn.execute(
-            _alert_query().where(alerts.c.open_key.is_not(None)).order_by(alerts.c.started_at.desc(), alerts.c.id.desc()))]
+        return [
+            _clean(r)
+            for r in conn.execute(
+                _alert_query().where(alerts.c.open_key.is_not(None)).order_by(alerts.c.started_at.desc(), alerts.c.id.desc())
+            )
+        ]
 
 
 def live_by_key(bind: Bind) -> dict[str, dict[str, Any]]:
@@ -285,9 +371,10 @@ def alert_history(bind: Bind, *, since: datetime | None = None, kind: str | None
         sent: dict[int, set[str]] = {}
         if ids:
             for alert_id, name in conn.execute(
-                    sa.select(alert_notifications.c.alert_id, alert_channels.c.name)
-                    .join(alert_channels, alert_channels.c.id == alert_notifications.c.channel_id)
-                    .where(alert_notifications.c.alert_id.in_(ids), alert_notifications.c.status == "sent")):
+                sa.select(alert_notifications.c.alert_id, alert_channels.c.name)
+                .join(alert_channels, alert_channels.c.id == alert_notifications.c.channel_id)
+                .where(alert_notifications.c.alert_id.in_(ids), alert_notifications.c.status == "sent")
+            ):
                 sent.setdefault(alert_id, set()).add(name)
     for row in rows:
         row["notified"] = sorted(sent.get(row["id"], ()))
@@ -304,9 +391,13 @@ def get_alert(bind: Bind, alert_id: int) -> dict[str, Any]:
 
 def alert_events_for(bind: Bind, alert_id: int) -> list[dict[str, Any]]:
     """An alert's history, oldest first: what happened, who did it, which channel."""
-    query = (sa.select(alert_events.c.at, alert_events.c.event, alert_events.c.actor, alert_events.c.detail,
-                       alert_channels.c.name.label("channel"))
-             .outerjoin(alert_channels, alert_channels.c.id == alert_events.c.channel_id)
-             .where(alert_events.c.alert_id == alert_id).order_by(alert_events.c.id))
+    query = (
+        sa.select(
+            alert_events.c.at, alert_events.c.event, alert_events.c.actor, alert_events.c.detail, alert_channels.c.name.label("channel")
+        )
+        .outerjoin(alert_channels, alert_channels.c.id == alert_events.c.channel_id)
+        .where(alert_events.c.alert_id == alert_id)
+        .order_by(alert_events.c.id)
+    )
     with connection(bind) as conn:
         return [_clean(r) for r in conn.execute(query)]

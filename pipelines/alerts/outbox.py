@@ -8,6 +8,7 @@ sending it but before settling it, leaves the row claimed, and a later pass send
 lease ends (LEASE_SECONDS). A clean stop or restart between ticks never sends anything twice: a row is
 sent only while pending, and settled sent the moment it went out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -90,18 +91,33 @@ class AlertMessage:
     def payload(self) -> dict[str, Any]:
         """The generic webhook's JSON body."""
         return {
-            "event": self.event, "timestamp": iso(utcnow()),
-            "alert": {"id": self.alert_id, "rule": self.kind, "rule_title": self.rule_title, "subject": self.subject,
-                      "state": "resolved" if self.message == RESOLVED_MESSAGE else ("test" if self.message == "test" else "firing"),
-                      "summary": self.summary, "started_at": iso(self.started_at), "resolved_at": iso(self.resolved_at),
-                      "acknowledged_by": self.acknowledged_by, "details": self.details, "url": self.url},
+            "event": self.event,
+            "timestamp": iso(utcnow()),
+            "alert": {
+                "id": self.alert_id,
+                "rule": self.kind,
+                "rule_title": self.rule_title,
+                "subject": self.subject,
+                "state": "resolved" if self.message == RESOLVED_MESSAGE else ("test" if self.message == "test" else "firing"),
+                "summary": self.summary,
+                "started_at": iso(self.started_at),
+                "resolved_at": iso(self.resolved_at),
+                "acknowledged_by": self.acknowledged_by,
+                "details": self.details,
+                "url": self.url,
+            },
         }
 
 
 def channel_test_message(channel_name: str, now: datetime | None = None) -> AlertMessage:
-    return AlertMessage("test", None, "test", channel_name,
-                        "A test from Crossdock: this channel works. Alerts will arrive here like this one.",
-                        now or utcnow())
+    return AlertMessage(
+        "test",
+        None,
+        "test",
+        channel_name,
+        "A test from Crossdock: this channel works. Alerts will arrive here like this one.",
+        now or utcnow(),
+    )
 
 
 @dataclass(frozen=True)
@@ -118,36 +134,69 @@ def claim_due(bind: Bind, now: datetime | None = None, limit: int = 100) -> list
     now = now or utcnow()
     with transaction(bind) as conn:
         rows = conn.execute(
-            sa.select(alert_notifications.c.id, alert_notifications.c.channel_id, alert_notifications.c.attempts,
-                      alert_notifications.c.next_attempt_at, alert_notifications.c.message, alerts.c.id.label("alert_id"),
-                      alerts.c.kind, alerts.c.subject, alerts.c.summary, alerts.c.status, alerts.c.started_at,
-                      alerts.c.resolved_at, alerts.c.acknowledged_by, alerts.c.details)
+            sa.select(
+                alert_notifications.c.id,
+                alert_notifications.c.channel_id,
+                alert_notifications.c.attempts,
+                alert_notifications.c.next_attempt_at,
+                alert_notifications.c.message,
+                alerts.c.id.label("alert_id"),
+                alerts.c.kind,
+                alerts.c.subject,
+                alerts.c.summary,
+                alerts.c.status,
+                alerts.c.started_at,
+                alerts.c.resolved_at,
+                alerts.c.acknowledged_by,
+                alerts.c.details,
+            )
             .join(alerts, alerts.c.id == alert_notifications.c.alert_id)
             .join(alert_channels, alert_channels.c.id == alert_notifications.c.channel_id)
-            .where(alert_notifications.c.status == "pending", alert_notifications.c.next_attempt_at <= now,
-                   alert_channels.c.enabled.is_(True))
-            .order_by(alert_notifications.c.id).limit(limit)
+            .where(
+                alert_notifications.c.status == "pending", alert_notifications.c.next_attempt_at <= now, alert_channels.c.enabled.is_(True)
+            )
+            .order_by(alert_notifications.c.id)
+            .limit(limit)
         ).all()
         claimed = []
         for row in rows:
             if row.message != RESOLVED_MESSAGE and row.status == RESOLVED:
-                conn.execute(alert_notifications.update().where(alert_notifications.c.id == row.id)
-                             .values(status="skipped", last_error="the alert resolved before this was sent"))
+                conn.execute(
+                    alert_notifications.update()
+                    .where(alert_notifications.c.id == row.id)
+                    .values(status="skipped", last_error="the alert resolved before this was sent")
+                )
                 continue
             if row.message == RESOLVED_MESSAGE and not _fired_was_sent(conn, row.alert_id, row.channel_id):
-                conn.execute(alert_notifications.update().where(alert_notifications.c.id == row.id)
-                             .values(status="skipped", last_error="this channel was never told the alert fired"))
+                conn.execute(
+                    alert_notifications.update()
+                    .where(alert_notifications.c.id == row.id)
+                    .values(status="skipped", last_error="this channel was never told the alert fired")
+                )
                 continue
             taken = conn.execute(
                 alert_notifications.update()
-                .where(alert_notifications.c.id == row.id, alert_notifications.c.status == "pending",
-                       alert_notifications.c.next_attempt_at == row.next_attempt_at)
+                .where(
+                    alert_notifications.c.id == row.id,
+                    alert_notifications.c.status == "pending",
+                    alert_notifications.c.next_attempt_at == row.next_attempt_at,
+                )
                 .values(next_attempt_at=now + timedelta(seconds=LEASE_SECONDS), attempts=row.attempts + 1)
             ).rowcount
             if not taken:
                 continue  # another sender got it first
-            message = AlertMessage(row.message, row.alert_id, row.kind, row.subject, row.summary, as_utc(row.started_at),
-                                   as_utc(row.resolved_at), row.acknowledged_by, dict(row.details or {}), row.id)
+            message = AlertMessage(
+                row.message,
+                row.alert_id,
+                row.kind,
+                row.subject,
+                row.summary,
+                as_utc(row.started_at),
+                as_utc(row.resolved_at),
+                row.acknowledged_by,
+                dict(row.details or {}),
+                row.id,
+            )
             claimed.append(Claimed(row.id, row.channel_id, row.attempts + 1, message))
     return claimed
 
@@ -155,9 +204,17 @@ def claim_due(bind: Bind, now: datetime | None = None, limit: int = 100) -> list
 def _fired_was_sent(conn: sa.Connection, alert_id: int, channel_id: int) -> bool:
     """A "resolved" message only follows a "fired" one the channel received: an alert that ended before
     its first message went out (or whose first message never got through) ends quietly."""
-    return conn.execute(sa.select(alert_notifications.c.id).where(
-        alert_notifications.c.alert_id == alert_id, alert_notifications.c.channel_id == channel_id,
-        alert_notifications.c.message == FIRED, alert_notifications.c.status == "sent")).first() is not None
+    return (
+        conn.execute(
+            sa.select(alert_notifications.c.id).where(
+                alert_notifications.c.alert_id == alert_id,
+                alert_notifications.c.channel_id == channel_id,
+                alert_notifications.c.message == FIRED,
+                alert_notifications.c.status == "sent",
+            )
+        ).first()
+        is not None
+    )
 
 
 def settle(bind: Bind, claimed: Claimed, error: str | None, where: str, now: datetime | None = None) -> None:
@@ -171,38 +228,63 @@ def settle(bind: Bind, claimed: Claimed, error: str | None, where: str, now: dat
         # another sender claimed again (attempts moved on) keeps that sender's lease.
         still_mine = (row.id == claimed.id, row.status == "pending", row.attempts == claimed.attempts)
         if error is None:
-            conn.execute(alert_notifications.update().where(row.id == claimed.id)
-                         .values(status="sent", sent_at=now, last_error=None))
+            conn.execute(alert_notifications.update().where(row.id == claimed.id).values(status="sent", sent_at=now, last_error=None))
             record_event(conn, alert_id, "notified", now, detail=f"{claimed.message.message}: {where}", channel_id=claimed.channel_id)
         elif not conn.execute(sa.select(row.id).where(*still_mine)).first():
             return
         elif claimed.attempts >= MAX_ATTEMPTS:
             conn.execute(alert_notifications.update().where(*still_mine).values(status="failed", last_error=error[:500]))
-            record_event(conn, alert_id, "notify_failed", now, channel_id=claimed.channel_id,
-                   detail=f"{claimed.message.message}: gave up after {claimed.attempts} attempts: {error}")
+            record_event(
+                conn,
+                alert_id,
+                "notify_failed",
+                now,
+                channel_id=claimed.channel_id,
+                detail=f"{claimed.message.message}: gave up after {claimed.attempts} attempts: {error}",
+            )
         else:
             wait = RETRY_SECONDS[min(claimed.attempts, len(RETRY_SECONDS)) - 1]
-            conn.execute(alert_notifications.update().where(*still_mine).values(
-                next_attempt_at=now + timedelta(seconds=wait), last_error=error[:500]))
+            conn.execute(
+                alert_notifications.update()
+                .where(*still_mine)
+                .values(next_attempt_at=now + timedelta(seconds=wait), last_error=error[:500])
+            )
             if claimed.attempts == 1:
-                record_event(conn, alert_id, "notify_failed", now, channel_id=claimed.channel_id,
-                       detail=f"{claimed.message.message}: {error} (retrying)")
+                record_event(
+                    conn,
+                    alert_id,
+                    "notify_failed",
+                    now,
+                    channel_id=claimed.channel_id,
+                    detail=f"{claimed.message.message}: {error} (retrying)",
+                )
 
 
 def pending_count(bind: Bind) -> int:
     with connection(bind) as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(alert_notifications)
-                                .where(alert_notifications.c.status == "pending")).scalar_one())
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).select_from(alert_notifications).where(alert_notifications.c.status == "pending")
+            ).scalar_one()
+        )
 
 
 def notifications_for(bind: Bind, alert_id: int) -> list[dict[str, Any]]:
     """An alert's notifications: channel, message, status, attempts, when sent, last error."""
-    query = (sa.select(alert_notifications.c.id, alert_channels.c.name.label("channel"), alert_notifications.c.message,
-                       alert_notifications.c.seq, alert_notifications.c.status, alert_notifications.c.attempts,
-                       alert_notifications.c.sent_at, alert_notifications.c.last_error)
-             .join(alert_channels, alert_channels.c.id == alert_notifications.c.channel_id)
-             .where(alert_notifications.c.alert_id == alert_id).order_by(alert_notifications.c.id))
+    query = (
+        sa.select(
+            alert_notifications.c.id,
+            alert_channels.c.name.label("channel"),
+            alert_notifications.c.message,
+            alert_notifications.c.seq,
+            alert_notifications.c.status,
+            alert_notifications.c.attempts,
+            alert_notifications.c.sent_at,
+            alert_notifications.c.last_error,
+        )
+        .join(alert_channels, alert_channels.c.id == alert_notifications.c.channel_id)
+        .where(alert_notifications.c.alert_id == alert_id)
+        .order_by(alert_notifications.c.id)
+    )
     with connection(bind) as conn:
         return [{**dict(r._mapping), "sent_at": as_utc(r.sent_at)} for r in conn.execute(query)]
-
-

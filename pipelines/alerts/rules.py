@@ -5,6 +5,7 @@ Every rule is on from a fresh install with the defaults below; the store only ho
 changed (`alert_rules`). The effective settings of a rule for an integration are the built-in defaults,
 then the global row, then the integration's row, key by key.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -51,36 +52,78 @@ class RuleKind:
 RULES: dict[str, RuleKind] = {
     rule.kind: rule
     for rule in (
-        RuleKind("sync_failed", "Last sync failed", "integration",
-                 "The integration's latest sync failed (a poll, query or file drop that could not finish)."),
-        RuleKind("rejection_rate", "Rejection rate", "integration",
-                 "More than threshold_pct % of the records received over the window were rejected.",
-                 {"threshold_pct": (round(MAX_RECORD_ERROR_RATE * 100, 2), "rejected records, % of received"),
-                  "window_minutes": (60, "the window the rate is computed over"),
-                  "min_records": (20, "records needed in the window before the rate counts")}),
-        RuleKind("freshness", "Poll, pull or drop overdue", "integration",
-                 "A polled API or database stopped syncing (the dashboard's 'no sync hace …'), or a drop "
-                 "folder was not looked at within twice its interval."),
-        RuleKind("dead_letters", "Dead letters", "integration",
-                 "Inbox payloads that failed as a whole are waiting for a person; new ones notify at once."),
-        RuleKind("callbacks_failing", "Callbacks failing", "integration",
-                 "Status callbacks were given up on (dead letters), or the endpoint's latest attempt failed.",
-                 {"for_minutes": (2, "fire only once the condition has held this long")}),
-        RuleKind("callbacks_disabled", "Callbacks stopped by a 410", "integration",
-                 "The client's callback endpoint answered 410 Gone: no callback is sent until a person resumes them."),
-        RuleKind("signature_failures", "Signature failures", "integration",
-                 "Many requests refused with 401 (bad signature or credential) over the window: someone probing, "
-                 "or a secret rotated on one side only.",
-                 {"threshold": (20, "refused requests in the window"), "window_minutes": (5, "the window")}),
-        RuleKind("inbox_backlog", "Inbox backlog", "global",
-                 "Webhook payloads have waited to be processed longer than max_age_minutes.",
-                 {"max_age_minutes": (BACKLOG_MAX_AGE_SECONDS / 60, "age of the oldest waiting payload")}),
-        RuleKind("dagster_failed_runs", "Dagster runs failing", "global",
-                 "Dagster runs failed over the window.",
-                 {"min_runs": (1, "failed runs in the window"), "window_minutes": (15, "the window")}),
-        RuleKind("dagster_queue", "Dagster runs queued too long", "global",
-                 "A Dagster run has been queued longer than max_queued_minutes.",
-                 {"max_queued_minutes": (1, "age of the oldest queued run")}),
+        RuleKind(
+            "sync_failed",
+            "Last sync failed",
+            "integration",
+            "The integration's latest sync failed (a poll, query or file drop that could not finish).",
+        ),
+        RuleKind(
+            "rejection_rate",
+            "Rejection rate",
+            "integration",
+            "More than threshold_pct % of the records received over the window were rejected.",
+            {
+                "threshold_pct": (round(MAX_RECORD_ERROR_RATE * 100, 2), "rejected records, % of received"),
+                "window_minutes": (60, "the window the rate is computed over"),
+                "min_records": (20, "records needed in the window before the rate counts"),
+            },
+        ),
+        RuleKind(
+            "freshness",
+            "Poll, pull or drop overdue",
+            "integration",
+            "A polled API or database stopped syncing (the dashboard's 'no sync hace …'), or a drop "
+            "folder was not looked at within twice its interval.",
+        ),
+        RuleKind(
+            "dead_letters",
+            "Dead letters",
+            "integration",
+            "Inbox payloads that failed as a whole are waiting for a person; new ones notify at once.",
+        ),
+        RuleKind(
+            "callbacks_failing",
+            "Callbacks failing",
+            "integration",
+            "Status callbacks were given up on (dead letters), or the endpoint's latest attempt failed.",
+            {"for_minutes": (2, "fire only once the condition has held this long")},
+        ),
+        RuleKind(
+            "callbacks_disabled",
+            "Callbacks stopped by a 410",
+            "integration",
+            "The client's callback endpoint answered 410 Gone: no callback is sent until a person resumes them.",
+        ),
+        RuleKind(
+            "signature_failures",
+            "Signature failures",
+            "integration",
+            "Many requests refused with 401 (bad signature or credential) over the window: someone probing, "
+            "or a secret rotated on one side only.",
+            {"threshold": (20, "refused requests in the window"), "window_minutes": (5, "the window")},
+        ),
+        RuleKind(
+            "inbox_backlog",
+            "Inbox backlog",
+            "global",
+            "Webhook payloads have waited to be processed longer than max_age_minutes.",
+            {"max_age_minutes": (BACKLOG_MAX_AGE_SECONDS / 60, "age of the oldest waiting payload")},
+        ),
+        RuleKind(
+            "dagster_failed_runs",
+            "Dagster runs failing",
+            "global",
+            "Dagster runs failed over the window.",
+            {"min_runs": (1, "failed runs in the window"), "window_minutes": (15, "the window")},
+        ),
+        RuleKind(
+            "dagster_queue",
+            "Dagster runs queued too long",
+            "global",
+            "A Dagster run has been queued longer than max_queued_minutes.",
+            {"max_queued_minutes": (1, "age of the oldest queued run")},
+        ),
     )
 }
 
@@ -176,8 +219,7 @@ def clean_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def save_rule(bind: Bind, kind: str, *, enabled: bool, params: Mapping[str, Any], actor: str,
-              integration_id: int | None = None) -> None:
+def save_rule(bind: Bind, kind: str, *, enabled: bool, params: Mapping[str, Any], actor: str, integration_id: int | None = None) -> None:
     """Set a rule globally (`integration_id` None) or for one integration; `params` holds only what
     differs from the level below (the defaults, or the global rule)."""
     if kind not in RULES:
@@ -186,14 +228,17 @@ def save_rule(bind: Bind, kind: str, *, enabled: bool, params: Mapping[str, Any]
         raise RuleError(f"{RULES[kind].title} is one rule for the whole install; it has no per-integration setting")
     values = {"enabled": enabled, "params": clean_params(kind, params), "updated_at": utcnow(), "updated_by": actor}
     with transaction(bind) as conn:
-        if integration_id is not None and conn.execute(
-                sa.select(integrations.c.id).where(integrations.c.id == integration_id, live())).first() is None:
+        if (
+            integration_id is not None
+            and conn.execute(sa.select(integrations.c.id).where(integrations.c.id == integration_id, live())).first() is None
+        ):
             raise RuleError(f"no integration with id {integration_id}")
         where = _where(kind, integration_id)
         if conn.execute(alert_rules.update().where(*where).values(**values)).rowcount == 0:
             conn.execute(alert_rules.insert().values(kind=kind, integration_id=integration_id, **values))
-        audit.record(conn, actor, AuditAction.ALERT_RULE_SAVED, _subject(kind, integration_id),
-                     {"enabled": enabled, "params": values["params"]})
+        audit.record(
+            conn, actor, AuditAction.ALERT_RULE_SAVED, _subject(kind, integration_id), {"enabled": enabled, "params": values["params"]}
+        )
 
 
 def reset_rule(bind: Bind, kind: str, integration_id: int | None = None, *, actor: str) -> bool:
@@ -217,8 +262,10 @@ def _where(kind: str, integration_id: int | None) -> list:
 
 def saved_rules(bind: Bind) -> list[dict[str, Any]]:
     """The saved rows, for the admin page: kind, integration (name or None), enabled, params, who, when."""
-    query = (sa.select(alert_rules, integrations.c.name.label("integration"))
-             .outerjoin(integrations, integrations.c.id == alert_rules.c.integration_id)
-             .order_by(alert_rules.c.kind, integrations.c.name))
+    query = (
+        sa.select(alert_rules, integrations.c.name.label("integration"))
+        .outerjoin(integrations, integrations.c.id == alert_rules.c.integration_id)
+        .order_by(alert_rules.c.kind, integrations.c.name)
+    )
     with connection(bind) as conn:
         return [dict(row._mapping) for row in conn.execute(query)]

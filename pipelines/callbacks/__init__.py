@@ -2,6 +2,7 @@
 
 The HTTP side (signing, sending, the delivery loop) is `connectors.callback_sender`.
 """
+
 from pipelines.callbacks.outbox import AttemptResult, DueCallback, claim_due, due_now, settle
 from pipelines.callbacks.queries import (
     CALLBACK_STATUSES,

@@ -18,6 +18,7 @@ waiting for a retry, released when it settles). Ordering never depends on that: 
 for an earlier pending row whatever the times say. It keeps the later rows out of the due range, so a
 claim does not re-scan thousands of blocked rows.
 """
+
 from __future__ import annotations
 
 import random
@@ -92,22 +93,24 @@ def enqueue(
     """Write one callback in the caller's transaction; (outbox id, webhook id). With callbacks
     disabled for the integration the row is kept as `disabled` (re-queued when they are resumed)."""
     webhook_id = new_webhook_id()
-    outbox_id = inserted_id(conn.execute(
-        callback_outbox.insert(),
-        {
-            "integration_id": integration_id,
-            "order_id": order_id,
-            "event": event,
-            "payload": payload,
-            "webhook_id": webhook_id,
-            "status": OutboxStatus.DISABLED if disabled_reason else OutboxStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "last_error": disabled_reason,
-            "created_at": now,
-            "replay_count": 0,
-        },
-    ))
+    outbox_id = inserted_id(
+        conn.execute(
+            callback_outbox.insert(),
+            {
+                "integration_id": integration_id,
+                "order_id": order_id,
+                "event": event,
+                "payload": payload,
+                "webhook_id": webhook_id,
+                "status": OutboxStatus.DISABLED if disabled_reason else OutboxStatus.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": disabled_reason,
+                "created_at": now,
+                "replay_count": 0,
+            },
+        )
+    )
     return outbox_id, webhook_id
 
 
@@ -197,8 +200,7 @@ def claim_due(
 
 def gone_reason(name: str, when: datetime) -> str:
     return (
-        f"410 Gone from the callback endpoint at {payload_time(when)}; "
-        f"fix its callback_url, then run `crossdock callbacks resume {name}`"
+        f"410 Gone from the callback endpoint at {payload_time(when)}; fix its callback_url, then run `crossdock callbacks resume {name}`"
     )
 
 
@@ -244,8 +246,11 @@ def settle(
             }
         )
     row = callback_outbox
-    common: dict[str, Any] = {"attempts": sa.bindparam("v_attempts"), "last_status_code": sa.bindparam("v_code"),
-              "last_error": sa.bindparam("v_error")}
+    common: dict[str, Any] = {
+        "attempts": sa.bindparam("v_attempts"),
+        "last_status_code": sa.bindparam("v_code"),
+        "last_error": sa.bindparam("v_error"),
+    }
     with engine.begin() as conn:
         conn.execute(
             callback_attempts.insert(),
@@ -272,9 +277,7 @@ def settle(
             )
         pending = (row.c.id == sa.bindparam("b_id"), row.c.status == OutboxStatus.PENDING)
         if by_kind[AttemptVerdict.RETRY]:
-            conn.execute(
-                row.update().where(*pending).values(next_attempt_at=sa.bindparam("v_at"), **common), by_kind[AttemptVerdict.RETRY]
-            )
+            conn.execute(row.update().where(*pending).values(next_attempt_at=sa.bindparam("v_at"), **common), by_kind[AttemptVerdict.RETRY])
             # The order's later rows wait for this one's retry (see claim_due).
             retry_at: sa.BindParameter[Any] = sa.bindparam("v_at")
             conn.execute(

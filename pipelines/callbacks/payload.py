@@ -4,6 +4,7 @@ Every key is always present (null when it does not apply) so a client can read t
 fixed schema; `order.eta` is added for `in_route`, the one event that carries an ETA. Times are UTC
 with a `Z` and whole seconds, as in the plan's example.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

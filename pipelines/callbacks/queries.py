@@ -1,5 +1,6 @@
 """Reading the outbox for people: lists by integration and status, an order's callbacks with every
 attempt, and a per-integration health summary (the Dagster check, the CLI and the admin app use it)."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -34,10 +35,23 @@ def _listing() -> sa.Select:
     row = callback_outbox
     return (
         sa.select(
-            row.c.id, integrations.c.name.label("integration"), row.c.order_id.label("internal_id"),
-            orders.c.external_id, row.c.event, row.c.status, row.c.attempts, row.c.next_attempt_at,
-            row.c.last_status_code, row.c.last_error, row.c.webhook_id, row.c.created_at, row.c.delivered_at,
-            row.c.replay_count, row.c.replayed_at, row.c.replayed_by, row.c.payload,
+            row.c.id,
+            integrations.c.name.label("integration"),
+            row.c.order_id.label("internal_id"),
+            orders.c.external_id,
+            row.c.event,
+            row.c.status,
+            row.c.attempts,
+            row.c.next_attempt_at,
+            row.c.last_status_code,
+            row.c.last_error,
+            row.c.webhook_id,
+            row.c.created_at,
+            row.c.delivered_at,
+            row.c.replay_count,
+            row.c.replayed_at,
+            row.c.replayed_by,
+            row.c.payload,
         )
         .join(*integration_of(row))
         .join(orders, orders.c.id == row.c.order_id)
@@ -105,9 +119,7 @@ def order_callbacks(bind: Bind, internal_id: int) -> list[dict[str, Any]]:
             raise OrderNotFound(f"no order with internal id {internal_id}")
         rows = [
             _clean(r)
-            for r in conn.execute(
-                _listing().where(callback_outbox.c.order_id == internal_id).order_by(callback_outbox.c.id)
-            ).mappings()
+            for r in conn.execute(_listing().where(callback_outbox.c.order_id == internal_id).order_by(callback_outbox.c.id)).mappings()
         ]
         log = attempts_for(conn, [r["id"] for r in rows])
     return [{**r, "attempt_log": log.get(r["id"], [])} for r in rows]
@@ -133,17 +145,25 @@ def callback_summary(bind: Bind) -> list[dict[str, Any]]:
             r["integration_id"]: r
             for r in conn.execute(
                 sa.select(
-                    row.c.integration_id, callback_attempts.c.attempted_at, callback_attempts.c.status_code,
-                    callback_attempts.c.error, callback_attempts.c.succeeded,
+                    row.c.integration_id,
+                    callback_attempts.c.attempted_at,
+                    callback_attempts.c.status_code,
+                    callback_attempts.c.error,
+                    callback_attempts.c.succeeded,
                 )
                 .join(row, row.c.id == callback_attempts.c.outbox_id)
                 .where(callback_attempts.c.id.in_(sa.select(latest_ids.c.id)))
             ).mappings()
         }
-        configured = conn.execute(
-            sa.select(integrations.c.id, integrations.c.name, integrations.c.config, integrations.c.callbacks_disabled_reason)
-            .where(live()).order_by(integrations.c.name)
-        ).mappings().all()
+        configured = (
+            conn.execute(
+                sa.select(integrations.c.id, integrations.c.name, integrations.c.config, integrations.c.callbacks_disabled_reason)
+                .where(live())
+                .order_by(integrations.c.name)
+            )
+            .mappings()
+            .all()
+        )
     summary = []
     for integration in configured:
         url = (integration["config"] or {}).get("callback_url")

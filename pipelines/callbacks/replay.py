@@ -7,6 +7,7 @@ records who re-queued it. Per-order ordering applies among re-queued rows, but a
 may reach the client after newer ones that were delivered meanwhile: the payload's `timestamp` says
 when it happened.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -51,9 +52,7 @@ def replay_callback(bind: Bind, outbox_id: int, *, actor: str, now: datetime | N
     """Re-queue one dead or disabled callback; returns {id, webhook_id, status, next_attempt_at}."""
     now = as_utc(now) or utcnow()
     with transaction(bind) as conn:
-        row = conn.execute(
-            sa.select(callback_outbox).where(callback_outbox.c.id == outbox_id).with_for_update()
-        ).mappings().first()
+        row = conn.execute(sa.select(callback_outbox).where(callback_outbox.c.id == outbox_id).with_for_update()).mappings().first()
         if row is None:
             raise CallbackNotFound(f"no callback with id {outbox_id}")
         if row["status"] == OutboxStatus.PENDING:
@@ -64,16 +63,12 @@ def replay_callback(bind: Bind, outbox_id: int, *, actor: str, now: datetime | N
             )
         integration = get_integration_by_id(conn, row["integration_id"])
         _refuse_if_stopped(integration.name, integration.callbacks_disabled_reason)
-        conn.execute(
-            callback_outbox.update().where(callback_outbox.c.id == outbox_id).values(**_requeue_values(actor, now))
-        )
+        conn.execute(callback_outbox.update().where(callback_outbox.c.id == outbox_id).values(**_requeue_values(actor, now)))
         audit.record(conn, actor, AuditAction.REPLAYED, f"callback:{outbox_id}", {"integration": integration.name})
     return {"id": outbox_id, "webhook_id": row["webhook_id"], "status": OutboxStatus.PENDING, "next_attempt_at": now}
 
 
-def replay_dead_callbacks(
-    bind: Bind, integration_name: str, since: datetime | None, *, actor: str, now: datetime | None = None
-) -> int:
+def replay_dead_callbacks(bind: Bind, integration_name: str, since: datetime | None, *, actor: str, now: datetime | None = None) -> int:
     """Re-queue the integration's dead letters queued at or after `since` (all when None); how many."""
     now = as_utc(now) or utcnow()
     with transaction(bind) as conn:
@@ -85,8 +80,13 @@ def replay_dead_callbacks(
         if since is not None:
             query = query.where(callback_outbox.c.created_at >= as_utc(since))
         count = conn.execute(query.values(**_requeue_values(actor, now))).rowcount
-        audit.record(conn, actor, AuditAction.REPLAYED, f"integration:{integration.name}",
-                     {"callbacks": "dead", "since": iso(as_utc(since)) if since else None, "count": count})
+        audit.record(
+            conn,
+            actor,
+            AuditAction.REPLAYED,
+            f"integration:{integration.name}",
+            {"callbacks": "dead", "since": iso(as_utc(since)) if since else None, "count": count},
+        )
         return count
 
 
@@ -95,14 +95,13 @@ def resume_callbacks(bind: Bind, integration_name: str, *, actor: str, now: date
     now = as_utc(now) or utcnow()
     with transaction(bind) as conn:
         integration = get_integration(conn, integration_name)
-        conn.execute(
-            integrations.update().where(integrations.c.id == integration.id).values(callbacks_disabled_reason=None)
-        )
+        conn.execute(integrations.update().where(integrations.c.id == integration.id).values(callbacks_disabled_reason=None))
         count = conn.execute(
             callback_outbox.update()
             .where(callback_outbox.c.integration_id == integration.id, callback_outbox.c.status == OutboxStatus.DISABLED)
             .values(**_requeue_values(actor, now))
         ).rowcount
-        audit.record(conn, actor, AuditAction.REPLAYED, f"integration:{integration.name}",
-                     {"callbacks": "resumed after a stop", "count": count})
+        audit.record(
+            conn, actor, AuditAction.REPLAYED, f"integration:{integration.name}", {"callbacks": "resumed after a stop", "count": count}
+        )
         return count

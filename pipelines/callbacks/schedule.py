@@ -9,6 +9,7 @@ source, so the whole retry policy is testable without a clock or a network.
   a jitter factor; a 429/503 `Retry-After` replaces that delay (capped), it does not add tries.
 - no delay left: dead letter, kept for a person to replay.
 """
+
 from __future__ import annotations
 
 import random

@@ -3,6 +3,7 @@
 Configuration changes (a new `callback_url`, a rotated secret, another schedule) therefore take
 effect on the next pass, and a pass never decrypts secrets per callback.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

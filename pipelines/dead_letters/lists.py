@@ -2,6 +2,7 @@
 not be delivered, and the individual records that were rejected. Read-only listings with filters;
 replaying them is the inbox's and the callback outbox's job.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -120,9 +121,16 @@ def inbox_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int
     """Inbox rows whose processing failed as a whole (status dead), newest first, with the reason."""
     query = (
         sa.select(
-            inbox.c.id, integrations.c.name.label("integration"), inbox.c.received_at, inbox.c.source_kind,
-            inbox.c.attempts, inbox.c.error, inbox.c.delivery_id, sa.func.length(inbox.c.body).label("size_bytes"),
-            inbox.c.replay_count, inbox.c.replayed_by,
+            inbox.c.id,
+            integrations.c.name.label("integration"),
+            inbox.c.received_at,
+            inbox.c.source_kind,
+            inbox.c.attempts,
+            inbox.c.error,
+            inbox.c.delivery_id,
+            sa.func.length(inbox.c.body).label("size_bytes"),
+            inbox.c.replay_count,
+            inbox.c.replayed_by,
             sa.func.substr(inbox.c.body, 1, 160).label("body_start"),
         )
         .join(*integration_of(inbox))
@@ -134,11 +142,15 @@ def inbox_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int
     with bind.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return [
-        DeadInboxRow(**{
-            **row, "received_at": as_utc(row["received_at"]), "size_bytes": row["size_bytes"] or 0,
-            # A cut may split a multi-byte character: replace it rather than call the body binary.
-            "body_start": bytes(row["body_start"] or b"").decode("utf-8", errors="replace"),
-        })
+        DeadInboxRow(
+            **{
+                **row,
+                "received_at": as_utc(row["received_at"]),
+                "size_bytes": row["size_bytes"] or 0,
+                # A cut may split a multi-byte character: replace it rather than call the body binary.
+                "body_start": bytes(row["body_start"] or b"").decode("utf-8", errors="replace"),
+            }
+        )
         for row in rows
     ]
 
@@ -146,27 +158,38 @@ def inbox_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int
 def inbox_letter(bind: sa.Engine, inbox_id: int) -> dict[str, Any] | None:
     """One inbox row in full: body as text, headers masked."""
     with bind.connect() as conn:
-        row = conn.execute(
-            sa.select(inbox, integrations.c.name.label("integration"))
-            .join(*integration_of(inbox))
-            .where(inbox.c.id == inbox_id)
-        ).mappings().first()
+        row = (
+            conn.execute(
+                sa.select(inbox, integrations.c.name.label("integration")).join(*integration_of(inbox)).where(inbox.c.id == inbox_id)
+            )
+            .mappings()
+            .first()
+        )
     if row is None:
         return None
     out = dict(row)
-    out.update(body=body_text(bytes(row["body"])), headers=masked_headers(row["headers"]),
-               received_at=as_utc(row["received_at"]), processed_at=as_utc(row["processed_at"]))
+    out.update(
+        body=body_text(bytes(row["body"])),
+        headers=masked_headers(row["headers"]),
+        received_at=as_utc(row["received_at"]),
+        processed_at=as_utc(row["processed_at"]),
+    )
     return out
 
 
-def callback_dead_letters(bind: sa.Engine, filters: Filters = Filters(),
-                          limit: int = LIST_LIMIT) -> list[DeadCallbackRow]:
+def callback_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[DeadCallbackRow]:
     """Callbacks given up on (dead after the last retry, or disabled by a 410), newest first."""
     query = (
         sa.select(
-            callback_outbox.c.id, integrations.c.name.label("integration"), orders.c.external_id,
-            callback_outbox.c.order_id.label("internal_id"), callback_outbox.c.event, callback_outbox.c.status,
-            callback_outbox.c.attempts, callback_outbox.c.last_status_code, callback_outbox.c.last_error,
+            callback_outbox.c.id,
+            integrations.c.name.label("integration"),
+            orders.c.external_id,
+            callback_outbox.c.order_id.label("internal_id"),
+            callback_outbox.c.event,
+            callback_outbox.c.status,
+            callback_outbox.c.attempts,
+            callback_outbox.c.last_status_code,
+            callback_outbox.c.last_error,
             callback_outbox.c.created_at,
         )
         .join(*integration_of(callback_outbox))
@@ -194,9 +217,15 @@ def rejected_records(bind: sa.Engine, filters: Filters = Filters(), limit: int =
     reasons_text = sa.cast(record_errors.c.reasons, sa.Text)
     query = (
         sa.select(
-            record_errors.c.id, integrations.c.name.label("integration"), record_errors.c.created_at,
-            record_errors.c.sync_run_id, record_errors.c.inbox_id, record_errors.c.record_index,
-            record_errors.c.external_id, record_errors.c.reasons, record_errors.c.record,
+            record_errors.c.id,
+            integrations.c.name.label("integration"),
+            record_errors.c.created_at,
+            record_errors.c.sync_run_id,
+            record_errors.c.inbox_id,
+            record_errors.c.record_index,
+            record_errors.c.external_id,
+            record_errors.c.reasons,
+            record_errors.c.record,
         )
         .join(*integration_of(record_errors))
         .order_by(record_errors.c.created_at.desc(), record_errors.c.id.desc())
@@ -206,9 +235,13 @@ def rejected_records(bind: sa.Engine, filters: Filters = Filters(), limit: int =
     with bind.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return [
-        RejectedRecordRow(**{
-            **row, "created_at": as_utc(row["created_at"]), "reasons": list(row["reasons"] or []),
-            "reason": "; ".join(f"{r.get('field')}: {r.get('message')}" for r in row["reasons"] or []),
-        })
+        RejectedRecordRow(
+            **{
+                **row,
+                "created_at": as_utc(row["created_at"]),
+                "reasons": list(row["reasons"] or []),
+                "reason": "; ".join(f"{r.get('field')}: {r.get('message')}" for r in row["reasons"] or []),
+            }
+        )
         for row in rows
     ]

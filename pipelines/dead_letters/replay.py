@@ -3,6 +3,7 @@ its own replay (`pipelines.inbox.processing.replay`, `pipelines.callbacks.replay
 that cannot be replayed (already pending, delivered meanwhile, its integration's callbacks stopped) is
 reported with its reason and does not stop the others.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -22,9 +23,7 @@ class ReplayOutcome:
     refused: dict[int, str] = field(default_factory=dict)
 
 
-def replay_inbox_rows(
-    engine: sa.Engine, ids: Iterable[int], *, actor: str, include_record_errors: bool = False
-) -> ReplayOutcome:
+def replay_inbox_rows(engine: sa.Engine, ids: Iterable[int], *, actor: str, include_record_errors: bool = False) -> ReplayOutcome:
     """Send each inbox row back to pending (dead rows; with `include_record_errors`, also done rows
     whose sync run rejected records), one row per transaction, recording `actor` as who replayed it."""
     outcome = ReplayOutcome()

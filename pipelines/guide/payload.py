@@ -7,6 +7,7 @@ Schema and the example in the guide are computed from it (and the example is che
 any other expression (concatenations, constants, lookups) is listed with its expression, since the
 fields it reads cannot be typed from it alone.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,18 +27,46 @@ from pipelines.targets import FIELDS, REQUIRED, SCHEMAS, default_mapping
 
 # Values for the generated example, per target field: the seeds' own examples where they give one.
 SAMPLE_VALUES: dict[str, Any] = {
-    "external_id": "PED-001", "client_name": "María García", "address": "Zona 15, Guatemala",
-    "latitude": 14.58, "longitude": -90.49, "client_phone": "+502 5555-1234", "client_email": "juan@email.com",
-    "notes": "Entregar en recepción", "priority": 1, "scheduled_time": "2024-01-15T14:00:00Z", "branch": "central",
+    "external_id": "PED-001",
+    "client_name": "María García",
+    "address": "Zona 15, Guatemala",
+    "latitude": 14.58,
+    "longitude": -90.49,
+    "client_phone": "+502 5555-1234",
+    "client_email": "juan@email.com",
+    "notes": "Entregar en recepción",
+    "priority": 1,
+    "scheduled_time": "2024-01-15T14:00:00Z",
+    "branch": "central",
     "source_updated_at": "2024-01-15T13:00:00Z",
-    "event_type": "transaction.created", "event_timestamp": "2025-09-13T14:30:00Z", "national_id": "123456789",
-    "email": "cliente@email.com", "phone_number": "+573001234567", "first_name": "Diego", "last_name": "López",
-    "whatsapp_number": "+573001234567", "currency": "COP", "total_amount": 950000.0,
-    "product_sku": "BOLSO-CUERO-01", "product_name": "Bolso de Cuero Edición Limitada", "quantity": 1,
-    "unit_price": 950000.0, "identifier_code": "a1b2c3d4-e5f6-7890-1234-567890abcdef",
+    "event_type": "transaction.created",
+    "event_timestamp": "2025-09-13T14:30:00Z",
+    "national_id": "123456789",
+    "email": "cliente@email.com",
+    "phone_number": "+573001234567",
+    "first_name": "Diego",
+    "last_name": "López",
+    "whatsapp_number": "+573001234567",
+    "currency": "COP",
+    "total_amount": 950000.0,
+    "product_sku": "BOLSO-CUERO-01",
+    "product_name": "Bolso de Cuero Edición Limitada",
+    "quantity": 1,
+    "unit_price": 950000.0,
+    "identifier_code": "a1b2c3d4-e5f6-7890-1234-567890abcdef",
 }
-_KEYWORDS = ("type", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
-             "maxLength", "pattern", "description")
+_KEYWORDS = (
+    "type",
+    "format",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "description",
+)
 
 
 @dataclass
@@ -180,8 +209,15 @@ def build_payload(config: Integration) -> Payload:
                 leaf = _simple(item_props.get(item_field, {}))
                 _place(item_schema, item_keys, leaf, False)
                 _set(item_example, item_keys, SAMPLE_VALUES.get(item_field, "..."))
-                rows.append(SourceField(".".join(base) + "[]." + ".".join(item_keys), f"{target_field}[].{item_field}",
-                                        False, _kind(leaf), leaf.get("description", "")))
+                rows.append(
+                    SourceField(
+                        ".".join(base) + "[]." + ".".join(item_keys),
+                        f"{target_field}[].{item_field}",
+                        False,
+                        _kind(leaf),
+                        leaf.get("description", ""),
+                    )
+                )
             _place(record, base, {"type": "array", "items": item_schema}, required)
             _set(example, base, [item_example])
         else:
@@ -192,8 +228,7 @@ def build_payload(config: Integration) -> Payload:
                     _set(example, keys, SAMPLE_VALUES.get(keys[-1], f"{keys[-1]}-1"))
                     rows.append(SourceField(".".join(keys), target_field, False, "any", f"read by {computed[target_field]}"))
     _add_event(config, example)
-    payload = Payload(schema=_document_schema(config, record), example=_whole_example(config, example),
-                      fields=rows, computed=computed)
+    payload = Payload(schema=_document_schema(config, record), example=_whole_example(config, example), fields=rows, computed=computed)
     _check(payload, config, mapping, required_fields)
     return payload
 

@@ -12,6 +12,7 @@ of them against a live receiver and real callbacks, so what the guide shows is w
 Only the Python standard library, Node.js's built-ins (18+) and PHP's core (no extensions) are used,
 so a client can run a sample without installing anything.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,7 @@ def send_spec(config: Integration, url: str, example: object) -> SendSpec:
 
 
 def _header_case(name: str) -> str:
-    return "-".join("GitHub" if part == "github" else "WC" if part == "wc" else part.capitalize()
-                    for part in name.split("-"))
+    return "-".join("GitHub" if part == "github" else "WC" if part == "wc" else part.capitalize() for part in name.split("-"))
 
 
 def send_sample(spec: SendSpec, language: str) -> str:
@@ -77,9 +77,9 @@ def verify_sample(language: str) -> str:
 
 # -- curl (bash + openssl) -------------------------------------------------------------------------
 
+
 def _curl(spec: SendSpec) -> str:
-    lines = ["#!/usr/bin/env bash", "set -euo pipefail", f'URL="${{{URL_ENV}:-{spec.url}}}"',
-             f"BODY={shlex.quote(spec.body)}"]
+    lines = ["#!/usr/bin/env bash", "set -euo pipefail", f'URL="${{{URL_ENV}:-{spec.url}}}"', f"BODY={shlex.quote(spec.body)}"]
     headers = ['-H "Content-Type: application/json"']
     cred, sign = f'"${CREDENTIAL_ENV}"', f'"${SIGNING_SECRET_ENV}"'
     if spec.auth_type == "apikey":
@@ -100,18 +100,20 @@ def _curl(spec: SendSpec) -> str:
         lines.append(f"PRESET_SIGNATURE=$({digest})")
         headers.append(f'-H "{header}: {prefix}$PRESET_SIGNATURE"')
     elif spec.preset == "stripe":
-        lines += ["TIMESTAMP=$(date +%s)",
-                  f"PRESET_SIGNATURE=$(printf '%s.%s' \"$TIMESTAMP\" \"$BODY\" \\\n"
-                  f"  | openssl dgst -sha256 -hmac {sign} -r | cut -d' ' -f1)"]
+        lines += [
+            "TIMESTAMP=$(date +%s)",
+            f"PRESET_SIGNATURE=$(printf '%s.%s' \"$TIMESTAMP\" \"$BODY\" \\\n  | openssl dgst -sha256 -hmac {sign} -r | cut -d' ' -f1)",
+        ]
         headers.append('-H "Stripe-Signature: t=$TIMESTAMP,v1=$PRESET_SIGNATURE"')
     elif spec.preset == "standard_webhooks":
-        lines += ['WEBHOOK_ID="msg_$(date +%s%N)"', "TIMESTAMP=$(date +%s)",
-                  f"KEY_HEX=$(printf '%s' \"${{{SIGNING_SECRET_ENV}#whsec_}}\" | base64 -d \\\n"
-                  "  | od -An -v -tx1 | tr -d ' \\n')",
-                  "PRESET_SIGNATURE=$(printf '%s.%s.%s' \"$WEBHOOK_ID\" \"$TIMESTAMP\" \"$BODY\" \\\n"
-                  "  | openssl dgst -sha256 -mac HMAC -macopt \"hexkey:$KEY_HEX\" -binary | base64)"]
-        headers += ['-H "webhook-id: $WEBHOOK_ID"', '-H "webhook-timestamp: $TIMESTAMP"',
-                    '-H "webhook-signature: v1,$PRESET_SIGNATURE"']
+        lines += [
+            'WEBHOOK_ID="msg_$(date +%s%N)"',
+            "TIMESTAMP=$(date +%s)",
+            f"KEY_HEX=$(printf '%s' \"${{{SIGNING_SECRET_ENV}#whsec_}}\" | base64 -d \\\n  | od -An -v -tx1 | tr -d ' \\n')",
+            'PRESET_SIGNATURE=$(printf \'%s.%s.%s\' "$WEBHOOK_ID" "$TIMESTAMP" "$BODY" \\\n'
+            '  | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$KEY_HEX" -binary | base64)',
+        ]
+        headers += ['-H "webhook-id: $WEBHOOK_ID"', '-H "webhook-timestamp: $TIMESTAMP"', '-H "webhook-signature: v1,$PRESET_SIGNATURE"']
     if spec.event_header:
         headers.append(f'-H "{spec.event_header[0]}: {spec.event_header[1]}"')
     command = ['curl -sS -X POST "$URL"', *headers, '--data-binary "$BODY"', "-w '\\n%{http_code}\\n'"]
@@ -121,6 +123,7 @@ def _curl(spec: SendSpec) -> str:
 
 
 # -- Python (standard library) ---------------------------------------------------------------------
+
 
 def _python(spec: SendSpec) -> str:
     imports = {"os", "urllib.error", "urllib.request"}
@@ -156,35 +159,49 @@ def _python(spec: SendSpec) -> str:
         headers[-1] += ","
     elif spec.preset == "stripe":
         imports |= {"hashlib", "hmac", "time"}
-        extra += ["timestamp = str(int(time.time()))",
-                  'stripe_signature = hmac.new(SIGNING_SECRET.encode(), timestamp.encode() + b"." + body, '
-                  "hashlib.sha256).hexdigest()"]
+        extra += [
+            "timestamp = str(int(time.time()))",
+            'stripe_signature = hmac.new(SIGNING_SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()',
+        ]
         headers.append('    "Stripe-Signature": f"t={timestamp},v1={stripe_signature}",')
     elif spec.preset == "standard_webhooks":
         imports |= {"base64", "hashlib", "hmac", "time", "uuid"}
-        extra += ['webhook_id = f"msg_{uuid.uuid4().hex}"', "timestamp = str(int(time.time()))",
-                  'key = base64.b64decode(SIGNING_SECRET.removeprefix("whsec_"))',
-                  'signed = f"{webhook_id}.{timestamp}.".encode() + body',
-                  "signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()"]
-        headers += ['    "webhook-id": webhook_id,', '    "webhook-timestamp": timestamp,',
-                    '    "webhook-signature": f"v1,{signature}",']
+        extra += [
+            'webhook_id = f"msg_{uuid.uuid4().hex}"',
+            "timestamp = str(int(time.time()))",
+            'key = base64.b64decode(SIGNING_SECRET.removeprefix("whsec_"))',
+            'signed = f"{webhook_id}.{timestamp}.".encode() + body',
+            "signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()",
+        ]
+        headers += ['    "webhook-id": webhook_id,', '    "webhook-timestamp": timestamp,', '    "webhook-signature": f"v1,{signature}",']
     if spec.event_header:
         headers.append(f'    "{spec.event_header[0]}": "{spec.event_header[1]}",')
-    lines = [*(f"import {name}" for name in sorted(imports)), "", f'URL = os.environ.get("{URL_ENV}", {spec.url!r})', *setup,
-             "", "# The exact bytes that are signed are the bytes that are sent.",
-             f'body = r"""{spec.body}""".encode("utf-8")', *extra, "headers = {", *headers, "}",
-             'request = urllib.request.Request(URL, data=body, headers=headers, method="POST")',
-             "try:",
-             "    with urllib.request.urlopen(request, timeout=30) as response:",
-             "        status, answer = response.status, response.read()",
-             "except urllib.error.HTTPError as error:  # 4xx/5xx: the body says why",
-             "    status, answer = error.code, error.read()",
-             "print(status)",
-             'print(answer.decode("utf-8"))']
+    lines = [
+        *(f"import {name}" for name in sorted(imports)),
+        "",
+        f'URL = os.environ.get("{URL_ENV}", {spec.url!r})',
+        *setup,
+        "",
+        "# The exact bytes that are signed are the bytes that are sent.",
+        f'body = r"""{spec.body}""".encode("utf-8")',
+        *extra,
+        "headers = {",
+        *headers,
+        "}",
+        'request = urllib.request.Request(URL, data=body, headers=headers, method="POST")',
+        "try:",
+        "    with urllib.request.urlopen(request, timeout=30) as response:",
+        "        status, answer = response.status, response.read()",
+        "except urllib.error.HTTPError as error:  # 4xx/5xx: the body says why",
+        "    status, answer = error.code, error.read()",
+        "print(status)",
+        'print(answer.decode("utf-8"))',
+    ]
     return "\n".join(lines)
 
 
 # -- Node.js (18+, built-ins only) -----------------------------------------------------------------
+
 
 def _node(spec: SendSpec) -> str:
     setup = []
@@ -209,33 +226,45 @@ def _node(spec: SendSpec) -> str:
         value = f"crypto.createHmac('sha256', signingSecret).update(body).digest('{encoding}')"
         headers.append(f"    '{header}': " + (f"'{prefix}' + {value}," if prefix else f"{value},"))
     elif spec.preset == "stripe":
-        extra += ["  const timestamp = Math.floor(Date.now() / 1000).toString();",
-                  "  const stripeSignature = crypto.createHmac('sha256', signingSecret)"
-                  ".update(`${timestamp}.`).update(body).digest('hex');"]
+        extra += [
+            "  const timestamp = Math.floor(Date.now() / 1000).toString();",
+            "  const stripeSignature = crypto.createHmac('sha256', signingSecret).update(`${timestamp}.`).update(body).digest('hex');",
+        ]
         headers.append("    'Stripe-Signature': `t=${timestamp},v1=${stripeSignature}`,")
     elif spec.preset == "standard_webhooks":
-        extra += ["  const webhookId = `msg_${crypto.randomUUID()}`;",
-                  "  const timestamp = Math.floor(Date.now() / 1000).toString();",
-                  "  const key = Buffer.from(signingSecret.replace(/^whsec_/, ''), 'base64');",
-                  "  const signature = crypto.createHmac('sha256', key)"
-                  ".update(`${webhookId}.${timestamp}.`).update(body).digest('base64');"]
-        headers += ["    'webhook-id': webhookId,", "    'webhook-timestamp': timestamp,",
-                    "    'webhook-signature': `v1,${signature}`,"]
+        extra += [
+            "  const webhookId = `msg_${crypto.randomUUID()}`;",
+            "  const timestamp = Math.floor(Date.now() / 1000).toString();",
+            "  const key = Buffer.from(signingSecret.replace(/^whsec_/, ''), 'base64');",
+            "  const signature = crypto.createHmac('sha256', key).update(`${webhookId}.${timestamp}.`).update(body).digest('base64');",
+        ]
+        headers += ["    'webhook-id': webhookId,", "    'webhook-timestamp': timestamp,", "    'webhook-signature': `v1,${signature}`,"]
     if spec.event_header:
         headers.append(f"    '{spec.event_header[0]}': '{spec.event_header[1]}',")
     body_literal = spec.body.replace("\\", "\\\\").replace("`", "\\`").replace("${", "\\${")
-    lines = ["const crypto = require('crypto');", "", f"const url = process.env.{URL_ENV} || {json.dumps(spec.url)};", *setup,
-             "// The exact bytes that are signed are the bytes that are sent.",
-             f"const body = Buffer.from(`{body_literal}`, 'utf8');", "", "(async () => {", *extra,
-             "  const headers = {", *headers, "  };",
-             "  const response = await fetch(url, { method: 'POST', headers, body });",
-             "  console.log(response.status);",
-             "  console.log(await response.text());",
-             "})().catch((error) => { console.error(error); process.exit(1); });"]
+    lines = [
+        "const crypto = require('crypto');",
+        "",
+        f"const url = process.env.{URL_ENV} || {json.dumps(spec.url)};",
+        *setup,
+        "// The exact bytes that are signed are the bytes that are sent.",
+        f"const body = Buffer.from(`{body_literal}`, 'utf8');",
+        "",
+        "(async () => {",
+        *extra,
+        "  const headers = {",
+        *headers,
+        "  };",
+        "  const response = await fetch(url, { method: 'POST', headers, body });",
+        "  console.log(response.status);",
+        "  console.log(await response.text());",
+        "})().catch((error) => { console.error(error); process.exit(1); });",
+    ]
     return "\n".join(lines)
 
 
 # -- PHP (core only: no curl extension needed) -----------------------------------------------------
+
 
 def _php(spec: SendSpec) -> str:
     setup = []
@@ -257,31 +286,49 @@ def _php(spec: SendSpec) -> str:
         headers.append("    'X-Webhook-Signature: ' . hash_hmac('sha256', $body, $credential),")
     if spec.preset in BODY_SIGNATURE_PRESETS:
         header, encoding, prefix = BODY_SIGNATURE_PRESETS[spec.preset]
-        value = ("base64_encode(hash_hmac('sha256', $body, $signingSecret, true))" if encoding == "base64"
-                 else "hash_hmac('sha256', $body, $signingSecret)")
+        value = (
+            "base64_encode(hash_hmac('sha256', $body, $signingSecret, true))"
+            if encoding == "base64"
+            else "hash_hmac('sha256', $body, $signingSecret)"
+        )
         headers.append(f"    '{header}: {prefix}' . {value},")
     elif spec.preset == "stripe":
-        extra += ["$timestamp = (string) time();",
-                  "$stripeSignature = hash_hmac('sha256', $timestamp . '.' . $body, $signingSecret);"]
+        extra += ["$timestamp = (string) time();", "$stripeSignature = hash_hmac('sha256', $timestamp . '.' . $body, $signingSecret);"]
         headers.append("    'Stripe-Signature: t=' . $timestamp . ',v1=' . $stripeSignature,")
     elif spec.preset == "standard_webhooks":
-        extra += ["$webhookId = 'msg_' . bin2hex(random_bytes(12));", "$timestamp = (string) time();",
-                  "$key = base64_decode(preg_replace('/^whsec_/', '', $signingSecret));",
-                  "$signature = base64_encode(hash_hmac('sha256', $webhookId . '.' . $timestamp . '.' . $body, $key, true));"]
-        headers += ["    'webhook-id: ' . $webhookId,", "    'webhook-timestamp: ' . $timestamp,",
-                    "    'webhook-signature: v1,' . $signature,"]
+        extra += [
+            "$webhookId = 'msg_' . bin2hex(random_bytes(12));",
+            "$timestamp = (string) time();",
+            "$key = base64_decode(preg_replace('/^whsec_/', '', $signingSecret));",
+            "$signature = base64_encode(hash_hmac('sha256', $webhookId . '.' . $timestamp . '.' . $body, $key, true));",
+        ]
+        headers += [
+            "    'webhook-id: ' . $webhookId,",
+            "    'webhook-timestamp: ' . $timestamp,",
+            "    'webhook-signature: v1,' . $signature,",
+        ]
     if spec.event_header:
         headers.append(f"    '{spec.event_header[0]}: {spec.event_header[1]}',")
-    lines = ["<?php", f"$url = getenv('{URL_ENV}') ?: '{spec.url}';", *setup,
-             "// The exact bytes that are signed are the bytes that are sent.",
-             "$body = <<<'JSON'", spec.body, "JSON;", *extra, "$headers = [", *headers, "];",
-             "$context = stream_context_create(['http' => [",
-             "    'method' => 'POST', 'header' => implode(\"\\r\\n\", $headers), 'content' => $body,",
-             "    'ignore_errors' => true, 'timeout' => 30,",
-             "]]);",
-             "$answer = file_get_contents($url, false, $context);",
-             "preg_match('{HTTP/\\S+ (\\d{3})}', $http_response_header[0], $status);",
-             "echo $status[1], \"\\n\", $answer, \"\\n\";"]
+    lines = [
+        "<?php",
+        f"$url = getenv('{URL_ENV}') ?: '{spec.url}';",
+        *setup,
+        "// The exact bytes that are signed are the bytes that are sent.",
+        "$body = <<<'JSON'",
+        spec.body,
+        "JSON;",
+        *extra,
+        "$headers = [",
+        *headers,
+        "];",
+        "$context = stream_context_create(['http' => [",
+        "    'method' => 'POST', 'header' => implode(\"\\r\\n\", $headers), 'content' => $body,",
+        "    'ignore_errors' => true, 'timeout' => 30,",
+        "]]);",
+        "$answer = file_get_contents($url, false, $context);",
+        "preg_match('{HTTP/\\S+ (\\d{3})}', $http_response_header[0], $status);",
+        'echo $status[1], "\\n", $answer, "\\n";',
+    ]
     return "\n".join(lines)
 
 
@@ -363,8 +410,8 @@ VERIFY_PHP = f"""<?php
 $secret = getenv('{CALLBACK_SECRET_ENV}');
 $body = file_get_contents('php://input');  // the raw bytes: never re-encode before verifying
 $expected = hash_hmac('sha256', $body, $secret);
-$signatures = [$_SERVER['HTTP_{SIGNATURE_HEADER.upper().replace('-', '_')}'] ?? '',
-               $_SERVER['HTTP_{PREVIOUS_SIGNATURE_HEADER.upper().replace('-', '_')}'] ?? ''];
+$signatures = [$_SERVER['HTTP_{SIGNATURE_HEADER.upper().replace("-", "_")}'] ?? '',
+               $_SERVER['HTTP_{PREVIOUS_SIGNATURE_HEADER.upper().replace("-", "_")}'] ?? ''];
 $genuine = false;
 foreach ($signatures as $signature) {{
     $genuine = $genuine || ($signature !== '' && hash_equals($expected, trim($signature)));

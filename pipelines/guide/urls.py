@@ -4,6 +4,7 @@ Staging is a prefix rather than a suffix so that a client switches environments 
 base URL it was configured with (`https://hub/staging` instead of `https://hub`), the way most
 providers' sandboxes work.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote

@@ -10,6 +10,7 @@ A row's life (`status` column):
 Modules: `intake` (the receiver's side), `processing` (claim, ingest, dead-letter, replay),
 `reporting` (sync runs to report, backlog and dead-letter health).
 """
+
 from pipelines.vocabulary import InboxStatus
 
 PENDING = InboxStatus.PENDING

@@ -1,6 +1,7 @@
 """A webhook body as records: one JSON object, or an array of them (the seed's two forms). One parser
 for the receiver (which answers 400 with the reason) and the inbox processor (which dead-letters a
 stored body it cannot read with the same reason), so both doors always agree on what a body means."""
+
 from __future__ import annotations
 
 from typing import Any

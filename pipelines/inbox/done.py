@@ -1,6 +1,7 @@
 """Marking inbox rows done: the one statement both doors use, the receiver after a sync-mode ingest
 and the processor after an async one, so a done row always carries the same facts (its sync run,
 attempts, when, and for sync mode the answer the client got, which repeats of the delivery reuse)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,10 +34,23 @@ def mark_done(conn: sa.Connection, rows: Sequence[Done], now: datetime) -> None:
         if not batch:
             continue
         conn.execute(
-            inbox.update().where(inbox.c.id == sa.bindparam("b_id")).values(
-                status=InboxStatus.DONE, sync_run_id=sa.bindparam("b_run"), attempts=sa.bindparam("b_attempts"),
-                error=None, processed_at=now, **extra,
+            inbox.update()
+            .where(inbox.c.id == sa.bindparam("b_id"))
+            .values(
+                status=InboxStatus.DONE,
+                sync_run_id=sa.bindparam("b_run"),
+                attempts=sa.bindparam("b_attempts"),
+                error=None,
+                processed_at=now,
+                **extra,
             ),
-            [{"b_id": row.inbox_id, "b_run": row.sync_run_id, "b_attempts": row.attempts,
-              **({"b_response": row.response} if row.response is not None else {})} for row in batch],
+            [
+                {
+                    "b_id": row.inbox_id,
+                    "b_run": row.sync_run_id,
+                    "b_attempts": row.attempts,
+                    **({"b_response": row.response} if row.response is not None else {}),
+                }
+                for row in batch
+            ],
         )

@@ -15,6 +15,7 @@ Many concurrent requests share one transaction (group commit, driven by the rece
 commit is paid once per batch instead of once per request. A repeated delivery id is answered with the
 original answer marked `duplicate` when the body is the same, and 409 when it differs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,15 +46,41 @@ KEEP_REJECTED = 1_000
 # X-API-Key, Authorization, X-Webhook-Secret and cookies are left out by construction (allow-list).
 KEPT_HEADERS: frozenset[str] = frozenset(
     {
-        "content-type", "content-length", "content-encoding", "user-agent", "x-forwarded-for", "x-request-id",
-        "idempotency-key", "x-webhook-id", "x-webhook-signature", "x-autentikapp-signature",
-        "webhook-id", "webhook-timestamp", "webhook-signature", "svix-id", "svix-timestamp", "svix-signature",
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "user-agent",
+        "x-forwarded-for",
+        "x-request-id",
+        "idempotency-key",
+        "x-webhook-id",
+        "x-webhook-signature",
+        "x-autentikapp-signature",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "svix-id",
+        "svix-timestamp",
+        "svix-signature",
         "stripe-signature",
-        "x-shopify-hmac-sha256", "x-shopify-topic", "x-shopify-shop-domain", "x-shopify-webhook-id",
-        "x-shopify-event-id", "x-shopify-triggered-at", "x-shopify-api-version",
-        "x-hub-signature-256", "x-github-delivery", "x-github-event", "x-github-hook-id",
-        "x-wc-webhook-signature", "x-wc-webhook-delivery-id", "x-wc-webhook-topic", "x-wc-webhook-source",
-        "x-wc-webhook-id", "x-wc-webhook-event", "x-wc-webhook-resource",
+        "x-shopify-hmac-sha256",
+        "x-shopify-topic",
+        "x-shopify-shop-domain",
+        "x-shopify-webhook-id",
+        "x-shopify-event-id",
+        "x-shopify-triggered-at",
+        "x-shopify-api-version",
+        "x-hub-signature-256",
+        "x-github-delivery",
+        "x-github-event",
+        "x-github-hook-id",
+        "x-wc-webhook-signature",
+        "x-wc-webhook-delivery-id",
+        "x-wc-webhook-topic",
+        "x-wc-webhook-source",
+        "x-wc-webhook-id",
+        "x-wc-webhook-event",
+        "x-wc-webhook-resource",
     }
 )
 
@@ -161,8 +188,16 @@ def write_batch(engine: sa.Engine, entries: Sequence[IncomingRequest], now: date
 
 
 _INSERT_COLUMNS = (
-    "integration_id", "received_at", "source_kind", "delivery_id", "headers", "body", "verified", "status",
-    "attempts", "response",
+    "integration_id",
+    "received_at",
+    "source_kind",
+    "delivery_id",
+    "headers",
+    "body",
+    "verified",
+    "status",
+    "attempts",
+    "response",
 )
 _ASYNC_RESPONSE: dict[str, Any] = {"status_code": 202, "body": ACCEPTED_BODY}
 
@@ -222,9 +257,16 @@ def _insert_keyed(
 
 def _accepted_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
     return {
-        "integration_id": entry.integration.id, "received_at": now, "source_kind": "webhook",
-        "delivery_id": entry.delivery_id, "headers": entry.headers, "body": entry.body, "verified": entry.verified,
-        "status": PENDING, "attempts": 0, "response": _ASYNC_RESPONSE if entry.mode == "async" else None,
+        "integration_id": entry.integration.id,
+        "received_at": now,
+        "source_kind": "webhook",
+        "delivery_id": entry.delivery_id,
+        "headers": entry.headers,
+        "body": entry.body,
+        "verified": entry.verified,
+        "status": PENDING,
+        "attempts": 0,
+        "response": _ASYNC_RESPONSE if entry.mode == "async" else None,
     }
 
 
@@ -259,8 +301,15 @@ def _insert_sqlite(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]
             params: list[Any] = []
             for row in chunk:
                 params += (
-                    row["integration_id"], received_at, row["source_kind"], row["delivery_id"],
-                    process["headers"](row["headers"]), row["body"], row["verified"], row["status"], row["attempts"],
+                    row["integration_id"],
+                    received_at,
+                    row["source_kind"],
+                    row["delivery_id"],
+                    process["headers"](row["headers"]),
+                    row["body"],
+                    row["verified"],
+                    row["status"],
+                    row["attempts"],
                     async_response if row["response"] is _ASYNC_RESPONSE else None,
                 )
             cursor.execute(
@@ -274,9 +323,7 @@ def _insert_sqlite(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]
     return ids
 
 
-def _ingest_now(
-    conn: sa.Connection, group: list[tuple[int, IncomingRequest, int]], now: datetime
-) -> list[tuple[int, Outcome]]:
+def _ingest_now(conn: sa.Connection, group: list[tuple[int, IncomingRequest, int]], now: datetime) -> list[tuple[int, Outcome]]:
     """Ingest the sync requests of one integration inside the batch's transaction, as one ingest whose
     per-record results are split back per request (each answer counts only its own records; record
     errors point at their own inbox row and index). A failure of ours (not the client's) rolls back to
@@ -291,7 +338,11 @@ def _ingest_now(
     savepoint = conn.begin_nested()
     try:
         result = ingest(
-            conn, integration, records, source_kind="webhook", inbox_id=inbox_ids[0] if len(spans) == 1 else None,
+            conn,
+            integration,
+            records,
+            source_kind="webhook",
+            inbox_id=inbox_ids[0] if len(spans) == 1 else None,
             details={"inbox_ids": inbox_ids, "ack_mode": "sync"},
         )
         if len(spans) > 1 and result.errors and result.sync_run_id is not None:
@@ -306,7 +357,9 @@ def _ingest_now(
     answers = []
     for i, inbox_id, first, end in spans:
         own = SyncResult(
-            integration=result.integration, source_kind=result.source_kind, sync_run_id=result.sync_run_id,
+            integration=result.integration,
+            source_kind=result.source_kind,
+            sync_run_id=result.sync_run_id,
             results=[replace(r, index=r.index - first) for r in result.results[first:end]],
         )
         body = own.to_dict()
@@ -317,8 +370,14 @@ def _ingest_now(
         if status_code == 422:
             body["detail"] = "no record was valid; each one's reasons are in results[].errors"
         answers.append((i, Outcome(inbox_id, status_code, body)))
-    mark_done(conn, [Done(outcome.inbox_id, result.sync_run_id, attempts=1,
-                          response={"status_code": outcome.status_code, "body": outcome.body}) for _, outcome in answers], now)
+    mark_done(
+        conn,
+        [
+            Done(outcome.inbox_id, result.sync_run_id, attempts=1, response={"status_code": outcome.status_code, "body": outcome.body})
+            for _, outcome in answers
+        ],
+        now,
+    )
     return answers
 
 
@@ -327,8 +386,12 @@ def _point_errors_at_requests(conn: sa.Connection, sync_run_id: int, spans: list
     for _, inbox_id, first, end in spans:
         conn.execute(
             record_errors.update()
-            .where(record_errors.c.sync_run_id == sync_run_id, record_errors.c.inbox_id.is_(None),
-                   record_errors.c.record_index >= first, record_errors.c.record_index < end)
+            .where(
+                record_errors.c.sync_run_id == sync_run_id,
+                record_errors.c.inbox_id.is_(None),
+                record_errors.c.record_index >= first,
+                record_errors.c.record_index < end,
+            )
             .values(inbox_id=inbox_id, record_index=record_errors.c.record_index - first)
         )
 
@@ -355,9 +418,9 @@ def _repeat_of(original: Outcome, original_body: bytes, entry: IncomingRequest) 
     if original_body == entry.body:
         return Outcome(original.inbox_id, original.status_code, original.body, duplicate=True)
     return Outcome(
-        original.inbox_id, 409,
-        {"detail": f"delivery id {entry.delivery_id!r} was already received with a different body; "
-                   "send a new delivery id for new content"},
+        original.inbox_id,
+        409,
+        {"detail": f"delivery id {entry.delivery_id!r} was already received with a different body; send a new delivery id for new content"},
     )
 
 
@@ -367,9 +430,17 @@ def _ignored_body(entry: IncomingRequest) -> dict[str, Any]:
 
 def _ignored_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
     return {
-        "integration_id": entry.integration.id, "received_at": now, "source_kind": "webhook",
-        "delivery_id": entry.delivery_id, "headers": entry.headers, "body": entry.body, "verified": entry.verified,
-        "status": DONE, "attempts": 0, "error": None, "processed_at": now,
+        "integration_id": entry.integration.id,
+        "received_at": now,
+        "source_kind": "webhook",
+        "delivery_id": entry.delivery_id,
+        "headers": entry.headers,
+        "body": entry.body,
+        "verified": entry.verified,
+        "status": DONE,
+        "attempts": 0,
+        "error": None,
+        "processed_at": now,
         "response": {"status_code": 200, "body": _ignored_body(entry)},
     }
 
@@ -380,10 +451,17 @@ def _rejected_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
     if len(entry.body) > len(body):
         headers["x-crossdock-body-truncated-from"] = str(len(entry.body))
     return {
-        "integration_id": entry.integration.id, "received_at": now, "source_kind": "webhook",
+        "integration_id": entry.integration.id,
+        "received_at": now,
+        "source_kind": "webhook",
         "delivery_id": None,  # a refused attempt must not block the genuine delivery that follows
-        "headers": headers, "body": body, "verified": entry.verified, "status": REJECTED, "attempts": 0,
-        "error": entry.error, "processed_at": now,
+        "headers": headers,
+        "body": body,
+        "verified": entry.verified,
+        "status": REJECTED,
+        "attempts": 0,
+        "error": entry.error,
+        "processed_at": now,
     }
 
 
@@ -401,7 +479,5 @@ def prune_rejected(engine: sa.Engine, integration_id: int, keep: int = KEEP_REJE
         if cutoff is None:
             return 0
         return conn.execute(
-            inbox.delete().where(
-                inbox.c.integration_id == integration_id, inbox.c.status == REJECTED, inbox.c.id <= cutoff
-            )
+            inbox.delete().where(inbox.c.integration_id == integration_id, inbox.c.status == REJECTED, inbox.c.id <= cutoff)
         ).rowcount

@@ -12,6 +12,7 @@ run leaves no stale claim behind to expire.
 
 Framework-free: Dagster (assets/inbox_processing.py) and the CLI call these functions.
 """
+
 from __future__ import annotations
 
 import time
@@ -111,8 +112,13 @@ class IntegrationTally:
 
     def counts(self) -> dict[str, int]:
         return {
-            "rows": self.rows, "received": self.received, "created": self.created, "updated": self.updated,
-            "unchanged": self.unchanged, "errors": self.errors, "dead": self.dead,
+            "rows": self.rows,
+            "received": self.received,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "errors": self.errors,
+            "dead": self.dead,
         }
 
 
@@ -140,8 +146,7 @@ def pending_ids(bind: sa.Engine | sa.Connection, *, limit: int) -> list[int]:
     """The next micro-batch: ids of up to `limit` pending rows, oldest first (ids grow with arrival).
     Reading them claims nothing; `process_row` claims each. Rows of an archived integration wait
     (held for a restore) rather than fail."""
-    query = (sa.select(inbox.c.id).join(*integration_of(inbox)).where(inbox.c.status == PENDING, live())
-             .order_by(inbox.c.id).limit(limit))
+    query = sa.select(inbox.c.id).join(*integration_of(inbox)).where(inbox.c.status == PENDING, live()).order_by(inbox.c.id).limit(limit)
     with connection(bind) as conn:
         return list(conn.execute(query).scalars())
 
@@ -178,7 +183,11 @@ def process_row(
         raise PoisonPayload(f"integration {integration.name!r} is disabled; enable it, then replay")
     records = parse_body(row.body)
     result = ingest(
-        conn, integration, records, source_kind="webhook", inbox_id=row.id,
+        conn,
+        integration,
+        records,
+        source_kind="webhook",
+        inbox_id=row.id,
         details={**(details or {}), "inbox_id": row.id, "processed_by": PROCESSED_BY},
     )
     mark_done(conn, [Done(row.id, result.sync_run_id, attempts=row.attempts + 1)], utcnow())
@@ -259,13 +268,12 @@ def follow(
 
 def newest_pending_id(bind: sa.Engine | sa.Connection) -> int | None:
     with connection(bind) as conn:
-        return conn.execute(sa.select(sa.func.max(inbox.c.id)).join(*integration_of(inbox))
-                            .where(inbox.c.status == PENDING, live())).scalar()
+        return conn.execute(
+            sa.select(sa.func.max(inbox.c.id)).join(*integration_of(inbox)).where(inbox.c.status == PENDING, live())
+        ).scalar()
 
 
-def _integration(
-    conn: sa.Connection, integration_id: int, cache: dict[int, StoredIntegration] | None
-) -> StoredIntegration:
+def _integration(conn: sa.Connection, integration_id: int, cache: dict[int, StoredIntegration] | None) -> StoredIntegration:
     if cache is not None and integration_id in cache:
         return cache[integration_id]
     try:
@@ -288,9 +296,7 @@ def _dead_letter(engine: sa.Engine, inbox_id: int, reason: str) -> RowOutcome | 
         if row is None:
             return None
         conn.execute(
-            inbox.update()
-            .where(inbox.c.id == inbox_id)
-            .values(status=DEAD, error=reason, attempts=row.attempts + 1, processed_at=utcnow())
+            inbox.update().where(inbox.c.id == inbox_id).values(status=DEAD, error=reason, attempts=row.attempts + 1, processed_at=utcnow())
         )
     return RowOutcome(inbox_id=inbox_id, integration=row.name or "(deleted)", status=DEAD, reason=reason)
 
@@ -309,7 +315,7 @@ def _note_transient_failure(engine: sa.Engine, inbox_id: int, exc: Exception) ->
         with engine.begin() as conn:
             attempts = (conn.execute(sa.select(inbox.c.attempts).where(inbox.c.id == inbox_id)).scalar() or 0) + 1
             gave_up = attempts >= MAX_TRANSIENT_ATTEMPTS
-            reason = (f"database error on {attempts} attempts, gave up: " if gave_up else "database error, will retry: ")
+            reason = f"database error on {attempts} attempts, gave up: " if gave_up else "database error, will retry: "
             conn.execute(
                 inbox.update()
                 .where(inbox.c.id == inbox_id, inbox.c.status == PENDING)
@@ -343,10 +349,18 @@ class InboxRow:
 def _entries_query() -> sa.Select:
     return (
         sa.select(
-            inbox.c.id, integrations.c.name.label("integration"), inbox.c.status, inbox.c.received_at,
-            inbox.c.attempts, inbox.c.error, inbox.c.sync_run_id, inbox.c.delivery_id,
+            inbox.c.id,
+            integrations.c.name.label("integration"),
+            inbox.c.status,
+            inbox.c.received_at,
+            inbox.c.attempts,
+            inbox.c.error,
+            inbox.c.sync_run_id,
+            inbox.c.delivery_id,
             sa.func.coalesce(sync_runs.c.errors, 0).label("record_errors"),
-            inbox.c.replay_count, inbox.c.replayed_at, inbox.c.replayed_by,
+            inbox.c.replay_count,
+            inbox.c.replayed_at,
+            inbox.c.replayed_by,
         )
         .join(*integration_of(inbox))
         .join(sync_runs, sync_runs.c.id == inbox.c.sync_run_id, isouter=True)
@@ -355,10 +369,18 @@ def _entries_query() -> sa.Select:
 
 def _entry(row: sa.Row) -> InboxRow:
     return InboxRow(
-        id=row.id, integration=row.integration, status=row.status, received_at=as_utc(row.received_at),
-        attempts=row.attempts, error=row.error, sync_run_id=row.sync_run_id,
-        record_errors=row.record_errors, delivery_id=row.delivery_id, replay_count=row.replay_count,
-        replayed_at=as_utc(row.replayed_at), replayed_by=row.replayed_by,
+        id=row.id,
+        integration=row.integration,
+        status=row.status,
+        received_at=as_utc(row.received_at),
+        attempts=row.attempts,
+        error=row.error,
+        sync_run_id=row.sync_run_id,
+        record_errors=row.record_errors,
+        delivery_id=row.delivery_id,
+        replay_count=row.replay_count,
+        replayed_at=as_utc(row.replayed_at),
+        replayed_by=row.replayed_by,
     )
 
 
@@ -435,12 +457,22 @@ def replay(
                 conn.execute(
                     inbox.update()
                     .where(inbox.c.id.in_(ids), inbox.c.status == status)
-                    .values(status=PENDING, processed_at=None, replay_count=inbox.c.replay_count + 1,
-                            replayed_at=as_utc(now) or utcnow(), replayed_by=actor)
+                    .values(
+                        status=PENDING,
+                        processed_at=None,
+                        replay_count=inbox.c.replay_count + 1,
+                        replayed_at=as_utc(now) or utcnow(),
+                        replayed_by=actor,
+                    )
                 )
             for entry in chosen:  # a done row sent back is a re-ingest; a dead one a replay
-                audit.record(conn, actor, AuditAction.REINGESTED if entry.status == DONE else AuditAction.REPLAYED,
-                             f"inbox:{entry.id}", {"integration": entry.integration, "status": entry.status})
+                audit.record(
+                    conn,
+                    actor,
+                    AuditAction.REINGESTED if entry.status == DONE else AuditAction.REPLAYED,
+                    f"inbox:{entry.id}",
+                    {"integration": entry.integration, "status": entry.status},
+                )
     return chosen
 
 
@@ -457,8 +489,7 @@ def _explain_not_replayable(conn: sa.Connection, inbox_id: int, include_record_e
         raise InboxRowNotFound(f"no inbox row {inbox_id}")
     if row.status == DONE and row.record_errors:
         raise NotReplayable(
-            f"inbox row {inbox_id} is done with {row.record_errors} record error(s); "
-            "pass --with-record-errors to ingest it again"
+            f"inbox row {inbox_id} is done with {row.record_errors} record error(s); pass --with-record-errors to ingest it again"
         )
     explanations = {
         PENDING: "is pending: the processor will take it, there is nothing to replay",

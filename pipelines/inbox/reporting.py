@@ -2,6 +2,7 @@
 
 Framework-free queries; Dagster turns them into materializations and asset check results.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,8 +43,11 @@ class InboxSyncRun:
 
     def counts(self) -> dict[str, int]:
         return {
-            "received": self.total_received, "created": self.created, "updated": self.updated,
-            "unchanged": self.unchanged, "errors": self.errors,
+            "received": self.total_received,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "errors": self.errors,
         }
 
 
@@ -56,9 +60,17 @@ def inbox_sync_runs(conn: sa.Connection, *, after_id: int, started_before: datet
     reads runs started a few seconds ago never steps over one still committing."""
     query = (
         sa.select(
-            sync_runs.c.id, inbox.c.id.label("inbox_id"), integrations.c.name.label("integration"),
-            sync_runs.c.started_at, sync_runs.c.finished_at, sync_runs.c.total_received, sync_runs.c.created,
-            sync_runs.c.updated, sync_runs.c.unchanged, sync_runs.c.errors, sync_runs.c.message,
+            sync_runs.c.id,
+            inbox.c.id.label("inbox_id"),
+            integrations.c.name.label("integration"),
+            sync_runs.c.started_at,
+            sync_runs.c.finished_at,
+            sync_runs.c.total_received,
+            sync_runs.c.created,
+            sync_runs.c.updated,
+            sync_runs.c.unchanged,
+            sync_runs.c.errors,
+            sync_runs.c.message,
             sync_runs.c.details,
         )
         .join(inbox, inbox.c.sync_run_id == sync_runs.c.id)
@@ -69,9 +81,17 @@ def inbox_sync_runs(conn: sa.Connection, *, after_id: int, started_before: datet
     )
     return [
         InboxSyncRun(
-            id=row.id, inbox_id=row.inbox_id, integration=row.integration, started_at=as_utc(row.started_at),
-            finished_at=as_utc(row.finished_at), total_received=row.total_received, created=row.created,
-            updated=row.updated, unchanged=row.unchanged, errors=row.errors, message=row.message,
+            id=row.id,
+            inbox_id=row.inbox_id,
+            integration=row.integration,
+            started_at=as_utc(row.started_at),
+            finished_at=as_utc(row.finished_at),
+            total_received=row.total_received,
+            created=row.created,
+            updated=row.updated,
+            unchanged=row.unchanged,
+            errors=row.errors,
+            message=row.message,
             processed_by=_processed_by(row.details),
         )
         for row in conn.execute(query)
@@ -101,7 +121,9 @@ def backlog(conn: sa.Connection) -> list[IntegrationBacklog]:
     """Pending and dead rows per integration, for the integrations that have any."""
     query = (
         sa.select(
-            integrations.c.name, inbox.c.status, sa.func.count().label("n"),
+            integrations.c.name,
+            inbox.c.status,
+            sa.func.count().label("n"),
             sa.func.min(inbox.c.received_at).label("oldest"),
         )
         .join(*integration_of(inbox))

@@ -1,4 +1,5 @@
 """Ingest: the single path from client records to stored orders and sales."""
+
 from pipelines.ingest.result import RecordResult, SyncResult
 from pipelines.ingest.run import ingest, mapping_for, prepare_for
 

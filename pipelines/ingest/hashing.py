@@ -1,4 +1,5 @@
 """Content hashes: an identical re-send must be recognised as unchanged, whatever the key order."""
+
 from __future__ import annotations
 
 import hashlib

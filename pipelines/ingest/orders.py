@@ -9,6 +9,7 @@ new, such as a large first pull): either way every order costs one index probe, 
 New internal ids are read back in one query: ingest holds the integration's write lock, so this
 integration's rows above the previous highest id are exactly the ones just inserted.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -79,8 +80,12 @@ def older(version: datetime | None, stored: datetime | None) -> bool:
 
 
 def stale_reason(version: datetime, stored: datetime) -> list[dict[str, str]]:
-    return [{"field": "source_updated_at",
-             "message": f"stale: this version ({iso(as_utc(version))}) is older than the stored one ({iso(stored)}); not applied"}]
+    return [
+        {
+            "field": "source_updated_at",
+            "message": f"stale: this version ({iso(as_utc(version))}) is older than the stored one ({iso(stored)}); not applied",
+        }
+    ]
 
 
 _EMPTY_ROW = dict.fromkeys(ORDER_COLUMNS)
@@ -103,9 +108,7 @@ def _looks_new(conn: sa.Connection, integration_id: int, external_ids: Sequence[
     return not existing(conn, integration_id, external_ids[::step])
 
 
-def upsert_orders(
-    conn: sa.Connection, integration_id: int, batch: Sequence[OrderToStore], now: datetime
-) -> list[RecordResult]:
+def upsert_orders(conn: sa.Connection, integration_id: int, batch: Sequence[OrderToStore], now: datetime) -> list[RecordResult]:
     """Upsert orders whose external ids are unique in the batch; one result per order, in batch order."""
     external_ids = [item.order["external_id"] for item in batch]
     known = {} if _looks_new(conn, integration_id, external_ids) else existing(conn, integration_id, external_ids)
@@ -125,8 +128,15 @@ def upsert_orders(
             continue
         internal_id, stored_digest, stored_version = known[external_id]
         if stored_version is not None and older(order.get("source_updated_at"), stored_version):
-            results.append(RecordResult(index=index, status=RecordVerdict.STALE, external_id=external_id,
-                                        internal_id=internal_id, reasons=stale_reason(order["source_updated_at"], stored_version)))
+            results.append(
+                RecordResult(
+                    index=index,
+                    status=RecordVerdict.STALE,
+                    external_id=external_id,
+                    internal_id=internal_id,
+                    reasons=stale_reason(order["source_updated_at"], stored_version),
+                )
+            )
             continue
         if stored_digest == digest:
             results.append(RecordResult(index=index, status=RecordVerdict.UNCHANGED, external_id=external_id, internal_id=internal_id))
@@ -146,15 +156,20 @@ def _insert(conn: sa.Connection, integration_id: int, items: Sequence[OrderToSto
     if not items:
         return {}
     rows = [
-        _stored_row(order, integration_id=integration_id, status=OrderStatus.PENDING, content_hash=digest, source_record=source,
-                    created_at=now, updated_at=now)
+        _stored_row(
+            order,
+            integration_id=integration_id,
+            status=OrderStatus.PENDING,
+            content_hash=digest,
+            source_record=source,
+            created_at=now,
+            updated_at=now,
+        )
         for _, order, digest, source in items
     ]
     insert = _INSERT_IGNORING_CONFLICTS.get(conn.dialect.name)
     statement = (
-        insert(orders).on_conflict_do_nothing(index_elements=[orders.c.integration_id, orders.c.external_id])
-        if insert
-        else orders.insert()
+        insert(orders).on_conflict_do_nothing(index_elements=[orders.c.integration_id, orders.c.external_id]) if insert else orders.insert()
     )
     highest_before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(orders.c.id), 0))).scalar_one()
     executemany(conn, statement.inline(), rows)

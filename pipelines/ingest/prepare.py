@@ -2,6 +2,7 @@
 
 Nothing is written here, so previews and backtests give exactly the verdict ingest would.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -48,9 +49,7 @@ def prepare(mapping: CompiledMapping, target: str, records: Sequence[Any]) -> li
     candidates: list[PreparedRecord] = []
     for item in prepared:
         if not isinstance(item.source, dict):
-            item.reasons.append(
-                {"field": "(record)", "message": f"expected a JSON object, got {_json_type(item.source)}"}
-            )
+            item.reasons.append({"field": "(record)", "message": f"expected a JSON object, got {_json_type(item.source)}"})
             continue
         outcome = mapping.apply_present(item.source)
         item.mapped = outcome.values

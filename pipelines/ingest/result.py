@@ -1,4 +1,5 @@
 """What one ingest call reports back: the seed's response counts plus per-record detail."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -99,6 +100,4 @@ class SyncResult:
 
 def reasons_line(reasons: list[dict[str, Any]] | None) -> str:
     """Ranked reasons as one line: 'field: message (xN); ...'."""
-    return "; ".join(
-        f"{r['field']}: {r['message']}" + (f" (x{r['count']})" if r.get("count", 1) > 1 else "") for r in reasons or []
-    )
+    return "; ".join(f"{r['field']}: {r['message']}" + (f" (x{r['count']})" if r.get("count", 1) > 1 else "") for r in reasons or [])

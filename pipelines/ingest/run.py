@@ -4,6 +4,7 @@ Webhooks, API polls, database extraction, file drops and inbox replays all call 
 record is judged the same way whichever door it came through. Valid records land even when others
 in the same batch fail; failures are stored with their reasons in `record_errors`.
 """
+
 from __future__ import annotations
 
 import gc
@@ -46,9 +47,7 @@ def _serialise_ingest(conn: sa.Connection, integration_id: int) -> None:
     for the transaction: scoped to this store (unlike a server-wide advisory lock), and NO KEY UPDATE
     so rows that merely reference the integration (inbox, outbox) are never held up by it."""
     if conn.dialect.name != "sqlite":
-        conn.execute(
-            sa.select(integrations.c.id).where(integrations.c.id == integration_id).with_for_update(key_share=True)
-        )
+        conn.execute(sa.select(integrations.c.id).where(integrations.c.id == integration_id).with_for_update(key_share=True))
 
 
 def _rounds(valid: dict[int, PreparedRecord]) -> list[list[int]]:
@@ -143,25 +142,27 @@ def _ingest(
 
     with transaction(bind) as conn:
         _serialise_ingest(conn, integration.id)
-        run_id = inserted_id(conn.execute(
-            sync_runs.insert().values(
-                integration_id=integration.id, source_kind=source_kind, started_at=now, status=SyncRunStatus.RUNNING,
-                details=details,
+        run_id = inserted_id(
+            conn.execute(
+                sync_runs.insert().values(
+                    integration_id=integration.id,
+                    source_kind=source_kind,
+                    started_at=now,
+                    status=SyncRunStatus.RUNNING,
+                    details=details,
+                )
             )
-        ))
+        )
         for round_indices in _rounds(valid):
             if integration.target == "order":
                 batch = [
-                    OrderToStore(i, valid[i].landing(), valid[i].digest or "", records[i] if keep_source else None)
-                    for i in round_indices
+                    OrderToStore(i, valid[i].landing(), valid[i].digest or "", records[i] if keep_source else None) for i in round_indices
                 ]
                 for stored in upsert_orders(conn, integration.id, batch, now):
                     results[stored.index] = stored
             else:
                 for i in round_indices:
-                    results[i] = upsert_sale(
-                        conn, integration.id, i, valid[i].landing(), records[i] if keep_source else None, now
-                    )
+                    results[i] = upsert_sale(conn, integration.id, i, valid[i].landing(), records[i] if keep_source else None, now)
         ordered = [results[i] for i in range(len(records))]
         failures = [r for r in ordered if r.status == RecordVerdict.ERROR]
         not_kept = max(0, len(failures) - MAX_KEPT_ERRORS)
@@ -171,23 +172,32 @@ def _ingest(
                 record_errors.insert(),
                 [
                     {
-                        "sync_run_id": run_id, "integration_id": integration.id, "inbox_id": inbox_id,
-                        "record_index": r.index, "external_id": r.external_id,
+                        "sync_run_id": run_id,
+                        "integration_id": integration.id,
+                        "inbox_id": inbox_id,
+                        "record_index": r.index,
+                        "external_id": r.external_id,
                         "record": records[r.index] if isinstance(records[r.index], dict) else {"value": records[r.index]},
-                        "reasons": r.reasons, "created_at": now,
+                        "reasons": r.reasons,
+                        "created_at": now,
                     }
                     for r in failures
                 ],
             )
         result = SyncResult(
-            integration=integration.name, source_kind=source_kind, results=ordered, sync_run_id=run_id,
+            integration=integration.name,
+            source_kind=source_kind,
+            results=ordered,
+            sync_run_id=run_id,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         conn.execute(
             sync_runs.update()
             .where(sync_runs.c.id == run_id)
             .values(
-                finished_at=utcnow(), status=SyncRunStatus.OK, message=result.error_summary() or None,
+                finished_at=utcnow(),
+                status=SyncRunStatus.OK,
+                message=result.error_summary() or None,
                 reasons=result.ranked_reasons() or None,
                 **{k: v for k, v in result.counts().items()},
                 **_run_details(details, ordered, result.stale, not_kept),
@@ -213,5 +223,8 @@ def _run_details(details: dict[str, Any] | None, ordered: list[RecordResult], st
 
 def _stale_list(results: list[RecordResult]) -> list[dict[str, Any]]:
     """The records not applied because they were older than what is stored (the first STALE_LISTED)."""
-    return [{"external_id": r.external_id, "reason": r.reasons[0]["message"] if r.reasons else "stale"}
-            for r in results if r.status == RecordVerdict.STALE][:STALE_LISTED]
+    return [
+        {"external_id": r.external_id, "reason": r.reasons[0]["message"] if r.reasons else "stale"}
+        for r in results
+        if r.status == RecordVerdict.STALE
+    ][:STALE_LISTED]

@@ -5,6 +5,7 @@ the newest data wins for every field the sale carries. An identifier code we hav
 makes the record an error, with nothing of it written, so replaying it after the codes are
 registered links everything.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,26 +45,29 @@ def identity_conflict(matches: dict[str, sa.Row]) -> list[dict[str, str]]:
     ids = {key: row.id for key, row in matches.items()}
     if len(set(ids.values())) < 2:
         return []
-    return [{
-        "field": "email",
-        "message": f"national_id belongs to customer {ids['national_id']} but email to customer {ids['email']}; "
-        "resolve the duplicate customer, then replay",
-    }]
+    return [
+        {
+            "field": "email",
+            "message": f"national_id belongs to customer {ids['national_id']} but email to customer {ids['email']}; "
+            "resolve the duplicate customer, then replay",
+        }
+    ]
 
 
-def upsert_customer(
-    conn: sa.Connection, integration_id: int, sale: dict[str, Any], current: sa.Row | None, now: datetime
-) -> int:
+def upsert_customer(conn: sa.Connection, integration_id: int, sale: dict[str, Any], current: sa.Row | None, now: datetime) -> int:
     """Create the customer, or update `current` with the sale's data: the newest data wins, by the
     sale's own `event_timestamp` (an event older than the one that last set the details is a replay or
     arrived late: it links its codes but never rolls the customer's phone or email back)."""
     values = {f: sale[f] for f in CUSTOMER_FIELDS if sale.get(f)}
     version = as_utc(sale["event_timestamp"]) if sale.get("event_timestamp") else None
     if current is None:
-        return inserted_id(conn.execute(
-            customers.insert().values(integration_id=integration_id, created_at=now, updated_at=now,
-                                      source_updated_at=version, **values)
-        ))
+        return inserted_id(
+            conn.execute(
+                customers.insert().values(
+                    integration_id=integration_id, created_at=now, updated_at=now, source_updated_at=version, **values
+                )
+            )
+        )
     if older(version, as_utc(current.source_updated_at) if current.source_updated_at else None):
         return current.id
     changed = {k: v for k, v in values.items() if getattr(current, k) != v}
@@ -84,9 +88,7 @@ def unknown_codes(conn: sa.Connection, integration_id: int, sale: dict[str, Any]
         return []
     known = set(
         conn.execute(
-            sa.select(identifiers.c.code).where(
-                identifiers.c.integration_id == integration_id, identifiers.c.code.in_(codes)
-            )
+            sa.select(identifiers.c.code).where(identifiers.c.integration_id == integration_id, identifiers.c.code.in_(codes))
         ).scalars()
     )
     return [
@@ -96,9 +98,7 @@ def unknown_codes(conn: sa.Connection, integration_id: int, sale: dict[str, Any]
     ]
 
 
-def upsert_sale(
-    conn: sa.Connection, integration_id: int, index: int, sale: dict[str, Any], source: Any, now: datetime
-) -> RecordResult:
+def upsert_sale(conn: sa.Connection, integration_id: int, index: int, sale: dict[str, Any], source: Any, now: datetime) -> RecordResult:
     matches = _matching_customers(conn, integration_id, sale)
     reasons = unknown_codes(conn, integration_id, sale) + identity_conflict(matches)
     if reasons:
@@ -125,13 +125,18 @@ def upsert_sale(
     ).first()
     stored_version = as_utc(current.event_timestamp) if current is not None and current.event_timestamp else None
     if current is not None and stored_version is not None and older(clean.get("event_timestamp"), stored_version):
-        return RecordResult(index=index, status=RecordVerdict.STALE, external_id=sale["external_id"], internal_id=current.id,
-                            reasons=stale_reason(clean["event_timestamp"], stored_version))
+        return RecordResult(
+            index=index,
+            status=RecordVerdict.STALE,
+            external_id=sale["external_id"],
+            internal_id=current.id,
+            reasons=stale_reason(clean["event_timestamp"], stored_version),
+        )
     status: RecordStatus
     if current is None:
-        sale_id = inserted_id(conn.execute(
-            sales.insert().values(integration_id=integration_id, external_id=sale["external_id"], created_at=now, **row)
-        ))
+        sale_id = inserted_id(
+            conn.execute(sales.insert().values(integration_id=integration_id, external_id=sale["external_id"], created_at=now, **row))
+        )
         status = RecordVerdict.CREATED
     elif current.content_hash != digest:
         sale_id = current.id
@@ -144,8 +149,14 @@ def upsert_sale(
         conn.execute(
             identifiers.update()
             .where(identifiers.c.integration_id == integration_id, identifiers.c.code.in_(codes))
-            .where(sa.or_(identifiers.c.customer_id.is_(None), identifiers.c.customer_id != customer_id,
-                          identifiers.c.sale_id.is_(None), identifiers.c.sale_id != sale_id))
+            .where(
+                sa.or_(
+                    identifiers.c.customer_id.is_(None),
+                    identifiers.c.customer_id != customer_id,
+                    identifiers.c.sale_id.is_(None),
+                    identifiers.c.sale_id != sale_id,
+                )
+            )
             .values(customer_id=customer_id, sale_id=sale_id, assigned_at=now)
         )
     return RecordResult(index=index, status=status, external_id=sale["external_id"], internal_id=sale_id)
@@ -161,17 +172,19 @@ class Registration:
     registered_to_another_account: list[str]
 
 
-def register_identifiers(
-    conn: sa.Connection, integration_id: int, codes: list[dict[str, Any]], now: datetime
-) -> Registration:
+def register_identifiers(conn: sa.Connection, integration_id: int, codes: list[dict[str, Any]], now: datetime) -> Registration:
     """Register identifier codes for an account (bulk)."""
     wanted = {c["code"]: c for c in codes}
     owners: dict[str, int] = {}
     items = list(wanted)
     for start in range(0, len(items), 500):
-        owners.update(conn.execute(
-            sa.select(identifiers.c.code, identifiers.c.integration_id).where(identifiers.c.code.in_(items[start : start + 500]))
-        ).tuples().all())
+        owners.update(
+            conn.execute(
+                sa.select(identifiers.c.code, identifiers.c.integration_id).where(identifiers.c.code.in_(items[start : start + 500]))
+            )
+            .tuples()
+            .all()
+        )
     new = [
         {"integration_id": integration_id, "code": code, "product_sku": spec.get("product_sku"), "created_at": now}
         for code, spec in wanted.items()

@@ -1,4 +1,5 @@
 """Integrations: the model people configure and its persistence (secrets encrypted, mappings versioned)."""
+
 from pipelines.integrations.model import Integration, StoredIntegration
 from pipelines.integrations.repository import (
     ArchivedNameTaken,

@@ -12,6 +12,7 @@ admin form edits. So both shapes are read (`_read_flat_pagination`), and a dump 
 (`_write_flat_pagination`): what `integrations show` prints, the store keeps and a PATCH merges into is the
 documented shape, and validates again to the same settings.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -96,13 +97,9 @@ Pagination = Annotated[
     NoPagination | OffsetPagination | PagePagination | CursorPagination | NextUrlPagination | LinkHeaderPagination,
     Field(discriminator="style"),
 ]
-STYLE_MODELS: dict[str, type[_Style]] = {
-    model.model_fields["style"].default: model for model in get_args(get_args(Pagination)[0])
-}
+STYLE_MODELS: dict[str, type[_Style]] = {model.model_fields["style"].default: model for model in get_args(get_args(Pagination)[0])}
 # Every style's own setting, by the flat key people write it under (each key belongs to one style).
-FLAT_KEYS: dict[str, type[_Style]] = {
-    key: model for model in STYLE_MODELS.values() for key in model.model_fields if key != "style"
-}
+FLAT_KEYS: dict[str, type[_Style]] = {key: model for model in STYLE_MODELS.values() for key in model.model_fields if key != "style"}
 assert tuple(STYLE_MODELS) == PAGINATION_STYLES, "one model per pagination style"
 
 
@@ -233,10 +230,14 @@ def _fold(data: dict[str, Any]) -> _Folded:
         folded.style = given
         model = STYLE_MODELS.get(given) if isinstance(given, str) else None
         if model is None:
-            folded.errors.append(InitErrorDetails(
-                type="literal_error", loc=("pagination",), input=given,
-                ctx={"expected": ", ".join(repr(s) for s in PAGINATION_STYLES[:-1]) + f" or {PAGINATION_STYLES[-1]!r}"},
-            ))
+            folded.errors.append(
+                InitErrorDetails(
+                    type="literal_error",
+                    loc=("pagination",),
+                    input=given,
+                    ctx={"expected": ", ".join(repr(s) for s in PAGINATION_STYLES[:-1]) + f" or {PAGINATION_STYLES[-1]!r}"},
+                )
+            )
             rest.pop("pagination", None)
         nested = {"style": given}
     for key, value in flat.items():
@@ -287,6 +288,9 @@ def _detail(error: Any, loc: tuple[Any, ...]) -> InitErrorDetails:
 
 
 # Where each key sits in a dump, flat keys after `pagination`: errors are listed in that order too.
-_DUMP_ORDER = {key: index for index, key in enumerate(
-    key for name in ApiSettings.model_fields for key in ([name, *FLAT_KEYS] if name == "pagination" else [name])
-)}
+_DUMP_ORDER = {
+    key: index
+    for index, key in enumerate(
+        key for name in ApiSettings.model_fields for key in ([name, *FLAT_KEYS] if name == "pagination" else [name])
+    )
+}

@@ -1,4 +1,5 @@
 """How status callbacks are delivered to an integration's `callback_url`."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -37,9 +38,7 @@ class CallbackSettings(BaseModel):
     timeout_seconds: float = Field(10.0, gt=0, le=120, description="a 2xx must arrive within this")
     # Spreads the retries of many callbacks that failed together (an outage) so they do not all hit
     # the client again in the same second when it comes back.
-    jitter_ratio: float = Field(
-        0.2, ge=0, le=1, description="each retry waits its scheduled delay times a random factor in 1 ± this"
-    )
+    jitter_ratio: float = Field(0.2, ge=0, le=1, description="each retry waits its scheduled delay times a random factor in 1 ± this")
     max_retry_after_seconds: int = Field(
         36_000, ge=0, le=7 * 86_400, description="longest Retry-After (429/503) honoured; longer waits are cut to this"
     )
@@ -51,7 +50,8 @@ class CallbackSettings(BaseModel):
     )
     # Set by a rotation, not typed in (MANAGED: forms leave them out); PATCH previous_secret null ends it early.
     previous_secret: SecretStr | None = Field(
-        None, description="the callback secret before the last rotation; set on rotation, clear it to stop early",
+        None,
+        description="the callback secret before the last rotation; set on rotation, clear it to stop early",
         json_schema_extra=MANAGED,
     )
     previous_secret_expires_at: datetime | None = Field(

@@ -8,6 +8,7 @@ Only variables named `CLIENT_DB_*` (seed 000's compose file) or `CROSSDOCK_CLIEN
 the rest of the environment holds Crossdock's own secrets (CROSSDOCK_SECRET_KEY, the admin token and
 password), which a URL pointing at a database someone controls would otherwise carry away.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,10 @@ ENV_PREFIXES = ("CLIENT_DB_", "CROSSDOCK_CLIENT_")
 def check_env_name(name: str, where: str) -> str:
     """`name` if a db integration may read it from the environment; else ValueError naming it (never its value)."""
     if not name.startswith(ENV_PREFIXES):
-        raise ValueError(f"{where} may only read environment variables named CLIENT_DB_* or CROSSDOCK_CLIENT_*, "
-                         f"not {name}: the rest of the environment holds Crossdock's own secrets")
+        raise ValueError(
+            f"{where} may only read environment variables named CLIENT_DB_* or CROSSDOCK_CLIENT_*, "
+            f"not {name}: the rest of the environment holds Crossdock's own secrets"
+        )
     return name
 
 
@@ -39,10 +42,12 @@ class DbSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(
-        None, description="SQLAlchemy URL without the password; ${CLIENT_DB_*} or ${CROSSDOCK_CLIENT_*} environment references allowed")
+        None, description="SQLAlchemy URL without the password; ${CLIENT_DB_*} or ${CROSSDOCK_CLIENT_*} environment references allowed"
+    )
     password: SecretStr | None = Field(None, description="database password, stored encrypted")
     password_env: str | None = Field(
-        None, pattern=IDENTIFIER, description="environment variable holding the password (CLIENT_DB_* or CROSSDOCK_CLIENT_*)")
+        None, pattern=IDENTIFIER, description="environment variable holding the password (CLIENT_DB_* or CROSSDOCK_CLIENT_*)"
+    )
     query: str | None = Field(None, description="SELECT producing records, e.g. the plan's query; no bind parameters")
     watermark_column: str | None = Field(
         None, pattern=IDENTIFIER, description="result column that only grows (updated_at); polls resume after its last value"
@@ -50,8 +55,9 @@ class DbSettings(BaseModel):
     watermark_start: str | None = Field(None, description="watermark for the very first poll (none = everything)")
     chunk_size: int = Field(5_000, ge=1, le=100_000, description="rows fetched, ingested and written back at a time")
     write_back: str | None = Field(
-        None, description="one UPDATE run for rows that landed, keyed by `IN :ids`, e.g. UPDATE orders SET logitrack_synced = TRUE "
-        "WHERE order_id IN :ids (checked when saved)"
+        None,
+        description="one UPDATE run for rows that landed, keyed by `IN :ids`, e.g. UPDATE orders SET logitrack_synced = TRUE "
+        "WHERE order_id IN :ids (checked when saved)",
     )
     write_back_rejected: str | None = Field(
         None,
@@ -62,13 +68,17 @@ class DbSettings(BaseModel):
         "external_id", pattern=IDENTIFIER, description="result column whose values fill :ids in write_back and write_back_rejected"
     )
     max_passes: int = Field(
-        1_000, ge=1, le=100_000,
+        1_000,
+        ge=1,
+        le=100_000,
         description="most times one pull runs a query that limits its rows (LIMIT n), while each pass is full and moves "
         "something (rows marked, watermark); 1 = one pass per poll",
     )
     timeout_seconds: int = Field(30, ge=1, le=3_600, description="connect timeout")
     write_back_timeout_seconds: int = Field(
-        60, ge=1, le=3_600,
+        60,
+        ge=1,
+        le=3_600,
         description="statement timeout of each write-back transaction (PostgreSQL, MariaDB, SQLite; MySQL: its lock wait)",
     )
 
@@ -107,8 +117,7 @@ class DbSettings(BaseModel):
         found = BIND_PARAMETER.findall(value or "")
         if found:
             raise ValueError(
-                f"the query must not use bind parameters (:{found[0]}): Crossdock binds the watermark itself; "
-                "write a literal colon as \\:"
+                f"the query must not use bind parameters (:{found[0]}): Crossdock binds the watermark itself; write a literal colon as \\:"
             )
         return value
 

@@ -5,6 +5,7 @@ Where: every integration's folder lies inside the drops root (`CROSSDOCK_DROPS_R
 glob that cannot reach out of it. Both are refused when the integration is saved, and checked again by
 every pull: the root or the file system may have changed since (`connectors.files.drops`).
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,10 @@ def folder_path(folder: str | None, integration_name: str, root: Path | None = N
     if real == root:
         raise ValueError(f"{shown} is the drops root itself{resolves}: give the integration a folder of its own inside it")
     if not real.is_relative_to(root):
-        raise ValueError(f"{shown} is outside the drops root {root}{resolves}: files are only picked up from folders "
-                         f"inside it ({DROPS_ROOT_VARIABLE} sets it)")
+        raise ValueError(
+            f"{shown} is outside the drops root {root}{resolves}: files are only picked up from folders "
+            f"inside it ({DROPS_ROOT_VARIABLE} sets it)"
+        )
     home = Path(os.path.realpath(crossdock_settings.current().home.expanduser()))
     if home.is_relative_to(real):
         raise ValueError(f"{shown} holds Crossdock's home {home}{resolves}: its store and keys must never be picked up")
@@ -67,15 +70,18 @@ def _expand_home(folder: str) -> Path:
     except RuntimeError:
         user = folder[1:].split("/", 1)[0]
         whose = f"there is no user {user!r}" if user else "this process has no home folder"
-        raise ValueError(f"{folder!r} starts with '~{user}', but {whose} to expand it to: give a folder relative to "
-                         "the drops root, or an absolute one") from None
+        raise ValueError(
+            f"{folder!r} starts with '~{user}', but {whose} to expand it to: give a folder relative to the drops root, or an absolute one"
+        ) from None
 
 
 def check_pattern(pattern: str) -> str:
     """`pattern` if it is a glob of file names in the folder (no separator, no `..`); else ValueError."""
     if not pattern or "/" in pattern or "\\" in pattern or ".." in pattern or "\0" in pattern:
-        raise ValueError(f"{pattern!r} is not a file-name pattern: it matches names inside the integration's folder "
-                         "(e.g. *.csv) and may not contain '/', '\\' or '..'")
+        raise ValueError(
+            f"{pattern!r} is not a file-name pattern: it matches names inside the integration's folder "
+            "(e.g. *.csv) and may not contain '/', '\\' or '..'"
+        )
     return pattern
 
 
@@ -91,19 +97,18 @@ class CsvOptions(BaseModel):
     delimiter: str | None = Field(None, min_length=1, max_length=1, description="none = sniffed")
     encoding: str = Field("auto", description="auto (UTF-8, UTF-16 with BOM, else Windows-1252/Latin-1) or a codec name")
     header: bool | None = Field(None, description="none = sniffed")
-    all_text: bool = Field(
-        True, description="read every column as text so ids keep leading zeros; the mapping converts types"
-    )
+    all_text: bool = Field(True, description="read every column as text so ids keep leading zeros; the mapping converts types")
 
 
 class FileSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     folder: str | None = Field(
-        None, description="watched folder, inside the drops root (CROSSDOCK_DROPS_ROOT, default <home>/drops) once `..` and "
-                          "symbolic links are resolved; a relative folder is relative to that root; default <drops root>/<integration>")
-    pattern: str = Field(
-        "*", description="file-name glob of the files to pick up in the folder, e.g. `*.csv` (no `/`, `\\` or `..`)")
+        None,
+        description="watched folder, inside the drops root (CROSSDOCK_DROPS_ROOT, default <home>/drops) once `..` and "
+        "symbolic links are resolved; a relative folder is relative to that root; default <drops root>/<integration>",
+    )
+    pattern: str = Field("*", description="file-name glob of the files to pick up in the folder, e.g. `*.csv` (no `/`, `\\` or `..`)")
     format: FileFormat = Field("auto", description="auto = by extension (.csv .txt .tsv .xlsx .jsonl .ndjson .json .parquet)")
     csv: CsvOptions = Field(default_factory=CsvOptions)
     sheet: str | None = Field(None, description="XLSX sheet to read; none = the first")

@@ -4,6 +4,7 @@ The field names follow the Logitrack plan's configuration examples verbatim (`na
 `endpoint`, `auth_type`, `auth_value`, `poll_interval_seconds`, `field_mapping`, `is_active`,
 `callback_url`, `callback_events`), so a client's JSON from that document is accepted as is.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,9 +47,7 @@ class Integration(BaseModel):
     target: Target = "order"
     endpoint: str | None = Field(None, description="client API URL (api) or informational for others")
     auth_type: AuthType = "none"
-    auth_value: SecretStr | None = Field(
-        None, description="API key, bearer token, user:password (basic) or shared secret"
-    )
+    auth_value: SecretStr | None = Field(None, description="API key, bearer token, user:password (basic) or shared secret")
     poll_interval_seconds: int | None = Field(None, ge=10, le=7 * 86_400)
     field_mapping: dict[str, Any] = Field(default_factory=dict, description="target field -> expression")
     is_active: bool = True

@@ -12,6 +12,7 @@ subscription. So for their presets:
 - WooCommerce's unsigned ping when a webhook is saved (`webhook_id=N`) is answered 200: WooCommerce
   will not save the webhook otherwise. It carries no data and nothing is ingested from it.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,10 +33,10 @@ class ProviderRules:
 
 RULES: dict[str, ProviderRules] = {
     "github": ProviderRules(event_header="x-github-event", pings=frozenset({"ping"}), form_payload_field="payload"),
-    "shopify": ProviderRules(event_header="x-shopify-topic",
-                             ingested_by_default=frozenset({"orders/create", "orders/updated", "orders/paid"})),
-    "woocommerce": ProviderRules(event_header="x-wc-webhook-topic",
-                                 ingested_by_default=frozenset({"order.created", "order.updated"})),
+    "shopify": ProviderRules(
+        event_header="x-shopify-topic", ingested_by_default=frozenset({"orders/create", "orders/updated", "orders/paid"})
+    ),
+    "woocommerce": ProviderRules(event_header="x-wc-webhook-topic", ingested_by_default=frozenset({"order.created", "order.updated"})),
     "stripe": ProviderRules(event_field="type", ingested_by_default=frozenset({"checkout.session.completed"})),
     "standard_webhooks": ProviderRules(event_field="type"),
     # Seed 004's and seed 000's own contracts: every event is a sale or an order, and an all-invalid
@@ -84,5 +85,4 @@ def default_events(preset: str) -> list[str] | None:
 
 def is_woocommerce_ping(preset: str, headers: Mapping[str, str], body: bytes) -> bool:
     """WooCommerce's unsigned request when a webhook is saved: a form body `webhook_id=N`, no signature."""
-    return (preset == "woocommerce" and "x-wc-webhook-signature" not in headers
-            and _WOOCOMMERCE_PING.fullmatch(body.strip()) is not None)
+    return preset == "woocommerce" and "x-wc-webhook-signature" not in headers and _WOOCOMMERCE_PING.fullmatch(body.strip()) is not None

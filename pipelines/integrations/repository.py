@@ -4,6 +4,7 @@ and the history of their mappings.
 Deleting only archives: the row and everything it received stay, and every lookup that acts on
 integrations ignores it (`pipelines.store.joins.live`), so an undo is possible for the retention
 period. Purging is the one path that really deletes rows."""
+
 from __future__ import annotations
 
 import base64
@@ -72,9 +73,7 @@ def check_mapping(field_mapping: dict[str, Any], target: str) -> None:
     try:
         compile_mapping(field_mapping, FIELDS[target])
     except MappingError as exc:
-        raise MappingRejected(
-            [{"field": f"field_mapping.{issue.field}", "message": issue.message} for issue in exc.issues]
-        ) from exc
+        raise MappingRejected([{"field": f"field_mapping.{issue.field}", "message": issue.message} for issue in exc.issues]) from exc
 
 
 def new_callback_secret() -> str:
@@ -90,9 +89,7 @@ def _prepare(config: Integration) -> Integration:
     return config
 
 
-def _keep_previous_callback_secret(
-    before: Integration, after: Integration, changes: dict[str, Any], now: datetime
-) -> Integration:
+def _keep_previous_callback_secret(before: Integration, after: Integration, changes: dict[str, Any], now: datetime) -> Integration:
     """On a callback secret rotation, keep the old secret signing alongside the new one for the
     integration's overlap, unless the change itself says what the previous secret is."""
     old, new = before.callback_secret, after.callback_secret
@@ -101,10 +98,12 @@ def _keep_previous_callback_secret(
     if "previous_secret" in (changes.get("callbacks") or {}):
         return after
     overlap = after.callbacks.rotation_overlap_hours
-    callbacks = after.callbacks.model_copy(update={
-        "previous_secret": old if overlap else None,
-        "previous_secret_expires_at": now + timedelta(hours=overlap) if overlap else None,
-    })
+    callbacks = after.callbacks.model_copy(
+        update={
+            "previous_secret": old if overlap else None,
+            "previous_secret_expires_at": now + timedelta(hours=overlap) if overlap else None,
+        }
+    )
     return after.model_copy(update={"callbacks": callbacks})
 
 
@@ -140,9 +139,9 @@ def create_integration(engine: sa.Engine, config: Integration, *, actor: str = U
     now = utcnow()
     with engine.begin() as conn:
         _name_clash(conn, config.name)
-        new_id = inserted_id(conn.execute(
-            integrations.insert().values(**_row_values(config), mapping_version=1, created_at=now, updated_at=now)
-        ))
+        new_id = inserted_id(
+            conn.execute(integrations.insert().values(**_row_values(config), mapping_version=1, created_at=now, updated_at=now))
+        )
         conn.execute(
             mapping_versions.insert().values(
                 integration_id=new_id, version=1, field_mapping=config.field_mapping, note="created", created_at=now
@@ -237,15 +236,16 @@ def waiting_work(bind: sa.Engine | sa.Connection, integration_id: int) -> dict[s
     in the inbox, and status callbacks still queued for delivery."""
     with connection(bind) as conn:
         pending_webhooks = conn.execute(
-            sa.select(sa.func.count()).select_from(inbox)
+            sa.select(sa.func.count())
+            .select_from(inbox)
             .where(inbox.c.integration_id == integration_id, inbox.c.status == InboxStatus.PENDING)
         ).scalar_one()
         queued_callbacks = conn.execute(
-            sa.select(sa.func.count()).select_from(callback_outbox)
+            sa.select(sa.func.count())
+            .select_from(callback_outbox)
             .where(callback_outbox.c.integration_id == integration_id, callback_outbox.c.status == "pending")
         ).scalar_one()
-    found = {"acknowledged webhook(s) not yet processed": pending_webhooks,
-             "status callback(s) not yet delivered": queued_callbacks}
+    found = {"acknowledged webhook(s) not yet processed": pending_webhooks, "status callback(s) not yet delivered": queued_callbacks}
     return {what: count for what, count in found.items() if count}
 
 
@@ -256,8 +256,9 @@ def archive_integration(engine: sa.Engine, name: str, *, actor: str = UNKNOWN_AC
     current = get_integration(engine, name)
     with engine.begin() as conn:
         held = waiting_work(conn, current.id)
-        conn.execute(integrations.update().where(integrations.c.id == current.id, live())
-                     .values(archived_at=utcnow(), archived_by=actor[:255]))
+        conn.execute(
+            integrations.update().where(integrations.c.id == current.id, live()).values(archived_at=utcnow(), archived_by=actor[:255])
+        )
         audit_trail.record_archived(conn, actor, current.name, held)
     return held
 
@@ -266,8 +267,9 @@ def restore_integration(engine: sa.Engine, name: str, *, actor: str = UNKNOWN_AC
     """Undo a delete: the archived integration is live again, as it was, with all its data."""
     current = get_integration(engine, name, archived=True)
     with engine.begin() as conn:
-        conn.execute(integrations.update().where(integrations.c.id == current.id)
-                     .values(archived_at=None, archived_by=None, updated_at=utcnow()))
+        conn.execute(
+            integrations.update().where(integrations.c.id == current.id).values(archived_at=None, archived_by=None, updated_at=utcnow())
+        )
         audit_trail.record_restored(conn, actor, current.name)
         row = conn.execute(sa.select(integrations).where(integrations.c.id == current.id)).one()
     return _from_row(row)
@@ -291,16 +293,15 @@ def purge_expired(engine: sa.Engine, retention_days: int, *, now: datetime | Non
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     purged: list[str] = []
     with engine.connect() as conn:
-        expired = conn.execute(sa.select(integrations.c.id, integrations.c.name)
-                               .where(integrations.c.archived_at < cutoff).order_by(integrations.c.id)).all()
+        expired = conn.execute(
+            sa.select(integrations.c.id, integrations.c.name).where(integrations.c.archived_at < cutoff).order_by(integrations.c.id)
+        ).all()
     for row in expired:
         with engine.begin() as conn:
             waiting = waiting_work(conn, row.id)
-            gone = conn.execute(integrations.delete().where(integrations.c.id == row.id,
-                                                            integrations.c.archived_at < cutoff)).rowcount
+            gone = conn.execute(integrations.delete().where(integrations.c.id == row.id, integrations.c.archived_at < cutoff)).rowcount
             if gone:
-                audit_trail.record_purged(conn, UNKNOWN_ACTOR, row.name, waiting,
-                                          reason=f"archived more than {retention_days} day(s) ago")
+                audit_trail.record_purged(conn, UNKNOWN_ACTOR, row.name, waiting, reason=f"archived more than {retention_days} day(s) ago")
                 purged.append(row.name)
     return purged
 
@@ -310,21 +311,23 @@ def archived_view(engine: sa.Engine) -> list[dict[str, Any]]:
     whom they were deleted. No configuration: an archived integration is not edited, only restored."""
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(integrations.c.name, integrations.c.type, integrations.c.target,
-                      integrations.c.archived_at, integrations.c.archived_by)
-            .where(integrations.c.archived_at.is_not(None)).order_by(integrations.c.archived_at.desc())
+            sa.select(
+                integrations.c.name, integrations.c.type, integrations.c.target, integrations.c.archived_at, integrations.c.archived_by
+            )
+            .where(integrations.c.archived_at.is_not(None))
+            .order_by(integrations.c.archived_at.desc())
         ).all()
-    return [{"name": r.name, "type": r.type, "target": r.target, "archived_at": as_utc(r.archived_at),
-             "archived_by": r.archived_by} for r in rows]
+    return [
+        {"name": r.name, "type": r.type, "target": r.target, "archived_at": as_utc(r.archived_at), "archived_by": r.archived_by}
+        for r in rows
+    ]
 
 
 def set_callbacks_disabled(engine: sa.Engine | sa.Connection, integration_id: int, reason: str | None) -> None:
     """Stop (reason) or resume (None) callback delivery for an integration."""
     with transaction(engine) as conn:
         conn.execute(
-            integrations.update()
-            .where(integrations.c.id == integration_id)
-            .values(callbacks_disabled_reason=reason, updated_at=utcnow())
+            integrations.update().where(integrations.c.id == integration_id).values(callbacks_disabled_reason=reason, updated_at=utcnow())
         )
 
 
@@ -332,9 +335,7 @@ def list_mapping_versions(engine: sa.Engine, name: str) -> list[dict[str, Any]]:
     current = get_integration(engine, name)
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(mapping_versions)
-            .where(mapping_versions.c.integration_id == current.id)
-            .order_by(mapping_versions.c.version.desc())
+            sa.select(mapping_versions).where(mapping_versions.c.integration_id == current.id).order_by(mapping_versions.c.version.desc())
         ).mappings()
         return [
             {
@@ -348,8 +349,9 @@ def list_mapping_versions(engine: sa.Engine, name: str) -> list[dict[str, Any]]:
         ]
 
 
-def save_mapping(engine: sa.Engine, name: str, field_mapping: dict[str, Any], note: str | None = None, *,
-                 actor: str = UNKNOWN_ACTOR) -> StoredIntegration:
+def save_mapping(
+    engine: sa.Engine, name: str, field_mapping: dict[str, Any], note: str | None = None, *, actor: str = UNKNOWN_ACTOR
+) -> StoredIntegration:
     """Save a mapping as the integration's new version (the mapping studio's "save")."""
     # PATCH merges dicts; a mapping must replace the old one whole, so clear it first.
     current = get_integration(engine, name)

@@ -3,6 +3,7 @@
 Any `SecretStr` anywhere in the model is a secret: per-type settings added later are covered without
 touching this code. Secrets are addressed by dotted path (`auth_value`, `webhook.signing_secrets`).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -51,14 +52,18 @@ PASSWORD_PATHS = frozenset({"db.password"})
 def masked_view(dumped_json: dict[str, Any], secrets: dict[str, Any]) -> dict[str, Any]:
     """The configuration as people see it: every secret replaced by its mask (nothing at all of a
     password: a database password, or the `user:password` of Basic auth)."""
+
     def is_password(path: str) -> bool:
-        return path in PASSWORD_PATHS or (path in ("auth_value", "webhook.previous_auth_value")
-                                          and dumped_json.get("auth_type") == "basic")
+        return path in PASSWORD_PATHS or (path in ("auth_value", "webhook.previous_auth_value") and dumped_json.get("auth_type") == "basic")
 
     return merge_secrets(
         dumped_json,
-        {path: [mask(v, password=is_password(path)) for v in value] if isinstance(value, list)
-         else mask(value, password=is_password(path)) for path, value in secrets.items()},
+        {
+            path: [mask(v, password=is_password(path)) for v in value]
+            if isinstance(value, list)
+            else mask(value, password=is_password(path))
+            for path, value in secrets.items()
+        },
     )
 
 

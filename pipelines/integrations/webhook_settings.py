@@ -5,6 +5,7 @@ Two independent checks can guard an integration, and both must pass when both ar
   body keyed with `auth_value`); `previous_auth_value` keeps the old credential working during a rotation;
 - a provider signature `verification` preset keyed with `signing_secrets` (two during a rotation).
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -12,9 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 # `none` trusts the integration's auth_type alone; the rest are provider signature schemes.
-VerificationPreset = Literal[
-    "none", "hmac", "standard_webhooks", "stripe", "shopify", "github", "woocommerce", "autentikapp"
-]
+VerificationPreset = Literal["none", "hmac", "standard_webhooks", "stripe", "shopify", "github", "woocommerce", "autentikapp"]
 
 # Schemes whose signature covers a timestamp, so a stale or future one can be refused.
 TIMESTAMPED_PRESETS: frozenset[str] = frozenset({"standard_webhooks", "stripe"})
@@ -48,15 +47,17 @@ class WebhookSettings(BaseModel):
     events: list[str] | None = Field(
         None,
         description="provider events this integration ingests (X-Shopify-Topic, X-GitHub-Event, X-WC-Webhook-Topic, "
-                    "Stripe's and Standard Webhooks' `type`); others are answered 200 and recorded, not ingested. "
-                    "Default: the preset's order events (Shopify orders/create, orders/updated, orders/paid; "
-                    "WooCommerce order.created, order.updated; Stripe checkout.session.completed; GitHub and "
-                    "Standard Webhooks every event but pings)",
+        "Stripe's and Standard Webhooks' `type`); others are answered 200 and recorded, not ingested. "
+        "Default: the preset's order events (Shopify orders/create, orders/updated, orders/paid; "
+        "WooCommerce order.created, order.updated; Stripe checkout.session.completed; GitHub and "
+        "Standard Webhooks every event but pings)",
     )
     tolerance_seconds: int = Field(300, ge=1, le=86_400, description="max age/skew of a signed timestamp")
     max_body_bytes: int = Field(1_048_576, ge=1_024, le=64 * 1_048_576, description="413 above this size")
     max_records: int = Field(
-        10_000, ge=1, le=1_000_000,
+        10_000,
+        ge=1,
+        le=1_000_000,
         description="records one request may carry; 413 above this (a huge array would hold the other requests up)",
     )
 

@@ -14,6 +14,7 @@ sqlglot in the dialect of `db.url` and accepted only as:
 
 Each refusal says what to change; the message becomes the 422 of the admin API and the studio's error.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,11 +24,26 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 # Functions sqlglot does not model but that only read the clock or format values.
-ALLOWED_FUNCTIONS = frozenset({
-    "datetime", "date", "time", "strftime", "julianday", "unixepoch",  # SQLite
-    "now", "utc_timestamp", "sysdate", "unix_timestamp", "from_unixtime",  # MariaDB / MySQL
-    "clock_timestamp", "statement_timestamp", "transaction_timestamp", "timezone", "localtimestamp",  # PostgreSQL
-})
+ALLOWED_FUNCTIONS = frozenset(
+    {
+        "datetime",
+        "date",
+        "time",
+        "strftime",
+        "julianday",
+        "unixepoch",  # SQLite
+        "now",
+        "utc_timestamp",
+        "sysdate",
+        "unix_timestamp",
+        "from_unixtime",  # MariaDB / MySQL
+        "clock_timestamp",
+        "statement_timestamp",
+        "transaction_timestamp",
+        "timezone",
+        "localtimestamp",  # PostgreSQL
+    }
+)
 _DIALECTS = {"postgresql": "postgres", "postgres": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 _SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9]*)(?:\+[\w.-]+)?:")
 _FORBIDDEN = (exp.Insert, exp.Delete, exp.Merge, exp.Command, exp.Drop, exp.Create, exp.Alter, exp.TruncateTable)

@@ -1,4 +1,5 @@
 """The mapping engine: JMESPath expressions with Crossdock's functions, compiled to Python once."""
+
 from pipelines.mapping.engine import (
     CompiledMapping,
     InterpretedMapping,

@@ -6,6 +6,7 @@ whose plain paths are inline `dict.get` chains; any other expression calls its c
 inside its own try, so one field's error never hides another's value. Keys and constants reach the
 generated source only through `repr` of strings or the function's namespace, never as code.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -45,10 +46,12 @@ def generate(
     is null are left out of `values` (what ingest keeps), saving a second pass over every record.
     """
     namespace: dict[str, Any] = {
-        "_make": make_result, "_errors": errors, "_describe": describe, "_fallback": fallback,
+        "_make": make_result,
+        "_errors": errors,
+        "_describe": describe,
+        "_fallback": fallback,
     }
-    lines = ["def apply(record):", "    if not isinstance(record, dict):", "        return _fallback(record)",
-             "    failed = {}"]
+    lines = ["def apply(record):", "    if not isinstance(record, dict):", "        return _fallback(record)", "    failed = {}"]
     names = []
     for position, (target_field, tree, getter) in enumerate(fields):
         name = f"v{position}"

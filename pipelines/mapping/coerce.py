@@ -6,6 +6,7 @@ Every function takes None to None, so a missing source field stays missing rathe
 error here; required-ness is the target's business. Anything else that cannot be converted raises
 `CoercionError` with a message an analyst can act on.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -253,8 +254,15 @@ def _numeric_parser(fmt: str) -> Callable[[str], datetime] | None:
         else:
             year = 1900
         fraction = int(parts["f"].ljust(6, "0")) if "f" in parts else 0
-        return datetime(year, int(parts.get("m", 1)), int(parts.get("d", 1)), int(parts.get("H", 0)),
-                        int(parts.get("M", 0)), int(parts.get("S", 0)), fraction)
+        return datetime(
+            year,
+            int(parts.get("m", 1)),
+            int(parts.get("d", 1)),
+            int(parts.get("H", 0)),
+            int(parts.get("M", 0)),
+            int(parts.get("S", 0)),
+            fraction,
+        )
 
     return parse
 

@@ -6,6 +6,7 @@ so each expression is turned once into nested closures that do only the work lef
 become a chain of `dict.get`, Crossdock's functions are called directly. Semantics are jmespath's
 (the differential tests run both on the same inputs); only the speed differs.
 """
+
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,5 @@
 """What changed between two versions of a field mapping, field by field (the studio's version diff)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -9,6 +9,7 @@ Mistakes surface when the mapping is saved (parse errors with their position, un
 wrong argument counts, constant arguments that can never work such as an invalid regular expression
 or an unknown time zone, fields the target does not have), not on the first record.
 """
+
 from __future__ import annotations
 
 import re
@@ -134,11 +135,11 @@ def _argument_tokens(tokens: list[dict], start: int) -> list[dict]:
 def _literal_offset(text: str, start: int, offset: int | None) -> int:
     """Where character `offset` of a raw string literal's value ('...', in which \\' is a quote) sits
     in the expression, counted from the opening quote; 0 (the literal itself) when unknown."""
-    if offset is None or text[start:start + 1] != "'":
+    if offset is None or text[start : start + 1] != "'":
         return 0
     position = start + 1
     for _ in range(offset):
-        position += 2 if text[position:position + 2] == "\\'" else 1
+        position += 2 if text[position : position + 2] == "\\'" else 1
     return position - start
 
 
@@ -184,9 +185,7 @@ class CompiledMapping:
         self.fields = tuple(name for name, _, _ in fields)
         self._getters = [(name, getter) for name, _, getter in fields]
         self.apply = generate(fields, MappedRecord, _RUNTIME_ERRORS, _runtime_message, self._apply_each)
-        self.apply_present = generate(
-            fields, MappedRecord, _RUNTIME_ERRORS, _runtime_message, self._apply_each_present, omit_none=True
-        )
+        self.apply_present = generate(fields, MappedRecord, _RUNTIME_ERRORS, _runtime_message, self._apply_each_present, omit_none=True)
 
     def _apply_each(self, record: Any) -> MappedRecord:
         """Field by field through the closures: the general path the generated function falls back on."""

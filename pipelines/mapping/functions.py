@@ -15,6 +15,7 @@ Arithmetic is decimal: operands are read as exact decimals (a float through its 
 19.99 is 19.99) and the result comes back as a JSON number, a whole number as an int and anything
 else as the float nearest to the exact result. `multiply(19.99, 3)` is 59.97, not 59.97000000000001.
 """
+
 from __future__ import annotations
 
 import re
@@ -122,9 +123,7 @@ def _format(template: Any, *values: Any) -> str | None:
     try:
         return template.format(*(to_text(v) for v in values))
     except IndexError:
-        raise MappingFunctionError(
-            f"format: {template!r} has more placeholders than the {len(values)} value(s) given"
-        ) from None
+        raise MappingFunctionError(f"format: {template!r} has more placeholders than the {len(values)} value(s) given") from None
     except (KeyError, ValueError) as exc:
         raise MappingFunctionError(f"format: {exc} in {template!r} (use {{}} or {{0}}, {{1}}...)") from None
 
@@ -234,25 +233,29 @@ def _regex_parts(pattern: Any, group: Any) -> tuple[re.Pattern[str], int | str]:
     """The compiled pattern and the group to return: the one asked for, else the first group when the
     pattern has one, else the whole match."""
     if not isinstance(pattern, str):
-        raise ArgumentError(r"regex_extract: the pattern must be text in quotes, e.g. regex_extract(ref, '(\d+)')",
-                            "regex_extract", 1, pattern)
+        raise ArgumentError(
+            r"regex_extract: the pattern must be text in quotes, e.g. regex_extract(ref, '(\d+)')", "regex_extract", 1, pattern
+        )
     try:
         compiled = re.compile(pattern)
     except re.error as exc:
-        raise ArgumentError(f"regex_extract: the pattern '{pattern}' is not a valid regular expression: {exc.msg}",
-                            "regex_extract", 1, pattern, exc.pos) from None
+        raise ArgumentError(
+            f"regex_extract: the pattern '{pattern}' is not a valid regular expression: {exc.msg}", "regex_extract", 1, pattern, exc.pos
+        ) from None
     if group is None:
         return compiled, 1 if compiled.groups else 0
     if isinstance(group, bool) or not isinstance(group, (int, str)):
-        raise ArgumentError("regex_extract: the group must be a number (`1`) or a group's name ('zip')",
-                            "regex_extract", 2, group)
+        raise ArgumentError("regex_extract: the group must be a number (`1`) or a group's name ('zip')", "regex_extract", 2, group)
     if isinstance(group, int) and not 0 <= group <= compiled.groups:
-        raise ArgumentError(f"regex_extract: group {group} does not exist: the pattern '{pattern}' has "
-                            f"{compiled.groups} group(s) (0 is the whole match)", "regex_extract", 2, group)
+        raise ArgumentError(
+            f"regex_extract: group {group} does not exist: the pattern '{pattern}' has {compiled.groups} group(s) (0 is the whole match)",
+            "regex_extract",
+            2,
+            group,
+        )
     if isinstance(group, str) and group not in compiled.groupindex:
         names = ", ".join(compiled.groupindex) or "none"
-        raise ArgumentError(f"regex_extract: the pattern has no group named {group!r} (named groups: {names})",
-                            "regex_extract", 2, group)
+        raise ArgumentError(f"regex_extract: the pattern has no group named {group!r} (named groups: {names})", "regex_extract", 2, group)
     return compiled, group
 
 
@@ -274,11 +277,9 @@ def _specialize_regex(constants: tuple[Any, ...]) -> Callable[..., Any]:
     pattern = constants[1]
     group = constants[2] if len(constants) > 2 else None
     if pattern is DYNAMIC:
-        raise ArgumentError(r"regex_extract: the pattern must be text in quotes, e.g. regex_extract(ref, '(\d+)')",
-                            "regex_extract", 1)
+        raise ArgumentError(r"regex_extract: the pattern must be text in quotes, e.g. regex_extract(ref, '(\d+)')", "regex_extract", 1)
     if group is DYNAMIC:
-        raise ArgumentError("regex_extract: the group must be a constant: a number (`1`) or a name ('zip')",
-                            "regex_extract", 2)
+        raise ArgumentError("regex_extract: the group must be a constant: a number (`1`) or a name ('zip')", "regex_extract", 2)
     compiled, chosen = _regex_parts(pattern, group)
 
     def regex_extract(value: Any, _pattern: Any = None, _group: Any = None) -> str | None:
@@ -302,8 +303,13 @@ def _check_format(function: str, fmt: Any) -> str | None:
         directive = fmt[position + 1 : position + 2]
         if not directive or directive not in _DIRECTIVES:
             shown = f"%{directive}" if directive else "a lone % at the end"
-            raise ArgumentError(f"{function}: {shown} is not a date format code (codes: %Y %m %d %H %M %S %f %z %b %p...; "
-                                "%% for a percent sign)", function, 1, fmt, position)
+            raise ArgumentError(
+                f"{function}: {shown} is not a date format code (codes: %Y %m %d %H %M %S %f %z %b %p...; %% for a percent sign)",
+                function,
+                1,
+                fmt,
+                position,
+            )
         position = fmt.find("%", position + 2)
     return fmt
 
@@ -472,51 +478,110 @@ def _specialize_round(constants: tuple[Any, ...]) -> None:
 FUNCTIONS: dict[str, MappingFunction] = {
     f.name: f
     for f in [
-        MappingFunction("concat", _concat, 1, None, "concat(value, ...)",
-                        "joins values as text, skipping nulls: concat('shopify-', id)"),
-        MappingFunction("join_nonempty", _join_nonempty, 2, 2, "join_nonempty(separator, [value, ...])",
-                        "joins the non-empty parts: join_nonempty(', ', [address1, city])"),
-        MappingFunction("format", _format, 1, None, "format(template, value, ...)",
-                        "fills {} placeholders; null when any value is missing: format('shopify-{}', id)"),
-        MappingFunction("default", _default, 2, 2, "default(value, fallback)",
-                        "fallback when value is null or empty: default(branch, 'central')"),
-        MappingFunction("coalesce", _coalesce, 1, None, "coalesce(value, ...)",
-                        "the first value that is not null or empty: coalesce(phone, mobile)"),
+        MappingFunction("concat", _concat, 1, None, "concat(value, ...)", "joins values as text, skipping nulls: concat('shopify-', id)"),
+        MappingFunction(
+            "join_nonempty",
+            _join_nonempty,
+            2,
+            2,
+            "join_nonempty(separator, [value, ...])",
+            "joins the non-empty parts: join_nonempty(', ', [address1, city])",
+        ),
+        MappingFunction(
+            "format",
+            _format,
+            1,
+            None,
+            "format(template, value, ...)",
+            "fills {} placeholders; null when any value is missing: format('shopify-{}', id)",
+        ),
+        MappingFunction(
+            "default", _default, 2, 2, "default(value, fallback)", "fallback when value is null or empty: default(branch, 'central')"
+        ),
+        MappingFunction(
+            "coalesce", _coalesce, 1, None, "coalesce(value, ...)", "the first value that is not null or empty: coalesce(phone, mobile)"
+        ),
         MappingFunction("to_int", to_int, 1, 1, "to_int(value)", "whole number from a number or text: to_int('3')"),
         MappingFunction("to_float", to_float, 1, 1, "to_float(value)", "number from a number or text: to_float('14.59')"),
         MappingFunction("to_bool", to_bool, 1, 1, "to_bool(value)", "true/false from true/false, yes/no, sí/no, 1/0"),
-        MappingFunction("to_datetime", _to_datetime, 1, 3, "to_datetime(value[, format[, time_zone]])",
-                        "ISO 8601 date-time from ISO, Unix seconds/ms or day-first dates; with a time zone, local times "
-                        "there become UTC: to_datetime(fecha, '%d/%m/%Y %H:%M', 'America/Guatemala')",
-                        _specialize_to_datetime),
-        MappingFunction("to_date", _to_date, 1, 3, "to_date(value[, format[, time_zone]])",
-                        "ISO date (YYYY-MM-DD), in the time zone when given: to_date(fecha, '%d/%m/%Y')", _specialize_to_date),
-        MappingFunction("lookup", _lookup, 2, 3, "lookup(value, table[, default])",
-                        "translates values, ignoring case and surrounding spaces; without a default an unknown value is "
-                        f"an error: {_TABLE_EXAMPLE}", _specialize_lookup),
+        MappingFunction(
+            "to_datetime",
+            _to_datetime,
+            1,
+            3,
+            "to_datetime(value[, format[, time_zone]])",
+            "ISO 8601 date-time from ISO, Unix seconds/ms or day-first dates; with a time zone, local times "
+            "there become UTC: to_datetime(fecha, '%d/%m/%Y %H:%M', 'America/Guatemala')",
+            _specialize_to_datetime,
+        ),
+        MappingFunction(
+            "to_date",
+            _to_date,
+            1,
+            3,
+            "to_date(value[, format[, time_zone]])",
+            "ISO date (YYYY-MM-DD), in the time zone when given: to_date(fecha, '%d/%m/%Y')",
+            _specialize_to_date,
+        ),
+        MappingFunction(
+            "lookup",
+            _lookup,
+            2,
+            3,
+            "lookup(value, table[, default])",
+            f"translates values, ignoring case and surrounding spaces; without a default an unknown value is an error: {_TABLE_EXAMPLE}",
+            _specialize_lookup,
+        ),
         MappingFunction("upper", _text_function("upper", str.upper), 1, 1, "upper(value)", "UPPER CASE: upper(country)"),
         MappingFunction("lower", _text_function("lower", str.lower), 1, 1, "lower(value)", "lower case: lower(email)"),
         MappingFunction("title", _text_function("title", str.title), 1, 1, "title(value)", "Title Case: title(name)"),
-        MappingFunction("trim", _text_function("trim", str.strip), 1, 1, "trim(value)",
-                        "without surrounding spaces: trim(name)"),
-        MappingFunction("replace", _replace, 3, 3, "replace(value, old, new)",
-                        "replaces every occurrence of old: replace(phone, '-', '')"),
-        MappingFunction("split", _split, 2, 2, "split(value, separator)",
-                        "a list of trimmed parts: split(tags, ';')", _specialize_split),
-        MappingFunction("regex_extract", _regex_extract, 2, 3, "regex_extract(value, pattern[, group])",
-                        "the first match of a regular expression (its first group when it has one), null when none: "
-                        r"regex_extract(reference, 'INV-(\d+)')", _specialize_regex),
-        MappingFunction("multiply", _multiply, 2, None, "multiply(value, value, ...)",
-                        "exact decimal product of numbers or numeric text: multiply(quantity, price)"),
-        MappingFunction("divide", _divide, 2, 2, "divide(value, divisor)",
-                        "exact decimal quotient; dividing by zero is an error: divide(amount_total, `100`)"),
-        MappingFunction("subtract", _subtract, 2, 2, "subtract(value, amount)",
-                        "exact decimal difference: subtract(subtotal, discount)"),
-        MappingFunction("round", _round, 1, 2, "round(value[, places])",
-                        "rounds half away from zero (2.675 to 2.68): round(divide(amount, `3`), `2`)", _specialize_round),
-        MappingFunction("sum", _sum, 1, 1, "sum(array)",
-                        "exact decimal total of numbers or numeric text; a null in the array is an error: "
-                        "sum(line_items[].multiply(quantity, price))"),
+        MappingFunction("trim", _text_function("trim", str.strip), 1, 1, "trim(value)", "without surrounding spaces: trim(name)"),
+        MappingFunction("replace", _replace, 3, 3, "replace(value, old, new)", "replaces every occurrence of old: replace(phone, '-', '')"),
+        MappingFunction("split", _split, 2, 2, "split(value, separator)", "a list of trimmed parts: split(tags, ';')", _specialize_split),
+        MappingFunction(
+            "regex_extract",
+            _regex_extract,
+            2,
+            3,
+            "regex_extract(value, pattern[, group])",
+            "the first match of a regular expression (its first group when it has one), null when none: "
+            r"regex_extract(reference, 'INV-(\d+)')",
+            _specialize_regex,
+        ),
+        MappingFunction(
+            "multiply",
+            _multiply,
+            2,
+            None,
+            "multiply(value, value, ...)",
+            "exact decimal product of numbers or numeric text: multiply(quantity, price)",
+        ),
+        MappingFunction(
+            "divide",
+            _divide,
+            2,
+            2,
+            "divide(value, divisor)",
+            "exact decimal quotient; dividing by zero is an error: divide(amount_total, `100`)",
+        ),
+        MappingFunction("subtract", _subtract, 2, 2, "subtract(value, amount)", "exact decimal difference: subtract(subtotal, discount)"),
+        MappingFunction(
+            "round",
+            _round,
+            1,
+            2,
+            "round(value[, places])",
+            "rounds half away from zero (2.675 to 2.68): round(divide(amount, `3`), `2`)",
+            _specialize_round,
+        ),
+        MappingFunction(
+            "sum",
+            _sum,
+            1,
+            1,
+            "sum(array)",
+            "exact decimal total of numbers or numeric text; a null in the array is an error: sum(line_items[].multiply(quantity, price))",
+        ),
     ]
 }
 

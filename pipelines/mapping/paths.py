@@ -1,4 +1,5 @@
 """Source paths found in sample payloads: what the mapping studio offers for autocompletion."""
+
 from __future__ import annotations
 
 import re

@@ -7,6 +7,7 @@ no record error, no callback, no inbox row. What the client sent and what it was
 *test delivery* (bounded per integration), so the analyst sees the same attempt the client's developer
 does. `promote` switches an integration to production.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -30,8 +31,10 @@ BODY_BYTES = 65_536  # staging bodies are kept whole up to this; a test does not
 
 def production_refusal(name: str) -> str:
     """Why the production URL refuses an integration that is still in staging (answered 403)."""
-    return (f"integration {name!r} is in staging: send to its staging URL (the same path under /staging) "
-            "until Crossdock promotes it to production")
+    return (
+        f"integration {name!r} is in staging: send to its staging URL (the same path under /staging) "
+        "until Crossdock promotes it to production"
+    )
 
 
 def judge(integration: StoredIntegration, records: Sequence[Any]) -> tuple[int, dict[str, Any]]:
@@ -41,16 +44,21 @@ def judge(integration: StoredIntegration, records: Sequence[Any]) -> tuple[int, 
     prepared = prepare_for(integration, records)
     results = []
     for item in prepared:
-        result: dict[str, Any] = {"index": item.index, "status": "valid" if item.ok else "error",
-                                  "external_id": item.external_id}
+        result: dict[str, Any] = {"index": item.index, "status": "valid" if item.ok else "error", "external_id": item.external_id}
         if item.ok:
             result["record"] = orjson.loads(orjson.dumps(item.mapped, default=str))
         else:
             result["errors"] = item.reasons
         results.append(result)
     errors = sum(1 for r in results if r["status"] == "error")
-    answer: dict[str, Any] = {"staging": True, "stored": False, "total_received": len(results),
-                              "valid": len(results) - errors, "errors": errors, "results": results}
+    answer: dict[str, Any] = {
+        "staging": True,
+        "stored": False,
+        "total_received": len(results),
+        "valid": len(results) - errors,
+        "errors": errors,
+        "results": results,
+    }
     all_invalid = bool(results) and errors == len(results)
     if all_invalid and not rules(integration.config.webhook.verification).answers_2xx_for_invalid:
         answer["detail"] = "no record was valid; each one's reasons are in results[].errors"
@@ -76,8 +84,16 @@ class TestDelivery:
 
 
 def record_test_delivery(
-    engine: sa.Engine, integration_id: int, *, headers: dict[str, str], body: bytes, verified: bool,
-    status_code: int, response: dict[str, Any], error: str | None = None, delivery_id: str | None = None,
+    engine: sa.Engine,
+    integration_id: int,
+    *,
+    headers: dict[str, str],
+    body: bytes,
+    verified: bool,
+    status_code: int,
+    response: dict[str, Any],
+    error: str | None = None,
+    delivery_id: str | None = None,
     now: datetime | None = None,
 ) -> int:
     """Keep one staging attempt; the oldest beyond KEEP_TEST_DELIVERIES of the integration go."""
@@ -85,18 +101,30 @@ def record_test_delivery(
     if len(body) > BODY_BYTES:
         kept["x-crossdock-body-truncated-from"] = str(len(body))
     with engine.begin() as conn:
-        row_id = conn.execute(test_deliveries.insert().values(
-            integration_id=integration_id, received_at=now or utcnow(), delivery_id=(delivery_id or None) and delivery_id[:255],
-            headers=kept, body=body[:BODY_BYTES], verified=verified, status_code=status_code, response=response,
-            error=error,
-        ).returning(test_deliveries.c.id)).scalar_one()
+        row_id = conn.execute(
+            test_deliveries.insert()
+            .values(
+                integration_id=integration_id,
+                received_at=now or utcnow(),
+                delivery_id=(delivery_id or None) and delivery_id[:255],
+                headers=kept,
+                body=body[:BODY_BYTES],
+                verified=verified,
+                status_code=status_code,
+                response=response,
+                error=error,
+            )
+            .returning(test_deliveries.c.id)
+        ).scalar_one()
         cutoff = conn.execute(
-            sa.select(test_deliveries.c.id).where(test_deliveries.c.integration_id == integration_id)
-            .order_by(test_deliveries.c.id.desc()).offset(KEEP_TEST_DELIVERIES).limit(1)
+            sa.select(test_deliveries.c.id)
+            .where(test_deliveries.c.integration_id == integration_id)
+            .order_by(test_deliveries.c.id.desc())
+            .offset(KEEP_TEST_DELIVERIES)
+            .limit(1)
         ).scalar()
         if cutoff is not None:
-            conn.execute(test_deliveries.delete().where(test_deliveries.c.integration_id == integration_id,
-                                                        test_deliveries.c.id <= cutoff))
+            conn.execute(test_deliveries.delete().where(test_deliveries.c.integration_id == integration_id, test_deliveries.c.id <= cutoff))
     return row_id
 
 
@@ -104,13 +132,25 @@ def list_test_deliveries(bind: sa.Engine, integration_id: int, limit: int = 50) 
     """The newest staging attempts of an integration, newest first."""
     with bind.connect() as conn:
         rows = conn.execute(
-            sa.select(test_deliveries).where(test_deliveries.c.integration_id == integration_id)
-            .order_by(test_deliveries.c.id.desc()).limit(limit)
+            sa.select(test_deliveries)
+            .where(test_deliveries.c.integration_id == integration_id)
+            .order_by(test_deliveries.c.id.desc())
+            .limit(limit)
         ).mappings()
-        return [TestDelivery(id=r["id"], received_at=as_utc(r["received_at"]) or r["received_at"],
-                             delivery_id=r["delivery_id"], headers=r["headers"], body=bytes(r["body"]),
-                             verified=r["verified"], status_code=r["status_code"], response=r["response"],
-                             error=r["error"]) for r in rows]
+        return [
+            TestDelivery(
+                id=r["id"],
+                received_at=as_utc(r["received_at"]) or r["received_at"],
+                delivery_id=r["delivery_id"],
+                headers=r["headers"],
+                body=bytes(r["body"]),
+                verified=r["verified"],
+                status_code=r["status_code"],
+                response=r["response"],
+                error=r["error"],
+            )
+            for r in rows
+        ]
 
 
 def promote(engine: sa.Engine, name: str, *, actor: str = UNKNOWN_ACTOR) -> StoredIntegration:

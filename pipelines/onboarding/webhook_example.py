@@ -7,6 +7,7 @@ body in `X-Webhook-Signature`; then the `webhook.verification` preset's signatur
 GitHub, Shopify, WooCommerce, Stripe, Standard Webhooks). The example computes every signature with
 openssl in the shell, timestamps included, so the command works as pasted.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,18 +27,24 @@ AUTH_HEADERS = {
 
 # The seed's own example bodies: an order batch (seed 000 step 3) and an Autentikapp sale (seed 004).
 ORDER_BODY = [
-    {"external_id": "PED-001", "client_name": "María García", "address": "Zona 15, Guatemala",
-     "latitude": 14.58, "longitude": -90.49}
+    {"external_id": "PED-001", "client_name": "María García", "address": "Zona 15, Guatemala", "latitude": 14.58, "longitude": -90.49}
 ]
 SALE_BODY = {
     "event_type": "transaction.created",
     "event_timestamp": "2025-09-13T14:30:00Z",
-    "customer_data": {"national_id": "123456789", "email": "cliente@email.com", "first_name": "Diego",
-                      "last_name": "López"},
+    "customer_data": {"national_id": "123456789", "email": "cliente@email.com", "first_name": "Diego", "last_name": "López"},
     "transaction_data": {
-        "transaction_id": "FACT-00123", "currency": "COP", "total_amount": 950000.00,
-        "line_items": [{"product_sku": "BOLSO-CUERO-01", "quantity": 1, "unit_price": 950000.00,
-                        "autentikapp_code": "a1b2c3d4-e5f6-7890-1234-567890abcdef"}],
+        "transaction_id": "FACT-00123",
+        "currency": "COP",
+        "total_amount": 950000.00,
+        "line_items": [
+            {
+                "product_sku": "BOLSO-CUERO-01",
+                "quantity": 1,
+                "unit_price": 950000.00,
+                "autentikapp_code": "a1b2c3d4-e5f6-7890-1234-567890abcdef",
+            }
+        ],
     },
 }
 
@@ -57,8 +64,7 @@ def signature_header_line(verification: str, secret: str) -> str | None:
     if verification == "stripe":
         return f"Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of 't.body'>, keyed with {secret}"
     if verification == "standard_webhooks":
-        return ("webhook-id, webhook-timestamp, webhook-signature: v1,<base64 HMAC-SHA256 of 'id.timestamp.body'>, "
-                f"keyed with {secret}")
+        return f"webhook-id, webhook-timestamp, webhook-signature: v1,<base64 HMAC-SHA256 of 'id.timestamp.body'>, keyed with {secret}"
     return None
 
 
@@ -68,7 +74,7 @@ def _openssl_hmac(printf_args: str, key: str, encoding: str) -> str:
     return f"$({digest} -binary | base64)" if encoding == "base64" else f"$({digest} -r | cut -d' ' -f1)"
 
 
-_BODY_ONLY = '\'%s\' "$BODY"'
+_BODY_ONLY = "'%s' \"$BODY\""
 _STRIPE_SIGNED = '\'%s.%s\' "$TIMESTAMP" "$BODY"'
 _STANDARD_SIGNED = '\'%s.%s.%s\' "$WEBHOOK_ID" "$TIMESTAMP" "$BODY"'
 
@@ -77,21 +83,24 @@ def _preset_signature(verification: str, secret: str) -> tuple[list[str], list[s
     """(shell lines computing the preset's signature over $BODY, curl header options carrying it)."""
     if verification in BODY_SIGNATURE_PRESETS:
         header, encoding, prefix = BODY_SIGNATURE_PRESETS[verification]
-        return ([f"PRESET_SIGNATURE={_openssl_hmac(_BODY_ONLY, secret, encoding)}"],
-                [f'-H "{header}: {prefix}$PRESET_SIGNATURE"'])
+        return ([f"PRESET_SIGNATURE={_openssl_hmac(_BODY_ONLY, secret, encoding)}"], [f'-H "{header}: {prefix}$PRESET_SIGNATURE"'])
     if verification == "stripe":  # keyed with the whole whsec_ text, as Stripe's libraries do
-        return (["TIMESTAMP=$(date +%s)", f"PRESET_SIGNATURE={_openssl_hmac(_STRIPE_SIGNED, secret, 'hex')}"],
-                ['-H "Stripe-Signature: t=$TIMESTAMP,v1=$PRESET_SIGNATURE"'])
+        return (
+            ["TIMESTAMP=$(date +%s)", f"PRESET_SIGNATURE={_openssl_hmac(_STRIPE_SIGNED, secret, 'hex')}"],
+            ['-H "Stripe-Signature: t=$TIMESTAMP,v1=$PRESET_SIGNATURE"'],
+        )
     if verification == "standard_webhooks":  # keyed with the bytes the base64 after whsec_ encodes
         key = shlex.quote(secret.removeprefix("whsec_"))
-        return ([
-            'WEBHOOK_ID="msg_$(date +%s%N)"',
-            "TIMESTAMP=$(date +%s)",
-            f"KEY_HEX=$(printf '%s' {key} | base64 -d | od -An -v -tx1 | tr -d ' \\n')",
-            f"PRESET_SIGNATURE=$(printf {_STANDARD_SIGNED} | openssl dgst -sha256 -mac HMAC "
-            '-macopt "hexkey:$KEY_HEX" -binary | base64)',
-        ], ['-H "webhook-id: $WEBHOOK_ID"', '-H "webhook-timestamp: $TIMESTAMP"',
-            '-H "webhook-signature: v1,$PRESET_SIGNATURE"'])
+        return (
+            [
+                'WEBHOOK_ID="msg_$(date +%s%N)"',
+                "TIMESTAMP=$(date +%s)",
+                f"KEY_HEX=$(printf '%s' {key} | base64 -d | od -An -v -tx1 | tr -d ' \\n')",
+                f"PRESET_SIGNATURE=$(printf {_STANDARD_SIGNED} | openssl dgst -sha256 -mac HMAC "
+                '-macopt "hexkey:$KEY_HEX" -binary | base64)',
+            ],
+            ['-H "webhook-id: $WEBHOOK_ID"', '-H "webhook-timestamp: $TIMESTAMP"', '-H "webhook-signature: v1,$PRESET_SIGNATURE"'],
+        )
     return [], []
 
 

@@ -6,6 +6,7 @@ A run names its period explicitly ("daily:2025-01-14"), so re-running a missed o
 exactly that period, and `report_deliveries` makes sending a period to a schedule happen once
 (unless a person asks to resend it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -92,8 +93,7 @@ class ManagerReport:
         frame = self.table.copy()
         frame["availability_pct"] = [self.availability(r) for r in frame.to_dict("records")]
         frame["callback_success_pct"] = [self.callback_success(r) for r in frame.to_dict("records")]
-        frame["top_reasons"] = ["; ".join(f"{reason} ({n})" for reason, n in self.reasons.get(name, []))
-                                for name in frame["integration"]]
+        frame["top_reasons"] = ["; ".join(f"{reason} ({n})" for reason, n in self.reasons.get(name, [])) for name in frame["integration"]]
         return frame
 
 
@@ -108,6 +108,7 @@ def build_report(engine: sa.Engine, period: Period) -> ManagerReport:
 
 
 # -- schedules --------------------------------------------------------------------------------------
+
 
 def _recipients(values: list[str]) -> list[str]:
     cleaned = []
@@ -124,15 +125,31 @@ def _recipients(values: list[str]) -> list[str]:
     return cleaned
 
 
-def save_schedule(bind: Bind, name: str, cadence: str, recipients: list[str], channel_id: int, *, actor: str,
-                  enabled: bool = True, schedule_id: int | None = None) -> int:
+def save_schedule(
+    bind: Bind,
+    name: str,
+    cadence: str,
+    recipients: list[str],
+    channel_id: int,
+    *,
+    actor: str,
+    enabled: bool = True,
+    schedule_id: int | None = None,
+) -> int:
     name = name.strip()
     if not name or len(name) > 64:
         raise ReportError("name: 1 to 64 characters")
     if cadence not in CADENCES:
         raise ReportError("cadence: daily or weekly")
-    values = {"name": name, "cadence": cadence, "recipients": _recipients(recipients), "channel_id": channel_id,
-              "enabled": enabled, "updated_at": utcnow(), "updated_by": actor}
+    values = {
+        "name": name,
+        "cadence": cadence,
+        "recipients": _recipients(recipients),
+        "channel_id": channel_id,
+        "enabled": enabled,
+        "updated_at": utcnow(),
+        "updated_by": actor,
+    }
     with transaction(bind) as conn:
         kind = conn.execute(sa.select(alert_channels.c.kind).where(alert_channels.c.id == channel_id)).scalar()
         if kind != "email":
@@ -181,22 +198,31 @@ class SentReport:
 
 
 def list_schedules(bind: Bind, cadence: str | None = None, enabled_only: bool = False) -> list[Schedule]:
-    query = (sa.select(report_schedules, alert_channels.c.name.label("channel"))
-             .outerjoin(alert_channels, alert_channels.c.id == report_schedules.c.channel_id)
-             .order_by(report_schedules.c.name))
+    query = (
+        sa.select(report_schedules, alert_channels.c.name.label("channel"))
+        .outerjoin(alert_channels, alert_channels.c.id == report_schedules.c.channel_id)
+        .order_by(report_schedules.c.name)
+    )
     if cadence is not None:
         query = query.where(report_schedules.c.cadence == cadence)
     if enabled_only:
         query = query.where(report_schedules.c.enabled.is_(True))
     with connection(bind) as conn:
-        return [Schedule(**{**r._mapping, "created_at": as_utc(r.created_at), "updated_at": as_utc(r.updated_at)})
-                for r in conn.execute(query)]
+        return [
+            Schedule(**{**r._mapping, "created_at": as_utc(r.created_at), "updated_at": as_utc(r.updated_at)}) for r in conn.execute(query)
+        ]
 
 
 def already_sent(bind: Bind, schedule_id: int, period: Period) -> bool:
     with connection(bind) as conn:
-        return conn.execute(sa.select(report_deliveries.c.id).where(
-            report_deliveries.c.schedule_id == schedule_id, report_deliveries.c.period == period.key)).first() is not None
+        return (
+            conn.execute(
+                sa.select(report_deliveries.c.id).where(
+                    report_deliveries.c.schedule_id == schedule_id, report_deliveries.c.period == period.key
+                )
+            ).first()
+            is not None
+        )
 
 
 def record_sent(bind: Bind, schedule_id: int, period: Period, recipients: list[str], sent_by: str) -> None:
@@ -204,15 +230,20 @@ def record_sent(bind: Bind, schedule_id: int, period: Period, recipients: list[s
     now = utcnow()
     with transaction(bind) as conn:
         where = (report_deliveries.c.schedule_id == schedule_id, report_deliveries.c.period == period.key)
-        if conn.execute(report_deliveries.update().where(*where).values(sent_at=now, recipients=recipients,
-                                                                         sent_by=sent_by)).rowcount == 0:
-            conn.execute(report_deliveries.insert().values(schedule_id=schedule_id, period=period.key, sent_at=now,
-                                                           recipients=recipients, sent_by=sent_by))
+        if conn.execute(report_deliveries.update().where(*where).values(sent_at=now, recipients=recipients, sent_by=sent_by)).rowcount == 0:
+            conn.execute(
+                report_deliveries.insert().values(
+                    schedule_id=schedule_id, period=period.key, sent_at=now, recipients=recipients, sent_by=sent_by
+                )
+            )
 
 
 def deliveries(bind: Bind, limit: int = 100) -> list[SentReport]:
-    query = (sa.select(report_deliveries, report_schedules.c.name.label("schedule"))
-             .join(report_schedules, report_schedules.c.id == report_deliveries.c.schedule_id)
-             .order_by(report_deliveries.c.sent_at.desc()).limit(limit))
+    query = (
+        sa.select(report_deliveries, report_schedules.c.name.label("schedule"))
+        .join(report_schedules, report_schedules.c.id == report_deliveries.c.schedule_id)
+        .order_by(report_deliveries.c.sent_at.desc())
+        .limit(limit)
+    )
     with connection(bind) as conn:
         return [SentReport(**{**r._mapping, "sent_at": as_utc(r.sent_at)}) for r in conn.execute(query)]

@@ -5,6 +5,7 @@ integration), so the dashboard stays fast with hundreds of integrations. What is
 (times, counts, typed problems); the seed's Spanish phrases ("hace 5 min", "+5 pedidos, 0 errores")
 are the admin app's to write (`app.phrases`), so alerts, Dagster and the CLI share one neutral wording.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -223,8 +224,12 @@ def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[Int
         elif repeat:
             problems.append(Problem(ProblemKind.REJECTED_REPEAT, repeat))
         elif last is not None and last.errors:
-            problems.append(Problem(ProblemKind.REJECTED, f"last sync rejected {_plural(last.errors, 'record', 'records')}: "
-                                                          f"{first_reason(last.reasons) or 'see sync history'}"))
+            problems.append(
+                Problem(
+                    ProblemKind.REJECTED,
+                    f"last sync rejected {_plural(last.errors, 'record', 'records')}: {first_reason(last.reasons) or 'see sync history'}",
+                )
+            )
         dead = inbox_dead.get(row.name, 0)
         if dead:
             problems.append(Problem(ProblemKind.DEAD_LETTERS, f"{_plural(dead, 'dead letter', 'dead letters')} in the inbox"))
@@ -242,9 +247,14 @@ def integration_health(bind: sa.Engine, now: datetime | None = None) -> list[Int
             last_error = (bad.message if bad.status == SyncRunStatus.FAILED else first_reason(bad.reasons)) or "record errors"
         health.append(
             IntegrationHealth(
-                id=row.id, name=row.name, type=row.type, target=row.target, is_active=row.is_active,
+                id=row.id,
+                name=row.name,
+                type=row.type,
+                target=row.target,
+                is_active=row.is_active,
                 last_sync_at=as_utc(last.started_at) if last else None,
-                last_error=last_error, last_error_at=as_utc(bad.started_at) if bad is not None else None,
+                last_error=last_error,
+                last_error_at=as_utc(bad.started_at) if bad is not None else None,
                 problems=tuple(problems),
             )
         )
@@ -264,9 +274,19 @@ def latest_syncs(bind: sa.Engine, limit: int = 10, integration_id: int | None = 
     with bind.connect() as conn:
         return [
             SyncLine(
-                id=r.id, started_at=as_utc(r.started_at), integration=r.name, target=r.target,
-                source_kind=r.source_kind, status=r.status, total_received=r.total_received, created=r.created,
-                updated=r.updated, unchanged=r.unchanged, errors=r.errors, message=r.message, reasons=r.reasons,
+                id=r.id,
+                started_at=as_utc(r.started_at),
+                integration=r.name,
+                target=r.target,
+                source_kind=r.source_kind,
+                status=r.status,
+                total_received=r.total_received,
+                created=r.created,
+                updated=r.updated,
+                unchanged=r.unchanged,
+                errors=r.errors,
+                message=r.message,
+                reasons=r.reasons,
             )
             for r in conn.execute(query)
         ]
@@ -298,8 +318,11 @@ def backlog(bind: sa.Engine) -> Backlog:
         totals[key] = totals.get(key, 0) + count
         per.setdefault(names.get(integration_id, str(integration_id)), {})[key] = count
     return Backlog(
-        inbox_pending=totals.get("inbox_pending", 0), inbox_oldest_pending_at=oldest,
-        inbox_dead=totals.get("inbox_dead", 0), callbacks_pending=totals.get("callbacks_pending", 0),
-        callbacks_dead=totals.get("callbacks_dead", 0), callbacks_disabled=totals.get("callbacks_disabled", 0),
+        inbox_pending=totals.get("inbox_pending", 0),
+        inbox_oldest_pending_at=oldest,
+        inbox_dead=totals.get("inbox_dead", 0),
+        callbacks_pending=totals.get("callbacks_pending", 0),
+        callbacks_dead=totals.get("callbacks_dead", 0),
+        callbacks_disabled=totals.get("callbacks_disabled", 0),
         per_integration=per,
     )

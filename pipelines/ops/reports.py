@@ -7,6 +7,7 @@ extension is needed: timestamps reach it as naive UTC so nothing requires ICU.
 
 Every function takes a half-open UTC range [start, end).
 """
+
 from __future__ import annotations
 
 import json
@@ -54,14 +55,22 @@ def sync_runs_frame(bind: sa.Engine, start: datetime, end: datetime, names: Sequ
     """One row per sync run in range: integration, started_at (naive UTC), the counts, status."""
     query = (
         sa.select(
-            sync_runs.c.id, integrations.c.name.label("integration"), integrations.c.target, sync_runs.c.source_kind,
-            sync_runs.c.started_at, sync_runs.c.finished_at, sync_runs.c.status,
-            sync_runs.c.total_received.label("received"), sync_runs.c.created, sync_runs.c.updated,
-            sync_runs.c.unchanged, sync_runs.c.errors, sync_runs.c.message,
+            sync_runs.c.id,
+            integrations.c.name.label("integration"),
+            integrations.c.target,
+            sync_runs.c.source_kind,
+            sync_runs.c.started_at,
+            sync_runs.c.finished_at,
+            sync_runs.c.status,
+            sync_runs.c.total_received.label("received"),
+            sync_runs.c.created,
+            sync_runs.c.updated,
+            sync_runs.c.unchanged,
+            sync_runs.c.errors,
+            sync_runs.c.message,
         )
         .join(*integration_of(sync_runs))
-        .where(sync_runs.c.started_at >= start, sync_runs.c.started_at < end,
-               *_names_filter(integrations.c.name, names))
+        .where(sync_runs.c.started_at >= start, sync_runs.c.started_at < end, *_names_filter(integrations.c.name, names))
     )
     return _frame(bind, query, ["started_at", "finished_at"])
 
@@ -72,8 +81,7 @@ def _check_grain(grain: str) -> str:
     return grain
 
 
-def sync_history(bind: sa.Engine, start: datetime, end: datetime, grain: Grain = "day",
-                 names: Sequence[str] | None = None) -> pd.DataFrame:
+def sync_history(bind: sa.Engine, start: datetime, end: datetime, grain: Grain = "day", names: Sequence[str] | None = None) -> pd.DataFrame:
     """Per bucket (day or hour, UTC) and integration: runs, received, created, updated, unchanged, errors."""
     runs = sync_runs_frame(bind, start, end, names)
     con = duck()
@@ -95,14 +103,17 @@ def _reason_rows(bind: sa.Engine, start: datetime, end: datetime, names: Sequenc
     query = (
         sa.select(integrations.c.name, record_errors.c.reasons)
         .join(*integration_of(record_errors))
-        .where(record_errors.c.created_at >= start, record_errors.c.created_at < end,
-               *_names_filter(integrations.c.name, names))
+        .where(record_errors.c.created_at >= start, record_errors.c.created_at < end, *_names_filter(integrations.c.name, names))
     )
     failed = (
         sa.select(integrations.c.name, sync_runs.c.message)
         .join(*integration_of(sync_runs))
-        .where(sync_runs.c.status == SyncRunStatus.FAILED, sync_runs.c.started_at >= start, sync_runs.c.started_at < end,
-               *_names_filter(integrations.c.name, names))
+        .where(
+            sync_runs.c.status == SyncRunStatus.FAILED,
+            sync_runs.c.started_at >= start,
+            sync_runs.c.started_at < end,
+            *_names_filter(integrations.c.name, names),
+        )
     )
     rows: list[tuple[str, str, str]] = []
     with bind.connect() as conn:
@@ -116,8 +127,7 @@ def _reason_rows(bind: sa.Engine, start: datetime, end: datetime, names: Sequenc
     return pd.DataFrame(rows, columns=["integration", "field", "message"])
 
 
-def error_reasons(bind: sa.Engine, start: datetime, end: datetime, names: Sequence[str] | None = None,
-                  limit: int = 15) -> pd.DataFrame:
+def error_reasons(bind: sa.Engine, start: datetime, end: datetime, names: Sequence[str] | None = None, limit: int = 15) -> pd.DataFrame:
     """Rejection reasons ranked by how many records they hit: field, message, records, integrations."""
     reasons = _reason_rows(bind, start, end, names)
     con = duck()
@@ -132,18 +142,22 @@ def error_reasons(bind: sa.Engine, start: datetime, end: datetime, names: Sequen
     ).df()
 
 
-def callback_attempts_frame(bind: sa.Engine, start: datetime, end: datetime,
-                            names: Sequence[str] | None = None) -> pd.DataFrame:
+def callback_attempts_frame(bind: sa.Engine, start: datetime, end: datetime, names: Sequence[str] | None = None) -> pd.DataFrame:
     query = (
         sa.select(
-            integrations.c.name.label("integration"), callback_outbox.c.event, callback_attempts.c.attempted_at,
-            callback_attempts.c.status_code, callback_attempts.c.latency_ms, callback_attempts.c.error,
+            integrations.c.name.label("integration"),
+            callback_outbox.c.event,
+            callback_attempts.c.attempted_at,
+            callback_attempts.c.status_code,
+            callback_attempts.c.latency_ms,
+            callback_attempts.c.error,
             callback_attempts.c.succeeded,
         )
         .join(callback_outbox, callback_outbox.c.id == callback_attempts.c.outbox_id)
         .join(*integration_of(callback_outbox))
-        .where(callback_attempts.c.attempted_at >= start, callback_attempts.c.attempted_at < end,
-               *_names_filter(integrations.c.name, names))
+        .where(
+            callback_attempts.c.attempted_at >= start, callback_attempts.c.attempted_at < end, *_names_filter(integrations.c.name, names)
+        )
     )
     frame = _frame(bind, query, ["attempted_at"])
     frame["latency_ms"] = frame["latency_ms"].astype("float64")
@@ -152,8 +166,9 @@ def callback_attempts_frame(bind: sa.Engine, start: datetime, end: datetime,
     return frame
 
 
-def callback_delivery(bind: sa.Engine, start: datetime, end: datetime, grain: Grain = "day",
-                      names: Sequence[str] | None = None) -> pd.DataFrame:
+def callback_delivery(
+    bind: sa.Engine, start: datetime, end: datetime, grain: Grain = "day", names: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Per bucket: attempts, delivered (a 2xx within the timeout, as the outbox judged it), failed,
     success rate (%), latency p50 and p95 (ms)."""
     attempts = callback_attempts_frame(bind, start, end, names)
@@ -177,8 +192,9 @@ def _callback_totals(bind: sa.Engine, start: datetime, end: datetime) -> pd.Data
     dead_query = (
         sa.select(integrations.c.name.label("integration"), sa.func.count().label("callbacks_dead"))
         .join(*integration_of(callback_outbox))
-        .where(callback_outbox.c.status.in_(tuple(UNDELIVERABLE)), callback_outbox.c.created_at >= start,
-               callback_outbox.c.created_at < end)
+        .where(
+            callback_outbox.c.status.in_(tuple(UNDELIVERABLE)), callback_outbox.c.created_at >= start, callback_outbox.c.created_at < end
+        )
         .group_by(integrations.c.name)
     )
     dead = _frame(bind, dead_query, [])
@@ -202,8 +218,21 @@ def _callback_totals(bind: sa.Engine, start: datetime, end: datetime) -> pd.Data
 
 
 REPORT_COLUMNS = [
-    "integration", "type", "target", "runs", "failed_runs", "received", "created", "updated", "unchanged",
-    "errors", "error_rate_pct", "callback_attempts", "callbacks_delivered", "callbacks_dead", "callback_p95_ms",
+    "integration",
+    "type",
+    "target",
+    "runs",
+    "failed_runs",
+    "received",
+    "created",
+    "updated",
+    "unchanged",
+    "errors",
+    "error_rate_pct",
+    "callback_attempts",
+    "callbacks_delivered",
+    "callbacks_dead",
+    "callback_p95_ms",
 ]
 
 
@@ -213,8 +242,9 @@ def period_report(bind: sa.Engine, start: datetime, end: datetime) -> pd.DataFra
     runs = sync_runs_frame(bind, start, end)
     with bind.connect() as conn:
         known = pd.DataFrame(
-            conn.execute(sa.select(integrations.c.name, integrations.c.type, integrations.c.target,
-                                   integrations.c.archived_at.is_not(None))).all(),
+            conn.execute(
+                sa.select(integrations.c.name, integrations.c.type, integrations.c.target, integrations.c.archived_at.is_not(None))
+            ).all(),
             columns=["integration", "type", "target", "archived"],
         )
     callbacks = _callback_totals(bind, start, end)
@@ -247,12 +277,24 @@ def period_report(bind: sa.Engine, start: datetime, end: datetime) -> pd.DataFra
 
 
 def _with_total_row(frame: pd.DataFrame) -> pd.DataFrame:
-    counts = ["runs", "failed_runs", "received", "created", "updated", "unchanged", "errors",
-              "callback_attempts", "callbacks_delivered", "callbacks_dead"]
+    counts = [
+        "runs",
+        "failed_runs",
+        "received",
+        "created",
+        "updated",
+        "unchanged",
+        "errors",
+        "callback_attempts",
+        "callbacks_delivered",
+        "callbacks_dead",
+    ]
     total: dict[str, Any] = {column: int(frame[column].sum()) if len(frame) else 0 for column in counts}
     received = total["received"]
     total.update(
-        integration="TOTAL", type="", target="",
+        integration="TOTAL",
+        type="",
+        target="",
         error_rate_pct=round(100.0 * total["errors"] / received, 2) if received else 0.0,
         callback_p95_ms=None,
     )

@@ -5,6 +5,7 @@ about to be restarted; the receiver's `/health` and the admin app read it. A fil
 supervisor is the one process that knows, and every service can read a file without a new port.
 Written atomically (a temporary file renamed over the old one), so a reader never sees half of it.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,11 @@ class SupervisorStatus:
     services: dict[str, ServiceState] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"supervisor_pid": self.supervisor_pid, "updated_at": self.updated_at,
-                "services": {name: asdict(state) for name, state in self.services.items()}}
+        return {
+            "supervisor_pid": self.supervisor_pid,
+            "updated_at": self.updated_at,
+            "services": {name: asdict(state) for name, state in self.services.items()},
+        }
 
 
 def status_path(home: Path) -> Path:
@@ -86,10 +90,12 @@ def _parsed(data: dict[str, Any]) -> SupervisorStatus | None:
         return None
     try:
         return SupervisorStatus(
-            supervisor_pid=int(data["supervisor_pid"]), updated_at=str(data.get("updated_at", "")),
-            services={str(name): ServiceState(**{**{k: v for k, v in entry.items() if k in _STATE_FIELDS},
-                                                 "name": str(name)})
-                      for name, entry in services.items()},
+            supervisor_pid=int(data["supervisor_pid"]),
+            updated_at=str(data.get("updated_at", "")),
+            services={
+                str(name): ServiceState(**{**{k: v for k, v in entry.items() if k in _STATE_FIELDS}, "name": str(name)})
+                for name, entry in services.items()
+            },
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -99,5 +105,6 @@ def unhealthy_services(status: SupervisorStatus | None) -> list[str]:
     """Services not running now, each as `name (state, N restarts)`."""
     if status is None:
         return []
-    return [f"{name} ({entry.state}, {entry.restarts} restart(s))"
-            for name, entry in sorted(status.services.items()) if entry.state != RUNNING]
+    return [
+        f"{name} ({entry.state}, {entry.restarts} restart(s))" for name, entry in sorted(status.services.items()) if entry.state != RUNNING
+    ]

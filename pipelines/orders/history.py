@@ -1,4 +1,5 @@
 """Reading an order back: the order itself and the history of its status changes."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,17 +13,23 @@ from pipelines.store.joins import integration_of
 from pipelines.store.schema import integrations, order_status_history, orders
 
 _ORDER_COLUMNS = (
-    orders.c.id, orders.c.external_id, orders.c.client_name, orders.c.address, orders.c.status, orders.c.eta,
-    orders.c.delivered_at, orders.c.delivery_proof, orders.c.created_at, orders.c.updated_at,
+    orders.c.id,
+    orders.c.external_id,
+    orders.c.client_name,
+    orders.c.address,
+    orders.c.status,
+    orders.c.eta,
+    orders.c.delivered_at,
+    orders.c.delivery_proof,
+    orders.c.created_at,
+    orders.c.updated_at,
 )
 
 
 def get_order(bind: Bind, internal_id: int) -> dict[str, Any]:
     """The order with its integration's name (`internal_id` = `id`); OrderNotFound when there is none."""
     query = (
-        sa.select(*_ORDER_COLUMNS, integrations.c.name.label("integration"))
-        .join(*integration_of(orders))
-        .where(orders.c.id == internal_id)
+        sa.select(*_ORDER_COLUMNS, integrations.c.name.label("integration")).join(*integration_of(orders)).where(orders.c.id == internal_id)
     )
     with connection(bind) as conn:
         row = conn.execute(query).mappings().first()
@@ -36,11 +43,7 @@ def get_order(bind: Bind, internal_id: int) -> dict[str, Any]:
 
 def status_history(bind: Bind, internal_id: int) -> list[dict[str, Any]]:
     """Every status change of the order, oldest first, with who made it and what it carried."""
-    query = (
-        sa.select(order_status_history)
-        .where(order_status_history.c.order_id == internal_id)
-        .order_by(order_status_history.c.id)
-    )
+    query = sa.select(order_status_history).where(order_status_history.c.order_id == internal_id).order_by(order_status_history.c.id)
     with connection(bind) as conn:
         rows = conn.execute(query).mappings().all()
     return [{**row, "changed_at": as_utc(row["changed_at"])} for row in rows]

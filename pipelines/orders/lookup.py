@@ -1,4 +1,5 @@
 """Finding orders as people and client systems name them: integration name and the client's external id."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,15 +14,33 @@ from pipelines.store.schema import integrations, orders
 
 _TIMES = ("scheduled_time", "eta", "delivered_at", "created_at", "updated_at")
 _SHOWN = (
-    "external_id", "client_name", "address", "latitude", "longitude", "client_phone", "client_email", "notes",
-    "priority", "scheduled_time", "branch", "status", "eta", "delivered_at", "delivery_proof", "created_at",
+    "external_id",
+    "client_name",
+    "address",
+    "latitude",
+    "longitude",
+    "client_phone",
+    "client_email",
+    "notes",
+    "priority",
+    "scheduled_time",
+    "branch",
+    "status",
+    "eta",
+    "delivered_at",
+    "delivery_proof",
+    "created_at",
     "updated_at",
 )
 
 
 def page_orders(
-    bind: sa.Engine | sa.Connection, *, integration: str | None = None, external_id: str | None = None,
-    cursor: str | None = None, limit: int = 100,
+    bind: sa.Engine | sa.Connection,
+    *,
+    integration: str | None = None,
+    external_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
 ) -> Page[dict[str, Any]]:
     """Orders matching every given filter, newest first, a page at a time (`pipelines.paging`), as
     JSON-ready dicts with `internal_id`."""
@@ -35,7 +54,10 @@ def page_orders(
 
 
 def find_orders(
-    bind: sa.Engine | sa.Connection, *, integration: str | None = None, external_id: str | None = None,
+    bind: sa.Engine | sa.Connection,
+    *,
+    integration: str | None = None,
+    external_id: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """The first page of `page_orders`."""

@@ -2,6 +2,7 @@
 
 Read-only: status changes go through the order status machine, never through here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -41,14 +42,26 @@ class FoundOrder:
     updated_at: datetime
 
 
-def search_orders(bind: sa.Engine, *, integration: str | None = None, external_id: str | None = None,
-                  statuses: Sequence[str] | None = None, limit: int = SEARCH_LIMIT) -> list[FoundOrder]:
+def search_orders(
+    bind: sa.Engine,
+    *,
+    integration: str | None = None,
+    external_id: str | None = None,
+    statuses: Sequence[str] | None = None,
+    limit: int = SEARCH_LIMIT,
+) -> list[FoundOrder]:
     """Orders matching every given filter, newest change first. `external_id` matches any part,
     ignoring case (clients paste ids with or without their prefix)."""
     query = (
         sa.select(
-            orders.c.id, integrations.c.name.label("integration"), orders.c.external_id, orders.c.client_name,
-            orders.c.address, orders.c.status, orders.c.created_at, orders.c.updated_at,
+            orders.c.id,
+            integrations.c.name.label("integration"),
+            orders.c.external_id,
+            orders.c.client_name,
+            orders.c.address,
+            orders.c.status,
+            orders.c.created_at,
+            orders.c.updated_at,
         )
         .join(*integration_of(orders))
         .order_by(orders.c.updated_at.desc(), orders.c.id.desc())
@@ -63,10 +76,7 @@ def search_orders(bind: sa.Engine, *, integration: str | None = None, external_i
         query = query.where(orders.c.status.in_(list(statuses)))
     with bind.connect() as conn:
         rows = conn.execute(query).mappings().all()
-    return [
-        FoundOrder(**{**row, "created_at": as_utc(row["created_at"]), "updated_at": as_utc(row["updated_at"])})
-        for row in rows
-    ]
+    return [FoundOrder(**{**row, "created_at": as_utc(row["created_at"]), "updated_at": as_utc(row["updated_at"])}) for row in rows]
 
 
 @dataclass
@@ -85,11 +95,15 @@ def order_detail(bind: sa.Engine, order_id: int) -> OrderDetail | None:
     """The order with its payload and mapped record, its status history and its callbacks (each with
     every attempt), read through the status machine's and the outbox's own queries."""
     with bind.connect() as conn:
-        row = conn.execute(
-            sa.select(orders, integrations.c.name.label("integration_name"))
-            .join(*integration_of(orders))
-            .where(orders.c.id == order_id)
-        ).mappings().first()
+        row = (
+            conn.execute(
+                sa.select(orders, integrations.c.name.label("integration_name"))
+                .join(*integration_of(orders))
+                .where(orders.c.id == order_id)
+            )
+            .mappings()
+            .first()
+        )
         if row is None:
             return None
         history = status_history(conn, order_id)
@@ -98,5 +112,11 @@ def order_detail(bind: sa.Engine, order_id: int) -> OrderDetail | None:
     for key in ("created_at", "updated_at", "scheduled_time", "eta", "delivered_at"):
         order[key] = as_utc(order[key])
     mapped = {name: order[name] for name in FIELDS["order"] if order.get(name) is not None}
-    return OrderDetail(order=order, integration=order.pop("integration_name"), source_record=order.get("source_record"),
-                       mapped=mapped, history=history, callbacks=callbacks)
+    return OrderDetail(
+        order=order,
+        integration=order.pop("integration_name"),
+        source_record=order.get("source_record"),
+        mapped=mapped,
+        history=history,
+        callbacks=callbacks,
+    )

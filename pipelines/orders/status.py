@@ -10,6 +10,7 @@ The change, its history row (who/what made it) and, when the integration subscri
 callback in the outbox are written in ONE transaction: a client is never told about a change that did
 not happen, and no change that should be told is left untold.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -158,9 +159,7 @@ def change_status(
         raise StatusChangeRejected("a status change needs an actor (who or what made it)")
     now = as_utc(now) or utcnow()
     with transaction(bind) as conn:
-        current = conn.execute(
-            sa.select(orders).where(orders.c.id == internal_id).with_for_update()
-        ).mappings().first()
+        current = conn.execute(sa.select(orders).where(orders.c.id == internal_id).with_for_update()).mappings().first()
         if current is None:
             raise OrderNotFound(f"no order with internal id {internal_id}")
         reason = check_move(current["status"], to_status)
@@ -183,8 +182,13 @@ def change_status(
                 "details": {key: iso(v) if isinstance(v, datetime) else v for key, v in extra.items()} or None,
             },
         )
-        audit.record(conn, actor.strip(), AuditAction.ORDER_STATUS_SET, f"order:{internal_id}",
-                     {"from": current["status"], "to": to_status, "external_id": current["external_id"]})
+        audit.record(
+            conn,
+            actor.strip(),
+            AuditAction.ORDER_STATUS_SET,
+            f"order:{internal_id}",
+            {"from": current["status"], "to": to_status, "external_id": current["external_id"]},
+        )
         change = StatusChange(
             internal_id=internal_id,
             external_id=current["external_id"],

@@ -1,4 +1,5 @@
 """Customers and identifier codes of an Autentikapp account (an integration with target `sale`)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -17,8 +18,13 @@ _CUSTOMER_FIELDS = ("national_id", "email", "phone_number", "first_name", "last_
 
 
 def page_customers(
-    bind: sa.Engine | sa.Connection, *, account: str | None = None, national_id: str | None = None,
-    email: str | None = None, cursor: str | None = None, limit: int = 100,
+    bind: sa.Engine | sa.Connection,
+    *,
+    account: str | None = None,
+    national_id: str | None = None,
+    email: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
 ) -> Page[dict[str, Any]]:
     """Customers matching every given filter, newest first, a page at a time, each with the identifier
     codes linked to it."""
@@ -41,9 +47,12 @@ def page_customers(
                 codes.setdefault(customer_id, []).append(code)
     shown = [
         {
-            "id": row["id"], "account": row["account"], **{f: row[f] for f in _CUSTOMER_FIELDS},
+            "id": row["id"],
+            "account": row["account"],
+            **{f: row[f] for f in _CUSTOMER_FIELDS},
             "identifier_codes": codes.get(row["id"], []),
-            "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
+            "created_at": iso(row["created_at"]),
+            "updated_at": iso(row["updated_at"]),
         }
         for row in page.items
     ]
@@ -51,8 +60,12 @@ def page_customers(
 
 
 def find_customers(
-    bind: sa.Engine | sa.Connection, *, account: str | None = None, national_id: str | None = None,
-    email: str | None = None, limit: int = 100,
+    bind: sa.Engine | sa.Connection,
+    *,
+    account: str | None = None,
+    national_id: str | None = None,
+    email: str | None = None,
+    limit: int = 100,
 ) -> list[dict[str, Any]]:
     """The first page of `page_customers`."""
     return page_customers(bind, account=account, national_id=national_id, email=email, limit=limit).items
@@ -62,7 +75,9 @@ def get_identifier(bind: sa.Engine | sa.Connection, code: str) -> dict[str, Any]
     """An identifier code with its account, and the customer and sale it is linked to (None when unknown)."""
     query = (
         sa.select(
-            identifiers, integrations.c.name.label("account"), sales.c.external_id.label("sale_external_id"),
+            identifiers,
+            integrations.c.name.label("account"),
+            sales.c.external_id.label("sale_external_id"),
             *[customers.c[f].label(f"customer_{f}") for f in _CUSTOMER_FIELDS],
         )
         .join(*integration_of(identifiers))
@@ -78,9 +93,14 @@ def get_identifier(bind: sa.Engine | sa.Connection, code: str) -> dict[str, Any]
     if row["customer_id"] is not None:
         customer = {"id": row["customer_id"], **{f: row[f"customer_{f}"] for f in _CUSTOMER_FIELDS}}
     return {
-        "code": row["code"], "account": row["account"], "product_sku": row["product_sku"],
-        "linked": customer is not None, "customer": customer, "sale_external_id": row["sale_external_id"],
-        "assigned_at": iso(row["assigned_at"]), "created_at": iso(row["created_at"]),
+        "code": row["code"],
+        "account": row["account"],
+        "product_sku": row["product_sku"],
+        "linked": customer is not None,
+        "customer": customer,
+        "sale_external_id": row["sale_external_id"],
+        "assigned_at": iso(row["assigned_at"]),
+        "created_at": iso(row["created_at"]),
     }
 
 

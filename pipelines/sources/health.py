@@ -1,6 +1,7 @@
 """How each pull integration is doing, from its sync runs: is it fresh (last successful sync within
 twice its poll interval) and how often do its polls or records fail. Asset checks and dashboards
 read this; it knows nothing of Dagster."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,9 +78,15 @@ def pull_health(engine: sa.Engine, kind: str, now: datetime) -> list[PullHealth]
             ).scalar()
             out.append(
                 PullHealth(
-                    name=item.name, interval=poll_interval(item.config), last_success=as_utc(last_ok),
-                    created_at=item.created_at, polls=recent[0] or 0, failed_polls=int(recent[1] or 0),
-                    records=int(recent[2] or 0), record_errors=int(recent[3] or 0), last_failure=failure,
+                    name=item.name,
+                    interval=poll_interval(item.config),
+                    last_success=as_utc(last_ok),
+                    created_at=item.created_at,
+                    polls=recent[0] or 0,
+                    failed_polls=int(recent[1] or 0),
+                    records=int(recent[2] or 0),
+                    record_errors=int(recent[3] or 0),
+                    last_failure=failure,
                 )
             )
     return out

@@ -4,6 +4,7 @@ A cursor or watermark written in the same transaction as the ingest cannot run a
 after a crash: either both are stored, or neither and the next poll repeats the chunk (the upsert
 makes the repeat harmless: unchanged).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -35,9 +36,7 @@ def land(
     `prepared` is `prepare_for(integration, records)` when the caller ran it ahead."""
     run_details = {"mode": report.mode, **({"window": report.window.to_dict()} if report.window else {}), **(details or {})}
     with engine.begin() as conn:
-        result = ingest(
-            conn, integration, records, source_kind=report.source_kind, details=run_details, prepared=prepared
-        )
+        result = ingest(conn, integration, records, source_kind=report.source_kind, details=run_details, prepared=prepared)
         if on_commit is not None:
             on_commit(conn, result)
     report.add(result)
@@ -48,10 +47,16 @@ def record_failed_pull(engine: sa.Engine, integration: StoredIntegration, report
     """A `failed` sync run, so dashboards and the freshness check see the failed poll and its reason."""
     now = utcnow()
     with engine.begin() as conn:
-        return inserted_id(conn.execute(
-            sync_runs.insert().values(
-                integration_id=integration.id, source_kind=report.source_kind, started_at=now, finished_at=now,
-                status=SyncRunStatus.FAILED, message=message[:2_000],
-                details={"mode": report.mode, **({"window": report.window.to_dict()} if report.window else {}), **report.read},
+        return inserted_id(
+            conn.execute(
+                sync_runs.insert().values(
+                    integration_id=integration.id,
+                    source_kind=report.source_kind,
+                    started_at=now,
+                    finished_at=now,
+                    status=SyncRunStatus.FAILED,
+                    message=message[:2_000],
+                    details={"mode": report.mode, **({"window": report.window.to_dict()} if report.window else {}), **report.read},
+                )
             )
-        ))
+        )

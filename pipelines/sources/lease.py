@@ -10,6 +10,7 @@ its heartbeat. It is taken with one conditional statement (insert, or take over 
 heartbeat is older than `LEASE_TTL`), renewed by a background thread while the pull runs, and
 deleted when it ends; a holder that died loses it after `LEASE_TTL`.
 """
+
 from __future__ import annotations
 
 import threading
@@ -45,25 +46,21 @@ def try_acquire(engine: sa.Engine, integration_id: int, holder: str, now: dateti
     with engine.begin() as conn:
         taken = conn.execute(
             source_state.update()
-            .where(row.integration_id == integration_id, row.key == LEASE_KEY,
-                   sa.or_(row.updated_at < now - LEASE_TTL, row.value == holder))
+            .where(
+                row.integration_id == integration_id, row.key == LEASE_KEY, sa.or_(row.updated_at < now - LEASE_TTL, row.value == holder)
+            )
             .values(value=holder, updated_at=now)
         ).rowcount
         if taken:
             return None
-        current = conn.execute(
-            sa.select(row.value).where(row.integration_id == integration_id, row.key == LEASE_KEY)
-        ).scalar()
+        current = conn.execute(sa.select(row.value).where(row.integration_id == integration_id, row.key == LEASE_KEY)).scalar()
         if current is not None:
             return _holder_text(current)
         try:
             with conn.begin_nested():
-                conn.execute(source_state.insert().values(integration_id=integration_id, key=LEASE_KEY,
-                                                          value=holder, updated_at=now))
+                conn.execute(source_state.insert().values(integration_id=integration_id, key=LEASE_KEY, value=holder, updated_at=now))
         except sa.exc.IntegrityError:  # another holder inserted it a moment ago
-            current = conn.execute(
-                sa.select(row.value).where(row.integration_id == integration_id, row.key == LEASE_KEY)
-            ).scalar()
+            current = conn.execute(sa.select(row.value).where(row.integration_id == integration_id, row.key == LEASE_KEY)).scalar()
             return _holder_text(current or "another pull")
     return None
 
@@ -71,19 +68,22 @@ def try_acquire(engine: sa.Engine, integration_id: int, holder: str, now: dateti
 def renew(engine: sa.Engine, integration_id: int, holder: str) -> bool:
     """Push the heartbeat forward; False when the lease was lost (expired and taken over)."""
     with engine.begin() as conn:
-        return bool(conn.execute(
-            source_state.update()
-            .where(source_state.c.integration_id == integration_id, source_state.c.key == LEASE_KEY,
-                   source_state.c.value == holder)
-            .values(updated_at=utcnow())
-        ).rowcount)
+        return bool(
+            conn.execute(
+                source_state.update()
+                .where(source_state.c.integration_id == integration_id, source_state.c.key == LEASE_KEY, source_state.c.value == holder)
+                .values(updated_at=utcnow())
+            ).rowcount
+        )
 
 
 def release(engine: sa.Engine, integration_id: int, holder: str) -> None:
     with engine.begin() as conn:
-        conn.execute(source_state.delete().where(
-            source_state.c.integration_id == integration_id, source_state.c.key == LEASE_KEY,
-            source_state.c.value == holder))
+        conn.execute(
+            source_state.delete().where(
+                source_state.c.integration_id == integration_id, source_state.c.key == LEASE_KEY, source_state.c.value == holder
+            )
+        )
 
 
 @contextmanager

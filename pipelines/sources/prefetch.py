@@ -1,5 +1,6 @@
 """Read ahead in a thread: the next chunk is fetched from the client (network, driver decoding) while
 the current one is ingested, with at most `depth` chunks waiting, so memory stays bounded."""
+
 from __future__ import annotations
 
 import contextlib

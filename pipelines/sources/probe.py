@@ -5,6 +5,7 @@ the first rows of the query), so the answer is the one a poll would get. `judge`
 record through the integration's mapping with ingest's own verdict (`prepare`), so the operator also
 sees whether it would land. A probe writes nothing, anywhere.
 """
+
 from __future__ import annotations
 
 import time

@@ -1,5 +1,6 @@
 """What one pull did, summed over the ingest chunks it made: the figures Dagster records as
 materialization metadata and `crossdock pull` prints."""
+
 from __future__ import annotations
 
 import time

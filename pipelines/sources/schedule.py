@@ -3,6 +3,7 @@ started. That time is kept in the store (`source_state`, key `poll.started_at`),
 integration's cursor, so it survives restarts, is shared by every process that polls, and means
 the same thing whichever store the product runs on.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -85,9 +86,7 @@ def seconds_until_next_poll(
 def last_poll_starts(bind: sa.Engine | sa.Connection) -> dict[int, float]:
     """When each integration's last scheduled poll started (integration id → Unix seconds)."""
     with connection(bind) as conn:
-        rows = conn.execute(
-            sa.select(source_state.c.integration_id, source_state.c.value).where(source_state.c.key == POLL_STARTED_KEY)
-        )
+        rows = conn.execute(sa.select(source_state.c.integration_id, source_state.c.value).where(source_state.c.key == POLL_STARTED_KEY))
         return {row.integration_id: float(row.value) for row in rows if row.value is not None}
 
 

@@ -3,6 +3,7 @@
 Values are JSON text. A pull writes its new cursor in the same transaction as the ingest of the
 records that justify it, so after a crash the cursor never points past what landed.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,9 +17,7 @@ from pipelines.store.schema import source_state
 
 def get_state(bind: sa.Engine | sa.Connection, integration_id: int, key: str) -> Any:
     """The stored value (decoded JSON), or None."""
-    query = sa.select(source_state.c.value).where(
-        source_state.c.integration_id == integration_id, source_state.c.key == key
-    )
+    query = sa.select(source_state.c.value).where(source_state.c.integration_id == integration_id, source_state.c.key == key)
     if isinstance(bind, sa.Connection):
         raw = bind.execute(query).scalar()
     else:
@@ -36,9 +35,7 @@ def set_state(conn: sa.Connection, integration_id: int, key: str, value: Any) ->
         .values(value=encoded, updated_at=utcnow())
     ).rowcount
     if not changed:
-        conn.execute(
-            source_state.insert().values(integration_id=integration_id, key=key, value=encoded, updated_at=utcnow())
-        )
+        conn.execute(source_state.insert().values(integration_id=integration_id, key=key, value=encoded, updated_at=utcnow()))
 
 
 def states_with_prefix(bind: sa.Engine, integration_id: int, prefix: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Watermarks kept as JSON with their type, so the next poll binds a datetime as a datetime (and a
 number as a number) to the client's query, exactly as its driver returned it."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

@@ -1,5 +1,6 @@
 """A backfill window: the half-open UTC interval [start, end) a re-pull covers (one day per Dagster
 date partition, or whatever `crossdock pull --since --until` says)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

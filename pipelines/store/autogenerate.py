@@ -4,6 +4,7 @@ Until Crossdock has a release with data to carry forward, the schema lives in on
 regenerated whenever `schema.py` changes (the store tests fail when the two disagree). After the first
 release this becomes `alembic revision --autogenerate` for each change.
 """
+
 from __future__ import annotations
 
 import tempfile

@@ -1,5 +1,6 @@
 """Functions that take a `bind` accept an Engine (they open their own connection/transaction) or a
 Connection (they join the caller's transaction, so several writes commit or roll back together)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -10,6 +10,7 @@ On SQLite an INSERT goes further: its rows are sent as multi-row VALUES statemen
 each), so SQLite steps once per statement rather than once per row and the GIL changes hands once
 per statement too, which matters when a read-ahead thread is working alongside.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -63,9 +64,7 @@ def executemany(conn: sa.Connection, statement: UpdateBase, rows: Sequence[dict[
         conn.exec_driver_sql(compiled.string, params)
 
 
-def _insert_many_values(
-    conn: sa.Connection, statement: sa.Executable, sql: str, width: int, params: list[tuple]
-) -> bool:
+def _insert_many_values(conn: sa.Connection, statement: sa.Executable, sql: str, width: int, params: list[tuple]) -> bool:
     """Run a SQLite INSERT of `params` as multi-row VALUES statements; False when it does not apply
     (another dialect or statement, or SQL whose single VALUES group is not recognisable)."""
     group = "(" + ", ".join("?" * width) + ")"

@@ -3,6 +3,7 @@
 SQLite runs in WAL mode with a busy timeout so the receiver, Dagster and Streamlit can read and write
 the same file at once; foreign keys are switched on because SQLite leaves them off by default.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -84,9 +85,7 @@ def make_engine(url: str | None = None, **kwargs) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kwargs
-        )
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kwargs)
         sa.event.listen(engine, "connect", _tune_sqlite)
         sa.event.listen(engine, "begin", _begin_sqlite)
         return engine

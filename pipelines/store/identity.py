@@ -4,6 +4,7 @@ Why: Dagster keeps sensor cursors in its own storage, which outlives a change of
 `CROSSDOCK_DATABASE_URL` (or a store file deleted and recreated). A cursor that remembers "sync run
 42" must know which store it meant, or it silently skips the first 42 runs of the next one.
 """
+
 from __future__ import annotations
 
 import uuid

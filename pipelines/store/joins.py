@@ -1,5 +1,6 @@
 """Joins many queries share. A row of most tables belongs to an integration; pages, reports and lists
 show the integration's name, so they join `integrations` the same way: `.join(*integration_of(t))`."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

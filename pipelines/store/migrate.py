@@ -8,6 +8,7 @@ command, page and service start would pay. Whether the store is current is two f
 it: the head revision, from the migration files' `revision`/`down_revision` lines, and the store's
 `alembic_version` row.
 """
+
 from __future__ import annotations
 
 import re

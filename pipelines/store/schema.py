@@ -3,6 +3,7 @@
 Conventions: timestamps are timezone-aware UTC; JSON columns hold documents we never query by content
 in SQL; every row a client sent us is kept (inbox) so nothing acknowledged is ever lost.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

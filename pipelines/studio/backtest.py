@@ -9,6 +9,7 @@ not speed up.
 The studio runs it before saving a mapping: records that land today and would be rejected by the new
 mapping (`broken`) need an explicit confirmation.
 """
+
 from __future__ import annotations
 
 import time
@@ -59,8 +60,7 @@ class BacktestResult:
     changed: int = 0
     fixed: int = 0  # failed under the active mapping, pass under the edited one
     broken: int = 0  # passed under the active mapping, fail under the edited one
-    examples: dict[str, list[Example]] = field(
-        default_factory=lambda: {"pass": [], "fail": [], "changed": [], "broken": []})
+    examples: dict[str, list[Example]] = field(default_factory=lambda: {"pass": [], "fail": [], "changed": [], "broken": []})
     seconds: float = 0.0
     active_problem: str | None = None  # the active mapping does not compile (every record fails today)
 
@@ -79,12 +79,18 @@ def _lands_differently(before: PreparedRecord, after: PreparedRecord) -> bool:
 
 
 def _not_mapped(records: list[Any], problem: str) -> list[PreparedRecord]:
-    return [PreparedRecord(index=i, source=record, reasons=[{"field": "(mapping)", "message": problem}])
-            for i, record in enumerate(records)]
+    return [
+        PreparedRecord(index=i, source=record, reasons=[{"field": "(mapping)", "message": problem}]) for i, record in enumerate(records)
+    ]
 
 
-def compare(edited: CompiledMapping, active: CompiledMapping | None, target: str, payloads: Sequence[StoredRecord],
-            examples: int = EXAMPLES_PER_KIND) -> BacktestResult:
+def compare(
+    edited: CompiledMapping,
+    active: CompiledMapping | None,
+    target: str,
+    payloads: Sequence[StoredRecord],
+    examples: int = EXAMPLES_PER_KIND,
+) -> BacktestResult:
     """Count pass / fail / changed over `payloads`, keeping up to `examples` of each kind. `active` is
     None when the active mapping does not compile: every record fails under it."""
     started = time.perf_counter()
@@ -113,8 +119,14 @@ def compare(edited: CompiledMapping, active: CompiledMapping | None, target: str
         for bucket in buckets:
             if len(result.examples[bucket]) < examples:
                 result.examples[bucket].append(
-                    Example(item.origin, item.record, stored_values(target, after), after.reasons, before.ok,
-                            _changes(target, before, after) if bucket == "changed" else ())
+                    Example(
+                        item.origin,
+                        item.record,
+                        stored_values(target, after),
+                        after.reasons,
+                        before.ok,
+                        _changes(target, before, after) if bucket == "changed" else (),
+                    )
                 )
     result.seconds = time.perf_counter() - started
     return result
@@ -125,8 +137,7 @@ def active_mapping(integration: StoredIntegration) -> dict[str, Any]:
     return integration.config.field_mapping or default_mapping(integration.target)
 
 
-def run_backtest(bind: sa.Engine, integration: StoredIntegration, edited_mapping: Mapping[str, Any],
-                 limit: int) -> BacktestResult:
+def run_backtest(bind: sa.Engine, integration: StoredIntegration, edited_mapping: Mapping[str, Any], limit: int) -> BacktestResult:
     """Backtest `edited_mapping` against the integration's active mapping over its newest `limit`
     stored payloads. Raises `MappingError` when the edited mapping does not compile."""
     started = time.perf_counter()

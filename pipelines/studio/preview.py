@@ -12,6 +12,7 @@ The studio edits a mapping as a table of (target field, expression) rows; `mappi
 `rows_to_mapping` convert both ways without changing a mapping that was not edited (constants such
 as `"priority": 1` show as the JMESPath literal `` `1` `` and come back as the number 1).
 """
+
 from __future__ import annotations
 
 import json
@@ -172,8 +173,7 @@ def _top_field(path: str) -> str:
     return re.split(r"[.\[]", path, maxsplit=1)[0]
 
 
-def _record_preview(field_mapping: Mapping[str, Any], target: str, item: PreparedRecord,
-                    issues: list[MappingIssue]) -> RecordPreview:
+def _record_preview(field_mapping: Mapping[str, Any], target: str, item: PreparedRecord, issues: list[MappingIssue]) -> RecordPreview:
     required = REQUIRED[target]
     by_field: dict[str, list[str]] = {}
     record_level: list[str] = []
@@ -196,16 +196,21 @@ def _record_preview(field_mapping: Mapping[str, Any], target: str, item: Prepare
         if name in by_field:
             rows.append(FieldRow(name, shown, value, "error", "; ".join(by_field[name]), name in required))
         elif value is None and isinstance(item.source, dict):
-            rows.append(FieldRow(name, shown, None, "empty", "no value: the source has nothing at this path",
-                                 name in required))
+            rows.append(FieldRow(name, shown, None, "empty", "no value: the source has nothing at this path", name in required))
         else:
             rows.append(FieldRow(name, shown, value, "ok", None, name in required))
     for name in FIELDS[target]:
         if name in required and name not in field_mapping and name not in broken:
             message = "; ".join(by_field.get(name, [])) or "required field is not mapped"
             rows.append(FieldRow(name, "", None, "missing", message, True))
-    return RecordPreview(rows=rows, mapped=dict(item.mapped), reasons=list(item.reasons),
-                         compile_issues=list(issues), record_messages=record_level, stored=stored)
+    return RecordPreview(
+        rows=rows,
+        mapped=dict(item.mapped),
+        reasons=list(item.reasons),
+        compile_issues=list(issues),
+        record_messages=record_level,
+        stored=stored,
+    )
 
 
 def expression_text(expression: Any) -> str:

@@ -4,6 +4,7 @@ Stored samples come from what clients really sent: the inbox (raw webhook bodies
 record kept beside every order or sale that landed, and the records that were rejected. A backtest
 over those answers "what would this mapping have done to our real traffic".
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,7 @@ def _json_lines(text: str) -> list[Any]:
                 records.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise UnusableSample(
-                    f"invalid JSON Lines: line {number}, column {exc.colno}: {exc.msg} "
-                    "(JSON Lines needs one complete JSON value per line)"
+                    f"invalid JSON Lines: line {number}, column {exc.colno}: {exc.msg} (JSON Lines needs one complete JSON value per line)"
                 ) from None
     return records
 

@@ -1,4 +1,5 @@
 """Targets: what a mapped record must look like to land (order, sale), and per-field reasons when not."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

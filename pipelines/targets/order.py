@@ -3,6 +3,7 @@
 A TypedDict rather than a model: validated in batches by pydantic-core it is about twice as fast and
 yields plain dicts, which is what the store's batch upsert wants.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -32,8 +33,12 @@ class OrderRecord(TypedDict):
     priority: NotRequired[Annotated[int | None, Field(ge=1, le=5, description="1 (highest) to 5")]]
     scheduled_time: NotRequired[Annotated[datetime | None, Field(description="ISO 8601; naive means UTC")]]
     branch: NotRequired[Annotated[str | None, Field(max_length=64)]]
-    source_updated_at: NotRequired[Annotated[datetime | None, Field(
-        description="when the client system last changed the order (its version): an older one never overwrites a newer")]]
+    source_updated_at: NotRequired[
+        Annotated[
+            datetime | None,
+            Field(description="when the client system last changed the order (its version): an older one never overwrites a newer"),
+        ]
+    ]
 
 
 ORDER_FIELDS: tuple[str, ...] = tuple(OrderRecord.__annotations__)

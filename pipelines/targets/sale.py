@@ -3,6 +3,7 @@
 The mapped record is flat (customer fields beside transaction fields) so a mapping table reads the
 same as for orders; line items stay a list, each carrying the identifier code it sells.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

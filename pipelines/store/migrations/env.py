@@ -1,4 +1,5 @@
 """Alembic environment: uses the engine handed over by `pipelines.store.migrate`."""
+
 from __future__ import annotations
 
 from alembic import context
