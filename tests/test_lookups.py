@@ -192,14 +192,17 @@ def test_dead_letter_lists_filter_and_mask(store):
     assert [r.id for r in inbox_dead_letters(store, Filters(text="JSON"))] == [letters[1].id]
     assert [r.id for r in inbox_dead_letters(store, Filters(since=now - timedelta(hours=1)))] == [letters[0].id]
     full = inbox_letter(store, letters[0].id)
-    assert full["headers"] == {"X-API-Key": "••••••••"}
-    assert full["body"] == "[]"
+    assert full.headers == {"X-API-Key": "••••••••"}
+    assert full.body == "[]"
+    assert (full.integration, full.status, full.error) == ("cliente_abc", "dead", "unknown integration state")
 
     callbacks = callback_dead_letters(store)
     assert sorted(r.status for r in callbacks) == ["dead", "disabled"]
     assert {r.external_id for r in callbacks} == {"PED-001"}
     assert [r.status for r in callback_dead_letters(store, Filters(text="disabled"))] == ["disabled"]
-    assert callback_letter(store, callbacks[0].id)["payload"] == {"event": "delivered"}
+    letter = callback_letter(store, callbacks[0].id)
+    assert letter.payload == {"event": "delivered"} and letter.integration == "cliente_abc"
+    assert inbox_letter(store, 10**6) is None and callback_letter(store, 10**6) is None
 
     (rejected,) = rejected_records(store)
     assert (rejected.integration, rejected.external_id, rejected.reason) == (

@@ -61,12 +61,12 @@ def inbox_tab(filters: Filters) -> list[int]:
         letter = inbox_letter(engine(), inbox_id)
         if letter is None:
             continue
-        with st.expander(f"Inbox #{inbox_id} from {letter['integration']}", expanded=True):
-            st.error(letter["error"] or "no reason recorded")
+        with st.expander(f"Inbox #{inbox_id} from {letter.integration}", expanded=True):
+            st.error(letter.error or "no reason recorded")
             st.markdown("**Body**")
-            st.code(letter["body"], language="json", wrap_lines=True)
+            st.code(letter.body, language="json", wrap_lines=True)
             st.markdown("**Headers** (credentials masked)")
-            st.json(letter["headers"], expanded=True)
+            st.json(letter.headers, expanded=True)
     return ids
 
 
@@ -105,20 +105,20 @@ def callbacks_tab(filters: Filters) -> list[int]:
         letter = callback_letter(engine(), outbox_id)
         if letter is None:
             continue
-        with st.expander(f"Callback #{outbox_id} ({letter['event']}) to {letter['integration']}", expanded=True):
-            st.json(letter["payload"], expanded=True)
-            if letter["attempt_log"]:
+        with st.expander(f"Callback #{outbox_id} ({letter.event}) to {letter.integration}", expanded=True):
+            st.json(letter.payload, expanded=True)
+            if letter.attempt_log:
                 st.dataframe(
                     pd.DataFrame(
                         [
                             {
-                                "When": when(a["attempted_at"]),
-                                "HTTP status": a["status_code"],
-                                "Latency (ms)": a["latency_ms"],
-                                "Error": a["error"] or "",
-                                "Response": a["response_excerpt"] or "",
+                                "When": when(a.attempted_at),
+                                "HTTP status": a.status_code,
+                                "Latency (ms)": a.latency_ms,
+                                "Error": a.error or "",
+                                "Response": a.response_excerpt or "",
                             }
-                            for a in letter["attempt_log"]
+                            for a in letter.attempt_log
                         ]
                     ),
                     hide_index=True,

@@ -83,6 +83,47 @@ class RejectedRecordRow:
     reason: str
 
 
+@dataclass(frozen=True)
+class InboxLetter:
+    """One dead inbox payload in full, as a person reads it before replaying: body as text, headers masked."""
+
+    id: int
+    integration: str
+    status: str
+    source_kind: str
+    attempts: int
+    error: str | None
+    delivery_id: str | None
+    received_at: datetime
+    processed_at: datetime | None
+    body: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AttemptLine:
+    """One delivery attempt of a callback: when, what came back, and the verdict recorded then."""
+
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: float | None
+    error: str | None
+    response_excerpt: str | None
+    succeeded: bool
+
+
+@dataclass(frozen=True)
+class CallbackLetter:
+    """One undelivered callback in full: what would be sent and every attempt so far, oldest first."""
+
+    id: int
+    integration: str
+    event: str
+    status: str
+    payload: dict[str, Any]
+    attempt_log: tuple[AttemptLine, ...]
+
+
 def _like(text: str) -> str:
     escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -155,7 +196,7 @@ def inbox_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int
     ]
 
 
-def inbox_letter(bind: sa.Engine, inbox_id: int) -> dict[str, Any] | None:
+def inbox_letter(bind: sa.Engine, inbox_id: int) -> InboxLetter | None:
     """One inbox row in full: body as text, headers masked."""
     with bind.connect() as conn:
         row = (
@@ -167,14 +208,19 @@ def inbox_letter(bind: sa.Engine, inbox_id: int) -> dict[str, Any] | None:
         )
     if row is None:
         return None
-    out = dict(row)
-    out.update(
+    return InboxLetter(
+        id=row["id"],
+        integration=row["integration"],
+        status=row["status"],
+        source_kind=row["source_kind"],
+        attempts=row["attempts"],
+        error=row["error"],
+        delivery_id=row["delivery_id"],
+        received_at=as_utc(row["received_at"]),
+        processed_at=as_utc(row["processed_at"]) if row["processed_at"] is not None else None,
         body=body_text(bytes(row["body"])),
         headers=masked_headers(row["headers"]),
-        received_at=as_utc(row["received_at"]),
-        processed_at=as_utc(row["processed_at"]),
     )
-    return out
 
 
 def callback_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[DeadCallbackRow]:
@@ -204,12 +250,30 @@ def callback_dead_letters(bind: sa.Engine, filters: Filters = Filters(), limit: 
     return [DeadCallbackRow(**{**row, "created_at": as_utc(row["created_at"])}) for row in rows]
 
 
-def callback_letter(bind: sa.Engine, outbox_id: int) -> dict[str, Any] | None:
+def callback_letter(bind: sa.Engine, outbox_id: int) -> CallbackLetter | None:
     """One callback in full: its payload and every delivery attempt (the outbox's own queries)."""
     letter = get_callback(bind, outbox_id)
     if letter is None:
         return None
-    return {**letter, "attempt_log": attempts_for(bind, [outbox_id]).get(outbox_id, [])}
+    attempts = attempts_for(bind, [outbox_id]).get(outbox_id, [])
+    return CallbackLetter(
+        id=letter["id"],
+        integration=letter["integration"],
+        event=letter["event"],
+        status=letter["status"],
+        payload=letter["payload"],
+        attempt_log=tuple(
+            AttemptLine(
+                attempted_at=a["attempted_at"],
+                status_code=a["status_code"],
+                latency_ms=a["latency_ms"],
+                error=a["error"],
+                response_excerpt=a["response_excerpt"],
+                succeeded=a["succeeded"],
+            )
+            for a in attempts
+        ),
+    )
 
 
 def rejected_records(bind: sa.Engine, filters: Filters = Filters(), limit: int = LIST_LIMIT) -> list[RejectedRecordRow]:
