@@ -7,21 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from pipelines.clock import as_utc, utcnow
-from pipelines.ops.monitoring import IntegrationHealth, SyncLine, first_reason
+from pipelines.ops.monitoring import IntegrationHealth, SyncLine, first_reason, span
 from pipelines.vocabulary import SyncRunStatus
+
+_SPANISH_UNITS = {"min": "min", "h": "h", "days": "días"}
 
 
 def _span(seconds: float) -> str:
     """'menos de 1 min', '5 min', '2 h', '3 días'."""
-    if seconds < 60:
-        return "menos de 1 min"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours = minutes // 60
-    if hours < 48:
-        return f"{hours} h"
-    return f"{hours // 24} días"
+    rounded = span(seconds)
+    return "menos de 1 min" if rounded is None else f"{rounded[0]} {_SPANISH_UNITS[rounded[1]]}"
 
 
 def time_ago(then: datetime | None, now: datetime | None = None) -> str:

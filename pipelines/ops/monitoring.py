@@ -31,17 +31,27 @@ BACKLOG_ALERT_AFTER = timedelta(seconds=BACKLOG_MAX_AGE_SECONDS)
 STALE_AFTER_INTERVALS = 3
 
 
-def duration(seconds: float) -> str:
-    """A span people read at a glance: 'under a minute', '5 min', '2 h', '3 days'."""
+SpanUnit = Literal["min", "h", "days"]
+
+
+def span(seconds: float) -> tuple[int, SpanUnit] | None:
+    """A span rounded down the way people read it: None under a minute, else minutes below an hour,
+    hours below two days, then days. The one rounding behind every wording (here and the app's)."""
     if seconds < 60:
-        return "under a minute"
+        return None
     minutes = int(seconds // 60)
     if minutes < 60:
-        return f"{minutes} min"
+        return minutes, "min"
     hours = minutes // 60
     if hours < 48:
-        return f"{hours} h"
-    return f"{hours // 24} days"
+        return hours, "h"
+    return hours // 24, "days"
+
+
+def duration(seconds: float) -> str:
+    """A span people read at a glance: 'under a minute', '5 min', '2 h', '3 days'."""
+    rounded = span(seconds)
+    return "under a minute" if rounded is None else f"{rounded[0]} {rounded[1]}"
 
 
 def waiting_for(since: datetime, now: datetime | None = None) -> str:
