@@ -19,6 +19,18 @@ import sqlalchemy as sa
 POSTGRES_URL = os.environ.get("CROSSDOCK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("CROSSDOCK_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 CHROMIUM = "/usr/bin/chromium"
+# Headless, and nothing that would reach the network or the disk beyond the page under test.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+UI_TIMEOUT_MS = 60_000  # a Streamlit rerun on a loaded 2-core machine
 RABBITMQ_HOST, RABBITMQ_PORT = "127.0.0.1", 5672
 RABBITMQ_URL = os.environ.get("CROSSDOCK_TEST_RABBITMQ_URL", f"pyamqp://guest:guest@{RABBITMQ_HOST}:{RABBITMQ_PORT}//")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,31 +19,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLES, load_example
-from tests.processes import stop
-from tests.services import require_chromium
+from tests.processes import free_port, stop
+from tests.services import CHROMIUM_ARGS, UI_TIMEOUT_MS, require_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "e2e password"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STARTUP_SECONDS = 90
-UI_TIMEOUT_MS = 60_000
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -66,7 +48,7 @@ def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
 def app_url(tmp_path, monkeypatch):
     require_chromium()
     home = tmp_path / "crossdock"
-    port = _free_port()
+    port = free_port()
     # The test process shares the app's home (and so its secret key) to seed the store it reads.
     for name, value in {
         "CROSSDOCK_HOME": str(home),

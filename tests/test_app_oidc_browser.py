@@ -27,21 +27,10 @@ from pipelines.store.migrate import upgrade
 from pipelines.store.schema import audit_log
 from tests.oidc_provider import OpenIdProvider, openid_provider, require_provider
 from tests.processes import free_port, stop, wait_for_http
-from tests.services import require_chromium
+from tests.services import CHROMIUM_ARGS, UI_TIMEOUT_MS, require_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 STARTUP_SECONDS = 90
-UI_TIMEOUT_MS = 60_000
 OPERATOR = "ana@corp.example"
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
