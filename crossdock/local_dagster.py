@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from assets.instance import dagster_environment, prepare_instance, write_code_server_workspace, write_dagster_yaml
+from crossdock.roles import code_server_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -47,21 +48,7 @@ def running_daemon(dagster_home: Path, env: dict[str, str] | None = None) -> Ite
     prepare_instance(dagster_home, store_url)
     environment.update({**dagster_environment(store_url), "DAGSTER_HOME": str(dagster_home)})
     with _process(
-        [
-            str(BIN / "dagster"),
-            "api",
-            "grpc",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-m",
-            "assets.definitions",
-            "-a",
-            "defs",
-            "--location-name",
-            "crossdock",
-        ],
+        code_server_argv("127.0.0.1", port, quiet=False),
         environment,
         dagster_home / "code-server.log",
     ) as code_server:

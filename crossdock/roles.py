@@ -46,27 +46,29 @@ def _workspace() -> str:
     return str(path)
 
 
-def _code_server() -> list[str]:
-    return [
+def code_server_argv(host: str, port: int, *, quiet: bool = True) -> list[str]:
+    """The code location as its own gRPC server: the one command line `up`, the container role and
+    the tests' local Dagster all start (quiet: warnings and up only)."""
+    argv = [
         str(BIN / "dagster"),
         "api",
         "grpc",
         "-h",
-        settings.host(),
+        host,
         "-p",
-        str(settings.dagster_grpc_port()),
+        str(port),
         "-m",
         "assets.definitions",
         "-a",
         "defs",
         "--location-name",
         "crossdock",
-        "--log-level",
-        "warning",
     ]
+    return [*argv, "--log-level", "warning"] if quiet else argv
 
 
-def _streamlit() -> list[str]:
+def streamlit_argv(host: str) -> list[str]:
+    """The admin app, headless and without usage statistics, on CROSSDOCK_STREAMLIT_PORT."""
     return [
         sys.executable,
         "-m",
@@ -76,7 +78,7 @@ def _streamlit() -> list[str]:
         "--server.port",
         str(settings.streamlit_port()),
         "--server.address",
-        settings.host(),
+        host,
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
@@ -86,7 +88,7 @@ def _streamlit() -> list[str]:
 
 COMMANDS: dict[str, Callable[[], list[str]]] = {
     "receiver": lambda: [sys.executable, "-m", "crossdock", "receiver"],
-    "dagster-code-server": _code_server,
+    "dagster-code-server": lambda: code_server_argv(settings.host(), settings.dagster_grpc_port()),
     "dagster-webserver": lambda: [
         str(BIN / "dagster-webserver"),
         "-h",
@@ -97,7 +99,7 @@ COMMANDS: dict[str, Callable[[], list[str]]] = {
         _workspace(),
     ],
     "dagster-daemon": lambda: [str(BIN / "dagster-daemon"), "run", "-w", _workspace()],
-    "streamlit": _streamlit,
+    "streamlit": lambda: streamlit_argv(settings.host()),
 }
 ROLES = (MIGRATE, *COMMANDS)
 

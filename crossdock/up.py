@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from crossdock.ports import PortBusy, ensure_free
+from crossdock.roles import code_server_argv, streamlit_argv
 from crossdock.supervisor import Service, Supervisor
 from pipelines import settings
 
@@ -53,23 +54,7 @@ def services() -> list[Service]:
         # One code server for the webserver, the daemon and every run they launch (runs are its processes).
         Service(
             "dagster-code-server",
-            lambda: [
-                str(BIN / "dagster"),
-                "api",
-                "grpc",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(settings.dagster_grpc_port()),
-                "-m",
-                "assets.definitions",
-                "-a",
-                "defs",
-                "--location-name",
-                "crossdock",
-                "--log-level",
-                "warning",
-            ],
+            lambda: code_server_argv("127.0.0.1", settings.dagster_grpc_port()),
             "CROSSDOCK_DAGSTER_GRPC_PORT",
             settings.dagster_grpc_port,
             ready=lambda: _accepts("127.0.0.1", settings.dagster_grpc_port()),
@@ -85,21 +70,7 @@ def services() -> list[Service]:
         Service("dagster-daemon", lambda: [str(BIN / "dagster-daemon"), "run", "-w", _workspace()]),
         Service(
             "streamlit",
-            lambda: [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "app" / "main.py"),
-                "--server.port",
-                str(settings.streamlit_port()),
-                "--server.address",
-                host(),
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            lambda: streamlit_argv(host()),
             "CROSSDOCK_STREAMLIT_PORT",
             settings.streamlit_port,
             lambda: f"http://{_shown(host())}:{settings.streamlit_port()}",
