@@ -21,6 +21,7 @@ from pipelines.integrations import (
     IntegrationNotFound,
     MappingRejected,
     StoredIntegration,
+    WebhookIntegration,
     archive_integration,
     masked_config,
     set_active,
@@ -54,7 +55,7 @@ def first_secret(values) -> str | None:
 
 def render_client_instructions(stored: StoredIntegration) -> None:
     """The endpoint URL, headers and a ready-to-copy curl (seed 000, "Compartir Endpoint con Cliente")."""
-    config = stored.config
+    config = stored.config_as(WebhookIntegration)
     preset = config.webhook.verification
     url = webhook_url(stored.name, preset)
     st.markdown("**Endpoint for the client**")

@@ -23,8 +23,9 @@ from pydantic.fields import FieldInfo
 
 from app.ui import TARGET_LABELS, TYPE_LABELS
 from pipelines.errors import validation_issues
-from pipelines.integrations import Integration, StoredIntegration
+from pipelines.integrations import KINDS, Integration, IntegrationBase, StoredIntegration, parse_integration
 from pipelines.secrets import mask
+from pipelines.sources.schedule import PULL_TYPES
 
 Mode = Literal["create", "edit"]
 TYPE_SECTIONS = {"webhook": "webhook", "api": "api", "db": "db", "file": "file"}
@@ -305,10 +306,9 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _initial(integration_type: str, stored: StoredIntegration | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(flat initial values, {secret path: mask}) for a new integration of a type or a stored one."""
     if stored is None:
-        defaults = Integration.model_construct(
-            name="", type=integration_type, poll_interval_seconds=300 if integration_type in ("api", "db") else None
-        )
-        dumped = {name: getattr(defaults, name) for name in Integration.model_fields}
+        kind = KINDS[integration_type]
+        defaults = kind.model_construct(name="")
+        dumped = {name: getattr(defaults, name, None) for name in kind.model_fields}  # a required endpoint starts empty
         dumped = {k: (v.model_dump() if isinstance(v, BaseModel) else v) for k, v in dumped.items()}
         return _flatten(dumped), {}
     dumped = stored.config.model_dump(mode="python")
@@ -325,8 +325,8 @@ def _initial(integration_type: str, stored: StoredIntegration | None) -> tuple[d
 
 
 def attribute(issue: dict[str, str], paths: list[str]) -> str:
-    """Which form field an issue belongs to. Field-level issues name it; model-level ones ("an api
-    integration needs an endpoint") name it in the message: the last field mentioned is the one to fix."""
+    """Which form field an issue belongs to. Field-level issues name it; model-level ones ("callback_events
+    need a callback_url") name it in the message: the last field mentioned is the one to fix."""
     if issue["field"] != "(record)":
         candidate = issue["field"]
         while candidate not in paths and ("[" in candidate or "." in candidate):
@@ -343,7 +343,7 @@ def render(mode: Mode, integration_type: str, stored: StoredIntegration | None, 
     record_slot = st.empty()
 
     st.markdown("**General**")
-    form.text("name", "Name", help=Integration.model_fields["name"].description, disabled=mode == "edit", placeholder="cliente_abc")
+    form.text("name", "Name", help=IntegrationBase.model_fields["name"].description, disabled=mode == "edit", placeholder="cliente_abc")
     form.choice(
         "target",
         "Target",
@@ -363,7 +363,7 @@ def render(mode: Mode, integration_type: str, stored: StoredIntegration | None, 
             form.secret(
                 "auth_value",
                 "Secret" + (" (user:password)" if auth_type == "basic" else ""),
-                help=Integration.model_fields["auth_value"].description,
+                help=IntegrationBase.model_fields["auth_value"].description,
             )
     if integration_type == "api":
         form.text(
@@ -372,24 +372,24 @@ def render(mode: Mode, integration_type: str, stored: StoredIntegration | None, 
             help="The client's REST URL to poll, e.g. https://api.clientexyz.com/orders",
             placeholder="https://api.clientexyz.com/orders?status=pending",
         )
-    if integration_type in ("api", "db"):
+    if integration_type in PULL_TYPES:
         form.number("poll_interval_seconds", "Poll interval (seconds)", True, help="How often to fetch new records (10 s to 7 days).")
 
     section = TYPE_SECTIONS[integration_type]
     with st.expander(SECTION_TITLES[section], expanded=integration_type in ("db", "file")):
-        form.model_fields(section, Integration.model_fields[section].annotation)
+        form.model_fields(section, KINDS[integration_type].model_fields[section].annotation)
 
     if (form.values.get("target") or "order") == "order":
         st.markdown("**Status callbacks** (optional: where Crossdock reports order status changes)")
         form.text(
             "callback_url",
             "Callback URL",
-            help=Integration.model_fields["callback_url"].description,
+            help=IntegrationBase.model_fields["callback_url"].description,
             placeholder="https://api.cliente.com/logitrack/updates",
         )
         form.many("callback_events", "Callback events", ["assigned", "in_route", "delivered", "cancelled"])
         with st.expander(SECTION_TITLES["callbacks"]):
-            form.model_fields("callbacks", Integration.model_fields["callbacks"].annotation)
+            form.model_fields("callbacks", IntegrationBase.model_fields["callbacks"].annotation)
 
     result = _validate(mode, integration_type, stored, form)
     _show_errors(form, result.issues, record_slot, show_all_errors)
@@ -414,7 +414,7 @@ def _validate(mode: Mode, integration_type: str, stored: StoredIntegration | Non
         draft["name"] = stored.name if stored else draft.get("name")
     result = FormResult(values=form.values, secrets_typed=form.secrets_typed)
     try:
-        result.config = Integration.model_validate(draft)
+        result.config = parse_integration(draft)
     except ValidationError as exc:
         result.issues = [_friendly(issue) for issue in validation_issues(exc)]
         result.issues += _whole_form_issues(draft, result.issues)
@@ -433,7 +433,7 @@ def _friendly(issue: dict[str, str]) -> dict[str, str]:
 
 
 def _whole_form_issues(draft: dict[str, Any], issues: list[dict[str, str]]) -> list[dict[str, str]]:
-    """pydantic checks the whole form ("an api integration needs an endpoint") only once every field is
+    """pydantic checks the whole form ("callback_events need a callback_url") only once every field is
     valid. To show all problems at once, check it again with the wrong fields set aside."""
     if any(issue["field"] == "(record)" for issue in issues):
         return []
@@ -450,7 +450,7 @@ def _whole_form_issues(draft: dict[str, Any], issues: list[dict[str, str]]) -> l
         if isinstance(node, dict):
             node.pop(leaf, None)
     try:
-        Integration.model_validate(trial)
+        parse_integration(trial)
     except ValidationError as exc:
         return [issue for issue in validation_issues(exc) if issue["field"] == "(record)"]
     return []

@@ -18,7 +18,7 @@ from app.store import engine
 from app.ui import when
 from connectors.guide_render import FORMATS, RenderFailed, file_name, render
 from pipelines.guide import build_guide, staging_url, status_url
-from pipelines.integrations import StoredIntegration
+from pipelines.integrations import StoredIntegration, WebhookIntegration
 from pipelines.onboarding.client_status import new_status_token, revoke_status_token
 from pipelines.onboarding.staging import back_to_staging, list_test_deliveries, promote
 from pipelines.secrets import mask
@@ -74,7 +74,7 @@ def render_guide_download(stored: StoredIntegration) -> None:
 
 
 def render_stage(stored: StoredIntegration) -> None:
-    config = stored.config
+    config = stored.config_as(WebhookIntegration)
     st.markdown(f"Staging URL: `{staging_url(stored.name, config.webhook.verification)}`")
     if config.onboarding.stage == "staging":
         st.warning(

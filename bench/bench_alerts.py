@@ -144,14 +144,14 @@ class Lane:
 
 def _measure(product: MixedRun, sink: Sink) -> tuple[list[Lane], dict, float]:
     from pipelines.alerts.channels import save_channel
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import WebhookIntegration, create_integration
     from pipelines.store.engine import make_engine
 
     os.environ["CROSSDOCK_HOME"] = str(product.home)  # the product's secret key encrypts the channel's URL
     engine = make_engine(f"sqlite:///{product.store_path}")
     try:
         save_channel(engine, "bench chat", "slack", {"url": sink.url}, actor="bench")
-        ids = {f"{NAME}_{i}": create_integration(engine, Integration(name=f"{NAME}_{i}", type="webhook")).id for i in range(LANES)}
+        ids = {f"{NAME}_{i}": create_integration(engine, WebhookIntegration(name=f"{NAME}_{i}")).id for i in range(LANES)}
         started = product.begin_workload()
         print(f"  mixed workload running; {LANES} lanes of alert trials for {SECONDS:.0f} s ...", flush=True)
         lanes = [Lane(engine, sink, name, integration_id, started + SECONDS) for name, integration_id in ids.items()]

@@ -126,7 +126,7 @@ def run() -> list[dict]:
     from crossdock.local_dagster import running_daemon, wait_until
     from pipelines.clock import utcnow
     from pipelines.ingest.sales import register_identifiers
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import WebhookIntegration, create_integration
     from pipelines.store import connect
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,13 +135,12 @@ def run() -> list[dict]:
         os.environ.update(env)
         engine = connect(env["CROSSDOCK_DATABASE_URL"])
         create_integration(
-            engine, Integration(name="bench_async", type="webhook", auth_type="apikey", auth_value=API_KEY, webhook={"ack_mode": "async"})
+            engine, WebhookIntegration(name="bench_async", auth_type="apikey", auth_value=API_KEY, webhook={"ack_mode": "async"})
         )
         account = create_integration(
             engine,
-            Integration(
+            WebhookIntegration(
                 name="autentik_bench",
-                type="webhook",
                 target="sale",
                 webhook={"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [ACCOUNT_SECRET]},
             ),

@@ -29,14 +29,13 @@ TARGET = 1_000
 
 def _fill(engine, sink_url: str, orders: int, secret: str) -> None:
     from pipelines.ingest import ingest
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import WebhookIntegration, create_integration
     from pipelines.orders.status import change_status
 
     integration = create_integration(
         engine,
-        Integration(
+        WebhookIntegration(
             name="bench_client",
-            type="webhook",
             callback_url=sink_url,
             callback_secret=secret,
             callback_events=["assigned", "in_route", "delivered"],

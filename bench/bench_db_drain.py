@@ -38,7 +38,7 @@ def _fill(url: str) -> None:
 
 def _pull(url: str, folder: Path) -> dict:
     from connectors.sql import pull_db
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import DbIntegration, create_integration
     from pipelines.store.engine import make_engine
     from pipelines.store.migrate import upgrade
 
@@ -48,7 +48,7 @@ def _pull(url: str, folder: Path) -> dict:
         store = make_engine(f"sqlite:///{folder / 'store.db'}")
         upgrade(store)
         integration = create_integration(
-            store, Integration(name="erp_cliente", type="db", db={"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK})
+            store, DbIntegration(name="erp_cliente", db={"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK})
         )
         started = time.perf_counter()
         report = pull_db(store, integration)

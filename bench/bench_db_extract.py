@@ -58,7 +58,7 @@ def _peak_rss_mb() -> float:
 
 def _crossdock_child(url: str, folder: str, out: multiprocessing.Queue) -> None:
     from connectors.sql import pull_db
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import DbIntegration, create_integration
     from pipelines.store.engine import make_engine
     from pipelines.store.migrate import upgrade
 
@@ -67,9 +67,8 @@ def _crossdock_child(url: str, folder: str, out: multiprocessing.Queue) -> None:
     upgrade(engine)
     integration = create_integration(
         engine,
-        Integration(
+        DbIntegration(
             name="bench_db",
-            type="db",
             db={"url": url, "query": QUERY, "watermark_column": "created_at"},
         ),
     )

@@ -20,14 +20,14 @@ TARGET_SECONDS = 4.0
 
 def _crossdock(records: list[dict], folder: Path) -> tuple[float, dict]:
     from pipelines.ingest import ingest
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import WebhookIntegration, create_integration
     from pipelines.store.engine import make_engine
     from pipelines.store.migrate import upgrade
 
     os.environ["CROSSDOCK_HOME"] = str(folder)
     engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
     upgrade(engine)
-    integration = create_integration(engine, Integration(name="shopify_bench", type="webhook", field_mapping=shopify_mapping()))
+    integration = create_integration(engine, WebhookIntegration(name="shopify_bench", field_mapping=shopify_mapping()))
     started = time.perf_counter()
     result = ingest(engine, integration, records, source_kind="bench")
     elapsed = time.perf_counter() - started

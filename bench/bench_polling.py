@@ -78,7 +78,7 @@ def _serve(n: int, ready: multiprocessing.Queue) -> None:
 
 def _crossdock(base_url: str, folder: Path) -> tuple[float, dict]:
     from connectors.rest import poll_api
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import ApiIntegration, create_integration
     from pipelines.store.engine import make_engine
     from pipelines.store.migrate import upgrade
 
@@ -87,9 +87,8 @@ def _crossdock(base_url: str, folder: Path) -> tuple[float, dict]:
     upgrade(engine)
     integration = create_integration(
         engine,
-        Integration(
+        ApiIntegration(
             name="bench_api",
-            type="api",
             endpoint=f"{base_url}/orders",
             field_mapping=SEED_MAPPING,
             api={"pagination": "next_url", "records_path": "data", "next_url_path": "next", "max_pages": 100_000},

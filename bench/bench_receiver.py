@@ -39,14 +39,14 @@ BODY = (
 def _setup(home: Path, url: str | None = None) -> tuple[dict[str, str], int]:
     env = {"CROSSDOCK_HOME": str(home), "CROSSDOCK_DATABASE_URL": url or f"sqlite:///{home / 'crossdock.db'}"}
     os.environ.update(env)
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import WebhookIntegration, create_integration
     from pipelines.store.engine import make_engine
     from pipelines.store.migrate import upgrade
 
     engine = make_engine(env["CROSSDOCK_DATABASE_URL"])
     upgrade(engine)
     stored = create_integration(
-        engine, Integration(name="bench", type="webhook", auth_type="hmac", auth_value=SECRET, webhook={"ack_mode": "async"})
+        engine, WebhookIntegration(name="bench", auth_type="hmac", auth_value=SECRET, webhook={"ack_mode": "async"})
     )
     engine.dispose()
     return env, stored.id

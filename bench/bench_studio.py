@@ -50,7 +50,7 @@ def _studio_rerun(mapping: dict, sample: list[dict]) -> tuple[float, float]:
     """(median ms of a studio page re-run after an edit, median ms of a one-line page re-run)."""
     from streamlit.testing.v1 import AppTest
 
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import WebhookIntegration, create_integration
     from pipelines.store import connect
 
     # Editing AppTest's session state between runs happens outside a script run; Streamlit warns about
@@ -58,7 +58,7 @@ def _studio_rerun(mapping: dict, sample: list[dict]) -> tuple[float, float]:
     logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
         lambda record: "missing ScriptRunContext" not in record.getMessage()
     )
-    create_integration(connect(), Integration(name="shopify_store", type="webhook", field_mapping=mapping))
+    create_integration(connect(), WebhookIntegration(name="shopify_store", field_mapping=mapping))
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     at.text_input(key="login.password").input(PASSWORD)
     at.button[0].click().run()
@@ -84,11 +84,11 @@ def _studio_rerun(mapping: dict, sample: list[dict]) -> tuple[float, float]:
 def _stored_payloads(mapping: dict) -> tuple[object, object]:
     """A store holding N_PAYLOADS Shopify-style orders (2% of them rejected) for one integration."""
     from pipelines.ingest import ingest
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import WebhookIntegration, create_integration
     from pipelines.store import connect
 
     engine = connect()
-    integration = create_integration(engine, Integration(name="shopify_backtest", type="webhook", field_mapping=mapping))
+    integration = create_integration(engine, WebhookIntegration(name="shopify_backtest", field_mapping=mapping))
     records = shopify_orders(N_PAYLOADS)
     for record in records[::50]:
         del record["shipping_address"]

@@ -29,13 +29,13 @@ def run() -> list[dict]:
         home = folder / "home"
         url = f"sqlite:///{home / 'crossdock.db'}"
         os.environ.update({"CROSSDOCK_HOME": str(home), "CROSSDOCK_DATABASE_URL": url})
-        from pipelines.integrations import Integration, create_integration
+        from pipelines.integrations import WebhookIntegration, create_integration
         from pipelines.store.engine import make_engine
         from pipelines.store.migrate import upgrade
 
         engine = make_engine(url)
         upgrade(engine)
-        create_integration(engine, Integration(name="cliente_abc", type="webhook", auth_type="apikey", auth_value="secreto_compartido"))
+        create_integration(engine, WebhookIntegration(name="cliente_abc", auth_type="apikey", auth_value="secreto_compartido"))
         script = lua_unique_orders(
             folder / "orders.lua", "/webhook/cliente_abc", {"Content-Type": "application/json", "X-API-Key": "secreto_compartido"}
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from pipelines import settings
-from pipelines.integrations import Integration, IntegrationNotFound, create_integration, get_integration
+from pipelines.integrations import IntegrationNotFound, WebhookIntegration, create_integration, get_integration
 from pipelines.sales.lookup import register_codes
 from pipelines.secrets import mask
 
@@ -51,10 +51,9 @@ def seed_demo(engine: sa.Engine) -> DemoReport:
     report = DemoReport()
     secret = demo_secret()
     wanted = [
-        Integration.model_validate(
+        WebhookIntegration.model_validate(
             {
                 "name": ACCOUNT_DEMO,
-                "type": "webhook",
                 "target": "sale",
                 "is_active": True,
                 "webhook": {"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [secret]},
@@ -71,7 +70,7 @@ def seed_demo(engine: sa.Engine) -> DemoReport:
     account = get_integration(engine, ACCOUNT_DEMO)
     if account.target == "sale":
         report.codes_added = register_codes(engine, account.id, [{"code": c, "product_sku": "BOLSO-CUERO-01"} for c in DEMO_CODES])["added"]
-    stored = account.config.webhook.signing_secrets
+    stored = account.config_as(WebhookIntegration).webhook.signing_secrets
     report.account_secret_masked = mask(stored[0].get_secret_value()) if stored else None
     report.secret_path = settings.home() / SECRET_FILE
     return report

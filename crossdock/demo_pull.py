@@ -13,7 +13,16 @@ import sqlalchemy as sa
 from connectors.demo.client_api import DEMO_TOKEN
 from connectors.demo.client_db import SEED_QUERY, SEED_WRITE_BACK, build_demo_client_db
 from connectors.files.drops import drop_folder
-from pipelines.integrations import Integration, IntegrationNotFound, create_integration, get_integration, update_integration
+from pipelines.integrations import (
+    ApiIntegration,
+    DbIntegration,
+    FileIntegration,
+    Integration,
+    IntegrationNotFound,
+    create_integration,
+    get_integration,
+    update_integration,
+)
 
 API_NAME, DB_NAME, FILE_NAME = "demo_api", "demo_db", "demo_files"
 # The plan's API example mapping, verbatim.
@@ -57,9 +66,8 @@ def seed_pull_demo(engine: sa.Engine, api_base_url: str, home: Path) -> list[str
     endpoint = f"{api_base_url.rstrip('/')}/orders?status=pending"
     created = _ensure(
         engine,
-        Integration(
+        ApiIntegration(
             name=API_NAME,
-            type="api",
             endpoint=endpoint,
             auth_type="bearer",
             auth_value=DEMO_TOKEN,
@@ -82,16 +90,15 @@ def seed_pull_demo(engine: sa.Engine, api_base_url: str, home: Path) -> list[str
     client_db = build_demo_client_db(home / "demo" / "client_orders.db")
     _ensure(
         engine,
-        Integration(
+        DbIntegration(
             name=DB_NAME,
-            type="db",
             poll_interval_seconds=60,
             db={"url": f"sqlite:///{client_db}", "query": SEED_QUERY, "write_back": SEED_WRITE_BACK},
         ),
     )
 
     # No folder: the default, <drops root>/demo_files (CROSSDOCK_DROPS_ROOT, default <home>/drops).
-    if _ensure(engine, Integration(name=FILE_NAME, type="file", poll_interval_seconds=30, field_mapping=CSV_MAPPING)):
+    if _ensure(engine, FileIntegration(name=FILE_NAME, poll_interval_seconds=30, field_mapping=CSV_MAPPING)):
         sample = drop_folder(get_integration(engine, FILE_NAME)) / "pedidos_demo.csv"
         sample.write_bytes(SAMPLE_CSV.encode("latin-1"))
         settled = time.time() - 60  # a finished export: no need to wait out file.min_age_seconds

@@ -31,7 +31,7 @@ def load_integration_file(path: Path) -> Integration:
 
     from crossdock.files import UnusableFile, read_document
     from pipelines.errors import validation_issues
-    from pipelines.integrations import Integration
+    from pipelines.integrations import parse_integration
 
     try:
         document = read_document(path)
@@ -40,7 +40,7 @@ def load_integration_file(path: Path) -> Integration:
     if not isinstance(document, dict):
         fail(f"{path}: expected an object with the integration's fields, got {type(document).__name__}", 2)
     try:
-        return Integration.model_validate(document)
+        return parse_integration(document)
     except ValidationError as exc:
         lines = [f"  {i['field']}: {i['message']}" for i in validation_issues(exc)]
         fail(f"{path}: invalid integration\n" + "\n".join(lines), 2)

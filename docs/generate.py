@@ -283,25 +283,24 @@ def settings_page() -> str:
 # --- Integration schema ------------------------------------------------------------------------------
 
 
-def _integration_defaults() -> dict[str, Any]:
-    """Every default of a minimal integration, default factories included (the JSON schema leaves
-    those out), per section."""
-    from pipelines.integrations import Integration
-
-    return Integration.model_validate({"name": "defaults", "type": "webhook"}).model_dump(mode="json")
+# A smallest valid document of each kind, for the defaults the JSON schema leaves out (default factories).
+MINIMAL_OF_KIND = {
+    "webhook": {"name": "defaults", "type": "webhook"},
+    "api": {"name": "defaults", "type": "api", "endpoint": "https://api.example.com/orders"},
+    "db": {"name": "defaults", "type": "db"},
+    "file": {"name": "defaults", "type": "file"},
+}
 
 
 def integration_page() -> str:
-    from pipelines.integrations import Integration
+    from pipelines.integrations import KINDS, IntegrationBase, parse_integration
 
-    schema = Integration.model_json_schema()
-    defs = schema.get("$defs", {})
-    defaults = _integration_defaults()
-    type_order = [t for t in schema["properties"]["type"].get("enum", [])]
-
-    # Sections: top-level properties that are objects of their own (webhook, api, ...), and objects
-    # inside those (file.csv). Integration types first, in the order of the `type` field.
-    sections: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []  # (path, def name, schema, defaults)
+    common = IntegrationBase.model_json_schema()
+    kinds = {name: kind.model_json_schema() for name, kind in KINDS.items()}
+    defs: dict[str, Any] = {}
+    for schema in (common, *kinds.values()):
+        defs.update(schema.get("$defs", {}))
+    defaults = {name: parse_integration(MINIMAL_OF_KIND[name]).model_dump(mode="json") for name in KINDS}
 
     def object_refs(prop: dict[str, Any]) -> list[str]:
         """Names of the object definitions a property holds: directly, in a union, or as list items."""
@@ -316,7 +315,11 @@ def integration_page() -> str:
             found += object_refs(prop["items"])
         return found
 
-    def collect(path: str, properties: dict[str, Any], values: dict[str, Any]) -> None:
+    seen: set[str] = set()
+
+    def sections_under(path: str, properties: dict[str, Any], values: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+        """(title, definition name, defaults) of every object section below `properties`, parents first."""
+        found = []
         for name, prop in properties.items():
             sub_path = f"{path}.{name}" if path else name
             names = object_refs(prop)
@@ -326,21 +329,29 @@ def integration_page() -> str:
                 seen.add(def_name)
                 value = values.get(name)
                 sub_values = value if isinstance(value, dict) and len(names) == 1 else {}
-                title = sub_path if len(names) == 1 else f"{sub_path}: {def_name}"
-                sections.append((title, def_name, defs[def_name], sub_values))
-                collect(sub_path, defs[def_name].get("properties", {}), sub_values)
+                found.append((sub_path if len(names) == 1 else f"{sub_path}: {def_name}", def_name, sub_values))
+                found += sections_under(sub_path, defs[def_name].get("properties", {}), sub_values)
+        return found
 
-    seen: set[str] = set()
-    collect("", schema["properties"], defaults)
+    def own(kind: str) -> dict[str, Any]:
+        """The fields a kind adds to the common ones, or tightens (an api integration's endpoint is required)."""
+        schema = kinds[kind]
+        shared = common["properties"]
+        properties = {k: v for k, v in schema["properties"].items() if k not in shared or v != shared[k]}
+        return {"properties": properties, "required": [k for k in schema.get("required", []) if k in properties]}
 
-    def order(section: tuple[str, str, dict[str, Any], dict[str, Any]]) -> tuple[int, int]:
-        top = re.split(r"[.:]", section[0])[0]
-        position = list(schema["properties"]).index(top)
-        return (type_order.index(top) if top in type_order else len(type_order), position)
-
-    sections.sort(key=order)  # stable: nested sections stay right after their parent
-    anchors = {def_name: f"section-{slug(path)}" for path, def_name, _, _ in sections}
+    kind_parts = []
+    for kind in KINDS:
+        kind_parts.append((kind, own(kind), sections_under("", own(kind)["properties"], defaults[kind])))
+    common_sections = sections_under("", common["properties"], defaults["webhook"])
+    anchors = {def_name: f"section-{slug(title)}" for _, _, found in kind_parts for title, def_name, _ in found}
+    anchors.update({def_name: f"section-{slug(title)}" for title, def_name, _ in common_sections})
     text = SchemaText(defs, anchors.get)
+
+    def section(title: str, def_name: str, values: dict[str, Any]) -> str:
+        target = defs[def_name]
+        description = one_line(target["description"]) + "\n\n" if target.get("description") else ""
+        return f"\n## `{title}` {{#{anchors[def_name]}}}\n\n" + description + table(PROPERTY_HEAD, text.rows(target, values))
 
     out = [
         header("pipelines.integrations.Integration (its JSON schema)"),
@@ -352,18 +363,21 @@ def integration_page() -> str:
         "Secrets are encrypted at rest with `CROSSDOCK_SECRET_KEY` and shown masked everywhere.\n\n",
         "How to use these fields: [Set up an integration](../how-to/analyst/integrations.md). "
         "The expression language of `field_mapping`: [Mapping language](mapping-language.md).\n\n",
+        f"`type` chooses one of {len(KINDS)} kinds ({', '.join(f'[`{k}`](#kind-{k})' for k in KINDS)}). Every kind has "
+        "the [common fields](#section-top-level); each adds only its own. Unknown fields are refused, at the top "
+        "level and in every section; a field of another kind is refused with the kinds it belongs to "
+        "(`poll_interval_seconds is for api, db or file integrations, not webhook`). Changing `type` with "
+        "`PATCH` leaves the old kind's section behind.\n\n",
+        "## Common fields {#section-top-level}\n\n",
+        one_line(common["description"]) + "\n\n",
+        table(PROPERTY_HEAD, text.rows(common, defaults["webhook"])),
     ]
-    if schema.get("additionalProperties") is False:
-        out.append("Unknown fields are refused, at the top level and in every section.\n\n")
-    out.append("## Top level {#section-top-level}\n\n")
-    if schema.get("description"):
-        out.append(one_line(schema["description"]) + "\n\n")
-    out.append(table(PROPERTY_HEAD, text.rows(schema, defaults)))
-    for path, _def_name, target, values in sections:
-        out.append(f"\n## `{path}` {{#{anchors[_def_name]}}}\n\n")
-        if target.get("description"):
-            out.append(one_line(target["description"]) + "\n\n")
-        out.append(table(PROPERTY_HEAD, text.rows(target, values)))
+    for kind, fields, found in kind_parts:
+        out.append(f"\n## Kind `{kind}` {{#kind-{kind}}}\n\n")
+        out.append(one_line(kinds[kind]["description"]) + "\n\n")
+        out.append(table(PROPERTY_HEAD, text.rows(fields, defaults[kind])))
+        out += [section(title, def_name, values) for title, def_name, values in found]
+    out += [section(title, def_name, values) for title, def_name, values in common_sections]
     return "".join(out)
 
 

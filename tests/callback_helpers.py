@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from pipelines.callbacks.outbox import due_query
 from pipelines.ingest import ingest
-from pipelines.integrations import Integration, StoredIntegration, create_integration
+from pipelines.integrations import StoredIntegration, create_integration, parse_integration
 from pipelines.store.schema import callback_outbox
 from tests.conftest import load_example
 
@@ -54,7 +54,7 @@ def make_integration(
         document.pop("callback_url"), document.pop("callback_events")
     if callbacks is not None:
         document["callbacks"] = callbacks
-    stored = create_integration(engine, Integration.model_validate(document))
+    stored = create_integration(engine, parse_integration(document))
     records = orders if orders is not None else load_example("webhook_batch.json")
     result = ingest(engine, stored, records, source_kind="webhook")
     assert result.errors == 0

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 
 from connectors.receiver.app import create_app
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import create_integration, parse_integration
 from pipelines.store.schema import inbox, orders
 from tests.servers import serve_asgi
 
@@ -25,7 +25,7 @@ SEED_BODY = """[
 
 def integration(engine: sa.Engine, name: str = "cliente_abc", **fields):
     config = {"name": name, "type": "webhook", "auth_type": "apikey", "auth_value": "secreto_compartido", **fields}
-    return create_integration(engine, Integration.model_validate(config))
+    return create_integration(engine, parse_integration(config))
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from pipelines.alerts.outbox import LEASE_SECONDS, claim_due, notifications_for,
 from pipelines.callbacks.replay import resume_callbacks
 from pipelines.clock import utcnow
 from pipelines.inbox.processing import process_batch, replay
-from pipelines.integrations import Integration, create_integration, set_active
+from pipelines.integrations import WebhookIntegration, create_integration, set_active
 from pipelines.orders.status import change_status
 from tests.callback_helpers import FakeClock, make_integration, order_records
 from tests.callback_sink import CallbackSink, Reply
@@ -91,7 +91,7 @@ def _dead_letter(engine, integration) -> None:
 
 def test_dead_letters_notify_once_then_at_once_when_more_arrive_then_remind_then_resolve(sqlite_store):
     chat = CallbackSink()
-    hook_integration = create_integration(sqlite_store, Integration(name="cliente_abc", type="webhook", webhook={"ack_mode": "async"}))
+    hook_integration = create_integration(sqlite_store, WebhookIntegration(name="cliente_abc", webhook={"ack_mode": "async"}))
     save_rule(sqlite_store, "dead_letters", enabled=True, params={"renotify_minutes": 60}, actor="test")
     start = utcnow()
 

@@ -35,12 +35,12 @@ NO_WAIT = {"renotify_minutes": 30}
 
 
 def _api_integration(engine, base_url: str, name: str = "cliente_abc"):
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import create_integration, parse_integration
 
     document = load_example("api_polling_integration.json")
     document["endpoint"] = f"{base_url}/orders?status=pending"
     document["name"] = name
-    return create_integration(engine, Integration.model_validate(document))
+    return create_integration(engine, parse_integration(document))
 
 
 def _failed_sync(engine, name: str) -> None:
@@ -355,9 +355,9 @@ def test_dagster_rules_read_failed_and_queued_runs_from_the_instance(sqlite_stor
 
 def test_rejection_rate_over_the_window_fires_with_the_top_reason(sqlite_store):
     from pipelines.ingest import ingest
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import WebhookIntegration, create_integration
 
-    hook = create_integration(sqlite_store, Integration(name="cliente_abc", type="webhook"))
+    hook = create_integration(sqlite_store, WebhookIntegration(name="cliente_abc"))
     good = [{"external_id": f"G-{i}", "client_name": f"Cliente {i}", "address": "Zona 10"} for i in range(15)]
     bad = [{"external_id": f"B-{i}", "address": "Zona 10"} for i in range(5)]  # no client name
     ingest(sqlite_store, hook, good + bad, source_kind="test")

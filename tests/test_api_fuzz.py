@@ -44,7 +44,7 @@ from schemathesis.specs.openapi import stateful
 from connectors.callback_sender import CallbackSender
 from connectors.receiver.app import create_app
 from pipelines.inbox.processing import process_batch
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import create_integration, parse_integration
 from pipelines.orders.status import change_status
 from pipelines.store.engine import make_engine
 from pipelines.store.migrate import upgrade
@@ -125,7 +125,7 @@ def seed(engine: sa.Engine) -> None:
     assert process_batch(engine).count("dead") == 1
     create_integration(
         engine,
-        Integration.model_validate(
+        parse_integration(
             {
                 "name": "cuenta",
                 "type": "webhook",

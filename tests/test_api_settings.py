@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from pipelines.errors import describe, validation_issues
-from pipelines.integrations import Integration, create_integration, get_integration, masked_config, update_integration
+from pipelines.integrations import create_integration, get_integration, masked_config, parse_integration, update_integration
 from pipelines.integrations.api_settings import (
     ApiSettings,
     CursorPagination,
@@ -68,7 +68,7 @@ FLAT_CONFIGS = [
 
 def _problems(**api) -> str:
     with pytest.raises(ValidationError) as caught:
-        Integration.model_validate({"name": "x", "type": "api", "endpoint": "https://api.example.com/orders", "api": api})
+        parse_integration({"name": "x", "type": "api", "endpoint": "https://api.example.com/orders", "api": api})
     return describe(validation_issues(caught.value))
 
 
@@ -109,9 +109,9 @@ def test_a_flat_key_beside_the_nested_style_wins():
 
 
 def test_the_seed_readme_and_demo_configurations_read_as_before():
-    seed = Integration.model_validate(load_example("api_polling_integration.json"))
+    seed = parse_integration(load_example("api_polling_integration.json"))
     assert seed.api.pagination == NoPagination() and seed.api.page_size == 100
-    demo = Integration.model_validate(
+    demo = parse_integration(
         {
             "name": "demo_api",
             "type": "api",
@@ -166,11 +166,11 @@ def test_the_json_schema_documents_the_flat_keys():
 def test_store_round_trips_and_patches_merge_as_before(store):
     document = load_example("api_polling_integration.json")
     document["api"] = {"pagination": "cursor", "records_path": "orders", "next_cursor_path": "meta.next_cursor"}
-    stored = create_integration(store, Integration.model_validate(document))
+    stored = create_integration(store, parse_integration(document))
     assert get_integration(store, "ClienteXYZ").config.api == stored.config.api
     shown = masked_config(stored)["api"]
     assert shown["pagination"] == "cursor" and shown["next_cursor_path"] == "meta.next_cursor"
-    assert Integration.model_validate({**document, "api": shown}).api == stored.config.api  # `show`, then `add --file`
+    assert parse_integration({**document, "api": shown}).api == stored.config.api  # `show`, then `add --file`
 
     after = update_integration(store, "ClienteXYZ", {"api": {"cursor_request_param": "after", "page_size": 20}})
     assert after.config.api.pagination == CursorPagination(next_cursor_path="meta.next_cursor", cursor_request_param="after")

@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 
 from connectors.callback_sender import CallbackSender
 from connectors.demo.client_db import SEED_QUERY, client_orders_table, demo_rows
-from pipelines.integrations import Integration, create_integration, get_integration, list_integrations
+from pipelines.integrations import DbIntegration, create_integration, get_integration, list_integrations, parse_integration
 from pipelines.orders.status import change_status
 from tests.apptest import markdown_text, open_page, texts
 from tests.callback_helpers import FakeClock, make_integration, secret_of
@@ -40,7 +40,7 @@ def _everything_shown(at) -> str:
 
 def test_test_connection_of_a_saved_api_integration_shows_the_first_record_and_its_fate(app_store):
     with serve_client_api(ClientApi(seed_orders(25))) as url:
-        stored = create_integration(app_store, Integration.model_validate(_api_document(url)))
+        stored = create_integration(app_store, parse_integration(_api_document(url)))
         at = open_page("integrations")
         at.button(key=f"intg.probe.{stored.id}.test").click().run()
     assert not at.exception
@@ -55,7 +55,7 @@ def test_test_connection_of_a_saved_api_integration_shows_the_first_record_and_i
 
 def test_refused_credentials_are_an_error_without_the_secret(app_store):
     with serve_client_api(ClientApi(seed_orders(3))) as url:
-        stored = create_integration(app_store, Integration.model_validate(_api_document(url, auth_value="sk_live_wrong_1234")))
+        stored = create_integration(app_store, parse_integration(_api_document(url, auth_value="sk_live_wrong_1234")))
         at = open_page("integrations")
         at.button(key=f"intg.probe.{stored.id}.test").click().run()
     (error,) = texts(at.error)
@@ -92,7 +92,7 @@ def test_test_connection_of_a_db_integration_reads_a_few_rows(app_store, tmp_pat
     with client.begin() as conn:
         conn.execute(table.insert(), demo_rows(12))
     stored = create_integration(
-        app_store, Integration(name="erp_cliente", type="db", db={"url": f"sqlite:///{tmp_path / 'erp.db'}", "query": SEED_QUERY})
+        app_store, DbIntegration(name="erp_cliente", db={"url": f"sqlite:///{tmp_path / 'erp.db'}", "query": SEED_QUERY})
     )
     at = open_page("integrations")
     at.button(key=f"intg.probe.{stored.id}.test").click().run()

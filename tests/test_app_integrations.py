@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.integrations import Integration, create_integration, get_integration, list_integrations
+from pipelines.integrations import WebhookIntegration, create_integration, get_integration, list_integrations
 from tests.apptest import markdown_text, open_page, texts
 from tests.conftest import EXAMPLES
 
@@ -83,7 +83,7 @@ def test_fields_are_checked_as_you_type_with_the_field_named(app_store):
 
 
 def test_duplicate_names_are_refused_on_the_name(app_store):
-    create_integration(app_store, Integration(name="cliente_abc", type="webhook"))
+    create_integration(app_store, WebhookIntegration(name="cliente_abc"))
     at = open_page("integrations")
     at.segmented_control(key="intg.view").set_value("New integration").run()
     at.text_input(key="intg.new.webhook.name").input("CLIENTE_ABC").run()
@@ -92,9 +92,7 @@ def test_duplicate_names_are_refused_on_the_name(app_store):
 
 
 def test_edit_without_retyping_the_secret_keeps_it(app_store):
-    stored = create_integration(
-        app_store, Integration(name="cliente_abc", type="webhook", auth_type="apikey", auth_value="secreto_compartido")
-    )
+    stored = create_integration(app_store, WebhookIntegration(name="cliente_abc", auth_type="apikey", auth_value="secreto_compartido"))
     at = open_page("integrations")
     prefix = f"intg.edit.{stored.id}"
     secret_box = at.text_input(key=f"{prefix}.auth_value")
@@ -133,7 +131,7 @@ def test_import_the_plans_json(app_store):
 
 
 def test_disable_enable_and_archive(app_store):
-    stored = create_integration(app_store, Integration(name="cliente_abc", type="webhook"))
+    stored = create_integration(app_store, WebhookIntegration(name="cliente_abc"))
     at = open_page("integrations")
     at.button(key="intg.disable").click().run()
     assert get_integration(app_store, "cliente_abc").is_active is False
@@ -157,7 +155,7 @@ def test_every_problem_is_shown_at_once(app_store):
 
 
 def test_a_fresh_new_integration_form_blames_no_field_before_anything_is_typed(app_store):
-    create_integration(app_store, Integration(name="cliente_abc", type="webhook"))
+    create_integration(app_store, WebhookIntegration(name="cliente_abc"))
     at = open_page("integrations")
     at.segmented_control(key="intg.view").set_value("New integration").run()
     assert ":red[" not in markdown_text(at)
@@ -169,7 +167,7 @@ def test_delete_archives_and_the_archived_section_restores_or_purges_with_the_na
     from pipelines.integrations import IntegrationNotFound, list_mapping_versions
     from tests.inbox_rows import insert_pending
 
-    stored = create_integration(app_store, Integration(name="cliente_abc", type="webhook"))
+    stored = create_integration(app_store, WebhookIntegration(name="cliente_abc"))
     insert_pending(app_store, stored.id, [{"external_id": "PED-9", "client_name": "Ana", "address": "Zona 1"}])
     at = open_page("integrations")
     assert any("1** acknowledged webhook(s) not yet processed" in i for i in texts(at.info))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from pipelines.access import audit
-from pipelines.integrations import Integration, create_integration, get_integration
+from pipelines.integrations import create_integration, get_integration, parse_integration
 from pipelines.onboarding.staging import record_test_delivery
 from tests.apptest import markdown_text, open_page, texts
 
@@ -17,7 +17,7 @@ SECRET = "secreto_compartido"
 def _staged(store):
     return create_integration(
         store,
-        Integration.model_validate(
+        parse_integration(
             {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey", "auth_value": SECRET, "onboarding": {"stage": "staging"}}
         ),
     )

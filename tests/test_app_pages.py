@@ -11,7 +11,7 @@ from connectors.demo.client_db import SEED_QUERY, SEED_WRITE_BACK, client_orders
 from connectors.sql import pull_db
 from pipelines.clock import utcnow
 from pipelines.ingest import ingest
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import DbIntegration, WebhookIntegration, create_integration
 from pipelines.store.schema import inbox, sync_runs
 from tests.apptest import open_page, texts
 from tests.conftest import load_example
@@ -19,9 +19,9 @@ from tests.conftest import load_example
 
 def _traffic(store):
     """cliente_abc synced 5 min ago; shopify_store just rejected a record and has a dead inbox payload."""
-    abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    abc = create_integration(store, WebhookIntegration(name="cliente_abc"))
     shop = create_integration(
-        store, Integration(name="shopify_store", type="webhook", field_mapping=load_example("shopify_mapping.json")["field_mapping"])
+        store, WebhookIntegration(name="shopify_store", field_mapping=load_example("shopify_mapping.json")["field_mapping"])
     )
     ingest(store, abc, load_example("webhook_batch.json"), source_kind="webhook")
     with store.begin() as conn:
@@ -153,7 +153,7 @@ def test_dashboard_says_when_a_db_query_is_stuck_on_rejected_rows(app_store, tmp
         )
     client.dispose()
     erp = create_integration(
-        app_store, Integration(name="erp_cliente", type="db", db={"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK})
+        app_store, DbIntegration(name="erp_cliente", db={"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK})
     )
     pull_db(app_store, erp)
 

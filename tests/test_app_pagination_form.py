@@ -4,7 +4,7 @@ new style from its defaults and keeps the settings every style shares; a wrong v
 
 from __future__ import annotations
 
-from pipelines.integrations import Integration, create_integration, get_integration
+from pipelines.integrations import ApiIntegration, create_integration, get_integration
 from pipelines.integrations.api_settings import CursorPagination, PagePagination
 from tests.apptest import markdown_text, open_page
 
@@ -41,9 +41,8 @@ def test_create_an_api_integration_with_page_pagination(app_store):
 def test_switch_style_when_editing(app_store):
     stored = create_integration(
         app_store,
-        Integration(
+        ApiIntegration(
             name="ClienteXYZ",
-            type="api",
             endpoint="https://api.clientexyz.com/orders",
             api={"pagination": "page", "page_param": "pagina", "page_size": 50, "records_path": "data"},
         ),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from connectors.callback_sender import CallbackSender
 from pipelines.inbox.processing import list_entries, process_batch, replay
-from pipelines.integrations import Integration, create_integration, get_integration, update_integration
+from pipelines.integrations import WebhookIntegration, create_integration, get_integration, update_integration
 from pipelines.orders.status import change_status
 from pipelines.store.schema import inbox
 from tests.apptest import log_in, start, texts
@@ -52,7 +52,7 @@ def _inbox_status(engine, inbox_id: int) -> str:
 
 def _dead_inbox_rows(engine, count: int) -> tuple[object, list[int]]:
     """`count` payloads the processor dead-letters (the body is not JSON), oldest first."""
-    shop = create_integration(engine, Integration(name="shopify_store", type="webhook"))
+    shop = create_integration(engine, WebhookIntegration(name="shopify_store"))
     ids = [insert_pending(engine, shop.id, b'{"id": 77, "customer": ') for _ in range(count)]
     process_batch(engine)
     assert [_inbox_status(engine, i) for i in ids] == ["dead"] * count
@@ -190,7 +190,7 @@ def test_a_410_stop_is_shown_refuses_replays_and_is_resumed(app_store):
 def test_reingest_the_payload_of_rejected_records_after_fixing_the_mapping(app_store):
     shop = create_integration(
         app_store,
-        Integration(name="tienda", type="webhook", field_mapping={"external_id": "id", "client_name": "cliente", "address": "direccion"}),
+        WebhookIntegration(name="tienda", field_mapping={"external_id": "id", "client_name": "cliente", "address": "direccion"}),
     )
     inbox_id = insert_pending(app_store, shop.id, [{"id": "T-1", "nombre": "Ana", "direccion": "Zona 1"}])
     process_batch(app_store)

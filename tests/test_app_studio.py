@@ -9,7 +9,7 @@ import json
 import sqlalchemy as sa
 
 from pipelines.ingest import ingest
-from pipelines.integrations import Integration, create_integration, get_integration, list_mapping_versions
+from pipelines.integrations import WebhookIntegration, create_integration, get_integration, list_mapping_versions
 from pipelines.store.schema import orders
 from tests.apptest import open_page, texts
 from tests.conftest import EXAMPLES, load_example
@@ -18,7 +18,7 @@ SHOPIFY_MAPPING = load_example("shopify_mapping.json")["field_mapping"]
 
 
 def _studio_with_seed(store, mapping=None):
-    create_integration(store, Integration(name="shopify_store", type="webhook", field_mapping=mapping or {}))
+    create_integration(store, WebhookIntegration(name="shopify_store", field_mapping=mapping or {}))
     at = open_page("studio")
     at.text_area(key="studio.paste.shopify_store").input((EXAMPLES / "shopify_order.json").read_text()).run()
     return at
@@ -111,7 +111,7 @@ def test_save_versions_diff_and_rollback(app_store):
 
 
 def test_backtest_counts_pass_fail_changed(app_store):
-    integration = create_integration(app_store, Integration(name="shopify_store", type="webhook", field_mapping=SHOPIFY_MAPPING))
+    integration = create_integration(app_store, WebhookIntegration(name="shopify_store", field_mapping=SHOPIFY_MAPPING))
     good = [dict(load_example("shopify_order.json"), id=i) for i in range(8)]
     no_city = [{"id": 100 + i, "customer": {"first_name": "Ana"}} for i in range(2)]  # no address at all
     ingest(app_store, integration, good + no_city, source_kind="webhook")
@@ -130,7 +130,7 @@ def test_backtest_counts_pass_fail_changed(app_store):
 
 
 def test_upload_json_lines_sample(app_store):
-    create_integration(app_store, Integration(name="shopify_store", type="webhook", field_mapping=SHOPIFY_MAPPING))
+    create_integration(app_store, WebhookIntegration(name="shopify_store", field_mapping=SHOPIFY_MAPPING))
     at = open_page("studio")
     at.segmented_control(key="studio.sample_source").set_value("Upload").run()
     lines = "\n".join(json.dumps(dict(load_example("shopify_order.json"), id=i)) for i in (1, 2, 3))
@@ -142,7 +142,7 @@ def test_upload_json_lines_sample(app_store):
 
 
 def test_an_unreadable_sample_says_where(app_store):
-    create_integration(app_store, Integration(name="shopify_store", type="webhook"))
+    create_integration(app_store, WebhookIntegration(name="shopify_store"))
     at = open_page("studio")
     at.text_area(key="studio.paste.shopify_store").input('{"id": 1,\n "name": }').run()
     assert texts(at.error) == ["The sample cannot be read: invalid JSON at line 2, column 10: Expecting value"]
@@ -151,7 +151,7 @@ def test_an_unreadable_sample_says_where(app_store):
 
 def _studio_with_traffic(store, records):
     """shopify_store with the seed's Shopify mapping active and `records` already ingested (stored payloads)."""
-    integration = create_integration(store, Integration(name="shopify_store", type="webhook", field_mapping=SHOPIFY_MAPPING))
+    integration = create_integration(store, WebhookIntegration(name="shopify_store", field_mapping=SHOPIFY_MAPPING))
     ingest(store, integration, records, source_kind="webhook")
     return open_page("studio")
 
@@ -196,7 +196,7 @@ def test_the_warning_goes_when_the_table_changes_and_a_harmless_change_saves_in_
 
 
 def test_the_preview_shows_values_as_ingest_stores_them(app_store):
-    create_integration(app_store, Integration(name="shopify_store", type="webhook"))
+    create_integration(app_store, WebhookIntegration(name="shopify_store"))
     at = open_page("studio")
     sample = {"id": 7, "name": "Ana", "address": "Zona 1", "lat": "14.59", "when": "15/01/2024 14:00"}
     at.text_area(key="studio.paste.shopify_store").input(json.dumps(sample)).run()

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.definitions import defs
 from assets.partitions import integration_partitions, integration_partitions_sensor
 from assets.resources import StoreResource
-from pipelines.integrations import Integration, archive_integration, create_integration
+from pipelines.integrations import ApiIntegration, WebhookIntegration, archive_integration, create_integration
 
 
 def _tick(instance: dg.DagsterInstance, url: str) -> dg.SensorResult:
@@ -25,8 +25,8 @@ def _tick(instance: dg.DagsterInstance, url: str) -> dg.SensorResult:
 def test_partitions_are_added_and_removed_with_integrations(store):
     url = store.url.render_as_string(hide_password=False)
     with dg.instance_for_test() as instance:
-        create_integration(store, Integration(name="cliente_abc", type="webhook"))
-        create_integration(store, Integration(name="ClienteXYZ", type="api", endpoint="https://x.example/orders"))
+        create_integration(store, WebhookIntegration(name="cliente_abc"))
+        create_integration(store, ApiIntegration(name="ClienteXYZ", endpoint="https://x.example/orders"))
         _tick(instance, url)
         assert sorted(instance.get_dynamic_partitions(integration_partitions.name)) == ["ClienteXYZ", "cliente_abc"]
         archive_integration(store, "ClienteXYZ")  # an archived integration has no partition

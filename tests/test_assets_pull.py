@@ -17,7 +17,16 @@ from assets.pull_checks import error_rate_fields, freshness_fields, pull_checks_
 from assets.pull_worker import pull_poll_sensor, scheduled_polls, scheduled_polls_job
 from assets.resources import StoreResource
 from pipelines.clock import utcnow
-from pipelines.integrations import Integration, create_integration, get_integration, set_active
+from pipelines.integrations import (
+    ApiIntegration,
+    DbIntegration,
+    FileIntegration,
+    WebhookIntegration,
+    create_integration,
+    get_integration,
+    parse_integration,
+    set_active,
+)
 from pipelines.sources.schedule import due_polls, last_poll_starts, mark_poll_started, seconds_until_next_poll
 from pipelines.store.schema import orders, sync_runs
 from tests.conftest import load_example
@@ -40,7 +49,7 @@ def _url(engine: sa.Engine) -> str:
 def _api_integration(engine, base_url: str, name: str = "ClienteXYZ", **changes):
     document = load_example("api_polling_integration.json")
     document.update({"name": name, "endpoint": f"{base_url}/orders?status=pending", "api": WINDOWED, **changes})
-    return create_integration(engine, Integration.model_validate(document))
+    return create_integration(engine, parse_integration(document))
 
 
 def _key(name: str, day: str) -> dg.MultiPartitionKey:
@@ -62,10 +71,10 @@ def test_the_code_location_has_the_pull_assets_jobs_sensors_and_checks():
 
 
 def test_due_polls_follow_each_interval_most_overdue_first_and_skip_busy_inactive_and_webhook(sqlite_store):
-    api = create_integration(sqlite_store, Integration(name="api5", type="api", endpoint="https://x.example/o", poll_interval_seconds=300))
-    files = create_integration(sqlite_store, Integration(name="files", type="file"))
-    create_integration(sqlite_store, Integration(name="hook", type="webhook"))
-    create_integration(sqlite_store, Integration(name="off", type="db", is_active=False))
+    api = create_integration(sqlite_store, ApiIntegration(name="api5", endpoint="https://x.example/o", poll_interval_seconds=300))
+    files = create_integration(sqlite_store, FileIntegration(name="files"))
+    create_integration(sqlite_store, WebhookIntegration(name="hook"))
+    create_integration(sqlite_store, DbIntegration(name="off", is_active=False))
     everyone = [api, files, get_integration(sqlite_store, "hook"), get_integration(sqlite_store, "off")]
     t = datetime(2024, 1, 15, 12, 0, 50, tzinfo=UTC)
     assert [p.name for p in due_polls(everyone, t, {})] == ["api5", "files"]  # never polled: due, 300 s before 60 s
@@ -93,8 +102,8 @@ def _queued_run(instance: dg.DagsterInstance, job_name: str) -> None:
 
 
 def test_poll_sensor_launches_one_worker_when_a_poll_is_due_and_none_is_in_flight(sqlite_store):
-    api = create_integration(sqlite_store, Integration(name="api_a", type="api", endpoint="https://x.example/o"))
-    create_integration(sqlite_store, Integration(name="hook_a", type="webhook"))
+    api = create_integration(sqlite_store, ApiIntegration(name="api_a", endpoint="https://x.example/o"))
+    create_integration(sqlite_store, WebhookIntegration(name="hook_a"))
     with dg.instance_for_test() as instance:
         first = _sensor(pull_poll_sensor, instance, sqlite_store)
         [request] = first.run_requests
@@ -143,7 +152,7 @@ def test_the_poll_worker_polls_every_due_integration_and_reports_each_on_its_par
 
 
 def test_partition_sensor_keeps_each_kind_in_step(sqlite_store):
-    create_integration(sqlite_store, Integration(name="api_b", type="api", endpoint="https://x.example/o"))
+    create_integration(sqlite_store, ApiIntegration(name="api_b", endpoint="https://x.example/o"))
     with dg.instance_for_test() as instance:
         resources = {"store": StoreResource(database_url=_url(sqlite_store))}
         instance.add_dynamic_partitions("api_integration", ["renamed_away"])

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from pipelines.access import tokens
 from pipelines.inbox.processing import process_batch
-from pipelines.integrations import get_integration, rollback_mapping
+from pipelines.integrations import WebhookIntegration, get_integration, rollback_mapping
 from pipelines.store.schema import audit_log, callback_outbox
 from tests.conftest import load_example
 from tests.inbox_rows import insert_pending
@@ -80,9 +80,9 @@ def test_every_listed_change_leaves_an_entry(sqlite_store):
 
 def test_a_done_row_sent_back_is_a_reingest(sqlite_store):
     from pipelines.inbox.processing import replay
-    from pipelines.integrations import Integration, create_integration
+    from pipelines.integrations import create_integration
 
-    stored = create_integration(sqlite_store, Integration(name="abc", type="webhook", webhook={"ack_mode": "async"}), actor="cli:ana")
+    stored = create_integration(sqlite_store, WebhookIntegration(name="abc", webhook={"ack_mode": "async"}), actor="cli:ana")
     row = insert_pending(sqlite_store, stored.id, [{"external_id": "PED-1"}])  # no client_name: a record error
     process_batch(sqlite_store)
     replay(sqlite_store, actor="cli:ana", inbox_id=row, include_record_errors=True)

@@ -10,7 +10,7 @@ from pipelines.clock import utcnow
 from pipelines.inbox import DEAD, PENDING
 from pipelines.inbox.processing import process_batch
 from pipelines.ingest.sales import register_identifiers
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import WebhookIntegration, create_integration
 from pipelines.store.schema import inbox
 from tests.conftest import load_example
 from tests.inbox_rows import insert_pending
@@ -23,7 +23,7 @@ def status_of(engine, inbox_id: int) -> str:
 
 
 def test_list_and_replay_a_dead_letter(sqlite_store):
-    integration = create_integration(sqlite_store, Integration(name="cliente_abc", type="webhook"))
+    integration = create_integration(sqlite_store, WebhookIntegration(name="cliente_abc"))
     good = insert_pending(sqlite_store, integration.id, load_example("webhook_order.json"))
     dead = insert_pending(sqlite_store, integration.id, b'{"external_id": ')
     process_batch(sqlite_store)
@@ -57,7 +57,7 @@ def test_list_and_replay_a_dead_letter(sqlite_store):
 
 
 def test_replay_with_record_errors_after_registering_the_code(sqlite_store):
-    account = create_integration(sqlite_store, Integration(name="autentik_demo", type="webhook", target="sale"))
+    account = create_integration(sqlite_store, WebhookIntegration(name="autentik_demo", target="sale"))
     inbox_id = insert_pending(sqlite_store, account.id, load_example("autentikapp_sale.json"))
     process_batch(sqlite_store)  # done, with an unknown identifier code as a record error
     nothing = crossdock("replay", "--integration", "autentik_demo")
@@ -75,7 +75,7 @@ def test_replay_with_record_errors_after_registering_the_code(sqlite_store):
 
 
 def test_bad_options_get_clear_answers(sqlite_store):
-    create_integration(sqlite_store, Integration(name="cliente_abc", type="webhook"))
+    create_integration(sqlite_store, WebhookIntegration(name="cliente_abc"))
     cases = {
         ("replay",): (2, "give either --id N or --integration NAME"),
         ("replay", "--id", "1", "--integration", "cliente_abc"): (2, "give either --id N or --integration NAME"),

@@ -23,7 +23,7 @@ from assets.instance import dagster_environment
 from assets.partitions import integration_dimension
 from crossdock.local_dagster import running_daemon, wait_until
 from pipelines.clock import utcnow
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import create_integration, parse_integration
 from pipelines.sources.schedule import mark_poll_started
 from pipelines.store.engine import make_engine
 from pipelines.store.migrate import upgrade
@@ -123,7 +123,7 @@ def test_a_seven_day_backfill_runs_on_two_celery_workers(pg_store_url, tmp_path,
         document.update(
             {"name": "ClienteXYZ", "endpoint": f"{base_url}/orders?status=pending", "api": WINDOWED, "poll_interval_seconds": 7 * 86_400}
         )
-        stored = create_integration(engine, Integration.model_validate(document))
+        stored = create_integration(engine, parse_integration(document))
         mark_poll_started(engine, stored.id, utcnow())  # polled just now: only the backfill pulls during the test
         try:
             with running_daemon(dagster_home, env):

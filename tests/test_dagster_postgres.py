@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from assets.instance import DAGSTER_PG_URL_VARIABLE, dagster_environment, dagster_pg_url, prepare_instance, write_dagster_yaml
 from crossdock.local_dagster import daemon_log_while_running, running_daemon, wait_until
 from pipelines.inbox import DONE
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import WebhookIntegration, create_integration
 from pipelines.store.engine import make_engine
 from pipelines.store.migrate import upgrade
 from pipelines.store.schema import inbox
@@ -67,7 +67,7 @@ def test_dagster_storage_lives_in_the_store_database_and_no_password_is_written(
 def test_a_daemon_on_postgresql_processes_an_async_webhook(pg_store_url, tmp_path):
     engine = make_engine(pg_store_url)
     upgrade(engine)
-    hook = create_integration(engine, Integration(name="async_hook", type="webhook", webhook={"ack_mode": "async"}))
+    hook = create_integration(engine, WebhookIntegration(name="async_hook", webhook={"ack_mode": "async"}))
     insert_pending(engine, hook.id, {"external_id": "PG-1", "client_name": "Cliente", "address": "Zona 1"})
     dagster_home = tmp_path / "dagster"
     env = {"CROSSDOCK_HOME": str(tmp_path / "home"), "CROSSDOCK_DATABASE_URL": pg_store_url}

@@ -24,7 +24,7 @@ from assets.capacity import QUEUE_TAG
 from assets.run_launcher import run_worker_pid
 from crossdock.local_dagster import daemon_log_while_running, running_daemon, wait_until
 from pipelines.inbox import DONE
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import ApiIntegration, WebhookIntegration, create_integration
 from pipelines.orders.status import change_status
 from pipelines.store.schema import callback_outbox, inbox, sync_runs
 from tests.callback_helpers import make_integration, order_records
@@ -40,9 +40,8 @@ MAPPING = {"external_id": "order_number", "client_name": "customer.name", "addre
 def _api(store, name: str, url: str, token: str = "sk_live_xxxxx"):
     return create_integration(
         store,
-        Integration(
+        ApiIntegration(
             name=name,
-            type="api",
             endpoint=f"{url}/orders",
             auth_type="bearer",
             auth_value=token,
@@ -80,7 +79,7 @@ def test_sustained_polling_webhooks_and_callbacks_keep_the_queue_bounded(sqlite_
         for i in range(4):
             _api(sqlite_store, f"slow_{i}", api_url)
         _api(sqlite_store, "refused", api_url, token="wrong")  # every poll fails with 401
-        hook = create_integration(sqlite_store, Integration(name="async_hook", type="webhook", webhook={"ack_mode": "async"}))
+        hook = create_integration(sqlite_store, WebhookIntegration(name="async_hook", webhook={"ack_mode": "async"}))
         _, orders = make_integration(sqlite_store, callback_url, name="cliente_abc", orders=order_records(40))
         order_ids = list(orders.values())
         dagster_home = tmp_path / "dagster"
@@ -144,7 +143,7 @@ def _worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
 def test_killed_run_processes_are_failed_and_free_their_slot(sqlite_store, tmp_path):
     """Killed alone, a run process is reported by its code server; killed with its code server (an OOM
     kill, a container restart), only run monitoring can tell, from the pid the run logged."""
-    hook = create_integration(sqlite_store, Integration(name="async_hook", type="webhook", webhook={"ack_mode": "async"}))
+    hook = create_integration(sqlite_store, WebhookIntegration(name="async_hook", webhook={"ack_mode": "async"}))
     dagster_home = tmp_path / "dagster"
 
     def send(external_id: str) -> None:

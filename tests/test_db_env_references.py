@@ -14,7 +14,7 @@ from connectors.sql.extract import pull_db
 from connectors.sql.probe import probe_db
 from pipelines import settings
 from pipelines.errors import validation_issues
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import create_integration, parse_integration
 from pipelines.sources import PullError
 from tests.receiver_helpers import running
 
@@ -34,7 +34,7 @@ def _db(url: str, **db) -> dict:
 
 def _issues(document: dict) -> list[dict[str, str]]:
     with pytest.raises(ValidationError) as refused:
-        Integration.model_validate(document)
+        parse_integration(document)
     return validation_issues(refused.value)
 
 
@@ -71,14 +71,13 @@ def test_the_admin_api_answers_422_without_the_value(sqlite_store, crossdock_sec
 
 
 def test_a_configuration_stored_before_the_rule_is_refused_at_pull_and_probe_without_the_value(sqlite_store, crossdock_secrets):
-    stored_before = {"stored": True}  # read back from the store: not validated again
-    config = Integration.model_validate(_db("postgresql+psycopg://erp:${CROSSDOCK_ADMIN_PASSWORD}@127.0.0.1:1/erp"), context=stored_before)
+    config = parse_integration(_db("postgresql+psycopg://erp:${CROSSDOCK_ADMIN_PASSWORD}@127.0.0.1:1/erp"), stored=True)
     probe = probe_db(config)
     assert (
         "may only read environment variables named CLIENT_DB_* or CROSSDOCK_CLIENT_*, not CROSSDOCK_ADMIN_PASSWORD" in probe.error
         and ADMIN_PASSWORD not in repr(probe)
     )
-    stored = create_integration(sqlite_store, Integration.model_validate(_db("postgresql+psycopg://erp@127.0.0.1:1/erp")))
+    stored = create_integration(sqlite_store, parse_integration(_db("postgresql+psycopg://erp@127.0.0.1:1/erp")))
     stored = dataclasses.replace(stored, config=config)
     with pytest.raises(PullError) as failed:
         pull_db(sqlite_store, stored)
@@ -89,7 +88,7 @@ def test_allowed_prefixes_resolve_and_no_message_shows_the_password_or_the_query
     monkeypatch.setenv("CROSSDOCK_CLIENT_DB_USER", "erp")
     monkeypatch.setenv("CLIENT_DB_PASSWORD", "pw-from-env-77")
     monkeypatch.setenv("CLIENT_DB_APP", "query-secret-55")
-    config = Integration.model_validate(
+    config = parse_integration(
         _db(
             "postgresql+psycopg://${CROSSDOCK_CLIENT_DB_USER}@127.0.0.1:1/erp?application_name=${CLIENT_DB_APP}",
             password_env="CLIENT_DB_PASSWORD",

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from connectors.demo.client_db import SEED_QUERY, SEED_WRITE_BACK, client_orders_table, demo_rows
 from connectors.sql import pull_db
 from pipelines import settings
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import DbIntegration, create_integration
 from pipelines.integrations.db_settings import DbSettings
 from pipelines.integrations.write_back_check import dialect_of
 from pipelines.sources import PullError
@@ -143,7 +143,7 @@ def test_the_query_cannot_change_the_client_database(client_db, sqlite_store):
             conn.exec_driver_sql("CREATE SEQUENCE crossdock_seq")
     before = _snapshot(engine, table)
     integration = create_integration(
-        sqlite_store, Integration(name="erp_writer", type="db", db={"url": url, "query": WRITING_QUERIES[kind], "write_back": None})
+        sqlite_store, DbIntegration(name="erp_writer", db={"url": url, "query": WRITING_QUERIES[kind], "write_back": None})
     )
 
     with pytest.raises(PullError, match="refused the query|the query failed") as caught:
@@ -160,7 +160,7 @@ def test_the_query_cannot_change_the_client_database(client_db, sqlite_store):
 def test_the_same_pull_engine_still_writes_back_after_its_read_only_reads(client_db, sqlite_store):
     kind, url, engine, table = client_db
     integration = create_integration(
-        sqlite_store, Integration(name="erp_cliente", type="db", db={"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK})
+        sqlite_store, DbIntegration(name="erp_cliente", db={"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK})
     )
     report = pull_db(sqlite_store, integration)
     with engine.connect() as conn:
@@ -179,9 +179,8 @@ def test_a_write_back_stuck_past_its_timeout_fails_the_pull(client_db, sqlite_st
     kind, url, engine, table = client_db
     integration = create_integration(
         sqlite_store,
-        Integration(
+        DbIntegration(
             name="erp_cliente",
-            type="db",
             db={
                 "url": url,
                 "query": SEED_QUERY,

@@ -18,7 +18,7 @@ from connectors.guide_render import render, to_html
 from connectors.receiver.app import create_app
 from pipelines.guide import build_guide
 from pipelines.guide.document import ANSWERS
-from pipelines.integrations import Integration, create_integration, update_integration
+from pipelines.integrations import Integration, create_integration, parse_integration, update_integration
 from tests.conftest import load_example
 from tests.receiver_helpers import integration, running
 from tests.services import unavailable
@@ -50,7 +50,7 @@ CONFIGS = {
 
 
 def _config(label: str) -> Integration:
-    return Integration.model_validate({"name": "cliente_abc", "type": "webhook", **CONFIGS[label]})
+    return parse_integration({"name": "cliente_abc", "type": "webhook", **CONFIGS[label]})
 
 
 def _secrets(label: str) -> list[str]:

@@ -21,7 +21,7 @@ from connectors.callback_sender import SIGNATURE_HEADER, CallbackSender, signed_
 from pipelines.guide import build_guide, staging_url
 from pipelines.guide.samples import CALLBACK_SECRET_ENV, CREDENTIAL_ENV, LANGUAGES, SIGNING_SECRET_ENV, URL_ENV
 from pipelines.ingest import ingest
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import create_integration, parse_integration
 from pipelines.orders.status import change_status
 from pipelines.store.schema import callback_outbox, inbox, orders, sales
 from tests.conftest import load_example
@@ -80,7 +80,7 @@ def _count(engine: sa.Engine, table: sa.Table, integration_id: int) -> int:
 @pytest.mark.parametrize(("label", "fields", "credential", "signing", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_the_guides_sending_sample_lands_the_example(sqlite_store, tmp_path, language, label, fields, credential, signing, expected):
     require_tools(language)
-    config = Integration.model_validate({"name": f"g_{label}_{language}", "type": "webhook", **fields})
+    config = parse_integration({"name": f"g_{label}_{language}", "type": "webhook", **fields})
     stored = create_integration(sqlite_store, config)
     with running(sqlite_store) as url:
         guide = build_guide(stored.config, "es", base=url)
@@ -106,7 +106,7 @@ def test_the_guides_sending_sample_lands_the_example(sqlite_store, tmp_path, lan
 def test_the_guides_sending_sample_with_a_wrong_secret_is_refused(sqlite_store, tmp_path, language):
     require_tools(language)
     _, fields, _, _, _ = CASES[3]  # a credential and a signature: both must be computed right
-    stored = create_integration(sqlite_store, Integration.model_validate({"name": "g_wrong", "type": "webhook", **fields}))
+    stored = create_integration(sqlite_store, parse_integration({"name": "g_wrong", "type": "webhook", **fields}))
     with running(sqlite_store) as url:
         code = code_blocks(build_guide(stored.config, "en", base=url).markdown, "Authentication")[language]
         status, answer = run_sample(language, code, tmp_path, _env("tok-123", "whsec_" + "A" * 32))
@@ -148,14 +148,14 @@ def _start_verifier(language: str, code: str, folder: Path, secret: str) -> tupl
 def test_the_guides_callback_verifier_accepts_crossdocks_callbacks_and_refuses_forged_ones(sqlite_store, tmp_path, language):
     require_tools(language)
     document = {**load_example("cliente_abc_integration.json"), "name": f"cb_{language}"}
-    config = Integration.model_validate({**document, "callback_url": "http://127.0.0.1:9/placeholder"})
+    config = parse_integration({**document, "callback_url": "http://127.0.0.1:9/placeholder"})
     code = code_blocks(build_guide(config, "es").markdown, "Callbacks")[language]
     secret = "whsec_" + "QkFTRTY0U0VDUkVUS0VZRk9SVEVTVFM="
     proc, url = _start_verifier(language, code, tmp_path, secret)
     try:
         stored = create_integration(
             sqlite_store,
-            Integration.model_validate({**document, "callback_url": url, "callback_events": ["assigned"], "callback_secret": secret}),
+            parse_integration({**document, "callback_url": url, "callback_events": ["assigned"], "callback_secret": secret}),
         )
         result = ingest(sqlite_store, stored, load_example("webhook_batch.json")[:1], source_kind="webhook")
         change_status(sqlite_store, result.internal_ids[0], "assigned", actor="test")
@@ -182,7 +182,7 @@ def test_the_guides_callback_verifier_accepts_crossdocks_callbacks_and_refuses_f
 
 def test_the_guides_shell_verifier_tells_genuine_from_forged(tmp_path):
     require_tools("curl")
-    config = Integration.model_validate({**load_example("cliente_abc_integration.json")})
+    config = parse_integration({**load_example("cliente_abc_integration.json")})
     script = tmp_path / "verify.sh"
     script.write_text(code_blocks(build_guide(config, "en").markdown, "callbacks")["curl"], encoding="utf-8")
     secret = "whsec_" + "QkFTRTY0U0VDUkVUS0VZRk9SVEVTVFM="
@@ -201,7 +201,7 @@ def test_the_same_samples_try_the_staging_url_and_store_nothing(sqlite_store, tm
     require_tools(language)
     stored = create_integration(
         sqlite_store,
-        Integration.model_validate(
+        parse_integration(
             {
                 "name": f"stage_{language}",
                 "type": "webhook",

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import requests
 
-from pipelines.integrations import Integration, create_integration, get_integration, masked_config
+from pipelines.integrations import DbIntegration, WebhookIntegration, create_integration, get_integration, masked_config
 from tests.processes import crossdock
 from tests.receiver_helpers import integration, running
 
@@ -79,16 +79,15 @@ def test_every_client_reads_the_413_of_a_body_it_is_still_sending(sqlite_store):
 def test_masks_show_the_end_of_a_long_token_but_nothing_of_a_password(sqlite_store):
     create_integration(
         sqlite_store,
-        Integration(name="basic_client", type="webhook", auth_type="basic", auth_value="logitrack:una-contraseña-bastante-larga-2026"),
+        WebhookIntegration(name="basic_client", auth_type="basic", auth_value="logitrack:una-contraseña-bastante-larga-2026"),
     )
     create_integration(
-        sqlite_store, Integration(name="token_client", type="webhook", auth_type="bearer", auth_value="sk_live_0123456789abcdefghijWXYZ")
+        sqlite_store, WebhookIntegration(name="token_client", auth_type="bearer", auth_value="sk_live_0123456789abcdefghijWXYZ")
     )
     create_integration(
         sqlite_store,
-        Integration(
+        DbIntegration(
             name="erp",
-            type="db",
             db={"url": "postgresql+psycopg://reader@db.example/erp", "password": "otra-contraseña-muy-larga-de-30", "query": "SELECT 1"},
         ),
     )

@@ -9,7 +9,7 @@ import requests
 from connectors.receiver.inbox_routes import router
 from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.inbox.processing import list_entries, process_batch
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import WebhookIntegration, create_integration
 from tests.admin_api import admin_session, call
 from tests.inbox_rows import insert_pending
 
@@ -21,7 +21,7 @@ def api():
 
 
 def _two_dead_rows(store) -> tuple[int, int]:
-    integration = create_integration(store, Integration(name="cliente_abc", type="webhook", webhook={"ack_mode": "async"}))
+    integration = create_integration(store, WebhookIntegration(name="cliente_abc", webhook={"ack_mode": "async"}))
     first = insert_pending(store, integration.id, b'{"external_id": "PED-1", ')
     second = insert_pending(store, integration.id, b"not json either")
     process_batch(store)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.inbox.processing import MAX_TRANSIENT_ATTEMPTS, process_batch
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import WebhookIntegration, create_integration
 from pipelines.store.engine import is_sqlite, make_engine
 from pipelines.store.migrate import upgrade
 from pipelines.store.schema import inbox, orders, sync_runs
@@ -69,7 +69,7 @@ def _wait_for_backend_gone(engine, application_name: str, deadline_s: float = 15
 
 
 def test_a_processor_killed_mid_transaction_loses_and_doubles_nothing(store):
-    integration = create_integration(store, Integration(name="cliente_abc", type="webhook", webhook={"ack_mode": "async"}))
+    integration = create_integration(store, WebhookIntegration(name="cliente_abc", webhook={"ack_mode": "async"}))
     ids = [insert_pending(store, integration.id, _order(i)) for i in range(3)]
     url = store.url
     application_name = f"crash_{uuid.uuid4().hex[:8]}"
@@ -108,7 +108,7 @@ def test_a_processor_killed_mid_transaction_loses_and_doubles_nothing(store):
 
 
 def test_a_locked_database_stops_the_batch_and_keeps_the_row_pending(sqlite_store):
-    integration = create_integration(sqlite_store, Integration(name="cliente_abc", type="webhook"))
+    integration = create_integration(sqlite_store, WebhookIntegration(name="cliente_abc"))
     inbox_id = insert_pending(sqlite_store, integration.id, _order(1))
     # A processor whose SQLite connection gives up on a lock after 50 ms, while another writer holds it.
     impatient = sa.create_engine(sqlite_store.url, connect_args={"timeout": 0.05})
@@ -134,7 +134,7 @@ def test_a_row_failing_on_database_errors_is_retried_then_dead_lettered():
     with postgres_schema() as url:
         engine = make_engine(url)
         upgrade(engine)
-        integration = create_integration(engine, Integration(name="cliente_abc", type="webhook"))
+        integration = create_integration(engine, WebhookIntegration(name="cliente_abc"))
         inbox_id = insert_pending(engine, integration.id, _order(1))
         parsed = sa.make_url(url)
         impatient = make_engine(

@@ -11,7 +11,7 @@ from crossdock.local_dagster import running_daemon, wait_until
 from pipelines.clock import utcnow
 from pipelines.inbox import DONE
 from pipelines.ingest.sales import register_identifiers
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import WebhookIntegration, create_integration
 from pipelines.store.schema import customers, identifiers, inbox
 from tests.conftest import EXAMPLES
 from tests.inbox_rows import insert_pending
@@ -32,9 +32,7 @@ def _reported(instance: dg.DagsterInstance) -> bool:
 
 
 def test_the_daemon_ingests_a_pending_seed_sale(sqlite_store, tmp_path):
-    account = create_integration(
-        sqlite_store, Integration(name="autentik_demo", type="webhook", target="sale", webhook={"ack_mode": "async"})
-    )
+    account = create_integration(sqlite_store, WebhookIntegration(name="autentik_demo", target="sale", webhook={"ack_mode": "async"}))
     with sqlite_store.begin() as conn:
         register_identifiers(conn, account.id, [{"code": SEED_CODE, "product_sku": "BOLSO-CUERO-01"}], utcnow())
     dagster_home = tmp_path / "dagster"

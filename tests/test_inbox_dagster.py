@@ -21,7 +21,7 @@ from pipelines.clock import utcnow
 from pipelines.inbox import DEAD, DONE, PENDING
 from pipelines.inbox.processing import replay
 from pipelines.ingest.sales import register_identifiers
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import WebhookIntegration, create_integration
 from pipelines.store.engine import make_engine
 from pipelines.store.identity import store_id
 from pipelines.store.migrate import upgrade
@@ -77,7 +77,7 @@ def latest_by_partition(instance: dg.DagsterInstance) -> dict[str, dict]:
 
 
 def async_integration(engine, name: str):
-    return create_integration(engine, Integration(name=name, type="webhook", webhook={"ack_mode": "async"}))
+    return create_integration(engine, WebhookIntegration(name=name, webhook={"ack_mode": "async"}))
 
 
 def test_one_run_processes_a_micro_batch_and_records_counts_per_integration(store):
@@ -166,7 +166,7 @@ def test_failed_runs_back_off_doubling_up_to_five_minutes(store):
 
 
 def test_seed_004_sale_through_the_sensor_and_a_run(store):
-    account = create_integration(store, Integration(name="autentik_demo", type="webhook", target="sale", webhook={"ack_mode": "async"}))
+    account = create_integration(store, WebhookIntegration(name="autentik_demo", target="sale", webhook={"ack_mode": "async"}))
     with store.begin() as conn:
         register_identifiers(conn, account.id, [{"code": SEED_CODE, "product_sku": "BOLSO-CUERO-01"}], utcnow())
     insert_pending(store, account.id, (EXAMPLES / "autentikapp_sale.json").read_bytes())
@@ -179,7 +179,7 @@ def test_seed_004_sale_through_the_sensor_and_a_run(store):
 
 
 def test_sync_mode_ingestions_are_reported_once_each(store):
-    abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    abc = create_integration(store, WebhookIntegration(name="cliente_abc"))
     reporter = build_sync_run_reporter(settle_seconds=0)
     receive_sync(store, abc, [order(1)])
     _, second_run = receive_sync(store, abc, [order(1), order(2), {"client_name": "sin id"}])
@@ -220,10 +220,10 @@ def test_the_sync_run_reporter_starts_over_on_another_store(tmp_path, monkeypatc
     for engine in (old, new):
         upgrade(engine)
     reporter = build_sync_run_reporter(settle_seconds=0)
-    old_hook = create_integration(old, Integration(name="cliente_abc", type="webhook"))
+    old_hook = create_integration(old, WebhookIntegration(name="cliente_abc"))
     for i in range(5):
         receive_sync(old, old_hook, [order(i)])
-    new_hook = create_integration(new, Integration(name="cliente_abc", type="webhook"))
+    new_hook = create_integration(new, WebhookIntegration(name="cliente_abc"))
     receive_sync(new, new_hook, [order(100)])
     receive_sync(new, new_hook, [order(101)])
     with dg.instance_for_test() as instance:

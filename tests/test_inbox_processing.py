@@ -26,7 +26,7 @@ from pipelines.inbox.processing import (
 )
 from pipelines.inbox.reporting import backlog, inbox_health
 from pipelines.ingest.sales import register_identifiers
-from pipelines.integrations import Integration, create_integration, set_active
+from pipelines.integrations import WebhookIntegration, create_integration, set_active
 from pipelines.store.schema import customers, identifiers, inbox, orders, sales, sync_runs
 from tests.conftest import load_example
 from tests.inbox_rows import insert_pending
@@ -49,11 +49,11 @@ def row(engine, inbox_id: int) -> sa.Row:
 
 
 def async_orders(engine, name: str = "cliente_abc"):
-    return create_integration(engine, Integration(name=name, type="webhook", webhook={"ack_mode": "async"}))
+    return create_integration(engine, WebhookIntegration(name=name, webhook={"ack_mode": "async"}))
 
 
 def sale_account(engine, *, register: bool = True):
-    account = create_integration(engine, Integration(name="autentik_demo", type="webhook", target="sale", webhook={"ack_mode": "async"}))
+    account = create_integration(engine, WebhookIntegration(name="autentik_demo", target="sale", webhook={"ack_mode": "async"}))
     if register:
         with engine.begin() as conn:
             register_identifiers(conn, account.id, [{"code": SEED_CODE, "product_sku": "BOLSO-CUERO-01"}], utcnow())

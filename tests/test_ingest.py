@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from pipelines.clock import utcnow
 from pipelines.ingest import ingest
 from pipelines.ingest.sales import register_identifiers
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import WebhookIntegration, create_integration
 from pipelines.store.schema import customers, identifiers, orders, record_errors, sales, sync_runs
 from tests.conftest import load_example
 
@@ -35,7 +35,7 @@ def _count(engine, table, *where) -> int:
 
 
 def test_seed_webhook_batch_creates_then_is_unchanged(store):
-    integration = create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    integration = create_integration(store, WebhookIntegration(name="cliente_abc"))
     batch = load_example("webhook_batch.json")
     first = ingest(store, integration, batch, source_kind="webhook")
     assert first.counts() == {"total_received": 1, "created": 1, "updated": 0, "errors": 0, "unchanged": 0, "stale": 0}
@@ -46,7 +46,7 @@ def test_seed_webhook_batch_creates_then_is_unchanged(store):
 
 
 def test_thousand_orders_twice_then_ten_changed(store):
-    integration = create_integration(store, Integration(name="bulk", type="webhook"))
+    integration = create_integration(store, WebhookIntegration(name="bulk"))
     records = _orders(1000)
     assert ingest(store, integration, records, source_kind="api").created == 1000
     again = ingest(store, integration, records, source_kind="api")
@@ -62,7 +62,7 @@ def test_thousand_orders_twice_then_ten_changed(store):
 def test_large_mostly_new_batch_with_some_stored_orders_counts_each_exactly(store):
     """A big batch is inserted first when it looks new; the few orders it holds that are stored
     already must still come out unchanged or updated, with their existing internal ids."""
-    integration = create_integration(store, Integration(name="mostly_new", type="webhook"))
+    integration = create_integration(store, WebhookIntegration(name="mostly_new"))
     stored = ingest(store, integration, _orders(10, start=1), source_kind="api")
     stored_ids = {r.external_id: r.internal_id for r in stored.results}
     batch = _orders(3_000)  # PED-00001..PED-00010 among them, as records 1..10
@@ -82,7 +82,7 @@ def test_large_mostly_new_batch_with_some_stored_orders_counts_each_exactly(stor
 
 
 def test_three_invalid_among_a_hundred(store):
-    integration = create_integration(store, Integration(name="mixed", type="webhook"))
+    integration = create_integration(store, WebhookIntegration(name="mixed"))
     records = _orders(100)
     del records[10]["address"]
     records[20]["priority"] = 9
@@ -104,7 +104,7 @@ def test_three_invalid_among_a_hundred(store):
 
 
 def test_same_order_twice_in_one_batch_is_applied_in_order(store):
-    integration = create_integration(store, Integration(name="dupes", type="webhook"))
+    integration = create_integration(store, WebhookIntegration(name="dupes"))
     first, second = _orders(1), _orders(1)
     second[0]["notes"] = "segunda versión"
     result = ingest(store, integration, first + second, source_kind="webhook")
@@ -116,9 +116,8 @@ def test_same_order_twice_in_one_batch_is_applied_in_order(store):
 def test_non_objects_and_mapping_errors_are_record_errors(store):
     integration = create_integration(
         store,
-        Integration(
+        WebhookIntegration(
             name="mapped",
-            type="webhook",
             field_mapping={"external_id": "id", "client_name": "name", "address": "addr", "priority": "to_int(prio)"},
         ),
     )
@@ -134,7 +133,7 @@ def test_non_objects_and_mapping_errors_are_record_errors(store):
 
 
 def test_seed_shopify_mapping_lands_the_seed_record(store):
-    config = Integration(name="shopify_store", type="webhook", **load_example("shopify_mapping.json"))
+    config = WebhookIntegration(name="shopify_store", **load_example("shopify_mapping.json"))
     integration = create_integration(store, config)
     result = ingest(store, integration, [load_example("shopify_order.json")], source_kind="webhook")
     assert result.created == 1
@@ -149,7 +148,7 @@ def test_seed_shopify_mapping_lands_the_seed_record(store):
 
 
 def _sale_account(store):
-    integration = create_integration(store, Integration(name="autentik_demo", type="webhook", target="sale"))
+    integration = create_integration(store, WebhookIntegration(name="autentik_demo", target="sale"))
     with store.begin() as conn:
         register_identifiers(conn, integration.id, [{"code": SEED_CODE, "product_sku": "BOLSO-CUERO-01"}], utcnow())
     return integration
@@ -222,7 +221,7 @@ def test_concurrent_ingests_of_one_integration_count_exactly(store):
     and neither fails on the unique key (ingest serialises per integration)."""
     import threading
 
-    integration = create_integration(store, Integration(name="twice", type="webhook"))
+    integration = create_integration(store, WebhookIntegration(name="twice"))
     records = _orders(300)
     results, failures = [], []
     start = threading.Barrier(2)
@@ -246,7 +245,7 @@ def test_concurrent_ingests_of_one_integration_count_exactly(store):
 
 def test_registering_codes_reports_those_another_account_holds(store):
     first = _sale_account(store)
-    other = create_integration(store, Integration(name="otra_cuenta", type="webhook", target="sale"))
+    other = create_integration(store, WebhookIntegration(name="otra_cuenta", target="sale"))
     with store.begin() as conn:
         registration = register_identifiers(conn, other.id, [{"code": SEED_CODE}, {"code": "nuevo-1"}], utcnow())
         again = register_identifiers(conn, other.id, [{"code": "nuevo-1"}], utcnow())

@@ -9,16 +9,17 @@ from pydantic import ValidationError
 
 from pipelines import secrets
 from pipelines.integrations import (
-    Integration,
     IntegrationExists,
     IntegrationNotFound,
     MappingRejected,
+    WebhookIntegration,
     archive_integration,
     create_integration,
     get_integration,
     list_integrations,
     list_mapping_versions,
     masked_config,
+    parse_integration,
     rollback_mapping,
     save_mapping,
     set_active,
@@ -29,7 +30,7 @@ from tests.conftest import load_example
 
 
 def test_seed_api_configuration_round_trips(store):
-    config = Integration.model_validate(load_example("api_polling_integration.json"))
+    config = parse_integration(load_example("api_polling_integration.json"))
     stored = create_integration(store, config)
     again = get_integration(store, "ClienteXYZ")
     assert again.id == stored.id
@@ -40,7 +41,7 @@ def test_seed_api_configuration_round_trips(store):
 
 
 def test_secrets_are_encrypted_at_rest_and_masked_when_shown(store):
-    create_integration(store, Integration.model_validate(load_example("cliente_abc_integration.json")))
+    create_integration(store, parse_integration(load_example("cliente_abc_integration.json")))
     with store.connect() as conn:
         row = conn.execute(sa.select(integrations)).one()
     assert "secreto_compartido" not in str(row.config)
@@ -54,41 +55,41 @@ def test_secrets_are_encrypted_at_rest_and_masked_when_shown(store):
 
 
 def test_a_different_key_cannot_read_secrets(store, monkeypatch):
-    create_integration(store, Integration.model_validate(load_example("cliente_abc_integration.json")))
+    create_integration(store, parse_integration(load_example("cliente_abc_integration.json")))
     monkeypatch.setenv("CROSSDOCK_SECRET_KEY", "another key entirely")
     with pytest.raises(secrets.SecretKeyError, match="CROSSDOCK_SECRET_KEY"):
         get_integration(store, "cliente_abc")
 
 
 def test_names_are_unique_ignoring_case(store):
-    create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    create_integration(store, WebhookIntegration(name="cliente_abc"))
     with pytest.raises(IntegrationExists):
-        create_integration(store, Integration(name="Cliente_ABC", type="webhook"))
+        create_integration(store, WebhookIntegration(name="Cliente_ABC"))
 
 
 @pytest.mark.parametrize("name", ["with space", "slash/name", "", "-leading", "x" * 65, "ñandú"])
 def test_names_must_be_url_safe(name):
     with pytest.raises(ValidationError) as info:
-        Integration(name=name, type="webhook")
+        WebhookIntegration(name=name)
     assert info.value.errors()[0]["loc"] == ("name",)
 
 
 def test_invalid_configurations_say_which_field():
     with pytest.raises(ValidationError) as info:
-        Integration.model_validate({"name": "x", "type": "api", "auth_type": "bearer"})
+        parse_integration({"name": "x", "type": "api", "auth_type": "bearer"})
     messages = str(info.value)
     assert "endpoint" in messages
     with pytest.raises(ValidationError, match="basic auth_value must be 'user:password'"):
-        Integration(name="x", type="webhook", auth_type="basic", auth_value="nocolon")
+        WebhookIntegration(name="x", auth_type="basic", auth_value="nocolon")
     with pytest.raises(ValidationError, match="callback_events need a callback_url"):
-        Integration(name="x", type="webhook", callback_events=["delivered"])
+        WebhookIntegration(name="x", callback_events=["delivered"])
     with pytest.raises(ValidationError) as info:
-        Integration.model_validate({"name": "x", "type": "ftp"})
+        parse_integration({"name": "x", "type": "ftp"})
     assert info.value.errors()[0]["loc"] == ("type",)
 
 
 def test_patch_merges_and_keeps_secrets(store):
-    create_integration(store, Integration.model_validate(load_example("api_polling_integration.json")))
+    create_integration(store, parse_integration(load_example("api_polling_integration.json")))
     updated = update_integration(store, "ClienteXYZ", {"poll_interval_seconds": 60, "api": {"page_size": 50}})
     assert updated.config.poll_interval_seconds == 60
     assert updated.config.api.page_size == 50
@@ -98,7 +99,7 @@ def test_patch_merges_and_keeps_secrets(store):
 
 
 def test_mapping_versions_and_rollback(store):
-    create_integration(store, Integration.model_validate(load_example("api_polling_integration.json")))
+    create_integration(store, parse_integration(load_example("api_polling_integration.json")))
     first = get_integration(store, "ClienteXYZ").config.field_mapping
     second = {**first, "notes": "'fragile'"}
     assert save_mapping(store, "ClienteXYZ", second, note="add notes").mapping_version == 2
@@ -111,7 +112,7 @@ def test_mapping_versions_and_rollback(store):
 
 
 def test_a_mapping_that_does_not_parse_is_rejected_with_its_position(store):
-    config = Integration(name="broken", type="webhook", field_mapping={"address": "join_nonempty(', ', [a, b]))"})
+    config = WebhookIntegration(name="broken", field_mapping={"address": "join_nonempty(', ', [a, b]))"})
     with pytest.raises(MappingRejected) as info:
         create_integration(store, config)
     assert info.value.issues[0]["field"] == "field_mapping.address"
@@ -120,7 +121,7 @@ def test_a_mapping_that_does_not_parse_is_rejected_with_its_position(store):
 
 
 def test_disable_and_delete(store):
-    create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    create_integration(store, WebhookIntegration(name="cliente_abc"))
     assert set_active(store, "cliente_abc", False).is_active is False
     assert list_integrations(store, active_only=True) == []
     archive_integration(store, "cliente_abc")
@@ -133,7 +134,7 @@ def test_archiving_holds_acknowledged_work_and_purging_refuses_to_discard_it(sto
     from pipelines.integrations import IntegrationBusy, purge_integration, waiting_work
     from tests.inbox_rows import insert_pending
 
-    stored = create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    stored = create_integration(store, WebhookIntegration(name="cliente_abc"))
     insert_pending(store, stored.id, [{"external_id": "PED-9"}])
     insert_pending(store, stored.id, [{"external_id": "PED-10"}])
     assert waiting_work(store, stored.id) == {"acknowledged webhook(s) not yet processed": 2}

@@ -16,7 +16,7 @@ from pipelines.dead_letters.lists import (
     rejected_records,
 )
 from pipelines.ingest import ingest
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import WebhookIntegration, create_integration
 from pipelines.orders.search import order_detail, search_orders
 from pipelines.store.binds import inserted_id
 from pipelines.store.schema import callback_attempts, callback_outbox, inbox, order_status_history, orders
@@ -24,8 +24,8 @@ from tests.conftest import load_example
 
 
 def _two_integrations(store):
-    abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
-    shop = create_integration(store, Integration(name="shopify_store", type="webhook"))
+    abc = create_integration(store, WebhookIntegration(name="cliente_abc"))
+    shop = create_integration(store, WebhookIntegration(name="shopify_store"))
     ingest(store, abc, load_example("webhook_batch.json") + [load_example("webhook_order.json")], source_kind="webhook")
     ingest(
         store,

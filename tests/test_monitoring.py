@@ -12,7 +12,7 @@ from connectors.demo.client_db import SEED_QUERY, SEED_WRITE_BACK, client_orders
 from connectors.sql import pull_db
 from pipelines.clock import as_utc, utcnow
 from pipelines.ingest import ingest
-from pipelines.integrations import Integration, create_integration, set_active
+from pipelines.integrations import ApiIntegration, DbIntegration, WebhookIntegration, create_integration, set_active
 from pipelines.ops.monitoring import SyncLine, backlog, duration, integration_health, latest_syncs
 from pipelines.store.schema import callback_outbox, inbox, sync_runs
 from tests.conftest import load_example
@@ -81,10 +81,10 @@ def _backdate_last_run(store, minutes: int) -> datetime:
 
 
 def test_health_statuses_and_what_needs_a_person(store):
-    abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
-    shop = create_integration(store, Integration(name="shopify_store", type="webhook"))
-    paused = create_integration(store, Integration(name="paused", type="webhook"))
-    create_integration(store, Integration(name="ClienteXYZ", type="api", endpoint="https://api.example/orders", poll_interval_seconds=60))
+    abc = create_integration(store, WebhookIntegration(name="cliente_abc"))
+    shop = create_integration(store, WebhookIntegration(name="shopify_store"))
+    paused = create_integration(store, WebhookIntegration(name="paused"))
+    create_integration(store, ApiIntegration(name="ClienteXYZ", endpoint="https://api.example/orders", poll_interval_seconds=60))
     ingest(store, abc, load_example("webhook_batch.json"), source_kind="webhook")
     started = _backdate_last_run(store, 5)
     ingest(store, shop, [{"external_id": "S-1", "client_name": "Ana"}], source_kind="webhook")
@@ -108,7 +108,7 @@ def test_health_statuses_and_what_needs_a_person(store):
 
 
 def test_dead_letters_make_an_integration_need_a_person(store):
-    shop = create_integration(store, Integration(name="shopify_store", type="webhook"))
+    shop = create_integration(store, WebhookIntegration(name="shopify_store"))
     order = ingest(store, shop, load_example("webhook_batch.json"), source_kind="webhook").internal_ids[0]
     now = utcnow()
     with store.begin() as conn:
@@ -147,7 +147,7 @@ def test_dead_letters_make_an_integration_need_a_person(store):
 
 
 def test_latest_syncs_newest_first_with_the_seed_phrase(store):
-    abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    abc = create_integration(store, WebhookIntegration(name="cliente_abc"))
     ingest(store, abc, [{"external_id": f"P-{i}", "client_name": "Ana", "address": "Zona 1"} for i in range(5)], source_kind="webhook")
     _backdate_last_run(store, 10)
     ingest(
@@ -168,7 +168,7 @@ def test_latest_syncs_newest_first_with_the_seed_phrase(store):
 
 
 def test_backlog_counts_pending_dead_and_the_oldest_wait(store):
-    shop = create_integration(store, Integration(name="shopify_store", type="webhook"))
+    shop = create_integration(store, WebhookIntegration(name="shopify_store"))
     now = utcnow()
     rows = [
         {"received_at": now - timedelta(minutes=12), "status": "pending"},
@@ -203,7 +203,7 @@ def test_backlog_counts_pending_dead_and_the_oldest_wait(store):
 
 def test_a_sync_run_keeps_its_reasons_ranked_and_structured(store):
     """The dashboard reads why records were rejected from the run's `reasons`, not from its text."""
-    abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    abc = create_integration(store, WebhookIntegration(name="cliente_abc"))
     records = [
         {"external_id": "A", "client_name": "x"},
         {"external_id": "B", "client_name": "y"},
@@ -239,9 +239,7 @@ def _client_orders(tmp_path, invalid_head: int, valid: int) -> str:
 
 def test_a_query_stuck_on_the_same_rejected_rows_needs_a_person_with_the_reason(store, tmp_path):
     url = _client_orders(tmp_path, invalid_head=100, valid=50)
-    erp = create_integration(
-        store, Integration(name="erp_cliente", type="db", db={"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK})
-    )
+    erp = create_integration(store, DbIntegration(name="erp_cliente", db={"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK}))
     pull_db(store, erp)
 
     (health,) = integration_health(store)
@@ -257,9 +255,7 @@ def test_rejected_rows_that_only_come_back_are_flagged_without_stuck(store, tmp_
     url = _client_orders(tmp_path, invalid_head=1, valid=3)
     erp = create_integration(
         store,
-        Integration(
-            name="erp_cliente", type="db", db={"url": url, "query": SEED_QUERY.replace("LIMIT 100", ""), "write_back": SEED_WRITE_BACK}
-        ),
+        DbIntegration(name="erp_cliente", db={"url": url, "query": SEED_QUERY.replace("LIMIT 100", ""), "write_back": SEED_WRITE_BACK}),
     )
     pull_db(store, erp)
     (first,) = integration_health(store)

@@ -26,7 +26,7 @@ from connectors.rest.probe import probe_api
 from pipelines import settings
 from pipelines.callbacks import order_callbacks
 from pipelines.errors import validation_issues
-from pipelines.integrations import Integration, create_integration, get_integration, list_integrations
+from pipelines.integrations import create_integration, get_integration, list_integrations, parse_integration
 from pipelines.integrations.api_settings import ApiSettings
 from pipelines.orders.status import change_status
 from pipelines.outbound import check_url, excerpt
@@ -84,7 +84,7 @@ def _document(endpoint: str, **changes) -> dict:
 
 
 def _saved(engine, endpoint: str, **changes):
-    return create_integration(engine, Integration.model_validate(_document(endpoint, **changes)))
+    return create_integration(engine, parse_integration(_document(endpoint, **changes)))
 
 
 def _port(url: str) -> int:
@@ -165,7 +165,7 @@ def test_the_admin_api_answers_422_naming_the_field(sqlite_store, monkeypatch, f
 def test_credentials_in_a_callback_url_are_refused_with_a_clear_message():
     document = {**load_example("cliente_abc_integration.json"), "callback_url": "https://ops:pa55word@hooks.example.com/"}
     with pytest.raises(ValidationError) as refused:
-        Integration.model_validate(document)
+        parse_integration(document)
     issues = validation_issues(refused.value)
     assert [i["field"] for i in issues] == ["callback_url"]
     assert "must not carry credentials (user:password@)" in issues[0]["message"] and "pa55word" not in str(issues)
@@ -219,7 +219,7 @@ def test_the_address_is_judged_after_resolution_so_a_name_cannot_smuggle_a_refus
         return real("127.0.0.1" if host == "orders.rebind.example" else host, *args, **kwargs)
 
     with api.serve() as url:
-        config = Integration.model_validate(_document(f"http://orders.rebind.example:{_port(url)}/orders", api={"records_path": "data"}))
+        config = parse_integration(_document(f"http://orders.rebind.example:{_port(url)}/orders", api={"records_path": "data"}))
         monkeypatch.setenv(ALLOW, "")
         monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
         probe = probe_api(config)
@@ -230,13 +230,12 @@ def test_the_address_is_judged_after_resolution_so_a_name_cannot_smuggle_a_refus
 
 
 def test_test_connection_refuses_metadata_and_disguises_saved_before_the_policy(monkeypatch):
-    stored_before = {"stored": True}  # as a configuration saved before these checks loads
     for endpoint, why in [
         ("http://169.254.169.254/latest/meta-data/", "link-local"),
         ("http://metadata.google.internal/computeMetadata/v1/", "cloud metadata service"),
         ("http://0x7f000001:9/orders", "in disguise"),
     ]:
-        config = Integration.model_validate(_document(endpoint), context=stored_before)
+        config = parse_integration(_document(endpoint), stored=True)
         probe = probe_api(config)
         assert not probe.ok and not probe.reachable and why in probe.error, probe.error
 
@@ -392,9 +391,8 @@ def test_through_a_proxy_the_destination_is_still_judged(monkeypatch):
             monkeypatch.delenv(variable, raising=False)
         monkeypatch.setenv("HTTP_PROXY", proxy_url)
         monkeypatch.setenv(ALLOW, "")  # the proxy is the operator's: it needs no allow-list entry
-        stored_before = {"stored": True}
-        refused = probe_api(Integration.model_validate(_document("http://169.254.169.254/latest/meta-data/"), context=stored_before))
-        public = probe_api(Integration.model_validate(_document("http://orders.client.invalid/orders", api={"records_path": "data"})))
+        refused = probe_api(parse_integration(_document("http://169.254.169.254/latest/meta-data/"), stored=True))
+        public = probe_api(parse_integration(_document("http://orders.client.invalid/orders", api={"records_path": "data"})))
     assert "link-local" in refused.error
     assert public.ok and [seen["path"] for seen in proxy.seen] == ["http://orders.client.invalid/orders"]
 
@@ -415,7 +413,7 @@ def test_a_denied_header_stored_before_the_deny_list_is_never_sent(sqlite_store)
     api = Api({"/orders": _page([RECORD])})
     with api.serve() as url:
         document = _document(f"{url}/orders", auth_type="apikey", api={"records_path": "data", "apikey_header": "Metadata-Flavor"})
-        config = Integration.model_validate(document, context={"stored": True})
+        config = parse_integration(document, stored=True)
         probe = probe_api(config)
     assert not probe.ok and probe.error.startswith("api.apikey_header Metadata-Flavor cannot carry a credential")
     assert api.seen == []

@@ -20,7 +20,8 @@ from connectors.rest.paginators import (
     paginator_for,
 )
 from connectors.rest.stop import StopReason
-from pipelines.integrations import Integration
+from pipelines.integrations import parse_integration
+from pipelines.integrations.api_settings import ApiSettings
 from tests.conftest import load_example
 from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
 
@@ -29,7 +30,7 @@ def _walk(base_url: str, api: dict[str, Any], params: dict[str, Any] | None = No
     document = load_example("api_polling_integration.json")
     document["endpoint"] = f"{base_url}/orders?status=pending"
     document["api"] = api
-    config = Integration.model_validate(document)
+    config = parse_integration(document)
     return PageWalk(HttpClient(config), config.api, config.endpoint, params or {}, **walk)
 
 
@@ -50,7 +51,7 @@ STYLES = [
 
 @pytest.mark.parametrize(("style", "settings", "paginator"), STYLES)
 def test_each_style_has_its_own_paginator(style, settings, paginator):
-    assert isinstance(paginator_for(Integration.model_validate({"name": "x", "type": "webhook", "api": settings}).api), paginator)
+    assert isinstance(paginator_for(ApiSettings.model_validate(settings)), paginator)
 
 
 @pytest.mark.parametrize(("style", "settings", "_paginator"), STYLES[1:])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from connectors.poll_worker import PollOutcome, follow_polls
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import ApiIntegration, WebhookIntegration, create_integration
 from pipelines.sources.lease import try_acquire
 from pipelines.sources.schedule import last_poll_starts
 from pipelines.store.schema import orders, sync_runs
@@ -19,9 +19,8 @@ MAPPING = {"external_id": "order_number", "client_name": "customer.name", "addre
 def _api(store, name: str, base_url: str):
     return create_integration(
         store,
-        Integration(
+        ApiIntegration(
             name=name,
-            type="api",
             endpoint=f"{base_url}/orders",
             auth_type="bearer",
             auth_value="sk_live_xxxxx",
@@ -71,6 +70,6 @@ def test_an_integration_pulled_elsewhere_is_skipped_and_not_recorded_as_failed(s
 
 
 def test_with_nothing_to_poll_the_worker_ends_at_once(sqlite_store):
-    create_integration(sqlite_store, Integration(name="hook", type="webhook"))
+    create_integration(sqlite_store, WebhookIntegration(name="hook"))
     report = follow_polls(sqlite_store, holder="test worker", budget_seconds=600, linger_seconds=60)
     assert report.outcomes == [] and report.seconds < 600  # it ended because nothing is polled, not by its budget

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 
 from connectors.rest.probe import probe_api
-from pipelines.integrations import Integration
+from pipelines.integrations import Integration, parse_integration
 from tests.conftest import load_example
 from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
 
@@ -17,7 +17,7 @@ def _config(base_url: str, **changes) -> Integration:
     document = load_example("api_polling_integration.json")
     document["endpoint"] = f"{base_url}/orders?status=pending"
     document.update(changes)
-    return Integration.model_validate(document)
+    return parse_integration(document)
 
 
 def test_the_seed_api_answers_with_records_that_would_land():

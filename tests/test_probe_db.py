@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from connectors.demo.client_db import SEED_QUERY, client_orders_table, demo_rows
 from connectors.sql.probe import probe_db
-from pipelines.integrations import Integration
+from pipelines.integrations import DbIntegration, Integration
 from tests.services import client_database
 
 T0 = datetime(2024, 1, 15, 0, 30)
@@ -38,7 +38,7 @@ def client_db(request, tmp_path):
 
 
 def _config(url: str, **db) -> Integration:
-    return Integration(name="erp_cliente", type="db", db={"url": url, "query": SEED_QUERY, **db})
+    return DbIntegration(name="erp_cliente", db={"url": url, "query": SEED_QUERY, **db})
 
 
 def test_the_seed_query_gives_its_first_rows_mapped(client_db):
@@ -112,6 +112,6 @@ def test_environment_references_resolve_and_missing_ones_are_named(tmp_path, mon
 
 
 def test_connected_without_a_query_says_what_is_missing(tmp_path):
-    probe = probe_db(Integration(name="erp", type="db", db={"url": f"sqlite:///{tmp_path / 'erp.db'}"}))
+    probe = probe_db(DbIntegration(name="erp", db={"url": f"sqlite:///{tmp_path / 'erp.db'}"}))
     assert (probe.reachable, probe.ok, probe.status) == (True, False, "connected")
     assert probe.error == "connected, but db.query is not set: give the SELECT that produces the records"

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.rest import poll_api
-from pipelines.integrations import Integration, create_integration, get_integration
+from pipelines.integrations import create_integration, get_integration, parse_integration
 from pipelines.sources import PullError, Window, get_state
 from pipelines.store.schema import orders, sync_runs
 from tests.conftest import load_example
@@ -26,7 +26,7 @@ def _integration(engine, base_url: str, name: str = "ClienteXYZ", **changes):
     document["endpoint"] = f"{base_url}/orders?status=pending"
     document["name"] = name
     document.update(changes)
-    return create_integration(engine, Integration.model_validate(document))
+    return create_integration(engine, parse_integration(document))
 
 
 def _count(engine, *where) -> int:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from connectors.demo.client_db import SEED_QUERY, SEED_WRITE_BACK, client_orders_table, demo_rows
 from connectors.sql import pull_db
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import DbIntegration, create_integration
 from pipelines.integrations.db_settings import DbSettings
 from pipelines.sources import PullError, Window, get_state
 from pipelines.store.schema import integrations, orders, record_errors
@@ -48,7 +48,7 @@ def _moment(value: str) -> str:
 
 def _db_integration(store, url: str, name: str = "erp_cliente", **db):
     settings = {"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK, **db}
-    return create_integration(store, Integration(name=name, type="db", db=settings))
+    return create_integration(store, DbIntegration(name=name, db=settings))
 
 
 def test_seed_query_lands_rows_and_marks_exactly_those_that_landed(client_db, sqlite_store):
@@ -97,7 +97,7 @@ def test_watermark_streams_in_chunks_and_resumes(client_db, sqlite_store):
     query = "SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, created_at FROM orders"
     integration = create_integration(
         sqlite_store,
-        Integration(name="erp_wm", type="db", db={"url": url, "query": query, "watermark_column": "created_at", "chunk_size": 5}),
+        DbIntegration(name="erp_wm", db={"url": url, "query": query, "watermark_column": "created_at", "chunk_size": 5}),
     )
     first = pull_db(sqlite_store, integration)
     assert (first.counts["created"], first.read["chunks"], first.read["rows"]) == (23, 5, 23)
@@ -117,7 +117,7 @@ def test_a_query_ending_in_a_comment_still_gets_its_watermark(client_db, sqlite_
         "created_at FROM orders -- exported for Crossdock"
     )
     integration = create_integration(
-        sqlite_store, Integration(name="erp_commented", type="db", db={"url": url, "query": query, "watermark_column": "created_at"})
+        sqlite_store, DbIntegration(name="erp_commented", db={"url": url, "query": query, "watermark_column": "created_at"})
     )
     assert pull_db(sqlite_store, integration).counts["created"] == 3
 
@@ -129,7 +129,7 @@ def test_a_window_rereads_only_rows_inside_it(client_db, sqlite_store):
     _add(engine, table, [{**base, "order_id": f"W-{i}", "created_at": moment} for i, moment in enumerate(days)])
     query = "SELECT order_id AS external_id, customer_name AS client_name, delivery_address AS address, created_at FROM orders"
     integration = create_integration(
-        sqlite_store, Integration(name="erp_window", type="db", db={"url": url, "query": query, "watermark_column": "created_at"})
+        sqlite_store, DbIntegration(name="erp_window", db={"url": url, "query": query, "watermark_column": "created_at"})
     )
     report = pull_db(sqlite_store, integration, window=Window.day("2024-01-16"))
     with sqlite_store.connect() as conn:
@@ -165,9 +165,8 @@ def test_credentials_from_environment_variables_as_on_premise(sqlite_store, tmp_
 def test_the_database_password_is_stored_encrypted_and_never_in_the_url(sqlite_store):
     create_integration(
         sqlite_store,
-        Integration(
+        DbIntegration(
             name="erp_pw",
-            type="db",
             db={"url": "mysql+pymysql://logitrack_reader@10.0.0.5/erp", "password": "Zr!9-clave", "query": "SELECT 1"},
         ),
     )

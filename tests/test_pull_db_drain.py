@@ -21,7 +21,7 @@ from connectors.demo.client_db import SEED_QUERY, SEED_WRITE_BACK, client_orders
 from connectors.sql import pull_db
 from connectors.sql.drain import query_shape
 from connectors.sql.probe import probe_db
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import DbIntegration, create_integration
 from pipelines.integrations.db_settings import DbSettings
 from pipelines.sources import PullError, Window, get_state
 from pipelines.store.schema import orders, record_errors, sync_runs
@@ -78,7 +78,7 @@ def _flagged(engine, table, column: str) -> set[str]:
 
 def _integration(store, url: str, name: str = "erp_cliente", **db):
     settings = {"url": url, "query": SEED_QUERY, "write_back": SEED_WRITE_BACK, **db}
-    return create_integration(store, Integration(name=name, type="db", db=settings))
+    return create_integration(store, DbIntegration(name=name, db=settings))
 
 
 def _landed(store) -> set[str]:
@@ -277,9 +277,8 @@ def test_a_backfill_window_drains_a_limited_query_by_its_watermark(client_db, sq
 def test_the_probe_keeps_the_querys_own_limit_under_a_watermark(client_db):
     url, engine, table = client_db
     _add(engine, table, _ready(6))
-    config = Integration(
+    config = DbIntegration(
         name="erp_probe",
-        type="db",
         db={"url": url, "query": f"{COLUMNS}, created_at FROM orders ORDER BY created_at LIMIT 2", "watermark_column": "created_at"},
     )
     assert probe_db(config, limit=5).records == 2

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from connectors.files import drop_folder, pull_files
 from connectors.files.readers import duckdb_connection
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import FileIntegration, create_integration
 from pipelines.sources import Window
 from pipelines.store.schema import orders, record_errors
 
@@ -33,7 +33,7 @@ CSV_MAPPING = {
 
 
 def _integration(store, name="erp_files", **file):
-    return create_integration(store, Integration(name=name, type="file", field_mapping=CSV_MAPPING, file={"min_age_seconds": 0, **file}))
+    return create_integration(store, FileIntegration(name=name, field_mapping=CSV_MAPPING, file={"min_age_seconds": 0, **file}))
 
 
 def _stored(store) -> dict[str, tuple]:

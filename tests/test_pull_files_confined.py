@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from connectors.files import drop_folder, pull_files
 from pipelines import settings
 from pipelines.errors import validation_issues
-from pipelines.integrations import Integration, create_integration, get_integration
+from pipelines.integrations import FileIntegration, Integration, create_integration, get_integration
 from pipelines.sources import PullError
 from pipelines.store.schema import orders
 from tests.receiver_helpers import running
@@ -36,7 +36,7 @@ def _csv(*ids: str) -> bytes:
 
 
 def _config(name: str = "erp_files", **file) -> Integration:
-    return Integration(name=name, type="file", field_mapping=MAPPING, file={"min_age_seconds": 0, **file})
+    return FileIntegration(name=name, field_mapping=MAPPING, file={"min_age_seconds": 0, **file})
 
 
 def _integration(store, name: str = "erp_files", **file):

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from connectors.pull import pull
 from pipelines.clock import utcnow
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import ApiIntegration, create_integration
 from pipelines.sources.lease import LEASE_KEY, LEASE_TTL, PullBusy, release, renew, try_acquire
 from pipelines.store.schema import source_state, sync_runs
 from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
@@ -20,9 +20,8 @@ from tests.fake_client_api import ClientApi, seed_orders, serve_client_api
 def _integration(store, url: str = "https://x.example/orders"):
     return create_integration(
         store,
-        Integration(
+        ApiIntegration(
             name="ClienteXYZ",
-            type="api",
             endpoint=url,
             auth_type="bearer",
             auth_value="sk_live_xxxxx",

@@ -13,7 +13,7 @@ import requests
 from standardwebhooks import Webhook
 
 from connectors.receiver.verify import Guard, Unauthorized
-from pipelines.integrations import Integration
+from pipelines.integrations import parse_integration
 from tests.receiver_helpers import integration, order_count, running
 
 SW_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -24,7 +24,7 @@ ORDER = {"external_id": "SW-1", "client_name": "Ana", "address": "Zona 1"}
 
 def guard(preset: str, secrets: list[str], tolerance: int = 300) -> Guard:
     return Guard.of(
-        Integration.model_validate(
+        parse_integration(
             {
                 "name": "g",
                 "type": "webhook",
@@ -159,4 +159,4 @@ def test_provider_presets_through_the_receiver(sqlite_store, preset):
 
 def test_a_preset_needs_a_signing_secret():
     with pytest.raises(ValueError, match="needs webhook.signing_secrets"):
-        Integration.model_validate({"name": "x", "type": "webhook", "webhook": {"verification": "github"}})
+        parse_integration({"name": "x", "type": "webhook", "webhook": {"verification": "github"}})

@@ -16,7 +16,7 @@ from pipelines.clock import utcnow
 from pipelines.inbox.processing import process_batch
 from pipelines.ingest import ingest
 from pipelines.ingest.sales import register_identifiers
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import ApiIntegration, WebhookIntegration, create_integration
 from pipelines.store.schema import customers, inbox, orders, sync_runs
 from tests.conftest import EXAMPLES
 from tests.fake_client_api import ClientApi, serve_client_api
@@ -41,9 +41,8 @@ def _signed(body: bytes) -> dict[str, str]:
 def test_a_captured_autentikapp_event_replayed_late_changes_nothing(sqlite_store):
     account = create_integration(
         sqlite_store,
-        Integration(
+        WebhookIntegration(
             name="autentik",
-            type="webhook",
             target="sale",
             webhook={"ack_mode": "async", "verification": "autentikapp", "signing_secrets": [SECRET]},
         ),
@@ -68,7 +67,7 @@ def test_a_captured_autentikapp_event_replayed_late_changes_nothing(sqlite_store
 def test_a_late_older_event_is_stale_even_with_a_new_body(sqlite_store):
     """A new transaction of an older event still lands (it is a sale), but cannot roll the customer back;
     the same transaction re-sent with an older event time is stale."""
-    account = create_integration(sqlite_store, Integration(name="autentik", type="webhook", target="sale", webhook={"ack_mode": "sync"}))
+    account = create_integration(sqlite_store, WebhookIntegration(name="autentik", target="sale", webhook={"ack_mode": "sync"}))
     with sqlite_store.begin() as conn:
         register_identifiers(conn, account.id, [{"code": CODE}], utcnow())
     newer = json.loads(_sale("FACT-9", "2025-09-13T15:00:00Z", "+573000000002", "new@email.com"))
@@ -104,8 +103,8 @@ def test_an_older_order_version_from_a_pull_is_stale(sqlite_store):
     with serve_client_api(api) as base_url:
         create_integration(
             sqlite_store,
-            Integration(
-                name="erp", type="api", endpoint=f"{base_url}/orders", auth_type="bearer", auth_value="sk_live_xxxxx", field_mapping=mapping
+            ApiIntegration(
+                name="erp", endpoint=f"{base_url}/orders", auth_type="bearer", auth_value="sk_live_xxxxx", field_mapping=mapping
             ),
         )
         first = pull(sqlite_store, "erp")

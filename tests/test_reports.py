@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from pipelines.ingest import ingest
-from pipelines.integrations import Integration, archive_integration, create_integration
+from pipelines.integrations import FileIntegration, WebhookIntegration, archive_integration, create_integration
 from pipelines.ops.reports import (
     callback_delivery,
     duck,
@@ -38,9 +38,9 @@ def _sync_at(store, integration, records, when: datetime) -> None:
 
 
 def _two_days(store):
-    abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
-    xyz = create_integration(store, Integration(name="cliente_xyz", type="webhook"))
-    create_integration(store, Integration(name="idle", type="file"))
+    abc = create_integration(store, WebhookIntegration(name="cliente_abc"))
+    xyz = create_integration(store, WebhookIntegration(name="cliente_xyz"))
+    create_integration(store, FileIntegration(name="idle"))
     _sync_at(store, abc, _orders("A", 5), DAY + timedelta(hours=14, minutes=20))
     _sync_at(store, abc, _orders("B", 3, broken=1), DAY + timedelta(hours=14, minutes=30))
     _sync_at(store, xyz, _orders("C", 12, broken=1), DAY + timedelta(hours=15, minutes=25))
@@ -114,7 +114,7 @@ def _callbacks(store, integration, order_id: int, attempts: list[tuple[datetime,
 
 
 def test_callback_success_and_latency(store):
-    abc = create_integration(store, Integration(name="cliente_abc", type="webhook"))
+    abc = create_integration(store, WebhookIntegration(name="cliente_abc"))
     order_id = ingest(store, abc, _orders("A", 1), source_kind="webhook").internal_ids[0]
     assert callback_delivery(store, DAY, DAY + timedelta(days=2)).empty
     _callbacks(
@@ -154,7 +154,7 @@ def test_period_report_lists_every_integration_and_a_total(store):
 def test_an_archived_integration_is_in_the_report_only_for_a_period_it_worked_in(store):
     """Deleting archives: the periods it worked in still count it by name; later periods do not list it idle."""
     _two_days(store)
-    create_integration(store, Integration(name="gone_idle", type="file"))
+    create_integration(store, FileIntegration(name="gone_idle"))
     archive_integration(store, "cliente_xyz", actor="user:admin")
     archive_integration(store, "gone_idle", actor="user:admin")
     first_day = period_report(store, DAY, DAY + timedelta(days=1)).set_index("integration")

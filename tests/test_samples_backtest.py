@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from pipelines.clock import utcnow
 from pipelines.ingest import ingest
-from pipelines.integrations import Integration, create_integration
+from pipelines.integrations import WebhookIntegration, create_integration
 from pipelines.mapping import MappingError
 from pipelines.store.schema import inbox, orders
 from pipelines.studio.backtest import run_backtest
@@ -64,7 +64,7 @@ def _plan_orders(n: int, without_address: int = 0) -> list[dict]:
 
 
 def test_stored_samples_from_inbox_bodies_and_landed_orders(store):
-    xyz = create_integration(store, Integration(name="ClienteXYZ", type="webhook", field_mapping=PLAN_MAPPING))
+    xyz = create_integration(store, WebhookIntegration(name="ClienteXYZ", field_mapping=PLAN_MAPPING))
     now = utcnow()
     with store.begin() as conn:
         conn.execute(
@@ -99,7 +99,7 @@ def test_stored_samples_from_inbox_bodies_and_landed_orders(store):
 
 
 def test_backtest_payloads_include_rejected_records_once(store):
-    xyz = create_integration(store, Integration(name="ClienteXYZ", type="webhook", field_mapping=PLAN_MAPPING))
+    xyz = create_integration(store, WebhookIntegration(name="ClienteXYZ", field_mapping=PLAN_MAPPING))
     ingest(store, xyz, _plan_orders(5, without_address=2), source_kind="api")
     ingest(store, xyz, _plan_orders(5, without_address=2), source_kind="api")  # same records again
     payloads = backtest_payloads(store, xyz.id, "order", 100)
@@ -108,7 +108,7 @@ def test_backtest_payloads_include_rejected_records_once(store):
 
 
 def test_backtest_counts_fixed_and_broken(store):
-    xyz = create_integration(store, Integration(name="ClienteXYZ", type="webhook", field_mapping=PLAN_MAPPING))
+    xyz = create_integration(store, WebhookIntegration(name="ClienteXYZ", field_mapping=PLAN_MAPPING))
     ingest(store, xyz, _plan_orders(10, without_address=3), source_kind="api")
 
     same = run_backtest(store, xyz, PLAN_MAPPING, 1000)
@@ -133,14 +133,14 @@ def test_backtest_counts_fixed_and_broken(store):
 
 
 def test_backtest_of_a_mapping_that_does_not_compile(store):
-    xyz = create_integration(store, Integration(name="ClienteXYZ", type="webhook"))
+    xyz = create_integration(store, WebhookIntegration(name="ClienteXYZ"))
     with pytest.raises(MappingError):
         run_backtest(store, xyz, {"external_id": "format('x-{}', "}, 10)
 
 
 def test_backtest_compares_what_would_be_stored_and_keeps_broken_examples(store):
     mapping = dict(PLAN_MAPPING, latitude="shipping_address.lat")
-    xyz = create_integration(store, Integration(name="ClienteXYZ", type="webhook", field_mapping=mapping))
+    xyz = create_integration(store, WebhookIntegration(name="ClienteXYZ", field_mapping=mapping))
     records = [dict(r, shipping_address=dict(r["shipping_address"], lat="14.59")) for r in _plan_orders(4)]
     ingest(store, xyz, records, source_kind="api")
 
@@ -163,7 +163,7 @@ def test_backtest_compares_what_would_be_stored_and_keeps_broken_examples(store)
 
 
 def test_backtest_when_the_active_mapping_no_longer_compiles(store):
-    xyz = create_integration(store, Integration(name="ClienteXYZ", type="webhook", field_mapping=PLAN_MAPPING))
+    xyz = create_integration(store, WebhookIntegration(name="ClienteXYZ", field_mapping=PLAN_MAPPING))
     ingest(store, xyz, _plan_orders(3), source_kind="api")
     # Saved before a rule it breaks existed (the store checks mappings when they are saved).
     stale = dataclasses.replace(

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from connectors.receiver.verify import Guard, Unauthorized
-from pipelines.integrations import Integration
+from pipelines.integrations import WebhookIntegration
 from pipelines.onboarding.webhook_example import (
     ORDER_BODY,
     SALE_BODY,
@@ -111,18 +111,16 @@ def test_the_signature_satisfies_the_receivers_own_check(monkeypatch, preset):
     secret = PRESET_SECRETS[preset]
     target = "sale" if preset == "autentikapp" else "order"
     path, headers, body = _send(monkeypatch, "apikey", "secreto_compartido", target, verification=preset, signing_secret=secret)
-    config = Integration(
+    config = WebhookIntegration(
         name="cliente_abc",
-        type="webhook",
         auth_type="apikey",
         auth_value="secreto_compartido",
         webhook={"verification": preset, "signing_secrets": [secret]},
     )
     lowered = {k.lower(): v for k, v in headers.items()}
     Guard.of(config).check(lowered, body, time.time())  # raises Unauthorized when the command signed wrongly
-    wrong = Integration(
+    wrong = WebhookIntegration(
         name="cliente_abc",
-        type="webhook",
         auth_type="apikey",
         auth_value="secreto_compartido",
         webhook={"verification": preset, "signing_secrets": ["whsec_b3RoZXIgc2VjcmV0"]},

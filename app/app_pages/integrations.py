@@ -22,6 +22,7 @@ from pipelines.integrations import (
     MappingRejected,
     create_integration,
     get_integration,
+    parse_integration,
 )
 from pipelines.ops.monitoring import integration_health
 
@@ -69,7 +70,8 @@ view = st.segmented_control("Show", views, key=VIEW_KEY, required=True, label_vi
 
 def _created(config: Integration, secret: str | None, **resets) -> None:
     """After a create: show the new integration with its client instructions."""
-    integration_detail.remember_secret_once(config.name, secret, integration_detail.first_secret(config.webhook.signing_secrets))
+    signing = config.webhook.signing_secrets if config.type == "webhook" else []
+    integration_detail.remember_secret_once(config.name, secret, integration_detail.first_secret(signing))
     st.session_state[GOTO_KEY] = {"intg.selected": config.name, VIEW_KEY: "Details", **resets}
     st.rerun(scope="app")
 
@@ -163,7 +165,7 @@ def import_json() -> None:
         st.error("Expected an object with the integration's fields (name, type, ...).")
         return
     try:
-        config = Integration.model_validate(document)
+        config = parse_integration(document)
     except ValidationError as exc:
         show_issues(validation_issues(exc), "This configuration is not valid:")
         return

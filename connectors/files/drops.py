@@ -37,7 +37,7 @@ from connectors.files.readers import UnreadableFile, read_chunks
 from pipelines import settings as crossdock_settings
 from pipelines.clock import as_utc, iso, utcnow
 from pipelines.integrations.file_settings import check_pattern, drops_root, folder_path
-from pipelines.integrations.model import StoredIntegration
+from pipelines.integrations.model import FileIntegration, StoredIntegration
 from pipelines.sources import PullError, PullReport, Window, get_state, set_state
 from pipelines.sources.landing import land
 from pipelines.sources.state import states_with_prefix
@@ -89,7 +89,7 @@ def open_drop_folder(integration: StoredIntegration, report: PullReport | None =
     crossdock_settings.home()  # created readable by its user only, before a default root inside it
     root = drops_root()
     try:
-        path = folder_path(integration.config.file.folder, integration.name, root)
+        path = folder_path(integration.config_as(FileIntegration).file.folder, integration.name, root)
     except ValueError as exc:
         raise PullError(f"{integration.name}: file.folder {exc}", report) from None
     opened: list[int] = []
@@ -145,7 +145,7 @@ def pull_files(
     engine: sa.Engine, integration: StoredIntegration, *, window: Window | None = None, now: datetime | None = None
 ) -> PullReport:
     report = PullReport(integration.name, "file", PullMode.of(window), window)
-    settings = integration.config.file
+    settings = integration.config_as(FileIntegration).file
     try:
         check_pattern(settings.pattern)
     except ValueError as exc:
@@ -242,7 +242,7 @@ def _ingest(
     rows = 0
     runs_before = len(report.sync_run_ids)
     try:
-        for chunk in read_chunks(snapshot.copy, integration.config.file):
+        for chunk in read_chunks(snapshot.copy, integration.config_as(FileIntegration).file):
             land(engine, integration, chunk, report, details={"file": name, "rows": len(chunk)})
             rows += len(chunk)
     except (UnreadableFile, OSError) as exc:
@@ -282,7 +282,7 @@ def _reingest_window(engine: sa.Engine, integration: StoredIntegration, drop: Dr
                 report.warnings.append(f"{entry['name']}: {stored_as} {exc}; not re-ingested")
                 continue
             try:
-                for chunk in read_chunks(snapshot.copy, integration.config.file):
+                for chunk in read_chunks(snapshot.copy, integration.config_as(FileIntegration).file):
                     land(engine, integration, chunk, report, details={"file": entry["name"], "rows": len(chunk)})
                     report.bump("rows", len(chunk))
             except (UnreadableFile, OSError) as exc:

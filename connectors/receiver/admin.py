@@ -26,8 +26,9 @@ from connectors.receiver.schemas import (
     error_responses,
 )
 from connectors.receiver.state import receiver_state
-from pipelines.errors import field_path, validation_issues
+from pipelines.errors import describe, field_path, validation_issues
 from pipelines.integrations import (
+    KINDS,
     ArchivedNameTaken,
     Integration,
     IntegrationBusy,
@@ -40,6 +41,7 @@ from pipelines.integrations import (
     get_integration,
     list_integrations,
     masked_config,
+    parse_integration,
     purge_integration,
     restore_integration,
     update_integration,
@@ -51,6 +53,7 @@ from pipelines.sales.lookup import get_identifier, page_customers, register_code
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)], responses=ADMIN_ERRORS)
 
+COMPONENT_REF = "#/components/schemas/{model}"
 SEED_INTEGRATION = {"name": "cliente_abc", "type": "webhook", "auth_type": "apikey", "auth_value": "secreto_compartido", "is_active": True}
 
 
@@ -97,11 +100,23 @@ def _storable(document: Any) -> None:
 
 
 def _changes_schema() -> dict[str, Any]:
-    """PATCH's body as documented: any of the integration's fields (nested settings merge), and no other."""
-    schema = Integration.model_json_schema(ref_template="#/components/schemas/{model}")
-    for key in ("$defs", "required", "description"):
-        schema.pop(key, None)
-    return {**schema, "title": "IntegrationChanges"}
+    """PATCH's body as documented: any field of any kind (nested settings merge); the result must be
+    a valid integration of its `type`."""
+    properties: dict[str, Any] = {}
+    for kind in KINDS.values():
+        schema = kind.model_json_schema(ref_template=COMPONENT_REF)
+        properties.update({key: value for key, value in schema["properties"].items() if key not in properties})
+    properties["type"] = {"enum": list(KINDS), "type": "string", "title": "Type"}
+    return {"type": "object", "properties": properties, "additionalProperties": False, "title": "IntegrationChanges"}
+
+
+def _document(body: dict[str, Any]) -> Integration:
+    """The body as an integration of the kind it names; 422 with each field's reason otherwise."""
+    try:
+        return parse_integration(body)
+    except ValidationError as exc:
+        issues = validation_issues(exc)
+        raise Invalid(issues, describe(issues)) from None
 
 
 @router.post(
@@ -111,13 +126,15 @@ def _changes_schema() -> dict[str, Any]:
     responses=error_responses(
         {400: MALFORMED_JSON, 409: "an integration (live or archived) with that name exists", 422: "invalid fields, each with its reason"}
     ),
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"$ref": COMPONENT_REF.format(model="Integration")}}}}},
 )
 def create(
     request: Request,
-    config: Integration = Body(openapi_examples={"seed 000": {"value": SEED_INTEGRATION}}),
+    body: dict[str, Any] = Body(openapi_examples={"seed 000": {"value": SEED_INTEGRATION}}),
     actor: str = Depends(require_admin),
 ) -> dict[str, Any]:
     engine = receiver_state(request).engine
+    config = _document(body)
     _storable(config.model_dump(mode="json"))
     try:
         stored = create_integration(engine, config, actor=actor)

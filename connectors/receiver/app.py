@@ -26,6 +26,7 @@ from connectors.receiver.schemas import PAYLOAD_MODELS, ErrorBody
 from connectors.receiver.state import ReceiverState, receiver_state
 from connectors.receiver.wal import checkpoint_forever, writer_engine
 from pipelines import settings
+from pipelines.integrations import integration_schema
 from pipelines.store import connect
 from pipelines.store.engine import reader as read_only
 
@@ -151,7 +152,8 @@ def _store_engine(request: Request) -> sa.Engine:
 
 
 def _openapi(app: FastAPI) -> dict:
-    """FastAPI's schema plus the webhook payload models, which the routes reference but do not parse;
+    """FastAPI's schema plus the webhook payload models and the integration configuration (one of four
+    kinds by `type`), which the routes reference but FastAPI does not parse;
     every error documented with the body it really has; and the links between operations."""
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
@@ -160,6 +162,9 @@ def _openapi(app: FastAPI) -> dict:
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema
+        integration = integration_schema(ref_template="#/components/schemas/{model}")
+        components.update(integration.pop("$defs", {}))
+        components["Integration"] = {**integration, "title": "Integration"}
         _one_error_body(schema)
         _malformed_requests(schema)
         _add_links(schema)

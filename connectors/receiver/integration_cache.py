@@ -18,14 +18,23 @@ import sqlalchemy as sa
 from connectors.receiver.verify import Guard
 from pipelines.clock import as_utc
 from pipelines.integrations import IntegrationNotFound, get_integration
-from pipelines.integrations.model import StoredIntegration
+from pipelines.integrations.model import StoredIntegration, WebhookIntegration
 from pipelines.store.joins import live
 from pipelines.store.schema import integrations
 
 
 @dataclass(frozen=True)
 class Known:
+    """A live integration of any kind (the client's status page serves every kind)."""
+
     integration: StoredIntegration
+
+
+@dataclass(frozen=True)
+class PushTarget(Known):
+    """A webhook integration, the kind clients push to, with its checks ready."""
+
+    config: WebhookIntegration
     guard: Guard
 
 
@@ -74,7 +83,9 @@ class IntegrationCache:
                 stored = get_integration(conn, name)
             except IntegrationNotFound:
                 return None
-        return Known(stored, Guard.of(stored.config))
+        if isinstance(stored.config, WebhookIntegration):
+            return PushTarget(stored, stored.config, Guard.of(stored.config))
+        return Known(stored)
 
 
 def _same_time(known: Known, updated_at) -> bool:

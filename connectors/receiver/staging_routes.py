@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from connectors.receiver import webhooks
-from connectors.receiver.integration_cache import Known
+from connectors.receiver.integration_cache import PushTarget
 from connectors.receiver.schemas import error_responses
 from connectors.receiver.state import receiver_state
 from pipelines.guide.urls import STAGING_PREFIX
@@ -66,12 +66,12 @@ async def stage_autentikapp(account_id: str, request: Request) -> Response:
 async def receive_staging(request: Request, name: str, route: webhooks.Route) -> Response:
     state = receiver_state(request)
     known = await state.integrations.get(name)
-    if known is None or not webhooks._serves(known, route):
+    if not webhooks._serves(known, route):
         return _json(404, {"detail": f"no {route.noun} named {name!r} accepts webhooks here", "staging": True})
     body = b""
     headers = webhooks._headers(request)
     try:
-        body = await webhooks._read_body(request, headers, known.integration.config.webhook.max_body_bytes)
+        body = await webhooks._read_body(request, headers, known.config.webhook.max_body_bytes)
         entry = webhooks._admit(known, route, request, headers, body, state.clock())
     except webhooks.Refusal as refusal:
         answer = {"detail": refusal.detail, "staging": True}
@@ -88,7 +88,7 @@ async def receive_staging(request: Request, name: str, route: webhooks.Route) ->
 
 async def _keep(
     engine,
-    known: Known,
+    known: PushTarget,
     request: Request,
     body: bytes,
     verified: bool,

@@ -20,7 +20,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from pipelines.integrations.model import Integration
+from pipelines.integrations.model import WebhookIntegration
 from pipelines.integrations.webhook_settings import BODY_SIGNATURE_PRESETS, TIMESTAMPED_PRESETS
 
 
@@ -50,7 +50,7 @@ class Guard:
     tolerance_seconds: int
 
     @classmethod
-    def of(cls, config: Integration) -> Guard:
+    def of(cls, config: WebhookIntegration) -> Guard:
         webhook = config.webhook
         credentials = tuple(
             secret.get_secret_value().encode() for secret in (config.auth_value, webhook.previous_auth_value) if secret is not None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs
 
 import orjson
@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from connectors.receiver.group_commit import Overloaded, StoreUnavailable
-from connectors.receiver.integration_cache import Known
+from connectors.receiver.integration_cache import Known, PushTarget
 from connectors.receiver.schemas import (
     AUTENTIKAPP_EXAMPLE,
     ONE_ORDER_EXAMPLE,
@@ -155,19 +155,19 @@ async def autentikapp_event(account_id: str, request: Request) -> Response:
 async def receive(request: Request, name: str, route: Route) -> Response:
     state = receiver_state(request)
     known = await state.integrations.get(name)
-    if known is None or not _serves(known, route):
+    if not _serves(known, route):
         return _json(404, {"detail": f"no {route.noun} named {name!r} accepts webhooks here"})
     if state.committer.saturated:
         return _json(429, {"detail": "the receiver is at capacity; retry shortly"}, {"Retry-After": RETRY_AFTER_SECONDS})
     body = b""
     headers = _headers(request)
     try:
-        body = await _read_body(request, headers, known.integration.config.webhook.max_body_bytes)
+        body = await _read_body(request, headers, known.config.webhook.max_body_bytes)
         if is_woocommerce_ping(known.guard.preset, headers, body):
             state.committer.submit_rejected(_woocommerce_ping_entry(known, request, body))
             return _json(200, {"accepted": True, "ingested": False, "reason": WOOCOMMERCE_PING})
         entry = _admit(known, route, request, headers, body, state.clock())
-        if known.integration.config.onboarding.stage == "staging":
+        if known.config.onboarding.stage == "staging":
             raise Refusal(403, production_refusal(name), verified=True)
     except Refusal as refusal:
         if refusal.keep:
@@ -182,11 +182,10 @@ async def receive(request: Request, name: str, route: Route) -> Response:
     return _json(outcome.status_code, outcome.payload())
 
 
-def _serves(known: Known, route: Route) -> bool:
-    config = known.integration.config
-    if config.type != "webhook":
+def _serves(known: Known | None, route: Route) -> TypeGuard[PushTarget]:
+    if not isinstance(known, PushTarget):
         return False
-    return route.required_preset is None or config.webhook.verification == route.required_preset
+    return route.required_preset is None or known.config.webhook.verification == route.required_preset
 
 
 # An oversized body is still read (and thrown away) up to this much before the 413 goes out: a client
@@ -233,10 +232,10 @@ async def _drain(request: Request) -> None:
         return
 
 
-def _admit(known: Known, route: Route, request: Request, headers: dict[str, str], body: bytes, now: float) -> IncomingRequest:
+def _admit(known: PushTarget, route: Route, request: Request, headers: dict[str, str], body: bytes, now: float) -> IncomingRequest:
     """Every check that can refuse the request, in order; returns what will be stored. `headers` is
     `_headers(request)`, decoded once per request by the caller."""
-    config = known.integration.config
+    config = known.config
     try:
         known.guard.check(headers, body, now)
     except Unauthorized as exc:
@@ -278,7 +277,7 @@ def _admit(known: Known, route: Route, request: Request, headers: dict[str, str]
     )
 
 
-def _signed_without_timestamp(known: Known) -> bool:
+def _signed_without_timestamp(known: PushTarget) -> bool:
     guard = known.guard
     return guard.auth_type == "hmac" or guard.preset in BODY_SIGNATURE_PRESETS
 
@@ -312,7 +311,7 @@ def _headers(request: Request) -> dict[str, str]:
     return headers
 
 
-def _kept(request: Request, known: Known, headers: dict[str, str] | None = None) -> dict[str, str]:
+def _kept(request: Request, known: PushTarget, headers: dict[str, str] | None = None) -> dict[str, str]:
     client = request.client.host if request.client else ""
     pairs = (headers if headers is not None else _headers(request)).items()
     return kept_headers(pairs, remote_addr=client, verification=known.guard.describe())
@@ -321,7 +320,7 @@ def _kept(request: Request, known: Known, headers: dict[str, str] | None = None)
 WOOCOMMERCE_PING = "WooCommerce's unsigned ping when a webhook is saved: answered 200 so WooCommerce saves it; it carries nothing to ingest"
 
 
-def _woocommerce_ping_entry(known: Known, request: Request, body: bytes) -> IncomingRequest:
+def _woocommerce_ping_entry(known: PushTarget, request: Request, body: bytes) -> IncomingRequest:
     """Kept with the bounded diagnostics (it is unsigned), answered 200 all the same."""
     return IncomingRequest(
         integration=known.integration,
@@ -333,7 +332,7 @@ def _woocommerce_ping_entry(known: Known, request: Request, body: bytes) -> Inco
     )
 
 
-def _rejected_entry(known: Known, request: Request, body: bytes, refusal: Refusal) -> IncomingRequest:
+def _rejected_entry(known: PushTarget, request: Request, body: bytes, refusal: Refusal) -> IncomingRequest:
     return IncomingRequest(
         integration=known.integration,
         body=body,
@@ -344,6 +343,6 @@ def _rejected_entry(known: Known, request: Request, body: bytes, refusal: Refusa
     )
 
 
-def _challenge(known: Known) -> str:
+def _challenge(known: PushTarget) -> str:
     auth_type = known.guard.auth_type
     return {"bearer": "Bearer", "basic": 'Basic realm="crossdock"'}.get(auth_type, "Signature")

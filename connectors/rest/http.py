@@ -29,7 +29,7 @@ from connectors.outbound import Credentials, GuardedSession, OutboundRefused, gu
 from connectors.response_body import read_into
 from connectors.retry_after import retry_after_seconds
 from pipelines.integrations.api_settings import ApiSettings
-from pipelines.integrations.model import Integration
+from pipelines.integrations.model import ApiIntegration
 from pipelines.outbound import check_header_name, excerpt
 from pipelines.sources import PullError
 
@@ -46,7 +46,7 @@ def safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{parts.path}"
 
 
-def session_for(config: Integration) -> GuardedSession:
+def session_for(config: ApiIntegration) -> GuardedSession:
     """A session under the outbound policy, carrying the integration's credentials to its endpoint's
     origin only (never to a redirect's or a `next_url`'s other host)."""
     secret = config.auth_value.get_secret_value() if config.auth_value else ""  # the model requires one for these auth types
@@ -70,7 +70,7 @@ def session_for(config: Integration) -> GuardedSession:
 class HttpClient:
     def __init__(
         self,
-        config: Integration,
+        config: ApiIntegration,
         *,
         session: GuardedSession | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -167,7 +167,7 @@ def _body_within(response: requests.Response, deadline: float) -> bytes:
     return bytes(body)
 
 
-def _secrets(config: Integration) -> tuple[str, ...]:
+def _secrets(config: ApiIntegration) -> tuple[str, ...]:
     """What a response must never echo back into a message: the credential, and its parts for basic auth."""
     if not config.auth_value:
         return ()

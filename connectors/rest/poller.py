@@ -19,7 +19,7 @@ from connectors.rest.http import HttpClient
 from connectors.rest.pages import PageWalk
 from connectors.rest.paths import MISSING, dig
 from connectors.rest.stop import StopReason
-from pipelines.integrations.model import StoredIntegration
+from pipelines.integrations.model import ApiIntegration, StoredIntegration
 from pipelines.sources import PullError, PullReport, Window, get_state, set_state
 from pipelines.sources.landing import land
 from pipelines.vocabulary import PullMode
@@ -40,7 +40,7 @@ def poll_api(
     sleep: Callable[[float], None] = time.sleep,
 ) -> PullReport:
     """Pull what is new (or what falls in `window`) from the integration's API into the store."""
-    config = integration.config
+    config = integration.config_as(ApiIntegration)
     api = config.api
     report = PullReport(integration.name, "api", PullMode.of(window), window)
     params: dict[str, Any] = {}
@@ -66,7 +66,7 @@ def poll_api(
     newest = cursor
     outside = 0
     buffer: list[Any] = []
-    pages = PageWalk(client, api, config.endpoint or "", params)  # an api integration always has one
+    pages = PageWalk(client, api, config.endpoint, params)
     try:
         for page in pages:
             report.bump("pages")

@@ -10,7 +10,7 @@ import requests
 from connectors.rest.http import HttpClient, safe_url, session_for
 from connectors.rest.pages import PageWalk
 from connectors.rest.stop import StopReason
-from pipelines.integrations.model import Integration
+from pipelines.integrations.model import ApiIntegration
 from pipelines.sources import PullError
 from pipelines.sources.probe import PROBE_TIMEOUT_SECONDS, Probe
 
@@ -23,7 +23,7 @@ def _stop_retrying(problem: str, _wait: float) -> None:
     raise _WouldRetry(problem)
 
 
-def probe_api(config: Integration, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> Probe:
+def probe_api(config: ApiIntegration, *, timeout: float = PROBE_TIMEOUT_SECONDS) -> Probe:
     """Fetch the first page of `config`'s API (saved or not); never raises for what the API does."""
     api = config.api.model_copy(update={"timeout_seconds": min(config.api.timeout_seconds, timeout)})
     bounded = config.model_copy(update={"api": api})

@@ -31,7 +31,7 @@ from connectors.sql.source import database_error, resolve_url, source_engine
 from pipelines.ingest import SyncResult, prepare_for
 from pipelines.ingest.prepare import PreparedRecord
 from pipelines.integrations.db_settings import DbSettings
-from pipelines.integrations.model import StoredIntegration
+from pipelines.integrations.model import DbIntegration, StoredIntegration
 from pipelines.integrations.write_back_check import check_write_back
 from pipelines.sources import PullError, PullReport, Window, get_state, set_state
 from pipelines.sources.landing import land
@@ -76,7 +76,7 @@ def _bound(moment: datetime, dialect: str) -> datetime:
 
 def pull_db(engine: sa.Engine, integration: StoredIntegration, *, window: Window | None = None) -> PullReport:
     """Pull what is new (or in `window`) from the integration's database into the store."""
-    settings = integration.config.db
+    settings = integration.config_as(DbIntegration).db
     report = PullReport(integration.name, "db", PullMode.of(window), window)
     if not settings.query:
         raise PullError("db.query is not set: give the SELECT that produces the records", report)

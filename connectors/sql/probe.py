@@ -13,7 +13,7 @@ from connectors.sql.drain import query_shape
 from connectors.sql.extract import extraction_query
 from connectors.sql.guard import read_only
 from connectors.sql.source import database_error, resolve_url, shown, source_engine
-from pipelines.integrations.model import Integration
+from pipelines.integrations.model import DbIntegration
 from pipelines.sources import PullError
 from pipelines.sources.probe import PROBE_ROWS, PROBE_TIMEOUT_SECONDS, Probe
 
@@ -28,7 +28,7 @@ def _first_rows(statement: sa.Executable, limit: int, own_limit: int | None = No
     return sa.select(sa.literal_column("*")).select_from(inner).limit(limit)
 
 
-def probe_db(config: Integration, *, timeout: float = PROBE_TIMEOUT_SECONDS, limit: int = PROBE_ROWS) -> Probe:
+def probe_db(config: DbIntegration, *, timeout: float = PROBE_TIMEOUT_SECONDS, limit: int = PROBE_ROWS) -> Probe:
     """Connect and read the first `limit` rows of `config`'s query (saved or not); never raises for
     what the database does."""
     settings = config.db
@@ -56,7 +56,7 @@ def probe_db(config: Integration, *, timeout: float = PROBE_TIMEOUT_SECONDS, lim
     return probe.finish(config, rows)
 
 
-def _run(source: sa.Engine, probe: Probe, config: Integration, timeout: float, limit: int) -> list[dict] | None:
+def _run(source: sa.Engine, probe: Probe, config: DbIntegration, timeout: float, limit: int) -> list[dict] | None:
     settings = config.db
     with source.connect() as conn:
         probe.reachable, probe.status = True, "connected"

@@ -28,7 +28,7 @@ from pipelines.guide.samples import (
     verify_sample,
 )
 from pipelines.guide.urls import production_url, staging_url
-from pipelines.integrations.model import Integration
+from pipelines.integrations.model import ApiIntegration, Integration
 from pipelines.integrations.providers import rules
 from pipelines.integrations.webhook_settings import BODY_SIGNATURE_PRESETS, TIMESTAMPED_PRESETS
 
@@ -231,7 +231,7 @@ def _endpoint(config: Integration, lang: Lang, payload: Payload, base: str | Non
     )
 
 
-def _api_auth(config: Integration, lang: Lang) -> str:
+def _api_auth(config: ApiIntegration, lang: Lang) -> str:
     return {
         "none": _(lang, "none", "ninguna"),
         "apikey": f"`{config.api.apikey_header}: <{_(lang, 'your API key', 'su API key')}>`",

@@ -236,6 +236,8 @@ def build_payload(config: Integration) -> Payload:
 def _add_event(config: Integration, example: dict[str, Any]) -> None:
     """Providers that name the event in the body (Stripe's `type`) ingest only some events: the example
     names one that is ingested, so it lands when sent."""
+    if config.type != "webhook":
+        return
     event_field = rules(config.webhook.verification).event_field
     events = config.webhook.events or default_events(config.webhook.verification)
     if event_field and events and event_field not in example:

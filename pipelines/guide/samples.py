@@ -19,7 +19,7 @@ import json
 import shlex
 from dataclasses import dataclass
 
-from pipelines.integrations.model import Integration
+from pipelines.integrations.model import WebhookIntegration
 from pipelines.integrations.providers import default_events, rules
 from pipelines.integrations.webhook_settings import BODY_SIGNATURE_PRESETS
 
@@ -52,7 +52,7 @@ class SendSpec:
         return self.preset != "none"
 
 
-def send_spec(config: Integration, url: str, example: object) -> SendSpec:
+def send_spec(config: WebhookIntegration, url: str, example: object) -> SendSpec:
     preset = config.webhook.verification
     found = rules(preset)
     events = config.webhook.events or default_events(preset)

@@ -31,7 +31,7 @@ from pipelines.clock import utcnow
 from pipelines.inbox import DONE, PENDING, REJECTED
 from pipelines.inbox.done import Done, mark_done
 from pipelines.ingest import SyncResult, ingest
-from pipelines.integrations.model import StoredIntegration
+from pipelines.integrations.model import StoredIntegration, verification_of
 from pipelines.integrations.providers import rules
 from pipelines.store.binds import inserted_id
 from pipelines.store.schema import inbox, record_errors
@@ -366,7 +366,7 @@ def _ingest_now(conn: sa.Connection, group: list[tuple[int, IncomingRequest, int
         all_invalid = bool(own.total_received) and own.errors == own.total_received
         # Providers retry (and end up disabling the endpoint) on anything but 2xx: their verified
         # deliveries are answered 200 with the rejected records listed; seed 000's contract keeps 422.
-        status_code = 422 if all_invalid and not rules(integration.config.webhook.verification).answers_2xx_for_invalid else 200
+        status_code = 422 if all_invalid and not rules(verification_of(integration.config)).answers_2xx_for_invalid else 200
         if status_code == 422:
             body["detail"] = "no record was valid; each one's reasons are in results[].errors"
         answers.append((i, Outcome(inbox_id, status_code, body)))

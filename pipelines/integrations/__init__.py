@@ -1,6 +1,18 @@
 """Integrations: the model people configure and its persistence (secrets encrypted, mappings versioned)."""
 
-from pipelines.integrations.model import Integration, StoredIntegration
+from pipelines.integrations.model import (
+    KINDS,
+    ApiIntegration,
+    DbIntegration,
+    FileIntegration,
+    Integration,
+    IntegrationBase,
+    PullIntegration,
+    StoredIntegration,
+    WebhookIntegration,
+    integration_schema,
+    parse_integration,
+)
 from pipelines.integrations.repository import (
     ArchivedNameTaken,
     IntegrationBusy,
@@ -28,22 +40,31 @@ from pipelines.integrations.repository import (
 )
 
 __all__ = [
+    "KINDS",
+    "ApiIntegration",
     "ArchivedNameTaken",
+    "DbIntegration",
+    "FileIntegration",
     "Integration",
+    "IntegrationBase",
     "IntegrationBusy",
     "IntegrationExists",
     "IntegrationNotFound",
     "MappingRejected",
+    "PullIntegration",
     "StoredIntegration",
+    "WebhookIntegration",
     "archive_integration",
     "archived_view",
     "create_integration",
     "get_integration",
     "get_integration_by_id",
+    "integration_schema",
     "list_integrations",
     "list_mapping_versions",
     "masked_config",
     "new_callback_secret",
+    "parse_integration",
     "purge_expired",
     "purge_integration",
     "restore_integration",

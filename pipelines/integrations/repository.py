@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from pipelines import secrets
 from pipelines.clock import as_utc, utcnow
 from pipelines.integrations import audit_trail
-from pipelines.integrations.model import STORED, Integration, StoredIntegration
+from pipelines.integrations.model import KINDS, Integration, StoredIntegration, parse_integration
 from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
 from pipelines.mapping import MappingError, compile_mapping
 from pipelines.store.binds import connection, inserted_id, transaction
@@ -125,7 +125,7 @@ def _from_row(row: sa.Row) -> StoredIntegration:
     data["is_active"] = row.is_active
     return StoredIntegration(
         id=row.id,
-        config=Integration.model_validate(data, context=STORED),  # checked when saved; connect time judges again
+        config=parse_integration(data, stored=True),  # checked when saved; connect time judges again
         mapping_version=row.mapping_version,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
@@ -186,8 +186,9 @@ def update_integration(
 ) -> StoredIntegration:
     """Apply a partial change (PATCH semantics; nested settings merge). Secrets omitted stay as they were."""
     current = get_integration(engine, name)
-    merged = _deep_merge(merge_secrets(current.config.model_dump(mode="json"), _current_secrets(current)), changes)
-    config = Integration.model_validate(merged)  # raises ValidationError with field paths
+    kept = merge_secrets(current.config.model_dump(mode="json"), _current_secrets(current))
+    merged = _deep_merge(_kept_for_kind(kept, changes.get("type")), changes)
+    config = parse_integration(merged)  # raises ValidationError with field paths
     mapping_changed = config.field_mapping != current.config.field_mapping
     if mapping_changed or config.target != current.target:
         check_mapping(config.field_mapping, config.target)
@@ -216,6 +217,12 @@ def update_integration(
         row = conn.execute(sa.select(integrations).where(integrations.c.id == current.id)).one()
         audit_trail.record_update(conn, actor, current.config, config, note)
     return _from_row(row)
+
+
+def _kept_for_kind(current: dict[str, Any], new_type: Any) -> dict[str, Any]:
+    """A change of `type` keeps the settings the new kind shares and leaves the old kind's block behind."""
+    kind = KINDS.get(new_type) if isinstance(new_type, str) else None
+    return current if kind is None else {key: value for key, value in current.items() if key in kind.model_fields}
 
 
 def set_active(engine: sa.Engine, name: str, active: bool, *, actor: str = UNKNOWN_ACTOR) -> StoredIntegration:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from pipelines.clock import as_utc, utcnow
 from pipelines.ingest.run import prepare_for
-from pipelines.integrations.model import StoredIntegration
+from pipelines.integrations.model import StoredIntegration, verification_of
 from pipelines.integrations.providers import rules
 from pipelines.integrations.repository import UNKNOWN_ACTOR, update_integration
 from pipelines.store.schema import test_deliveries
@@ -60,7 +60,7 @@ def judge(integration: StoredIntegration, records: Sequence[Any]) -> tuple[int, 
         "results": results,
     }
     all_invalid = bool(results) and errors == len(results)
-    if all_invalid and not rules(integration.config.webhook.verification).answers_2xx_for_invalid:
+    if all_invalid and not rules(verification_of(integration.config)).answers_2xx_for_invalid:
         answer["detail"] = "no record was valid; each one's reasons are in results[].errors"
         return 422, answer
     return 200, answer

@@ -18,13 +18,12 @@ from pipelines.store.binds import connection
 from pipelines.store.schema import source_state
 
 PULL_TYPES = ("api", "db", "file")
-# api and db get 300 s from the model; a folder is cheap to look at, so drops are picked up sooner.
-DEFAULT_INTERVAL = {"api": 300, "db": 300, "file": 60}
 POLL_STARTED_KEY = "poll.started_at"
 
 
 def poll_interval(config: Integration) -> int:
-    return config.poll_interval_seconds or DEFAULT_INTERVAL.get(config.type, 300)
+    """Seconds between polls; a webhook integration is never polled, so its interval is moot."""
+    return 0 if config.type == "webhook" else config.poll_interval_seconds
 
 
 @dataclass(frozen=True)
