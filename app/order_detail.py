@@ -83,13 +83,13 @@ def render_order_detail(detail: OrderDetail, actions: Callable[[OrderDetail], No
         pd.DataFrame(
             [
                 {
-                    "Event": c["event"],
-                    "Status": c["status"],
-                    "Attempts": c["attempts"],
-                    "Last HTTP status": c["last_status_code"],
-                    "Last error": c["last_error"] or "",
-                    "Queued": when(c["created_at"]),
-                    "Delivered": when(c["delivered_at"]),
+                    "Event": c.event,
+                    "Status": c.status,
+                    "Attempts": c.attempts,
+                    "Last HTTP status": c.last_status_code,
+                    "Last error": c.last_error or "",
+                    "Queued": when(c.created_at),
+                    "Delivered": when(c.delivered_at),
                 }
                 for c in detail.callbacks
             ]
@@ -98,20 +98,20 @@ def render_order_detail(detail: OrderDetail, actions: Callable[[OrderDetail], No
         width="stretch",
     )
     for callback in detail.callbacks:
-        with st.expander(f"{callback['event']} callback #{callback['id']}: payload and attempts"):
-            st.json(callback["payload"], expanded=True)
-            if callback["attempt_log"]:
+        with st.expander(f"{callback.event} callback #{callback.id}: payload and attempts"):
+            st.json(callback.payload, expanded=True)
+            if callback.attempt_log:
                 st.dataframe(
                     pd.DataFrame(
                         [
                             {
-                                "When": when(a["attempted_at"]),
-                                "HTTP status": a["status_code"],
-                                "Latency (ms)": a["latency_ms"],
-                                "Error": a["error"] or "",
-                                "Response": a["response_excerpt"] or "",
+                                "When": when(a.attempted_at),
+                                "HTTP status": a.status_code,
+                                "Latency (ms)": a.latency_ms,
+                                "Error": a.error or "",
+                                "Response": a.response_excerpt or "",
                             }
-                            for a in callback["attempt_log"]
+                            for a in callback.attempt_log
                         ]
                     ),
                     hide_index=True,

@@ -7,6 +7,7 @@ Exit status: 0 done, 1 refused (unknown id or integration, not replayable), 2 un
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import typer
 
@@ -51,7 +52,7 @@ def list_(
         typer.echo(
             json.dumps(
                 {
-                    "callbacks": rows,
+                    "callbacks": [asdict(row) for row in rows],
                     "next_cursor": page.next_cursor,
                     "total": page.total,
                     "stopped": {s["integration"]: s["disabled_reason"] for s in stopped},
@@ -69,18 +70,18 @@ def list_(
         return
     typer.echo(f"{'ID':>6} {'INTEGRATION':<18} {'ORDER':<14} {'EVENT':<10} {'STATUS':<10} {'TRIES':>5}  WHEN / LAST RESULT")
     for row in rows:
-        when = row["delivered_at"] if row["status"] == "delivered" else row["next_attempt_at"]
-        label = "delivered" if row["status"] == "delivered" else "next" if row["status"] == "pending" else "queued"
-        if row["status"] in ("dead", "disabled"):
-            when, label = row["created_at"], "queued"
-        last = f"HTTP {row['last_status_code']}" if row["last_status_code"] is not None else ""
-        if row["last_error"] and row["status"] != "delivered":
-            last = row["last_error"] if row["last_error"].startswith("HTTP") else f"{last} {row['last_error']}".strip()
+        when = row.delivered_at if row.status == "delivered" else row.next_attempt_at
+        label = "delivered" if row.status == "delivered" else "next" if row.status == "pending" else "queued"
+        if row.status in ("dead", "disabled"):
+            when, label = row.created_at, "queued"
+        last = f"HTTP {row.last_status_code}" if row.last_status_code is not None else ""
+        if row.last_error and row.status != "delivered":
+            last = row.last_error if row.last_error.startswith("HTTP") else f"{last} {row.last_error}".strip()
         if len(last) > 70:
             last = last[:69] + "…"
         typer.echo(
-            f"{row['id']:>6} {row['integration']:<18.18} {row['external_id']:<14.14} {row['event']:<10} {row['status']:<10} "
-            f"{row['attempts']:>5}  {label} {iso(when)}  {last}"
+            f"{row.id:>6} {row.integration:<18.18} {row.external_id:<14.14} {row.event:<10} {row.status:<10} "
+            f"{row.attempts:>5}  {label} {iso(when)}  {last}"
         )
     if page.next_cursor:
         typer.echo(f"{len(rows)} of {page.total} shown; next page: --cursor {page.next_cursor}")

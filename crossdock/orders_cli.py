@@ -6,7 +6,8 @@ Exit status: 0 done, 1 refused (unknown order, illegal move), 2 unusable input (
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -15,6 +16,9 @@ from crossdock.cli_common import fail, json_default, parse_time
 from pipelines.access.policy import Action
 from pipelines.clock import iso
 from pipelines.vocabulary import OrderEvent, OutboxStatus
+
+if TYPE_CHECKING:  # annotations only: the CLI imports the store's code when a command runs
+    from pipelines.callbacks.queries import CallbackAttempt
 
 app = typer.Typer(
     help="Order status: move orders along (assigned, in_route, delivered, cancelled) and show their history.",
@@ -85,7 +89,7 @@ def show(
     except OrderNotFound as exc:
         fail(str(exc))
     if as_json:
-        document = {"order": order, "history": history, "callbacks": callbacks}
+        document = {"order": order, "history": history, "callbacks": [asdict(callback) for callback in callbacks]}
         typer.echo(json.dumps(document, default=json_default, ensure_ascii=False, indent=2))
         return
     typer.echo(f"order {order['id']} ({order['external_id']}) of {order['integration']}: {order['status']}")
@@ -105,20 +109,19 @@ def show(
         typer.echo("  (none)")
     for callback in callbacks:
         typer.echo(
-            f"  #{callback['id']} {callback['event']}: {callback['status']}, {callback['attempts']} attempt(s), "
-            f"webhook-id {callback['webhook_id']}"
+            f"  #{callback.id} {callback.event}: {callback.status}, {callback.attempts} attempt(s), webhook-id {callback.webhook_id}"
         )
-        for attempt in callback["attempt_log"]:
-            typer.echo(f"    {iso(attempt['attempted_at'])}  {describe_attempt(attempt)}")
+        for attempt in callback.attempt_log:
+            typer.echo(f"    {iso(attempt.attempted_at)}  {describe_attempt(attempt)}")
 
 
-def describe_attempt(attempt: dict[str, Any]) -> str:
-    code = f"HTTP {attempt['status_code']}" if attempt["status_code"] is not None else "no response"
+def describe_attempt(attempt: CallbackAttempt) -> str:
+    code = f"HTTP {attempt.status_code}" if attempt.status_code is not None else "no response"
     parts = [code]
-    if attempt["latency_ms"] is not None:
-        parts.append(f"{attempt['latency_ms']:.0f} ms")
-    if attempt["error"]:
-        parts.append(attempt["error"])
-    if attempt["response_excerpt"]:
-        parts.append(f"body: {attempt['response_excerpt'][:80]!r}")
+    if attempt.latency_ms is not None:
+        parts.append(f"{attempt.latency_ms:.0f} ms")
+    if attempt.error:
+        parts.append(attempt.error)
+    if attempt.response_excerpt:
+        parts.append(f"body: {attempt.response_excerpt[:80]!r}")
     return ", ".join(parts)

@@ -58,7 +58,7 @@ def test_the_seed_flow_from_the_orders_page_records_the_user_and_queues_callback
     order = get_order(app_store, order_id)
     assert order["status"] == "delivered"
     assert order["delivery_proof"] == {"signature_url": None, "photo_url": "https://cdn.example.com/photo/PED-001.jpg"}
-    assert [c["event"] for c in order_callbacks(app_store, order_id)] == ["assigned", "in_route", "delivered"]
+    assert [c.event for c in order_callbacks(app_store, order_id)] == ["assigned", "in_route", "delivered"]
     assert [h["actor"] for h in status_history(app_store, order_id)] == ["streamlit:ana"] * 3
     callbacks = next(d.value for d in at.dataframe if "Event" in d.value.columns)
     assert callbacks["Event"].tolist() == ["assigned", "in_route", "delivered"]

@@ -78,9 +78,9 @@ def test_the_seed_flow_delivers_three_signed_callbacks_in_order(store):
     assert [r["webhook_id"] for r in rows] == [r.webhook_id for r in got]
     assert all(r["status"] == "delivered" and r["attempts"] == 1 and r["last_status_code"] == 200 for r in rows)
     attempts = order_callbacks(store, ids["PED-001"])
-    assert [len(c["attempt_log"]) for c in attempts] == [1, 1, 1]
-    logged = attempts[0]["attempt_log"][0]
-    assert logged["status_code"] == 200 and logged["latency_ms"] > 0 and logged["response_excerpt"] == '{"ok": true}'
+    assert [len(c.attempt_log) for c in attempts] == [1, 1, 1]
+    logged = attempts[0].attempt_log[0]
+    assert logged.status_code == 200 and logged.latency_ms > 0 and logged.response_excerpt == '{"ok": true}'
 
 
 def _hex(secret: str, body: bytes) -> str:
@@ -142,19 +142,20 @@ def test_down_for_three_attempts_then_delivered_on_the_fourth(store):
             clock.move_to(due)
             deliver(store, clock)
     (callback,) = order_callbacks(store, ids["PED-001"])
-    log = callback["attempt_log"]
-    assert [(a["status_code"], a["error"]) for a in log] == [
+    log = callback.attempt_log
+    assert [(a.status_code, a.error) for a in log] == [
         (None, "connection closed without a response"),
         (500, None),
         (None, "connection closed without a response"),
         (200, None),
     ]
-    assert log[1]["response_excerpt"] == "upstream exploded"
-    gaps = [(b["attempted_at"] - a["attempted_at"]).total_seconds() for a, b in zip([{"attempted_at": started}] + log, log, strict=False)]
+    assert log[1].response_excerpt == "upstream exploded"
+    times = [started, *(a.attempted_at for a in log)]
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False)]
     assert gaps[0] == 0
     for gap, scheduled in zip(gaps[1:], [5, 300, 1800], strict=False):
         assert scheduled * 0.8 <= gap <= scheduled * 1.2  # the schedule with its jitter
-    assert (callback["status"], callback["attempts"]) == ("delivered", 4)
+    assert (callback.status, callback.attempts) == ("delivered", 4)
     assert len(sink.answered_ok()) == 1
 
 
@@ -193,7 +194,7 @@ def test_410_stops_the_integration_with_a_visible_reason(store):
         reason = get_integration(store, "cliente_abc").callbacks_disabled_reason
         assert reason.startswith("410 Gone from the callback endpoint at ") and reason.endswith("`crossdock callbacks resume cliente_abc`")
         assert masked_config(get_integration(store, "cliente_abc"))["callbacks_disabled_reason"] == reason
-        assert {r["status"] for r in list_callbacks(store, integration="cliente_abc")} == {"disabled"}
+        assert {r.status for r in list_callbacks(store, integration="cliente_abc")} == {"disabled"}
         (summary,) = callback_summary(store)
         assert summary["disabled_reason"] == reason and summary["counts"]["disabled"] == 4
         with pytest.raises(ReplayRejected, match="callbacks to cliente_abc are stopped"):
@@ -224,7 +225,7 @@ def test_retry_after_is_honoured_in_seconds_and_as_a_date(store):
         clock.move_to(next_due(store))
         deliver(store, clock)
     assert outbox_rows(store)[0]["status"] == "delivered"
-    assert [a["status_code"] for a in order_callbacks(store, ids["PED-001"])[0]["attempt_log"]] == [429, 503, 200]
+    assert [a.status_code for a in order_callbacks(store, ids["PED-001"])[0].attempt_log] == [429, 503, 200]
 
 
 def test_no_answer_within_the_timeout_is_a_failure_and_slow_answers_within_it_are_fine(store):
@@ -254,8 +255,8 @@ def test_an_answer_whose_body_drips_counts_by_its_status_and_holds_no_worker(sto
     assert report.total("delivered") == 1 and report.total("retried") == 0
     (row,) = outbox_rows(store)
     assert row["status"] == "delivered" and row["last_error"] is None
-    (attempt,) = order_callbacks(store, ids["PED-001"])[0]["attempt_log"]
-    assert attempt["status_code"] == 200 and attempt["response_excerpt"].startswith('{"ok": true')  # what came in time
+    (attempt,) = order_callbacks(store, ids["PED-001"])[0].attempt_log
+    assert attempt.status_code == 200 and attempt.response_excerpt.startswith('{"ok": true')  # what came in time
 
 
 def test_after_the_last_try_the_callback_is_dead_and_the_order_moves_on(store):

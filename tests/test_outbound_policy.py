@@ -351,9 +351,9 @@ def test_a_callback_response_is_kept_short_and_without_the_secret(sqlite_store):
         change_status(sqlite_store, ids["PED-001"], "assigned", actor="cli", now=clock.now)
         with CallbackSender(sqlite_store, clock=clock, workers=2, flush_interval=0.05) as sender:
             sender.deliver_due()
-    logged = order_callbacks(sqlite_store, ids["PED-001"])[0]["attempt_log"][0]
-    assert logged["status_code"] == 500 and secret not in logged["response_excerpt"]
-    assert logged["response_excerpt"].startswith("bad signature for secret ***") and len(logged["response_excerpt"]) <= 200
+    logged = order_callbacks(sqlite_store, ids["PED-001"])[0].attempt_log[0]
+    assert logged.status_code == 500 and secret not in logged.response_excerpt
+    assert logged.response_excerpt.startswith("bad signature for secret ***") and len(logged.response_excerpt) <= 200
 
 
 def test_excerpts_mask_a_secret_cut_at_the_limit_and_fold_control_characters():

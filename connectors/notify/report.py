@@ -35,11 +35,11 @@ MAX_CHART_BARS = 15
 
 def chart_png(report: ManagerReport) -> bytes:
     """Records per integration: created, updated, rejected (stacked), the busiest first."""
-    rows = sorted(report.rows, key=lambda r: -int(r["received"]))[:MAX_CHART_BARS]
-    names = [str(r["integration"]) for r in rows] or ["(no integrations)"]
-    created = [int(r["created"]) for r in rows] or [0]
-    updated = [int(r["updated"]) for r in rows] or [0]
-    rejected = [int(r["errors"]) for r in rows] or [0]
+    rows = sorted(report.rows, key=lambda r: -r.received)[:MAX_CHART_BARS]
+    names = [r.integration for r in rows] or ["(no integrations)"]
+    created = [r.created for r in rows] or [0]
+    updated = [r.updated for r in rows] or [0]
+    rejected = [r.errors for r in rows] or [0]
     figure = Figure(figsize=(7.5, 0.45 * len(names) + 1.4), dpi=110)
     axis = figure.subplots()
     axis.barh(names, created, color="#2e7d32", label="created")
@@ -84,23 +84,23 @@ def report_html(report: ManagerReport, chart_src: str, csv_note: str = "The CSV 
     )
     lines = []
     for row in report.rows:
-        reasons = "<br/>".join(f"{html.escape(r)} ({n})" for r, n in report.reasons.get(str(row["integration"]), [])) or "—"
-        p95 = row["callback_p95_ms"]
+        reasons = "<br/>".join(f"{html.escape(r)} ({n})" for r, n in report.reasons.get(row.integration, [])) or "—"
+        p95 = row.callback_p95_ms
         lines.append(
             "<tr>"
             + "".join(
                 f"<td>{cell}</td>"
                 for cell in (
-                    html.escape(str(row["integration"])),
-                    f"{int(row['received']):,}",
-                    f"{int(row['created']):,}",
-                    f"{int(row['updated']):,}",
-                    f"{int(row['errors']):,}",
-                    _pct(float(row["error_rate_pct"])),
+                    html.escape(row.integration),
+                    f"{row.received:,}",
+                    f"{row.created:,}",
+                    f"{row.updated:,}",
+                    f"{row.errors:,}",
+                    _pct(row.error_rate_pct),
                     reasons,
-                    _pct(report.callback_success(row)),
-                    "—" if p95 is None or p95 != p95 else f"{p95:.0f} ms",
-                    _pct(report.availability(row)),
+                    _pct(row.callback_success),
+                    "—" if p95 is None else f"{p95:.0f} ms",
+                    _pct(row.availability),
                 )
             )
             + "</tr>"
@@ -117,9 +117,9 @@ th {{ background: #eef1f5; }}
 <h1>Crossdock sync report: {html.escape(report.period.label)}</h1>
 <p>{report.period.cadence.capitalize()} report, UTC. Same numbers as the app's Reports page.</p>
 <table class="totals"><tr>
-<td><b>{int(total["received"]):,}</b> received</td><td><b>{int(total["created"]):,}</b> created</td>
-<td><b>{int(total["updated"]):,}</b> updated</td><td><b>{int(total["errors"]):,}</b> rejected</td>
-<td><b>{float(total["error_rate_pct"]):.2f} %</b> error rate</td><td><b>{_pct(report.availability(total))}</b> availability</td>
+<td><b>{total.received:,}</b> received</td><td><b>{total.created:,}</b> created</td>
+<td><b>{total.updated:,}</b> updated</td><td><b>{total.errors:,}</b> rejected</td>
+<td><b>{total.error_rate_pct:.2f} %</b> error rate</td><td><b>{_pct(total.availability)}</b> availability</td>
 </tr></table>
 <p><img src="{chart_src}" width="560"/></p>
 <table>{head}{"".join(lines)}</table>
@@ -146,8 +146,8 @@ def report_email(report: ManagerReport, sender: str) -> EmailMessage:
     total = report.total
     message.set_content(
         f"Crossdock sync report, {report.period.label} (UTC)\n\n"
-        f"{int(total['received'])} received, {int(total['created'])} created, {int(total['updated'])} updated, "
-        f"{int(total['errors'])} rejected ({float(total['error_rate_pct']):.2f} %).\n"
+        f"{total.received} received, {total.created} created, {total.updated} updated, "
+        f"{total.errors} rejected ({total.error_rate_pct:.2f} %).\n"
         "The HTML part has the chart and the table; the CSV attached has every number.\n"
     )
     chart_id = make_msgid(domain="crossdock")

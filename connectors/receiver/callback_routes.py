@@ -13,6 +13,7 @@ Handlers are plain `def`: the store is synchronous, so FastAPI runs them in its 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
@@ -140,7 +141,7 @@ def get_callbacks(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
-    return {"callbacks": page.items, "next_cursor": page.next_cursor, "total": page.total}
+    return {"callbacks": [asdict(item) for item in page.items], "next_cursor": page.next_cursor, "total": page.total}
 
 
 @router.get(
@@ -155,7 +156,7 @@ def get_order_callbacks(
         callbacks = order_callbacks(engine, internal_id)
     except OrderNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-    return {"internal_id": internal_id, "callbacks": callbacks}
+    return {"internal_id": internal_id, "callbacks": [asdict(callback) for callback in callbacks]}
 
 
 @router.post(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,12 +25,55 @@ _TIMES = ("next_attempt_at", "created_at", "delivered_at", "replayed_at", "attem
 _CHUNK = 5_000
 
 
+@dataclass(frozen=True)
+class CallbackAttempt:
+    """One try at delivering a callback: what came back, and the verdict decided when it was made."""
+
+    id: int
+    outbox_id: int
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: float | None
+    error: str | None
+    response_excerpt: str | None
+    succeeded: bool
+
+
+@dataclass(frozen=True)
+class CallbackEntry:
+    """A status change queued for a client's endpoint, as lists, an order's page and the API show it;
+    `attempt_log` is filled where every attempt is asked for (an order's callbacks)."""
+
+    id: int
+    integration: str
+    internal_id: int
+    external_id: str
+    event: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    webhook_id: str
+    created_at: datetime
+    delivered_at: datetime | None
+    replay_count: int
+    replayed_at: datetime | None
+    replayed_by: str | None
+    payload: dict[str, Any]
+    attempt_log: tuple[CallbackAttempt, ...] = ()
+
+
 def _clean(row: Any) -> dict[str, Any]:
     out = dict(row)
     for key in _TIMES:
         if key in out:
             out[key] = as_utc(out[key])
     return out
+
+
+def _entry(row: Any) -> CallbackEntry:
+    return CallbackEntry(**_clean(row))
 
 
 def _listing() -> sa.Select:
@@ -64,7 +109,7 @@ def list_callbacks(
     integration: str | None = None,
     status: str | None = None,
     limit: int = 200,
-) -> list[dict[str, Any]]:
+) -> list[CallbackEntry]:
     """Newest callbacks first (the first page of `page_callbacks`)."""
     return page_callbacks(bind, integration=integration, status=status, limit=limit).items
 
@@ -76,7 +121,7 @@ def page_callbacks(
     status: str | None = None,
     cursor: str | None = None,
     limit: int = 200,
-) -> Page[dict[str, Any]]:
+) -> Page[CallbackEntry]:
     """Callbacks, newest first, a page at a time, optionally of one integration (by name) and/or in one
     status. Raises IntegrationNotFound for an unknown name, ValueError for an unknown status."""
     if status is not None and status not in CALLBACK_STATUSES:
@@ -87,18 +132,18 @@ def page_callbacks(
             query = query.where(callback_outbox.c.integration_id == get_integration(conn, integration).id)
         if status is not None:
             query = query.where(callback_outbox.c.status == status)
-        return page_of(conn, query, callback_outbox.c.id, cursor=cursor, limit=limit, convert=_clean)
+        return page_of(conn, query, callback_outbox.c.id, cursor=cursor, limit=limit, convert=_entry)
 
 
-def get_callback(bind: Bind, outbox_id: int) -> dict[str, Any] | None:
+def get_callback(bind: Bind, outbox_id: int) -> CallbackEntry | None:
     with connection(bind) as conn:
         row = conn.execute(_listing().where(callback_outbox.c.id == outbox_id)).mappings().first()
-    return None if row is None else _clean(row)
+    return None if row is None else _entry(row)
 
 
-def attempts_for(bind: Bind, outbox_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+def attempts_for(bind: Bind, outbox_ids: Iterable[int]) -> dict[int, list[CallbackAttempt]]:
     """{outbox id: its attempts, oldest first}."""
-    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    found: dict[int, list[CallbackAttempt]] = defaultdict(list)
     ids = list(outbox_ids)
     with connection(bind) as conn:
         for start in range(0, len(ids), _CHUNK):
@@ -108,21 +153,21 @@ def attempts_for(bind: Bind, outbox_ids: Iterable[int]) -> dict[int, list[dict[s
                 .order_by(callback_attempts.c.id)
             ).mappings()
             for row in rows:
-                found[row["outbox_id"]].append(_clean(row))
+                found[row["outbox_id"]].append(CallbackAttempt(**_clean(row)))
     return dict(found)
 
 
-def order_callbacks(bind: Bind, internal_id: int) -> list[dict[str, Any]]:
-    """The order's callbacks in the order they were queued, each with `attempt_log`."""
+def order_callbacks(bind: Bind, internal_id: int) -> list[CallbackEntry]:
+    """The order's callbacks in the order they were queued, each with its `attempt_log`."""
     with connection(bind) as conn:
         if conn.execute(sa.select(orders.c.id).where(orders.c.id == internal_id)).first() is None:
             raise OrderNotFound(f"no order with internal id {internal_id}")
         rows = [
-            _clean(r)
+            _entry(r)
             for r in conn.execute(_listing().where(callback_outbox.c.order_id == internal_id).order_by(callback_outbox.c.id)).mappings()
         ]
-        log = attempts_for(conn, [r["id"] for r in rows])
-    return [{**r, "attempt_log": log.get(r["id"], [])} for r in rows]
+        log = attempts_for(conn, [r.id for r in rows])
+    return [replace(r, attempt_log=tuple(log.get(r.id, []))) for r in rows]
 
 
 def callback_summary(bind: Bind) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipelines.callbacks.queries import attempts_for, get_callback
+from pipelines.callbacks.queries import CallbackAttempt, attempts_for, get_callback
 from pipelines.clock import as_utc
 from pipelines.secrets import mask
 from pipelines.store.joins import integration_of
@@ -101,18 +101,6 @@ class InboxLetter:
 
 
 @dataclass(frozen=True)
-class AttemptLine:
-    """One delivery attempt of a callback: when, what came back, and the verdict recorded then."""
-
-    attempted_at: datetime
-    status_code: int | None
-    latency_ms: float | None
-    error: str | None
-    response_excerpt: str | None
-    succeeded: bool
-
-
-@dataclass(frozen=True)
 class CallbackLetter:
     """One undelivered callback in full: what would be sent and every attempt so far, oldest first."""
 
@@ -121,7 +109,7 @@ class CallbackLetter:
     event: str
     status: str
     payload: dict[str, Any]
-    attempt_log: tuple[AttemptLine, ...]
+    attempt_log: tuple[CallbackAttempt, ...]
 
 
 def _like(text: str) -> str:
@@ -257,22 +245,12 @@ def callback_letter(bind: sa.Engine, outbox_id: int) -> CallbackLetter | None:
         return None
     attempts = attempts_for(bind, [outbox_id]).get(outbox_id, [])
     return CallbackLetter(
-        id=letter["id"],
-        integration=letter["integration"],
-        event=letter["event"],
-        status=letter["status"],
-        payload=letter["payload"],
-        attempt_log=tuple(
-            AttemptLine(
-                attempted_at=a["attempted_at"],
-                status_code=a["status_code"],
-                latency_ms=a["latency_ms"],
-                error=a["error"],
-                response_excerpt=a["response_excerpt"],
-                succeeded=a["succeeded"],
-            )
-            for a in attempts
-        ),
+        id=letter.id,
+        integration=letter.integration,
+        event=letter.event,
+        status=letter.status,
+        payload=letter.payload,
+        attempt_log=tuple(attempts),
     )
 
 

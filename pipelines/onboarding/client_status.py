@@ -45,15 +45,81 @@ def revoke_status_token(engine: sa.Engine, name: str) -> StoredIntegration:
     return update_integration(engine, name, {"onboarding": {"status_token": None}})
 
 
+@dataclass(frozen=True)
+class DeliveryLine:
+    """One request the client sent: what we answered and what became of it."""
+
+    id: int
+    received_at: str | None
+    delivery_id: str | None
+    status: str
+    answer: int | None
+    verified: bool | None
+    result: str
+
+
+@dataclass(frozen=True)
+class SyncLine:
+    """One processing run of the integration's records, with its counts."""
+
+    started_at: str | None
+    source: str
+    status: str
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    errors: int
+    reasons: str
+
+
+@dataclass(frozen=True)
+class RejectedLine:
+    """One record that did not become an order or a sale, and why."""
+
+    at: str | None
+    delivery: int | None
+    index: int | None
+    external_id: str | None
+    reasons: str
+
+
+@dataclass(frozen=True)
+class TestDeliveryLine:
+    """One delivery to the staging URL: checked and answered, nothing stored."""
+
+    id: int
+    received_at: str | None
+    answer: int | None
+    verified: bool | None
+    result: str
+
+
+@dataclass(frozen=True)
+class CallbackLine:
+    """One attempt (or a callback not yet attempted) to deliver a status change to the client."""
+
+    webhook_id: str | None
+    event: str
+    external_id: str | None
+    callback_status: str
+    attempted_at: str | None
+    answer: int | None
+    outcome: str
+    latency_ms: float | None
+
+
 @dataclass
 class ClientStatus:
+    """The client's status page: its recent activity, newest first, in five tables."""
+
     name: str
     stage: str
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-    syncs: list[dict[str, Any]] = field(default_factory=list)
-    rejected_records: list[dict[str, Any]] = field(default_factory=list)
-    test_deliveries: list[dict[str, Any]] = field(default_factory=list)
-    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[DeliveryLine] = field(default_factory=list)
+    syncs: list[SyncLine] = field(default_factory=list)
+    rejected_records: list[RejectedLine] = field(default_factory=list)
+    test_deliveries: list[TestDeliveryLine] = field(default_factory=list)
+    callbacks: list[CallbackLine] = field(default_factory=list)
 
 
 def _when(value: datetime | None) -> str | None:
@@ -89,15 +155,15 @@ def client_status(bind: sa.Engine, stored: StoredIntegration, limit: int = LIMIT
             refused = delivered.error if delivered.error and delivered.error[:3].isdigit() else None
             code = response.get("status_code") or (int(refused[:3]) if refused else None)
             out.deliveries.append(
-                {
-                    "id": delivered.id,
-                    "received_at": _when(delivered.received_at),
-                    "delivery_id": delivered.delivery_id,
-                    "status": delivered.status,
-                    "answer": code,
-                    "verified": delivered.verified,
-                    "result": delivered.error if delivered.status == "rejected" else (_answer_summary(response) or delivered.error or ""),
-                }
+                DeliveryLine(
+                    id=delivered.id,
+                    received_at=_when(delivered.received_at),
+                    delivery_id=delivered.delivery_id,
+                    status=delivered.status,
+                    answer=code,
+                    verified=delivered.verified,
+                    result=delivered.error if delivered.status == "rejected" else (_answer_summary(response) or delivered.error or ""),
+                )
             )
         for run in conn.execute(
             sa.select(
@@ -116,17 +182,17 @@ def client_status(bind: sa.Engine, stored: StoredIntegration, limit: int = LIMIT
             .limit(limit)
         ):
             out.syncs.append(
-                {
-                    "started_at": _when(run.started_at),
-                    "source": run.source_kind,
-                    "status": run.status,
-                    "received": run.total_received,
-                    "created": run.created,
-                    "updated": run.updated,
-                    "unchanged": run.unchanged,
-                    "errors": run.errors,
-                    "reasons": run.message or "",
-                }
+                SyncLine(
+                    started_at=_when(run.started_at),
+                    source=run.source_kind,
+                    status=run.status,
+                    received=run.total_received,
+                    created=run.created,
+                    updated=run.updated,
+                    unchanged=run.unchanged,
+                    errors=run.errors,
+                    reasons=run.message or "",
+                )
             )
         for rejected in conn.execute(
             sa.select(
@@ -141,13 +207,13 @@ def client_status(bind: sa.Engine, stored: StoredIntegration, limit: int = LIMIT
             .limit(limit)
         ):
             out.rejected_records.append(
-                {
-                    "at": _when(rejected.created_at),
-                    "delivery": rejected.inbox_id,
-                    "index": rejected.record_index,
-                    "external_id": rejected.external_id,
-                    "reasons": "; ".join(f"{r.get('field')}: {r.get('message')}" for r in rejected.reasons or []),
-                }
+                RejectedLine(
+                    at=_when(rejected.created_at),
+                    delivery=rejected.inbox_id,
+                    index=rejected.record_index,
+                    external_id=rejected.external_id,
+                    reasons="; ".join(f"{r.get('field')}: {r.get('message')}" for r in rejected.reasons or []),
+                )
             )
         for tried in conn.execute(
             sa.select(
@@ -164,18 +230,18 @@ def client_status(bind: sa.Engine, stored: StoredIntegration, limit: int = LIMIT
         ):
             response = tried.response or {}
             out.test_deliveries.append(
-                {
-                    "id": tried.id,
-                    "received_at": _when(tried.received_at),
-                    "answer": tried.status_code,
-                    "verified": tried.verified,
-                    "result": tried.error
+                TestDeliveryLine(
+                    id=tried.id,
+                    received_at=_when(tried.received_at),
+                    answer=tried.status_code,
+                    verified=tried.verified,
+                    result=tried.error
                     or (
                         f"{response.get('valid', 0)} valid, {response.get('errors', 0)} errors"
                         if "valid" in response
                         else str(response.get("reason", ""))
                     ),
-                }
+                )
             )
         attempts = (
             sa.select(
@@ -197,15 +263,15 @@ def client_status(bind: sa.Engine, stored: StoredIntegration, limit: int = LIMIT
         )
         for called in conn.execute(attempts):
             out.callbacks.append(
-                {
-                    "webhook_id": called.webhook_id,
-                    "event": called.event,
-                    "external_id": (called.payload or {}).get("order", {}).get("external_id"),
-                    "callback_status": called.status,
-                    "attempted_at": _when(called.attempted_at),
-                    "answer": called.status_code,
-                    "outcome": "" if called.attempted_at is None else ("ok" if called.succeeded else (called.error or "failed")),
-                    "latency_ms": None if called.latency_ms is None else round(called.latency_ms, 1),
-                }
+                CallbackLine(
+                    webhook_id=called.webhook_id,
+                    event=called.event,
+                    external_id=(called.payload or {}).get("order", {}).get("external_id"),
+                    callback_status=called.status,
+                    attempted_at=_when(called.attempted_at),
+                    answer=called.status_code,
+                    outcome="" if called.attempted_at is None else ("ok" if called.succeeded else (called.error or "failed")),
+                    latency_ms=None if called.latency_ms is None else round(called.latency_ms, 1),
+                )
             )
     return out

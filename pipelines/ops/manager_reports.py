@@ -62,6 +62,48 @@ def period_for(cadence: str, day: date | None = None, now: datetime | None = Non
     return Period(cadence, start, start + timedelta(days=1 if cadence == "daily" else 7))
 
 
+@dataclass(frozen=True)
+class ReportLine:
+    """One integration's numbers for the period (or the TOTAL line): what the email, the PDF and the
+    Reports page show."""
+
+    integration: str
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    errors: int
+    error_rate_pct: float
+    runs: int
+    failed_runs: int
+    callback_attempts: int
+    callbacks_delivered: int
+    callback_p95_ms: float | None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> ReportLine:
+        p95 = row["callback_p95_ms"]
+        return cls(
+            integration=str(row["integration"]),
+            **{name: int(row[name]) for name in _COUNTS},
+            error_rate_pct=float(row["error_rate_pct"]),
+            callback_p95_ms=None if p95 is None or pd.isna(p95) else float(p95),
+        )
+
+    @property
+    def availability(self) -> float | None:
+        """Share of syncs that did not fail, in percent; none without syncs."""
+        return None if self.runs == 0 else round(100.0 * (self.runs - self.failed_runs) / self.runs, 2)
+
+    @property
+    def callback_success(self) -> float | None:
+        """Share of callback attempts that delivered, in percent; none without attempts."""
+        return None if self.callback_attempts == 0 else round(100.0 * self.callbacks_delivered / self.callback_attempts, 2)
+
+
+_COUNTS = ("received", "created", "updated", "unchanged", "errors", "runs", "failed_runs", "callback_attempts", "callbacks_delivered")
+
+
 @dataclass
 class ManagerReport:
     """The numbers of one report: the Reports page's table (TOTAL row last), top reasons per
@@ -72,27 +114,18 @@ class ManagerReport:
     reasons: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
     @property
-    def rows(self) -> list[dict[str, Any]]:
-        return [row for row in self.table.to_dict("records") if row["integration"] != "TOTAL"]
+    def rows(self) -> list[ReportLine]:
+        return [ReportLine.of(row) for row in self.table.to_dict("records") if row["integration"] != "TOTAL"]
 
     @property
-    def total(self) -> dict[str, Any]:
-        return self.table.iloc[-1].to_dict()
-
-    @staticmethod
-    def availability(row: dict[str, Any]) -> float | None:
-        runs = int(row["runs"])
-        return None if runs == 0 else round(100.0 * (runs - int(row["failed_runs"])) / runs, 2)
-
-    @staticmethod
-    def callback_success(row: dict[str, Any]) -> float | None:
-        attempts = int(row["callback_attempts"])
-        return None if attempts == 0 else round(100.0 * int(row["callbacks_delivered"]) / attempts, 2)
+    def total(self) -> ReportLine:
+        return ReportLine.of(self.table.iloc[-1].to_dict())
 
     def csv_frame(self) -> pd.DataFrame:
         frame = self.table.copy()
-        frame["availability_pct"] = [self.availability(r) for r in frame.to_dict("records")]
-        frame["callback_success_pct"] = [self.callback_success(r) for r in frame.to_dict("records")]
+        lines = [ReportLine.of(row) for row in frame.to_dict("records")]
+        frame["availability_pct"] = [line.availability for line in lines]
+        frame["callback_success_pct"] = [line.callback_success for line in lines]
         frame["top_reasons"] = ["; ".join(f"{reason} ({n})" for reason, n in self.reasons.get(name, [])) for name in frame["integration"]]
         return frame
 

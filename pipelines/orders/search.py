@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipelines.callbacks.queries import order_callbacks
+from pipelines.callbacks.queries import CallbackEntry, order_callbacks
 from pipelines.clock import as_utc
 from pipelines.orders.history import status_history
 from pipelines.store.joins import integration_of
@@ -88,7 +88,7 @@ class OrderDetail:
     source_record: Any
     mapped: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
-    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    callbacks: list[CallbackEntry] = field(default_factory=list)
 
 
 def order_detail(bind: sa.Engine, order_id: int) -> OrderDetail | None:
