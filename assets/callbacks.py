@@ -107,15 +107,14 @@ def callback_endpoints_healthy(store: StoreResource) -> dg.AssetCheckResult:
     flagged = []
     for item in callback_summary(store.engine()):
         problems = []
-        if item["disabled_reason"]:
-            problems.append(f"stopped: {item['disabled_reason']}")
-        if item["counts"]["dead"]:
-            problems.append(f"{item['counts']['dead']} dead letter(s) to replay")
-        if item["failing"]:
-            code = f"HTTP {item['last_status_code']}" if item["last_status_code"] else item["last_error"]
-            problems.append(f"latest attempt failed at {iso(item['last_attempt_at'])}: {code}")
+        if item.disabled_reason:
+            problems.append(f"stopped: {item.disabled_reason}")
+        if item.counts["dead"]:
+            problems.append(f"{item.counts['dead']} dead letter(s) to replay")
+        if item.failing:
+            problems.append(f"latest attempt failed at {iso(item.last_attempt_at)}: {item.last_result}")
         if problems:
-            flagged.append({"integration": item["integration"], "problems": "; ".join(problems)})
+            flagged.append({"integration": item.integration, "problems": "; ".join(problems)})
     return dg.AssetCheckResult(
         passed=not flagged,
         severity=dg.AssetCheckSeverity.WARN,

@@ -47,7 +47,7 @@ def list_(
     except InvalidCursor as exc:
         fail(str(exc), 2)
     rows = page.items
-    stopped = [s for s in callback_summary(engine) if s["disabled_reason"] and integration in (None, s["integration"])]
+    stopped = [s for s in callback_summary(engine) if s.disabled_reason and integration in (None, s.integration)]
     if as_json:
         typer.echo(
             json.dumps(
@@ -55,7 +55,7 @@ def list_(
                     "callbacks": [asdict(row) for row in rows],
                     "next_cursor": page.next_cursor,
                     "total": page.total,
-                    "stopped": {s["integration"]: s["disabled_reason"] for s in stopped},
+                    "stopped": {s.integration: s.disabled_reason for s in stopped},
                 },
                 default=json_default,
                 ensure_ascii=False,
@@ -64,7 +64,7 @@ def list_(
         )
         return
     for summary in stopped:
-        typer.echo(f"callbacks to {summary['integration']} are STOPPED: {summary['disabled_reason']}")
+        typer.echo(f"callbacks to {summary.integration} are STOPPED: {summary.disabled_reason}")
     if not rows:
         typer.echo("no callbacks" + (f" for {integration}" if integration else "") + (f" in status {status}" if status else ""))
         return

@@ -196,7 +196,7 @@ def test_410_stops_the_integration_with_a_visible_reason(store):
         assert masked_config(get_integration(store, "cliente_abc"))["callbacks_disabled_reason"] == reason
         assert {r.status for r in list_callbacks(store, integration="cliente_abc")} == {"disabled"}
         (summary,) = callback_summary(store)
-        assert summary["disabled_reason"] == reason and summary["counts"]["disabled"] == 4
+        assert summary.disabled_reason == reason and summary.counts["disabled"] == 4
         with pytest.raises(ReplayRejected, match="callbacks to cliente_abc are stopped"):
             replay_dead_callbacks(store, "cliente_abc", None, actor="cli")
 
@@ -305,7 +305,7 @@ def test_replay_dead_letters_since_a_time(store):
         deliver(store, clock)
         assert [r["status"] for r in outbox_rows(store)] == ["dead", "dead"]
         (summary,) = callback_summary(store)
-        assert summary["counts"]["dead"] == 2 and summary["failing"] is True
+        assert summary.counts["dead"] == 2 and summary.failing is True
         sink.default = OK
         assert replay_dead_callbacks(store, "cliente_abc", cut, actor="cli") == 1
         deliver(store, clock)
@@ -313,7 +313,7 @@ def test_replay_dead_letters_since_a_time(store):
         assert replay_dead_callbacks(store, "cliente_abc", None, actor="cli") == 1
         deliver(store, clock)
     assert [r["status"] for r in outbox_rows(store)] == ["delivered", "delivered"]
-    assert callback_summary(store)[0]["failing"] is False
+    assert callback_summary(store)[0].failing is False
 
 
 def test_ordering_per_order_while_other_orders_flow(store):

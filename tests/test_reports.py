@@ -190,4 +190,4 @@ def test_a_2xx_after_the_timeout_is_a_failure_in_the_outbox_the_reports_and_the_
     delivery = callback_delivery(store, day, day + timedelta(days=1))
     assert (delivery.iloc[0]["delivered"], delivery.iloc[0]["failed"]) == (0, 1)
     [summary] = callback_summary(store)
-    assert summary["failing"] and summary["counts"]["pending"] == 1
+    assert summary.failing and summary.counts["pending"] == 1

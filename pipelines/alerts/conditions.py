@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pipelines.alerts.rules import RULES, RuleBook
-from pipelines.callbacks import callback_summary
+from pipelines.callbacks.queries import CallbackHealth, callback_summary
 from pipelines.clock import as_utc, iso
 from pipelines.inbox import REJECTED
 from pipelines.ops.monitoring import Backlog, IntegrationHealth, Problem, ProblemKind, backlog, integration_health, waiting_for
@@ -95,7 +95,7 @@ class StoreFacts:
     now: datetime
     health: list[IntegrationHealth]
     backlog: Backlog | None = None
-    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    callbacks: list[CallbackHealth] = field(default_factory=list)
     # window -> integration name -> (received, rejected, top reason)
     rejections: dict[float, dict[str, tuple[int, int, str | None]]] = field(default_factory=dict)
     drops: list[PullHealth] = field(default_factory=list)
@@ -197,16 +197,15 @@ def _integration_conditions(book: RuleBook, store: StoreFacts, add) -> None:
             add(_condition(kind, item, problem, count=count, last_error=item.last_error))
     by_name = {i.name: i for i in active.values()}
     for entry in store.callbacks:  # an endpoint failing now, before anything is given up on
-        found = by_name.get(entry["integration"])
-        if found is None or not entry["failing"]:
+        found = by_name.get(entry.integration)
+        if found is None or not entry.failing:
             continue
-        code = f"HTTP {entry['last_status_code']}" if entry["last_status_code"] else entry["last_error"]
         add(
             _condition(
                 "callbacks_failing",
                 found,
-                f"the latest callback attempt failed ({code}) at {iso(entry['last_attempt_at'])}",
-                pending=entry["counts"].get("pending", 0),
+                f"the latest callback attempt failed ({entry.last_result}) at {iso(entry.last_attempt_at)}",
+                pending=entry.counts.get("pending", 0),
             )
         )
     for drop in store.drops:

@@ -170,7 +170,27 @@ def order_callbacks(bind: Bind, internal_id: int) -> list[CallbackEntry]:
     return [replace(r, attempt_log=tuple(log.get(r.id, []))) for r in rows]
 
 
-def callback_summary(bind: Bind) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class CallbackHealth:
+    """One integration's callbacks at a glance: counts by status, why they are stopped (a 410), and the
+    latest attempt. `failing` = that attempt did not get a 2xx in time."""
+
+    integration: str
+    callback_url: str | None
+    disabled_reason: str | None
+    counts: dict[str, int]
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    failing: bool
+
+    @property
+    def last_result(self) -> str | None:
+        """The latest attempt's answer as people read it: `HTTP 503`, or the error when nothing came back."""
+        return f"HTTP {self.last_status_code}" if self.last_status_code else self.last_error
+
+
+def callback_summary(bind: Bind) -> list[CallbackHealth]:
     """Per integration with callbacks configured or queued: counts by status, why callbacks are
     stopped (410), and the latest attempt. `failing` = that attempt did not get a 2xx in time."""
     row = callback_outbox
@@ -217,15 +237,15 @@ def callback_summary(bind: Bind) -> list[dict[str, Any]]:
         last = latest.get(integration["id"])
         last_ok = None if last is None else bool(last["succeeded"])
         summary.append(
-            {
-                "integration": integration["name"],
-                "callback_url": url,
-                "disabled_reason": integration["callbacks_disabled_reason"],
-                "counts": dict(counts[integration["id"]]),
-                "last_attempt_at": as_utc(last["attempted_at"]) if last else None,
-                "last_status_code": last["status_code"] if last else None,
-                "last_error": last["error"] if last else None,
-                "failing": last_ok is False,
-            }
+            CallbackHealth(
+                integration=integration["name"],
+                callback_url=url,
+                disabled_reason=integration["callbacks_disabled_reason"],
+                counts=dict(counts[integration["id"]]),
+                last_attempt_at=as_utc(last["attempted_at"]) if last else None,
+                last_status_code=last["status_code"] if last else None,
+                last_error=last["error"] if last else None,
+                failing=last_ok is False,
+            )
         )
     return summary
