@@ -121,7 +121,7 @@ def test_import_the_plans_json(app_store):
     at.text_area(key="intg.import.text").input('{"name": "ClienteXYZ",\n "type": "api"').run()
     assert any(e.startswith("Not valid JSON or YAML at line 2") for e in texts(at.error))
     at.text_area(key="intg.import.text").input('{"name": "ClienteXYZ", "type": "api"}').run()
-    assert any("**(record)**: an api integration needs an endpoint" in e for e in texts(at.error))
+    assert any("**endpoint**: an api integration needs an endpoint" in e for e in texts(at.error))
     at.text_area(key="intg.import.text").input((EXAMPLES / "api_polling_integration.json").read_text()).run()
     assert any("Valid" in s for s in texts(at.success))
     at.button(key="intg.import.create").click().run()

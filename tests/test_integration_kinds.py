@@ -57,9 +57,21 @@ def test_errors_keep_the_documents_own_paths_and_a_bad_type_is_reported_at_type(
     assert _issues({"name": "x", "type": "webhook", "webhook": {"ack_mode": "later"}}) == [
         (("webhook", "ack_mode"), "Input should be 'sync' or 'async'")
     ]
-    assert _issues({"name": "x", "type": "api"}) == [(("endpoint",), "Field required")]
+    assert _issues({"name": "x", "type": "api"}) == [(("endpoint",), "an api integration needs an endpoint")]
     assert _issues({"name": "x", "type": "ftp"}) == [(("type",), "Input should be 'webhook', 'api', 'db' or 'file'")]
     assert _issues({"name": "x"}) == [(("type",), "Field required")]
+
+
+def test_an_empty_endpoint_and_a_boolean_for_a_number_are_refused_with_the_reason():
+    """Found by the API fuzzer: an empty endpoint raised inside the check (a 500), and `false` was taken as 0 s."""
+    assert _issues({"name": "x", "type": "api", "endpoint": ""}) == [(("endpoint",), "Value error, an api integration needs an endpoint")]
+    assert _issues({"name": "x", "type": "file", "file": {"min_age_seconds": False}}) == [
+        (("file", "min_age_seconds"), "Input should be a valid number")
+    ]
+    assert _issues({"name": "x", "type": "webhook", "webhook": {"max_records": True}}) == [
+        (("webhook", "max_records"), "Input should be a valid integer")
+    ]
+    assert FileIntegration(name="drops", file={"min_age_seconds": 5}).file.min_age_seconds == 5.0  # an integer is a number
 
 
 def test_each_pull_kind_has_its_own_default_interval_and_null_means_the_default():

@@ -24,6 +24,8 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     SerializerFunctionWrapHandler,
+    StrictFloat,
+    StrictInt,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -69,7 +71,7 @@ class PagePagination(_Style):
     style: Literal["page"] = "page"
     page_param: str = Field("page", description="query parameter receiving the page number")
     page_size_param: str | None = Field("per_page", description="query parameter for the page size; none = not sent")
-    first_page: int = Field(1, ge=0, le=1, description="number of the first page: 1, or 0 for APIs that count from 0")
+    first_page: StrictInt = Field(1, ge=0, le=1, description="number of the first page: 1, or 0 for APIs that count from 0")
 
 
 class CursorPagination(_Style):
@@ -129,8 +131,8 @@ class ApiSettings(BaseModel):
         description="how pages are asked for: none, offset, page, cursor, next_url or link_header, with that style's settings",
     )
     records_path: str | None = Field(None, description="dot path to the list of records in a page; none = the body")
-    page_size: int = Field(100, ge=1, le=10_000, description="records asked for per page (offset and page styles)")
-    max_pages: int = Field(10_000, ge=1, le=1_000_000, description="stop (with a warning) after this many pages")
+    page_size: StrictInt = Field(100, ge=1, le=10_000, description="records asked for per page (offset and page styles)")
+    max_pages: StrictInt = Field(10_000, ge=1, le=1_000_000, description="stop (with a warning) after this many pages")
     # incremental sync
     cursor_field: str | None = Field(None, description="record field for incremental sync, e.g. updated_at")
     cursor_param: str | None = Field(None, description="query parameter receiving the last cursor value")
@@ -140,11 +142,11 @@ class ApiSettings(BaseModel):
     window_end_param: str | None = Field(None, description="query parameter receiving a backfill window's end (exclusive)")
     window_format: Literal["iso", "date", "unix"] = Field("iso", description="how window bounds are written")
     # resilience
-    timeout_seconds: float = Field(30.0, gt=0, le=600, description="longest one request may take, the whole body included")
-    max_retries: int = Field(5, ge=0, le=20, description="retries of a page on 5xx, 429, timeouts and connection errors")
-    backoff_seconds: float = Field(1.0, ge=0, le=60, description="first retry wait; doubles each retry")
-    max_backoff_seconds: float = Field(60.0, ge=0, le=3_600, description="cap of any single wait, Retry-After included")
-    ingest_batch_size: int = Field(10_000, ge=100, le=200_000, description="records buffered before each ingest")
+    timeout_seconds: StrictFloat = Field(30.0, gt=0, le=600, description="longest one request may take, the whole body included")
+    max_retries: StrictInt = Field(5, ge=0, le=20, description="retries of a page on 5xx, 429, timeouts and connection errors")
+    backoff_seconds: StrictFloat = Field(1.0, ge=0, le=60, description="first retry wait; doubles each retry")
+    max_backoff_seconds: StrictFloat = Field(60.0, ge=0, le=3_600, description="cap of any single wait, Retry-After included")
+    ingest_batch_size: StrictInt = Field(10_000, ge=100, le=200_000, description="records buffered before each ingest")
 
     @field_validator("apikey_header")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictFloat, StrictInt, field_validator
 from pydantic.json_schema import JsonDict
 from standardwebhooks import Webhook
 
@@ -30,22 +30,22 @@ DEFAULT_RETRY_SCHEDULE = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000]
 class CallbackSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    retry_schedule_seconds: list[Annotated[NonNegativeInt, Field(le=7 * 86_400)]] = Field(
+    retry_schedule_seconds: list[Annotated[StrictInt, Field(ge=0, le=7 * 86_400)]] = Field(
         default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE),
         max_length=20,
         description="wait before each retry; after the last one the callback is dead-lettered",
     )
-    timeout_seconds: float = Field(10.0, gt=0, le=120, description="a 2xx must arrive within this")
+    timeout_seconds: StrictFloat = Field(10.0, gt=0, le=120, description="a 2xx must arrive within this")
     # Spreads the retries of many callbacks that failed together (an outage) so they do not all hit
     # the client again in the same second when it comes back.
-    jitter_ratio: float = Field(0.2, ge=0, le=1, description="each retry waits its scheduled delay times a random factor in 1 ± this")
-    max_retry_after_seconds: int = Field(
+    jitter_ratio: StrictFloat = Field(0.2, ge=0, le=1, description="each retry waits its scheduled delay times a random factor in 1 ± this")
+    max_retry_after_seconds: StrictInt = Field(
         36_000, ge=0, le=7 * 86_400, description="longest Retry-After (429/503) honoured; longer waits are cut to this"
     )
     # Rotation without a flag day: when `callback_secret` changes, the old secret moves here and every
     # callback carries a signature with each, so the client's system verifies with whichever it holds
     # until its team switches (Standard Webhooks lists several signatures in one header).
-    rotation_overlap_hours: float = Field(
+    rotation_overlap_hours: StrictFloat = Field(
         24.0, ge=0, le=720, description="after callback_secret changes, the old one keeps signing too for this long"
     )
     # Set by a rotation, not typed in (MANAGED: forms leave them out); PATCH previous_secret null ends it early.
@@ -57,6 +57,14 @@ class CallbackSettings(BaseModel):
     previous_secret_expires_at: datetime | None = Field(
         None, description="when callbacks stop carrying the previous secret's signature", json_schema_extra=MANAGED
     )
+
+    @field_validator("previous_secret_expires_at", mode="before")
+    @classmethod
+    def _a_written_time(cls, value: object) -> object:
+        # Not a number of seconds since 1970, which pydantic would also take: the schema says date-time.
+        if value is not None and not isinstance(value, str | datetime):
+            raise ValueError("must be an ISO 8601 date-time, e.g. 2026-01-15T10:00:00Z")
+        return value
 
     @field_validator("previous_secret")
     @classmethod

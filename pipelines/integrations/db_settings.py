@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, ValidationInfo, field_validator, model_validator
 
 from pipelines.integrations.write_back_check import check_write_back
 
@@ -53,7 +53,7 @@ class DbSettings(BaseModel):
         None, pattern=IDENTIFIER, description="result column that only grows (updated_at); polls resume after its last value"
     )
     watermark_start: str | None = Field(None, description="watermark for the very first poll (none = everything)")
-    chunk_size: int = Field(5_000, ge=1, le=100_000, description="rows fetched, ingested and written back at a time")
+    chunk_size: StrictInt = Field(5_000, ge=1, le=100_000, description="rows fetched, ingested and written back at a time")
     write_back: str | None = Field(
         None,
         description="one UPDATE run for rows that landed, keyed by `IN :ids`, e.g. UPDATE orders SET logitrack_synced = TRUE "
@@ -67,15 +67,15 @@ class DbSettings(BaseModel):
     key_column: str = Field(
         "external_id", pattern=IDENTIFIER, description="result column whose values fill :ids in write_back and write_back_rejected"
     )
-    max_passes: int = Field(
+    max_passes: StrictInt = Field(
         1_000,
         ge=1,
         le=100_000,
         description="most times one pull runs a query that limits its rows (LIMIT n), while each pass is full and moves "
         "something (rows marked, watermark); 1 = one pass per poll",
     )
-    timeout_seconds: int = Field(30, ge=1, le=3_600, description="connect timeout")
-    write_back_timeout_seconds: int = Field(
+    timeout_seconds: StrictInt = Field(30, ge=1, le=3_600, description="connect timeout")
+    write_back_timeout_seconds: StrictInt = Field(
         60,
         ge=1,
         le=3_600,

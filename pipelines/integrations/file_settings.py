@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationInfo, field_validator
 
 from pipelines import settings as crossdock_settings
 
@@ -96,8 +96,8 @@ class CsvOptions(BaseModel):
 
     delimiter: str | None = Field(None, min_length=1, max_length=1, description="none = sniffed")
     encoding: str = Field("auto", description="auto (UTF-8, UTF-16 with BOM, else Windows-1252/Latin-1) or a codec name")
-    header: bool | None = Field(None, description="none = sniffed")
-    all_text: bool = Field(True, description="read every column as text so ids keep leading zeros; the mapping converts types")
+    header: StrictBool | None = Field(None, description="none = sniffed")
+    all_text: StrictBool = Field(True, description="read every column as text so ids keep leading zeros; the mapping converts types")
 
 
 class FileSettings(BaseModel):
@@ -112,8 +112,8 @@ class FileSettings(BaseModel):
     format: FileFormat = Field("auto", description="auto = by extension (.csv .txt .tsv .xlsx .jsonl .ndjson .json .parquet)")
     csv: CsvOptions = Field(default_factory=CsvOptions)
     sheet: str | None = Field(None, description="XLSX sheet to read; none = the first")
-    chunk_size: int = Field(10_000, ge=1, le=200_000, description="records ingested at a time")
-    min_age_seconds: float = Field(
+    chunk_size: StrictInt = Field(10_000, ge=1, le=200_000, description="records ingested at a time")
+    min_age_seconds: StrictFloat = Field(
         2.0, ge=0, le=3_600, description="leave files younger than this alone: the exporter may still be writing"
     )
 

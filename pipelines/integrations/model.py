@@ -19,6 +19,8 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
+    StrictInt,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -64,7 +66,7 @@ class IntegrationBase(BaseModel):
     auth_type: AuthType = "none"
     auth_value: SecretStr | None = Field(None, description="API key, bearer token, user:password (basic) or shared secret")
     field_mapping: dict[str, Any] = Field(default_factory=dict, description="target field -> expression")
-    is_active: bool = True
+    is_active: StrictBool = True
     callback_url: str | None = Field(None, description="where order status changes are POSTed")
     callback_events: list[CallbackEvent] = Field(default_factory=list)
     callback_secret: SecretStr | None = Field(None, description="signs callbacks; generated when callbacks are set")
@@ -103,7 +105,19 @@ class IntegrationBase(BaseModel):
 
 
 def _poll_interval(default: int) -> Any:
-    return Field(default, ge=10, le=7 * 86_400, description=f"seconds between polls (default {default}; null resets it)")
+    return Field(
+        default,
+        ge=10,
+        le=7 * 86_400,
+        description=f"seconds between polls (default {default}; null resets it)",
+        json_schema_extra=_null_allowed,
+    )
+
+
+def _null_allowed(schema: dict[str, Any]) -> None:
+    """The schema says what `_Polled` accepts: an integer in range, or null for the default."""
+    number = {key: schema.pop(key) for key in ("type", "minimum", "maximum") if key in schema}
+    schema["anyOf"] = [number, {"type": "null"}]
 
 
 class _Polled(IntegrationBase):
@@ -127,8 +141,15 @@ class ApiIntegration(_Polled):
 
     type: Literal["api"] = "api"
     endpoint: str = Field(description="client API URL, polled every poll_interval_seconds")
-    poll_interval_seconds: int = _poll_interval(300)
+    poll_interval_seconds: StrictInt = _poll_interval(300)
     api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @field_validator("endpoint", mode="before")
+    @classmethod
+    def _endpoint_given(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ValueError(NEEDED[("api", "endpoint")])
+        return value
 
     @field_validator("endpoint")
     @classmethod
@@ -142,7 +163,7 @@ class DbIntegration(_Polled):
     """Crossdock queries the client's database; `db` holds the connection, query and write-back."""
 
     type: Literal["db"] = "db"
-    poll_interval_seconds: int = _poll_interval(300)
+    poll_interval_seconds: StrictInt = _poll_interval(300)
     db: DbSettings = Field(default_factory=DbSettings)
 
 
@@ -151,7 +172,7 @@ class FileIntegration(_Polled):
     default interval is shorter."""
 
     type: Literal["file"] = "file"
-    poll_interval_seconds: int = _poll_interval(60)
+    poll_interval_seconds: StrictInt = _poll_interval(60)
     file: FileSettings = Field(default_factory=FileSettings)
 
 
@@ -208,15 +229,22 @@ def integration_schema(ref_template: str = DEFAULT_REF_TEMPLATE) -> dict[str, An
     return _ADAPTER.json_schema(ref_template=ref_template)
 
 
+# What a kind cannot do without, said as the reason rather than pydantic's "Field required".
+NEEDED = {("api", "endpoint"): "an api integration needs an endpoint"}
+
+
 def _with_foreign_fields_named(exc: ValidationError, kind: type[IntegrationBase]) -> ValidationError:
+    """The kind's errors, with a field of another kind named as such and a missing one saying why it is needed."""
     tag = kind.model_fields["type"].default
     errors: list[InitErrorDetails] = []
     for error in exc.errors():
-        field = error["loc"][0] if len(error["loc"]) == 1 else None
+        field = str(error["loc"][0]) if len(error["loc"]) == 1 else None
         owners = [name for name, other in KINDS.items() if field in other.model_fields] if error["type"] == "extra_forbidden" else []
         if owners:
             message = f"{field} is for {_either(owners)} integrations, not {tag}"
             errors.append({"type": PydanticCustomError("wrong_kind", message), "loc": error["loc"], "input": error["input"]})
+        elif error["type"] == "missing" and field is not None and (tag, field) in NEEDED:
+            errors.append({"type": PydanticCustomError("needed", NEEDED[(tag, field)]), "loc": error["loc"], "input": error["input"]})
         else:
             errors.append(cast(InitErrorDetails, {key: error[key] for key in ("type", "loc", "input", "ctx") if key in error}))
     return ValidationError.from_exception_data(exc.title, errors)

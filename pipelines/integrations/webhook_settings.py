@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, model_validator
 
 # `none` trusts the integration's auth_type alone; the rest are provider signature schemes.
 VerificationPreset = Literal["none", "hmac", "standard_webhooks", "stripe", "shopify", "github", "woocommerce", "autentikapp"]
@@ -52,9 +52,9 @@ class WebhookSettings(BaseModel):
         "WooCommerce order.created, order.updated; Stripe checkout.session.completed; GitHub and "
         "Standard Webhooks every event but pings)",
     )
-    tolerance_seconds: int = Field(300, ge=1, le=86_400, description="max age/skew of a signed timestamp")
-    max_body_bytes: int = Field(1_048_576, ge=1_024, le=64 * 1_048_576, description="413 above this size")
-    max_records: int = Field(
+    tolerance_seconds: StrictInt = Field(300, ge=1, le=86_400, description="max age/skew of a signed timestamp")
+    max_body_bytes: StrictInt = Field(1_048_576, ge=1_024, le=64 * 1_048_576, description="413 above this size")
+    max_records: StrictInt = Field(
         10_000,
         ge=1,
         le=1_000_000,
