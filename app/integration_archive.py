@@ -41,11 +41,11 @@ def render() -> None:
         pd.DataFrame(
             [
                 {
-                    "Name": e["name"],
-                    "Type": e["type"],
-                    "Target": e["target"],
-                    "Archived": phrases.time_ago(e["archived_at"]),
-                    "By": e["archived_by"],
+                    "Name": e.name,
+                    "Type": e.type,
+                    "Target": e.target,
+                    "Archived": phrases.time_ago(e.archived_at),
+                    "By": e.archived_by,
                 }
                 for e in entries
             ]
@@ -53,7 +53,7 @@ def render() -> None:
         hide_index=True,
         width="stretch",
     )
-    name = st.selectbox("Archived integration", [e["name"] for e in entries], key="intg.archived.selected")
+    name = st.selectbox("Archived integration", [e.name for e in entries], key="intg.archived.selected")
     if st.button("Restore", icon=":material/unarchive:", type="primary", key="intg.archived.restore"):
         try:
             restore_integration(engine(), name, actor=auth.actor())

@@ -60,11 +60,11 @@ def render_order_detail(detail: OrderDetail, actions: Callable[[OrderDetail], No
             pd.DataFrame(
                 [
                     {
-                        "When": when(h["changed_at"]),
-                        "From": h["from_status"] or "",
-                        "To": h["to_status"],
-                        "By": h["actor"],
-                        "Details": json_text(h["details"]),
+                        "When": when(h.changed_at),
+                        "From": h.from_status or "",
+                        "To": h.to_status,
+                        "By": h.actor,
+                        "Details": json_text(h.details),
                     }
                     for h in detail.history
                 ]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,7 +145,7 @@ def archived(as_json: bool = typer.Option(False, "--json", help="machine-readabl
     require(Action.MANAGE_INTEGRATIONS)
     items = _guard(lambda: archived_view(connect()))
     if as_json:
-        typer.echo(json.dumps([{**i, "archived_at": i["archived_at"].isoformat()} for i in items], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([{**asdict(i), "archived_at": i.archived_at.isoformat()} for i in items], ensure_ascii=False, indent=2))
         return
     if not items:
         typer.echo("no archived integrations")
@@ -152,8 +153,7 @@ def archived(as_json: bool = typer.Option(False, "--json", help="machine-readabl
     typer.echo(f"{'NAME':<24} {'TYPE':<8} {'TARGET':<7} {'ARCHIVED AT':<26} BY")
     for item in items:
         typer.echo(
-            f"{item['name']:<24} {item['type']:<8} {item['target']:<7} "
-            f"{item['archived_at'].isoformat(timespec='seconds'):<26} {item['archived_by'] or ''}"
+            f"{item.name:<24} {item.type:<8} {item.target:<7} {item.archived_at.isoformat(timespec='seconds'):<26} {item.archived_by or ''}"
         )
 
 

@@ -89,21 +89,25 @@ def show(
     except OrderNotFound as exc:
         fail(str(exc))
     if as_json:
-        document = {"order": order, "history": history, "callbacks": [asdict(callback) for callback in callbacks]}
+        document = {
+            "order": asdict(order),
+            "history": [asdict(change) for change in history],
+            "callbacks": [asdict(callback) for callback in callbacks],
+        }
         typer.echo(json.dumps(document, default=json_default, ensure_ascii=False, indent=2))
         return
-    typer.echo(f"order {order['id']} ({order['external_id']}) of {order['integration']}: {order['status']}")
-    typer.echo(f"  client: {order['client_name']}, {order['address']}")
-    if order["eta"]:
-        typer.echo(f"  eta: {iso(order['eta'])}")
-    if order["delivered_at"]:
-        typer.echo(f"  delivered at {iso(order['delivered_at'])}, proof: {json.dumps(order['delivery_proof'])}")
+    typer.echo(f"order {order.id} ({order.external_id}) of {order.integration}: {order.status}")
+    typer.echo(f"  client: {order.client_name}, {order.address}")
+    if order.eta:
+        typer.echo(f"  eta: {iso(order.eta)}")
+    if order.delivered_at:
+        typer.echo(f"  delivered at {iso(order.delivered_at)}, proof: {json.dumps(order.delivery_proof)}")
     typer.echo("history:")
     if not history:
         typer.echo("  (no status changes yet)")
     for entry in history:
-        extra = f" {json.dumps(entry['details'])}" if entry["details"] else ""
-        typer.echo(f"  {iso(entry['changed_at'])}  {entry['from_status']} -> {entry['to_status']}  by {entry['actor']}{extra}")
+        extra = f" {json.dumps(entry.details)}" if entry.details else ""
+        typer.echo(f"  {iso(entry.changed_at)}  {entry.from_status} -> {entry.to_status}  by {entry.actor}{extra}")
     typer.echo("callbacks:")
     if not callbacks:
         typer.echo("  (none)")

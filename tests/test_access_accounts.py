@@ -91,9 +91,9 @@ def test_disable_and_role_change_are_audited(store):
         users.set_disabled(conn, "ana", True, actor="user:admin")
         assert users.login(conn, "ana", PASSWORD, door="app").reason == "this account is disabled; ask an admin"
         page = audit.entries(conn, subject="user:ana")
-    kinds = [entry["action"] for entry in page.items]
+    kinds = [entry.action for entry in page.items]
     assert kinds[:3] == [AuditAction.LOGIN_FAILED, AuditAction.USER_DISABLED, AuditAction.USER_ROLE_CHANGED]
-    assert page.items[2]["details"] == {"from": "viewer", "to": "operator"} and page.items[2]["actor"] == "user:admin"
+    assert page.items[2].details == {"from": "viewer", "to": "operator"} and page.items[2].actor == "user:admin"
 
 
 def test_tokens_resolve_to_their_role_until_revoked_or_expired(store):

@@ -213,7 +213,7 @@ def test_rule_and_channel_changes_are_audited_with_secrets_masked(sqlite_store):
     delete_channel(sqlite_store, channel, actor="user:luis")
     with sqlite_store.connect() as conn:
         entries = list(reversed(audit.entries(conn).items))
-    assert [(e["actor"], e["action"], e["subject"]) for e in entries] == [
+    assert [(e.actor, e.action, e.subject) for e in entries] == [
         ("user:ana", "channel.saved", "channel:ops chat"),
         ("user:ana", "channel.saved", "channel:ops chat"),
         ("user:ana", "alert_rule.saved", "alert_rule:inbox_backlog"),
@@ -222,4 +222,4 @@ def test_rule_and_channel_changes_are_audited_with_secrets_masked(sqlite_store):
     ]
     assert entries[1]["details"]["changes"] == {"enabled": {"from": True, "to": False}, "url": {"from": MASK, "to": MASK}}
     assert entries[2]["details"]["params"] == {"max_age_minutes": 15}
-    assert "secret" not in str([e["details"] for e in entries])
+    assert "secret" not in str([e.details for e in entries])

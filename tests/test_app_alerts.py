@@ -168,9 +168,7 @@ def test_an_operator_acknowledges_and_snoozes_and_the_audit_log_says_who(firing_
     at.button(key=f"unsnooze.{alert_id}").click().run()
     assert not at.exception, at.exception
     with accounts.connect() as conn:
-        entries = [
-            (e["actor"], e["action"], e["subject"], e["details"]["about"]) for e in audit.entries(conn, subject=f"alert:{alert_id}").items
-        ]
+        entries = [(e.actor, e.action, e.subject, e.details["about"]) for e in audit.entries(conn, subject=f"alert:{alert_id}").items]
     assert entries == [
         ("user:operator", action, f"alert:{alert_id}", "cliente_abc")
         for action in ("alert.unsnoozed", "alert.snoozed", "alert.acknowledged")

@@ -143,7 +143,7 @@ def _store_state(url: str, inbox_id: int) -> tuple[list[tuple[str, str]], str]:
     with engine.connect() as conn:
         order_id = conn.execute(sa.select(orders.c.id).where(orders.c.external_id == "PED-001")).scalar_one()
         status = conn.execute(sa.select(inbox.c.status).where(inbox.c.id == inbox_id)).scalar_one()
-    history = [(h["to_status"], h["actor"]) for h in status_history(engine, order_id)]
+    history = [(h.to_status, h.actor) for h in status_history(engine, order_id)]
     engine.dispose()
     return history, status
 

@@ -61,8 +61,8 @@ def test_a_staged_integration_shows_its_test_deliveries_and_is_promoted(app_stor
     assert get_integration(app_store, "cliente_abc").config.onboarding.stage == "production"
     with app_store.connect() as conn:  # the promotion is in the audit trail, with who pressed it
         edits = audit.entries(conn, action="integration.edited", subject="integration:cliente_abc").items
-    promotion = [e for e in edits if "production" in json.dumps(e["details"])]
-    assert promotion and promotion[0]["actor"] != "system"
+    promotion = [e for e in edits if "production" in json.dumps(e.details)]
+    assert promotion and promotion[0].actor != "system"
 
 
 def test_the_status_link_is_shown_in_full_once(app_store, monkeypatch):

@@ -37,7 +37,7 @@ def test_the_seed_flow_from_the_orders_page_records_the_user_and_queues_callback
 
     at.button(key=f"{prefix}.go").click().run()
     assert not at.exception
-    assert get_order(app_store, order_id)["status"] == "assigned"
+    assert get_order(app_store, order_id).status == "assigned"
     (success,) = texts(at.success)
     assert "**PED-001**: Pending → Assigned." in success and "queued for cliente_abc" in success
     history = _history(at)  # the detail below the form already shows the change
@@ -50,16 +50,16 @@ def test_the_seed_flow_from_the_orders_page_records_the_user_and_queues_callback
     at.time_input(key=f"{prefix}.eta_time").set_value(time(15, 0)).run()
     at.button(key=f"{prefix}.go").click().run()
     order = get_order(app_store, order_id)
-    assert (order["status"], order["eta"]) == ("in_route", datetime(2030, 1, 15, 15, 0, tzinfo=UTC))
+    assert (order.status, order.eta) == ("in_route", datetime(2030, 1, 15, 15, 0, tzinfo=UTC))
 
     prefix = f"orders.set.{order_id}.in_route"
     at.text_input(key=f"{prefix}.photo").input("https://cdn.example.com/photo/PED-001.jpg").run()
     at.button(key=f"{prefix}.go").click().run()
     order = get_order(app_store, order_id)
-    assert order["status"] == "delivered"
-    assert order["delivery_proof"] == {"signature_url": None, "photo_url": "https://cdn.example.com/photo/PED-001.jpg"}
+    assert order.status == "delivered"
+    assert order.delivery_proof == {"signature_url": None, "photo_url": "https://cdn.example.com/photo/PED-001.jpg"}
     assert [c.event for c in order_callbacks(app_store, order_id)] == ["assigned", "in_route", "delivered"]
-    assert [h["actor"] for h in status_history(app_store, order_id)] == ["streamlit:ana"] * 3
+    assert [h.actor for h in status_history(app_store, order_id)] == ["streamlit:ana"] * 3
     callbacks = next(d.value for d in at.dataframe if "Event" in d.value.columns)
     assert callbacks["Event"].tolist() == ["assigned", "in_route", "delivered"]
 
@@ -90,8 +90,8 @@ def test_delivered_without_proof_is_refused_with_the_reason(app_store):
     at.time_input(key=f"{prefix}.at_time").set_value(time(0, 0)).run()
     at.button(key=f"{prefix}.go").click().run()
     order = get_order(app_store, order_id)
-    assert (order["status"], order["delivered_at"]) == ("delivered", datetime.combine(today, time(0, 0), UTC))
-    assert order["delivery_proof"] == {"signature_url": "https://cdn.example.com/sig.png", "photo_url": None}
+    assert (order.status, order.delivered_at) == ("delivered", datetime.combine(today, time(0, 0), UTC))
+    assert order.delivery_proof == {"signature_url": "https://cdn.example.com/sig.png", "photo_url": None}
     assert not at.exception
 
 
@@ -102,7 +102,7 @@ def test_a_move_made_elsewhere_meanwhile_is_refused_with_the_reason(app_store):
     change_status(app_store, order_id, "cancelled", actor="api:dispatch")  # another door, while the form is open
     at.button(key=f"orders.set.{order_id}.pending.go").click().run()
     assert texts(at.error) == ["Not changed: cannot go from cancelled to assigned: cancelled is final."]
-    assert get_order(app_store, order_id)["status"] == "cancelled"
+    assert get_order(app_store, order_id).status == "cancelled"
     assert not at.exception
 
 
@@ -115,7 +115,7 @@ def test_cancelling_needs_a_confirmation_and_says_when_no_callback_goes_out(app_
     assert at.button(key=f"{prefix}.go").disabled
     at.checkbox(key=f"{prefix}.confirm").check().run()
     at.button(key=f"{prefix}.go").click().run()
-    assert get_order(app_store, order_id)["status"] == "cancelled"
+    assert get_order(app_store, order_id).status == "cancelled"
     (success,) = texts(at.success)
     assert "No callback queued: cliente_abc is not subscribed to cancelled" in success
     assert order_callbacks(app_store, order_id) == []

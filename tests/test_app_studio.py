@@ -105,9 +105,9 @@ def test_save_versions_diff_and_rollback(app_store):
     at.button(key="studio.rollback.go.shopify_store").click().run()
     assert not at.exception
     versions = list_mapping_versions(app_store, "shopify_store")
-    assert [v["version"] for v in versions] == [3, 2, 1]
-    assert versions[0]["active"] and versions[0]["field_mapping"] == {}
-    assert versions[0]["note"] == "rollback to version 1"
+    assert [v.version for v in versions] == [3, 2, 1]
+    assert versions[0].active and versions[0].field_mapping == {}
+    assert versions[0].note == "rollback to version 1"
 
 
 def test_backtest_counts_pass_fail_changed(app_store):

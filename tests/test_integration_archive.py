@@ -55,7 +55,7 @@ def counts(engine: sa.Engine, integration_id: int) -> dict[str, int]:
 def audit_of(engine: sa.Engine, subject: str) -> list[tuple[str, str]]:
     with engine.connect() as conn:
         page = audit.entries(conn, subject=subject)
-    return [(e["action"], e["actor"]) for e in reversed(page.items)]
+    return [(e.action, e.actor) for e in reversed(page.items)]
 
 
 def test_delete_archives_with_every_row_kept_and_restore_brings_it_back_as_it_was(store):

@@ -105,9 +105,9 @@ def test_mapping_versions_and_rollback(store):
     assert save_mapping(store, "ClienteXYZ", second, note="add notes").mapping_version == 2
     assert rollback_mapping(store, "ClienteXYZ", 1).mapping_version == 3
     versions = list_mapping_versions(store, "ClienteXYZ")
-    assert [v["version"] for v in versions] == [3, 2, 1]
-    assert versions[0]["field_mapping"] == first and versions[0]["active"]
-    assert versions[1]["note"] == "add notes"
+    assert [v.version for v in versions] == [3, 2, 1]
+    assert versions[0].field_mapping == first and versions[0].active
+    assert versions[1].note == "add notes"
     assert get_integration(store, "ClienteXYZ").config.field_mapping == first
 
 

@@ -118,7 +118,7 @@ def test_order_detail_has_payload_mapped_record_history_and_callbacks(store):
         "client_phone": "+502 5555-1234",
         "notes": "Entregar en recepción",
     }
-    assert [h["to_status"] for h in detail.history] == ["assigned", "in_route"]
+    assert [h.to_status for h in detail.history] == ["assigned", "in_route"]
     assert [a.status_code for a in detail.callbacks[0].attempt_log] == [503, 200]
     assert order_detail(store, order.id + 999) is None
 

@@ -74,15 +74,15 @@ def test_the_seed_flow_records_history_and_queues_each_callback(store):
     assert done.outbox_id and done.webhook_id.startswith("msg_")
 
     history = status_history(store, order)
-    assert [(h["from_status"], h["to_status"], h["actor"]) for h in history] == [
+    assert [(h.from_status, h.to_status, h.actor) for h in history] == [
         ("pending", "assigned", "cli:ana"),
         ("assigned", "in_route", "api:admin"),
         ("in_route", "delivered", "streamlit:supervisor"),
     ]
-    assert history[1]["details"] == {"eta": "2024-01-15T15:00:00Z"}
+    assert history[1].details == {"eta": "2024-01-15T15:00:00Z"}
     shown = get_order(store, order)
-    assert shown["status"] == "delivered" and shown["delivery_proof"] == PROOF
-    assert shown["delivered_at"] == datetime(2024, 1, 15, 15, 28, tzinfo=UTC)
+    assert shown.status == "delivered" and shown.delivery_proof == PROOF
+    assert shown.delivered_at == datetime(2024, 1, 15, 15, 28, tzinfo=UTC)
 
     rows = outbox_rows(store, order_id=order)
     assert [r["event"] for r in rows] == ["assigned", "in_route", "delivered"]
@@ -141,7 +141,7 @@ def test_what_each_status_carries_is_checked(store):
     with pytest.raises(StatusChangeRejected, match="needs an actor"):
         change_status(store, order, "delivered", actor=" ", proof=PROOF)
     # None of the rejected attempts left a trace.
-    assert [h["to_status"] for h in status_history(store, order)] == ["assigned", "in_route"]
+    assert [h.to_status for h in status_history(store, order)] == ["assigned", "in_route"]
     assert [r["event"] for r in outbox_rows(store)] == ["assigned", "in_route"]
     # delivered_at defaults to the moment of the change.
     done = change_status(store, order, "delivered", actor="cli", proof={"signature_url": "https://x.test/s.png"}, now=NOW)
@@ -193,7 +193,7 @@ def test_no_change_without_its_callback(store):
         _install_failing_outbox_trigger(conn)
     with pytest.raises(sa.exc.DatabaseError, match="outbox refused"):
         change_status(store, ids["PED-001"], "assigned", actor="cli")
-    assert get_order(store, ids["PED-001"])["status"] == "pending"
+    assert get_order(store, ids["PED-001"]).status == "pending"
     assert status_history(store, ids["PED-001"]) == []
     assert outbox_rows(store) == []
 
@@ -208,7 +208,7 @@ def test_no_callback_without_its_change(store):
         row = conn.execute(sa.select(orders).where(orders.c.id == ids["PED-001"])).mappings().one()
         conn.execute(orders.insert().values({**row, "id": None}))  # duplicate (integration, external_id)
     assert outbox_rows(store) == []  # ...and gone with it
-    assert get_order(store, ids["PED-001"])["status"] == "pending"
+    assert get_order(store, ids["PED-001"]).status == "pending"
     with store.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(order_status_history)).scalar_one() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(callback_outbox)).scalar_one() == 0

@@ -3,6 +3,8 @@ newest first, filterable, pageable and exportable as CSV. Admins only."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 import streamlit as st
 
@@ -27,7 +29,7 @@ with engine().connect() as conn:
         conn, action=None if action == "(any)" else action, actor=actor or None, subject=subject or None, cursor=cursor, limit=limit
     )
 frame = pd.DataFrame(
-    [{**item, "details": "" if item["details"] is None else str(item["details"])} for item in page.items],
+    [{**asdict(item), "details": "" if item.details is None else str(item.details)} for item in page.items],
     columns=["id", "at", "actor", "action", "subject", "details"],
 )
 st.caption(f"{len(page.items)} of {page.total} entries")

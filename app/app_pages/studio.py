@@ -448,11 +448,11 @@ def versions_section(stored: StoredIntegration) -> None:
         pd.DataFrame(
             [
                 {
-                    "Version": v["version"],
-                    "Active": "✓" if v["active"] else "",
-                    "Fields": len(v["field_mapping"]),
-                    "Note": v["note"] or "",
-                    "Saved": when(v["created_at"]),
+                    "Version": v.version,
+                    "Active": "✓" if v.active else "",
+                    "Fields": len(v.field_mapping),
+                    "Note": v.note or "",
+                    "Saved": when(v.created_at),
                 }
                 for v in versions
             ]
@@ -460,7 +460,7 @@ def versions_section(stored: StoredIntegration) -> None:
         hide_index=True,
         width="stretch",
     )
-    by_version = {v["version"]: v["field_mapping"] for v in versions}
+    by_version = {v.version: v.field_mapping for v in versions}
     editing = "table"
     options = [editing, *by_version]
     label = {editing: "the table being edited", **{v: f"version {v}" for v in by_version}}

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,7 +46,7 @@ def get_audit(
             )
     except InvalidCursor as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None
-    return {"items": page.items, "next_cursor": page.next_cursor, "total": page.total}
+    return {"items": [asdict(entry) for entry in page.items], "next_cursor": page.next_cursor, "total": page.total}
 
 
 class TokenBody(BaseModel):

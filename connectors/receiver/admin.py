@@ -10,6 +10,7 @@ import base64
 import binascii
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response, status
@@ -265,7 +266,7 @@ def delete(
     "`CROSSDOCK_ARCHIVE_RETENTION_DAYS` after that.",
 )
 def archived(request: Request) -> list[ArchivedIntegration]:
-    return [ArchivedIntegration(**entry) for entry in archived_view(receiver_state(request).reader)]
+    return [ArchivedIntegration(**asdict(entry)) for entry in archived_view(receiver_state(request).reader)]
 
 
 @router.post(

@@ -5,6 +5,7 @@ Rows are only ever inserted; the listing pages like every admin list (newest fir
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -78,6 +79,18 @@ def field_diff(before: dict[str, Any], after: dict[str, Any], secret_fields: set
     return diff
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log: who (`user:ana`, `token:ci`), did what, to what, with which details."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str | None
+    details: dict[str, Any] | None
+
+
 def entries(
     conn: sa.Connection,
     *,
@@ -87,7 +100,7 @@ def entries(
     since: datetime | None = None,
     cursor: str | None = None,
     limit: int = 100,
-) -> Page[dict[str, Any]]:
+) -> Page[AuditEntry]:
     """A page of entries, newest first, optionally of one action, actor and/or subject, since a time."""
     query = sa.select(audit_log)
     if action:
@@ -98,4 +111,6 @@ def entries(
         query = query.where(audit_log.c.subject == subject)
     if since:
         query = query.where(audit_log.c.at >= since)
-    return page_of(conn, query, audit_log.c.id, cursor=cursor, limit=limit, convert=lambda row: {**row, "at": as_utc(row["at"])})
+    return page_of(
+        conn, query, audit_log.c.id, cursor=cursor, limit=limit, convert=lambda row: AuditEntry(**{**row, "at": as_utc(row["at"])})
+    )

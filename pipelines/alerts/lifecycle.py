@@ -381,14 +381,6 @@ def alert_history(bind: Bind, *, since: datetime | None = None, kind: str | None
     return rows
 
 
-def get_alert(bind: Bind, alert_id: int) -> dict[str, Any]:
-    with connection(bind) as conn:
-        row = conn.execute(_alert_query().where(alerts.c.id == alert_id)).first()
-        if row is None:
-            raise AlertNotFound(f"no alert {alert_id}")
-        return _clean(row)
-
-
 def alert_events_for(bind: Bind, alert_id: int) -> list[dict[str, Any]]:
     """An alert's history, oldest first: what happened, who did it, which channel."""
     query = (

@@ -258,14 +258,3 @@ def _subject(kind: str, integration_id: int | None) -> str:
 def _where(kind: str, integration_id: int | None) -> list:
     owner = alert_rules.c.integration_id
     return [alert_rules.c.kind == kind, owner.is_(None) if integration_id is None else owner == integration_id]
-
-
-def saved_rules(bind: Bind) -> list[dict[str, Any]]:
-    """The saved rows, for the admin page: kind, integration (name or None), enabled, params, who, when."""
-    query = (
-        sa.select(alert_rules, integrations.c.name.label("integration"))
-        .outerjoin(integrations, integrations.c.id == alert_rules.c.integration_id)
-        .order_by(alert_rules.c.kind, integrations.c.name)
-    )
-    with connection(bind) as conn:
-        return [dict(row._mapping) for row in conn.execute(query)]

@@ -14,11 +14,13 @@ from pipelines.integrations.model import (
     parse_integration,
 )
 from pipelines.integrations.repository import (
+    ArchivedEntry,
     ArchivedNameTaken,
     IntegrationBusy,
     IntegrationExists,
     IntegrationNotFound,
     MappingRejected,
+    MappingVersion,
     archive_integration,
     archived_view,
     create_integration,
@@ -42,6 +44,7 @@ from pipelines.integrations.repository import (
 __all__ = [
     "KINDS",
     "ApiIntegration",
+    "ArchivedEntry",
     "ArchivedNameTaken",
     "DbIntegration",
     "FileIntegration",
@@ -51,6 +54,7 @@ __all__ = [
     "IntegrationExists",
     "IntegrationNotFound",
     "MappingRejected",
+    "MappingVersion",
     "PullIntegration",
     "StoredIntegration",
     "WebhookIntegration",

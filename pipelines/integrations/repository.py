@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets as _random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -313,7 +314,29 @@ def purge_expired(engine: sa.Engine, retention_days: int, *, now: datetime | Non
     return purged
 
 
-def archived_view(engine: sa.Engine) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ArchivedEntry:
+    """An archived integration as the archive lists show it: what it was, when and by whom it was deleted."""
+
+    name: str
+    type: str
+    target: str
+    archived_at: datetime
+    archived_by: str | None
+
+
+@dataclass(frozen=True)
+class MappingVersion:
+    """One saved version of an integration's field mapping; `active` is the one in use."""
+
+    version: int
+    field_mapping: dict[str, Any]
+    note: str | None
+    created_at: datetime
+    active: bool
+
+
+def archived_view(engine: sa.Engine) -> list[ArchivedEntry]:
     """The archived integrations as the archive lists show them: name, type, target, when and by
     whom they were deleted. No configuration: an archived integration is not edited, only restored."""
     with engine.connect() as conn:
@@ -324,10 +347,7 @@ def archived_view(engine: sa.Engine) -> list[dict[str, Any]]:
             .where(integrations.c.archived_at.is_not(None))
             .order_by(integrations.c.archived_at.desc())
         ).all()
-    return [
-        {"name": r.name, "type": r.type, "target": r.target, "archived_at": as_utc(r.archived_at), "archived_by": r.archived_by}
-        for r in rows
-    ]
+    return [ArchivedEntry(r.name, r.type, r.target, as_utc(r.archived_at), r.archived_by) for r in rows]
 
 
 def set_callbacks_disabled(engine: sa.Engine | sa.Connection, integration_id: int, reason: str | None) -> None:
@@ -338,20 +358,14 @@ def set_callbacks_disabled(engine: sa.Engine | sa.Connection, integration_id: in
         )
 
 
-def list_mapping_versions(engine: sa.Engine, name: str) -> list[dict[str, Any]]:
+def list_mapping_versions(engine: sa.Engine, name: str) -> list[MappingVersion]:
     current = get_integration(engine, name)
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(mapping_versions).where(mapping_versions.c.integration_id == current.id).order_by(mapping_versions.c.version.desc())
         ).mappings()
         return [
-            {
-                "version": r["version"],
-                "field_mapping": r["field_mapping"],
-                "note": r["note"],
-                "created_at": as_utc(r["created_at"]),
-                "active": r["version"] == current.mapping_version,
-            }
+            MappingVersion(r["version"], r["field_mapping"], r["note"], as_utc(r["created_at"]), r["version"] == current.mapping_version)
             for r in rows
         ]
 
@@ -370,8 +384,8 @@ def save_mapping(
 
 def rollback_mapping(engine: sa.Engine, name: str, version: int, *, actor: str = UNKNOWN_ACTOR) -> StoredIntegration:
     for entry in list_mapping_versions(engine, name):
-        if entry["version"] == version:
-            return save_mapping(engine, name, entry["field_mapping"], note=f"rollback to version {version}", actor=actor)
+        if entry.version == version:
+            return save_mapping(engine, name, entry.field_mapping, note=f"rollback to version {version}", actor=actor)
     raise IntegrationNotFound(f"{name!r} has no mapping version {version}")
 
 

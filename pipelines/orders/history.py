@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,7 +28,37 @@ _ORDER_COLUMNS = (
 )
 
 
-def get_order(bind: Bind, internal_id: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class OrderSummary:
+    """An order as the status machine sees it: who it is for, where it stands, and when it moved."""
+
+    id: int
+    integration: str
+    external_id: str
+    client_name: str
+    address: str
+    status: str
+    eta: datetime | None
+    delivered_at: datetime | None
+    delivery_proof: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One move of an order's status, with who made it and what it carried (eta, delivery proof)."""
+
+    id: int
+    order_id: int
+    from_status: str | None
+    to_status: str
+    changed_at: datetime
+    actor: str
+    details: dict[str, Any] | None
+
+
+def get_order(bind: Bind, internal_id: int) -> OrderSummary:
     """The order with its integration's name (`internal_id` = `id`); OrderNotFound when there is none."""
     query = (
         sa.select(*_ORDER_COLUMNS, integrations.c.name.label("integration")).join(*integration_of(orders)).where(orders.c.id == internal_id)
@@ -38,12 +70,12 @@ def get_order(bind: Bind, internal_id: int) -> dict[str, Any]:
     order = dict(row)
     for key in ("eta", "delivered_at", "created_at", "updated_at"):
         order[key] = as_utc(order[key])
-    return order
+    return OrderSummary(**order)
 
 
-def status_history(bind: Bind, internal_id: int) -> list[dict[str, Any]]:
+def status_history(bind: Bind, internal_id: int) -> list[StatusChange]:
     """Every status change of the order, oldest first, with who made it and what it carried."""
     query = sa.select(order_status_history).where(order_status_history.c.order_id == internal_id).order_by(order_status_history.c.id)
     with connection(bind) as conn:
         rows = conn.execute(query).mappings().all()
-    return [{**row, "changed_at": as_utc(row["changed_at"])} for row in rows]
+    return [StatusChange(**{**row, "changed_at": as_utc(row["changed_at"])}) for row in rows]

@@ -53,17 +53,6 @@ def page_orders(
         return page_of(conn, query, orders.c.id, cursor=cursor, limit=limit, convert=order_view)
 
 
-def find_orders(
-    bind: sa.Engine | sa.Connection,
-    *,
-    integration: str | None = None,
-    external_id: str | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """The first page of `page_orders`."""
-    return page_orders(bind, integration=integration, external_id=external_id, limit=limit).items
-
-
 def order_view(row: sa.RowMapping) -> dict[str, Any]:
     view: dict[str, Any] = {"internal_id": row["id"], "integration": row["integration"]}
     for column in _SHOWN:

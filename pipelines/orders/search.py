@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from pipelines.callbacks.queries import CallbackEntry, order_callbacks
 from pipelines.clock import as_utc
-from pipelines.orders.history import status_history
+from pipelines.orders.history import StatusChange, status_history
 from pipelines.store.joins import integration_of
 from pipelines.store.schema import integrations, orders
 from pipelines.targets import FIELDS
@@ -87,7 +87,7 @@ class OrderDetail:
     integration: str
     source_record: Any
     mapped: dict[str, Any]
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[StatusChange] = field(default_factory=list)
     callbacks: list[CallbackEntry] = field(default_factory=list)
 
 

@@ -59,18 +59,6 @@ def page_customers(
     return Page(shown, page.next_cursor, page.total)
 
 
-def find_customers(
-    bind: sa.Engine | sa.Connection,
-    *,
-    account: str | None = None,
-    national_id: str | None = None,
-    email: str | None = None,
-    limit: int = 100,
-) -> list[dict[str, Any]]:
-    """The first page of `page_customers`."""
-    return page_customers(bind, account=account, national_id=national_id, email=email, limit=limit).items
-
-
 def get_identifier(bind: sa.Engine | sa.Connection, code: str) -> dict[str, Any] | None:
     """An identifier code with its account, and the customer and sale it is linked to (None when unknown)."""
     query = (
