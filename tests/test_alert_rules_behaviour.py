@@ -75,7 +75,7 @@ def test_a_410_from_the_callback_endpoint_fires_the_callbacks_stopped_alert_nami
     texts = _chat_texts(chat)
     assert len(texts) == 2 and texts[1].startswith("[RESOLVED] cliente_abc: Callbacks stopped by a 410")
     [history] = alert_history(sqlite_store, kind="callbacks_disabled")
-    assert history["notified"] == ["ops chat"] and history["status"] == "resolved"
+    assert history.notified == ("ops chat",) and history.status == "resolved"
 
 
 # -- dead letters -----------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_dead_letters_notify_once_then_at_once_when_more_arrive_then_remind_then
     assert len(after_reminder) == 3 and after_reminder[2].startswith("[STILL FIRING] cliente_abc: Dead letters")
     assert len(texts) == 4 and texts[3].startswith("[RESOLVED] cliente_abc: Dead letters")
     [history] = alert_history(sqlite_store, kind="dead_letters")
-    events = [(e["event"], e["detail"] or "") for e in alert_events_for(sqlite_store, history["id"])]
+    events = [(e.event, e.detail or "") for e in alert_events_for(sqlite_store, history.id)]
     assert [event for event, _ in events] == ["fired", "notified", "reminded", "notified", "reminded", "notified", "resolved", "notified"]
     assert events[2][1].startswith("grew: ") and not events[4][1].startswith("grew: ")
     assert not live_by_key(sqlite_store)
@@ -160,7 +160,7 @@ def test_a_notification_whose_sender_died_after_claiming_it_is_sent_once_the_lea
     texts = _chat_texts(chat)
     assert len(texts) == 1 and texts[0].startswith("[FIRING] cliente_abc: Last sync failed")
     [row] = notifications_for(sqlite_store, claimed.message.alert_id)
-    assert (row["status"], row["attempts"]) == ("sent", 2)
+    assert (row.status, row.attempts) == ("sent", 2)
 
 
 def test_a_notification_sent_within_its_lease_is_never_sent_again(sqlite_store):
@@ -174,7 +174,7 @@ def test_a_notification_sent_within_its_lease_is_never_sent_again(sqlite_store):
     assert later == [0, 0]
     assert len(_chat_texts(chat)) == 1
     [row] = notifications_for(sqlite_store, claimed.message.alert_id)
-    assert (row["status"], row["attempts"]) == ("sent", 1)
+    assert (row.status, row.attempts) == ("sent", 1)
 
 
 def test_a_late_failure_of_a_dead_claim_leaves_the_new_claim_alone(sqlite_store):
@@ -190,7 +190,7 @@ def test_a_late_failure_of_a_dead_claim_leaves_the_new_claim_alone(sqlite_store)
         settle(sqlite_store, fresh, None, where, now + timedelta(seconds=LEASE_SECONDS + 3))
     assert len(_chat_texts(chat)) == 1
     [row] = notifications_for(sqlite_store, fresh.message.alert_id)
-    assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 2, None)
+    assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
 
 
 # -- who changed the rules and channels -------------------------------------------------------------
@@ -220,6 +220,6 @@ def test_rule_and_channel_changes_are_audited_with_secrets_masked(sqlite_store):
         ("user:luis", "alert_rule.reset", "alert_rule:inbox_backlog"),
         ("user:luis", "channel.deleted", "channel:ops chat"),
     ]
-    assert entries[1]["details"]["changes"] == {"enabled": {"from": True, "to": False}, "url": {"from": MASK, "to": MASK}}
-    assert entries[2]["details"]["params"] == {"max_age_minutes": 15}
+    assert entries[1].details["changes"] == {"enabled": {"from": True, "to": False}, "url": {"from": MASK, "to": MASK}}
+    assert entries[2].details["params"] == {"max_age_minutes": 15}
     assert "secret" not in str([e.details for e in entries])

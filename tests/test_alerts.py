@@ -157,7 +157,7 @@ def test_one_notification_then_reminders_then_resolved_and_nothing_twice(store):
         deliver_due(store, 10, now + timedelta(minutes=31))
         assert _chat_texts(sink)[1].startswith("[STILL FIRING]")
         [alert] = live_by_key(store).values()
-        acknowledge(store, alert["id"], "streamlit:ana")
+        acknowledge(store, alert.id, "streamlit:ana")
         evaluate_alerts(store, None, now + timedelta(minutes=65))
         deliver_due(store, 10, now + timedelta(minutes=65))
         assert len(_chat_texts(sink)) == 2  # acknowledged: no more reminders
@@ -169,8 +169,8 @@ def test_one_notification_then_reminders_then_resolved_and_nothing_twice(store):
     texts = _chat_texts(sink)
     assert len(texts) == 3 and texts[2].startswith("[RESOLVED] cliente_abc")
     [history] = alert_history(store)
-    assert history["status"] == "resolved" and history["acknowledged_by"] == "streamlit:ana" and history["notified"] == ["chat"]
-    events = [e["event"] for e in alert_events_for(store, history["id"])]
+    assert history.status == "resolved" and history.acknowledged_by == "streamlit:ana" and history.notified == ("chat",)
+    events = [e.event for e in alert_events_for(store, history.id)]
     assert events == ["fired", "notified", "reminded", "notified", "acknowledged", "resolved", "notified"]
 
 
@@ -186,13 +186,13 @@ def test_snooze_holds_reminders_and_records_who(sqlite_store):
         now = utcnow()
         evaluate_alerts(sqlite_store, None, now)
         [alert] = live_by_key(sqlite_store).values()
-        snooze(sqlite_store, alert["id"], 120, "streamlit:luis", now=now)
+        snooze(sqlite_store, alert.id, 120, "streamlit:luis", now=now)
         evaluate_alerts(sqlite_store, None, now + timedelta(minutes=45))
         deliver_due(sqlite_store, 10, now + timedelta(minutes=45))
     assert len(sink.answered_ok()) == 1  # the first notification only
     [alert] = live_by_key(sqlite_store).values()
-    assert alert["snoozed_by"] == "streamlit:luis"
-    assert [e["actor"] for e in alert_events_for(sqlite_store, alert["id"]) if e["event"] == "snoozed"] == ["streamlit:luis"]
+    assert alert.snoozed_by == "streamlit:luis"
+    assert [e.actor for e in alert_events_for(sqlite_store, alert.id) if e.event == "snoozed"] == ["streamlit:luis"]
 
 
 def test_a_failing_channel_never_blocks_the_others_and_shows_as_failing(store):
@@ -228,9 +228,9 @@ def test_a_rule_turned_off_closes_its_alert_without_a_resolved_message(sqlite_st
         deliver_due(sqlite_store, 10)
     assert len(sink.answered_ok()) == 1
     [history] = alert_history(sqlite_store)
-    assert history["status"] == "resolved"
-    assert alert_events_for(sqlite_store, history["id"])[-1]["detail"] == "its rule was turned off"
-    assert [n["message"] for n in notifications_for(sqlite_store, history["id"])] == ["fired"]
+    assert history.status == "resolved"
+    assert alert_events_for(sqlite_store, history.id)[-1].detail == "its rule was turned off"
+    assert [n.message for n in notifications_for(sqlite_store, history.id)] == ["fired"]
 
 
 # -- end to end -------------------------------------------------------------------------------------
@@ -329,7 +329,7 @@ def test_an_alert_that_ends_before_its_first_message_went_out_ends_quietly(sqlit
         result = deliver_due(sqlite_store, 10)
     assert result.sent == 0 and sink.received == []
     [history] = alert_history(sqlite_store)
-    assert sorted(n["status"] for n in notifications_for(sqlite_store, history["id"])) == ["skipped", "skipped"]
+    assert sorted(n.status for n in notifications_for(sqlite_store, history.id)) == ["skipped", "skipped"]
 
 
 def test_dagster_rules_read_failed_and_queued_runs_from_the_instance(sqlite_store):

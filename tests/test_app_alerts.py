@@ -34,20 +34,20 @@ def test_the_dashboard_links_each_needs_a_person_line_to_its_alert(firing):
     at = open_page("dashboard")
     [needs] = [e for e in texts(at.error) if "Needs a person" in e]
     assert "**cliente_abc**: last sync failed" in needs
-    assert f"[alert #{firing['id']}](/alerts?alert={firing['id']})" in needs
+    assert f"[alert #{firing.id}](/alerts?alert={firing.id})" in needs
 
 
 def test_open_alert_acknowledged_then_snoozed_by_the_person_logged_in(firing, app_store):
     at = open_page("alerts")
     assert "cliente_abc" in at.dataframe[0].value["Subject"].tolist()
-    at.button(key=f"ack.{firing['id']}").click().run()
+    at.button(key=f"ack.{firing.id}").click().run()
     assert not at.exception, at.exception
-    at.button(key=f"snooze.{firing['id']}").click().run()
-    events = alert_events_for(app_store, firing["id"])
-    assert [e["event"] for e in events][-2:] == ["acknowledged", "snoozed"]
-    assert all(e["actor"].startswith("streamlit:") for e in events[-2:])
+    at.button(key=f"snooze.{firing.id}").click().run()
+    events = alert_events_for(app_store, firing.id)
+    assert [e.event for e in events][-2:] == ["acknowledged", "snoozed"]
+    assert all(e.actor.startswith("streamlit:") for e in events[-2:])
     [alert] = live_alerts(app_store)
-    assert alert["acknowledged_by"].startswith("streamlit:") and alert["snoozed_by"].startswith("streamlit:")
+    assert alert.acknowledged_by.startswith("streamlit:") and alert.snoozed_by.startswith("streamlit:")
 
 
 def test_send_a_test_reaches_the_channel_and_a_failing_one_says_why(app_store):
@@ -151,14 +151,14 @@ def test_the_alerts_page_by_role(firing_for_accounts, role, acts, manages):
     at.switch_page("app_pages/alerts.py").run()
     assert not at.exception, at.exception
     assert [t.label for t in at.tabs] == ["Open alerts", "History"] + (["Rules", "Channels"] if manages else [])
-    actions = {f"ack.{firing_for_accounts['id']}", f"snooze.{firing_for_accounts['id']}"}
+    actions = {f"ack.{firing_for_accounts.id}", f"snooze.{firing_for_accounts.id}"}
     assert actions & {b.key for b in at.button} == (actions if acts else set())
     assert ("Acknowledging and snoozing an alert needs the operator role." in texts(at.caption)) is not acts
     assert any(b.label == "Save rule" for b in at.button) is manages
 
 
 def test_an_operator_acknowledges_and_snoozes_and_the_audit_log_says_who(firing_for_accounts, accounts):
-    alert_id = firing_for_accounts["id"]
+    alert_id = firing_for_accounts.id
     at = log_in("operator")
     at.switch_page("app_pages/alerts.py").run()
     at.button(key=f"ack.{alert_id}").click().run()
@@ -174,7 +174,7 @@ def test_an_operator_acknowledges_and_snoozes_and_the_audit_log_says_who(firing_
         for action in ("alert.unsnoozed", "alert.snoozed", "alert.acknowledged")
     ]  # newest first
     [alert] = live_alerts(accounts)
-    assert alert["acknowledged_by"] == "user:operator" and alert["snoozed_until"] is None
+    assert alert.acknowledged_by == "user:operator" and alert.snoozed_until is None
 
 
 @pytest.mark.parametrize(("role", "manages"), [("viewer", False), ("operator", False), ("admin", True)])

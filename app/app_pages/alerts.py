@@ -34,6 +34,7 @@ from pipelines.alerts import (
     unsnooze,
 )
 from pipelines.alerts.channels import KIND_LABELS, ChannelError, delete_channel, list_channels, save_channel
+from pipelines.alerts.lifecycle import AlertView
 from pipelines.alerts.outbox import notifications_for
 from pipelines.clock import utcnow
 from pipelines.integrations import list_integrations
@@ -42,67 +43,64 @@ require_login(Action.VIEW_ALERTS)
 st.title("Alerts")
 
 
-def _state(alert: dict[str, Any]) -> str:
-    if alert["status"] == "pending":
+def _state(alert: AlertView) -> str:
+    if alert.status == "pending":
         return "pending (held before firing)"
-    if alert["status"] == "resolved":
+    if alert.status == "resolved":
         return "resolved"
-    if alert["acknowledged_by"]:
-        return f"acknowledged by {alert['acknowledged_by']}"
-    if alert["snoozed_until"] and alert["snoozed_until"] > utcnow():
-        return f"snoozed until {when(alert['snoozed_until'])} by {alert['snoozed_by']}"
+    if alert.acknowledged_by:
+        return f"acknowledged by {alert.acknowledged_by}"
+    if alert.snoozed_until and alert.snoozed_until > utcnow():
+        return f"snoozed until {when(alert.snoozed_until)} by {alert.snoozed_by}"
     return "firing"
 
 
-def _alert_detail(alert: dict[str, Any], actions: bool = True) -> None:
+def _alert_detail(alert: AlertView, actions: bool = True) -> None:
     """One alert: what, since when, its state, the actions (on the Open alerts tab), its history."""
     st.markdown(
-        f"**#{alert['id']} · {alert['subject']} · {RULES[alert['kind']].title if alert['kind'] in RULES else alert['kind']}**"
-        f"\n\n{alert['summary']}\n\nSince {when(alert['started_at'])} · {_state(alert)}"
+        f"**#{alert.id} · {alert.subject} · {RULES[alert.kind].title if alert.kind in RULES else alert.kind}**"
+        f"\n\n{alert.summary}\n\nSince {when(alert.started_at)} · {_state(alert)}"
     )
-    if actions and alert["status"] != "resolved" and not can(Action.ACKNOWLEDGE_ALERTS):
+    if actions and alert.status != "resolved" and not can(Action.ACKNOWLEDGE_ALERTS):
         st.caption("Acknowledging and snoozing an alert needs the operator role.")
-    elif actions and alert["status"] != "resolved":
+    elif actions and alert.status != "resolved":
         ack, minutes, snooze_button, unsnooze_button = st.columns([2, 1, 2, 2], vertical_alignment="bottom")
         if ack.button(
             "Acknowledge",
-            key=f"ack.{alert['id']}",
-            disabled=bool(alert["acknowledged_by"]),
+            key=f"ack.{alert.id}",
+            disabled=bool(alert.acknowledged_by),
             help="You are on it: no more reminders (the 'resolved' message still goes out).",
         ):
-            acknowledge(engine(), alert["id"], actor())
+            acknowledge(engine(), alert.id, actor())
             st.rerun()
-        length = minutes.number_input("Minutes", min_value=5, max_value=7 * 24 * 60, value=60, step=15, key=f"snooze_minutes.{alert['id']}")
-        if snooze_button.button("Snooze", key=f"snooze.{alert['id']}", help="No reminders for that long."):
-            snooze(engine(), alert["id"], float(length), actor())
+        length = minutes.number_input("Minutes", min_value=5, max_value=7 * 24 * 60, value=60, step=15, key=f"snooze_minutes.{alert.id}")
+        if snooze_button.button("Snooze", key=f"snooze.{alert.id}", help="No reminders for that long."):
+            snooze(engine(), alert.id, float(length), actor())
             st.rerun()
-        if unsnooze_button.button("Unsnooze", key=f"unsnooze.{alert['id']}", disabled=not alert["snoozed_until"]):
-            unsnooze(engine(), alert["id"], actor())
+        if unsnooze_button.button("Unsnooze", key=f"unsnooze.{alert.id}", disabled=not alert.snoozed_until):
+            unsnooze(engine(), alert.id, actor())
             st.rerun()
-    events = alert_events_for(engine(), alert["id"])
+    events = alert_events_for(engine(), alert.id)
     st.dataframe(
         pd.DataFrame(
-            [
-                {"When": when(e["at"]), "What": e["event"], "Who": e["actor"], "Channel": e["channel"] or "", "Detail": e["detail"] or ""}
-                for e in events
-            ]
+            [{"When": when(e.at), "What": e.event, "Who": e.actor, "Channel": e.channel or "", "Detail": e.detail or ""} for e in events]
         ),
         hide_index=True,
         width="stretch",
     )
-    sent = notifications_for(engine(), alert["id"])
+    sent = notifications_for(engine(), alert.id)
     if sent:
         st.caption("Notifications")
         st.dataframe(
             pd.DataFrame(
                 [
                     {
-                        "Channel": n["channel"],
-                        "Message": n["message"],
-                        "Status": n["status"],
-                        "Attempts": n["attempts"],
-                        "Sent": when(n["sent_at"]),
-                        "Last error": n["last_error"] or "",
+                        "Channel": n.channel,
+                        "Message": n.message,
+                        "Status": n.status,
+                        "Attempts": n.attempts,
+                        "Sent": when(n.sent_at),
+                        "Last error": n.last_error or "",
                     }
                     for n in sent
                 ]
@@ -120,12 +118,12 @@ def open_tab() -> None:
     frame = pd.DataFrame(
         [
             {
-                "Id": a["id"],
-                "Subject": a["subject"],
-                "Rule": RULES[a["kind"]].title if a["kind"] in RULES else a["kind"],
-                "Since": when(a["started_at"]),
+                "Id": a.id,
+                "Subject": a.subject,
+                "Rule": RULES[a.kind].title if a.kind in RULES else a.kind,
+                "Since": when(a.started_at),
                 "State": _state(a),
-                "Summary": a["summary"],
+                "Summary": a.summary,
             }
             for a in live
         ]
@@ -133,7 +131,7 @@ def open_tab() -> None:
     picked = st.dataframe(frame, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="open.table")
     rows = picked.selection.rows if picked else []
     wanted = st.query_params.get("alert")
-    chosen = live[rows[0]] if rows else next((a for a in live if str(a["id"]) == wanted), live[0])
+    chosen = live[rows[0]] if rows else next((a for a in live if str(a.id) == wanted), live[0])
     _alert_detail(chosen)
 
 
@@ -146,14 +144,14 @@ def history_tab() -> None:
     frame = pd.DataFrame(
         [
             {
-                "Id": a["id"],
-                "Subject": a["subject"],
-                "Rule": RULES[a["kind"]].title if a["kind"] in RULES else a["kind"],
-                "Fired": when(a["fired_at"]),
-                "Resolved": when(a["resolved_at"]),
-                "Notified": ", ".join(a["notified"]) or "—",
-                "Acknowledged by": a["acknowledged_by"] or "",
-                "Summary": a["summary"],
+                "Id": a.id,
+                "Subject": a.subject,
+                "Rule": RULES[a.kind].title if a.kind in RULES else a.kind,
+                "Fired": when(a.fired_at),
+                "Resolved": when(a.resolved_at),
+                "Notified": ", ".join(a.notified) or "—",
+                "Acknowledged by": a.acknowledged_by or "",
+                "Summary": a.summary,
             }
             for a in history
         ]

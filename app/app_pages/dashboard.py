@@ -48,7 +48,7 @@ live = live_by_key(engine())
 def linked(line: str, key: str | None) -> str:
     """A "needs a person" line with a link to its alert (the same problem, as the alerts sensor saw it)."""
     alert = live.get(key) if key else None
-    return f"{line} · [alert #{alert['id']}](/alerts?alert={alert['id']})" if alert else line
+    return f"{line} · [alert #{alert.id}](/alerts?alert={alert.id})" if alert else line
 
 
 problems: list[str] = [

@@ -343,22 +343,60 @@ def _clean(row: Any) -> dict[str, Any]:
     return out
 
 
-def live_alerts(bind: Bind) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class AlertView:
+    """An alert as people follow it: what fired about whom, its state, and (in the history) where it was notified."""
+
+    id: int
+    key: str
+    open_key: str | None
+    kind: str
+    integration_id: int | None
+    integration: str | None
+    subject: str
+    status: str
+    summary: str
+    details: dict[str, Any] | None
+    started_at: datetime
+    fired_at: datetime | None
+    last_seen_at: datetime
+    resolved_at: datetime | None
+    next_notify_at: datetime | None
+    notify_count: int
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    snoozed_until: datetime | None
+    snoozed_by: str | None
+    notified: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    """One step of an alert's life: fired, notified, acknowledged, snoozed, resolved..."""
+
+    at: datetime
+    event: str
+    actor: str | None
+    detail: str | None
+    channel: str | None
+
+
+def live_alerts(bind: Bind) -> list[AlertView]:
     """Open and pending alerts, newest first."""
     with connection(bind) as conn:
         return [
-            _clean(r)
+            AlertView(**_clean(r))
             for r in conn.execute(
                 _alert_query().where(alerts.c.open_key.is_not(None)).order_by(alerts.c.started_at.desc(), alerts.c.id.desc())
             )
         ]
 
 
-def live_by_key(bind: Bind) -> dict[str, dict[str, Any]]:
-    return {alert["key"]: alert for alert in live_alerts(bind)}
+def live_by_key(bind: Bind) -> dict[str, AlertView]:
+    return {alert.key: alert for alert in live_alerts(bind)}
 
 
-def alert_history(bind: Bind, *, since: datetime | None = None, kind: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+def alert_history(bind: Bind, *, since: datetime | None = None, kind: str | None = None, limit: int = 500) -> list[AlertView]:
     """Alerts that fired (open or resolved), newest first, with where they were notified."""
     query = _alert_query().where(alerts.c.status != PENDING)
     if since is not None:
@@ -376,12 +414,10 @@ def alert_history(bind: Bind, *, since: datetime | None = None, kind: str | None
                 .where(alert_notifications.c.alert_id.in_(ids), alert_notifications.c.status == "sent")
             ):
                 sent.setdefault(alert_id, set()).add(name)
-    for row in rows:
-        row["notified"] = sorted(sent.get(row["id"], ()))
-    return rows
+    return [AlertView(**row, notified=tuple(sorted(sent.get(row["id"], ())))) for row in rows]
 
 
-def alert_events_for(bind: Bind, alert_id: int) -> list[dict[str, Any]]:
+def alert_events_for(bind: Bind, alert_id: int) -> list[AlertEvent]:
     """An alert's history, oldest first: what happened, who did it, which channel."""
     query = (
         sa.select(
@@ -392,4 +428,4 @@ def alert_events_for(bind: Bind, alert_id: int) -> list[dict[str, Any]]:
         .order_by(alert_events.c.id)
     )
     with connection(bind) as conn:
-        return [_clean(r) for r in conn.execute(query)]
+        return [AlertEvent(**_clean(r)) for r in conn.execute(query)]

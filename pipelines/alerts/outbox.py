@@ -269,7 +269,21 @@ def pending_count(bind: Bind) -> int:
         )
 
 
-def notifications_for(bind: Bind, alert_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class NotificationLine:
+    """One message of an alert to one channel: its delivery status and attempts."""
+
+    id: int
+    channel: str
+    message: str
+    seq: int
+    status: str
+    attempts: int
+    sent_at: datetime | None
+    last_error: str | None
+
+
+def notifications_for(bind: Bind, alert_id: int) -> list[NotificationLine]:
     """An alert's notifications: channel, message, status, attempts, when sent, last error."""
     query = (
         sa.select(
@@ -287,4 +301,4 @@ def notifications_for(bind: Bind, alert_id: int) -> list[dict[str, Any]]:
         .order_by(alert_notifications.c.id)
     )
     with connection(bind) as conn:
-        return [{**dict(r._mapping), "sent_at": as_utc(r.sent_at)} for r in conn.execute(query)]
+        return [NotificationLine(**{**dict(r._mapping), "sent_at": as_utc(r.sent_at)}) for r in conn.execute(query)]
