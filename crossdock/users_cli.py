@@ -7,6 +7,7 @@ print a one-time password, to hand over once; it must be changed at the first lo
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 
 import typer
@@ -165,14 +166,14 @@ def list_tokens(as_json: bool = typer.Option(False, "--json", help="machine-read
     with _engine().connect() as conn:
         rows = tokens.listing(conn)
     if as_json:
-        typer.echo(json.dumps(rows, default=json_default, indent=2))
+        typer.echo(json.dumps([asdict(row) for row in rows], default=json_default, indent=2))
         return
     if not rows:
         typer.echo("no tokens yet (the bootstrap CROSSDOCK_ADMIN_TOKEN is not listed)")
     for row in rows:
-        state = "revoked" if row["revoked_at"] else "live"
-        used = f"{row['last_used_at']:%Y-%m-%d %H:%M} UTC" if row["last_used_at"] else "never"
-        typer.echo(f"{row['name']:<24} {row['role']:<9} {row['user'] or '(service)':<16} {state:<8} last used {used}")
+        state = "revoked" if row.revoked_at else "live"
+        used = f"{row.last_used_at:%Y-%m-%d %H:%M} UTC" if row.last_used_at else "never"
+        typer.echo(f"{row.name:<24} {row.role:<9} {row.user or '(service)':<16} {state:<8} last used {used}")
 
 
 @tokens_app.command("revoke")

@@ -109,9 +109,9 @@ def test_tokens_resolve_to_their_role_until_revoked_or_expired(store):
     assert tokens.resolve(store, "cdk_guess") == "wrong token"
     with store.begin() as conn:
         tokens.revoke(conn, "ci", actor="cli:root")
-        listed = {row["name"]: row for row in tokens.listing(conn)}
+        listed = {row.name: row for row in tokens.listing(conn)}
     assert tokens.resolve(store, ci) == "token 'ci' was revoked"
-    assert listed["ana-laptop"]["last_used_at"] is not None and listed["ci"]["revoked_at"] is not None
+    assert listed["ana-laptop"].last_used_at is not None and listed["ci"].revoked_at is not None
     assert all(mine not in str(row) for row in listed.values())
     with store.begin() as conn:
         users.set_disabled(conn, "ana", True, actor="t")

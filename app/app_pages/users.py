@@ -3,6 +3,8 @@ admin API tokens (create, shown once; revoke). Admins only; the CLI offers the s
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 import streamlit as st
 
@@ -83,7 +85,10 @@ st.header("API tokens")
 with engine().connect() as conn:
     listed = tokens.listing(conn)
 st.dataframe(
-    pd.DataFrame(listed, columns=["name", "role", "user", "created_by", "created_at", "expires_at", "last_used_at", "revoked_at"]),
+    pd.DataFrame(
+        [asdict(token) for token in listed],
+        columns=["name", "role", "user", "created_by", "created_at", "expires_at", "last_used_at", "revoked_at"],
+    ),
     hide_index=True,
     width="stretch",
 )
@@ -94,7 +99,7 @@ with make.form("tokens.add"):
     if st.form_submit_button("Create token", type="primary"):
         _done(lambda conn: tokens.create(conn, token_name.strip(), token_role, actor=auth.actor()))
 with revoke.form("tokens.revoke"):
-    live = [row["name"] for row in listed if not row["revoked_at"]]
+    live = [token.name for token in listed if not token.revoked_at]
     doomed = st.selectbox("Token", live, key="tokens.revoke.name")
     if st.form_submit_button("Revoke") and doomed:
         _done(lambda conn: tokens.revoke(conn, doomed, actor=auth.actor()))

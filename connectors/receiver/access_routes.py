@@ -61,7 +61,7 @@ class TokenBody(BaseModel):
 @router.get("/tokens", summary="API tokens (never their secret): role, owner, expiry, last use")
 def get_tokens(engine: sa.Engine = Depends(store_engine)) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return tokens.listing(conn)
+        return [asdict(token) for token in tokens.listing(conn)]
 
 
 @router.post(

@@ -12,7 +12,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -99,7 +98,21 @@ def revoke(conn: sa.Connection, name: str, *, actor: str) -> None:
     audit.record(conn, actor, AuditAction.TOKEN_REVOKED, f"token:{name}")
 
 
-def listing(conn: sa.Connection) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class TokenLine:
+    """An API token as it is listed: never its secret."""
+
+    name: str
+    role: str
+    user: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def listing(conn: sa.Connection) -> list[TokenLine]:
     """Every token without its secret: name, role, owner, expiry, last use, revocation."""
     query = (
         sa.select(
@@ -116,7 +129,16 @@ def listing(conn: sa.Connection) -> list[dict[str, Any]]:
         .order_by(api_tokens.c.name)
     )
     return [
-        {key: as_utc(value) if isinstance(value, datetime) else value for key, value in row._asdict().items()}
+        TokenLine(
+            name=row.name,
+            role=row.role,
+            user=row.user,
+            created_by=row.created_by,
+            created_at=as_utc(row.created_at),
+            expires_at=as_utc(row.expires_at),
+            last_used_at=as_utc(row.last_used_at),
+            revoked_at=as_utc(row.revoked_at),
+        )
         for row in conn.execute(query)
     ]
 
