@@ -70,7 +70,7 @@ def test_email_goes_through_starttls_and_login_and_reads_back(sqlite_store, tmp_
     assert "this channel works" in messages[0].get_body(("plain",)).get_content()
     assert "Open in Crossdock" in messages[0].get_body(("html",)).get_content()
     assert not refused and why == "SMTP login refused (535)"
-    assert [c["name"] for c in failing_channels(sqlite_store)] == ["bad login"]
+    assert [c.name for c in failing_channels(sqlite_store)] == ["bad login"]
 
 
 def test_channel_secrets_are_encrypted_at_rest_and_masked(sqlite_store, tmp_path):
@@ -80,7 +80,7 @@ def test_channel_secrets_are_encrypted_at_rest_and_masked(sqlite_store, tmp_path
     with sqlite_store.connect() as conn:
         raw = " ".join(str(v) for row in conn.execute(sa.select(alert_channels)) for v in row)
     assert PASSWORD not in raw and "XXXXsecretXXXX" not in raw
-    shown = {c["name"]: c["settings"] for c in list_channels(sqlite_store)}
+    shown = {c.name: c.settings for c in list_channels(sqlite_store)}
     assert PASSWORD not in str(shown) and "XXXXsecretXXXX" not in str(shown)
     # Saving the form back with the masks keeps the real secrets.
     save_channel(sqlite_store, "ops mail", "email", shown["ops mail"], actor="test", channel_id=channel)
@@ -208,7 +208,7 @@ def test_a_failing_channel_never_blocks_the_others_and_shows_as_failing(store):
     assert result.sent == 1 and result.failed == 1
     assert len(up.answered_ok()) == 1
     [failing] = failing_channels(store)
-    assert failing["name"] == "broken" and failing["last_error"]
+    assert failing.name == "broken" and failing.last_error
     with store.connect() as conn:
         statuses = sorted(conn.execute(sa.select(alert_notifications.c.status)).scalars())
     assert statuses == ["pending", "sent"]  # the broken channel's message waits for its retry

@@ -99,8 +99,8 @@ def test_a_failing_channel_shows_on_the_dashboard_and_history_lists_the_alert(fi
         evaluate_alerts(app_store, None)  # the alert is open; a new channel gets no 'fired' for it
         from connectors.notify import send_test
 
-        channel = [c for c in list_channels(app_store) if c["name"] == "old teams"][0]
-        assert send_test(app_store, channel["id"])[0] is False
+        channel = [c for c in list_channels(app_store) if c.name == "old teams"][0]
+        assert send_test(app_store, channel.id)[0] is False
         deliver_due(app_store, 10)
     at = open_page("dashboard")
     [needs] = [e for e in texts(at.error) if "Needs a person" in e]

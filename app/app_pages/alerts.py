@@ -187,7 +187,7 @@ def rules_tab() -> None:
     scope = right.selectbox("Applies to", scopes, key="rule.scope")
     integration_id = None if scope == "All integrations" else integrations[scope]
     current = book.rule(kind, integration_id)
-    channels = {c["name"]: c["id"] for c in list_channels(engine())}
+    channels = {c.name: c.id for c in list_channels(engine())}
     with st.form(f"rule.form.{kind}.{scope}"):
         enabled = st.checkbox("On", value=current.enabled)
         values: dict[str, Any] = {}
@@ -253,40 +253,40 @@ def channels_tab() -> None:
         (st.success if outcome[0] else st.error)(outcome[1])
     for channel in channels:
         health = (
-            f":red[failing since {when(channel['failing_since'])}: {channel['last_error']}]"
-            if channel["failing_since"]
-            else f"last sent {when(channel['last_success_at'])}"
-            if channel["last_success_at"]
+            f":red[failing since {when(channel.failing_since)}: {channel.last_error}]"
+            if channel.failing_since
+            else f"last sent {when(channel.last_success_at)}"
+            if channel.last_success_at
             else "not used yet"
         )
         text, test, toggle, remove = st.columns([5, 1, 1, 1], vertical_alignment="center")
-        text.markdown(f"**{channel['name']}** ({KIND_LABELS[channel['kind']]}){'' if channel['enabled'] else ' · off'} · {health}")
-        if test.button("Send a test", key=f"test.{channel['id']}"):
-            worked, where = send_test(engine(), channel["id"])
-            st.session_state["channels.outcome"] = (worked, f"{channel['name']}: " + (f"test sent ({where})" if worked else where))
+        text.markdown(f"**{channel.name}** ({KIND_LABELS[channel.kind]}){'' if channel.enabled else ' · off'} · {health}")
+        if test.button("Send a test", key=f"test.{channel.id}"):
+            worked, where = send_test(engine(), channel.id)
+            st.session_state["channels.outcome"] = (worked, f"{channel.name}: " + (f"test sent ({where})" if worked else where))
             st.rerun()
-        if toggle.button("Turn off" if channel["enabled"] else "Turn on", key=f"toggle.{channel['id']}"):
+        if toggle.button("Turn off" if channel.enabled else "Turn on", key=f"toggle.{channel.id}"):
             save_channel(
                 engine(),
-                channel["name"],
-                channel["kind"],
-                channel["settings"],
+                channel.name,
+                channel.kind,
+                channel.settings,
                 actor=actor(),
-                enabled=not channel["enabled"],
-                channel_id=channel["id"],
+                enabled=not channel.enabled,
+                channel_id=channel.id,
             )
             st.rerun()
-        if remove.button("Delete", key=f"delete.{channel['id']}"):
-            delete_channel(engine(), channel["id"], actor=actor())
+        if remove.button("Delete", key=f"delete.{channel.id}"):
+            delete_channel(engine(), channel.id, actor=actor())
             st.rerun()
     st.subheader("Add or change a channel")
-    names = {c["name"]: c for c in channels}
+    names = {c.name: c for c in channels}
     picked = st.selectbox("Channel", ["New channel", *names], key="channel.pick")
     existing = names.get(picked)
-    kind = existing["kind"] if existing else st.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.get, key="channel.kind")
+    kind = existing.kind if existing else st.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.get, key="channel.kind")
     with st.form(f"channel.form.{picked}.{kind}"):
-        name = st.text_input("Name", existing["name"] if existing else "")
-        values = _channel_fields(kind, existing["settings"] if existing else {})
+        name = st.text_input("Name", existing.name if existing else "")
+        values = _channel_fields(kind, existing.settings if existing else {})
         if st.form_submit_button("Save channel", type="primary"):
             try:
                 save_channel(
@@ -295,8 +295,8 @@ def channels_tab() -> None:
                     kind,
                     values,
                     actor=actor(),
-                    enabled=existing["enabled"] if existing else True,
-                    channel_id=existing["id"] if existing else None,
+                    enabled=existing.enabled if existing else True,
+                    channel_id=existing.id if existing else None,
                 )
                 st.session_state["channels.outcome"] = (True, f"{name} saved. Send a test to check it.")
                 st.rerun()

@@ -72,8 +72,7 @@ if waiting.inbox_stuck(now):
         )
     )
 problems += [
-    f"**Alert channel {channel['name']}**: failing since {waiting_for(channel['failing_since'], now)}: "
-    f"{channel['last_error']} · [channels](/alerts)"
+    f"**Alert channel {channel.name}**: failing since {waiting_for(channel.failing_since, now)}: {channel.last_error} · [channels](/alerts)"
     for channel in failing_channels(engine())
 ]
 if problems:

@@ -140,7 +140,7 @@ st.caption(
     "Daily reports (yesterday) and weekly reports (last Monday to Sunday) go out at 07:00 UTC from Dagster "
     "(`daily_manager_report`, `weekly_manager_report`); re-run a missed one there with its day."
 )
-email_channels = {c["name"]: c["id"] for c in list_channels(engine()) if c["kind"] == "email"}
+email_channels = {c.name: c.id for c in list_channels(engine()) if c.kind == "email"}
 schedules = list_schedules(engine())
 # Who Crossdock emails is set up like the alert channels: by admins; everyone else sees the lists.
 manages = can(Action.MANAGE_CHANNELS)

@@ -244,7 +244,35 @@ def channel_for_sending(bind: Bind, channel_id: int) -> Channel:
     return _row_to_channel(row)
 
 
-def list_channels(bind: Bind) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ChannelView:
+    """A channel as people see it: its settings with secrets masked, and whether sending to it works."""
+
+    id: int
+    name: str
+    kind: str
+    enabled: bool
+    settings: dict[str, Any]
+    failing_since: datetime | None
+    last_error: str | None
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    updated_at: datetime | None
+    updated_by: str | None
+
+
+@dataclass(frozen=True)
+class FailingChannel:
+    """An enabled channel whose latest send failed: since when, and why."""
+
+    id: int
+    name: str
+    kind: str
+    failing_since: datetime | None
+    last_error: str | None
+
+
+def list_channels(bind: Bind) -> list[ChannelView]:
     """Every channel as people see it: settings with secrets masked, and its health."""
     with connection(bind) as conn:
         rows = conn.execute(sa.select(alert_channels).order_by(alert_channels.c.name)).all()
@@ -253,19 +281,19 @@ def list_channels(bind: Bind) -> list[dict[str, Any]]:
         secrets = decrypt(row.secrets)
         shown = {**(row.config or {}), **{name: _masked(name, value) for name, value in secrets.items()}}
         out.append(
-            {
-                "id": row.id,
-                "name": row.name,
-                "kind": row.kind,
-                "enabled": row.enabled,
-                "settings": shown,
-                "failing_since": as_utc(row.failing_since),
-                "last_error": row.last_error,
-                "last_success_at": as_utc(row.last_success_at),
-                "last_failure_at": as_utc(row.last_failure_at),
-                "updated_at": as_utc(row.updated_at),
-                "updated_by": row.updated_by,
-            }
+            ChannelView(
+                id=row.id,
+                name=row.name,
+                kind=row.kind,
+                enabled=row.enabled,
+                settings=shown,
+                failing_since=as_utc(row.failing_since),
+                last_error=row.last_error,
+                last_success_at=as_utc(row.last_success_at),
+                last_failure_at=as_utc(row.last_failure_at),
+                updated_at=as_utc(row.updated_at),
+                updated_by=row.updated_by,
+            )
         )
     return out
 
@@ -285,7 +313,7 @@ def record_outcome(bind: Bind, channel_id: int, error: str | None, now: datetime
         )
 
 
-def failing_channels(bind: Bind) -> list[dict[str, Any]]:
+def failing_channels(bind: Bind) -> list[FailingChannel]:
     """Enabled channels whose latest send failed: name, kind, since when, why."""
     with connection(bind) as conn:
         rows = conn.execute(
@@ -299,6 +327,4 @@ def failing_channels(bind: Bind) -> list[dict[str, Any]]:
             .where(alert_channels.c.enabled.is_(True), alert_channels.c.failing_since.is_not(None))
             .order_by(alert_channels.c.name)
         ).all()
-    return [
-        {"id": r.id, "name": r.name, "kind": r.kind, "failing_since": as_utc(r.failing_since), "last_error": r.last_error} for r in rows
-    ]
+    return [FailingChannel(r.id, r.name, r.kind, as_utc(r.failing_since), r.last_error) for r in rows]
