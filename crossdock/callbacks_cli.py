@@ -108,7 +108,7 @@ def replay(
     try:
         if id_ is not None:
             replayed = replay_callback(engine, id_, actor=who)
-            typer.echo(f"callback {id_} re-queued (webhook-id {replayed['webhook_id']}); the next delivery pass sends it")
+            typer.echo(f"callback {id_} re-queued (webhook-id {replayed.webhook_id}); the next delivery pass sends it")
             return
         count = replay_dead_callbacks(engine, integration, parse_time("--since", since), actor=who)
     except (CallbackNotFound, IntegrationNotFound, ReplayRejected) as exc:

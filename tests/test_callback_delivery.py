@@ -282,7 +282,7 @@ def test_after_the_last_try_the_callback_is_dead_and_the_order_moves_on(store):
 
         # An operator replays the dead letter: same webhook-id and body, fresh schedule.
         replayed = replay_callback(store, dead["id"], actor="api:admin", now=clock.now)
-        assert replayed["webhook_id"] == dead["webhook_id"]
+        assert replayed.webhook_id == dead["webhook_id"]
         with pytest.raises(ReplayRejected, match="is already queued"):
             replay_callback(store, dead["id"], actor="api:admin")
         deliver(store, clock)

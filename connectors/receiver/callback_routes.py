@@ -172,7 +172,7 @@ def post_replay(
     engine: sa.Engine = Depends(store_engine),
 ) -> dict[str, Any]:
     try:
-        return replay_callback(engine, callback_id, actor=actor)
+        return asdict(replay_callback(engine, callback_id, actor=actor))
     except CallbackNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
     except ReplayRejected as exc:

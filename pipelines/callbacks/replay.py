@@ -10,6 +10,7 @@ when it happened.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -48,8 +49,18 @@ def _refuse_if_stopped(name: str, reason: str | None) -> None:
         raise ReplayRejected(f"callbacks to {name} are stopped ({reason}); resume them first")
 
 
-def replay_callback(bind: Bind, outbox_id: int, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
-    """Re-queue one dead or disabled callback; returns {id, webhook_id, status, next_attempt_at}."""
+@dataclass(frozen=True)
+class Requeued:
+    """A callback put back in the queue: the same webhook-id (so the client can deduplicate), sent next."""
+
+    id: int
+    webhook_id: str
+    status: OutboxStatus
+    next_attempt_at: datetime
+
+
+def replay_callback(bind: Bind, outbox_id: int, *, actor: str, now: datetime | None = None) -> Requeued:
+    """Re-queue one dead or disabled callback."""
     now = as_utc(now) or utcnow()
     with transaction(bind) as conn:
         row = conn.execute(sa.select(callback_outbox).where(callback_outbox.c.id == outbox_id).with_for_update()).mappings().first()
@@ -65,7 +76,7 @@ def replay_callback(bind: Bind, outbox_id: int, *, actor: str, now: datetime | N
         _refuse_if_stopped(integration.name, integration.callbacks_disabled_reason)
         conn.execute(callback_outbox.update().where(callback_outbox.c.id == outbox_id).values(**_requeue_values(actor, now)))
         audit.record(conn, actor, AuditAction.REPLAYED, f"callback:{outbox_id}", {"integration": integration.name})
-    return {"id": outbox_id, "webhook_id": row["webhook_id"], "status": OutboxStatus.PENDING, "next_attempt_at": now}
+    return Requeued(outbox_id, row["webhook_id"], OutboxStatus.PENDING, now)
 
 
 def replay_dead_callbacks(bind: Bind, integration_name: str, since: datetime | None, *, actor: str, now: datetime | None = None) -> int:
