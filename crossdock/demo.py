@@ -69,7 +69,7 @@ def seed_demo(engine: sa.Engine) -> DemoReport:
             report.created.append(config.name)
     account = get_integration(engine, ACCOUNT_DEMO)
     if account.target == "sale":
-        report.codes_added = register_codes(engine, account.id, [{"code": c, "product_sku": "BOLSO-CUERO-01"} for c in DEMO_CODES])["added"]
+        report.codes_added = register_codes(engine, account.id, [{"code": c, "product_sku": "BOLSO-CUERO-01"} for c in DEMO_CODES]).added
     stored = account.config_as(WebhookIntegration).webhook.signing_secrets
     report.account_secret_masked = mask(stored[0].get_secret_value()) if stored else None
     report.secret_path = settings.home() / SECRET_FILE

@@ -389,7 +389,7 @@ def register(batch: IdentifierBatch, request: Request) -> dict[str, Any]:
     codes = [{"code": c} if isinstance(c, str) else c.model_dump() for c in batch.codes]
     if any(not c["code"].strip() or len(c["code"]) > 128 for c in codes):
         raise Invalid([{"field": "codes", "message": "every code must be 1-128 characters"}], "invalid codes")
-    return {"account": batch.account, **register_codes(engine, account.id, codes)}
+    return {"account": batch.account, **asdict(register_codes(engine, account.id, codes))}
 
 
 def _require_integration(engine, name: str):

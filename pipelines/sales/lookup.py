@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
 
 from pipelines.clock import iso, utcnow
-from pipelines.ingest.sales import register_identifiers
+from pipelines.ingest.sales import Registration, register_identifiers
 from pipelines.paging import Page, page_of
 from pipelines.store.binds import connection
 from pipelines.store.joins import integration_of
@@ -92,7 +91,7 @@ def get_identifier(bind: sa.Engine | sa.Connection, code: str) -> dict[str, Any]
     }
 
 
-def register_codes(engine: sa.Engine, account_id: int, codes: list[dict[str, Any]]) -> dict[str, Any]:
+def register_codes(engine: sa.Engine, account_id: int, codes: list[dict[str, Any]]) -> Registration:
     """Register codes for an account; see `register_identifiers`."""
     with engine.begin() as conn:
-        return asdict(register_identifiers(conn, account_id, codes, utcnow()))
+        return register_identifiers(conn, account_id, codes, utcnow())
