@@ -23,7 +23,7 @@ RUN if ls /wheels/*.whl >/dev/null 2>&1; then echo "--no-index --find-links /whe
 WORKDIR /opt/crossdock
 # The lock first, so a code change does not reinstall every dependency.
 COPY requirements-runtime.lock pyproject.toml ./
-RUN /opt/venv/bin/uv pip sync -q $(cat /wheels/.options) --python /opt/venv/bin/python requirements-runtime.lock
+RUN /opt/venv/bin/uv pip sync -q --compile-bytecode $(cat /wheels/.options) --python /opt/venv/bin/python requirements-runtime.lock
 COPY README.md workspace.yaml ./
 COPY pipelines ./pipelines
 COPY connectors ./connectors

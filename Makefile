@@ -16,12 +16,18 @@ help:
 	@echo "make docs   regenerate the reference pages and build the documentation site (site/)"
 	@echo "make compose-check  build the image and run docker-compose.yml for real (podman), send seed 000's curl"
 
+# Python may cache compiled modules (__pycache__, ignored by git): a machine-wide PYTHONDONTWRITEBYTECODE
+# made every test worker and every process compile the project from source again, seconds each time.
+unexport PYTHONDONTWRITEBYTECODE
+
 .venv: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	# Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set, nothing is cached at run time,
+	# and every process (each test worker, each Dagster run, the CLI) would compile Dagster from source.
+	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $@
 

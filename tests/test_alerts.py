@@ -254,6 +254,7 @@ def _tick_in_another_process(engine) -> str:
     return done.stdout.strip()
 
 
+@pytest.mark.e2e  # starts a second Python process that evaluates and delivers over the same store
 def test_end_to_end_client_api_fails_email_and_chat_arrive_then_resolved_and_nothing_twice(sqlite_store, tmp_path):
     """The `alerts` sensor's ticks, each with a fresh evaluator over the same store (a restarted daemon)."""
     chat = CallbackSink()
