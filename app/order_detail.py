@@ -10,7 +10,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from app.ui import json_text, when
+from app.ui import attempts_table, json_text, when
 from pipelines.clock import as_utc
 from pipelines.orders.search import OrderDetail
 from pipelines.vocabulary import OrderStatus
@@ -101,21 +101,6 @@ def render_order_detail(detail: OrderDetail, actions: Callable[[OrderDetail], No
         with st.expander(f"{callback.event} callback #{callback.id}: payload and attempts"):
             st.json(callback.payload, expanded=True)
             if callback.attempt_log:
-                st.dataframe(
-                    pd.DataFrame(
-                        [
-                            {
-                                "When": when(a.attempted_at),
-                                "HTTP status": a.status_code,
-                                "Latency (ms)": a.latency_ms,
-                                "Error": a.error or "",
-                                "Response": a.response_excerpt or "",
-                            }
-                            for a in callback.attempt_log
-                        ]
-                    ),
-                    hide_index=True,
-                    width="stretch",
-                )
+                attempts_table(callback.attempt_log)
             else:
                 st.caption("Not attempted yet.")

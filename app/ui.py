@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from pipelines.callbacks.queries import CallbackAttempt
 from pipelines.clock import as_utc, utcnow
 
 TYPE_LABELS = {"webhook": "Webhook", "api": "API Poll", "db": "DB Query", "file": "File drop"}
@@ -78,6 +79,21 @@ def highlight_rows(frame: pd.DataFrame, styles: Iterable[str | None]):
         return [style or ""] * len(row)
 
     return frame.reset_index(drop=True).style.apply(paint, axis=1)
+
+
+def attempts_table(attempts: Iterable[CallbackAttempt]) -> None:
+    """A callback's delivery attempts, oldest first, as the order page and the dead letters show them."""
+    rows = [
+        {
+            "When": when(a.attempted_at),
+            "HTTP status": a.status_code,
+            "Latency (ms)": a.latency_ms,
+            "Error": a.error or "",
+            "Response": a.response_excerpt or "",
+        }
+        for a in attempts
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def json_text(value: Any) -> str:

@@ -9,7 +9,7 @@ import streamlit as st
 from app import dead_letter_actions as actions
 from app.auth import require_login
 from app.store import engine
-from app.ui import date_range_picker, json_text, when
+from app.ui import attempts_table, date_range_picker, json_text, when
 from pipelines.access.policy import Action
 from pipelines.dead_letters.lists import (
     Filters,
@@ -108,22 +108,7 @@ def callbacks_tab(filters: Filters) -> list[int]:
         with st.expander(f"Callback #{outbox_id} ({letter.event}) to {letter.integration}", expanded=True):
             st.json(letter.payload, expanded=True)
             if letter.attempt_log:
-                st.dataframe(
-                    pd.DataFrame(
-                        [
-                            {
-                                "When": when(a.attempted_at),
-                                "HTTP status": a.status_code,
-                                "Latency (ms)": a.latency_ms,
-                                "Error": a.error or "",
-                                "Response": a.response_excerpt or "",
-                            }
-                            for a in letter.attempt_log
-                        ]
-                    ),
-                    hide_index=True,
-                    width="stretch",
-                )
+                attempts_table(letter.attempt_log)
     return ids
 
 
