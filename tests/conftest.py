@@ -79,11 +79,7 @@ def crossdock_home(tmp_path, monkeypatch) -> Path:
 def store(request, tmp_path, monkeypatch) -> sa.Engine:
     """A migrated, empty store: each test using it runs once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
-        url = _copy_of(request.getfixturevalue("migrated_sqlite"), tmp_path)
-        engine = make_engine(url)
-        monkeypatch.setenv("CROSSDOCK_DATABASE_URL", url)
-        yield engine
-        engine.dispose()
+        yield request.getfixturevalue("sqlite_store")
         return
     with postgres_schema() as url:
         engine = make_engine(url)

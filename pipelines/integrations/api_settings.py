@@ -35,6 +35,7 @@ from pydantic import (
 from pydantic.config import JsonDict
 from pydantic_core import InitErrorDetails
 
+from pipelines.integrations.stored_context import is_stored
 from pipelines.outbound import check_header_name
 
 PaginationStyle = Literal["none", "offset", "page", "cursor", "next_url", "link_header"]
@@ -152,7 +153,7 @@ class ApiSettings(BaseModel):
     @classmethod
     def _allowed_header(cls, value: str, info: ValidationInfo) -> str:
         """Checked when saved; a stored one is checked again before each request (connectors.rest.http)."""
-        if isinstance(info.context, dict) and info.context.get("stored"):
+        if is_stored(info):
             return value
         return check_header_name(value)
 

@@ -15,6 +15,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt, ValidationInfo, field_validator, model_validator
 
+from pipelines.integrations.stored_context import is_stored
 from pipelines.integrations.write_back_check import check_write_back
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -32,10 +33,6 @@ def check_env_name(name: str, where: str) -> str:
             f"not {name}: the rest of the environment holds Crossdock's own secrets"
         )
     return name
-
-
-def _stored(info: ValidationInfo) -> bool:
-    return bool(isinstance(info.context, dict) and info.context.get("stored"))
 
 
 class DbSettings(BaseModel):
@@ -96,7 +93,7 @@ class DbSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _allowed_references(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value and not _stored(info):
+        if value and not is_stored(info):
             for name in ENV_REFERENCE.findall(value):
                 check_env_name(name, "db.url")
         return value
@@ -104,7 +101,7 @@ class DbSettings(BaseModel):
     @field_validator("password_env")
     @classmethod
     def _allowed_password_env(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return check_env_name(value, "db.password_env") if value and not _stored(info) else value
+        return check_env_name(value, "db.password_env") if value and not is_stored(info) else value
 
     @field_validator("query", "write_back", "write_back_rejected")
     @classmethod
@@ -125,7 +122,7 @@ class DbSettings(BaseModel):
     @classmethod
     def _single_keyed_update(cls, value: str | None, info: ValidationInfo) -> str | None:
         """Checked here, at save time, so a write-back that could reach other rows is never stored."""
-        if value and not _stored(info):  # a stored one is checked again before it runs (connectors.sql.extract)
+        if value and not is_stored(info):  # a stored one is checked again before it runs (connectors.sql.extract)
             check_write_back(str(info.field_name), value, info.data.get("url"))
         return value
 

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationInfo, field_validator
 
 from pipelines import settings as crossdock_settings
+from pipelines.integrations.stored_context import is_stored
 
 FileFormat = Literal["auto", "csv", "xlsx", "jsonl", "parquet"]
 DROPS_ROOT_VARIABLE = crossdock_settings.variable("drops_root")
-
-STORED: dict[str, Any] = {"stored": True}
-"""Validation context of a configuration read back from the store: its folder and pattern were checked
-when it was saved, and a root or a folder that changed since must not make it unreadable (the admin
-could not even correct it). The pull checks both again and refuses with the reason."""
 
 
 def drops_root() -> Path:
@@ -85,10 +81,6 @@ def check_pattern(pattern: str) -> str:
     return pattern
 
 
-def _stored(info: ValidationInfo) -> bool:
-    return bool(info.context and info.context.get("stored"))
-
-
 class CsvOptions(BaseModel):
     """Left empty, everything is sniffed: delimiter and header by DuckDB, encoding from the bytes."""
 
@@ -121,7 +113,7 @@ class FileSettings(BaseModel):
     @classmethod
     def _inside_drops_root(cls, value: str | None, info: ValidationInfo) -> str | None:
         value = value.strip() if value is not None else None
-        if not value or _stored(info):
+        if not value or is_stored(info):
             return value or None
         folder_path(value, "")
         return value
@@ -129,4 +121,4 @@ class FileSettings(BaseModel):
     @field_validator("pattern")
     @classmethod
     def _file_name_glob(cls, value: str, info: ValidationInfo) -> str:
-        return value if _stored(info) else check_pattern(value)
+        return value if is_stored(info) else check_pattern(value)

@@ -33,8 +33,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pipelines.integrations.api_settings import ApiSettings
 from pipelines.integrations.callback_settings import CallbackSettings, standard_webhooks_secret
 from pipelines.integrations.db_settings import DbSettings
-from pipelines.integrations.file_settings import STORED, FileSettings
+from pipelines.integrations.file_settings import FileSettings
 from pipelines.integrations.onboarding_settings import OnboardingSettings
+from pipelines.integrations.stored_context import STORED, is_stored
 from pipelines.integrations.webhook_settings import VerificationPreset, WebhookSettings
 from pipelines.outbound import check_url
 from pipelines.vocabulary import OrderEvent
@@ -44,13 +45,6 @@ IntegrationType = Literal["webhook", "api", "db", "file"]
 Target = Literal["order", "sale"]
 AuthType = Literal["none", "apikey", "bearer", "basic", "webhook_secret", "hmac"]
 CallbackEvent = OrderEvent
-# STORED: the validation context of a configuration read back from the store (`parse_integration(data,
-# stored=True)`). The outbound policy is then left to connect time, so an integration saved under an
-# allow list that has since changed still loads (and is refused when it connects, with the reason).
-
-
-def _stored(info: ValidationInfo) -> bool:
-    return bool(isinstance(info.context, dict) and info.context.get("stored"))
 
 
 class IntegrationBase(BaseModel):
@@ -79,7 +73,7 @@ class IntegrationBase(BaseModel):
         if value and info.field_name == "callback_url" and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         outbound = info.field_name == "callback_url" or info.data.get("type") == "api"
-        if value and outbound and value.startswith(("http://", "https://")) and not _stored(info):
+        if value and outbound and value.startswith(("http://", "https://")) and not is_stored(info):
             check_url(value)  # what the outbound policy can refuse before DNS (pipelines.outbound)
         return value or None
 
@@ -212,11 +206,17 @@ def parse_integration(data: Any, *, stored: bool = False) -> Integration:
     except ValidationError as exc:
         raise _with_the_other_fields_checked(exc, data) from None
     if stored:
-        data = {key: value for key, value in data.items() if key in kind.model_fields}
+        data = fields_of(kind, data)
     try:
         return cast(Integration, kind.model_validate(data, context=STORED if stored else None))
     except ValidationError as exc:
         raise _with_foreign_fields_named(exc, kind) from None
+
+
+def fields_of(kind: type[IntegrationBase], data: dict[str, Any]) -> dict[str, Any]:
+    """The entries of `data` that `kind` has fields for: what a stored configuration, or one whose
+    `type` changes, keeps when it is read as that kind."""
+    return {key: value for key, value in data.items() if key in kind.model_fields}
 
 
 def verification_of(config: Integration) -> VerificationPreset:
@@ -246,7 +246,7 @@ def _with_foreign_fields_named(exc: ValidationError, kind: type[IntegrationBase]
         elif error["type"] == "missing" and field is not None and (tag, field) in NEEDED:
             errors.append({"type": PydanticCustomError("needed", NEEDED[(tag, field)]), "loc": error["loc"], "input": error["input"]})
         else:
-            errors.append(cast(InitErrorDetails, {key: error[key] for key in ("type", "loc", "input", "ctx") if key in error}))
+            errors.append(_as_given(error))
     return ValidationError.from_exception_data(exc.title, errors)
 
 
@@ -255,16 +255,17 @@ def _with_the_other_fields_checked(bad_type: ValidationError, data: dict[str, An
     once: as the kind that owns most of its fields, reporting only on fields the document has."""
     present = set(data) - {"type"}
     likeliest = max(KINDS.values(), key=lambda kind: len(present & set(kind.model_fields)))
-    errors = [cast(InitErrorDetails, {key: e[key] for key in ("type", "loc", "input", "ctx") if key in e}) for e in bad_type.errors()]
+    errors = [_as_given(e) for e in bad_type.errors()]
     try:
         likeliest.model_validate({**data, "type": likeliest.model_fields["type"].default})
     except ValidationError as exc:
-        errors += [
-            cast(InitErrorDetails, {key: e[key] for key in ("type", "loc", "input", "ctx") if key in e})
-            for e in exc.errors()
-            if e["loc"] and e["loc"][0] in present and e["type"] != "extra_forbidden"
-        ]
+        errors += [_as_given(e) for e in exc.errors() if e["loc"] and e["loc"][0] in present and e["type"] != "extra_forbidden"]
     return ValidationError.from_exception_data(bad_type.title, errors)
+
+
+def _as_given(error: Any) -> InitErrorDetails:
+    """A reported error as one to report again, unchanged."""
+    return cast(InitErrorDetails, {key: error[key] for key in ("type", "loc", "input", "ctx") if key in error})
 
 
 def _either(names: list[str]) -> str:

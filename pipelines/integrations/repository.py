@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from pipelines import secrets
 from pipelines.clock import as_utc, utcnow
 from pipelines.integrations import audit_trail
-from pipelines.integrations.model import KINDS, Integration, StoredIntegration, parse_integration
+from pipelines.integrations.model import KINDS, Integration, StoredIntegration, fields_of, parse_integration
 from pipelines.integrations.secret_fields import masked_view, merge_secrets, split_secrets
 from pipelines.mapping import MappingError, compile_mapping
 from pipelines.store.binds import connection, inserted_id, transaction
@@ -223,7 +223,7 @@ def update_integration(
 def _kept_for_kind(current: dict[str, Any], new_type: Any) -> dict[str, Any]:
     """A change of `type` keeps the settings the new kind shares and leaves the old kind's block behind."""
     kind = KINDS.get(new_type) if isinstance(new_type, str) else None
-    return current if kind is None else {key: value for key, value in current.items() if key in kind.model_fields}
+    return current if kind is None else fields_of(kind, current)
 
 
 def set_active(engine: sa.Engine, name: str, active: bool, *, actor: str = UNKNOWN_ACTOR) -> StoredIntegration:
