@@ -6,7 +6,7 @@ fresh when the outcome (how many, and why any row was not replayed) is shown at 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
@@ -99,24 +99,38 @@ def _replay_inbox_since() -> None:
         _done("inbox", "info", f"Nothing to replay: {name} has no dead inbox payloads received since {day} (UTC).")
 
 
-def inbox_actions(ids: list[int], filters: Filters, names: list[str], listed: list[str]) -> None:
+def _may_replay() -> bool:
     if not auth.can(Action.REPLAY):
         st.caption("Replaying needs the operator role.")
-        return
-    """Under the inbox table: replay the ticked rows, or an integration's dead payloads since a day."""
+        return False
+    return True
+
+
+def _replay_selected(ids: list[int], key: str, replay: Callable[[list[int]], None], explanation: str) -> None:
+    """The table's "Replay selected" button, with what replaying does beside it."""
     left, right = st.columns([1, 3], vertical_alignment="center")
     left.button(
         f"Replay selected ({len(ids)})",
         type="primary",
         icon=":material/replay:",
         disabled=not ids,
-        key="dead.inbox.replay",
-        on_click=_replay_inbox,
+        key=key,
+        on_click=replay,
         args=(ids,),
     )
-    right.caption(
+    right.caption(explanation)
+
+
+def inbox_actions(ids: list[int], filters: Filters, names: list[str], listed: list[str]) -> None:
+    """Under the inbox table: replay the ticked rows, or an integration's dead payloads since a day."""
+    if not _may_replay():
+        return
+    _replay_selected(
+        ids,
+        "dead.inbox.replay",
+        _replay_inbox,
         "Replaying sends a payload back to the inbox to be ingested again (fix the mapping first if "
-        "that was the problem). Records that already landed come back unchanged."
+        "that was the problem). Records that already landed come back unchanged.",
     )
     with st.expander("Replay every dead payload of an integration since a day"):
         index, day = _bulk_defaults(filters, names, listed)
@@ -165,9 +179,9 @@ def _resume(name: str) -> None:
 
 
 def callback_stops(filters: Filters) -> None:
+    """Integrations whose callbacks a 410 stopped: the reason, and the button that lifts the stop."""
     if not auth.can(Action.REPLAY):
         return
-    """Integrations whose callbacks a 410 stopped: the reason, and the button that lifts the stop."""
     for stored in list_integrations(engine()):
         reason = stored.callbacks_disabled_reason
         if not reason or (filters.integration and stored.name != filters.integration):
@@ -189,23 +203,15 @@ def callback_stops(filters: Filters) -> None:
 
 
 def callback_actions(ids: list[int], filters: Filters, names: list[str], listed: list[str]) -> None:
-    if not auth.can(Action.REPLAY):
-        st.caption("Replaying needs the operator role.")
-        return
     """Under the callbacks table: replay the ticked rows, or an integration's dead letters since a day."""
-    left, right = st.columns([1, 3], vertical_alignment="center")
-    left.button(
-        f"Replay selected ({len(ids)})",
-        type="primary",
-        icon=":material/replay:",
-        disabled=not ids,
-        key="dead.callbacks.replay",
-        on_click=_replay_callbacks,
-        args=(ids,),
-    )
-    right.caption(
+    if not _may_replay():
+        return
+    _replay_selected(
+        ids,
+        "dead.callbacks.replay",
+        _replay_callbacks,
         "Replaying puts a callback back in the queue with a fresh retry schedule; the attempts so far "
-        "stay in its log. Callbacks stopped by a 410 are replayed by resuming their integration."
+        "stay in its log. Callbacks stopped by a 410 are replayed by resuming their integration.",
     )
     with st.expander("Replay every dead callback of an integration since a day"):
         index, day = _bulk_defaults(filters, names, listed)
@@ -235,10 +241,10 @@ def _reingest(inbox_ids: list[int]) -> None:
 
 
 def rejected_actions(records: list[RejectedRecordRow]) -> None:
+    """Under the rejected records: send the payloads they came in back through ingest (after a fix)."""
     if not auth.can(Action.REPLAY):
         st.caption("Re-ingesting needs the operator role.")
         return
-    """Under the rejected records: send the payloads they came in back through ingest (after a fix)."""
     inbox_ids = list(dict.fromkeys(r.inbox_id for r in records if r.inbox_id is not None))
     pulled = sum(1 for r in records if r.inbox_id is None)
     left, right = st.columns([1.3, 3], vertical_alignment="center")
