@@ -33,6 +33,7 @@ import requests
 
 from bench.servers import free_port
 from bench.slow_api import TOKEN as SLOW_API_TOKEN
+from crossdock.demo_pull import DEMO_API_SETTINGS
 
 ADMIN_TOKEN = "bench-mixed-admin-token"
 HOOK_SECRET = "bench-mixed-hmac-secret"
@@ -193,15 +194,7 @@ class MixedRun:
                 "auth_value": SLOW_API_TOKEN,
                 "poll_interval_seconds": 30,
                 "field_mapping": {"external_id": "order_number", "client_name": "customer.name", "address": "shipping_address.full"},
-                "api": {
-                    "pagination": "page",
-                    "records_path": "data",
-                    "page_size": 50,
-                    "cursor_field": "updated_at",
-                    "cursor_param": "updated_since",
-                    "window_start_param": "updated_since",
-                    "window_end_param": "updated_until",
-                },
+                "api": DEMO_API_SETTINGS,
             }
             for i in range(API_INTEGRATIONS)
         ]

@@ -60,6 +60,19 @@ def _ensure(engine: sa.Engine, config: Integration) -> bool:
         return True
 
 
+# How the demo client API pages and resumes (connectors.demo.client_api), as the seed's polling plan
+# describes it: numbered pages under `data`, and `updated_since`/`updated_until` on `updated_at`.
+DEMO_API_SETTINGS = {
+    "pagination": "page",
+    "records_path": "data",
+    "page_size": 50,
+    "cursor_field": "updated_at",
+    "cursor_param": "updated_since",
+    "window_start_param": "updated_since",
+    "window_end_param": "updated_until",
+}
+
+
 def seed_pull_demo(engine: sa.Engine, api_base_url: str, home: Path) -> list[str]:
     """Create (once) the three demo pull integrations; returns their names. Run again, it only points
     the API integration at `api_base_url` if that moved."""
@@ -73,15 +86,7 @@ def seed_pull_demo(engine: sa.Engine, api_base_url: str, home: Path) -> list[str
             auth_value=DEMO_TOKEN,
             poll_interval_seconds=60,
             field_mapping=SEED_API_MAPPING,
-            api={
-                "pagination": "page",
-                "records_path": "data",
-                "page_size": 50,
-                "cursor_field": "updated_at",
-                "cursor_param": "updated_since",
-                "window_start_param": "updated_since",
-                "window_end_param": "updated_until",
-            },
+            api=DEMO_API_SETTINGS,
         ),
     )
     if not created and get_integration(engine, API_NAME).config.endpoint != endpoint:

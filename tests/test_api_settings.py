@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from crossdock.demo_pull import DEMO_API_SETTINGS
 from pipelines.errors import describe, validation_issues
 from pipelines.integrations import create_integration, get_integration, masked_config, parse_integration, update_integration
 from pipelines.integrations.api_settings import (
@@ -116,15 +117,7 @@ def test_the_seed_readme_and_demo_configurations_read_as_before():
             "name": "demo_api",
             "type": "api",
             "endpoint": "http://127.0.0.1:8090/orders?status=pending",
-            "api": {
-                "pagination": "page",
-                "records_path": "data",
-                "page_size": 50,
-                "cursor_field": "updated_at",
-                "cursor_param": "updated_since",
-                "window_start_param": "updated_since",
-                "window_end_param": "updated_until",
-            },
+            "api": DEMO_API_SETTINGS,
         }
     )
     assert demo.api.pagination == PagePagination() and demo.api.page_size == 50
