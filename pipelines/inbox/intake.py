@@ -255,7 +255,8 @@ def _insert_keyed(
         yield by_key[(integration_id, delivery_id)], inbox_id
 
 
-def _accepted_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
+def _received(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
+    """The inbox columns every kept delivery has: whose, when, what came, and whether it was verified."""
     return {
         "integration_id": entry.integration.id,
         "received_at": now,
@@ -264,10 +265,12 @@ def _accepted_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
         "headers": entry.headers,
         "body": entry.body,
         "verified": entry.verified,
-        "status": PENDING,
         "attempts": 0,
-        "response": _ASYNC_RESPONSE if entry.mode == "async" else None,
     }
+
+
+def _accepted_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
+    return {**_received(entry, now), "status": PENDING, "response": _ASYNC_RESPONSE if entry.mode == "async" else None}
 
 
 _SQLITE_CHUNK = 256  # rows per INSERT: 2,560 bound values, far under SQLite's 32,766
@@ -430,15 +433,8 @@ def _ignored_body(entry: IncomingRequest) -> dict[str, Any]:
 
 def _ignored_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
     return {
-        "integration_id": entry.integration.id,
-        "received_at": now,
-        "source_kind": "webhook",
-        "delivery_id": entry.delivery_id,
-        "headers": entry.headers,
-        "body": entry.body,
-        "verified": entry.verified,
+        **_received(entry, now),
         "status": DONE,
-        "attempts": 0,
         "error": None,
         "processed_at": now,
         "response": {"status_code": 200, "body": _ignored_body(entry)},
@@ -451,15 +447,11 @@ def _rejected_row(entry: IncomingRequest, now: datetime) -> dict[str, Any]:
     if len(entry.body) > len(body):
         headers["x-crossdock-body-truncated-from"] = str(len(entry.body))
     return {
-        "integration_id": entry.integration.id,
-        "received_at": now,
-        "source_kind": "webhook",
+        **_received(entry, now),
         "delivery_id": None,  # a refused attempt must not block the genuine delivery that follows
         "headers": headers,
         "body": body,
-        "verified": entry.verified,
         "status": REJECTED,
-        "attempts": 0,
         "error": entry.error,
         "processed_at": now,
     }
