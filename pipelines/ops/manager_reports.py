@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from pipelines.clock import as_utc, utcnow
-from pipelines.ops.reports import error_reasons, period_report
+from pipelines.ops.reports import COUNT_COLUMNS, error_reasons, period_report
 from pipelines.store.binds import Bind, connection, inserted_id, transaction
 from pipelines.store.schema import alert_channels, report_deliveries, report_schedules
 
@@ -78,6 +78,7 @@ class ReportLine:
     failed_runs: int
     callback_attempts: int
     callbacks_delivered: int
+    callbacks_dead: int
     callback_p95_ms: float | None
 
     @classmethod
@@ -85,7 +86,7 @@ class ReportLine:
         p95 = row["callback_p95_ms"]
         return cls(
             integration=str(row["integration"]),
-            **{name: int(row[name]) for name in _COUNTS},
+            **{name: int(row[name]) for name in COUNT_COLUMNS},
             error_rate_pct=float(row["error_rate_pct"]),
             callback_p95_ms=None if p95 is None or pd.isna(p95) else float(p95),
         )
@@ -99,9 +100,6 @@ class ReportLine:
     def callback_success(self) -> float | None:
         """Share of callback attempts that delivered, in percent; none without attempts."""
         return None if self.callback_attempts == 0 else round(100.0 * self.callbacks_delivered / self.callback_attempts, 2)
-
-
-_COUNTS = ("received", "created", "updated", "unchanged", "errors", "runs", "failed_runs", "callback_attempts", "callbacks_delivered")
 
 
 @dataclass

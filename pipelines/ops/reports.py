@@ -276,20 +276,23 @@ def period_report(bind: sa.Engine, start: datetime, end: datetime) -> pd.DataFra
     return _with_total_row(per_integration)
 
 
+# The report's columns that count something: the TOTAL row sums them, and they are whole numbers.
+COUNT_COLUMNS = (
+    "runs",
+    "failed_runs",
+    "received",
+    "created",
+    "updated",
+    "unchanged",
+    "errors",
+    "callback_attempts",
+    "callbacks_delivered",
+    "callbacks_dead",
+)
+
+
 def _with_total_row(frame: pd.DataFrame) -> pd.DataFrame:
-    counts = [
-        "runs",
-        "failed_runs",
-        "received",
-        "created",
-        "updated",
-        "unchanged",
-        "errors",
-        "callback_attempts",
-        "callbacks_delivered",
-        "callbacks_dead",
-    ]
-    total: dict[str, Any] = {column: int(frame[column].sum()) if len(frame) else 0 for column in counts}
+    total: dict[str, Any] = {column: int(frame[column].sum()) if len(frame) else 0 for column in COUNT_COLUMNS}
     received = total["received"]
     total.update(
         integration="TOTAL",
