@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import overload
+from typing import Any, overload
 
 
 def utcnow() -> datetime:
@@ -21,6 +22,11 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def with_utc_times(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A row as a dict with every datetime in it made UTC (`as_utc`), whatever its columns are called."""
+    return {key: as_utc(value) if isinstance(value, datetime) else value for key, value in row.items()}
 
 
 @overload

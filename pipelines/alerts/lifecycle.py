@@ -28,7 +28,7 @@ from pipelines.access import audit
 from pipelines.access.audit import AuditAction
 from pipelines.alerts.conditions import Condition
 from pipelines.alerts.rules import RULES, RuleBook
-from pipelines.clock import as_utc, utcnow
+from pipelines.clock import as_utc, utcnow, with_utc_times
 from pipelines.store.binds import Bind, connection, inserted_id, transaction
 from pipelines.store.schema import alert_channels, alert_events, alert_notifications, alerts, integrations
 
@@ -324,23 +324,7 @@ def _alert_query() -> sa.Select:
 
 
 def _clean(row: Any) -> dict[str, Any]:
-    out = dict(row._mapping)
-    for key in (
-        "started_at",
-        "fired_at",
-        "last_seen_at",
-        "resolved_at",
-        "next_notify_at",
-        "acknowledged_at",
-        "snoozed_until",
-        "at",
-        "sent_at",
-        "next_attempt_at",
-        "created_at",
-    ):
-        if key in out:
-            out[key] = as_utc(out[key])
-    return out
+    return with_utc_times(row._mapping)
 
 
 @dataclass(frozen=True)

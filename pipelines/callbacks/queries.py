@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pipelines.clock import as_utc
+from pipelines.clock import as_utc, with_utc_times
 from pipelines.errors import OrderNotFound
 from pipelines.integrations import get_integration
 from pipelines.paging import Page, page_of
@@ -21,7 +21,6 @@ from pipelines.store.schema import callback_attempts, callback_outbox, integrati
 from pipelines.vocabulary import OutboxStatus
 
 CALLBACK_STATUSES: tuple[OutboxStatus, ...] = tuple(OutboxStatus)
-_TIMES = ("next_attempt_at", "created_at", "delivered_at", "replayed_at", "attempted_at")
 _CHUNK = 5_000
 
 
@@ -64,16 +63,8 @@ class CallbackEntry:
     attempt_log: tuple[CallbackAttempt, ...] = ()
 
 
-def _clean(row: Any) -> dict[str, Any]:
-    out = dict(row)
-    for key in _TIMES:
-        if key in out:
-            out[key] = as_utc(out[key])
-    return out
-
-
 def _entry(row: Any) -> CallbackEntry:
-    return CallbackEntry(**_clean(row))
+    return CallbackEntry(**with_utc_times(row))
 
 
 def _listing() -> sa.Select:
@@ -153,7 +144,7 @@ def attempts_for(bind: Bind, outbox_ids: Iterable[int]) -> dict[int, list[Callba
                 .order_by(callback_attempts.c.id)
             ).mappings()
             for row in rows:
-                found[row["outbox_id"]].append(CallbackAttempt(**_clean(row)))
+                found[row["outbox_id"]].append(CallbackAttempt(**with_utc_times(row)))
     return dict(found)
 
 
